@@ -1,0 +1,61 @@
+//! `convert inspect`: a text summary of a model, like a terminal Netron.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use ir::{Model, ModelStats, ValueInfo};
+
+use crate::human_bytes;
+
+fn values(out: &mut String, title: &str, list: &[&ValueInfo]) {
+    let _ = writeln!(out, "{title}:");
+    let width = list.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    for v in list {
+        let _ = writeln!(out, "  {:<width$}  {}", v.name, v.ty);
+    }
+}
+
+/// The report printed by `convert inspect`.
+pub fn report(m: &Model, path: &Path, format: &str) -> String {
+    let mut out = String::new();
+    let g = &m.graph;
+    let _ = writeln!(out, "model:     {} ({format})", path.display());
+    if !m.producer_name.is_empty() {
+        let _ = writeln!(out, "producer:  {} {}", m.producer_name, m.producer_version);
+    }
+    let opsets: Vec<String> =
+        m.opset_imports.iter().map(|(d, v)| format!("{} {v}", if d.is_empty() { "ai.onnx" } else { d })).collect();
+    let _ = writeln!(out, "opsets:    {}", opsets.join(", "));
+    // Inputs that have initializers are parameters with defaults, not feeds.
+    let feeds: Vec<&ValueInfo> = g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect();
+    values(&mut out, "inputs", &feeds);
+    values(&mut out, "outputs", &g.outputs.iter().collect::<Vec<_>>());
+
+    let s = ModelStats::of(m);
+    let _ = writeln!(out, "nodes:     {}", s.nodes);
+    let mut ops: Vec<(&String, &usize)> = s.ops.iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let _ = writeln!(out, "ops:");
+    for (op, n) in ops {
+        let _ = writeln!(out, "  {n:>6}  {op}");
+    }
+    let _ = writeln!(out, "parameters: {} ({})", s.parameters, human_bytes(s.weight_bytes()));
+    if !s.by_dtype.is_empty() {
+        let _ = writeln!(out, "weights by dtype:");
+        for (d, (tensors, elems, bytes)) in &s.by_dtype {
+            let _ = writeln!(
+                out,
+                "  {:<8} {tensors:>6} tensors {elems:>14} elements {:>12}",
+                d.name(),
+                human_bytes(*bytes)
+            );
+        }
+    }
+    if !m.metadata.is_empty() {
+        let _ = writeln!(out, "metadata:");
+        for (k, v) in &m.metadata {
+            let _ = writeln!(out, "  {k}: {v}");
+        }
+    }
+    out
+}

@@ -1,0 +1,132 @@
+//! Library face of the `convert` tool: the registry of the formats and
+//! passes enabled by cargo features, and the same load → transform → save
+//! pipeline the binary runs.
+//!
+//! ```no_run
+//! let registry = convert::registry();
+//! let summary = convert::convert(
+//!     &registry,
+//!     "model.onnx".as_ref(),
+//!     "out.onnx".as_ref(),
+//!     &convert::ConvertOptions::default(),
+//! )?;
+//! println!("{} bytes written", summary.bytes_written);
+//! # Ok::<(), ir::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use ir;
+use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
+
+/// A registry holding every format and pass compiled in (see the crate's features).
+pub fn registry() -> Registry {
+    #[allow(unused_mut)]
+    let mut r = Registry::new();
+    #[cfg(feature = "onnx")]
+    fmt_onnx::register(&mut r);
+    r
+}
+
+/// Options of [`convert`].
+#[derive(Default)]
+pub struct ConvertOptions {
+    /// Input format name; detected from the path and content when `None`.
+    pub from: Option<String>,
+    /// Output format name; taken from the output extension when `None`.
+    pub to: Option<String>,
+    /// Importer options.
+    pub import: ImportOptions,
+    /// Exporter options.
+    pub export: ExportOptions,
+    /// Passes to run between import and export, in order.
+    pub passes: Vec<Box<dyn Pass>>,
+}
+
+impl std::fmt::Debug for ConvertOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvertOptions")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("import", &self.import)
+            .field("export", &self.export)
+            .field("passes", &self.passes.iter().map(|p| p.name().to_string()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What [`convert`] did.
+#[derive(Debug, Clone)]
+pub struct ConvertSummary {
+    /// Input format name.
+    pub from: &'static str,
+    /// Output format name.
+    pub to: &'static str,
+    /// Figures of the written model.
+    pub stats: ModelStats,
+    /// Files written, main file first, with sizes.
+    pub files: Vec<(PathBuf, u64)>,
+    /// Total bytes written.
+    pub bytes_written: u64,
+    /// One report per pass run.
+    pub passes: Vec<PassReport>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Reads a model, detecting its format unless `from` names it.
+pub fn load(
+    registry: &Registry,
+    path: &Path,
+    from: Option<&str>,
+    opts: &ImportOptions,
+) -> Result<(Model, &'static str)> {
+    if !path.exists() {
+        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")));
+    }
+    let importer = match from {
+        Some(name) => registry.importer(name)?,
+        None => registry.detect_importer(path)?,
+    };
+    let mut model = importer.import(path, opts)?;
+    // Every importer promises a valid, ordered graph; checking here makes a
+    // third-party importer's bug an error message rather than a bad output.
+    model.graph.topo_sort().map_err(|e| e.context(path.display().to_string()))?;
+    model.graph.validate().map_err(|e| e.context(path.display().to_string()))?;
+    Ok((model, importer.info().name))
+}
+
+/// Converts `input` to `output`: import, run passes, export atomically.
+pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertOptions) -> Result<ConvertSummary> {
+    let start = Instant::now();
+    let exporter = match &opts.to {
+        Some(name) => registry.exporter(name)?,
+        None => registry.exporter_for_path(output)?,
+    };
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        return Err(Error::invalid(format!(
+            "{}: output is the input file; write to another path (inputs are never modified)",
+            output.display()
+        )));
+    }
+    let (mut model, from) = load(registry, input, opts.from.as_deref(), &opts.import)?;
+    let mut passes = Vec::new();
+    for p in &opts.passes {
+        let report = p.run(&mut model).map_err(|e| e.context(format!("pass {}", p.name())))?;
+        passes.push(report);
+    }
+    exporter.check(&model)?;
+    let report = exporter.export(&model, output, &opts.export)?;
+    Ok(ConvertSummary {
+        from,
+        to: exporter.info().name,
+        stats: ModelStats::of(&model),
+        bytes_written: report.bytes_written(),
+        files: report.files,
+        passes,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,194 @@
+//! The `convert` command: convert, inspect and (later) verify models.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{ArgAction, Parser, Subcommand};
+use convert::ConvertOptions;
+use ir::{ExternalData, ModelStats, Registry};
+
+mod inspect;
+mod progress;
+
+/// Convert neural-network models between formats, through one IR.
+#[derive(Debug, Parser)]
+#[command(name = "convert", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Input model (file, or folder for folder formats).
+    input: Option<PathBuf>,
+    /// Output model; the format follows from the extension unless --to is given.
+    output: Option<PathBuf>,
+
+    /// Input format (see --list-formats); detected from name and content by default.
+    #[arg(long, value_name = "FMT")]
+    from: Option<String>,
+    /// Output format (see --list-formats).
+    #[arg(long, value_name = "FMT")]
+    to: Option<String>,
+    /// Write weights to an external data file (ONNX); automatic past 2 GiB.
+    #[arg(long, conflicts_with = "no_external_data")]
+    external_data: bool,
+    /// Never write external data; fail if the model cannot be stored inline.
+    #[arg(long)]
+    no_external_data: bool,
+    /// Exporter option KEY=VALUE (e.g. tensor-encoding=typed); repeatable.
+    #[arg(short = 'O', value_name = "KEY=VALUE")]
+    export_option: Vec<String>,
+    /// Importer option KEY=VALUE; repeatable.
+    #[arg(short = 'I', value_name = "KEY=VALUE")]
+    import_option: Vec<String>,
+    /// List the formats and passes this build supports.
+    #[arg(long)]
+    list_formats: bool,
+
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// No progress bar and no summary line.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a model's inputs, outputs, op histogram, parameters and weight bytes.
+    Inspect {
+        /// The model.
+        model: PathBuf,
+        /// Its format, if not detectable.
+        #[arg(long, value_name = "FMT")]
+        from: Option<String>,
+    },
+}
+
+fn parse_kv(list: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
+    list.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("{flag} {s}: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn list_formats(registry: &Registry) {
+    println!("formats (import / export):");
+    let mut names: Vec<&str> = registry.importers().map(|i| i.info().name).collect();
+    for e in registry.exporters() {
+        if !names.contains(&e.info().name) {
+            names.push(e.info().name);
+        }
+    }
+    for name in names {
+        let imp = registry.importer(name).ok();
+        let exp = registry.exporter(name).ok();
+        let info = imp.map(|i| i.info()).or(exp.map(|e| e.info())).expect("listed from the registry");
+        let dirs = match (imp.is_some(), exp.is_some()) {
+            (true, true) => "read/write",
+            (true, false) => "read",
+            _ => "write",
+        };
+        let exts: Vec<String> = info.extensions.iter().map(|e| format!(".{e}")).collect();
+        println!("  {:<12} {:<10} {:<12} {}", name, dirs, exts.join(" "), info.description);
+    }
+    if !registry.passes().is_empty() {
+        println!("passes:");
+        for p in registry.passes() {
+            println!("  {:<24} {}", p.name, p.description);
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let registry = convert::registry();
+    if cli.list_formats {
+        list_formats(&registry);
+        return Ok(());
+    }
+    if let Some(Command::Inspect { model, from }) = &cli.command {
+        let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
+            .with_context(|| format!("cannot read {}", model.display()))?;
+        print!("{}", inspect::report(&m, model, fmt));
+        return Ok(());
+    }
+    let (Some(input), Some(output)) = (&cli.input, &cli.output) else {
+        bail!(
+            "usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)"
+        );
+    };
+    let progress = progress::handle(cli.quiet);
+    let mut opts = ConvertOptions { from: cli.from.clone(), to: cli.to.clone(), ..ConvertOptions::default() };
+    opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
+    opts.import.progress = progress.clone();
+    opts.export.format_options = parse_kv(&cli.export_option, "-O")?;
+    opts.export.progress = progress;
+    opts.export.external_data = match (cli.external_data, cli.no_external_data) {
+        (true, _) => ExternalData::Always,
+        (_, true) => ExternalData::Never,
+        _ => ExternalData::Auto,
+    };
+    let s = convert::convert(&registry, input, output, &opts)
+        .with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
+    for p in &s.passes {
+        for line in &p.lines {
+            eprintln!("{}: {line}", p.pass);
+        }
+    }
+    if !cli.quiet {
+        let ModelStats { nodes, parameters, .. } = s.stats;
+        eprintln!(
+            "{} ({}) -> {} ({}): {nodes} nodes, {parameters} parameters, {} written to {} file(s) in {:.2} s",
+            input.display(),
+            s.from,
+            output.display(),
+            s.to,
+            human_bytes(s.bytes_written),
+            s.files.len(),
+            s.seconds
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    // A panic is a bug; still, users get one line rather than a backtrace dump.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (please report): {info}");
+    }));
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

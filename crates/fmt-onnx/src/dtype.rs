@@ -1,0 +1,120 @@
+//! ONNX `TensorProto.DataType` codes and the IR's dtypes.
+
+use ir::DType;
+
+use crate::generated::onnx::tensor_proto::DataType as Code;
+
+/// The IR dtype of an ONNX data type code, or an error naming the code.
+pub(crate) fn from_code(code: i32) -> Result<DType, String> {
+    let c = Code::try_from(code).map_err(|_| format!("unknown ONNX data type code {code}"))?;
+    Ok(match c {
+        Code::Float => DType::F32,
+        Code::Uint8 => DType::U8,
+        Code::Int8 => DType::I8,
+        Code::Uint16 => DType::U16,
+        Code::Int16 => DType::I16,
+        Code::Int32 => DType::I32,
+        Code::Int64 => DType::I64,
+        Code::String => DType::String,
+        Code::Bool => DType::Bool,
+        Code::Float16 => DType::F16,
+        Code::Double => DType::F64,
+        Code::Uint32 => DType::U32,
+        Code::Uint64 => DType::U64,
+        Code::Bfloat16 => DType::BF16,
+        Code::Float8e4m3fn => DType::F8E4M3FN,
+        Code::Float8e4m3fnuz => DType::F8E4M3FNUZ,
+        Code::Float8e5m2 => DType::F8E5M2,
+        Code::Float8e5m2fnuz => DType::F8E5M2FNUZ,
+        Code::Uint4 => DType::U4,
+        Code::Int4 => DType::I4,
+        Code::Undefined
+        | Code::Complex64
+        | Code::Complex128
+        | Code::Float4e2m1
+        | Code::Float8e8m0
+        | Code::Uint2
+        | Code::Int2 => return Err(format!("ONNX data type {} is not supported", c.as_str_name())),
+    })
+}
+
+/// The ONNX data type code of an IR dtype.
+pub(crate) fn to_code(d: DType) -> i32 {
+    let c = match d {
+        DType::F32 => Code::Float,
+        DType::F64 => Code::Double,
+        DType::F16 => Code::Float16,
+        DType::BF16 => Code::Bfloat16,
+        DType::F8E4M3FN => Code::Float8e4m3fn,
+        DType::F8E4M3FNUZ => Code::Float8e4m3fnuz,
+        DType::F8E5M2 => Code::Float8e5m2,
+        DType::F8E5M2FNUZ => Code::Float8e5m2fnuz,
+        DType::I8 => Code::Int8,
+        DType::U8 => Code::Uint8,
+        DType::I16 => Code::Int16,
+        DType::U16 => Code::Uint16,
+        DType::I32 => Code::Int32,
+        DType::I64 => Code::Int64,
+        DType::U32 => Code::Uint32,
+        DType::U64 => Code::Uint64,
+        DType::Bool => Code::Bool,
+        DType::String => Code::String,
+        DType::I4 => Code::Int4,
+        DType::U4 => Code::Uint4,
+    };
+    c as i32
+}
+
+/// The ONNX IR version this writer puts in files: the oldest one that can
+/// express the model, so that the widest range of runtimes loads it.
+///
+/// It follows onnx's release table (ai.onnx opset → IR version): opset ≤ 8 →
+/// 3, 9 → 4, 10 → 5, 11 → 6, 12–14 → 7, 15–18 → 8, 19–20 → 9, 21–22 → 10,
+/// 23 → 11, 24 → 12, 25 → 13; raised to 9 for 8-bit floats and to 10 for
+/// 4-bit integers, which those IR versions introduced. Current onnxruntime
+/// releases accept up to IR 11, so models at opset ≤ 23 always load.
+pub fn ir_version_for(onnx_opset: i64, uses_float8: bool, uses_int4: bool) -> i64 {
+    let base = match onnx_opset {
+        ..=8 => 3,
+        9 => 4,
+        10 => 5,
+        11 => 6,
+        12..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        21..=22 => 10,
+        23 => 11,
+        24 => 12,
+        _ => 13,
+    };
+    let mut v = base;
+    if uses_float8 {
+        v = v.max(9);
+    }
+    if uses_int4 {
+        v = v.max(10);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dtype_round_trips_through_its_code() {
+        for d in DType::ALL {
+            assert_eq!(from_code(to_code(d)).unwrap(), d);
+        }
+        assert_eq!(from_code(14).unwrap_err(), "ONNX data type COMPLEX64 is not supported");
+        assert_eq!(from_code(99).unwrap_err(), "unknown ONNX data type code 99");
+    }
+
+    #[test]
+    fn ir_version_rule() {
+        assert_eq!(ir_version_for(17, false, false), 8);
+        assert_eq!(ir_version_for(13, true, false), 9);
+        assert_eq!(ir_version_for(21, false, true), 10);
+        assert_eq!(ir_version_for(7, false, false), 3);
+    }
+}

@@ -1,0 +1,272 @@
+//! ONNX → IR, in two stages: [`parse`] reads bytes into the protobuf
+//! structures; [`translate`] turns those into the IR.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use ir::{Attribute, Buffer, Dim, Error, Graph, Model, Node, Result, Shape, SparseTensor, ValueInfo, ValueType};
+use prost::Message;
+
+use crate::dtype;
+use crate::generated::onnx::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType as AT, tensor_shape_proto::dimension, type_proto,
+};
+use crate::tensor::{self, ExternalData};
+
+/// Stage 1: maps the file and decodes the `ModelProto`.
+///
+/// The file is memory-mapped and decoded from a [`bytes::Bytes`] over the
+/// map, so every `raw_data` field stays a view into the file: inline
+/// weights are not copied.
+pub fn parse(path: &Path) -> Result<ModelProto> {
+    let buf = Buffer::map_file(path)?;
+    if buf.is_empty() {
+        return Err(Error::malformed(path, "file is empty"));
+    }
+    let model = ModelProto::decode(buf.to_bytes())
+        .map_err(|e| Error::malformed(path, format!("not a valid ONNX model: protobuf {e}")))?;
+    if model.graph.is_none() {
+        return Err(Error::malformed(path, "not a valid ONNX model: no graph (field 7) in the ModelProto"));
+    }
+    if model.ir_version <= 0 {
+        return Err(Error::malformed(path, "not a valid ONNX model: ir_version (field 1) is missing"));
+    }
+    Ok(model)
+}
+
+/// Stage 2: translates a parsed model. `path` locates external data and names errors.
+pub fn translate(proto: ModelProto, path: &Path) -> Result<Model> {
+    if !proto.functions.is_empty() {
+        let names: Vec<&str> = proto.functions.iter().map(|f| f.name.as_str()).collect();
+        return Err(Error::malformed(
+            path,
+            format!("model-local functions are not supported yet: {}", names.join(", ")),
+        ));
+    }
+    let mut cx = Cx { path, ext: ExternalData::new(path) };
+    let graph = proto.graph.as_ref().expect("parse checked the graph");
+    let graph = cx.graph(graph).map_err(|e| match e {
+        Error::Malformed { .. } | Error::Io { .. } => e,
+        other => Error::malformed(path, other.to_string()),
+    })?;
+    let mut opset_imports = IndexMap::new();
+    for o in &proto.opset_import {
+        opset_imports.insert(norm_domain(&o.domain).to_string(), o.version);
+    }
+    Ok(Model {
+        graph,
+        opset_imports,
+        producer_name: proto.producer_name,
+        producer_version: proto.producer_version,
+        domain: proto.domain,
+        model_version: proto.model_version,
+        doc: proto.doc_string,
+        metadata: proto.metadata_props.into_iter().map(|e| (e.key, e.value)).collect(),
+    })
+}
+
+/// `ai.onnx` is written both as `""` and by name; the IR always uses `""`.
+fn norm_domain(d: &str) -> &str {
+    if d == "ai.onnx" { "" } else { d }
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    ext: ExternalData,
+}
+
+impl Cx<'_> {
+    fn bad(&self, what: impl std::fmt::Display) -> Error {
+        Error::malformed(self.path, what.to_string())
+    }
+
+    fn graph(&mut self, g: &GraphProto) -> Result<Graph> {
+        let mut initializers = IndexMap::with_capacity(g.initializer.len());
+        for t in &g.initializer {
+            let v = tensor::import(t, &mut self.ext)
+                .map_err(|e| self.bad(format!("initializer '{}' of graph '{}': {e}", t.name, g.name)))?;
+            if initializers.insert(t.name.clone(), v).is_some() {
+                return Err(self.bad(format!("initializer '{}' is defined twice in graph '{}'", t.name, g.name)));
+            }
+        }
+        let mut sparse_initializers = IndexMap::new();
+        for s in &g.sparse_initializer {
+            let name = s.values.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+            let v = self.sparse(s).map_err(|e| e.context(format!("sparse initializer '{name}'")))?;
+            sparse_initializers.insert(name, v);
+        }
+        let value_infos = |cx: &Self, list: &[ValueInfoProto]| -> Result<Vec<ValueInfo>> {
+            list.iter().map(|v| cx.value_info(v)).collect()
+        };
+        let nodes = g
+            .node
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                self.node(n).map_err(|e| {
+                    let label = if n.name.is_empty() { format!("#{i}") } else { format!("'{}'", n.name) };
+                    self.bad(format!("node {label} ({}): {}", n.op_type, strip_path(&e, self.path)))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Graph {
+            name: g.name.clone(),
+            inputs: value_infos(self, &g.input)?,
+            outputs: value_infos(self, &g.output)?,
+            initializers,
+            sparse_initializers,
+            value_info: value_infos(self, &g.value_info)?,
+            nodes,
+            doc: g.doc_string.clone(),
+        })
+    }
+
+    fn sparse(&mut self, s: &SparseTensorProto) -> Result<SparseTensor> {
+        let (values, indices) = match (&s.values, &s.indices) {
+            (Some(v), Some(i)) => (v, i),
+            _ => return Err(self.bad("sparse tensor without values or indices")),
+        };
+        let dims = tensor::shape_of(&s.dims).map_err(|e| self.bad(e))?.0;
+        Ok(SparseTensor {
+            values: tensor::import(values, &mut self.ext).map_err(|e| self.bad(e))?,
+            indices: tensor::import(indices, &mut self.ext).map_err(|e| self.bad(e))?,
+            dims,
+        })
+    }
+
+    fn value_info(&self, v: &ValueInfoProto) -> Result<ValueInfo> {
+        let ty = match &v.r#type {
+            Some(t) => self.ty(t).map_err(|e| self.bad(format!("value '{}': {e}", v.name)))?,
+            None => ValueType::Unknown,
+        };
+        Ok(ValueInfo { name: v.name.clone(), ty, doc: v.doc_string.clone() })
+    }
+
+    fn ty(&self, t: &TypeProto) -> std::result::Result<ValueType, String> {
+        let elem = |code: i32| if code == 0 { Ok(None) } else { dtype::from_code(code).map(Some) };
+        let shape = |s: &Option<crate::generated::onnx::TensorShapeProto>| {
+            s.as_ref().map(|s| {
+                Shape(
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(dimension::Value::DimValue(v)) if *v >= 0 => Dim::Fixed(*v as u64),
+                            Some(dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+                            _ => Dim::Unknown,
+                        })
+                        .collect(),
+                )
+            })
+        };
+        let sub = |t: &Option<Box<TypeProto>>| t.as_deref().map_or(Ok(ValueType::Unknown), |t| self.ty(t));
+        Ok(match &t.value {
+            None => ValueType::Unknown,
+            Some(type_proto::Value::TensorType(tt)) => {
+                ValueType::Tensor { dtype: elem(tt.elem_type)?, shape: shape(&tt.shape) }
+            }
+            Some(type_proto::Value::SparseTensorType(tt)) => {
+                ValueType::SparseTensor { dtype: elem(tt.elem_type)?, shape: shape(&tt.shape) }
+            }
+            Some(type_proto::Value::SequenceType(s)) => ValueType::Sequence(Box::new(sub(&s.elem_type)?)),
+            Some(type_proto::Value::OptionalType(s)) => ValueType::Optional(Box::new(sub(&s.elem_type)?)),
+            Some(type_proto::Value::MapType(m)) => {
+                let key = dtype::from_code(m.key_type)?;
+                ValueType::Map(key, Box::new(sub(&m.value_type)?))
+            }
+        })
+    }
+
+    fn node(&mut self, n: &NodeProto) -> Result<Node> {
+        let mut attrs = IndexMap::with_capacity(n.attribute.len());
+        for a in &n.attribute {
+            let v =
+                self.attr(a).map_err(|e| self.bad(format!("attribute '{}': {}", a.name, strip_path(&e, self.path))))?;
+            attrs.insert(a.name.clone(), v);
+        }
+        Ok(Node {
+            name: n.name.clone(),
+            op: n.op_type.clone(),
+            domain: norm_domain(&n.domain).to_string(),
+            inputs: n.input.iter().map(|s| (!s.is_empty()).then(|| s.clone())).collect(),
+            outputs: n.output.clone(),
+            attrs,
+            doc: n.doc_string.clone(),
+        })
+    }
+
+    fn attr(&mut self, a: &AttributeProto) -> Result<Attribute> {
+        if !a.ref_attr_name.is_empty() {
+            return Err(self.bad("attribute references (ref_attr_name) are only valid inside functions"));
+        }
+        let kind = AT::try_from(a.r#type).unwrap_or(AT::Undefined);
+        let kind = if kind == AT::Undefined { infer_kind(a) } else { kind };
+        let string = |b: &bytes::Bytes| String::from_utf8_lossy(b).into_owned();
+        let tensor = |cx: &mut Self, t| tensor::import(t, &mut cx.ext).map_err(|e| cx.bad(e));
+        Ok(match kind {
+            AT::Float => Attribute::Float(a.f),
+            AT::Int => Attribute::Int(a.i),
+            AT::String => Attribute::String(string(&a.s)),
+            AT::Tensor => match &a.t {
+                Some(t) => Attribute::Tensor(tensor(self, t)?),
+                None => return Err(self.bad("TENSOR attribute without a tensor")),
+            },
+            AT::Graph => match &a.g {
+                Some(g) => Attribute::Graph(Box::new(self.graph(g)?)),
+                None => return Err(self.bad("GRAPH attribute without a graph")),
+            },
+            AT::SparseTensor => match &a.sparse_tensor {
+                Some(s) => Attribute::SparseTensor(self.sparse(s)?),
+                None => return Err(self.bad("SPARSE_TENSOR attribute without a tensor")),
+            },
+            AT::TypeProto => match &a.tp {
+                Some(t) => Attribute::Type(self.ty(t).map_err(|e| self.bad(e))?),
+                None => return Err(self.bad("TYPE_PROTO attribute without a type")),
+            },
+            AT::Floats => Attribute::Floats(a.floats.clone()),
+            AT::Ints => Attribute::Ints(a.ints.clone()),
+            AT::Strings => Attribute::Strings(a.strings.iter().map(string).collect()),
+            AT::Tensors => Attribute::Tensors(a.tensors.iter().map(|t| tensor(self, t)).collect::<Result<_>>()?),
+            AT::Graphs => Attribute::Graphs(a.graphs.iter().map(|g| self.graph(g)).collect::<Result<_>>()?),
+            AT::SparseTensors => {
+                Attribute::SparseTensors(a.sparse_tensors.iter().map(|s| self.sparse(s)).collect::<Result<_>>()?)
+            }
+            AT::TypeProtos => Attribute::Types(
+                a.type_protos.iter().map(|t| self.ty(t).map_err(|e| self.bad(e))).collect::<Result<_>>()?,
+            ),
+            AT::Undefined => return Err(self.bad("attribute has no type and no value")),
+        })
+    }
+}
+
+/// Very old files leave `type` unset; the field that holds a value tells.
+fn infer_kind(a: &AttributeProto) -> AT {
+    if a.t.is_some() {
+        AT::Tensor
+    } else if a.g.is_some() {
+        AT::Graph
+    } else if !a.floats.is_empty() {
+        AT::Floats
+    } else if !a.ints.is_empty() {
+        AT::Ints
+    } else if !a.strings.is_empty() {
+        AT::Strings
+    } else if !a.tensors.is_empty() {
+        AT::Tensors
+    } else if !a.graphs.is_empty() {
+        AT::Graphs
+    } else if !a.s.is_empty() {
+        AT::String
+    } else if a.f != 0.0 {
+        AT::Float
+    } else {
+        AT::Int
+    }
+}
+
+/// Errors made deeper already name the file; drop that prefix when nesting.
+fn strip_path(e: &Error, path: &Path) -> String {
+    let s = e.to_string();
+    let prefix = format!("{}: ", path.display());
+    s.strip_prefix(&prefix).map(str::to_string).unwrap_or(s)
+}

@@ -1,0 +1,201 @@
+//! Element types of tensors.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The element type of a tensor.
+///
+/// Sub-byte types (`I4`, `U4`) are packed two per byte, low nibble first, as
+/// ONNX and OpenVINO store them. The 8-bit float types are kept as raw bytes;
+/// the IR moves them between formats but does not do arithmetic on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary64.
+    F64,
+    /// IEEE 754 binary16.
+    F16,
+    /// bfloat16 (truncated binary32).
+    BF16,
+    /// 8-bit float, 4 exponent bits, 3 mantissa bits, finite only.
+    F8E4M3FN,
+    /// 8-bit float, E4M3, finite only, no negative zero.
+    F8E4M3FNUZ,
+    /// 8-bit float, 5 exponent bits, 2 mantissa bits.
+    F8E5M2,
+    /// 8-bit float, E5M2, finite only, no negative zero.
+    F8E5M2FNUZ,
+    /// Signed 8-bit integer.
+    I8,
+    /// Unsigned 8-bit integer.
+    U8,
+    /// Signed 16-bit integer.
+    I16,
+    /// Unsigned 16-bit integer.
+    U16,
+    /// Signed 32-bit integer.
+    I32,
+    /// Signed 64-bit integer.
+    I64,
+    /// Unsigned 32-bit integer.
+    U32,
+    /// Unsigned 64-bit integer.
+    U64,
+    /// Boolean, one byte per element (0 or 1).
+    Bool,
+    /// Variable-length byte strings.
+    String,
+    /// Signed 4-bit integer, packed two per byte.
+    I4,
+    /// Unsigned 4-bit integer, packed two per byte.
+    U4,
+}
+
+impl DType {
+    /// Every dtype, in declaration order.
+    pub const ALL: [DType; 20] = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2,
+        DType::F8E5M2FNUZ,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::I64,
+        DType::U32,
+        DType::U64,
+        DType::Bool,
+        DType::String,
+        DType::I4,
+        DType::U4,
+    ];
+
+    /// Bits per element; `None` for strings, which have no fixed size.
+    pub fn bits(self) -> Option<u32> {
+        Some(match self {
+            DType::F64 | DType::I64 | DType::U64 => 64,
+            DType::F32 | DType::I32 | DType::U32 => 32,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 16,
+            DType::F8E4M3FN
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2
+            | DType::F8E5M2FNUZ
+            | DType::I8
+            | DType::U8
+            | DType::Bool => 8,
+            DType::I4 | DType::U4 => 4,
+            DType::String => return None,
+        })
+    }
+
+    /// Bytes needed to store `numel` elements densely (sub-byte types round up).
+    ///
+    /// `None` for strings or when the size overflows `u64`.
+    pub fn byte_len(self, numel: u64) -> Option<u64> {
+        let bits = u64::from(self.bits()?);
+        numel.checked_mul(bits).map(|b| b.div_ceil(8))
+    }
+
+    /// Whether the type is a floating-point type (including 8-bit floats).
+    pub fn is_float(self) -> bool {
+        matches!(
+            self,
+            DType::F32
+                | DType::F64
+                | DType::F16
+                | DType::BF16
+                | DType::F8E4M3FN
+                | DType::F8E4M3FNUZ
+                | DType::F8E5M2
+                | DType::F8E5M2FNUZ
+        )
+    }
+
+    /// Whether the type is a (signed or unsigned) integer, packed ones included.
+    pub fn is_int(self) -> bool {
+        matches!(
+            self,
+            DType::I8
+                | DType::U8
+                | DType::I16
+                | DType::U16
+                | DType::I32
+                | DType::I64
+                | DType::U32
+                | DType::U64
+                | DType::I4
+                | DType::U4
+        )
+    }
+
+    /// The short lowercase name used in the CLI, docs and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F8E4M3FN => "f8e4m3fn",
+            DType::F8E4M3FNUZ => "f8e4m3fnuz",
+            DType::F8E5M2 => "f8e5m2",
+            DType::F8E5M2FNUZ => "f8e5m2fnuz",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
+            DType::I16 => "i16",
+            DType::U16 => "u16",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::U32 => "u32",
+            DType::U64 => "u64",
+            DType::Bool => "bool",
+            DType::String => "string",
+            DType::I4 => "i4",
+            DType::U4 => "u4",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DType {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        DType::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| crate::Error::invalid(format!("unknown dtype '{s}'")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for d in DType::ALL {
+            assert_eq!(d.name().parse::<DType>().unwrap(), d);
+        }
+        assert!("f33".parse::<DType>().is_err());
+    }
+
+    #[test]
+    fn byte_len_rounds_sub_byte_types_up() {
+        assert_eq!(DType::I4.byte_len(3), Some(2));
+        assert_eq!(DType::F32.byte_len(3), Some(12));
+        assert_eq!(DType::String.byte_len(3), None);
+        assert_eq!(DType::F64.byte_len(u64::MAX), None);
+    }
+}

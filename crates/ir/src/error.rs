@@ -1,0 +1,181 @@
+//! The IR's error type, shared by every importer, exporter and pass.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result alias using the IR's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One op an importer or exporter could not handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedOp {
+    /// Op name, e.g. `Erfc`.
+    pub op: String,
+    /// Op domain, e.g. `tf` or `""` for `ai.onnx`.
+    pub domain: String,
+    /// Name of the first node that uses it.
+    pub node: String,
+    /// How many nodes use it.
+    pub count: usize,
+}
+
+impl fmt::Display for UnsupportedOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let domain = if self.domain.is_empty() { "ai.onnx" } else { &self.domain };
+        write!(f, "{domain}::{} (node '{}'", self.op, self.node)?;
+        if self.count > 1 {
+            write!(f, " and {} more", self.count - 1)?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Everything that can go wrong in the IR, an importer, an exporter or a pass.
+///
+/// Messages are one line and name the file, node or value concerned, so the
+/// CLI can print them as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file's content is not valid for its format.
+    #[error("{}: {message}", path.display())]
+    Malformed {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, as precisely as known (field, offset, node).
+        message: String,
+    },
+    /// Ops that an importer or exporter does not handle, all of them at once.
+    #[error("{} unsupported op type(s) for {format}: {}", ops.len(), join(ops))]
+    UnsupportedOps {
+        /// The format that could not handle them.
+        format: String,
+        /// One entry per distinct (domain, op).
+        ops: Vec<UnsupportedOp>,
+    },
+    /// The graph has a cycle through these nodes.
+    #[error("graph has a cycle through node(s): {}", nodes.join(", "))]
+    Cycle {
+        /// Names of the nodes that could not be ordered.
+        nodes: Vec<String>,
+    },
+    /// A node reads a value nothing defines.
+    #[error("node '{node}' reads value '{value}', which no node, graph input or initializer defines")]
+    DanglingValue {
+        /// The reading node.
+        node: String,
+        /// The undefined value.
+        value: String,
+    },
+    /// A value is defined twice (graph input, initializer or node output).
+    #[error("value '{0}' is defined more than once")]
+    DuplicateValue(String),
+    /// A graph output names a value nothing defines.
+    #[error("graph output '{0}' is not produced by any node, input or initializer")]
+    UndefinedOutput(String),
+    /// Tensor data does not match its dtype and shape.
+    #[error("invalid tensor: {0}")]
+    InvalidTensor(String),
+    /// A tensor was read as a different dtype than it has.
+    #[error("dtype mismatch: expected {expected}, found {found}")]
+    DTypeMismatch {
+        /// The dtype asked for.
+        expected: String,
+        /// The tensor's dtype.
+        found: String,
+    },
+    /// A format name or path that no registered importer/exporter handles.
+    #[error("{0}")]
+    UnknownFormat(String),
+    /// Any other invalid argument or state.
+    #[error("{0}")]
+    Invalid(String),
+    /// An error with the path of what was being processed prepended.
+    #[error("{context}: {source}")]
+    Context {
+        /// Where it happened, e.g. `node 'conv1' (Conv)`.
+        context: String,
+        /// The error itself.
+        source: Box<Error>,
+    },
+}
+
+fn join(ops: &[UnsupportedOp]) -> String {
+    ops.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl Error {
+    /// An [`Error::Invalid`] with the given message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid(message.into())
+    }
+
+    /// An [`Error::Malformed`] for `path`.
+    pub fn malformed(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Malformed { path: path.into(), message: message.into() }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Wraps the error with a context prefix.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// Builds [`Error::UnsupportedOps`] from `(op, domain, node)` triples,
+    /// grouping repeats of the same op and keeping first-seen order.
+    pub fn unsupported_ops<'a>(
+        format: impl Into<String>,
+        uses: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Self {
+        let mut ops: Vec<UnsupportedOp> = Vec::new();
+        for (op, domain, node) in uses {
+            match ops.iter_mut().find(|u| u.op == op && u.domain == domain) {
+                Some(u) => u.count += 1,
+                None => ops.push(UnsupportedOp {
+                    op: op.to_string(),
+                    domain: domain.to_string(),
+                    node: node.to_string(),
+                    count: 1,
+                }),
+            }
+        }
+        Error::UnsupportedOps { format: format.into(), ops }
+    }
+}
+
+/// Adds [`Error::context`] to results.
+pub trait ResultExt<T> {
+    /// Prefixes the error, if any, with a lazily built context.
+    fn ctx<C: Into<String>>(self, f: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn ctx<C: Into<String>>(self, f: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.context(f()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_ops_are_grouped_and_all_listed() {
+        let e = Error::unsupported_ops("onnx", [("Erfc", "tf", "a"), ("Foo", "", "b"), ("Erfc", "tf", "c")]);
+        assert_eq!(
+            e.to_string(),
+            "2 unsupported op type(s) for onnx: tf::Erfc (node 'a' and 1 more), ai.onnx::Foo (node 'b')"
+        );
+    }
+}

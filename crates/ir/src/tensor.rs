@@ -1,0 +1,211 @@
+//! Dense and sparse tensors.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytemuck::Pod;
+use half::{bf16, f16};
+
+use crate::{Buffer, DType, Error, Result};
+
+/// A Rust type that is the in-memory element of a [`DType`].
+pub trait Element: Pod + Send + Sync {
+    /// The dtype whose elements this type holds.
+    const DTYPE: DType;
+}
+
+macro_rules! element {
+    ($($t:ty => $d:ident),* $(,)?) => {
+        $(impl Element for $t { const DTYPE: DType = DType::$d; })*
+    };
+}
+element!(f32 => F32, f64 => F64, f16 => F16, bf16 => BF16, i8 => I8, u8 => U8, i16 => I16,
+    u16 => U16, i32 => I32, i64 => I64, u32 => U32, u64 => U64);
+
+/// The storage behind a tensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TensorData {
+    /// Dense little-endian bytes (sub-byte types packed low nibble first,
+    /// booleans one byte each), possibly a view into a mapped file.
+    Bytes(Buffer),
+    /// One byte string per element, for [`DType::String`].
+    Strings(Arc<Vec<Vec<u8>>>),
+}
+
+/// A dense tensor: dtype, concrete shape and data.
+///
+/// Cloning is cheap (the data is reference-counted), and the data of a
+/// weight read from a file stays a view into that file until something
+/// changes its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tensor {
+    dtype: DType,
+    shape: Vec<usize>,
+    data: TensorData,
+}
+
+fn numel_of(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::InvalidTensor(format!("shape {shape:?} has more elements than fit in memory")))
+}
+
+impl Tensor {
+    /// A tensor over raw little-endian bytes, checking the length against dtype and shape.
+    pub fn from_raw(dtype: DType, shape: Vec<usize>, data: Buffer) -> Result<Self> {
+        let numel = numel_of(&shape)?;
+        let expected = dtype
+            .byte_len(numel as u64)
+            .ok_or_else(|| Error::InvalidTensor(format!("{dtype} tensors cannot be built from raw bytes")))?;
+        if data.len() as u64 != expected {
+            return Err(Error::InvalidTensor(format!(
+                "{dtype} tensor of shape {shape:?} needs {expected} bytes, got {}",
+                data.len()
+            )));
+        }
+        Ok(Tensor { dtype, shape, data: TensorData::Bytes(data) })
+    }
+
+    /// A tensor owning a typed vector (no copy).
+    pub fn from_vec<T: Element>(shape: Vec<usize>, values: Vec<T>) -> Result<Self> {
+        Tensor::from_raw(T::DTYPE, shape, Buffer::from_typed_vec(values))
+    }
+
+    /// A scalar (rank-0) tensor.
+    pub fn scalar<T: Element>(value: T) -> Self {
+        Tensor { dtype: T::DTYPE, shape: vec![], data: TensorData::Bytes(Buffer::from_typed_vec(vec![value])) }
+    }
+
+    /// A boolean tensor.
+    pub fn from_bools(shape: Vec<usize>, values: &[bool]) -> Result<Self> {
+        let bytes = values.iter().map(|&b| u8::from(b)).collect();
+        Tensor::from_raw(DType::Bool, shape, Buffer::from_vec(bytes))
+    }
+
+    /// A string tensor.
+    pub fn from_strings(shape: Vec<usize>, values: Vec<Vec<u8>>) -> Result<Self> {
+        let numel = numel_of(&shape)?;
+        if values.len() != numel {
+            return Err(Error::InvalidTensor(format!(
+                "string tensor of shape {shape:?} needs {numel} elements, got {}",
+                values.len()
+            )));
+        }
+        Ok(Tensor { dtype: DType::String, shape, data: TensorData::Strings(Arc::new(values)) })
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        // Checked at construction.
+        self.shape.iter().product()
+    }
+
+    /// The storage.
+    pub fn data(&self) -> &TensorData {
+        &self.data
+    }
+
+    /// The raw bytes, or `None` for string tensors.
+    pub fn raw(&self) -> Option<&Buffer> {
+        match &self.data {
+            TensorData::Bytes(b) => Some(b),
+            TensorData::Strings(_) => None,
+        }
+    }
+
+    /// Bytes of storage (for strings, the sum of their lengths).
+    pub fn byte_len(&self) -> usize {
+        match &self.data {
+            TensorData::Bytes(b) => b.len(),
+            TensorData::Strings(s) => s.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// The strings of a string tensor.
+    pub fn strings(&self) -> Result<&[Vec<u8>]> {
+        match &self.data {
+            TensorData::Strings(s) => Ok(s),
+            TensorData::Bytes(_) => Err(self.mismatch("string")),
+        }
+    }
+
+    /// The elements as `T`, borrowed when the bytes are aligned.
+    pub fn as_slice<T: Element>(&self) -> Result<Cow<'_, [T]>> {
+        if self.dtype != T::DTYPE {
+            return Err(self.mismatch(T::DTYPE.name()));
+        }
+        match &self.data {
+            TensorData::Bytes(b) => b.typed::<T>(),
+            TensorData::Strings(_) => Err(self.mismatch(T::DTYPE.name())),
+        }
+    }
+
+    /// The elements of a boolean tensor.
+    pub fn to_bools(&self) -> Result<Vec<bool>> {
+        match (&self.data, self.dtype) {
+            (TensorData::Bytes(b), DType::Bool) => Ok(b.iter().map(|&x| x != 0).collect()),
+            _ => Err(self.mismatch("bool")),
+        }
+    }
+
+    /// The same data seen with another shape of equal element count.
+    pub fn reshaped(&self, shape: Vec<usize>) -> Result<Self> {
+        if numel_of(&shape)? != self.numel() {
+            return Err(Error::InvalidTensor(format!("cannot reshape {:?} to {shape:?}", self.shape)));
+        }
+        Ok(Tensor { dtype: self.dtype, shape, data: self.data.clone() })
+    }
+
+    fn mismatch(&self, expected: &str) -> Error {
+        Error::DTypeMismatch { expected: expected.to_string(), found: self.dtype.name().to_string() }
+    }
+}
+
+/// A sparse tensor in coordinate format, as ONNX's `SparseTensorProto`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparseTensor {
+    /// The non-zero values, a 1-D tensor of length NNZ.
+    pub values: Tensor,
+    /// Their indices: `[NNZ, rank]` coordinates or `[NNZ]` linearized, int64.
+    pub indices: Tensor,
+    /// The dense shape.
+    pub dims: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_length_is_checked() {
+        assert!(Tensor::from_raw(DType::F32, vec![2, 2], Buffer::from_vec(vec![0; 16])).is_ok());
+        let e = Tensor::from_raw(DType::F32, vec![2, 2], Buffer::from_vec(vec![0; 15])).unwrap_err();
+        assert_eq!(e.to_string(), "invalid tensor: f32 tensor of shape [2, 2] needs 16 bytes, got 15");
+        assert!(Tensor::from_raw(DType::I4, vec![3], Buffer::from_vec(vec![0; 2])).is_ok());
+        let huge = Tensor::from_raw(DType::F32, vec![usize::MAX, 2], Buffer::new()).unwrap_err();
+        assert!(huge.to_string().contains("more elements than fit"), "{huge}");
+    }
+
+    #[test]
+    fn typed_access_checks_dtype() {
+        let t = Tensor::from_vec(vec![3], vec![1i64, 2, 3]).unwrap();
+        assert_eq!(&*t.as_slice::<i64>().unwrap(), &[1, 2, 3]);
+        assert_eq!(t.as_slice::<f32>().unwrap_err().to_string(), "dtype mismatch: expected f32, found i64");
+        let b = Tensor::from_bools(vec![2], &[true, false]).unwrap();
+        assert_eq!(b.to_bools().unwrap(), vec![true, false]);
+        let s = Tensor::from_strings(vec![1], vec![b"hi".to_vec()]).unwrap();
+        assert_eq!(s.strings().unwrap()[0], b"hi");
+        assert!(Tensor::from_strings(vec![2], vec![]).is_err());
+    }
+}

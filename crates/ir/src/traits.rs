@@ -1,0 +1,152 @@
+//! The traits a format or pass crate implements.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::{FormatInfo, Model, Result};
+
+/// How sure an importer is that it can read a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Detection {
+    /// Not this format.
+    No,
+    /// The file name matches (extension, folder layout) but the content was not checked.
+    Name,
+    /// The content was looked at and matches.
+    Content,
+}
+
+/// Reports progress of long work (bytes read or written). Implemented by the CLI.
+pub trait Progress: Send + Sync {
+    /// Work of `total` bytes starts.
+    fn begin(&self, what: &str, total: u64);
+    /// `bytes` more bytes are done.
+    fn advance(&self, bytes: u64);
+    /// The work is finished.
+    fn end(&self);
+}
+
+/// A shared progress sink; `None` means silent.
+#[derive(Clone, Default)]
+pub struct ProgressHandle(pub Option<Arc<dyn Progress>>);
+
+impl ProgressHandle {
+    /// Starts a unit of work.
+    pub fn begin(&self, what: &str, total: u64) {
+        if let Some(p) = &self.0 {
+            p.begin(what, total);
+        }
+    }
+    /// Advances it.
+    pub fn advance(&self, bytes: u64) {
+        if let Some(p) = &self.0 {
+            p.advance(bytes);
+        }
+    }
+    /// Ends it.
+    pub fn end(&self) {
+        if let Some(p) = &self.0 {
+            p.end();
+        }
+    }
+}
+
+impl fmt::Debug for ProgressHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "ProgressHandle(on)" } else { "ProgressHandle(off)" })
+    }
+}
+
+/// Options for importing.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Progress sink.
+    pub progress: ProgressHandle,
+    /// Format-specific options (`key=value` from the CLI's `-I`).
+    pub format_options: BTreeMap<String, String>,
+}
+
+/// Whether weights go to files beside the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExternalData {
+    /// Only when the format requires it (ONNX over 2 GiB).
+    #[default]
+    Auto,
+    /// Always, for tensors above the format's size threshold.
+    Always,
+    /// Never; fail if the format cannot hold the model inline.
+    Never,
+}
+
+/// Options for exporting.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// External-data policy for formats that have it.
+    pub external_data: ExternalData,
+    /// Progress sink.
+    pub progress: ProgressHandle,
+    /// Format-specific options (`key=value` from the CLI's `-O`).
+    pub format_options: BTreeMap<String, String>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Files written, main file first, with their sizes in bytes.
+    pub files: Vec<(PathBuf, u64)>,
+}
+
+impl ExportReport {
+    /// Total bytes written.
+    pub fn bytes_written(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+}
+
+/// Reads one format into the IR.
+///
+/// Implementations parse the file into the format's own structures first,
+/// then translate those to the IR (two stages, so the parser knows bytes and
+/// the translator knows ops). Unsupported ops are collected and reported
+/// together in one [`crate::Error::UnsupportedOps`].
+pub trait Importer: Send + Sync {
+    /// Name, description and file extensions.
+    fn info(&self) -> FormatInfo;
+    /// Whether `path` looks like this format (cheap: name and first bytes).
+    fn detect(&self, path: &Path) -> Detection;
+    /// Reads the model at `path`.
+    fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model>;
+}
+
+/// Writes the IR in one format.
+pub trait Exporter: Send + Sync {
+    /// Name, description and file extensions.
+    fn info(&self) -> FormatInfo;
+    /// Checks that the model can be written, listing every op that cannot.
+    /// Called before any file is created.
+    fn check(&self, _model: &Model) -> Result<()> {
+        Ok(())
+    }
+    /// Writes the model to `path` (and companion files) atomically: on error
+    /// nothing is left behind and existing files are untouched.
+    fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport>;
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// The pass's name.
+    pub pass: String,
+    /// Human-readable lines: what changed, figures.
+    pub lines: Vec<String>,
+}
+
+/// A transformation of a model (simplification, pruning, quantization).
+pub trait Pass: Send + Sync {
+    /// The pass's name, as used on the command line.
+    fn name(&self) -> &str;
+    /// Transforms the model in place and reports what changed.
+    fn run(&self, model: &mut Model) -> Result<PassReport>;
+}

@@ -1,0 +1,71 @@
+//! Developer tasks for this workspace, run as `cargo xtask <task>` (the alias
+//! lives in `.cargo/config.toml`).
+//!
+//! Each task is a module with an `Args` struct (a `clap::Args`) and a
+//! `run(&Workspace, Args)` function. Adding a task is one variant in [`Task`]
+//! and one arm in [`main`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+mod codegen;
+
+/// Workspace developer tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Regenerate the checked-in Rust code for the .proto schemas under proto/.
+    Codegen(codegen::Args),
+}
+
+/// Paths shared by every task.
+#[derive(Debug)]
+pub(crate) struct Workspace {
+    /// The workspace root (the directory holding the root `Cargo.toml`).
+    pub(crate) root: PathBuf,
+}
+
+impl Workspace {
+    fn locate() -> anyhow::Result<Self> {
+        // xtask/ sits directly under the workspace root.
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest_dir
+            .parent()
+            .with_context(|| format!("{} has no parent directory", manifest_dir.display()))?
+            .to_path_buf();
+        Ok(Self { root })
+    }
+}
+
+/// What a task reports when it finished without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The task did what it was asked.
+    Ok,
+    /// A check found a problem and already printed a message explaining it.
+    CheckFailed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Workspace::locate().and_then(|ws| match cli.task {
+        Task::Codegen(args) => codegen::run(&ws, args),
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
