@@ -12,6 +12,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod codegen;
+mod convert;
+mod interop;
+mod venv;
 
 /// Workspace developer tasks.
 #[derive(Debug, Parser)]
@@ -25,6 +28,10 @@ struct Cli {
 enum Task {
     /// Regenerate the checked-in Rust code for the .proto schemas under proto/.
     Codegen(codegen::Args),
+    /// Build `convert` in release mode with every feature and run it with the given arguments.
+    Convert(convert::Args),
+    /// Convert every fixture and check the result in the real runtimes (venv under target/).
+    Interop(interop::Args),
 }
 
 /// Paths shared by every task.
@@ -59,6 +66,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Workspace::locate().and_then(|ws| match cli.task {
         Task::Codegen(args) => codegen::run(&ws, args),
+        Task::Convert(args) => convert::run(&ws, args),
+        Task::Interop(args) => interop::run(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

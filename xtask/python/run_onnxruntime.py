@@ -1,0 +1,58 @@
+"""Runs converted ONNX models in onnxruntime and compares with reference outputs.
+
+Called by `cargo xtask interop` with a JSON job list; prints one JSON result
+per job on stdout. Kept free of anything but numpy and onnxruntime.
+"""
+import json
+import sys
+
+import numpy as np
+import onnxruntime as ort
+
+
+def compare(got, ref, rtol):
+    if got.shape != ref.shape:
+        return False, float("inf"), f"shape {got.shape} != reference {ref.shape}"
+    if got.dtype != ref.dtype:
+        return False, float("inf"), f"dtype {got.dtype} != reference {ref.dtype}"
+    if not np.issubdtype(ref.dtype, np.floating):
+        ok = np.array_equal(got, ref)
+        return ok, 0.0 if ok else 1.0, "" if ok else "integer outputs differ"
+    g, r = got.astype(np.float64), ref.astype(np.float64)
+    norm = np.linalg.norm(r)
+    err = np.linalg.norm(g - r) / norm if norm > 0 else np.max(np.abs(g - r), initial=0.0)
+    return bool(err <= rtol), float(err), "" if err <= rtol else f"relative error {err:.3g} > {rtol:g}"
+
+
+def run(job):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(job["model"], opts, providers=["CPUExecutionProvider"])
+    for name in job.get("expect_dynamic", []):
+        shape = next(i.shape for i in sess.get_inputs() if i.name == name)
+        if not any(isinstance(d, str) or d is None for d in shape):
+            return False, float("inf"), f"input {name} lost its dynamic dimension: {shape}"
+    feeds = {name: np.load(path) for name, path in job["inputs"].items()}
+    names = list(job["outputs"])
+    outs = sess.run(names, feeds)
+    worst = 0.0
+    for name, got in zip(names, outs):
+        ok, err, msg = compare(np.asarray(got), np.load(job["outputs"][name]), job["rtol"])
+        worst = max(worst, err)
+        if not ok:
+            return False, err, f"output {name}: {msg}"
+    return True, worst, ""
+
+
+def main():
+    jobs = json.load(open(sys.argv[1]))
+    for job in jobs:
+        try:
+            ok, err, msg = run(job)
+        except Exception as e:  # report, don't stop: every row counts
+            ok, err, msg = False, float("inf"), f"{type(e).__name__}: {e}".splitlines()[0]
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "message": msg}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
