@@ -11,6 +11,7 @@ use ir::{
 
 // --- begin docs/architecture.md example ---
 /// A toy format: one line per node, `op input -> output`.
+#[derive(Debug)]
 pub struct LinesFormat;
 
 const INFO: FormatInfo = FormatInfo { name: "lines", description: "toy text format", extensions: &["lines"] };
