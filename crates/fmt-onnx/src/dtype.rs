@@ -28,13 +28,15 @@ pub(crate) fn from_code(code: i32) -> Result<DType, String> {
         Code::Float8e5m2fnuz => DType::F8E5M2FNUZ,
         Code::Uint4 => DType::U4,
         Code::Int4 => DType::I4,
-        Code::Undefined
-        | Code::Complex64
-        | Code::Complex128
-        | Code::Float4e2m1
-        | Code::Float8e8m0
-        | Code::Uint2
-        | Code::Int2 => return Err(format!("ONNX data type {} is not supported", c.as_str_name())),
+        Code::Uint2 => DType::U2,
+        Code::Int2 => DType::I2,
+        Code::Float8e8m0 => DType::F8E8M0,
+        Code::Float4e2m1 => DType::F4E2M1,
+        Code::Float6e2m3 => DType::F6E2M3,
+        Code::Float6e3m2 => DType::F6E3M2,
+        Code::Complex64 => DType::C64,
+        Code::Complex128 => DType::C128,
+        Code::Undefined => return Err("tensor has no data type (UNDEFINED)".into()),
     })
 }
 
@@ -61,6 +63,14 @@ pub(crate) fn to_code(d: DType) -> i32 {
         DType::String => Code::String,
         DType::I4 => Code::Int4,
         DType::U4 => Code::Uint4,
+        DType::I2 => Code::Int2,
+        DType::U2 => Code::Uint2,
+        DType::F8E8M0 => Code::Float8e8m0,
+        DType::F4E2M1 => Code::Float4e2m1,
+        DType::F6E2M3 => Code::Float6e2m3,
+        DType::F6E3M2 => Code::Float6e3m2,
+        DType::C64 => Code::Complex64,
+        DType::C128 => Code::Complex128,
     };
     c as i32
 }
@@ -70,10 +80,11 @@ pub(crate) fn to_code(d: DType) -> i32 {
 ///
 /// It follows onnx's release table (ai.onnx opset → IR version): opset ≤ 8 →
 /// 3, 9 → 4, 10 → 5, 11 → 6, 12–14 → 7, 15–18 → 8, 19–20 → 9, 21–22 → 10,
-/// 23 → 11, 24 → 12, 25 → 13; raised to 9 for 8-bit floats and to 10 for
-/// 4-bit integers, which those IR versions introduced. Current onnxruntime
-/// releases accept up to IR 11, so models at opset ≤ 23 always load.
-pub fn ir_version_for(onnx_opset: i64, uses_float8: bool, uses_int4: bool) -> i64 {
+/// 23 → 11, 24 → 12, 25–27 → 13, 28 → 14; then raised to the IR version that
+/// introduced each element type the model uses (see [`min_ir_version`]).
+/// Current onnxruntime releases accept up to IR 11, so models at opset ≤ 23
+/// without the newest types always load.
+pub fn ir_version_for(onnx_opset: i64, dtypes: impl IntoIterator<Item = DType>) -> i64 {
     let base = match onnx_opset {
         ..=8 => 3,
         9 => 4,
@@ -85,16 +96,23 @@ pub fn ir_version_for(onnx_opset: i64, uses_float8: bool, uses_int4: bool) -> i6
         21..=22 => 10,
         23 => 11,
         24 => 12,
-        _ => 13,
+        25..=27 => 13,
+        _ => 14,
     };
-    let mut v = base;
-    if uses_float8 {
-        v = v.max(9);
+    dtypes.into_iter().map(min_ir_version).fold(base, i64::max)
+}
+
+/// The ONNX IR version that introduced an element type.
+pub fn min_ir_version(d: DType) -> i64 {
+    match d {
+        DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => 9,
+        DType::I4 | DType::U4 => 10,
+        DType::F4E2M1 => 11,
+        DType::F8E8M0 => 12,
+        DType::I2 | DType::U2 => 13,
+        DType::F6E2M3 | DType::F6E3M2 => 14,
+        _ => 3,
     }
-    if uses_int4 {
-        v = v.max(10);
-    }
-    v
 }
 
 #[cfg(test)]
@@ -106,15 +124,16 @@ mod tests {
         for d in DType::ALL {
             assert_eq!(from_code(to_code(d)).unwrap(), d);
         }
-        assert_eq!(from_code(14).unwrap_err(), "ONNX data type COMPLEX64 is not supported");
+        assert_eq!(from_code(0).unwrap_err(), "tensor has no data type (UNDEFINED)");
         assert_eq!(from_code(99).unwrap_err(), "unknown ONNX data type code 99");
     }
 
     #[test]
     fn ir_version_rule() {
-        assert_eq!(ir_version_for(17, false, false), 8);
-        assert_eq!(ir_version_for(13, true, false), 9);
-        assert_eq!(ir_version_for(21, false, true), 10);
-        assert_eq!(ir_version_for(7, false, false), 3);
+        assert_eq!(ir_version_for(17, [DType::F32]), 8);
+        assert_eq!(ir_version_for(13, [DType::F8E5M2]), 9);
+        assert_eq!(ir_version_for(21, [DType::I4]), 10);
+        assert_eq!(ir_version_for(7, []), 3);
+        assert_eq!(ir_version_for(28, []), 14);
     }
 }

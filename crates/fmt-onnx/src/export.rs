@@ -264,16 +264,13 @@ fn model_header(model: &Model) -> ModelProto {
     }
     // Every domain a node uses must be imported, or checkers reject the model.
     let mut used = HashSet::new();
-    let (mut float8, mut int4) = (false, false);
+    let mut dtypes = HashSet::new();
     model.graph.walk(&mut |g| {
         for n in &g.nodes {
             used.insert(n.domain.clone());
         }
         let types = g.inputs.iter().chain(&g.outputs).chain(&g.value_info).filter_map(ValueInfo::dtype);
-        for d in g.initializers.values().map(Tensor::dtype).chain(types) {
-            float8 |= matches!(d, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ);
-            int4 |= matches!(d, DType::I4 | DType::U4);
-        }
+        dtypes.extend(g.initializers.values().map(Tensor::dtype).chain(types));
     });
     let mut used: Vec<String> = used.into_iter().collect();
     used.sort();
@@ -284,7 +281,7 @@ fn model_header(model: &Model) -> ModelProto {
     }
     let onnx_opset = opsets.iter().find(|(d, _)| d.is_empty()).map_or(ir::opset::DEFAULT_OPSET, |o| o.1);
     ModelProto {
-        ir_version: dtype::ir_version_for(onnx_opset, float8, int4),
+        ir_version: dtype::ir_version_for(onnx_opset, dtypes),
         opset_import: opsets.into_iter().map(|(domain, version)| OperatorSetIdProto { domain, version }).collect(),
         producer_name: if model.producer_name.is_empty() {
             "model-convert".into()

@@ -109,18 +109,26 @@ pub(crate) fn import(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, 
         Buffer::from_bytes(t.raw_data.clone())
     } else {
         let elems = match dt {
-            DType::I4 | DType::U4 => expected, // two nibbles packed in each int32_data entry
+            // Packed sub-byte types keep their packed bytes, one per int32_data entry.
+            DType::I4 | DType::U4 | DType::I2 | DType::U2 | DType::F4E2M1 => expected,
+            // Complex numbers are (real, imaginary) pairs.
+            DType::C64 | DType::C128 => numel * 2,
             _ => numel,
         };
         let check = |field: &str, n: usize| {
             if n as u64 == elems { Ok(()) } else { Err(mismatch(field, n, elems)) }
         };
         match dt {
-            DType::F32 => {
+            DType::F32 | DType::C64 => {
                 check("float_data", t.float_data.len())?;
                 Buffer::copy_from_slice(&t.float_data)
             }
-            DType::F64 => {
+            DType::F6E2M3 | DType::F6E3M2 => {
+                // Typed 6-bit floats are one per entry; raw ones are a bit stream.
+                check("int32_data", t.int32_data.len())?;
+                Buffer::from_vec(pack_bits(&t.int32_data, 6))
+            }
+            DType::F64 | DType::C128 => {
                 check("double_data", t.double_data.len())?;
                 Buffer::copy_from_slice(&t.double_data)
             }
@@ -152,6 +160,32 @@ pub(crate) fn import(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, 
     Tensor::from_raw(dt, shape, bytes).map_err(|e| e.to_string())
 }
 
+/// Packs the low `bits` bits of each value into a little-endian bit stream.
+fn pack_bits(values: &[i32], bits: usize) -> Vec<u8> {
+    let mut out = vec![0u8; (values.len() * bits).div_ceil(8)];
+    for (i, &v) in values.iter().enumerate() {
+        for j in 0..bits {
+            if (v >> j) & 1 == 1 {
+                let k = i * bits + j;
+                out[k / 8] |= 1 << (k % 8);
+            }
+        }
+    }
+    out
+}
+
+/// Unpacks `n` values of `bits` bits from a little-endian bit stream.
+fn unpack_bits(bytes: &[u8], bits: usize, n: usize) -> Vec<i32> {
+    (0..n)
+        .map(|i| {
+            (0..bits).fold(0i32, |acc, j| {
+                let k = i * bits + j;
+                acc | (i32::from((bytes[k / 8] >> (k % 8)) & 1) << j)
+            })
+        })
+        .collect()
+}
+
 /// How tensor values are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
@@ -175,8 +209,9 @@ pub(crate) fn export(name: &str, t: &Tensor, enc: Encoding) -> TensorProto {
         TensorData::Bytes(b) => {
             let b = b.as_bytes();
             match t.dtype() {
-                DType::F32 => p.float_data = bytemuck::pod_collect_to_vec(b),
-                DType::F64 => p.double_data = bytemuck::pod_collect_to_vec(b),
+                DType::F32 | DType::C64 => p.float_data = bytemuck::pod_collect_to_vec(b),
+                DType::F64 | DType::C128 => p.double_data = bytemuck::pod_collect_to_vec(b),
+                DType::F6E2M3 | DType::F6E3M2 => p.int32_data = unpack_bits(b, 6, t.numel()),
                 DType::I64 => p.int64_data = bytemuck::pod_collect_to_vec(b),
                 DType::U64 => p.uint64_data = bytemuck::pod_collect_to_vec(b),
                 DType::U32 => {
@@ -186,7 +221,7 @@ pub(crate) fn export(name: &str, t: &Tensor, enc: Encoding) -> TensorProto {
                 DType::I16 => p.int32_data = widen::<i16>(b),
                 DType::I8 => p.int32_data = widen::<i8>(b),
                 DType::U16 | DType::F16 | DType::BF16 => p.int32_data = widen::<u16>(b),
-                // u8, bool, 8-bit floats, packed 4-bit pairs: one byte per entry.
+                // u8, bool, 8-bit floats, packed 4- and 2-bit groups: one byte per entry.
                 _ => p.int32_data = widen::<u8>(b),
             }
         }
@@ -216,8 +251,13 @@ mod tests {
             } else {
                 let n = d.byte_len(5).unwrap() as usize;
                 // Valid bit patterns for every type (bool needs 0/1).
-                let bytes =
+                let mut bytes: Vec<u8> =
                     (0..n).map(|i| if d == DType::Bool { (i % 2) as u8 } else { (i * 37 + 11) as u8 }).collect();
+                // Padding bits after the last packed element are zero in valid data.
+                let used = (5 * d.bits().unwrap() as usize) % 8;
+                if used != 0 {
+                    bytes[n - 1] &= (1u8 << used) - 1;
+                }
                 Tensor::from_raw(d, vec![5], Buffer::from_vec(bytes)).unwrap()
             };
             v.push(t);

@@ -5,9 +5,10 @@ use std::str::FromStr;
 
 /// The element type of a tensor.
 ///
-/// Sub-byte types (`I4`, `U4`) are packed two per byte, low nibble first, as
-/// ONNX and OpenVINO store them. The 8-bit float types are kept as raw bytes;
-/// the IR moves them between formats but does not do arithmetic on them.
+/// Sub-byte types are packed densely, lowest bits first (`I4`/`U4`/`F4E2M1`
+/// two per byte, low nibble first; `I2`/`U2` four per byte; 6-bit floats as
+/// a little-endian bit stream), as ONNX and OpenVINO store them. The narrow
+/// float and complex types are moved between formats as bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     /// IEEE 754 binary32.
@@ -50,11 +51,27 @@ pub enum DType {
     I4,
     /// Unsigned 4-bit integer, packed two per byte.
     U4,
+    /// Signed 2-bit integer, packed four per byte.
+    I2,
+    /// Unsigned 2-bit integer, packed four per byte.
+    U2,
+    /// 8-bit float, exponent only (E8M0, the MX scale type).
+    F8E8M0,
+    /// 4-bit float, E2M1, packed two per byte.
+    F4E2M1,
+    /// 6-bit float, E2M3, packed as a little-endian bit stream.
+    F6E2M3,
+    /// 6-bit float, E3M2, packed as a little-endian bit stream.
+    F6E3M2,
+    /// Complex number of two f32 (real, imaginary).
+    C64,
+    /// Complex number of two f64 (real, imaginary).
+    C128,
 }
 
 impl DType {
     /// Every dtype, in declaration order.
-    pub const ALL: [DType; 20] = [
+    pub const ALL: [DType; 28] = [
         DType::F32,
         DType::F64,
         DType::F16,
@@ -75,12 +92,21 @@ impl DType {
         DType::String,
         DType::I4,
         DType::U4,
+        DType::I2,
+        DType::U2,
+        DType::F8E8M0,
+        DType::F4E2M1,
+        DType::F6E2M3,
+        DType::F6E3M2,
+        DType::C64,
+        DType::C128,
     ];
 
     /// Bits per element; `None` for strings, which have no fixed size.
     pub fn bits(self) -> Option<u32> {
         Some(match self {
-            DType::F64 | DType::I64 | DType::U64 => 64,
+            DType::C128 => 128,
+            DType::F64 | DType::I64 | DType::U64 | DType::C64 => 64,
             DType::F32 | DType::I32 | DType::U32 => 32,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 16,
             DType::F8E4M3FN
@@ -89,8 +115,11 @@ impl DType {
             | DType::F8E5M2FNUZ
             | DType::I8
             | DType::U8
+            | DType::F8E8M0
             | DType::Bool => 8,
-            DType::I4 | DType::U4 => 4,
+            DType::F6E2M3 | DType::F6E3M2 => 6,
+            DType::I4 | DType::U4 | DType::F4E2M1 => 4,
+            DType::I2 | DType::U2 => 2,
             DType::String => return None,
         })
     }
@@ -103,7 +132,7 @@ impl DType {
         numel.checked_mul(bits).map(|b| b.div_ceil(8))
     }
 
-    /// Whether the type is a floating-point type (including 8-bit floats).
+    /// Whether the type is a real floating-point type (including 8/6/4-bit floats).
     pub fn is_float(self) -> bool {
         matches!(
             self,
@@ -115,6 +144,10 @@ impl DType {
                 | DType::F8E4M3FNUZ
                 | DType::F8E5M2
                 | DType::F8E5M2FNUZ
+                | DType::F8E8M0
+                | DType::F4E2M1
+                | DType::F6E2M3
+                | DType::F6E3M2
         )
     }
 
@@ -132,6 +165,8 @@ impl DType {
                 | DType::U64
                 | DType::I4
                 | DType::U4
+                | DType::I2
+                | DType::U2
         )
     }
 
@@ -158,6 +193,14 @@ impl DType {
             DType::String => "string",
             DType::I4 => "i4",
             DType::U4 => "u4",
+            DType::I2 => "i2",
+            DType::U2 => "u2",
+            DType::F8E8M0 => "f8e8m0",
+            DType::F4E2M1 => "f4e2m1",
+            DType::F6E2M3 => "f6e2m3",
+            DType::F6E3M2 => "f6e3m2",
+            DType::C64 => "c64",
+            DType::C128 => "c128",
         }
     }
 }
@@ -194,6 +237,9 @@ mod tests {
     #[test]
     fn byte_len_rounds_sub_byte_types_up() {
         assert_eq!(DType::I4.byte_len(3), Some(2));
+        assert_eq!(DType::F6E2M3.byte_len(5), Some(4));
+        assert_eq!(DType::U2.byte_len(5), Some(2));
+        assert_eq!(DType::C128.byte_len(2), Some(32));
         assert_eq!(DType::F32.byte_len(3), Some(12));
         assert_eq!(DType::String.byte_len(3), None);
         assert_eq!(DType::F64.byte_len(u64::MAX), None);

@@ -8,7 +8,7 @@
 //! # Canonical op set
 //! Node semantics are those of the ONNX `ai.onnx` operator set (plus
 //! `ai.onnx.ml` where used), at the opset version recorded in
-//! [`Model::opset_imports`]; versions 7 through 25 are understood. Importers
+//! [`Model::opset_imports`]; versions 7 through 28 are understood. Importers
 //! of other formats lower into it; exporters raise from it. An op with no
 //! canonical meaning keeps the domain of its origin (`tf`, `torch`,
 //! `openvino`, ...) so an exporter can say precisely what it cannot write.

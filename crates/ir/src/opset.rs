@@ -7,7 +7,7 @@ pub const ONNX_ML_DOMAIN: &str = "ai.onnx.ml";
 /// Oldest `ai.onnx` opset version whose semantics the IR follows.
 pub const MIN_OPSET: i64 = 7;
 /// Newest `ai.onnx` opset version whose semantics the IR follows.
-pub const MAX_OPSET: i64 = 25;
+pub const MAX_OPSET: i64 = 28;
 /// The opset importers of non-ONNX formats lower into.
 pub const DEFAULT_OPSET: i64 = 17;
 
