@@ -7,8 +7,9 @@
 //!   axis `axis` (default -1).
 //! - Clip before 11 takes `min`/`max` attributes (default ±f32::MAX); from
 //!   11 optional scalar inputs; integer types from 12.
-//! - Dropout before 7 trains unless `is_test=1`; 7–11 are inference only;
-//!   from 12 `ratio` and `training_mode` are inputs and `seed` an attribute.
+//! - Dropout before 12 is inference only (like onnx's reference and every
+//!   runtime, `is_test` of opsets 1 and 6 is ignored); from 12 `ratio` and
+//!   `training_mode` are inputs and `seed` an attribute.
 //!   The mask is of the input's type before 10, bool from 10.
 //! - Relu accepts signed integers from 14, PRelu some integers from 16; the
 //!   float-only ones compute f16/bf16 through f32.
@@ -25,7 +26,7 @@ use crate::{Error, Result, Tensor, Value, bail};
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Relu", |ctx, i| {
         let x = ctx.input(i, 0)?;
-        one(for_num!(x.dtype(), T => T::wrap(arr::<T>(x)?.mapv(|v| if v < T::ZERO { T::ZERO } else { v }))))
+        one(for_num!(x.dtype(), T => T::wrap(arr::<T>(x)?.mapv(|v| v.max_nan(T::ZERO)))))
     });
     r.add("LeakyRelu", |ctx, i| {
         let alpha = f64::from(ctx.float("alpha", 0.01)?);
@@ -324,8 +325,8 @@ fn hardmax<T: Num>(x: &ArrayD<T>, n: usize, inner: usize) -> Result<ArrayD<T>> {
 }
 
 /// Dropout. Inference passes the input through with an all-true (or, before
-/// opset 10, all-one) mask. Training (`training_mode` from 12, `is_test=0`
-/// before 7) keeps each element with probability 1 - ratio and scales kept
+/// opset 10, all-one) mask. Training (`training_mode`, from opset 12)
+/// keeps each element with probability 1 - ratio and scales kept
 /// ones by 1/(1 - ratio). The random draws replicate numpy's
 /// `RandomState(seed).uniform(0, 1, shape)` as onnx's reference uses it;
 /// without a `seed` attribute the seed is 0, so runs are reproducible
@@ -344,8 +345,7 @@ fn dropout(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         };
         (ratio, training)
     } else {
-        let training = ctx.opset < 7 && ctx.int("is_test", 0)? == 0;
-        (f64::from(ctx.float("ratio", 0.5)?), training)
+        (0.0, false)
     };
     let want_mask = ctx.node.outputs.get(1).is_some_and(|o| !o.is_empty());
     let (out, keep) = if training && ratio != 0.0 {
@@ -437,7 +437,7 @@ mod tests {
         close(&run("HardSigmoid", &[]), &[0.1, 0.4, 0.5, 0.6, 0.9]);
         close(&run("HardSwish", &[]), &[-0.33333334, -0.20833333, 0., 0.29166666, 1.6666666]);
         close(&run("Tanh", &[]), &[-0.9640276, -0.46211717, 0., 0.46211717, 0.9640276]);
-        close(&run("Softplus", &[]), &[0.12692805, 0.474077, 0.6931472, 0.974077, 2.126928]);
+        close(&run("Softplus", &[]), &[0.12692805, 0.474077, std::f64::consts::LN_2, 0.974077, 2.126928]);
         close(&run("Softsign", &[]), &[-0.6666667, -0.33333334, 0., 0.33333334, 0.6666667]);
         close(&run("Elu", &[]), &[-0.86466473, -0.39346933, 0., 0.5, 2.]);
         close(&run("Selu", &[]), &[-1.5201665, -0.6917582, 0., 0.52535051, 2.101402]);
@@ -450,7 +450,10 @@ mod tests {
             &run("Gelu", &[("approximate", Attribute::String("tanh".into()))]),
             &[-0.04540231, -0.15428599, 0., 0.345714, 1.9545977],
         );
-        close(&run("Shrink", &[("lambd", Attribute::Float(1.0)), ("bias", Attribute::Float(0.5))]), &[-1.5, 0., 0., 0., 1.5]);
+        close(
+            &run("Shrink", &[("lambd", Attribute::Float(1.0)), ("bias", Attribute::Float(0.5))]),
+            &[-1.5, 0., 0., 0., 1.5],
+        );
         close(&run1("Relu", 14, &[], vec![t(&[3], vec![-3i8, 0, 4])]).unwrap(), &[0., 0., 4.]);
         assert!(run1("Tanh", 13, &[], vec![t(&[1], vec![1i32])]).is_err());
     }
@@ -458,13 +461,15 @@ mod tests {
     #[test]
     fn prelu_broadcast() {
         let x = t(&[2, 3], vec![-1f32, 2., -3., 4., -5., 6.]);
-        close(&run1("PRelu", 16, &[], vec![x.clone(), t(&[3], vec![0.1f32, 0.2, 0.3])]).unwrap(), &[
-            -0.1, 2., -0.90000004, 4., -1., 6.,
-        ]);
+        close(
+            &run1("PRelu", 16, &[], vec![x.clone(), t(&[3], vec![0.1f32, 0.2, 0.3])]).unwrap(),
+            &[-0.1, 2., -0.90000004, 4., -1., 6.],
+        );
         // A 1-D slope matching one dim of X (not the last) goes along that dim.
-        close(&run1("PRelu", 16, &[], vec![x.clone(), t(&[2], vec![0.5f32, 2.])]).unwrap(), &[
-            -0.5, 2., -1.5, 4., -10., 6.,
-        ]);
+        close(
+            &run1("PRelu", 16, &[], vec![x.clone(), t(&[2], vec![0.5f32, 2.])]).unwrap(),
+            &[-0.5, 2., -1.5, 4., -10., 6.],
+        );
         assert!(run1("PRelu", 16, &[], vec![x, t(&[4], vec![1f32; 4])]).is_err());
     }
 
@@ -488,13 +493,15 @@ mod tests {
         // scipy.special.softmax(x, axis=-1) / axis=0.
         let last = [0.09003057, 0.24472847, 0.66524096, 0.33333334, 0.33333334, 0.33333334];
         close(&run1("Softmax", 13, &[], vec![x.clone()]).unwrap(), &last);
-        close(&run1("Softmax", 13, &[("axis", Attribute::Int(0))], vec![x.clone()]).unwrap(), &[
-            0.5, 0.7310586, 0.8807971, 0.5, 0.26894143, 0.11920292,
-        ]);
+        close(
+            &run1("Softmax", 13, &[("axis", Attribute::Int(0))], vec![x.clone()]).unwrap(),
+            &[0.5, 0.7310586, 0.8807971, 0.5, 0.26894143, 0.11920292],
+        );
         // Opset 11, axis 0: one row of 6.
-        close(&run1("Softmax", 11, &[("axis", Attribute::Int(0))], vec![x.clone()]).unwrap(), &[
-            0.07088509, 0.19268565, 0.5237739, 0.07088509, 0.07088509, 0.07088509,
-        ]);
+        close(
+            &run1("Softmax", 11, &[("axis", Attribute::Int(0))], vec![x.clone()]).unwrap(),
+            &[0.07088509, 0.19268565, 0.5237739, 0.07088509, 0.07088509, 0.07088509],
+        );
         let ls = run1("LogSoftmax", 13, &[], vec![x.clone()]).unwrap();
         close(&ls, &last.iter().map(|v: &f64| v.ln()).collect::<Vec<_>>());
         let hm = run1("Hardmax", 13, &[("axis", Attribute::Int(0))], vec![x.clone()]).unwrap();
