@@ -269,6 +269,24 @@ fn softmax<F: Float>(data: &mut [F], n: usize, inner: usize, log: bool) {
     if block == 0 {
         return;
     }
+    let nan_max = |m: F, v: F| if v > m || v.is_nan() && !m.is_nan() { v } else { m };
+    if inner == 1 {
+        // The usual last-axis case: contiguous lines.
+        for line in data.chunks_exact_mut(n) {
+            let m = line.iter().fold(F::neg_infinity(), |m, &v| nan_max(m, v));
+            let mut s = F::zero();
+            for v in line.iter_mut() {
+                let e = (*v - m).exp();
+                s = s + e;
+                *v = if log { *v - m } else { e };
+            }
+            let l = s.ln();
+            for v in line.iter_mut() {
+                *v = if log { *v - l } else { *v / s };
+            }
+        }
+        return;
+    }
     let mut mx = vec![F::neg_infinity(); inner];
     let mut sums = vec![F::zero(); inner];
     for b in data.chunks_exact_mut(block) {
@@ -276,9 +294,7 @@ fn softmax<F: Float>(data: &mut [F], n: usize, inner: usize, log: bool) {
         sums.fill(F::zero());
         for line in b.chunks_exact(inner) {
             for (m, &v) in mx.iter_mut().zip(line) {
-                if v > *m || v.is_nan() && !m.is_nan() {
-                    *m = v;
-                }
+                *m = nan_max(*m, v);
             }
         }
         for line in b.chunks_exact_mut(inner) {

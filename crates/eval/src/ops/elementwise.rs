@@ -328,7 +328,6 @@ macro_rules! impl_float {
             fn to_f64(self) -> f64 {
                 f64::from(self)
             }
-            #[allow(clippy::cast_possible_truncation)]
             fn from_f64(v: f64) -> Self {
                 v as $t
             }
@@ -413,7 +412,6 @@ impl Real for f64 {
 }
 
 impl Real for f32 {
-    #[allow(clippy::cast_possible_truncation)]
     fn erf_fn(self) -> f32 {
         erf64(f64::from(self)) as f32
     }
@@ -538,18 +536,18 @@ macro_rules! for_int {
 macro_rules! for_num {
     ($dt:expr, $T:ident => $e:expr) => {
         match $dt {
-            ir::DType::F32 | ir::DType::F64 | ir::DType::F16 | ir::DType::BF16 => $crate::ops::elementwise::for_float!($dt, $T => $e),
-            d => match d {
-                ir::DType::I8
-                | ir::DType::I16
-                | ir::DType::I32
-                | ir::DType::I64
-                | ir::DType::U8
-                | ir::DType::U16
-                | ir::DType::U32
-                | ir::DType::U64 => $crate::ops::elementwise::for_int!(d, $T => $e),
-                d => $crate::bail!("{d} is not supported here (numeric types only)"),
-            },
+            d @ (ir::DType::F32 | ir::DType::F64 | ir::DType::F16 | ir::DType::BF16) => {
+                $crate::ops::elementwise::for_float!(d, $T => $e)
+            }
+            d @ (ir::DType::I8
+            | ir::DType::I16
+            | ir::DType::I32
+            | ir::DType::I64
+            | ir::DType::U8
+            | ir::DType::U16
+            | ir::DType::U32
+            | ir::DType::U64) => $crate::ops::elementwise::for_int!(d, $T => $e),
+            d => $crate::bail!("{d} is not supported here (numeric types only)"),
         }
     };
 }
@@ -578,19 +576,19 @@ macro_rules! float_map {
     ($t:expr, [$($c:ident),*], |$x:ident| $e:expr) => {
         match $t {
             $crate::Tensor::F32(a) => {
-                $(#[allow(clippy::cast_possible_truncation)] let $c = $c as f32;)*
+                $(let $c = $c as f32;)*
                 Ok($crate::Tensor::F32(a.mapv(|$x: f32| $e)))
             }
             $crate::Tensor::F64(a) => Ok($crate::Tensor::F64(a.mapv(|$x: f64| $e))),
             $crate::Tensor::F16(a) => {
-                $(#[allow(clippy::cast_possible_truncation)] let $c = $c as f32;)*
+                $(let $c = $c as f32;)*
                 Ok($crate::Tensor::F16(a.mapv(|v| {
                     let $x = v.to_f32();
                     half::f16::from_f32($e)
                 })))
             }
             $crate::Tensor::BF16(a) => {
-                $(#[allow(clippy::cast_possible_truncation)] let $c = $c as f32;)*
+                $(let $c = $c as f32;)*
                 Ok($crate::Tensor::BF16(a.mapv(|v| {
                     let $x = v.to_f32();
                     half::bf16::from_f32($e)
@@ -685,10 +683,10 @@ pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Pow", pow);
     r.add("Mod", modulo);
     r.add("BitShift", bit_shift);
-    r.add("Max", |ctx, i| variadic(ctx, i, "Max"));
-    r.add("Min", |ctx, i| variadic(ctx, i, "Min"));
-    r.add("Sum", |ctx, i| variadic(ctx, i, "Sum"));
-    r.add("Mean", |ctx, i| variadic(ctx, i, "Mean"));
+    r.add("Max", |ctx, i| variadic(ctx, i, Fold::Max));
+    r.add("Min", |ctx, i| variadic(ctx, i, Fold::Min));
+    r.add("Sum", |ctx, i| variadic(ctx, i, Fold::Sum));
+    r.add("Mean", |ctx, i| variadic(ctx, i, Fold::Mean));
     r.add("Where", where_op);
 }
 
@@ -700,15 +698,18 @@ macro_rules! unary_float {
 }
 
 fn unary(r: &mut OpRegistry) {
-    r.add("Abs", |ctx, i| {
-        one(for_num!(ctx.input(i, 0)?.dtype(), T => T::wrap(arr::<T>(ctx.input(i, 0)?)?.mapv(<T as Num>::abs))))
-    });
-    r.add("Neg", |ctx, i| {
-        one(for_num!(ctx.input(i, 0)?.dtype(), T => T::wrap(arr::<T>(ctx.input(i, 0)?)?.mapv(T::neg))))
-    });
-    r.add("Sign", |ctx, i| {
-        one(for_num!(ctx.input(i, 0)?.dtype(), T => T::wrap(arr::<T>(ctx.input(i, 0)?)?.mapv(T::sign))))
-    });
+    // Spelled `<T as Num>::` because integers' inherent `abs` panics on overflow.
+    macro_rules! num_unary {
+        ($name:literal, $f:ident) => {
+            r.add($name, |ctx, i| {
+                let x = ctx.input(i, 0)?;
+                one(for_num!(x.dtype(), T => T::wrap(arr::<T>(x)?.mapv(<T as Num>::$f))))
+            })
+        };
+    }
+    num_unary!("Abs", abs);
+    num_unary!("Neg", neg);
+    num_unary!("Sign", sign);
     unary_float!(r, "Exp", |x| x.exp());
     unary_float!(r, "Log", |x| x.ln());
     unary_float!(r, "Sqrt", |x| x.sqrt());
@@ -789,7 +790,7 @@ fn binary(r: &mut OpRegistry) {
         ($name:literal, $f:ident) => {
             r.add($name, |ctx, i| {
                 let (a, b) = two(ctx, i)?;
-                one(for_num!(a.dtype(), T => arith::<T>(a, &b, T::$f)?))
+                one(for_num!(a.dtype(), T => arith::<T>(a, &b, <T as Num>::$f)?))
             })
         };
     }
@@ -889,29 +890,35 @@ fn bit_shift(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     one(for_int!(a.dtype(), T => arith::<T>(a, &b, |x, n| x.shift(n, left))?))
 }
 
+/// The variadic ops.
+#[derive(Debug, Clone, Copy)]
+enum Fold {
+    Max,
+    Min,
+    Sum,
+    Mean,
+}
+
 /// Max, Min, Sum, Mean over one or more broadcast inputs.
-fn variadic(ctx: &Ctx<'_>, inputs: &[Option<&Value>], op: &str) -> Result<Vec<Value>> {
+fn variadic(ctx: &Ctx<'_>, inputs: &[Option<&Value>], op: Fold) -> Result<Vec<Value>> {
     let ts = (0..inputs.len()).map(|i| ctx.input(inputs, i)).collect::<Result<Vec<_>>>()?;
-    let Some(first) = ts.first() else { bail!("{op} needs at least one input") };
-    fn fold<T: Num>(ts: &[&Tensor], f: impl Fn(T, T) -> T) -> Result<ArrayD<T>> {
-        let mut acc: Option<ArrayD<T>> = None;
-        for t in ts {
-            let b = arr::<T>(t)?;
-            acc = Some(match acc {
-                None => b.clone(),
-                Some(acc) => fold_into(acc, b, |x, y| f(*x, *y))?,
-            });
+    let Some(first) = ts.first() else { bail!("{op:?} needs at least one input") };
+    fn fold<T: Num>(first: &Tensor, rest: &[&Tensor], f: impl Fn(T, T) -> T) -> Result<ArrayD<T>> {
+        let mut acc = arr::<T>(first)?.clone();
+        for t in rest {
+            acc = fold_into(acc, arr::<T>(t)?, |x, y| f(*x, *y))?;
         }
-        acc.ok_or_else(|| Error::op("no inputs"))
+        Ok(acc)
     }
-    let n = ts.len();
+    let rest = &ts[1..];
     let out = for_num!(first.dtype(), T => T::wrap(match op {
-        "Max" => fold::<T>(&ts, T::max_nan)?,
-        "Min" => fold::<T>(&ts, T::min_nan)?,
-        "Sum" => fold::<T>(&ts, T::add)?,
-        _ => {
-            let count = T::from_f64(n as f64);
-            fold::<T>(&ts, T::add)?.mapv(|v| v.div(count))
+        Fold::Max => fold::<T>(first, rest, T::max_nan)?,
+        Fold::Min => fold::<T>(first, rest, T::min_nan)?,
+        Fold::Sum => fold::<T>(first, rest, <T as Num>::add)?,
+        Fold::Mean => {
+            // Like the reference: sum in the input type, then divide.
+            let count = T::from_f64(ts.len() as f64);
+            fold::<T>(first, rest, <T as Num>::add)?.mapv(|v| v.div(count))
         }
     }));
     one(out)
