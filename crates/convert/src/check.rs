@@ -75,11 +75,23 @@ pub fn file_stem(name: &str) -> String {
     if s.is_empty() || s.chars().all(|c| c == '.') { "_".into() } else { s }
 }
 
-/// Runs a model and writes each output as `<dir>/<output>.npy`.
-pub fn run(model: &Model, dir: &Path, args: &CheckArgs, quiet: bool) -> Result<()> {
+/// Runs a model and writes each output as `<dir>/<output>.npy`; with
+/// `repeat > 0`, times that many further runs and prints the median.
+pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool) -> Result<()> {
     let opts = args.input_options()?;
     let inputs = verify::make_inputs(model, &opts)?;
-    let outputs = verify::run(model, inputs)?;
+    let session = eval::Session::new(model)?;
+    let outputs = session.run(inputs.clone()).context("evaluation failed")?;
+    if repeat > 0 {
+        let mut times = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            let t = std::time::Instant::now();
+            session.run(inputs.clone()).context("evaluation failed")?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("time per run: median {:.3} ms, min {:.3} ms over {repeat} runs", times[repeat / 2], times[0]);
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, v) in outputs {
         let path = dir.join(format!("{}.npy", file_stem(&name)));

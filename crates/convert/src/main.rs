@@ -122,6 +122,9 @@ enum Command {
         /// Folder for the outputs (created if missing).
         #[arg(long, short = 'o', value_name = "DIR")]
         output_dir: PathBuf,
+        /// Run this many more times after a warm-up run and print the median and minimum time per run.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        repeat: usize,
         #[command(flatten)]
         check: CheckArgs,
     },
@@ -216,10 +219,10 @@ fn run(cli: Cli) -> Result<()> {
             let (a, b) = (load(reference)?.0, load(candidate)?.0);
             return check::verify(&a, &b, check, cli.quiet);
         }
-        Some(Command::Run { model, from, output_dir, check }) => {
+        Some(Command::Run { model, from, output_dir, check, repeat }) => {
             let (m, _) = convert::load(&registry, model, from.as_deref(), &Default::default())
                 .with_context(|| format!("cannot read {}", model.display()))?;
-            return check::run(&m, output_dir, check, cli.quiet);
+            return check::run(&m, output_dir, check, *repeat, cli.quiet);
         }
         None => {}
     }
