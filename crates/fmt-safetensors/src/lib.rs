@@ -261,7 +261,7 @@ fn header(tensors: &[(&String, &Tensor)], metadata: &BTreeMap<String, String>) -
     }
     let mut h = serde_json::to_vec(&serde_json::Value::Object(obj)).expect("JSON serializes");
     // Pad to a multiple of 8 so the data section is aligned.
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     Ok(h)
