@@ -280,8 +280,7 @@ fn write_shard(
     f.write_all(&h).map_err(io)?;
     for (_, t) in tensors {
         let raw = t.raw().expect("checked before");
-        f.write_all(raw).map_err(io)?;
-        opts.progress.advance(raw.len() as u64);
+        raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
     }
     Ok(f)
 }
