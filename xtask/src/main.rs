@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_convert;
 mod codegen;
 mod convert;
 mod interop;
