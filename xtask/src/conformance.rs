@@ -272,16 +272,23 @@ fn run_all(cases_dir: &Path, names: &[String], out_of_scope: &BTreeMap<String, S
 
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<CaseResult>>> = Mutex::new((0..names.len()).map(|_| None).collect());
+    // What each worker is running since when, for the watchdog below.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(names.len().max(1));
+    let running: Mutex<Vec<Option<(usize, Instant)>>> = Mutex::new(vec![None; workers]);
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            std::thread::Builder::new()
+        let mut handles = Vec::new();
+        for w in 0..workers {
+            let (next, slots, running) = (&next, &slots, &running);
+            let h = std::thread::Builder::new()
                 // Deeply nested subgraphs recurse; keep them off the guard page.
                 .stack_size(64 << 20)
-                .spawn_scoped(s, || {
+                .spawn_scoped(s, move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(name) = names.get(i) else { break };
+                        if let Ok(mut r) = running.lock() {
+                            r[w] = Some((i, Instant::now()));
+                        }
                         let r = run_one(&cases_dir.join(name), name, out_of_scope.get(name));
                         if let Ok(mut slots) = slots.lock() {
                             slots[i] = Some(r);
@@ -289,6 +296,18 @@ fn run_all(cases_dir: &Path, names: &[String], out_of_scope: &BTreeMap<String, S
                     }
                 })
                 .expect("cannot start a worker thread");
+            handles.push(h);
+        }
+        // A case cannot be stopped from outside, but a hang should not be
+        // silent: name any case that runs for longer than a minute.
+        let mut reported = BTreeSet::new();
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(100));
+            for &(i, since) in running.lock().map(|r| r.clone()).unwrap_or_default().iter().flatten() {
+                if since.elapsed() > Duration::from_secs(60) && reported.insert(i) {
+                    eprintln!("{} has been running for over a minute ...", names[i]);
+                }
+            }
         }
     });
     panic::set_hook(previous_hook);
