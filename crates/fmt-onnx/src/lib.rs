@@ -21,7 +21,7 @@ mod tensor;
 pub use data::DataValue;
 pub use dtype::ir_version_for;
 pub use export::{PROTOBUF_LIMIT, Settings as ExportSettings, check};
-pub use import::{parse, translate};
+pub use import::{parse, parse_mapped, translate, translate_mapped};
 pub use tensor::Encoding;
 
 /// The format's facts.
@@ -69,8 +69,8 @@ impl ir::Importer for OnnxImporter {
     }
 
     fn import(&self, path: &Path, _options: &ImportOptions) -> Result<Model> {
-        let proto = parse(path)?;
-        translate(proto, path)
+        let (proto, source) = parse_mapped(path)?;
+        translate_mapped(proto, source, path)
     }
 }
 
