@@ -11,12 +11,14 @@ use std::path::Path;
 
 use ir::{Detection, ExportOptions, ExportReport, FormatInfo, ImportOptions, Model, Registry, Result};
 
+pub mod data;
 mod dtype;
 mod export;
 pub mod generated;
 mod import;
 mod tensor;
 
+pub use data::DataValue;
 pub use dtype::ir_version_for;
 pub use export::{PROTOBUF_LIMIT, Settings as ExportSettings, check};
 pub use import::{parse, parse_mapped, translate, translate_mapped};
