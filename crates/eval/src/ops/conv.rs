@@ -176,7 +176,16 @@ pub(super) trait Gemm: Float + Accum + Default + std::fmt::Debug {
     /// As `matrixmultiply::sgemm`: every addressed element is in bounds and
     /// the strides of C do not alias.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn raw(m: usize, k: usize, n: usize, a: Mat<'_, Self>, b: Mat<'_, Self>, beta: Self, c: *mut Self, rc: isize);
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: Mat<'_, Self>,
+        b: Mat<'_, Self>,
+        beta: Self,
+        c: *mut Self,
+        rc: isize,
+    );
 }
 
 /// A strided read-only matrix: element (i, j) is `data[i * rs + j * cs]`.
@@ -534,7 +543,7 @@ fn check_bias(b: Option<&Tensor>, m: usize) -> Result<()> {
 // Float dispatch.
 
 /// A computation over float buffers, generic in the element type it runs on.
-trait FloatKernel {
+pub(super) trait FloatKernel {
     /// Runs on the inputs' contiguous elements (absent optional inputs are
     /// `None`), returning each output's elements.
     fn run<T: Gemm>(&self, ins: &[Option<&[T]>]) -> Result<Vec<Vec<T>>>;
@@ -542,7 +551,11 @@ trait FloatKernel {
 
 /// Runs `k` on float inputs of one dtype (the first input's), natively for
 /// f32/f64 and through f32 for f16/bf16; outputs get `shapes`.
-fn dispatch_float(k: &impl FloatKernel, ins: &[Option<&Tensor>], shapes: &[Vec<usize>]) -> Result<Vec<Value>> {
+pub(super) fn dispatch_float(
+    k: &impl FloatKernel,
+    ins: &[Option<&Tensor>],
+    shapes: &[Vec<usize>],
+) -> Result<Vec<Value>> {
     let Some(Some(first)) = ins.first() else { bail!("internal error: no input") };
     let dtype = first.dtype();
     if let Some(t) = ins.iter().flatten().find(|t| t.dtype() != dtype) {
@@ -550,8 +563,10 @@ fn dispatch_float(k: &impl FloatKernel, ins: &[Option<&Tensor>], shapes: &[Vec<u
     }
     macro_rules! native {
         ($v:ident, $t:ty) => {{
-            let bufs: Vec<Option<Cow<'_, [$t]>>> =
-                ins.iter().map(|t| t.map(|t| if let Tensor::$v(a) = t { contig(a) } else { Cow::Borrowed(&[][..]) })).collect();
+            let bufs: Vec<Option<Cow<'_, [$t]>>> = ins
+                .iter()
+                .map(|t| t.map(|t| if let Tensor::$v(a) = t { contig(a) } else { Cow::Borrowed(&[][..]) }))
+                .collect();
             let views: Vec<Option<&[$t]>> = bufs.iter().map(|b| b.as_deref()).collect();
             let outs = k.run::<$t>(&views)?;
             outs.into_iter().zip(shapes).map(|(o, s)| Ok(Value::Tensor(Tensor::$v(array(s, o)?)))).collect()
@@ -670,7 +685,7 @@ fn conv_transpose_params(ctx: &Ctx<'_>, x: &[usize], w: &[usize]) -> Result<(Cha
     let group = read_group(ctx, x, w)?;
     let nd = x.len() - 2;
     let c = x[1];
-    if w[0] != c || c % group != 0 {
+    if w[0] != c || !c.is_multiple_of(group) {
         bail!("the input has {c} channels but the weights of shape {w:?} with group {group} expect {}", w[0]);
     }
     let m = w[1] * group;
@@ -792,7 +807,11 @@ fn zero_points(zp: Option<&Tensor>, of: &Tensor, count: usize, what: &str) -> Re
     }
     let v = quant_f64(zp, what)?;
     if v.len() != 1 && v.len() != count {
-        bail!("{what} has {} values, expected 1{}", v.len(), if count > 1 { format!(" or {count}") } else { String::new() });
+        bail!(
+            "{what} has {} values, expected 1{}",
+            v.len(),
+            if count > 1 { format!(" or {count}") } else { String::new() }
+        );
     }
     Ok(v)
 }
@@ -841,7 +860,11 @@ fn scales(t: &Tensor, count: usize, what: &str) -> Result<Vec<f32>> {
     }
     let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
     if v.len() != 1 && v.len() != count {
-        bail!("{what} has {} values, expected 1{}", v.len(), if count > 1 { format!(" or {count}") } else { String::new() });
+        bail!(
+            "{what} has {} values, expected 1{}",
+            v.len(),
+            if count > 1 { format!(" or {count}") } else { String::new() }
+        );
     }
     Ok(v)
 }
@@ -872,9 +895,8 @@ fn qlinear_conv(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> 
             }
         }
     }
-    let multipliers: Vec<f32> = (0..ch.m)
-        .map(|i| x_scale[0] * if w_scale.len() == 1 { w_scale[0] } else { w_scale[i] } / y_scale[0])
-        .collect();
+    let multipliers: Vec<f32> =
+        (0..ch.m).map(|i| x_scale[0] * if w_scale.len() == 1 { w_scale[0] } else { w_scale[i] } / y_scale[0]).collect();
     let zp = y_zp.scalar_f64()? as f32;
     let (lo, hi) = match y_zp {
         Tensor::U8(_) => (0.0f32, 255.0f32),
@@ -954,9 +976,7 @@ struct DeformK<'a> {
 
 impl FloatKernel for DeformK<'_> {
     fn run<T: Gemm>(&self, ins: &[Option<&[T]>]) -> Result<Vec<Vec<T>>> {
-        let (Some(x), Some(w), Some(offset)) = (ins[0], ins[1], ins[2]) else {
-            bail!("internal error: missing input")
-        };
+        let (Some(x), Some(w), Some(offset)) = (ins[0], ins[1], ins[2]) else { bail!("internal error: missing input") };
         let (bias, mask) = (ins[3], ins[4]);
         let Channels { n, c, m, group } = self.ch;
         let g = self.geom;
@@ -1144,7 +1164,9 @@ fn causal_conv_with_state(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Ve
         "silu" | "swish" => true,
         other => bail!("activation '{other}' is not one of none, silu, swish"),
     };
-    let &[b, c, l] = x.shape() else { bail!("the input must have rank 3 (batch, channels, length), got {:?}", x.shape()) };
+    let &[b, c, l] = x.shape() else {
+        bail!("the input must have rank 3 (batch, channels, length), got {:?}", x.shape())
+    };
     let &[wc, 1, k] = w.shape() else { bail!("the weight must have shape (channels, 1, k), got {:?}", w.shape()) };
     if wc != c || k == 0 {
         bail!("the weight of shape {:?} does not fit {c} channels", w.shape());
@@ -1207,14 +1229,17 @@ pub(super) mod tests {
         // onnx test_basic_conv_with_padding / test_conv_with_strides_and_asymmetric_padding.
         let x = t32(&[1, 1, 5, 5], ramp(25));
         let w = t32(&[1, 1, 3, 3], vec![1.0; 9]);
-        let n = node("Conv", &["x", "w"], &["y"]).with_attr("kernel_shape", vec![3i64, 3]).with_attr("pads", vec![1i64; 4]);
+        let n =
+            node("Conv", &["x", "w"], &["y"]).with_attr("kernel_shape", vec![3i64, 3]).with_attr("pads", vec![1i64; 4]);
         let y = run_node(n, 11, vec![("x", x.clone()), ("w", w.clone())]).unwrap();
         #[rustfmt::skip]
         let want = [12., 21., 27., 33., 24., 33., 54., 63., 72., 51., 63., 99., 108., 117., 81.,
             93., 144., 153., 162., 111., 72., 111., 117., 123., 84.];
         close(&y[0], &[1, 1, 5, 5], &want);
         let x = t32(&[1, 1, 7, 5], ramp(35));
-        let n = node("Conv", &["x", "w"], &["y"]).with_attr("pads", vec![1i64, 0, 1, 0]).with_attr("strides", vec![2i64, 2]);
+        let n = node("Conv", &["x", "w"], &["y"])
+            .with_attr("pads", vec![1i64, 0, 1, 0])
+            .with_attr("strides", vec![2i64, 2]);
         let y = run_node(n, 11, vec![("x", x), ("w", w)]).unwrap();
         close(&y[0], &[1, 1, 4, 2], &[21., 33., 99., 117., 189., 207., 171., 183.]);
     }
@@ -1285,7 +1310,8 @@ pub(super) mod tests {
         let w = t32(&[1, 2, 3, 3], vec![1.0; 18]);
         let row = |v: [f32; 8]| v;
         let mut want: Vec<f32> = Vec::new();
-        for r in [[0., 0., 1., 1., 3., 2., 2., 0.], [3., 3., 7., 4., 9., 5., 5., 0.], [6., 6., 13., 7., 15., 8., 8., 0.]]
+        for r in
+            [[0., 0., 1., 1., 3., 2., 2., 0.], [3., 3., 7., 4., 9., 5., 5., 0.], [6., 6., 13., 7., 15., 8., 8., 0.]]
         {
             for _ in 0..3 {
                 want.extend(row(r));
@@ -1405,9 +1431,11 @@ pub(super) mod tests {
         let x = t32(&[1, 1, 3, 3], ramp(9));
         let w = t32(&[1, 1, 2, 2], vec![1.0; 4]);
         let off = t32(&[1, 8, 2, 2], vec![0.0; 32]);
-        let y = run_node(node("DeformConv", &["x", "w", "o"], &["y"]), 19, vec![("x", x.clone()), ("w", w.clone()), (
-            "o", off,
-        )])
+        let y = run_node(
+            node("DeformConv", &["x", "w", "o"], &["y"]),
+            19,
+            vec![("x", x.clone()), ("w", w.clone()), ("o", off)],
+        )
         .unwrap();
         close(&y[0], &[1, 1, 2, 2], &[8., 12., 20., 24.]);
         // onnx test_deform_conv_with_mask_bias.
@@ -1431,7 +1459,7 @@ pub(super) mod tests {
         let past = t32(&[1, 2, 2], vec![4., 5., 0.5, 0.25]);
         let n = node("CausalConvWithState", &["x", "w", "b", "p"], &["y", "s"]).with_attr("activation", "silu");
         let y = run_node(n, 27, vec![("x", x), ("w", w), ("b", b), ("p", past)]).unwrap();
-        close(&y[0], &[1, 2, 3], &[-0.2601454, 5.5793681, 4.5542216, -0.1752123, -0.2649406, -0.0900332]);
+        close(&y[0], &[1, 2, 3], &[-0.2601454, 5.579_368, 4.554_222, -0.1752123, -0.2649406, -0.0900332]);
         close(&y[1], &[1, 2, 2], &[2., 3., 0., 1.]);
     }
 }
