@@ -39,6 +39,10 @@ pub(crate) fn register(r: &mut OpRegistry) {
 /// `pads` or `output_shape` could otherwise ask for absurd outputs.
 pub(super) const MAX_ELEMS: usize = 1 << 31;
 
+/// Largest value accepted for size-like integer attributes (strides,
+/// dilations, pads, group): keeps all geometry arithmetic far from overflow.
+pub(super) const MAX_ATTR: i64 = 1 << 31;
+
 /// Elements of the im2col buffer per chunk: bounds memory for big images
 /// while keeping each GEMM large enough to run at full speed.
 const COLS_BUDGET: usize = 1 << 22;
@@ -59,14 +63,16 @@ pub(super) fn contig<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
     }
 }
 
-/// An integer-list attribute of `len` values each `>= min`; `default`
+/// An integer-list attribute of `len` values in `min..=MAX_ATTR`; `default`
 /// repeated when absent or empty (some exporters write empty lists).
 pub(super) fn ints_attr(ctx: &Ctx<'_>, name: &str, len: usize, default: i64, min: i64) -> Result<Vec<i64>> {
     match ctx.ints(name)? {
         None => Ok(vec![default; len]),
         Some(v) if v.is_empty() => Ok(vec![default; len]),
         Some(v) if v.len() != len => bail!("attribute '{name}' has {} values, expected {len}", v.len()),
-        Some(v) if v.iter().any(|&x| x < min) => bail!("attribute '{name}' = {v:?}: values must be >= {min}"),
+        Some(v) if v.iter().any(|&x| x < min || x > MAX_ATTR) => {
+            bail!("attribute '{name}' = {v:?}: values must be in {min}..={MAX_ATTR}")
+        }
         Some(v) => Ok(v),
     }
 }
@@ -106,25 +112,33 @@ impl AutoPad {
         matches!(self, AutoPad::SameUpper | AutoPad::SameLower)
     }
 
-    /// Splits a total padding into (begin, end) for the SAME modes
-    /// (SAME_LOWER puts the odd pixel first, anything else last).
-    pub(super) fn split(self, total: i64) -> (i64, i64) {
+    /// Splits a total padding into (begin, end) for the SAME modes of
+    /// Conv and pooling (SAME_LOWER puts the odd pixel first, anything else last).
+    pub(super) fn split(self, total: i128) -> (i128, i128) {
         let small = total.div_euclid(2);
         if self == AutoPad::SameLower { (total - small, small) } else { (small, total - small) }
     }
 }
 
 /// Extent of a dilated kernel axis: `(k - 1) * d + 1`.
-pub(super) fn extent(k: usize, d: usize) -> i64 {
-    (k as i64 - 1) * d as i64 + 1
+pub(super) fn extent(k: usize, d: usize) -> i128 {
+    (k as i128 - 1) * d as i128 + 1
 }
 
 /// Converts a computed dimension to usize, rejecting negatives and absurd sizes.
-pub(super) fn to_dim(v: i64, what: &str) -> Result<usize> {
-    if v < 0 || v as u64 > MAX_ELEMS as u64 {
+pub(super) fn to_dim(v: i128, what: &str) -> Result<usize> {
+    if v < 0 || v > MAX_ELEMS as i128 {
         bail!("{what} would be {v}");
     }
     Ok(v as usize)
+}
+
+/// Converts a computed start padding to i64, rejecting absurd magnitudes.
+pub(super) fn to_pad(v: i128) -> Result<i64> {
+    if v.abs() > MAX_ELEMS as i128 {
+        bail!("a padding of {v} is out of range");
+    }
+    Ok(v as i64)
 }
 
 /// Sets `idx` to the row-major multi-index of `flat` within `shape`.
@@ -444,23 +458,32 @@ pub(super) fn conv_grid(
     let mut grid = Vec::with_capacity(nd);
     let mut begin = Vec::with_capacity(nd);
     for d in 0..nd {
-        let (i, s, ke) = (image[d] as i64, strides[d] as i64, extent(kernel[d], dilations[d]));
+        let (i, s, ke) = (image[d] as i128, strides[d] as i128, extent(kernel[d], dilations[d]));
         if auto_pad.is_same() {
             let out = (i + s - 1) / s;
             let total = ((out - 1) * s + ke - i).max(0);
             grid.push(to_dim(out, "the output size")?);
-            begin.push(auto_pad.split(total).0);
+            begin.push(to_pad(auto_pad.split(total).0)?);
             continue;
         }
         let (pb, pe) = if auto_pad == AutoPad::Valid { (0, 0) } else { (pads[d], pads[nd + d]) };
-        let total = i + pb + pe;
-        if total < ke {
-            bail!("kernel extent {ke} exceeds the padded input size {total} on spatial axis {d}");
-        }
-        grid.push(to_dim((total - ke) / s + 1, "the output size")?);
+        grid.push(to_dim(window_count(i + i128::from(pb + pe) - ke, s, d)?, "the output size")?);
         begin.push(pb);
     }
+    numel(&grid)?;
     Ok((grid, begin))
+}
+
+/// Window positions `span / stride + 1` for `span` = padded input minus
+/// kernel extent. The division truncates like onnx shape inference and
+/// onnxruntime, so a kernel overhanging the input by less than a stride
+/// still gives one window (reading zeros past the end).
+pub(super) fn window_count(span: i128, stride: i128, axis: usize) -> Result<i128> {
+    let n = span / stride + 1;
+    if n < 0 {
+        bail!("the kernel extends {} past the padded input on spatial axis {axis}", -span);
+    }
+    Ok(n)
 }
 
 /// The kernel's spatial shape from the weights, checked against `kernel_shape`.
@@ -499,8 +522,8 @@ fn read_group(ctx: &Ctx<'_>, x: &[usize], w: &[usize]) -> Result<usize> {
         bail!("weights of shape {w:?} do not match the input of shape {x:?}");
     }
     let group = ctx.int("group", 1)?;
-    if group < 1 {
-        bail!("group must be >= 1, got {group}");
+    if !(1..=MAX_ATTR).contains(&group) {
+        bail!("group must be in 1..={MAX_ATTR}, got {group}");
     }
     Ok(group as usize)
 }
@@ -511,8 +534,8 @@ fn conv_params(ctx: &Ctx<'_>, x: &[usize], w: &[usize]) -> Result<(Channels, Geo
     let group = read_group(ctx, x, w)?;
     let nd = x.len() - 2;
     let (c, m) = (x[1], w[0]);
-    if w[1] * group != c {
-        bail!("the input has {c} channels but weights of shape {w:?} with group {group} expect {}", w[1] * group);
+    if w[1].checked_mul(group) != Some(c) {
+        bail!("the input has {c} channels but weights of shape {w:?} with group {group} do not fit");
     }
     if m % group != 0 {
         bail!("{m} output channels are not divisible by group {group}");
@@ -688,7 +711,7 @@ fn conv_transpose_params(ctx: &Ctx<'_>, x: &[usize], w: &[usize]) -> Result<(Cha
     if w[0] != c || !c.is_multiple_of(group) {
         bail!("the input has {c} channels but the weights of shape {w:?} with group {group} expect {}", w[0]);
     }
-    let m = w[1] * group;
+    let Some(m) = w[1].checked_mul(group) else { bail!("{} output channels per group times {group} overflow", w[1]) };
     let kernel = kernel_from(ctx, &w[2..])?;
     let strides = steps_attr(ctx, "strides", nd)?;
     let dilations = steps_attr(ctx, "dilations", nd)?;
@@ -706,23 +729,32 @@ fn conv_transpose_params(ctx: &Ctx<'_>, x: &[usize], w: &[usize]) -> Result<(Cha
     let mut image = Vec::with_capacity(nd);
     let mut begin = Vec::with_capacity(nd);
     for d in 0..nd {
-        let (i, s) = (x[d + 2] as i64, strides[d] as i64);
-        let full = s * (i - 1) + out_pad[d] + extent(kernel[d], dilations[d]);
-        // With a target size the padding follows from it (a negative total
-        // is clamped: the extra outputs get only the bias).
+        let (i, s) = (x[d + 2] as i128, strides[d] as i128);
+        let full = s * (i - 1) + i128::from(out_pad[d]) + extent(kernel[d], dilations[d]);
+        // With a target size the padding follows from it; a negative total
+        // is clamped to zero (an explicit output_shape then keeps its size,
+        // the extra outputs getting only the bias, while SAME shrinks to
+        // the full size, as onnx shape inference and onnxruntime do). The
+        // odd pixel goes last for SAME_UPPER, first otherwise (the spec's
+        // formula, which NOTSET and VALID follow too).
         let target = match &output_shape {
-            Some(os) => Some(os[d]),
-            None if auto_pad.is_same() => Some(i * s),
+            Some(os) => Some(i128::from(os[d])),
+            None if auto_pad.is_same() => Some((i * s).min(full)),
             None => None,
         };
         let (out, pb) = match target {
-            Some(out) => (out, auto_pad.split((full - out).max(0)).0),
+            Some(out) => {
+                let total = (full - out).max(0);
+                let small = total / 2;
+                (out, if auto_pad == AutoPad::SameUpper { small } else { total - small })
+            }
             None if auto_pad == AutoPad::Valid => (full, 0),
-            None => (full - pads[d] - pads[nd + d], pads[d]),
+            None => (full - i128::from(pads[d] + pads[nd + d]), i128::from(pads[d])),
         };
         image.push(to_dim(out, "the ConvTranspose output size")?);
-        begin.push(pb);
+        begin.push(to_pad(pb)?);
     }
+    numel(&image)?;
     let grid = x[2..].to_vec();
     Ok((Channels { n: x[0], c, m, group }, Geom { image, grid, kernel, strides, dilations, pads: begin }))
 }
@@ -1082,7 +1114,7 @@ fn col2im_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         bail!("block_shape {block:?} has an empty axis");
     }
     let &[n, ck, l] = x.shape() else { bail!("the input must have rank 3 [N, C*prod(block), L], got {:?}", x.shape()) };
-    let k_len: usize = block.iter().product();
+    let k_len = numel(&block)?;
     if ck % k_len != 0 {
         bail!("input dimension 1 ({ck}) is not divisible by the block size {k_len}");
     }
@@ -1092,7 +1124,7 @@ fn col2im_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let pads = ints_attr(ctx, "pads", 2 * nd, 0, 0)?;
     let (grid, begin) = conv_grid(AutoPad::NotSet, &image, &block, &strides, &dilations, &pads)?;
     if grid.iter().product::<usize>() != l {
-        bail!("the input has {l} blocks but the attributes give {grid:?} = {}", grid.iter().product::<usize>());
+        bail!("the input has {l} blocks but the attributes give {grid:?}");
     }
     let geom = Geom { image, grid, kernel: block, strides, dilations, pads: begin };
     let shape = out_shape(n, c, &geom.image);
@@ -1278,7 +1310,7 @@ pub(super) mod tests {
         let x = t32(&[1, 2, 4, 4], ramp(32));
         let w = t32(&[1, 3, 3, 3], vec![1.0; 27]);
         assert!(run_node(node("Conv", &["x", "w"], &["y"]), 11, vec![("x", x.clone()), ("w", w)]).is_err());
-        let w = t32(&[1, 2, 5, 5], vec![1.0; 50]);
+        let w = t32(&[1, 2, 6, 6], vec![1.0; 72]);
         assert!(run_node(node("Conv", &["x", "w"], &["y"]), 11, vec![("x", x.clone()), ("w", w)]).is_err());
         let w = Tensor::F64(array(&[1, 2, 1, 1], vec![1.0; 2]).unwrap());
         assert!(run_node(node("Conv", &["x", "w"], &["y"]), 11, vec![("x", x), ("w", w)]).is_err());

@@ -14,7 +14,9 @@
 //! Attributes added later default to the old behaviour, so they are read at
 //! every opset; `p` is accepted as float or integer.
 
-use super::conv::{AutoPad, FloatKernel, Gemm, contig, dispatch_float, extent, ints_attr, numel, steps_attr, to_dim};
+use super::conv::{
+    AutoPad, FloatKernel, Gemm, contig, dispatch_float, extent, ints_attr, numel, steps_attr, to_dim, window_count,
+};
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
 
@@ -29,24 +31,37 @@ pub(crate) fn register(r: &mut OpRegistry) {
     r.add("MaxUnpool", max_unpool);
 }
 
+/// The in-image taps of one window along one axis: `count` input offsets
+/// from `first`, `step` apart.
+#[derive(Debug, Clone, Copy, Default)]
+struct Taps {
+    first: usize,
+    count: usize,
+    step: usize,
+}
+
 /// The windows along one spatial axis.
 #[derive(Debug)]
 struct Axis {
-    /// Per output index: the in-image input indices it reads, times the
-    /// axis' stride within a plane.
-    offsets: Vec<Vec<usize>>,
+    /// Per output index: its in-image taps (offsets within a plane).
+    taps: Vec<Taps>,
     /// Per output index: window positions inside the padded input (the
     /// divisor of AveragePool with count_include_pad).
     padded: Vec<usize>,
 }
 
-/// A pooling over `n * c` planes of spatial shape `image`.
+/// A pooling over `planes` planes of spatial shape `image`.
 #[derive(Debug)]
 struct Pool {
     planes: usize,
     image: Vec<usize>,
     out: Vec<usize>,
     axes: Vec<Axis>,
+}
+
+/// `ceil(a / b)` for `b > 0`, clamped to `0..=hi`.
+fn ceil_div_clamped(a: i128, b: i128, hi: usize) -> usize {
+    if a <= 0 { 0 } else { ((a + b - 1) / b).min(hi as i128) as usize }
 }
 
 impl Pool {
@@ -57,28 +72,33 @@ impl Pool {
         self.out.iter().product()
     }
 
-    /// Builds the windows for explicit start/end pads.
+    /// Builds the windows for start/end pads; each window is an arithmetic
+    /// progression per axis, so this costs O(outputs) whatever the kernel.
     fn new(
         x: &[usize],
         out: Vec<usize>,
         kernel: &[usize],
         strides: &[usize],
         dilations: &[usize],
-        pads: &[(i64, i64)],
+        pads: &[(i128, i128)],
     ) -> Result<Self> {
         let image = x[2..].to_vec();
         numel(&[x[0], x[1]].into_iter().chain(out.iter().copied()).collect::<Vec<_>>())?;
         let mut plane_stride = 1usize;
         let mut axes = Vec::with_capacity(image.len());
         for d in (0..image.len()).rev() {
-            let (len, (pb, pe)) = (image[d] as i64, pads[d]);
-            let mut axis = Axis { offsets: Vec::with_capacity(out[d]), padded: Vec::with_capacity(out[d]) };
+            let (len, (pb, pe)) = (image[d] as i128, pads[d]);
+            let (k, dil) = (kernel[d], dilations[d] as i128);
+            let mut axis = Axis { taps: Vec::with_capacity(out[d]), padded: Vec::with_capacity(out[d]) };
             for o in 0..out[d] {
-                let start = (o * strides[d]) as i64 - pb;
-                let taps = (0..kernel[d]).map(|j| start + (j * dilations[d]) as i64);
-                axis.offsets
-                    .push(taps.clone().filter(|&i| (0..len).contains(&i)).map(|i| i as usize * plane_stride).collect());
-                axis.padded.push(taps.filter(|&i| i < len + pe).count());
+                // Tap j reads index start + j * dil; keep those inside the image.
+                let start = (o * strides[d]) as i128 - pb;
+                let lo = ceil_div_clamped(-start, dil, k);
+                let hi = ceil_div_clamped(len - start, dil, k).max(lo);
+                let first = if hi > lo { (start + lo as i128 * dil) as usize * plane_stride } else { 0 };
+                axis.taps.push(Taps { first, count: hi - lo, step: dilations[d] * plane_stride });
+                // Taps start at -pb at the earliest; those before len + pe count as padded input.
+                axis.padded.push(ceil_div_clamped(len + pe - start, dil, k));
             }
             axes.push(axis);
             plane_stride *= image[d];
@@ -98,46 +118,48 @@ impl Pool {
     }
 
     /// Calls `f(out_index, window, padded_count)` for each output position
-    /// of a plane; `window` lists each axis' input offsets.
-    fn for_each_window(&self, mut f: impl FnMut(usize, &[&[usize]], usize)) {
+    /// of a plane; `window` holds each axis' taps.
+    fn for_each_window(&self, mut f: impl FnMut(usize, &[Taps], usize)) {
         let nd = self.out.len();
         let mut idx = vec![0usize; nd];
-        let mut lists: Vec<&[usize]> =
-            self.axes.iter().map(|a| a.offsets.first().map_or(&[][..], Vec::as_slice)).collect();
+        let mut win = vec![Taps::default(); nd];
         for o in 0..self.out_len() {
             let mut padded = 1;
             for d in 0..nd {
-                lists[d] = &self.axes[d].offsets[idx[d]];
+                win[d] = self.axes[d].taps[idx[d]];
                 padded *= self.axes[d].padded[idx[d]];
             }
-            f(o, &lists, padded);
+            f(o, &win, padded);
             super::conv::next_index(&mut idx, &self.out);
         }
     }
 }
 
-/// Calls `f(base + offset)` for every element of the window (the sums of
-/// one offset per axis); unrolled for the usual 1–3 axes.
+/// Calls `f(base + offset)` for every element of the window (one tap per
+/// axis, offsets summed); unrolled for the usual 1–3 axes.
 #[inline]
-fn visit(lists: &[&[usize]], base: usize, f: &mut impl FnMut(usize)) {
-    match lists {
+fn visit(win: &[Taps], base: usize, f: &mut impl FnMut(usize)) {
+    let at = |t: &Taps, i: usize| t.first + i * t.step;
+    match win {
         [] => f(base),
-        [a] => a.iter().for_each(|&i| f(base + i)),
+        [a] => (0..a.count).for_each(|i| f(base + at(a, i))),
         [a, b] => {
-            for &i in *a {
-                b.iter().for_each(|&j| f(base + i + j));
+            for i in 0..a.count {
+                let ba = base + at(a, i);
+                (0..b.count).for_each(|j| f(ba + at(b, j)));
             }
         }
         [a, b, c] => {
-            for &i in *a {
-                for &j in *b {
-                    c.iter().for_each(|&k| f(base + i + j + k));
+            for i in 0..a.count {
+                for j in 0..b.count {
+                    let bb = base + at(a, i) + at(b, j);
+                    (0..c.count).for_each(|k| f(bb + at(c, k)));
                 }
             }
         }
         [a, rest @ ..] => {
-            for &i in *a {
-                visit(rest, base + i, f);
+            for i in 0..a.count {
+                visit(rest, base + at(a, i), f);
             }
         }
     }
@@ -149,11 +171,7 @@ fn pool_params(ctx: &Ctx<'_>, x: &[usize]) -> Result<Pool> {
         bail!("the input must have rank >= 3 (N, C, spatial...), got shape {x:?}");
     }
     let nd = x.len() - 2;
-    let Some(kernel) = ctx.ints("kernel_shape")? else { bail!("the kernel_shape attribute is required") };
-    if kernel.len() != nd || kernel.iter().any(|&k| k < 1) {
-        bail!("kernel_shape {kernel:?} must have {nd} positive values");
-    }
-    let kernel: Vec<usize> = kernel.into_iter().map(|k| k as usize).collect();
+    let kernel = kernel_attr(ctx, nd)?;
     let strides = steps_attr(ctx, "strides", nd)?;
     let dilations = steps_attr(ctx, "dilations", nd)?;
     let pads = ints_attr(ctx, "pads", 2 * nd, 0, 0)?;
@@ -162,7 +180,7 @@ fn pool_params(ctx: &Ctx<'_>, x: &[usize]) -> Result<Pool> {
     let mut out = Vec::with_capacity(nd);
     let mut both = Vec::with_capacity(nd);
     for d in 0..nd {
-        let (i, s, ke) = (x[d + 2] as i64, strides[d] as i64, extent(kernel[d], dilations[d]));
+        let (i, s, ke) = (x[d + 2] as i128, strides[d] as i128, extent(kernel[d], dilations[d]));
         // ceil_mode does not change the SAME and VALID shapes (the ceil and
         // floor formulas of the spec agree there).
         let (o, pb, pe) = match auto_pad {
@@ -172,12 +190,12 @@ fn pool_params(ctx: &Ctx<'_>, x: &[usize]) -> Result<Pool> {
                 (o, pb, pe)
             }
             _ => {
-                let (pb, pe) = if auto_pad == AutoPad::Valid { (0, 0) } else { (pads[d], pads[nd + d]) };
+                let (pb, pe) = match auto_pad {
+                    AutoPad::Valid => (0, 0),
+                    _ => (i128::from(pads[d]), i128::from(pads[nd + d])),
+                };
                 let span = i + pb + pe - ke;
-                if span < 0 {
-                    bail!("kernel extent {ke} exceeds the padded input size {} on spatial axis {d}", i + pb + pe);
-                }
-                let mut o = if ceil { (span + s - 1) / s + 1 } else { span / s + 1 };
+                let mut o = if ceil && span > 0 { (span + s - 1) / s + 1 } else { window_count(span, s, d)? };
                 // A last window starting in the end padding is dropped.
                 if ceil && (o - 1) * s >= i + pb {
                     o -= 1;
@@ -189,6 +207,14 @@ fn pool_params(ctx: &Ctx<'_>, x: &[usize]) -> Result<Pool> {
         both.push((pb, pe));
     }
     Pool::new(x, out, &kernel, &strides, &dilations, &both)
+}
+
+/// The required `kernel_shape` attribute: `nd` positive values.
+fn kernel_attr(ctx: &Ctx<'_>, nd: usize) -> Result<Vec<usize>> {
+    if ctx.ints("kernel_shape")?.is_none_or(|k| k.is_empty()) {
+        bail!("the kernel_shape attribute is required");
+    }
+    steps_attr(ctx, "kernel_shape", nd)
 }
 
 /// Output shape `[n, c, out...]` of a pool on input shape `x`.
@@ -225,9 +251,9 @@ fn max_windows<T: MaxElem>(x: &[T], p: &Pool, indices: bool, col_major: bool) ->
     for plane in 0..p.planes {
         let xs = &x[plane * in_len..][..in_len];
         let ys = &mut y[plane * out_len..][..out_len];
-        p.for_each_window(|o, lists, _| {
+        p.for_each_window(|o, win, _| {
             let mut best: Option<(T, usize)> = None;
-            visit(lists, 0, &mut |off| {
+            visit(win, 0, &mut |off| {
                 let v = xs[off];
                 match best {
                     Some((b, _)) if !(v > b || (b.nan() && !v.nan())) => {}
@@ -313,29 +339,29 @@ impl FloatKernel for FloatPool<'_> {
             let xs = &x[plane * in_len..][..in_len];
             let ys = &mut y[plane * out_len..][..out_len];
             match self.reduce {
-                Reduce::Avg { count_pad } => p.for_each_window(|o, lists, padded| {
+                Reduce::Avg { count_pad } => p.for_each_window(|o, win, padded| {
                     let (mut sum, mut count) = (T::zero(), 0usize);
-                    visit(lists, 0, &mut |off| {
+                    visit(win, 0, &mut |off| {
                         sum = sum + xs[off];
                         count += 1;
                     });
                     ys[o] = sum / cast(if count_pad { padded } else { count } as f64);
                 }),
-                Reduce::Lp(2.0) => p.for_each_window(|o, lists, _| {
+                Reduce::Lp(2.0) => p.for_each_window(|o, win, _| {
                     let mut sum = T::zero();
-                    visit(lists, 0, &mut |off| sum = sum + xs[off] * xs[off]);
+                    visit(win, 0, &mut |off| sum = sum + xs[off] * xs[off]);
                     ys[o] = sum.sqrt();
                 }),
-                Reduce::Lp(1.0) => p.for_each_window(|o, lists, _| {
+                Reduce::Lp(1.0) => p.for_each_window(|o, win, _| {
                     let mut sum = T::zero();
-                    visit(lists, 0, &mut |off| sum = sum + xs[off].abs());
+                    visit(win, 0, &mut |off| sum = sum + xs[off].abs());
                     ys[o] = sum;
                 }),
                 Reduce::Lp(pw) => {
                     let (e, inv) = (cast(pw), cast(1.0 / pw));
-                    p.for_each_window(|o, lists, _| {
+                    p.for_each_window(|o, win, _| {
                         let mut sum = T::zero();
-                        visit(lists, 0, &mut |off| sum = sum + xs[off].abs().powf(e));
+                        visit(win, 0, &mut |off| sum = sum + xs[off].abs().powf(e));
                         ys[o] = sum.powf(inv);
                     })
                 }
@@ -406,7 +432,8 @@ fn roi_max<T: MaxElem>(x: &[T], xs: &[usize], rois: &[f32], pooled: (usize, usiz
         if !(batch >= 0.0 && (batch as usize) < n) {
             bail!("region {ri} names batch {batch}, the input has {n}");
         }
-        let corner = |v: f32| (v * scale).round() as i64;
+        // Saturating float casts, clamped so the sums below cannot overflow.
+        let corner = |v: f32| ((v * scale).round() as i64).clamp(-(1 << 40), 1 << 40);
         let (x0, y0, x1, y1) = (corner(roi[1]), corner(roi[2]), corner(roi[3]), corner(roi[4]));
         let bin_h = (y1 - y0 + 1).max(1) as f32 / ph as f32;
         let bin_w = (x1 - x0 + 1).max(1) as f32 / pw as f32;
@@ -479,15 +506,12 @@ fn max_unpool(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }
     let Tensor::I64(ind) = ind else { bail!("indices must be int64, got {}", ind.dtype()) };
     let nd = xs.len() - 2;
-    let Some(kernel) = ctx.ints("kernel_shape")? else { bail!("the kernel_shape attribute is required") };
-    if kernel.len() != nd || kernel.iter().any(|&k| k < 1) {
-        bail!("kernel_shape {kernel:?} must have {nd} positive values");
-    }
+    let kernel = kernel_attr(ctx, nd)?;
     let strides = steps_attr(ctx, "strides", nd)?;
     let pads = ints_attr(ctx, "pads", 2 * nd, 0, 0)?;
     let mut inferred = xs[..2].to_vec();
     for d in 0..nd {
-        let v = (xs[d + 2] as i64 - 1) * strides[d] as i64 - pads[d] - pads[nd + d] + kernel[d];
+        let v = (xs[d + 2] as i128 - 1) * strides[d] as i128 - i128::from(pads[d] + pads[nd + d]) + kernel[d] as i128;
         inferred.push(to_dim(v, "the unpooled size")?);
     }
     let shape = match out_shape {
@@ -690,7 +714,7 @@ mod tests {
     fn pool_rejects_bad_attributes() {
         let x = t32(&[1, 1, 3, 3], ramp(9));
         assert!(run_node(node("MaxPool", &["y"]), 12, vec![("x", x.clone())]).is_err());
-        let n = node("MaxPool", &["y"]).with_attr("kernel_shape", vec![4i64, 4]);
+        let n = node("MaxPool", &["y"]).with_attr("kernel_shape", vec![5i64, 5]);
         assert!(run_node(n, 12, vec![("x", x.clone())]).is_err());
         let n = node("AveragePool", &["y"]).with_attr("kernel_shape", vec![2i64]);
         assert!(run_node(n, 12, vec![("x", x)]).is_err());
