@@ -655,7 +655,18 @@ fn conv_core<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, g: &Ge
                     let width = (r1 - r0) * gw;
                     let buf = &mut cols[..kc * width];
                     g.im2col(xg, cg, r0..r1, buf);
-                    gemm((mg, kc, width), wg, rows_of(buf, width), T::zero(), &mut yg[r0 * gw..], out_len)?;
+                    let yr = &mut yg[r0 * gw..];
+                    if mg == 1 {
+                        // One output channel (depthwise): a weighted sum of
+                        // the rows beats a GEMM's packing overhead.
+                        let yr = &mut yr[..width];
+                        yr.fill(T::zero());
+                        for (row, &wv) in buf.chunks_exact(width).zip(&w[gi * kc..][..kc]) {
+                            yr.iter_mut().zip(row).for_each(|(y, &v)| *y = *y + wv * v);
+                        }
+                        continue;
+                    }
+                    gemm((mg, kc, width), wg, rows_of(buf, width), T::zero(), yr, out_len)?;
                 }
             }
         }
@@ -1317,6 +1328,28 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn absurd_attributes_fail_cleanly() {
+        let x = t32(&[1, 2, 4, 4], ramp(32));
+        let w = t32(&[2, 1, 3, 3], vec![1.0; 18]);
+        let bad = [
+            ("strides", ir::Attribute::Ints(vec![i64::MAX, 1])),
+            ("pads", ir::Attribute::Ints(vec![i64::MAX, 0, i64::MAX, 0])),
+            ("dilations", ir::Attribute::Ints(vec![1 << 31, 1 << 31])),
+            ("pads", ir::Attribute::Ints(vec![1 << 31; 4])),
+            ("group", ir::Attribute::Int(i64::MAX)),
+            ("group", ir::Attribute::Int(0)),
+            ("output_shape", ir::Attribute::Ints(vec![i64::MAX, 4])),
+        ];
+        for op in ["Conv", "ConvTranspose"] {
+            for (name, value) in &bad {
+                let n = node(op, &["x", "w"], &["y"]).with_attr(*name, value.clone());
+                let r = run_node(n, 22, vec![("x", x.clone()), ("w", w.clone())]);
+                assert!(r.is_err(), "{op} with {name} = {value:?} should fail");
+            }
+        }
+    }
+
+    #[test]
     fn conv_speed_resnet_block() {
         // 1x64x56x56 with 64 3x3 filters: the hot path of verifying CNNs.
         let x = t32(&[1, 64, 56, 56], (0..64 * 56 * 56).map(|i| (i % 17) as f32 * 0.1).collect());
@@ -1327,6 +1360,15 @@ pub(super) mod tests {
         let took = start.elapsed();
         println!("Conv 1x64x56x56 * 64x64x3x3: {took:?}");
         assert_eq!(y[0].shape(), &[1, 64, 56, 56]);
+        assert!(took.as_secs_f64() < 1.0, "too slow: {took:?}");
+        // Depthwise (MobileNet-style): one small GEMM per channel.
+        let x = t32(&[1, 144, 56, 56], (0..144 * 56 * 56).map(|i| (i % 13) as f32 * 0.1).collect());
+        let w = t32(&[144, 1, 3, 3], (0..144 * 9).map(|i| (i % 5) as f32 * 0.01).collect());
+        let n = node("Conv", &["x", "w"], &["y"]).with_attr("pads", vec![1i64; 4]).with_attr("group", 144i64);
+        let start = std::time::Instant::now();
+        run_node(n, 11, vec![("x", x), ("w", w)]).unwrap();
+        let took = start.elapsed();
+        println!("depthwise Conv 1x144x56x56, 3x3: {took:?}");
         assert!(took.as_secs_f64() < 1.0, "too slow: {took:?}");
     }
 
