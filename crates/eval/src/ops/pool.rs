@@ -252,16 +252,16 @@ fn max_windows<T: MaxElem>(x: &[T], p: &Pool, indices: bool, col_major: bool) ->
         let xs = &x[plane * in_len..][..in_len];
         let ys = &mut y[plane * out_len..][..out_len];
         p.for_each_window(|o, win, _| {
-            let mut best: Option<(T, usize)> = None;
+            let (mut best, mut at) = (T::default(), usize::MAX);
             visit(win, 0, &mut |off| {
                 let v = xs[off];
-                match best {
-                    Some((b, _)) if !(v > b || (b.nan() && !v.nan())) => {}
-                    _ => best = Some((v, off)),
+                if at == usize::MAX || v > best || (best.nan() && !v.nan()) {
+                    (best, at) = (v, off);
                 }
             });
-            if let Some((v, off)) = best {
-                ys[o] = v;
+            if at != usize::MAX {
+                let off = at;
+                ys[o] = best;
                 if indices {
                     let flat = if col_major {
                         super::conv::unravel(off, &p.image, &mut pos);
@@ -708,6 +708,29 @@ mod tests {
         let bad = Tensor::i64(&[1, 1, 2, 2], vec![5, 7, 13, 16]).unwrap();
         let s = Tensor::i64(&[4], vec![1, 1, 5, 5]).unwrap();
         assert!(run_node(n, 11, vec![("x", x), ("i", bad), ("s", s)]).is_err());
+    }
+
+    #[test]
+    fn pool_speed_resnet_stem() {
+        // ResNet's stem pool, 1x64x112x112, 3x3 stride 2 pads 1, with indices.
+        let x = t32(&[1, 64, 112, 112], (0..64 * 112 * 112).map(|i| (i % 31) as f32).collect());
+        let n = node("MaxPool", &["y", "i"])
+            .with_attr("kernel_shape", vec![3i64, 3])
+            .with_attr("strides", vec![2i64, 2])
+            .with_attr("pads", vec![1i64; 4]);
+        let start = std::time::Instant::now();
+        let y = run_node(n, 12, vec![("x", x.clone())]).unwrap();
+        println!("MaxPool 1x64x112x112 3x3/2 with indices: {:?}", start.elapsed());
+        assert_eq!(y[0].shape(), &[1, 64, 56, 56]);
+        let n = node("AveragePool", &["y"])
+            .with_attr("kernel_shape", vec![3i64, 3])
+            .with_attr("strides", vec![2i64, 2])
+            .with_attr("pads", vec![1i64; 4]);
+        let start = std::time::Instant::now();
+        run_node(n, 19, vec![("x", x)]).unwrap();
+        let took = start.elapsed();
+        println!("AveragePool 1x64x112x112 3x3/2: {took:?}");
+        assert!(took.as_secs_f64() < 1.0, "too slow: {took:?}");
     }
 
     #[test]
