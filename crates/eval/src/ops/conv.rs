@@ -22,6 +22,7 @@ use num_traits::Float;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
 
+/// Registers the convolution ops.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Conv", conv);
     r.add("ConvTranspose", conv_transpose);
@@ -37,11 +38,11 @@ pub(crate) fn register(r: &mut OpRegistry) {
 
 /// Most elements an op here allocates for one buffer: attributes such as
 /// `pads` or `output_shape` could otherwise ask for absurd outputs.
-pub(super) const MAX_ELEMS: usize = 1 << 31;
+const MAX_ELEMS: usize = 1 << 31;
 
 /// Largest value accepted for size-like integer attributes (strides,
 /// dilations, pads, group): keeps all geometry arithmetic far from overflow.
-pub(super) const MAX_ATTR: i64 = 1 << 31;
+const MAX_ATTR: i64 = 1 << 31;
 
 /// Elements of the im2col buffer per chunk: bounds memory for big images
 /// while keeping each GEMM large enough to run at full speed.
@@ -134,7 +135,7 @@ pub(super) fn to_dim(v: i128, what: &str) -> Result<usize> {
 }
 
 /// Converts a computed start padding to i64, rejecting absurd magnitudes.
-pub(super) fn to_pad(v: i128) -> Result<i64> {
+fn to_pad(v: i128) -> Result<i64> {
     if v.abs() > MAX_ELEMS as i128 {
         bail!("a padding of {v} is out of range");
     }
@@ -268,7 +269,7 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
 
 /// `C = A·B + beta·C` with A `m × k`, B `k × n` and C `m × n` row-major with
 /// row stride `rc`; every bound is checked so the unsafe call cannot stray.
-pub(super) fn gemm<T: Gemm>(
+fn gemm<T: Gemm>(
     (m, k, n): (usize, usize, usize),
     a: Mat<'_, T>,
     b: Mat<'_, T>,
@@ -303,7 +304,7 @@ pub(super) fn gemm<T: Gemm>(
 }
 
 /// A contiguous row-major `rows × cols` matrix view.
-pub(super) fn rows_of<T>(data: &[T], cols: usize) -> Mat<'_, T> {
+fn rows_of<T>(data: &[T], cols: usize) -> Mat<'_, T> {
     Mat { data, rs: cols, cs: 1 }
 }
 
@@ -314,19 +315,19 @@ pub(super) fn rows_of<T>(data: &[T], cols: usize) -> Mat<'_, T> {
 /// `k` touch image index `p * stride + k * dilation - pad` on each axis;
 /// indices outside the image read as zero (im2col) or are dropped (col2im).
 #[derive(Debug, Clone)]
-pub(super) struct Geom {
+struct Geom {
     /// Spatial shape of the image (Conv input, ConvTranspose output).
-    pub(super) image: Vec<usize>,
+    image: Vec<usize>,
     /// Spatial shape of the grid of kernel positions (Conv output, ConvTranspose input).
-    pub(super) grid: Vec<usize>,
+    grid: Vec<usize>,
     /// Kernel shape.
-    pub(super) kernel: Vec<usize>,
+    kernel: Vec<usize>,
     /// Strides.
-    pub(super) strides: Vec<usize>,
+    strides: Vec<usize>,
     /// Dilations.
-    pub(super) dilations: Vec<usize>,
+    dilations: Vec<usize>,
     /// Padding at the start of each axis (may be negative for ConvTranspose).
-    pub(super) pads: Vec<i64>,
+    pads: Vec<i64>,
 }
 
 impl Geom {
@@ -446,7 +447,7 @@ impl Geom {
 
 /// Output spatial shape and start pads of a Conv-like op (Conv, ConvInteger,
 /// QLinearConv, DeformConv) from its padding attributes.
-pub(super) fn conv_grid(
+fn conv_grid(
     auto_pad: AutoPad,
     image: &[usize],
     kernel: &[usize],
@@ -928,8 +929,8 @@ fn qlinear_conv(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> 
     let w_scale = scales(w_scale_t, ch.m, "w_scale")?;
     let out_len = geom.grid_len();
     if let Some(b) = bias {
+        check_bias(Some(b), ch.m)?;
         let Tensor::I32(b) = b else { bail!("the bias must be int32, got {}", b.dtype()) };
-        check_bias(Some(&Tensor::I32(b.clone())), ch.m)?;
         let b = contig(b);
         if out_len > 0 {
             for (i, plane) in acc.chunks_exact_mut(out_len).enumerate() {
@@ -951,7 +952,8 @@ fn qlinear_conv(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> 
         for (i, (src, dst)) in acc.chunks_exact(out_len).zip(q.chunks_exact_mut(out_len)).enumerate() {
             let s = multipliers[i % ch.m];
             for (a, o) in src.iter().zip(dst) {
-                *o = ((*a as f32) * s).round_ties_even().add(zp).clamp(lo, hi);
+                // Round, then shift by the (integer) zero point, as onnxruntime does.
+                *o = (((*a as f32) * s).round_ties_even() + zp).clamp(lo, hi);
             }
         }
     }
@@ -961,17 +963,6 @@ fn qlinear_conv(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> 
         _ => Tensor::I8(array(&shape, q.into_iter().map(|v| v as i8).collect())?),
     };
     Ok(vec![Value::Tensor(y)])
-}
-
-/// `f32 + f32` as a method, to keep the requantization a readable chain.
-trait AddF32 {
-    fn add(self, o: f32) -> f32;
-}
-
-impl AddF32 for f32 {
-    fn add(self, o: f32) -> f32 {
-        self + o
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ use super::conv::{
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
 
+/// Registers the pooling ops.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("MaxPool", max_pool);
     r.add("AveragePool", average_pool);
