@@ -176,14 +176,15 @@ fn pool_params(ctx: &Ctx<'_>, x: &[usize]) -> Result<Pool> {
     let strides = steps_attr(ctx, "strides", nd)?;
     let dilations = steps_attr(ctx, "dilations", nd)?;
     let pads = ints_attr(ctx, "pads", 2 * nd, 0, 0)?;
-    let ceil = ctx.int("ceil_mode", 0)? != 0;
     let auto_pad = AutoPad::read(ctx)?;
+    // ceil_mode leaves the SAME shapes alone (the spec's ceil and floor
+    // formulas agree there); VALID rounds up like zero explicit pads, as onnx
+    // shape inference and onnxruntime do (the spec's VALID formula does not).
+    let ceil = ctx.int("ceil_mode", 0)? != 0 && !auto_pad.is_same();
     let mut out = Vec::with_capacity(nd);
     let mut both = Vec::with_capacity(nd);
     for d in 0..nd {
         let (i, s, ke) = (x[d + 2] as i128, strides[d] as i128, extent(kernel[d], dilations[d]));
-        // ceil_mode does not change the SAME and VALID shapes (the ceil and
-        // floor formulas of the spec agree there).
         let (o, pb, pe) = match auto_pad {
             AutoPad::SameUpper | AutoPad::SameLower => {
                 let o = (i + s - 1) / s;
@@ -608,6 +609,14 @@ mod tests {
         let y = run_node(n, 12, vec![("x", x)]).unwrap();
         let Tensor::U8(a) = &y[0] else { panic!("expected u8") };
         assert_eq!(a.iter().take(5).copied().collect::<Vec<_>>(), vec![13, 14, 15, 15, 15]);
+        // VALID with ceil_mode rounds up (onnxruntime, onnx shape inference).
+        let x = t32(&[1, 1, 5], ramp(5));
+        let n = node("MaxPool", &["y"])
+            .with_attr("kernel_shape", vec![2i64])
+            .with_attr("strides", vec![2i64])
+            .with_attr("auto_pad", "VALID")
+            .with_attr("ceil_mode", 1i64);
+        close(&run_node(n, 19, vec![("x", x)]).unwrap()[0], &[1, 1, 3], &[1., 3., 4.]);
         // SAME_LOWER 1-D: pads (1, 0) for kernel 2.
         let x = t32(&[1, 1, 4], vec![3., 1., 4., 1.]);
         let n = node("MaxPool", &["y"]).with_attr("kernel_shape", vec![2i64]).with_attr("auto_pad", "SAME_LOWER");
