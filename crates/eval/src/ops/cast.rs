@@ -181,11 +181,11 @@ pub(crate) trait Elem: Copy {
     fn to_f32(self) -> f32;
     /// The value rounded to f16; correct rounding from the exact value.
     fn to_f16(self) -> f16 {
-        f16::from_f32(round_odd_f32(self.to_f64()))
+        f64_to_f16(self.to_f64())
     }
     /// The value rounded to bf16; correct rounding from the exact value.
     fn to_bf16(self) -> bf16 {
-        bf16::from_f32(round_odd_f32(self.to_f64()))
+        f64_to_bf16(self.to_f64())
     }
     /// The value as an integer before wrapping to the target width.
     fn to_int(self, via: Via) -> i128;
@@ -396,6 +396,16 @@ fn round_odd_f32(x: f64) -> f32 {
     }
     // r is even and inexact: its neighbour on x's side is odd.
     if f64::from(r) < x { r.next_up() } else { r.next_down() }
+}
+
+/// f64 → f16 with a single correct rounding.
+pub(crate) fn f64_to_f16(x: f64) -> f16 {
+    f16::from_f32(round_odd_f32(x))
+}
+
+/// f64 → bf16 with a single correct rounding.
+pub(crate) fn f64_to_bf16(x: f64) -> bf16 {
+    bf16::from_f32(round_odd_f32(x))
 }
 
 fn wrap_i4(v: i128) -> i8 {
@@ -817,7 +827,8 @@ pub(crate) mod tests {
         // np.arange(-9, 16).astype(float32).astype(ml_dtypes.int4 / uint4)
         let x: Vec<f32> = (-9..16).map(|v| v as f32).collect();
         let y = cast(&f32s(&x), DType::I4, true).unwrap();
-        let want: Vec<i8> = vec![7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1];
+        let want: Vec<i8> =
+            vec![7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1];
         assert_eq!(y, Tensor::I4(array(&[25], want).unwrap()));
         let y = cast(&f32s(&x), DType::U4, true).unwrap();
         let want: Vec<u8> = vec![7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
@@ -844,7 +855,10 @@ pub(crate) mod tests {
         assert_eq!(s.iter().map(String::as_str).collect::<Vec<_>>(), want);
         let h = cast(&f32s(&[0.478_925_47, 1e-4, 1000.0, 12345.0, 65504.0, 100.0]), DType::F16, true).unwrap();
         let Tensor::Str(s) = cast(&h, DType::String, true).unwrap() else { panic!() };
-        assert_eq!(s.iter().map(String::as_str).collect::<Vec<_>>(), ["0.479", "0.0001", "1e+03", "1.2344e+04", "6.55e+04", "100.0"]);
+        assert_eq!(
+            s.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["0.479", "0.0001", "1e+03", "1.2344e+04", "6.55e+04", "100.0"]
+        );
         let d = Tensor::F64(array(&[4], vec![0.1, 1e16, 9_999_999_999_999_998.0, 1e-5]).unwrap());
         let Tensor::Str(s) = cast(&d, DType::String, true).unwrap() else { panic!() };
         assert_eq!(s.iter().map(String::as_str).collect::<Vec<_>>(), ["0.1", "1e+16", "9999999999999998.0", "1e-05"]);

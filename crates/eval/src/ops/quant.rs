@@ -1,5 +1,304 @@
-//! Ops of the `quant` family (being implemented).
+//! Linear (de)quantization: QuantizeLinear, DequantizeLinear,
+//! DynamicQuantizeLinear.
+//!
+//! Opset history: QuantizeLinear/DequantizeLinear-10 are per-tensor only;
+//! 13 adds per-axis scales (`axis`); 19 adds the 8-bit float types and
+//! `saturate`; 21 adds blocked quantization (`block_size`), 16-bit and
+//! 4-bit integers and QuantizeLinear's `output_dtype`; 23 separates the
+//! scale type from the input type, adds QuantizeLinear's `precision` and
+//! DequantizeLinear's `output_dtype`; 24 allows float8e8m0 scales; 25 and
+//! 28 add 2-bit integers and 4/6-bit floats (not representable here, so
+//! rejected). DynamicQuantizeLinear-11 is uint8 only.
+//!
+//! Rounding is to nearest even; integer results saturate to the type's range.
 
-use crate::registry::OpRegistry;
+use ir::DType;
+use ndarray::ArrayD;
 
-pub(crate) fn register(_r: &mut OpRegistry) {}
+use crate::ops::cast::{Elem, F8Format, cast, dtype_from_code, f8_decode_table, f64_to_bf16, f64_to_f16};
+use crate::registry::{Ctx, OpRegistry};
+use crate::util::axis as norm_axis;
+use crate::{Result, Tensor, Value, array, bail};
+
+/// Registers the quantization ops.
+pub(crate) fn register(r: &mut OpRegistry) {
+    r.add("QuantizeLinear", quantize_op);
+    r.add("DequantizeLinear", dequantize_op);
+    r.add("DynamicQuantizeLinear", dynamic_quantize_op);
+}
+
+/// The saturation range of an integer quantized type.
+pub(crate) fn int_range(d: DType) -> Option<(f64, f64)> {
+    Some(match d {
+        DType::U8 => (0.0, 255.0),
+        DType::I8 => (-128.0, 127.0),
+        DType::U16 => (0.0, 65535.0),
+        DType::I16 => (-32768.0, 32767.0),
+        DType::U4 => (0.0, 15.0),
+        DType::I4 => (-8.0, 7.0),
+        _ => return None,
+    })
+}
+
+/// Rounds (to nearest even) and saturates real values to a quantized type:
+/// integers clamp to their range (NaN to the minimum, as the reference's
+/// int32 detour does), 8-bit floats saturate.
+pub(crate) fn requantize(v: ArrayD<f64>, to: DType) -> Result<Tensor> {
+    if let Some((lo, hi)) = int_range(to) {
+        let r = v.mapv(|x| if x.is_nan() { lo } else { x.round_ties_even().clamp(lo, hi) });
+        return cast(&Tensor::F64(r), to, true);
+    }
+    match to {
+        DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
+            let f = F8Format::new(to)?;
+            Ok(Tensor::F8(to, v.mapv(|x| f.encode(x, true))))
+        }
+        other => bail!("{other} is not a quantized type the evaluator supports"),
+    }
+}
+
+/// How scale/zero-point elements map onto the input: the input seen as
+/// [outer, axis_len, inner] around the quantization axis.
+#[derive(Debug)]
+struct Layout {
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    mode: Mode,
+}
+
+/// Quantization granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One scale.
+    Tensor,
+    /// One scale per index of the axis.
+    Axis,
+    /// One scale per block of this many indices of the axis (per other index).
+    Block(usize),
+}
+
+impl Layout {
+    /// Works out the granularity from the scale's shape: one element is
+    /// per tensor, 1-D (without block size) per axis, same rank with a block
+    /// size blocked.
+    fn new(x: &[usize], s: &[usize], axis: i64, block: i64) -> Result<Layout> {
+        let n: usize = x.iter().product();
+        let sn: usize = s.iter().product();
+        if sn == 1 && (s.len() <= 1 || block == 0) {
+            return Ok(Layout { outer: 1, axis_len: 1, inner: n, mode: Mode::Tensor });
+        }
+        let ax = norm_axis(axis, x.len())?;
+        let (outer, axis_len, inner) = match x.get(ax) {
+            Some(&d) => (x[..ax].iter().product(), d, x[ax + 1..].iter().product()),
+            None => bail!("a scale of shape {s:?} needs an input of rank ≥ 1, got a scalar"),
+        };
+        if block == 0 {
+            if s.len() != 1 || s[0] != axis_len {
+                bail!("per-axis scale of shape {s:?} must be 1-D of length {axis_len} (axis {ax} of input {x:?})");
+            }
+            return Ok(Layout { outer, axis_len, inner, mode: Mode::Axis });
+        }
+        let Ok(b) = usize::try_from(block) else { bail!("block_size must be positive, got {block}") };
+        let fits = s.len() == x.len()
+            && s.iter().zip(x).enumerate().all(|(i, (&sd, &xd))| if i == ax { sd == xd.div_ceil(b) } else { sd == xd });
+        if !fits {
+            bail!("blocked scale of shape {s:?} does not match input {x:?} with axis {ax} and block_size {b}");
+        }
+        Ok(Layout { outer, axis_len, inner, mode: Mode::Block(b) })
+    }
+
+    /// Calls `f(param_index)` for each input element in row-major order.
+    fn visit(&self, mut f: impl FnMut(usize)) {
+        match self.mode {
+            Mode::Tensor => (0..self.inner).for_each(|_| f(0)),
+            Mode::Axis => {
+                for _ in 0..self.outer {
+                    for a in 0..self.axis_len {
+                        (0..self.inner).for_each(|_| f(a));
+                    }
+                }
+            }
+            Mode::Block(b) => {
+                let blocks = self.axis_len.div_ceil(b);
+                for o in 0..self.outer {
+                    for a in 0..self.axis_len {
+                        let base = (o * blocks + a / b) * self.inner;
+                        (0..self.inner).for_each(|i| f(base + i));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The values of a (small) scale or zero-point tensor as f64.
+fn f64_values(t: &Tensor) -> Result<Vec<f64>> {
+    match cast(t, DType::F64, true)? {
+        Tensor::F64(a) => Ok(a.iter().copied().collect()),
+        other => bail!("internal error: cast to f64 gave {}", other.dtype()),
+    }
+}
+
+/// Rounding to a float type's precision (f64 for integer "precisions").
+fn precision_rounding(d: DType) -> fn(f64) -> f64 {
+    match d {
+        DType::F16 => |v| f64::from(f64_to_f16(v)),
+        DType::BF16 => |v| f64::from(f64_to_bf16(v)),
+        DType::F64 | DType::I32 | DType::I64 => |v| v,
+        _ => |v| f64::from(v as f32),
+    }
+}
+
+/// Checks that a zero point matches its scale's shape and returns its
+/// values (zeros when absent).
+fn zero_points(zp: Option<&Tensor>, scale: &Tensor) -> Result<Vec<f64>> {
+    match zp {
+        None => Ok(vec![0.0; scale.len()]),
+        Some(z) if z.len() == scale.len() && (z.shape() == scale.shape() || z.len() == 1) => f64_values(z),
+        Some(z) => bail!("zero point of shape {:?} does not match scale of shape {:?}", z.shape(), scale.shape()),
+    }
+}
+
+fn quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
+    let (x, scale, zp) = (ctx.input(inputs, 0)?, ctx.input(inputs, 1)?, ctx.opt_input(inputs, 2)?);
+    let axis = if ctx.opset >= 13 { ctx.int("axis", 1)? } else { 1 };
+    let block = if ctx.opset >= 21 { ctx.int("block_size", 0)? } else { 0 };
+    let saturate = ctx.opset < 19 || ctx.int("saturate", 1)? != 0;
+    let out_code = if ctx.opset >= 21 { ctx.int("output_dtype", 0)? } else { 0 };
+    let precision = if ctx.opset >= 23 { ctx.int("precision", 0)? } else { 0 };
+    let to = match (zp, out_code) {
+        (Some(z), 0) => z.dtype(),
+        (Some(z), c) if dtype_from_code(c)? != z.dtype() => {
+            bail!("output_dtype {} differs from the zero point's type {}", dtype_from_code(c)?, z.dtype())
+        }
+        (Some(z), _) => z.dtype(),
+        (None, 0) => DType::U8,
+        (None, c) => dtype_from_code(c)?,
+    };
+    let layout = Layout::new(x.shape(), scale.shape(), axis, block)?;
+    // The division happens in `precision`, else in the scale's type.
+    let prec = if precision != 0 { dtype_from_code(precision)? } else { scale.dtype() };
+    let round = precision_rounding(prec);
+    let s: Vec<f64> = f64_values(scale)?.into_iter().map(round).collect();
+    let z = zero_points(zp, scale)?;
+    let int = int_range(to).is_some();
+    if !int && !matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ) {
+        bail!("QuantizeLinear cannot produce {to}");
+    }
+    let v = match x {
+        Tensor::F32(a) => scaled(a, &layout, &s, &z, round, int)?,
+        Tensor::F16(a) => scaled(a, &layout, &s, &z, round, int)?,
+        Tensor::BF16(a) => scaled(a, &layout, &s, &z, round, int)?,
+        Tensor::F64(a) => scaled(a, &layout, &s, &z, round, int)?,
+        Tensor::I32(a) => scaled(a, &layout, &s, &z, round, int)?,
+        other => bail!("QuantizeLinear does not take {} input", other.dtype()),
+    };
+    let y = if int {
+        requantize(v, to)?
+    } else {
+        let f = F8Format::new(to)?;
+        Tensor::F8(to, v.mapv(|v| f.encode(v, saturate)))
+    };
+    Ok(vec![y.into()])
+}
+
+/// `x / scale` in the division's precision, then for integer targets
+/// rounded before the zero point is added (ties must see x/scale, not the
+/// shifted value); for float targets the zero point is added as is.
+fn scaled<S: Elem>(
+    x: &ArrayD<S>,
+    layout: &Layout,
+    s: &[f64],
+    z: &[f64],
+    round: fn(f64) -> f64,
+    int: bool,
+) -> Result<ArrayD<f64>> {
+    let mut out = Vec::with_capacity(x.len());
+    let mut it = x.iter();
+    let mut bad = false;
+    layout.visit(|p| {
+        let (Some(v), Some(&sv), Some(&zv)) = (it.next(), s.get(p), z.get(p)) else {
+            bad = true;
+            return;
+        };
+        let q = round(round(v.to_f64()) / sv);
+        out.push(if int { q.round_ties_even() + zv } else { q + zv });
+    });
+    if bad || out.len() != x.len() {
+        bail!("internal error: quantization layout does not cover the input");
+    }
+    array(x.shape(), out)
+}
+
+fn dequantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
+    let (x, scale, zp) = (ctx.input(inputs, 0)?, ctx.input(inputs, 1)?, ctx.opt_input(inputs, 2)?);
+    let axis = if ctx.opset >= 13 { ctx.int("axis", 1)? } else { 1 };
+    let block = if ctx.opset >= 21 { ctx.int("block_size", 0)? } else { 0 };
+    let out_code = if ctx.opset >= 23 { ctx.int("output_dtype", 0)? } else { 0 };
+    let to = if out_code != 0 { dtype_from_code(out_code)? } else { scale.dtype() };
+    if !matches!(to, DType::F32 | DType::F16 | DType::BF16) {
+        bail!("DequantizeLinear produces float, float16 or bfloat16, not {to} (set output_dtype)");
+    }
+    if let Some(z) = zp
+        && z.dtype() != x.dtype()
+    {
+        bail!("zero point is {} but x is {}", z.dtype(), x.dtype());
+    }
+    let layout = Layout::new(x.shape(), scale.shape(), axis, block)?;
+    let s = f64_values(scale)?;
+    let z = zero_points(zp, scale)?;
+    let y = match x {
+        Tensor::I8(a) | Tensor::I4(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::U8(a) | Tensor::U4(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::I16(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::U16(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::I32(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::F8(kind, a) => {
+            let table = f8_decode_table(*kind)?;
+            dequantized(&a.mapv(|b| table[usize::from(b)]), &layout, &s, &z)?
+        }
+        other => bail!("DequantizeLinear does not take {} input", other.dtype()),
+    };
+    // The product is exact in f64; one rounding to the output type.
+    let y = match to {
+        DType::F16 => Tensor::F16(y.mapv(f64_to_f16)),
+        DType::BF16 => Tensor::BF16(y.mapv(f64_to_bf16)),
+        _ => Tensor::F32(y.mapv(|v| v as f32)),
+    };
+    Ok(vec![y.into()])
+}
+
+/// `(x - zero_point) * scale` in f64.
+fn dequantized<S: Elem>(x: &ArrayD<S>, layout: &Layout, s: &[f64], z: &[f64]) -> Result<ArrayD<f64>> {
+    let mut out = Vec::with_capacity(x.len());
+    let mut it = x.iter();
+    let mut bad = false;
+    layout.visit(|p| match (it.next(), s.get(p), z.get(p)) {
+        (Some(v), Some(&sv), Some(&zv)) => out.push((v.to_f64() - zv) * sv),
+        _ => bad = true,
+    });
+    if bad || out.len() != x.len() {
+        bail!("internal error: quantization layout does not cover the input");
+    }
+    array(x.shape(), out)
+}
+
+fn dynamic_quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
+    let Tensor::F32(x) = ctx.input(inputs, 0)? else {
+        bail!("DynamicQuantizeLinear takes float input, got {}", ctx.input(inputs, 0)?.dtype());
+    };
+    // The range always includes 0 so that 0 is exactly representable.
+    let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let scale = if hi == lo { 1.0 } else { hi - lo } / 255.0;
+    let zp = (0.0 - lo / scale).clamp(0.0, 255.0).round_ties_even();
+    let y = x.mapv(|v| {
+        let q = (v / scale).round_ties_even() + zp;
+        if q.is_nan() { 0 } else { q.clamp(0.0, 255.0) as u8 }
+    });
+    Ok(vec![
+        Tensor::U8(y).into(),
+        Tensor::F32(array(&[], vec![scale])?).into(),
+        Tensor::U8(array(&[], vec![zp as u8])?).into(),
+    ])
+}
