@@ -865,3 +865,152 @@ fn det_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     };
     Ok(vec![y.into()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::cast::tests::run_node;
+
+    fn f32t(shape: &[usize], v: Vec<f32>) -> Tensor {
+        Tensor::f32(shape, v).unwrap()
+    }
+
+    fn arange(shape: &[usize], offset: f32) -> Tensor {
+        let n = shape.iter().product::<usize>();
+        f32t(shape, (0..n).map(|v| v as f32 + offset).collect())
+    }
+
+    fn one(op: &str, inputs: Vec<Option<Tensor>>, opset: i64) -> Result<Tensor> {
+        let names: Vec<String> = (0..inputs.len()).map(|i| format!("i{i}")).collect();
+        let node = ir::Node::new(op, names, ["y"]);
+        Ok(run_node(node, inputs, opset)?.remove(0))
+    }
+
+    #[test]
+    fn matmul_broadcasts_batches_and_promotes_vectors() {
+        // np.arange(12).reshape(2,1,2,3) @ (np.arange(18).reshape(3,3,2) - 5)
+        let y = one("MatMul", vec![Some(arange(&[2, 1, 2, 3], 0.0)), Some(arange(&[3, 3, 2], -5.0))], 13).unwrap();
+        let want = vec![
+            -5.0, -2.0, -32.0, -20.0, 13.0, 16.0, 40.0, 52.0, 31.0, 34.0, 112.0, 124.0, -59.0, -38.0, -86.0, -56.0,
+            67.0, 88.0, 94.0, 124.0, 193.0, 214.0, 274.0, 304.0,
+        ];
+        assert_eq!(y, f32t(&[2, 3, 2, 2], want));
+        let v = f32t(&[3], vec![1.0, 2.0, 3.0]);
+        assert_eq!(one("MatMul", vec![Some(v.clone()), Some(v.clone())], 13).unwrap(), f32t(&[], vec![14.0]));
+        let y = one("MatMul", vec![Some(v), Some(arange(&[2, 3, 4], 0.0))], 13).unwrap();
+        assert_eq!(y, f32t(&[2, 4], vec![32.0, 38.0, 44.0, 50.0, 104.0, 110.0, 116.0, 122.0]));
+        let i = |s: &[usize], v: Vec<i64>| Tensor::i64(s, v).unwrap();
+        let y = one("MatMul", vec![Some(i(&[1, 2], vec![2, 3])), Some(i(&[2, 1], vec![4, 5]))], 13).unwrap();
+        assert_eq!(y, i(&[1, 1], vec![23]));
+        assert!(one("MatMul", vec![Some(arange(&[2, 3], 0.0)), Some(arange(&[2, 3], 0.0))], 13).is_err());
+        assert!(one("MatMul", vec![Some(arange(&[2, 2, 3], 0.0)), Some(arange(&[3, 3, 1], 0.0))], 13).is_err());
+    }
+
+    #[test]
+    fn gemm_transposes_scales_and_broadcasts_c() {
+        // 0.5 * A.T @ B.T + 2 * C, A=[[1,2],[3,4],[5,6]], B=[[1,0,2],[0,1,-1]], C=[1,2]
+        let a = f32t(&[3, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = f32t(&[2, 3], vec![1.0, 0.0, 2.0, 0.0, 1.0, -1.0]);
+        let c = f32t(&[2], vec![1.0, 2.0]);
+        let node = ir::Node::new("Gemm", ["a", "b", "c"], ["y"])
+            .with_attr("transA", 1i64)
+            .with_attr("transB", 1i64)
+            .with_attr("alpha", 0.5f32)
+            .with_attr("beta", 2.0f32);
+        let y = run_node(node, vec![Some(a), Some(b), Some(c)], 13).unwrap();
+        assert_eq!(y[0], f32t(&[2, 2], vec![7.5, 3.0, 9.0, 3.0]));
+        // Integers: [[1,2],[3,4]] @ [[5,6],[7,8]] + [[10],[20]]
+        let i = |s: &[usize], v: Vec<i64>| Tensor::i64(s, v).unwrap();
+        let y = one(
+            "Gemm",
+            vec![
+                Some(i(&[2, 2], vec![1, 2, 3, 4])),
+                Some(i(&[2, 2], vec![5, 6, 7, 8])),
+                Some(i(&[2, 1], vec![10, 20])),
+            ],
+            13,
+        );
+        assert_eq!(y.unwrap(), i(&[2, 2], vec![29, 32, 63, 70]));
+        // C must broadcast to (M, N) in one direction only.
+        let bad =
+            one("Gemm", vec![Some(arange(&[2, 2], 0.0)), Some(arange(&[2, 2], 0.0)), Some(arange(&[3], 0.0))], 13);
+        assert!(bad.is_err());
+        assert!(one("Gemm", vec![Some(arange(&[2, 3], 0.0)), Some(arange(&[2, 3], 0.0))], 13).is_err());
+    }
+
+    #[test]
+    fn matmul_integer_subtracts_zero_points() {
+        // (a - 12) @ (b - [0, 1]) in int32
+        let a = Tensor::U8(array(&[4, 3], vec![11, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0]).unwrap());
+        let b = Tensor::U8(array(&[3, 2], vec![1, 4, 2, 5, 3, 6]).unwrap());
+        let az = Tensor::U8(array(&[], vec![12]).unwrap());
+        let bz = Tensor::U8(array(&[2], vec![0, 1]).unwrap());
+        let y = one("MatMulInteger", vec![Some(a), Some(b), Some(az), Some(bz)], 10).unwrap();
+        assert_eq!(y, Tensor::I32(array(&[4, 2], vec![-38, -68, -44, -80, -50, -92, -56, -104]).unwrap()));
+    }
+
+    #[test]
+    fn qlinear_matmul_matches_the_backend_test() {
+        // test_qlinearmatmul_2D_uint8_float32
+        let u8t = |s: &[usize], v: Vec<u8>| Some(Tensor::U8(array(s, v).unwrap()));
+        let s = |v: f32| Some(f32t(&[1], vec![v]));
+        let inputs = vec![
+            u8t(&[2, 4], vec![208, 236, 0, 238, 3, 214, 255, 29]),
+            s(0.0066),
+            u8t(&[1], vec![113]),
+            u8t(&[4, 3], vec![152, 51, 244, 60, 26, 255, 0, 127, 246, 127, 254, 247]),
+            s(0.00705),
+            u8t(&[1], vec![114]),
+            s(0.0107),
+            u8t(&[1], vec![118]),
+        ];
+        let y = one("QLinearMatMul", inputs, 21).unwrap();
+        assert_eq!(y, Tensor::U8(array(&[2, 3], vec![168, 115, 255, 1, 66, 151]).unwrap()));
+    }
+
+    fn ein(eq: &str, xs: &[(&[usize], Vec<i64>)]) -> Result<Tensor> {
+        let names: Vec<String> = (0..xs.len()).map(|i| format!("x{i}")).collect();
+        let node = ir::Node::new("Einsum", names, ["y"]).with_attr("equation", eq);
+        let inputs = xs.iter().map(|(s, v)| Some(Tensor::i64(s, v.clone()).unwrap())).collect();
+        Ok(run_node(node, inputs, 12)?.remove(0))
+    }
+
+    fn iota(n: i64) -> Vec<i64> {
+        (0..n).collect()
+    }
+
+    #[test]
+    fn einsum_equations_match_numpy() {
+        let t = |s: &[usize], v: Vec<i64>| Tensor::i64(s, v).unwrap();
+        assert_eq!(ein("ii->i", &[(&[3, 3], iota(9))]).unwrap(), t(&[3], vec![0, 4, 8]));
+        let y = ein("bij,bjk->bik", &[(&[2, 2, 3], iota(12)), (&[2, 3, 2], iota(12))]).unwrap();
+        assert_eq!(y, t(&[2, 2, 2], vec![10, 13, 28, 40, 172, 193, 244, 274]));
+        assert_eq!(ein("...ii->...i", &[(&[2, 3, 3], iota(18))]).unwrap(), t(&[2, 3], vec![0, 4, 8, 9, 13, 17]));
+        // Implicit output: letters used once, in order.
+        assert_eq!(ein("ij,jk", &[(&[2, 3], iota(6)), (&[3, 2], iota(6))]).unwrap(), t(&[2, 2], vec![10, 13, 28, 40]));
+        assert_eq!(ein("ba", &[(&[2, 3], iota(6))]).unwrap().shape(), &[3, 2]);
+        // Ellipsis axes broadcast.
+        let y = ein("...i,...i->...", &[(&[2, 1, 3], iota(6)), (&[4, 3], iota(12))]).unwrap();
+        assert_eq!(y, t(&[2, 4], vec![5, 14, 23, 32, 14, 50, 86, 122]));
+        assert_eq!(ein("i , i", &[(&[3], iota(3)), (&[3], iota(3))]).unwrap(), t(&[], vec![5]));
+        assert!(ein("ij,jk->ik", &[(&[2, 3], iota(6)), (&[2, 2], iota(4))]).is_err());
+        assert!(ein("ijk", &[(&[2, 3], iota(6))]).is_err());
+        assert!(ein("i1", &[(&[2, 3], iota(6))]).is_err());
+        assert!(ein("ij->k", &[(&[2, 3], iota(6))]).is_err());
+        assert!(ein("ij,jk", &[(&[2, 3], iota(6))]).is_err());
+    }
+
+    #[test]
+    fn det_of_batches() {
+        // np.linalg.det: -2, 6, 0 and -3 for [[0,1,2],[3,4,5],[6,7,9]]
+        let x =
+            Tensor::F64(array(&[3, 2, 2], vec![1.0, 2.0, 3.0, 4.0, 2.0, 0.0, 0.0, 3.0, 1.0, 2.0, 2.0, 4.0]).unwrap());
+        let Tensor::F64(y) = one("Det", vec![Some(x)], 11).unwrap() else { panic!() };
+        let want = [-2.0, 6.0, 0.0];
+        assert!(y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{y:?}");
+        let x = f32t(&[3, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0]);
+        let Tensor::F32(y) = one("Det", vec![Some(x)], 22).unwrap() else { panic!() };
+        assert!(y.shape().is_empty() && (y.iter().next().unwrap() + 3.0).abs() < 1e-6);
+        assert!(one("Det", vec![Some(arange(&[2, 3], 0.0))], 22).is_err());
+    }
+}

@@ -302,3 +302,97 @@ fn dynamic_quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<V
         Tensor::U8(array(&[], vec![zp as u8])?).into(),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::cast::tests::run_node;
+
+    fn x() -> Tensor {
+        Tensor::f32(&[2, 4], vec![-3.5, 0.5, 1.5, 2.5, 100.0, -100.0, 7.25, 0.0]).unwrap()
+    }
+
+    fn run(op: &str, attrs: &[(&str, i64)], inputs: Vec<Option<Tensor>>, opset: i64) -> Result<Tensor> {
+        let names: Vec<String> = (0..inputs.len()).map(|i| format!("i{i}")).collect();
+        let mut node = ir::Node::new(op, names, ["y"]);
+        for (k, v) in attrs {
+            node = node.with_attr(*k, *v);
+        }
+        Ok(run_node(node, inputs, opset)?.remove(0))
+    }
+
+    fn f32t(shape: &[usize], v: Vec<f32>) -> Option<Tensor> {
+        Some(Tensor::f32(shape, v).unwrap())
+    }
+
+    #[test]
+    fn quantize_per_tensor_axis_and_block() {
+        // onnx.reference QuantizeLinear on x() (expected values pasted)
+        let y = run("QuantizeLinear", &[], vec![Some(x()), f32t(&[], vec![0.5])], 10).unwrap();
+        assert_eq!(y, Tensor::U8(array(&[2, 4], vec![0, 1, 3, 5, 200, 0, 14, 0]).unwrap()));
+        let zp = Some(Tensor::I8(array(&[2], vec![0, -10]).unwrap()));
+        let y = run("QuantizeLinear", &[("axis", 0)], vec![Some(x()), f32t(&[2], vec![1.0, 0.5]), zp], 13).unwrap();
+        assert_eq!(y, Tensor::I8(array(&[2, 4], vec![-4, 0, 2, 2, 127, -128, 4, -10]).unwrap()));
+        let zp = Some(Tensor::U8(array(&[2, 2], vec![1, 2, 3, 4]).unwrap()));
+        let s = f32t(&[2, 2], vec![1.0, 2.0, 0.5, 4.0]);
+        let y = run("QuantizeLinear", &[("axis", 1), ("block_size", 3)], vec![Some(x()), s, zp], 21).unwrap();
+        assert_eq!(y, Tensor::U8(array(&[2, 4], vec![0, 1, 3, 3, 203, 0, 17, 4]).unwrap()));
+        // A blocked scale whose block count does not match is rejected.
+        let zp = Some(Tensor::U8(array(&[2, 2], vec![1, 2, 3, 4]).unwrap()));
+        let s = f32t(&[2, 2], vec![1.0, 2.0, 0.5, 4.0]);
+        assert!(run("QuantizeLinear", &[("axis", 1), ("block_size", 1)], vec![Some(x()), s, zp], 21).is_err());
+        assert!(run("QuantizeLinear", &[("axis", 1)], vec![Some(x()), f32t(&[3], vec![1.0; 3])], 13).is_err());
+    }
+
+    #[test]
+    fn quantize_to_f8_and_output_dtype() {
+        // x() / 0.5 to float8e4m3fn without saturation: bits from ml_dtypes
+        let zp = Some(Tensor::F8(DType::F8E4M3FN, array(&[], vec![0]).unwrap()));
+        let y = run("QuantizeLinear", &[("saturate", 0)], vec![Some(x()), f32t(&[], vec![0.5]), zp], 19).unwrap();
+        assert_eq!(y, Tensor::F8(DType::F8E4M3FN, array(&[2, 4], vec![206, 56, 68, 74, 116, 244, 86, 0]).unwrap()));
+        // output_dtype = INT4 (22) without a zero point; saturates to [-8, 7].
+        let y = run("QuantizeLinear", &[("output_dtype", 22)], vec![Some(x()), f32t(&[], vec![1.0])], 21).unwrap();
+        assert_eq!(y, Tensor::I4(array(&[2, 4], vec![-4, 0, 2, 2, 7, -8, 7, 0]).unwrap()));
+        let zp = Some(Tensor::U8(array(&[], vec![0]).unwrap()));
+        assert!(run("QuantizeLinear", &[("output_dtype", 3)], vec![Some(x()), f32t(&[], vec![1.0]), zp], 21).is_err());
+    }
+
+    #[test]
+    fn dequantize_layouts_and_types() {
+        let x = Some(Tensor::U8(array(&[2, 3], vec![0, 10, 200, 255, 7, 3]).unwrap()));
+        let zp = Some(Tensor::U8(array(&[3], vec![10, 0, 100]).unwrap()));
+        let y = run("DequantizeLinear", &[("axis", 1)], vec![x, f32t(&[3], vec![0.5, 2.0, 0.1]), zp], 13).unwrap();
+        assert_eq!(y, Tensor::f32(&[2, 3], vec![-5.0, 20.0, 10.0, 122.5, 14.0, -9.7]).unwrap());
+        let x = Some(Tensor::I32(array(&[3], vec![-1_000_000, 3, 123_456_789]).unwrap()));
+        let y = run("DequantizeLinear", &[], vec![x, f32t(&[], vec![0.25])], 10).unwrap();
+        assert_eq!(y, Tensor::f32(&[3], vec![-250_000.0, 0.75, 30_864_198.0]).unwrap());
+        let x = Some(Tensor::F8(DType::F8E4M3FN, array(&[4], vec![0x38, 0xb8, 0x7e, 0x01]).unwrap()));
+        let y = run("DequantizeLinear", &[], vec![x, f32t(&[], vec![2.0])], 19).unwrap();
+        assert_eq!(y, Tensor::f32(&[4], vec![2.0, -2.0, 896.0, 0.003_906_25]).unwrap());
+        // Blocked along axis 0 with float16 scales gives float16.
+        let x = Some(Tensor::I8(array(&[3, 2], vec![1, 2, 3, 4, 5, 6]).unwrap()));
+        let s: Vec<half::f16> = [0.5f32, 1.0, 2.0, 4.0].iter().map(|&v| half::f16::from_f32(v)).collect();
+        let s = Some(Tensor::F16(array(&[2, 2], s).unwrap()));
+        let y = run("DequantizeLinear", &[("axis", 0), ("block_size", 2)], vec![x, s], 21).unwrap();
+        let want: Vec<half::f16> =
+            [0.5f32, 2.0, 1.5, 4.0, 10.0, 24.0].iter().map(|&v| half::f16::from_f32(v)).collect();
+        assert_eq!(y, Tensor::F16(array(&[3, 2], want).unwrap()));
+    }
+
+    #[test]
+    fn dynamic_quantize_matches_backend_tests() {
+        let names = ["x"];
+        let node = ir::Node::new("DynamicQuantizeLinear", names, ["y", "s", "z"]);
+        let x = Tensor::f32(&[6], vec![0.0, 2.0, -3.0, -2.5, 1.34, 0.5]).unwrap();
+        let out = run_node(node.clone(), vec![Some(x)], 11).unwrap();
+        assert_eq!(out[0], Tensor::U8(array(&[6], vec![153, 255, 0, 26, 221, 179]).unwrap()));
+        assert_eq!(out[1], Tensor::f32(&[], vec![0.019_607_844]).unwrap());
+        assert_eq!(out[2], Tensor::U8(array(&[], vec![153]).unwrap()));
+        let x = vec![1.0, 2.1, 1.3, 2.5, 3.34, 4.0, 1.5, 2.6, 3.9, 4.0, 3.0, 2.345];
+        let out = run_node(node, vec![Some(Tensor::f32(&[3, 4], x).unwrap())], 11).unwrap();
+        let want = vec![64, 134, 83, 159, 213, 255, 96, 166, 249, 255, 191, 149];
+        assert_eq!(out[0], Tensor::U8(array(&[3, 4], want).unwrap()));
+        assert_eq!(out[1], Tensor::f32(&[], vec![0.015_686_275]).unwrap());
+        assert_eq!(out[2], Tensor::U8(array(&[], vec![0]).unwrap()));
+    }
+}
