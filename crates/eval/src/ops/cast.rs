@@ -379,10 +379,13 @@ impl Elem for StrNum {
 /// integer, whose minimum stands for NaN and out-of-range values.
 fn float_to_int(x: f64, via: Via) -> i128 {
     match via {
-        Via::I32 if x > -2_147_483_649.0 && x < 2_147_483_648.0 => x as i128,
+        // Native-width conversions (f64 → i128 is a library call).
+        Via::I32 if x > -2_147_483_649.0 && x < 2_147_483_648.0 => i128::from(x as i32),
         Via::I32 => i128::from(i32::MIN),
-        Via::U64 if x > -1.0 && x < 18_446_744_073_709_551_616.0 => x as i128,
-        Via::I64 | Via::U64 if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) => x as i128,
+        Via::U64 if x > -1.0 && x < 18_446_744_073_709_551_616.0 => i128::from(x as u64),
+        Via::I64 | Via::U64 if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) => {
+            i128::from(x as i64)
+        }
         Via::I64 | Via::U64 => i128::from(i64::MIN),
     }
 }
@@ -396,6 +399,19 @@ fn round_odd_f32(x: f64) -> f32 {
     }
     // r is even and inexact: its neighbour on x's side is odd.
     if f64::from(r) < x { r.next_up() } else { r.next_down() }
+}
+
+/// Rounds to the nearest integer, ties to even. Adding and subtracting 2^52
+/// makes the FPU do the rounding: unlike `f64::round_ties_even`, this needs
+/// no library call on baseline x86-64.
+pub(crate) fn round_even(x: f64) -> f64 {
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    if x.abs() < TWO52 {
+        let t = TWO52.copysign(x);
+        ((x + t) - t).copysign(x)
+    } else {
+        x
+    }
 }
 
 /// f64 → f16 with a single correct rounding.
@@ -504,7 +520,7 @@ impl F8Format {
         // Quantum of a's binade, or of the subnormal range.
         let e = if a == 0.0 { emin } else { floor_log2(a).max(emin) };
         let q = pow2(e - self.mant);
-        let r = if a.is_infinite() { a } else { (a / q).round_ties_even() * q };
+        let r = if a.is_infinite() { a } else { round_even(a / q) * q };
         if r == 0.0 {
             return if self.uz { 0 } else { sign };
         }
@@ -806,6 +822,14 @@ pub(crate) mod tests {
         assert_eq!([f.encode(240.0, false), f.encode(248.0, false)], [0x7f, 0x80]);
         let f = F8Format::new(DType::F8E5M2).unwrap();
         assert_eq!([f.encode(61440.0, false), f.encode(464.0, false)], [0x7c, 0x5f]);
+    }
+
+    #[test]
+    fn round_even_ties() {
+        let x = [0.5, 1.5, 2.5, -0.5, -2.5, 3.7, -3.2, 1e300, 4_503_599_627_370_497.0];
+        let want = [0.0, 2.0, 2.0, -0.0, -2.0, 4.0, -3.0, 1e300, 4_503_599_627_370_497.0];
+        assert_eq!(x.map(round_even), want);
+        assert!(round_even(f64::NAN).is_nan());
     }
 
     #[test]

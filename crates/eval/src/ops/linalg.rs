@@ -13,7 +13,7 @@
 
 use half::{bf16, f16};
 use ir::DType;
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn};
 
 use crate::ops::cast::{cast, f64_to_bf16, f64_to_f16};
 use crate::ops::quant::requantize;
@@ -308,7 +308,11 @@ impl GemmSpec {
     ) -> Result<ArrayD<T>> {
         let (m, n) = (self.m, self.n);
         let mut out = match c {
-            Some(c) if beta != T::zero() => broadcast_view(c, &[m, n])?.iter().map(|&v| v * beta).collect::<Vec<_>>(),
+            Some(c) if beta != T::zero() => {
+                let mut c = broadcast_c(c, m, n)?;
+                c.iter_mut().for_each(|v| *v = *v * beta);
+                c
+            }
             _ => vec![T::zero(); checked_len(&[m, n])?],
         };
         let a = a.as_standard_layout();
@@ -352,7 +356,7 @@ impl GemmSpec {
         let mut ab = vec![T::ZERO; checked_len(&[m, n])?];
         gemm(m, self.k, n, av, self.sa, bv, self.sb, &mut ab)?;
         let c = match c {
-            Some(c) if beta != 0.0 => Some(broadcast_view(c, &[m, n])?),
+            Some(c) if beta != 0.0 => Some(broadcast_c(c, m, n)?),
             _ => None,
         };
         if alpha != 1.0 || (c.is_some() && beta != 1.0) {
@@ -372,6 +376,18 @@ impl GemmSpec {
         }
         array(&[m, n], ab)
     }
+}
+
+/// C unidirectionally broadcast to (m, n), row-major. Rows of a 2-D view
+/// iterate much faster than the dynamic-rank iterator of a broadcast view.
+fn broadcast_c<T: Copy>(c: &ArrayD<T>, m: usize, n: usize) -> Result<Vec<T>> {
+    let v = broadcast_view(c, &[m, n])?;
+    let v = v.into_dimensionality::<Ix2>().map_err(|e| crate::Error::op(e.to_string()))?;
+    let mut out = Vec::with_capacity(m * n);
+    for row in v.rows() {
+        out.extend(row.iter().copied());
+    }
+    Ok(out)
 }
 
 fn gemm_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {

@@ -15,7 +15,7 @@
 use ir::DType;
 use ndarray::ArrayD;
 
-use crate::ops::cast::{Elem, F8Format, cast, dtype_from_code, f8_decode_table, f64_to_bf16, f64_to_f16};
+use crate::ops::cast::{Elem, F8Format, cast, dtype_from_code, f8_decode_table, f64_to_bf16, f64_to_f16, round_even};
 use crate::registry::{Ctx, OpRegistry};
 use crate::util::axis as norm_axis;
 use crate::{Result, Tensor, Value, array, bail};
@@ -44,17 +44,32 @@ pub(crate) fn int_range(d: DType) -> Option<(f64, f64)> {
 /// integers clamp to their range (NaN to the minimum, as the reference's
 /// int32 detour does), 8-bit floats saturate.
 pub(crate) fn requantize(v: ArrayD<f64>, to: DType) -> Result<Tensor> {
-    if let Some((lo, hi)) = int_range(to) {
-        let r = v.mapv(|x| if x.is_nan() { lo } else { x.round_ties_even().clamp(lo, hi) });
-        return cast(&Tensor::F64(r), to, true);
+    let shape = v.shape().to_vec();
+    pack(v.into_iter().collect(), &shape, to, true)
+}
+
+/// Packs real values into a quantized type: integers round to nearest even
+/// and clamp; 8-bit floats round to nearest even and, when `saturate`,
+/// clamp to the largest finite value.
+fn pack(v: Vec<f64>, shape: &[usize], to: DType, saturate: bool) -> Result<Tensor> {
+    fn ints<T>(v: Vec<f64>, shape: &[usize], (lo, hi): (f64, f64), f: impl Fn(f64) -> T) -> Result<ArrayD<T>> {
+        let q = |x: f64| if x.is_nan() { lo } else { round_even(x).clamp(lo, hi) };
+        array(shape, v.into_iter().map(|x| f(q(x))).collect())
     }
-    match to {
+    let range = int_range(to).unwrap_or((0.0, 0.0));
+    Ok(match to {
+        DType::U8 => Tensor::U8(ints(v, shape, range, |x| x as u8)?),
+        DType::I8 => Tensor::I8(ints(v, shape, range, |x| x as i8)?),
+        DType::U16 => Tensor::U16(ints(v, shape, range, |x| x as u16)?),
+        DType::I16 => Tensor::I16(ints(v, shape, range, |x| x as i16)?),
+        DType::U4 => Tensor::U4(ints(v, shape, range, |x| x as u8)?),
+        DType::I4 => Tensor::I4(ints(v, shape, range, |x| x as i8)?),
         DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
             let f = F8Format::new(to)?;
-            Ok(Tensor::F8(to, v.mapv(|x| f.encode(x, true))))
+            Tensor::F8(to, array(shape, v.into_iter().map(|x| f.encode(x, saturate)).collect())?)
         }
         other => bail!("{other} is not a quantized type the evaluator supports"),
-    }
+    })
 }
 
 /// How scale/zero-point elements map onto the input: the input seen as
@@ -140,13 +155,38 @@ fn f64_values(t: &Tensor) -> Result<Vec<f64>> {
     }
 }
 
-/// Rounding to a float type's precision (f64 for integer "precisions").
-fn precision_rounding(d: DType) -> fn(f64) -> f64 {
-    match d {
-        DType::F16 => |v| f64::from(f64_to_f16(v)),
-        DType::BF16 => |v| f64::from(f64_to_bf16(v)),
-        DType::F64 | DType::I32 | DType::I64 => |v| v,
-        _ => |v| f64::from(v as f32),
+/// Rounding to the precision a division is done in (a type parameter so
+/// that the choice is made once per op, not per element).
+trait Precision {
+    fn round(v: f64) -> f64;
+}
+
+struct InF32;
+struct InF16;
+struct InBF16;
+struct InF64;
+
+impl Precision for InF32 {
+    fn round(v: f64) -> f64 {
+        f64::from(v as f32)
+    }
+}
+
+impl Precision for InF16 {
+    fn round(v: f64) -> f64 {
+        f64::from(f64_to_f16(v))
+    }
+}
+
+impl Precision for InBF16 {
+    fn round(v: f64) -> f64 {
+        f64::from(f64_to_bf16(v))
+    }
+}
+
+impl Precision for InF64 {
+    fn round(v: f64) -> f64 {
+        v
     }
 }
 
@@ -179,56 +219,58 @@ fn quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let layout = Layout::new(x.shape(), scale.shape(), axis, block)?;
     // The division happens in `precision`, else in the scale's type.
     let prec = if precision != 0 { dtype_from_code(precision)? } else { scale.dtype() };
-    let round = precision_rounding(prec);
-    let s: Vec<f64> = f64_values(scale)?.into_iter().map(round).collect();
+    let s = f64_values(scale)?;
     let z = zero_points(zp, scale)?;
-    let int = int_range(to).is_some();
-    if !int && !matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ) {
+    if int_range(to).is_none() && !matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ)
+    {
         bail!("QuantizeLinear cannot produce {to}");
     }
+    let int = int_range(to).is_some();
     let v = match x {
-        Tensor::F32(a) => scaled(a, &layout, &s, &z, round, int)?,
-        Tensor::F16(a) => scaled(a, &layout, &s, &z, round, int)?,
-        Tensor::BF16(a) => scaled(a, &layout, &s, &z, round, int)?,
-        Tensor::F64(a) => scaled(a, &layout, &s, &z, round, int)?,
-        Tensor::I32(a) => scaled(a, &layout, &s, &z, round, int)?,
+        Tensor::F32(a) => scaled_in(prec, a, &layout, &s, &z, int)?,
+        Tensor::F16(a) => scaled_in(prec, a, &layout, &s, &z, int)?,
+        Tensor::BF16(a) => scaled_in(prec, a, &layout, &s, &z, int)?,
+        Tensor::F64(a) => scaled_in(prec, a, &layout, &s, &z, int)?,
+        Tensor::I32(a) => scaled_in(prec, a, &layout, &s, &z, int)?,
         other => bail!("QuantizeLinear does not take {} input", other.dtype()),
     };
-    let y = if int {
-        requantize(v, to)?
-    } else {
-        let f = F8Format::new(to)?;
-        Tensor::F8(to, v.mapv(|v| f.encode(v, saturate)))
-    };
-    Ok(vec![y.into()])
+    Ok(vec![pack(v, x.shape(), to, saturate)?.into()])
 }
 
-/// `x / scale` in the division's precision, then for integer targets
-/// rounded before the zero point is added (ties must see x/scale, not the
-/// shifted value); for float targets the zero point is added as is.
-fn scaled<S: Elem>(
-    x: &ArrayD<S>,
-    layout: &Layout,
-    s: &[f64],
-    z: &[f64],
-    round: fn(f64) -> f64,
-    int: bool,
-) -> Result<ArrayD<f64>> {
+/// [`scaled`] in the precision of `prec` (f64 for integer precisions).
+fn scaled_in<S: Elem>(prec: DType, x: &ArrayD<S>, l: &Layout, s: &[f64], z: &[f64], int: bool) -> Result<Vec<f64>> {
+    match prec {
+        DType::F16 => scaled::<S, InF16>(x, l, s, z, int),
+        DType::BF16 => scaled::<S, InBF16>(x, l, s, z, int),
+        DType::F64 | DType::I32 | DType::I64 => scaled::<S, InF64>(x, l, s, z, int),
+        _ => scaled::<S, InF32>(x, l, s, z, int),
+    }
+}
+
+/// `x / scale` in precision `P`, then for integer targets rounded before
+/// the zero point is added (ties must see x/scale, not the shifted value);
+/// for 8-bit float targets the zero point is added as is.
+fn scaled<S: Elem, P: Precision>(x: &ArrayD<S>, layout: &Layout, s: &[f64], z: &[f64], int: bool) -> Result<Vec<f64>> {
+    let s: Vec<f64> = s.iter().map(|&v| P::round(v)).collect();
+    let f = |v: S, sv: f64, zv: f64| {
+        let q = P::round(P::round(v.to_f64()) / sv);
+        if int { round_even(q) + zv } else { q + zv }
+    };
+    if layout.mode == Mode::Tensor {
+        let (Some(&s0), Some(&z0)) = (s.first(), z.first()) else { bail!("empty scale") };
+        return Ok(x.iter().map(|&v| f(v, s0, z0)).collect());
+    }
     let mut out = Vec::with_capacity(x.len());
     let mut it = x.iter();
     let mut bad = false;
-    layout.visit(|p| {
-        let (Some(v), Some(&sv), Some(&zv)) = (it.next(), s.get(p), z.get(p)) else {
-            bad = true;
-            return;
-        };
-        let q = round(round(v.to_f64()) / sv);
-        out.push(if int { q.round_ties_even() + zv } else { q + zv });
+    layout.visit(|p| match (it.next(), s.get(p), z.get(p)) {
+        (Some(&v), Some(&sv), Some(&zv)) => out.push(f(v, sv, zv)),
+        _ => bad = true,
     });
     if bad || out.len() != x.len() {
         bail!("internal error: quantization layout does not cover the input");
     }
-    array(x.shape(), out)
+    Ok(out)
 }
 
 fn dequantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
@@ -271,6 +313,10 @@ fn dequantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>>
 
 /// `(x - zero_point) * scale` in f64.
 fn dequantized<S: Elem>(x: &ArrayD<S>, layout: &Layout, s: &[f64], z: &[f64]) -> Result<ArrayD<f64>> {
+    if layout.mode == Mode::Tensor {
+        let (Some(&s0), Some(&z0)) = (s.first(), z.first()) else { bail!("empty scale") };
+        return Ok(x.mapv(|v| (v.to_f64() - z0) * s0));
+    }
     let mut out = Vec::with_capacity(x.len());
     let mut it = x.iter();
     let mut bad = false;
@@ -291,9 +337,9 @@ fn dynamic_quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<V
     // The range always includes 0 so that 0 is exactly representable.
     let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let scale = if hi == lo { 1.0 } else { hi - lo } / 255.0;
-    let zp = (0.0 - lo / scale).clamp(0.0, 255.0).round_ties_even();
+    let zp = round_even(f64::from((0.0 - lo / scale).clamp(0.0, 255.0))) as f32;
     let y = x.mapv(|v| {
-        let q = (v / scale).round_ties_even() + zp;
+        let q = round_even(f64::from(v / scale)) as f32 + zp;
         if q.is_nan() { 0 } else { q.clamp(0.0, 255.0) as u8 }
     });
     Ok(vec![
