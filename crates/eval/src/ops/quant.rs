@@ -95,12 +95,12 @@ enum Mode {
 
 impl Layout {
     /// Works out the granularity from the scale's shape: one element is
-    /// per tensor, 1-D (without block size) per axis, same rank with a block
-    /// size blocked.
+    /// per tensor (whatever its rank, as in the reference), 1-D without a
+    /// block size per axis, same rank with a block size blocked.
     fn new(x: &[usize], s: &[usize], axis: i64, block: i64) -> Result<Layout> {
         let n: usize = x.iter().product();
         let sn: usize = s.iter().product();
-        if sn == 1 && (s.len() <= 1 || block == 0) {
+        if sn == 1 {
             return Ok(Layout { outer: 1, axis_len: 1, inner: n, mode: Mode::Tensor });
         }
         let ax = norm_axis(axis, x.len())?;
