@@ -17,7 +17,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use eval;
 pub use ir;
+
+pub mod npy;
+pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 
 /// A registry holding every format and pass compiled in (see the crate's features).
