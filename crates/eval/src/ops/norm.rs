@@ -17,9 +17,9 @@
 //! contiguous rows of the input, and rounded once to the output type.
 
 use ir::DType;
-use ndarray::{ArrayD, IxDyn, Zip};
+use ndarray::ArrayD;
 
-use super::reduce::{Elem, contiguous, lanes, reduce_raw, with_float};
+use super::reduce::{Elem, contiguous, fold_row, lanes, reduce_raw, runs, with_float};
 use crate::registry::{Ctx, OpRegistry};
 use crate::util::{broadcast_shapes, broadcast_view};
 use crate::{Result, Tensor, Value, array, bail};
@@ -99,11 +99,16 @@ fn per_channel(t: &Tensor, n: usize, what: &str) -> Result<Vec<f64>> {
     t.to_f64_vec()
 }
 
+/// The f64 sum of `f(x)` over a row (four accumulators, see `fold_row`).
+fn sum_f64<T: Elem>(row: &[T], f: impl Fn(T) -> f64) -> f64 {
+    fold_row(row, 0.0, &|a, v| a + f(v), &|a, b| a + b)
+}
+
 /// Mean and population variance of a row (two passes, in f64).
 fn moments<T: Elem>(row: &[T]) -> (f64, f64) {
     let n = row.len() as f64;
-    let mean = row.iter().map(|v| v.to_f64()).sum::<f64>() / n;
-    let var = row.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / n;
+    let mean = sum_f64(row, T::to_f64) / n;
+    let var = sum_f64(row, |v| (v.to_f64() - mean).powi(2)) / n;
     (mean, var)
 }
 
@@ -171,12 +176,12 @@ fn channel_moments<T: Elem>(data: &[T], n: usize, c: usize, s: usize) -> (Vec<f6
     let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
     if c > 0 && s > 0 {
         for (r, row) in data.chunks_exact(s).enumerate() {
-            sum[r % c] += row.iter().map(|v| v.to_f64()).sum::<f64>();
+            sum[r % c] += sum_f64(row, T::to_f64);
         }
         let mean: Vec<f64> = sum.iter().map(|v| v / count).collect();
         for (r, row) in data.chunks_exact(s).enumerate() {
             let m = mean[r % c];
-            sq[r % c] += row.iter().map(|v| (v.to_f64() - m).powi(2)).sum::<f64>();
+            sq[r % c] += sum_f64(row, |v| (v.to_f64() - m).powi(2));
         }
     }
     (sum.iter().map(|v| v / count).collect(), sq.iter().map(|v| v / count).collect())
@@ -247,7 +252,7 @@ fn group_typed<T: Elem>(x: &ArrayD<T>, groups: usize, eps: f64, scale: &[f64], b
     let shape = x.shape();
     let (c, s): (usize, usize) = (shape[1], shape[2..].iter().product());
     let data = contiguous(x);
-    let len = c / groups * s;
+    let len = c.checked_div(groups).unwrap_or(0) * s;
     let mut out = Vec::with_capacity(data.len());
     if len > 0 {
         for (r, row) in data.chunks_exact(len).enumerate() {
@@ -280,17 +285,14 @@ fn layer_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         }
     }
     let sv = expand(scale, shape, axis, "Scale")?;
-    let bv = match bias {
-        Some(b) => expand(b, shape, axis, "B")?,
-        None => vec![0.0],
-    };
+    let bv = bias.map(|b| expand(b, shape, axis, "B")).transpose()?;
     let (y, mean, inv) = with_float!(x, "LayerNormalization", a => {
         rows_norm(a, axis, |row, out: &mut Vec<_>, sc, bi| {
             let (mean, var) = moments(row);
             let inv = 1.0 / (var + eps).sqrt();
             out.extend(row.iter().zip(sc).zip(bi).map(|((v, s), b)| (v.to_f64() - mean) * inv * s + b));
             (mean, inv)
-        }, &sv, &bv, a)?
+        }, &sv, bv.as_deref(), a)?
     });
     let stat_shape: Vec<usize> = shape.iter().enumerate().map(|(i, &d)| if i < axis { d } else { 1 }).collect();
     Ok(vec![y.into(), float_tensor(stash, &stat_shape, mean)?.into(), float_tensor(stash, &stat_shape, inv)?.into()])
@@ -307,11 +309,11 @@ fn rms_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     // Y has the scale's type (V), which may differ from X's (T).
     let (y, _, _) = with_float!(x, "RMSNormalization", a => with_float!(scale, "RMSNormalization", s => {
         rows_norm(a, axis, |row, out: &mut Vec<_>, sc, _| {
-            let ms = row.iter().map(|v| v.to_f64().powi(2)).sum::<f64>() / row.len() as f64;
+            let ms = sum_f64(row, |v| v.to_f64().powi(2)) / row.len() as f64;
             let inv = 1.0 / (ms + eps).sqrt();
             out.extend(row.iter().zip(sc).map(|(v, s)| v.to_f64() * inv * s));
             (0.0, inv)
-        }, &sv, &[0.0], s)?
+        }, &sv, None, s)?
     }));
     Ok(vec![y.into()])
 }
@@ -330,7 +332,7 @@ fn rows_norm<T: Elem, O: Elem>(
     axis: usize,
     f: impl Fn(&[T], &mut Vec<f64>, &[f64], &[f64]) -> (f64, f64),
     scale: &[f64],
-    bias: &[f64],
+    bias: Option<&[f64]>,
     _like: &ArrayD<O>,
 ) -> Result<(Tensor, Vec<f64>, Vec<f64>)> {
     let shape = x.shape();
@@ -344,19 +346,15 @@ fn rows_norm<T: Elem, O: Elem>(
         mean.resize(rows, f64::NAN);
         inv.resize(rows, f64::NAN);
     } else {
+        // A parameter holds one row (len == cols) or all rows (see `expand`).
         let slice = |v: &'_ [f64], r: usize| -> std::ops::Range<usize> {
-            // `v` holds one row (len == cols) or all rows; a single bias 0 is any row.
-            if v.len() == 1 {
-                0..1
-            } else {
-                let o = (r * cols) % v.len();
-                o..o + cols
-            }
+            let o = (r * cols) % v.len();
+            o..o + cols
         };
         let zeros = vec![0.0; cols];
         for (r, row) in data.chunks_exact(cols).enumerate() {
             let sc = &scale[slice(scale, r)];
-            let bi = if bias.len() == 1 { &zeros[..] } else { &bias[slice(bias, r)] };
+            let bi = bias.map_or(&zeros[..], |b| &b[slice(b, r)]);
             out.clear();
             let (m, i) = f(row, &mut out, sc, bi);
             mean.push(m);
@@ -447,12 +445,51 @@ fn mvn_typed<T: Elem>(x: &ArrayD<T>, mask: &[bool]) -> Result<Tensor> {
             (m, (q / n - m * m).max(0.0).sqrt() + 1e-9)
         })
         .unzip();
-    let kshape: Vec<usize> = shape.iter().zip(mask).map(|(&d, &m)| if m { 1 } else { d }).collect();
-    let mean = ArrayD::from_shape_vec(IxDyn(&kshape), mean).map_err(|e| crate::Error::op(e.to_string()))?;
-    let den = ArrayD::from_shape_vec(IxDyn(&kshape), den).map_err(|e| crate::Error::op(e.to_string()))?;
-    let (mean, den) = (broadcast_view(&mean, shape)?, broadcast_view(&den, shape)?);
-    let y = Zip::from(x).and(&mean).and(&den).map_collect(|v, m, d| T::from_f64((v.to_f64() - m) / d));
-    Ok(T::wrap(y))
+    let mut out = Vec::with_capacity(data.len());
+    for_each_stat_chunk(&data, shape, mask, |chunk, stat, contiguous| {
+        if contiguous {
+            let (m, d) = (&mean[stat..stat + chunk.len()], &den[stat..stat + chunk.len()]);
+            out.extend(chunk.iter().zip(m).zip(d).map(|((v, m), d)| T::from_f64((v.to_f64() - m) / d)));
+        } else {
+            let (m, d) = (mean[stat], den[stat]);
+            out.extend(chunk.iter().map(|v| T::from_f64((v.to_f64() - m) / d)));
+        }
+    });
+    Ok(T::wrap(array(shape, out)?))
+}
+
+/// Walks `data` (of `shape`) in contiguous chunks along its innermost run of
+/// axes, calling `f(chunk, stat, contiguous)` where `stat` is the index (in
+/// kept-axes order, as `reduce_raw` returns) of the statistic of the chunk's
+/// first element: shared by the whole chunk when the innermost run is reduced,
+/// else advancing with each element (`contiguous`).
+fn for_each_stat_chunk<T>(data: &[T], shape: &[usize], mask: &[bool], mut f: impl FnMut(&[T], usize, bool)) {
+    let mut groups = runs(shape, mask);
+    if groups.is_empty() {
+        groups.push((1, false));
+    }
+    // Stride of each run in the statistics (0 for reduced runs).
+    let mut strides = vec![0usize; groups.len()];
+    let mut acc = 1;
+    for (g, st) in groups.iter().zip(strides.iter_mut()).rev() {
+        if !g.1 {
+            *st = acc;
+            acc *= g.0;
+        }
+    }
+    let Some(&(inner, inner_reduced)) = groups.last() else { return };
+    if inner == 0 {
+        return;
+    }
+    let outer = &groups[..groups.len() - 1];
+    for (c, chunk) in data.chunks_exact(inner).enumerate() {
+        let (mut rest, mut base) = (c, 0);
+        for (g, st) in outer.iter().zip(&strides).rev() {
+            base += (rest % g.0) * st;
+            rest /= g.0;
+        }
+        f(chunk, base, !inner_reduced);
+    }
 }
 
 #[cfg(test)]
@@ -634,6 +671,10 @@ mod tests {
         let out = run_node(n, 17, vec![Some(xh), Some(sh)]).unwrap();
         assert_eq!((out[0].dtype(), out[1].dtype()), (DType::F16, DType::F64));
         close(&out[0], &[1, 2], &[-0.999995, 0.999995]);
+        // One-element rows still take their bias: y = 0 * scale + B.
+        let one = |v: f32| Some(f32s(&[1, 1], &[v]));
+        let out = run_node(node("LayerNormalization", 1), 17, vec![one(3.0), one(2.0), one(0.25)]).unwrap();
+        close(&out[0], &[1, 1], &[0.25]);
         // Scale that does not broadcast.
         assert!(run_node(node("LayerNormalization", 1), 17, vec![Some(x()), Some(f32s(&[3], &[1.0; 3]))]).is_err());
     }

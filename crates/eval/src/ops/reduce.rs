@@ -240,21 +240,36 @@ pub(super) fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
     }
 }
 
+/// Folds a contiguous row into four independent accumulators merged at the
+/// end: breaks the dependency chain of sequential float adds (4x throughput)
+/// and is valid because `merge` is associative for every reduction here.
+pub(super) fn fold_row<X: Copy, A: Copy>(row: &[X], ident: A, f: &impl Fn(A, X) -> A, merge: &impl Fn(A, A) -> A) -> A {
+    let chunks = row.chunks_exact(4);
+    let rest = chunks.remainder();
+    let mut acc = [ident; 4];
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = f(*a, x);
+        }
+    }
+    let a = merge(merge(acc[0], acc[1]), merge(acc[2], acc[3]));
+    rest.iter().fold(a, |a, &x| f(a, x))
+}
+
 /// Folds `data`, viewed as `[outer, r, inner]`, over its middle axis.
 fn stage<X: Copy, A: Copy>(
     data: &[X],
-    outer: usize,
-    r: usize,
-    inner: usize,
+    (outer, r, inner): (usize, usize, usize),
     ident: A,
     f: &impl Fn(A, X) -> A,
+    merge: &impl Fn(A, A) -> A,
 ) -> Vec<A> {
     if outer == 0 || r == 0 || inner == 0 {
         return vec![ident; outer * inner];
     }
     if inner == 1 {
         // Innermost reduction: one fold per contiguous row.
-        return data.chunks_exact(r).map(|row| row.iter().fold(ident, |a, &x| f(a, x))).collect();
+        return data.chunks_exact(r).map(|row| fold_row(row, ident, f, merge)).collect();
     }
     // Kept axes follow: fold whole rows into a slice of accumulators.
     let mut out = vec![ident; outer * inner];
@@ -270,7 +285,7 @@ fn stage<X: Copy, A: Copy>(
 
 /// Merges adjacent runs of reduced / kept axes, dropping size-1 axes (they
 /// change no layout); each run is (size, reduced).
-fn runs(shape: &[usize], mask: &[bool]) -> Vec<(usize, bool)> {
+pub(super) fn runs(shape: &[usize], mask: &[bool]) -> Vec<(usize, bool)> {
     let mut out: Vec<(usize, bool)> = Vec::new();
     for (&d, &m) in shape.iter().zip(mask) {
         if d == 1 {
@@ -310,12 +325,10 @@ pub(super) fn reduce_raw<T: Copy, A: Copy>(
         let inner: usize = groups[g + 1..].iter().map(|g| g.0).product();
         (outer, groups[g].0, inner)
     };
-    let (outer, r, inner) = split(&groups, g);
-    let mut acc = stage(data, outer, r, inner, ident, &fold);
+    let mut acc = stage(data, split(&groups, g), ident, &fold, &merge);
     groups.remove(g);
     while let Some(g) = groups.iter().rposition(|g| g.1) {
-        let (outer, r, inner) = split(&groups, g);
-        acc = stage(&acc, outer, r, inner, ident, &merge);
+        acc = stage(&acc, split(&groups, g), ident, &merge, &merge);
         groups.remove(g);
     }
     acc
@@ -452,18 +465,22 @@ fn reduce_typed<T: Elem>(x: &ArrayD<T>, p: &Plan, kind: Kind) -> Result<Tensor> 
     let data = contiguous(x);
     let (shape, mask) = (x.shape(), p.mask.as_slice());
     let (zero, one) = (<T::Acc as Accum>::ZERO, <T::Acc as Accum>::ONE);
-    let add = <T::Acc as Accum>::add;
-    let sum = |map: fn(T::Acc) -> T::Acc| reduce_raw(&data, shape, mask, zero, |a, v: T| a.add(map(v.acc())), add);
+    // A sum of `$map(x)`; a macro so that `$map` is inlined into the fold.
+    macro_rules! sum {
+        ($map:expr) => {
+            reduce_raw(&data, shape, mask, zero, |a, v: T| a.add($map(v.acc())), <T::Acc as Accum>::add)
+        };
+    }
     let out: Vec<T> = match kind {
-        Kind::Sum => fin(sum(|v| v), T::from_acc),
-        Kind::Mean => fin(sum(|v| v), |a| T::from_acc(a.div_n(p.count))),
+        Kind::Sum => fin(sum!(|v| v), T::from_acc),
+        Kind::Mean => fin(sum!(|v| v), |a| T::from_acc(a.div_n(p.count))),
         Kind::Max => reduce_raw(&data, shape, mask, T::LOWEST, max_nan, max_nan),
         Kind::Min => reduce_raw(&data, shape, mask, T::HIGHEST, min_nan, min_nan),
         Kind::Prod => fin(reduce_raw(&data, shape, mask, one, |a, v| a.mul(v.acc()), Accum::mul), T::from_acc),
-        Kind::L1 => fin(sum(Accum::abs), T::from_acc),
-        Kind::L2 => fin(sum(|v| v.mul(v)), |a| T::from_f64(a.to_f64().sqrt())),
-        Kind::SumSquare => fin(sum(|v| v.mul(v)), T::from_acc),
-        Kind::LogSum => fin(sum(|v| v), |a| T::from_f64(a.to_f64().ln())),
+        Kind::L1 => fin(sum!(Accum::abs), T::from_acc),
+        Kind::L2 => fin(sum!(|v: T::Acc| v.mul(v)), |a| T::from_f64(a.to_f64().sqrt())),
+        Kind::SumSquare => fin(sum!(|v: T::Acc| v.mul(v)), T::from_acc),
+        Kind::LogSum => fin(sum!(|v| v), |a| T::from_f64(a.to_f64().ln())),
         Kind::LogSumExp => fin(
             reduce_raw(&data, shape, mask, (f64::NEG_INFINITY, 0.0), |a, v| lse_merge(a, (v.to_f64(), 1.0)), lse_merge),
             |(m, s)| T::from_f64(m + s.ln()),
@@ -651,26 +668,52 @@ fn topk_typed<T: Elem>(x: &ArrayD<T>, axis: usize, k: usize, largest: bool) -> R
     let mut vals: Vec<T> = Vec::with_capacity(outer * k * inner);
     let mut idxs: Vec<i64> = Vec::with_capacity(outer * k * inner);
     if k > 0 && inner > 0 {
-        let (mut lane, mut order): (Vec<T>, Vec<usize>) = (Vec::with_capacity(r), Vec::with_capacity(r));
-        // Output buffers in [outer, k, inner] order, filled lane by lane.
+        let (mut gathered, mut order): (Vec<T>, Vec<usize>) = (Vec::with_capacity(r), Vec::with_capacity(r));
+        // Output buffers in [k, inner] order, filled lane by lane for each outer index.
         let (mut ov, mut oi) = (vec![T::LOWEST; k * inner], vec![0i64; k * inner]);
         for block in data.chunks_exact(r * inner) {
             for j in 0..inner {
-                lane.clear();
-                lane.extend(block.iter().skip(j).step_by(inner));
-                order.clear();
-                order.extend(0..r);
-                // Ties go to the lower index, whichever direction.
+                let lane: &[T] = if inner == 1 {
+                    block
+                } else {
+                    gathered.clear();
+                    gathered.extend(block.iter().skip(j).step_by(inner));
+                    &gathered
+                };
+                // Best first; ties go to the lower index, whichever direction.
                 let cmp = |&a: &usize, &b: &usize| {
                     let o = nan_last_cmp(lane[a], lane[b]);
                     let o = if largest { o.reverse() } else { o };
                     o.then(a.cmp(&b))
                 };
-                if k < r {
-                    order.select_nth_unstable_by(k - 1, cmp);
-                    order.truncate(k);
+                // Whether a later element ranks before an earlier one: strictly
+                // better, NaN above everything (the same order as `cmp`).
+                let beats = |v: T, w: T| {
+                    if largest { !w.is_nan() && (v.is_nan() || v > w) } else { !v.is_nan() && (w.is_nan() || v < w) }
+                };
+                order.clear();
+                if k <= 16 && k < r {
+                    // Small k: keep a sorted buffer; most elements lose to its
+                    // worst entry after one comparison.
+                    for i in 0..r {
+                        if order.len() == k {
+                            if order.last().is_some_and(|&w| beats(lane[i], lane[w])) {
+                                order.pop();
+                            } else {
+                                continue;
+                            }
+                        }
+                        let at = order.partition_point(|o| cmp(o, &i) == Ordering::Less);
+                        order.insert(at, i);
+                    }
+                } else {
+                    order.extend(0..r);
+                    if k < r {
+                        order.select_nth_unstable_by(k - 1, cmp);
+                        order.truncate(k);
+                    }
+                    order.sort_unstable_by(cmp);
                 }
-                order.sort_unstable_by(cmp);
                 for (t, &i) in order.iter().enumerate() {
                     ov[t * inner + j] = lane[i];
                     oi[t * inner + j] = i as i64;
@@ -948,5 +991,15 @@ pub(super) mod tests {
         assert_eq!(out[1], i64s(&[5], &[4, 0, 2, 3, 1]));
         // k out of range.
         assert!(run_node(node("TopK", 2), 11, vec![Some(x), Some(i64s(&[1], &[6]))]).is_err());
+        // The small-k path and the select path agree (ties, NaN, both directions).
+        let lane: Vec<f32> = (0..40).map(|i| if i % 13 == 5 { f32::NAN } else { ((i * 7) % 11) as f32 }).collect();
+        let x = f32s(&[40], &lane);
+        for largest in [0i64, 1] {
+            let top = |k: i64| {
+                let n = node("TopK", 2).with_attr("largest", largest);
+                run_node(n, 11, vec![Some(x.clone()), Some(i64s(&[1], &[k]))]).unwrap()[1].to_i64_vec().unwrap()
+            };
+            assert_eq!(top(5), top(30)[..5]);
+        }
     }
 }
