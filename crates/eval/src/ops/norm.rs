@@ -24,6 +24,7 @@ use crate::registry::{Ctx, OpRegistry};
 use crate::util::{broadcast_shapes, broadcast_view};
 use crate::{Result, Tensor, Value, array, bail};
 
+/// Registers the normalization ops.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("BatchNormalization", batch_norm);
     r.add("LayerNormalization", layer_norm);
@@ -123,6 +124,7 @@ fn ncs(shape: &[usize], what: &str) -> Result<(usize, usize, usize)> {
 // ---------------------------------------------------------------------------
 // BatchNormalization.
 
+/// BatchNormalization (inference, or training with batch statistics).
 fn batch_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let params: Vec<&Tensor> = (1..5).map(|i| ctx.input(inputs, i)).collect::<Result<_>>()?;
@@ -136,7 +138,11 @@ fn batch_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let names = ["scale", "B", "mean", "var"];
     let p: Vec<Vec<f64>> = params.iter().zip(names).map(|(t, w)| per_channel(t, c, w)).collect::<Result<_>>()?;
     let wanted = ctx.node.outputs.iter().filter(|o| !o.is_empty()).count();
-    let training = if ctx.opset >= 14 { ctx.int("training_mode", 0)? != 0 } else { wanted > 1 };
+    let training = match ctx.opset {
+        14.. => ctx.int("training_mode", 0)? != 0,
+        7.. => wanted > 1,
+        _ => wanted > 1 && ctx.int("is_test", 0)? == 0,
+    };
     if ctx.opset >= 14 && !training && ctx.node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
         bail!("running_mean/running_var outputs are only produced with training_mode=1");
     }
@@ -203,6 +209,7 @@ fn per_channel_affine<T: Elem>(x: &ArrayD<T>, c: usize, s: usize, a: &[f64], b: 
 // ---------------------------------------------------------------------------
 // InstanceNormalization and GroupNormalization.
 
+/// InstanceNormalization.
 fn instance_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let eps = f64::from(ctx.float("epsilon", 1e-5)?);
@@ -213,6 +220,7 @@ fn instance_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>>
     Ok(vec![y.into()])
 }
 
+/// GroupNormalization (per-group parameters at 18, per-channel from 21).
 fn group_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let eps = f64::from(ctx.float("epsilon", 1e-5)?);
@@ -271,6 +279,7 @@ fn group_typed<T: Elem>(x: &ArrayD<T>, groups: usize, eps: f64, scale: &[f64], b
 // ---------------------------------------------------------------------------
 // LayerNormalization and RMSNormalization.
 
+/// LayerNormalization with its optional Mean / InvStdDev outputs.
 fn layer_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let shape = x.shape();
@@ -298,6 +307,7 @@ fn layer_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     Ok(vec![y.into(), float_tensor(stash, &stat_shape, mean)?.into(), float_tensor(stash, &stat_shape, inv)?.into()])
 }
 
+/// RMSNormalization.
 fn rms_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let shape = x.shape();
@@ -368,6 +378,7 @@ fn rows_norm<T: Elem, O: Elem>(
 // ---------------------------------------------------------------------------
 // LpNormalization and MeanVarianceNormalization.
 
+/// LpNormalization (p = 1 or 2).
 fn lp_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let axis = super::reduce::check_axis(ctx.int("axis", -1)?, x.rank())?;
@@ -379,6 +390,7 @@ fn lp_norm(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     Ok(vec![y.into()])
 }
 
+/// `x / ||x||_p` along `axis`, 0 where the norm is 0.
 fn lp_typed<T: Elem>(x: &ArrayD<T>, axis: usize, l2: bool) -> Result<Tensor> {
     let (outer, r, inner) = lanes(x.shape(), axis);
     let data = contiguous(x);
@@ -407,6 +419,7 @@ fn lp_typed<T: Elem>(x: &ArrayD<T>, axis: usize, l2: bool) -> Result<Tensor> {
     Ok(T::wrap(array(x.shape(), out)?))
 }
 
+/// MeanVarianceNormalization (default axes [0, 2, 3]).
 fn mvn(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let rank = x.rank();

@@ -22,6 +22,7 @@ use ndarray::ArrayD;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
 
+/// Registers the reduction ops.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("ReduceSum", |c, i| reduce(c, i, Kind::Sum));
     r.add("ReduceMean", |c, i| reduce(c, i, Kind::Mean));
@@ -414,7 +415,9 @@ fn reduce_mask(ctx: &Ctx<'_>, inputs: &[Option<&Value>], rank: usize) -> Result<
                 }
                 t.to_i64_vec()?
             }
-            None => Vec::new(),
+            // Some exporters keep the old `axes` attribute after it became an
+            // input; honour it rather than silently reducing everything.
+            None => ctx.ints("axes")?.unwrap_or_default(),
         };
         (axes, ctx.int("noop_with_empty_axes", 0)? != 0)
     } else {
@@ -436,6 +439,7 @@ fn reduce_mask(ctx: &Ctx<'_>, inputs: &[Option<&Value>], rank: usize) -> Result<
 }
 
 /// Reduce* ops.
+/// ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare.
 fn reduce(ctx: &Ctx<'_>, inputs: &[Option<&Value>], kind: Kind) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let mask = reduce_mask(ctx, inputs, x.rank())?;
@@ -461,6 +465,7 @@ fn reduce(ctx: &Ctx<'_>, inputs: &[Option<&Value>], kind: Kind) -> Result<Vec<Va
     Ok(vec![y.into()])
 }
 
+/// One reduction of a numeric tensor.
 fn reduce_typed<T: Elem>(x: &ArrayD<T>, p: &Plan, kind: Kind) -> Result<Tensor> {
     let data = contiguous(x);
     let (shape, mask) = (x.shape(), p.mask.as_slice());
@@ -489,6 +494,7 @@ fn reduce_typed<T: Elem>(x: &ArrayD<T>, p: &Plan, kind: Kind) -> Result<Tensor> 
     Ok(T::wrap(array(&p.out_shape, out)?))
 }
 
+/// Finishes accumulators into output elements.
 fn fin<A, T>(v: Vec<A>, f: impl Fn(A) -> T) -> Vec<T> {
     v.into_iter().map(f).collect()
 }
@@ -512,6 +518,7 @@ pub(super) fn check_axis(axis: i64, rank: usize) -> Result<usize> {
     }
 }
 
+/// ArgMax / ArgMin.
 fn arg_reduce(ctx: &Ctx<'_>, inputs: &[Option<&Value>], max: bool) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let axis = check_axis(ctx.int("axis", 0)?, x.rank())?;
@@ -580,6 +587,7 @@ fn arg_typed<T: Elem>(
 // ---------------------------------------------------------------------------
 // CumSum.
 
+/// CumSum.
 fn cumsum(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let axis_t = ctx.input(inputs, 1)?;
@@ -593,6 +601,7 @@ fn cumsum(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     Ok(vec![y.into()])
 }
 
+/// Inclusive or exclusive running sums along `axis`, forward or reversed.
 fn cumsum_typed<T: Elem>(x: &ArrayD<T>, axis: usize, exclusive: bool, reverse: bool) -> Result<Tensor> {
     let (_, r, inner) = lanes(x.shape(), axis);
     let data = contiguous(x);
@@ -626,6 +635,7 @@ fn cumsum_typed<T: Elem>(x: &ArrayD<T>, axis: usize, exclusive: bool, reverse: b
 // ---------------------------------------------------------------------------
 // TopK.
 
+/// TopK.
 fn topk(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let k = if ctx.opset < 10 {
@@ -662,6 +672,7 @@ fn nan_last_cmp<T: Elem>(a: T, b: T) -> Ordering {
     }
 }
 
+/// The k best elements of each lane along `axis` and their indices, best first.
 fn topk_typed<T: Elem>(x: &ArrayD<T>, axis: usize, k: usize, largest: bool) -> Result<(Tensor, ArrayD<i64>)> {
     let (outer, r, inner) = lanes(x.shape(), axis);
     let data = contiguous(x);
