@@ -293,7 +293,11 @@ fn unknown_extension_and_content_asks_for_from() {
     let msg = convert::load(&registry, &p, None, &ImportOptions::default()).err().unwrap().to_string();
     assert_eq!(
         msg,
-        format!("{}: cannot tell the model format from its name or content; pass --from (one of: onnx)", p.display())
+        format!(
+            "{}: cannot tell the model format from its name or content; pass --from (one of: {})",
+            p.display(),
+            registry.importers().map(|i| i.info().name).collect::<Vec<_>>().join(", ")
+        )
     );
 }
 

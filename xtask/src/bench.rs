@@ -14,9 +14,21 @@ use crate::{Outcome, Workspace};
 /// Options of the benchmark.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Timed runs per model and runtime (after one warm-up run).
+    /// Timed runs per model and runtime (after one warm-up run) for the evaluator.
     #[arg(long, default_value_t = 20)]
     repeat: usize,
+    /// Runs per tool and model for the conversion benchmark.
+    #[arg(long, default_value_t = 3)]
+    convert_repeat: usize,
+    /// Only the evaluator benchmark.
+    #[arg(long, conflicts_with = "convert_only")]
+    eval_only: bool,
+    /// Only the conversion benchmark.
+    #[arg(long)]
+    convert_only: bool,
+    /// Add the 4 GiB model to the conversion benchmark.
+    #[arg(long)]
+    large: bool,
 }
 
 struct Row {
@@ -53,6 +65,21 @@ fn ours(bin: &Path, dir: &Path, repeat: usize, scratch: &Path) -> Result<f64> {
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let bin = crate::convert::build_release(ws)?;
     let venv = Venv::ensure(ws, "bench-venv", &ws.root.join("xtask/python/requirements-bench.txt"))?;
+    if !args.convert_only {
+        eval_bench(ws, &bin, &venv, args.repeat)?;
+    }
+    if !args.eval_only {
+        let mut sizes = vec![256, 1024];
+        if args.large {
+            sizes.push(4096);
+        }
+        let table = crate::bench_convert::run(&bin, &venv, &ws.root, &sizes, args.convert_repeat)?;
+        println!("\n{table}medians of {} runs; peak RSS is the largest of the runs", args.convert_repeat);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn eval_bench(ws: &Workspace, bin: &Path, venv: &Venv, repeat: usize) -> Result<()> {
     let root = ws.root.join("target").join("bench");
     let models = root.join("models");
     crate::venv::run(Command::new(venv.python()).arg(ws.root.join("xtask/python/bench_models.py")).arg(&models))
@@ -66,7 +93,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     ];
     let out = Command::new(venv.python())
         .arg(ws.root.join("xtask/python/bench_onnxruntime.py"))
-        .arg(args.repeat.to_string())
+        .arg(repeat.to_string())
         .args(&dirs)
         .output()
         .context("running onnxruntime")?;
@@ -79,7 +106,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let mut rows = Vec::new();
     for (dir, o) in dirs.iter().zip(&ort) {
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let ours_ms = ours(&bin, dir, args.repeat, &scratch)?;
+        let ours_ms = ours(bin, dir, repeat, &scratch)?;
         let ort_ms = o["median_ms"].as_f64().context("onnxruntime result without median")?;
         rows.push(Row { model: name, ours_ms, ort_ms });
     }
@@ -88,6 +115,6 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     for r in &rows {
         println!("| {} | {:.2} | {:.2} | {:.2}x |", r.model, r.ours_ms, r.ort_ms, r.ours_ms / r.ort_ms);
     }
-    println!("medians of {} runs after one warm-up; ratio = evaluator / onnxruntime", args.repeat);
-    Ok(Outcome::Ok)
+    println!("medians of {repeat} runs after one warm-up; ratio = evaluator / onnxruntime");
+    Ok(())
 }

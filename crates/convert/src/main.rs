@@ -38,6 +38,10 @@ struct Cli {
     /// Never write external data; fail if the model cannot be stored inline.
     #[arg(long)]
     no_external_data: bool,
+    /// Load weights by name from a .safetensors file (or a sharded .safetensors.index.json) before writing.
+    #[cfg(feature = "safetensors")]
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
     /// Exporter option KEY=VALUE (e.g. tensor-encoding=typed); repeatable.
     #[arg(short = 'O', value_name = "KEY=VALUE")]
     export_option: Vec<String>,
@@ -233,6 +237,10 @@ fn run(cli: Cli) -> Result<()> {
     };
     let progress = progress::handle(cli.quiet);
     let mut opts = ConvertOptions { from: cli.from.clone(), to: cli.to.clone(), ..ConvertOptions::default() };
+    #[cfg(feature = "safetensors")]
+    {
+        opts.weights = cli.weights.clone();
+    }
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
     opts.export.format_options = parse_kv(&cli.export_option, "-O")?;

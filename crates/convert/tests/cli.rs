@@ -323,10 +323,12 @@ fn unknown_output_extension_suggests_to() {
     assert_eq!(
         line,
         format!(
-            "error: cannot convert {} to {}: {}: cannot tell the output format from the file name; pass --to (one of: onnx)",
+            "error: cannot convert {} to {}: {}: cannot tell the output format from the file name; pass --to (one of: {})",
             input.display(),
             out.display(),
-            out.display()
+            out.display(),
+            // Every exporter this build has, in registration order.
+            convert::registry().exporters().map(|e| e.info().name).collect::<Vec<_>>().join(", ")
         )
     );
     assert!(entries(dir.path()).is_empty());
