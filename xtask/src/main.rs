@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod codegen;
 mod convert;
 mod interop;
@@ -32,6 +33,8 @@ enum Task {
     Convert(convert::Args),
     /// Convert every fixture and check the result in the real runtimes (venv under target/).
     Interop(interop::Args),
+    /// Time the evaluator against onnxruntime (one thread) on the same models.
+    Bench(bench::Args),
 }
 
 /// Paths shared by every task.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Task::Codegen(args) => codegen::run(&ws, args),
         Task::Convert(args) => convert::run(&ws, args),
         Task::Interop(args) => interop::run(&ws, args),
+        Task::Bench(args) => bench::run(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

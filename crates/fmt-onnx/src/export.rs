@@ -235,12 +235,16 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             f.position()
         )));
     }
-    if let Some(d) = data_file {
-        let target = d.target().to_path_buf();
-        let n = d.commit()?;
-        report.files.push((target, n));
-    }
-    report.files.insert(0, (path.to_path_buf(), f.commit()?));
+    // The data file is renamed into place before the model that references
+    // it; if either rename fails, both previous files are restored.
+    let mut files = vec![];
+    files.extend(data_file);
+    files.push(f);
+    let targets: Vec<_> = files.iter().map(|f| f.target().to_path_buf()).collect();
+    let sizes = ir::io::commit_all(files)?;
+    let mut written: Vec<_> = targets.into_iter().zip(sizes).collect();
+    written.rotate_right(1); // main file first in the report
+    report.files = written;
     opts.progress.end();
     Ok(report)
 }
