@@ -14,7 +14,7 @@
 use half::{bf16, f16};
 use ndarray::{ArrayD, Axis};
 
-use super::shape::{checked_numel, list_arm, map_list, norm_index, one, standard};
+use super::shape::{checked_numel, list_arm, map_list, norm_index, one, reshaped, standard, strides};
 use crate::registry::OpRegistry;
 use crate::{Ctx, Result, Tensor, Value, bail, map_any, util, with_any};
 
@@ -30,15 +30,6 @@ pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Compress", compress);
     r.add("ReverseSequence", reverse_sequence);
     r.add("Unique", unique);
-}
-
-/// Row-major strides (in elements) of `shape`.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
 }
 
 /// An integer index tensor's values (row-major).
@@ -229,18 +220,21 @@ fn gather_elements(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value
         bail!("indices {is:?} exceed data {ds:?} off axis {axis}");
     }
     let idx = indices(ind)?;
-    let st = strides(ds);
-    let dim = ds[axis];
-    one(map_any!(data, a => {
-        let a = a.as_standard_layout();
-        let Some(s) = a.as_slice() else { bail!("gather: input is not contiguous") };
-        let mut out = Vec::with_capacity(idx.len());
-        for_each_offset(is, &st, axis, |k, base| {
-            out.push(s[base + norm_index(idx[k], dim)? * st[axis]].clone());
-            Ok(())
-        })?;
-        crate::array(is, out)?
-    }))
+    one(map_any!(data, a => gather_elems(a, is, &idx, axis)?))
+}
+
+/// GatherElements on one array: indices of shape `is`, row-major in `idx`.
+fn gather_elems<T: Clone>(a: &ArrayD<T>, is: &[usize], idx: &[i64], axis: usize) -> Result<ArrayD<T>> {
+    let st = strides(a.shape());
+    let dim = a.shape()[axis];
+    let a = a.as_standard_layout();
+    let Some(s) = a.as_slice() else { bail!("gather: input is not contiguous") };
+    let mut out = Vec::with_capacity(idx.len());
+    for_each_offset(is, &st, axis, |k, base| {
+        out.push(s[base + norm_index(idx[k], dim)? * st[axis]].clone());
+        Ok(())
+    })?;
+    crate::array(is, out)
 }
 
 /// The flat offsets addressed by the index tuples of GatherND/ScatterND: the
@@ -298,6 +292,11 @@ fn gather_nd(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }))
 }
 
+/// Plain (no reduction) scatter: the update replaces the element.
+fn assign<T: Clone>(d: &mut T, u: &T) {
+    d.clone_from(u);
+}
+
 /// Copies `data` and combines `updates` into it slice by slice: slice `t`
 /// (of `inner` elements) at offset `offs[t]`.
 fn scatter_slices<T: Clone>(
@@ -336,7 +335,7 @@ fn scatter_nd(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }
     one(match Reduction::of(ctx)? {
         Reduction::None => {
-            map_list!(&[data, upd], v => scatter_slices(v[0], v[1], &offs, inner, |d, u| *d = u.clone())?)
+            map_list!(&[data, upd], v => scatter_slices(v[0], v[1], &offs, inner, assign)?)
         }
         r => map_list_arith!(&[data, upd], v => scatter_slices(v[0], v[1], &offs, inner, |d, u| *d = r.apply(*d, *u))?),
     })
@@ -381,7 +380,7 @@ fn scatter_elements(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Valu
     }
     let idx = indices(ind)?;
     one(match Reduction::of(ctx)? {
-        Reduction::None => map_list!(&[data, upd], v => scatter_elems(v[0], v[1], &idx, axis, |d, u| *d = u.clone())?),
+        Reduction::None => map_list!(&[data, upd], v => scatter_elems(v[0], v[1], &idx, axis, assign)?),
         r => map_list_arith!(&[data, upd], v => scatter_elems(v[0], v[1], &idx, axis, |d, u| *d = r.apply(*d, *u))?),
     })
 }
@@ -440,22 +439,32 @@ fn one_hot(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }
     let a = a as usize;
     let out_shape: Vec<usize> = [&is[..a], &[depth], &is[a..]].concat();
-    let total = checked_numel(&out_shape)?;
+    checked_numel(&out_shape)?;
     let inner: usize = is[a..].iter().product();
+    one(map_any!(values, v => one_hot_fill(v, &idx, depth, inner, &out_shape)?))
+}
+
+/// The OneHot output for one value type; `inner` is the size of the index
+/// axes after the new one.
+fn one_hot_fill<T: Clone>(
+    values: &ArrayD<T>,
+    idx: &[i64],
+    depth: usize,
+    inner: usize,
+    out_shape: &[usize],
+) -> Result<ArrayD<T>> {
+    let mut it = values.iter().cloned();
+    let (Some(off), Some(on)) = (it.next(), it.next()) else { bail!("values must hold two elements") };
+    let mut out = vec![off; checked_numel(out_shape)?];
     let d = depth as i64;
-    one(map_any!(values, v => {
-        let mut it = v.iter().cloned();
-        let (Some(off), Some(on)) = (it.next(), it.next()) else { bail!("values must hold two elements") };
-        let mut out = vec![off; total];
-        for (k, &i) in idx.iter().enumerate() {
-            let j = if i < 0 { i.saturating_add(d) } else { i };
-            if (0..d).contains(&j) {
-                let (o, p) = (k / inner.max(1), k % inner.max(1));
-                out[(o * depth + j as usize) * inner + p] = on.clone();
-            }
+    for (k, &i) in idx.iter().enumerate() {
+        let j = if i < 0 { i.saturating_add(d) } else { i };
+        if (0..d).contains(&j) {
+            let (o, p) = (k / inner.max(1), k % inner.max(1));
+            out[(o * depth + j as usize) * inner + p] = on.clone();
         }
-        crate::array(&out_shape, out)?
-    }))
+    }
+    crate::array(out_shape, out)
 }
 
 /// Compress: keeps the slices along `axis` (or the flattened elements) whose
@@ -475,7 +484,7 @@ fn compress(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
             (x, util::axis(ctx.int("axis", 0)?, x.rank())?)
         }
         None => {
-            flat = x.reshape(&[x.len()])?;
+            flat = reshaped(x, &[x.len()])?;
             (&flat, 0)
         }
     };
@@ -572,6 +581,34 @@ fn unique_groups(
     (firsts_out, inverse, counts_out)
 }
 
+/// Unique for one array: the unique values (or slices along `axis`) and,
+/// in `groups`, their first indices, the inverse map and the counts.
+fn unique_of<T: Clone + PartialOrd>(
+    a: &ArrayD<T>,
+    axis: Option<usize>,
+    sorted: bool,
+    groups: &mut (Vec<usize>, Vec<i64>, Vec<i64>),
+) -> Result<ArrayD<T>> {
+    match axis {
+        None => {
+            let v: Vec<T> = a.iter().cloned().collect();
+            *groups = unique_groups(v.len(), sorted, |i, j| cmp_total(&v[i], &v[j]));
+            let u: Vec<T> = groups.0.iter().map(|&i| v[i].clone()).collect();
+            crate::array(&[u.len()], u)
+        }
+        Some(ax) => {
+            let rows: Vec<Vec<T>> = a.axis_iter(Axis(ax)).map(|s| s.iter().cloned().collect()).collect();
+            let cmp_rows = |i: usize, j: usize| {
+                let pairs = rows[i].iter().zip(&rows[j]);
+                pairs.map(|(p, q)| cmp_total(p, q)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+            };
+            *groups = unique_groups(rows.len(), sorted, cmp_rows);
+            let s = a.select(Axis(ax), &groups.0);
+            Ok(if s.is_standard_layout() { s } else { standard(s.view()) })
+        }
+    }
+}
+
 /// Unique (flattened, or whole slices along `axis`) with all four outputs:
 /// values, first indices, inverse indices and counts.
 fn unique(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
@@ -587,24 +624,9 @@ fn unique(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     if axis.is_some() && x.rank() == 0 {
         bail!("cannot take unique slices of a scalar");
     }
-    let (firsts, inverse, counts): (Vec<usize>, Vec<i64>, Vec<i64>);
-    let y = map_any!(x, a => match axis {
-        None => {
-            let v: Vec<_> = a.iter().cloned().collect();
-            (firsts, inverse, counts) = unique_groups(v.len(), sorted, |i, j| cmp_total(&v[i], &v[j]));
-            let u: Vec<_> = firsts.iter().map(|&i| v[i].clone()).collect();
-            crate::array(&[u.len()], u)?
-        }
-        Some(ax) => {
-            let rows: Vec<Vec<_>> = a.axis_iter(Axis(ax)).map(|s| s.iter().cloned().collect()).collect();
-            let cmp_rows = |i: usize, j: usize| {
-                rows[i].iter().zip(&rows[j]).map(|(p, q)| cmp_total(p, q)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
-            };
-            (firsts, inverse, counts) = unique_groups(rows.len(), sorted, cmp_rows);
-            let s = a.select(Axis(ax), &firsts);
-            if s.is_standard_layout() { s } else { standard(s.view()) }
-        }
-    });
+    let mut groups = (Vec::new(), Vec::new(), Vec::new());
+    let y = map_any!(x, a => unique_of(a, axis, sorted, &mut groups)?);
+    let (firsts, inverse, counts) = groups;
     let n = firsts.len();
     let firsts: Vec<i64> = firsts.into_iter().map(|i| i as i64).collect();
     Ok(vec![
@@ -756,6 +778,32 @@ mod tests {
         assert_eq!(o[3], i64t(&[3], &[2, 1, 2]));
         let o = outs(node("Unique"), strt(&[3], &["b", "a", "b"]));
         assert_eq!(o[0], strt(&[2], &["a", "b"]));
+    }
+
+    #[test]
+    fn bad_indices_are_errors() {
+        let x = iota(&[2, 3]);
+        let big = i64t(&[1], &[i64::MAX]);
+        let low = i64t(&[1], &[i64::MIN]);
+        for ind in [big.clone(), low.clone(), i64t(&[1], &[-3])] {
+            assert!(run1(node("Gather"), 13, vec![x.clone(), ind]).is_err());
+        }
+        assert!(run1(node("GatherElements"), 13, vec![x.clone(), i64t(&[1, 1], &[i64::MIN])]).is_err());
+        assert!(run1(node("GatherND"), 13, vec![x.clone(), i64t(&[1, 2], &[0, 3])]).is_err());
+        assert!(run1(node("GatherND"), 13, vec![x.clone(), i64t(&[1, 3], &[0, 0, 0])]).is_err());
+        let u = f32t(&[1, 3], &[1., 2., 3.]);
+        assert!(run1(node("ScatterND"), 13, vec![x.clone(), i64t(&[1, 1], &[2]), u.clone()]).is_err());
+        assert!(run1(node("ScatterND"), 13, vec![x.clone(), i64t(&[1, 1], &[0]), f32t(&[1, 2], &[1., 2.])]).is_err());
+        let n = node("ScatterElements").with_attr("axis", 1i64);
+        assert!(run1(n, 13, vec![x.clone(), i64t(&[1, 3], &[0, 1, 3]), u.clone()]).is_err());
+        assert!(run1(node("ScatterElements"), 13, vec![x.clone(), i64t(&[1, 4], &[0; 4]), iota(&[1, 4])]).is_err());
+        let n = node("ScatterND").with_attr("reduction", "add");
+        assert!(run1(n, 16, vec![strt(&[1], &["a"]), i64t(&[1, 1], &[0]), strt(&[1], &["b"])]).is_err());
+        assert!(run1(node("OneHot"), 11, vec![big.clone(), i64t(&[], &[i64::MAX]), f32t(&[2], &[0., 1.])]).is_err());
+        let y = run1(node("OneHot"), 11, vec![low, i64t(&[], &[2]), f32t(&[2], &[0., 1.])]).unwrap();
+        assert_eq!(y, f32t(&[1, 2], &[0., 0.]));
+        assert!(run1(node("ReverseSequence"), 10, vec![x.clone(), i64t(&[3], &[1, 3, 1])]).is_err());
+        assert!(run1(node("ReverseSequence"), 10, vec![x, big]).is_err());
     }
 
     #[test]

@@ -74,7 +74,81 @@ pub(super) fn one(t: Tensor) -> Result<Vec<Value>> {
 
 /// An owned copy in standard (row-major) layout, whatever the view's strides.
 pub(super) fn standard<T: Clone>(v: ArrayViewD<'_, T>) -> ArrayD<T> {
-    v.as_standard_layout().into_owned()
+    if v.ndim() <= 1 || v.is_standard_layout() {
+        return v.as_standard_layout().into_owned();
+    }
+    // Copying lane by lane keeps the inner loop on a 1-D view, several times
+    // faster than ndarray's element-wise n-D iteration.
+    let mut out = Vec::with_capacity(v.len());
+    for lane in v.lanes(Axis(v.ndim() - 1)) {
+        out.extend(lane.iter().cloned());
+    }
+    match ArrayD::from_shape_vec(v.raw_dim(), out) {
+        Ok(a) => a,
+        Err(_) => v.as_standard_layout().into_owned(),
+    }
+}
+
+/// Row-major strides (in elements) of `shape`.
+pub(super) fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// `a` with its axes permuted (`perm[i]` is the input axis of output axis
+/// `i`), copied to row-major layout. When the input's innermost axis moves,
+/// the copy goes in square tiles so that reads and writes both stay in cache.
+pub(super) fn permute<T: Clone>(a: &ArrayD<T>, perm: &[usize]) -> ArrayD<T> {
+    const TILE: usize = 32;
+    let view = a.view().permuted_axes(IxDyn(perm));
+    let n = perm.len();
+    let q = n.saturating_sub(1);
+    let Some(p) = perm.iter().position(|&x| x + 1 == n) else { return standard(view) };
+    let src = a.as_standard_layout();
+    let (Some(src), Some(first)) = (src.as_slice(), a.iter().next()) else { return standard(view) };
+    let dims: Vec<usize> = perm.iter().map(|&i| a.shape()[i]).collect();
+    if p == q || dims[p] < 2 || dims[q] < 2 {
+        return standard(view);
+    }
+    let in_st = strides(a.shape());
+    let st: Vec<usize> = perm.iter().map(|&i| in_st[i]).collect();
+    let ost = strides(&dims);
+    let mut out = vec![first.clone(); src.len()];
+    let others: Vec<usize> = (0..n).filter(|&d| d != p && d != q).collect();
+    let count: usize = others.iter().map(|&d| dims[d]).product();
+    let mut pos = vec![0usize; others.len()];
+    let (mut ib, mut ob) = (0usize, 0usize);
+    for _ in 0..count {
+        for p0 in (0..dims[p]).step_by(TILE) {
+            for q0 in (0..dims[q]).step_by(TILE) {
+                for ip in p0..(p0 + TILE).min(dims[p]) {
+                    // The input's innermost axis (stride 1) is output axis p.
+                    let (i0, o0) = (ib + ip, ob + ip * ost[p]);
+                    for iq in q0..(q0 + TILE).min(dims[q]) {
+                        out[o0 + iq] = src[i0 + iq * st[q]].clone();
+                    }
+                }
+            }
+        }
+        for (k, &d) in others.iter().enumerate().rev() {
+            pos[k] += 1;
+            if pos[k] < dims[d] {
+                ib += st[d];
+                ob += ost[d];
+                break;
+            }
+            ib -= st[d] * (dims[d] - 1);
+            ob -= ost[d] * (dims[d] - 1);
+            pos[k] = 0;
+        }
+    }
+    match ArrayD::from_shape_vec(IxDyn(&dims), out) {
+        Ok(o) => o,
+        Err(_) => standard(view),
+    }
 }
 
 /// Gives an owned array another shape of equal size, copying only when its
@@ -82,6 +156,14 @@ pub(super) fn standard<T: Clone>(v: ArrayViewD<'_, T>) -> ArrayD<T> {
 pub(super) fn reshape_owned<T: Clone>(a: ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
     let a = if a.is_standard_layout() { a } else { standard(a.view()) };
     a.into_shape_with_order(IxDyn(shape)).map_err(|e| Error::op(format!("cannot reshape to {shape:?}: {e}")))
+}
+
+/// `x` with another shape of equal size (a row-major copy).
+pub(super) fn reshaped(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(x.len()) {
+        bail!("cannot reshape {:?} ({} elements) to {shape:?}", x.shape(), x.len());
+    }
+    Ok(map_any!(x, a => reshape_owned(standard(a.view()), shape)?))
 }
 
 /// Normalizes a possibly negative index into an axis of length `dim`; out of
@@ -267,7 +349,11 @@ fn sparse_to_dense(s: &ir::SparseTensor) -> Result<Tensor> {
     let total = checked_numel(dims)?;
     let nnz = values.len();
     let linear: Vec<usize> = if idx.len() == nnz && s.indices.shape().len() <= 1 {
-        idx.iter().map(|&i| norm_index(i, total)).collect::<Result<_>>()?
+        let bad = idx.iter().find(|&&i| i < 0 || i as usize >= total);
+        if let Some(i) = bad {
+            bail!("sparse index {i} is out of range for shape {dims:?}");
+        }
+        idx.iter().map(|&i| i as usize).collect()
     } else if idx.len() == nnz * dims.len() {
         let mut out = Vec::with_capacity(nnz);
         for coord in idx.chunks(dims.len().max(1)) {
@@ -284,13 +370,18 @@ fn sparse_to_dense(s: &ir::SparseTensor) -> Result<Tensor> {
     } else {
         bail!("sparse indices of shape {:?} do not fit {nnz} values of rank {}", s.indices.shape(), dims.len());
     };
-    Ok(map_any!(&values, v => {
-        let mut out = vec![Default::default(); total];
-        for (&o, x) in linear.iter().zip(v.iter()) {
-            out[o] = x.clone();
+    Ok(map_any!(&values, v => scatter_dense(v, &linear, dims)?))
+}
+
+/// A default-filled array of `dims` with `values[i]` at flat offset `at[i]`.
+fn scatter_dense<T: Clone + Default>(values: &ArrayD<T>, at: &[usize], dims: &[usize]) -> Result<ArrayD<T>> {
+    let mut out = vec![T::default(); checked_numel(dims)?];
+    for (&o, x) in at.iter().zip(values.iter()) {
+        if let Some(slot) = out.get_mut(o) {
+            slot.clone_from(x);
         }
-        crate::array(dims, out)?
-    }))
+    }
+    crate::array(dims, out)
 }
 
 /// The output shape of Reshape: `0` copies the input dim (unless `allowzero`),
@@ -334,7 +425,7 @@ fn reshape(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let spec = ints_of(ctx.input(inputs, 1)?)?;
     let allowzero = ctx.opset >= 14 && ctx.int("allowzero", 0)? != 0;
     let shape = reshape_dims(x.shape(), &spec, allowzero)?;
-    one(x.reshape(&shape)?)
+    one(reshaped(x, &shape)?)
 }
 
 /// Transpose (`perm` defaults to reversing the axes).
@@ -351,7 +442,7 @@ fn transpose(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         }
         None => (0..rank).rev().collect(),
     };
-    one(map_any!(x, a => standard(a.view().permuted_axes(IxDyn(&perm)))))
+    one(map_any!(x, a => permute(a, &perm)))
 }
 
 /// Flatten to 2-D at `axis` (negative axes since opset 11).
@@ -364,7 +455,7 @@ fn flatten(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         bail!("axis {a} is out of range for rank {rank}");
     }
     let (outer, inner) = x.shape().split_at(a as usize);
-    one(x.reshape(&[outer.iter().product(), inner.iter().product()])?)
+    one(reshaped(x, &[outer.iter().product(), inner.iter().product()])?)
 }
 
 /// Squeeze (axes attribute before opset 13, input after; none: every 1-dim).
@@ -383,7 +474,7 @@ fn squeeze(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         }
         None => shape.iter().copied().filter(|&d| d != 1).collect(),
     };
-    one(x.reshape(&out)?)
+    one(reshaped(x, &out)?)
 }
 
 /// Unsqueeze (axes attribute before opset 13, input after; axes index the output).
@@ -395,7 +486,7 @@ fn unsqueeze(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let mut dims = x.shape().iter();
     let out: Vec<usize> =
         (0..rank).map(|i| if axes.contains(&i) { 1 } else { dims.next().copied().unwrap_or(1) }).collect();
-    one(x.reshape(&out)?)
+    one(reshaped(x, &out)?)
 }
 
 /// Concat along `axis` (negative since opset 11); all inputs share type and rank.
@@ -563,8 +654,15 @@ fn tile_array<T: Clone>(a: &ArrayD<T>, reps: &[usize], out_shape: &[usize]) -> R
     let mut cur = standard(a.view());
     for (axis, &r) in reps.iter().enumerate() {
         if r > 1 {
-            let views = vec![cur.view(); r];
-            cur = ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::op(format!("tile: {e}")))?;
+            // Broadcast a new axis of size r in front of `axis`, copy, merge the two.
+            let mut wide = cur.shape().to_vec();
+            wide.insert(axis, r);
+            let v = cur.view().insert_axis(Axis(axis));
+            let Some(b) = v.broadcast(IxDyn(&wide)) else { bail!("tile: cannot broadcast to {wide:?}") };
+            let copied = standard(b);
+            let mut merged = cur.shape().to_vec();
+            merged[axis] *= r;
+            cur = reshape_owned(copied, &merged)?;
         }
     }
     Ok(cur)
@@ -635,7 +733,7 @@ fn pad_array<T: Clone>(a: &ArrayD<T>, pads: &[(i64, i64)], mode: PadMode, fill: 
     let mut crops = Vec::with_capacity(pads.len());
     let mut shape = Vec::with_capacity(pads.len());
     for (&(b, e), &n) in pads.iter().zip(a.shape()) {
-        let (cb, ce) = ((-b).max(0) as u64, (-e).max(0) as u64);
+        let (cb, ce) = (b.saturating_neg().max(0) as u64, e.saturating_neg().max(0) as u64);
         if cb + ce > n as u64 {
             bail!("pads {pads:?} crop more than the input shape {:?}", a.shape());
         }
@@ -775,10 +873,15 @@ fn constant_of_shape(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Val
     if value.len() != 1 {
         bail!("value must hold one element, got shape {:?}", value.shape());
     }
-    one(map_any!(&value, v => match v.iter().next() {
-        Some(e) => ArrayD::from_elem(IxDyn(&shape), e.clone()),
-        None => bail!("value is empty"),
-    }))
+    one(map_any!(&value, v => filled(v, &shape)?))
+}
+
+/// An array of `shape` filled with the first element of `v`.
+fn filled<T: Clone>(v: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
+    match v.iter().next() {
+        Some(e) => Ok(ArrayD::from_elem(IxDyn(shape), e.clone())),
+        None => bail!("the fill value is empty"),
+    }
 }
 
 /// EyeLike: ones on the `k`-th diagonal of a 2-D tensor shaped like the
@@ -792,26 +895,27 @@ fn eye_like(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     };
     let k = ctx.int("k", 0)?;
     let (zero, unit) = (scalar_of(dtype, 0.0)?, scalar_of(dtype, 1.0)?);
-    one(map_list!(&[&zero, &unit], v => {
-        let (z, o) = (v[0].iter().next().cloned(), v[1].iter().next().cloned());
-        let (Some(z), Some(o)) = (z, o) else { bail!("empty fill value") };
-        let mut out = ArrayD::from_elem(IxDyn(&[rows, cols]), z);
-        for r in 0..rows as i64 {
-            let c = r + k;
-            if (0..cols as i64).contains(&c) {
-                out[[r as usize, c as usize]] = o.clone();
-            }
+    one(map_list!(&[&zero, &unit], v => eye(v[0], v[1], rows, cols, k)?))
+}
+
+/// A `rows × cols` array of `zero` with `unit` on diagonal `k`.
+fn eye<T: Clone>(zero: &ArrayD<T>, unit: &ArrayD<T>, rows: usize, cols: usize, k: i64) -> Result<ArrayD<T>> {
+    let mut out = filled(zero, &[rows, cols])?;
+    let Some(o) = unit.iter().next() else { bail!("the fill value is empty") };
+    for r in 0..rows as i64 {
+        let c = r.saturating_add(k);
+        if (0..cols as i64).contains(&c) {
+            out[[r as usize, c as usize]] = o.clone();
         }
-        out
-    }))
+    }
+    Ok(out)
 }
 
 /// Reshape to `tmp`, permute, reshape to `out` (the block rearrangements).
 fn rearrange(x: &Tensor, tmp: &[usize], perm: &[usize], out: &[usize]) -> Result<Tensor> {
     Ok(map_any!(x, a => {
-        let v = a.as_standard_layout();
-        let v = v.view().into_shape_with_order(IxDyn(tmp)).map_err(|e| Error::op(format!("rearrange: {e}")))?;
-        reshape_owned(standard(v.permuted_axes(IxDyn(perm))), out)?
+        let v = reshape_owned(standard(a.view()), tmp)?;
+        reshape_owned(permute(&v, perm), out)?
     }))
 }
 
@@ -833,7 +937,7 @@ fn depth_to_space(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>
     if !c.is_multiple_of(bb) {
         bail!("channels {c} are not divisible by blocksize² {bb}");
     }
-    let out = [n, c / bb, h * b, w * b];
+    let out = [n, c / bb, h.saturating_mul(b), w.saturating_mul(b)];
     one(match ctx.string("mode", "DCR")?.as_str() {
         "DCR" => rearrange(x, &[n, b, b, c / bb, h, w], &[0, 3, 4, 1, 5, 2], &out)?,
         "CRD" => rearrange(x, &[n, c / bb, b, b, h, w], &[0, 1, 4, 2, 5, 3], &out)?,
@@ -849,7 +953,7 @@ fn space_to_depth(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>
         bail!("height {h} and width {w} must be divisible by blocksize {b}");
     }
     let tmp = [n, c, h / b, b, w / b, b];
-    let out = [n, c * b * b, h / b, w / b];
+    let out = [n, c.saturating_mul(b).saturating_mul(b), h / b, w / b];
     one(match ctx.string("mode", "DCR")?.as_str() {
         "DCR" => rearrange(x, &tmp, &[0, 3, 5, 1, 2, 4], &out)?,
         "CRD" => rearrange(x, &tmp, &[0, 1, 3, 5, 2, 4], &out)?,
@@ -1000,6 +1104,60 @@ pub(crate) mod tests {
         let args = |t: Tensor| vec![t, i64t(&[1], &[-1]), i64t(&[1], &[i64::MIN]), i64t(&[1], &[1]), i64t(&[1], &[-2])];
         assert_eq!(run1(node("Slice"), 13, args(x)).unwrap(), i64t(&[2, 2], &[3, 1, 6, 4]));
         assert_eq!(run1(node("Slice"), 13, args(s)).unwrap(), strt(&[2, 2], &["c", "a", "f", "d"]));
+    }
+
+    #[test]
+    fn permute_matches_ndarray() {
+        let x = ArrayD::from_shape_vec(IxDyn(&[3, 40, 35, 2]), (0..8400).collect::<Vec<i32>>()).unwrap();
+        for perm in [[0, 1, 2, 3], [3, 2, 1, 0], [0, 3, 1, 2], [1, 3, 0, 2], [2, 0, 3, 1], [0, 2, 1, 3]] {
+            let want = x.view().permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned();
+            assert_eq!(permute(&x, &perm), want, "{perm:?}");
+        }
+        let s = x.mapv(|v| v.to_string());
+        let want = s.view().permuted_axes(IxDyn(&[3, 1, 2, 0])).as_standard_layout().into_owned();
+        assert_eq!(permute(&s, &[3, 1, 2, 0]), want);
+    }
+
+    #[test]
+    fn huge_or_bad_requests_are_errors() {
+        let x = iota(&[2, 3]);
+        let big = i64::MAX;
+        assert!(run1(node("Tile"), 13, vec![x.clone(), i64t(&[2], &[big, big])]).is_err());
+        assert!(run1(node("Tile"), 13, vec![x.clone(), i64t(&[2], &[-1, 1])]).is_err());
+        assert!(run1(node("Expand"), 13, vec![x.clone(), i64t(&[3], &[big, 2, 3])]).is_err());
+        assert!(run1(node("ConstantOfShape"), 13, vec![i64t(&[3], &[1 << 40, 1 << 40, 4])]).is_err());
+        assert!(run1(node("Range"), 13, vec![i64t(&[], &[0]), i64t(&[], &[big]), i64t(&[], &[1])]).is_err());
+        let r = vec![f32t(&[], &[0.]), f32t(&[], &[1.]), f32t(&[], &[1e-30])];
+        assert!(run1(node("Range"), 13, r).is_err());
+        assert!(run1(node("Pad"), 13, vec![x.clone(), i64t(&[4], &[big, 0, 0, 0])]).is_err());
+        assert!(run1(node("Pad"), 13, vec![x.clone(), i64t(&[4], &[i64::MIN, 0, 0, 0])]).is_err());
+        assert!(
+            run1(node("Pad").with_attr("mode", "reflect"), 13, vec![iota(&[0, 2]), i64t(&[4], &[1, 0, 0, 0])]).is_err()
+        );
+        let steps = [i64::MIN, i64::MAX];
+        for st in steps {
+            let args =
+                vec![x.clone(), i64t(&[1], &[big]), i64t(&[1], &[i64::MIN]), i64t(&[1], &[1]), i64t(&[1], &[st])];
+            assert!(run1(node("Slice"), 13, args).is_ok());
+        }
+        let args = vec![x.clone(), i64t(&[1], &[0]), i64t(&[1], &[1]), i64t(&[1], &[0]), i64t(&[1], &[0])];
+        assert!(run1(node("Slice"), 13, args).is_err());
+        assert!(
+            run1(node("Slice"), 13, vec![x.clone(), i64t(&[1], &[0]), i64t(&[1], &[1]), i64t(&[1], &[2])]).is_err()
+        );
+        assert!(run1(node("Transpose").with_attr("perm", vec![0i64, 0]), 13, vec![x.clone()]).is_err());
+        assert!(run1(node("Reshape"), 13, vec![x.clone(), i64t(&[2], &[big, big])]).is_err());
+        // Empty inputs with absurd block sizes: any outcome but a panic.
+        let n = node("SpaceToDepth").with_attr("blocksize", 1i64 << 40);
+        let _ = run1(n, 13, vec![iota(&[1, 1, 0, 0])]);
+        let n = node("DepthToSpace").with_attr("blocksize", 1i64 << 40);
+        let _ = run1(n, 13, vec![iota(&[1, 0, 1, 1])]);
+        assert!(run1(node("Concat").with_attr("axis", 2i64), 13, vec![x.clone(), x.clone()]).is_err());
+        let n = ir::Node::new("Split", Vec::<String>::new(), ["a", "b"]);
+        assert!(run_node(n, 13, vec![Some(x.clone()), Some(i64t(&[2], &[1, 2]))]).is_err());
+        assert!(run1(node("Squeeze"), 13, vec![x.clone(), i64t(&[1], &[5])]).is_err());
+        assert!(run1(node("Unsqueeze"), 13, vec![x.clone(), i64t(&[2], &[0, 0])]).is_err());
+        assert!(run1(node("CenterCropPad"), 18, vec![x, i64t(&[2], &[big, 1])]).is_err());
     }
 
     #[test]
