@@ -120,9 +120,9 @@ fn loop_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         None => true,
     };
     let mut carried = Vec::with_capacity(inputs.len().saturating_sub(2));
-    for i in 2..inputs.len() {
-        match inputs[i] {
-            Some(v) => carried.push(v.clone()),
+    for (i, v) in inputs.iter().enumerate().skip(2) {
+        match v {
+            Some(v) => carried.push((*v).clone()),
             None => bail!("loop-carried input {i} is missing"),
         }
     }
@@ -217,9 +217,9 @@ fn scan9(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let body = ctx.graph("body")?;
     let (n, m, k) = scan_arity(ctx, body, inputs.len())?;
     let mut states = Vec::with_capacity(n);
-    for i in 0..n {
-        match inputs[i] {
-            Some(v) => states.push(v.clone()),
+    for (i, v) in inputs.iter().take(n).enumerate() {
+        match v {
+            Some(v) => states.push((*v).clone()),
             None => bail!("state input {i} is missing"),
         }
     }
