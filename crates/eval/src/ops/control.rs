@@ -380,3 +380,194 @@ fn scan8(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use ir::{DType, Graph, Model, Node, Shape, ValueInfo};
+
+    use super::*;
+
+    /// Runs a one-node model at `opset` and returns its outputs.
+    fn run_node(node: Node, opset: i64, inputs: Vec<(&str, Value)>) -> Result<Vec<Value>> {
+        let graph = Graph {
+            inputs: inputs.iter().map(|(n, _)| ValueInfo::untyped(*n)).collect(),
+            outputs: node.outputs.iter().map(ValueInfo::untyped).collect(),
+            nodes: vec![node],
+            ..Graph::default()
+        };
+        let mut model = Model::new(graph);
+        model.opset_imports.insert(String::new(), opset);
+        let feeds = inputs.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        Ok(crate::run(&model, feeds)?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// A subgraph without nodes: inputs and outputs by name (outputs may be
+    /// inputs or outer-scope values).
+    fn passthrough(inputs: &[&str], outputs: Vec<ValueInfo>) -> Graph {
+        Graph {
+            name: "body".into(),
+            inputs: inputs.iter().map(|n| ValueInfo::untyped(*n)).collect(),
+            outputs,
+            ..Graph::default()
+        }
+    }
+
+    fn f32s(v: &Value) -> (Vec<usize>, Vec<f64>) {
+        let t = v.tensor().unwrap();
+        (t.shape().to_vec(), t.to_f64_vec().unwrap())
+    }
+
+    fn f32_value(shape: &[usize], data: Vec<f32>) -> Value {
+        Value::Tensor(Tensor::f32(shape, data).unwrap())
+    }
+
+    #[test]
+    fn if_picks_a_branch_reading_the_outer_scope() {
+        let then_g = passthrough(&[], vec![ValueInfo::untyped("a")]);
+        let else_g = passthrough(&[], vec![ValueInfo::untyped("b")]);
+        let node = Node::new("If", ["c"], ["y"]).with_attr("then_branch", then_g).with_attr("else_branch", else_g);
+        for (c, want) in [(true, 1.0), (false, 2.0)] {
+            let out = run_node(
+                node.clone(),
+                13,
+                vec![("c", bool_value(c)), ("a", f32_value(&[1], vec![1.0])), ("b", f32_value(&[1], vec![2.0]))],
+            )
+            .unwrap();
+            assert_eq!(f32s(&out[0]).1, vec![want]);
+        }
+        let bad = run_node(node, 13, vec![("c", i64_value(1)), ("a", i64_value(1)), ("b", i64_value(2))]);
+        assert!(bad.unwrap_err().to_string().contains("bool"));
+    }
+
+    /// Loop body (i, cond, v) -> (cond, v, i): carries v unchanged and scans the iteration numbers.
+    fn counting_body() -> Graph {
+        passthrough(
+            &["i", "cond", "v"],
+            vec![
+                ValueInfo::untyped("cond"),
+                ValueInfo::untyped("v"),
+                ValueInfo::tensor("i", DType::I64, Shape::fixed(&[])),
+            ],
+        )
+    }
+
+    #[test]
+    fn loop_trip_count_and_condition() {
+        let node = Node::new("Loop", ["M", "C", "v"], ["v_out", "iters"]).with_attr("body", counting_body());
+        let run = |m: i64, c: bool| {
+            let out = run_node(
+                node.clone(),
+                13,
+                vec![("M", i64_value(m)), ("C", bool_value(c)), ("v", f32_value(&[2], vec![1.0, 2.0]))],
+            )
+            .unwrap();
+            (f32s(&out[0]), f32s(&out[1]))
+        };
+        let (v, iters) = run(3, true);
+        assert_eq!(v.1, vec![1.0, 2.0]);
+        assert_eq!(iters, (vec![3], vec![0.0, 1.0, 2.0]));
+        // No iteration: the initial values, and an empty scan output typed from the body.
+        let (v, iters) = run(3, false);
+        assert_eq!(v.1, vec![1.0, 2.0]);
+        assert_eq!(iters, (vec![0], vec![]));
+        let (_, iters) = run(-1, true);
+        assert_eq!(iters.0, vec![0]);
+    }
+
+    #[test]
+    fn loop_without_cond_ignores_the_body_condition() {
+        // The body yields cond = false, which only counts when the cond input is given.
+        let body = passthrough(
+            &["i", "cond", "v"],
+            vec![ValueInfo::untyped("f"), ValueInfo::untyped("v"), ValueInfo::untyped("i")],
+        );
+        let node = Node::new("Loop", ["M", "", "v"], ["v_out", "iters"]).with_attr("body", body.clone());
+        let out = run_node(node, 16, vec![("M", i64_value(4)), ("v", i64_value(7)), ("f", bool_value(false))]).unwrap();
+        assert_eq!(f32s(&out[1]).1, vec![0.0, 1.0, 2.0, 3.0]);
+        let node = Node::new("Loop", ["M", "C", "v"], ["v_out", "iters"]).with_attr("body", body);
+        let out = run_node(
+            node,
+            16,
+            vec![("M", i64_value(4)), ("C", bool_value(true)), ("v", i64_value(7)), ("f", bool_value(false))],
+        )
+        .unwrap();
+        assert_eq!(f32s(&out[1]).1, vec![0.0]);
+    }
+
+    #[test]
+    fn loop_carries_a_sequence() {
+        // body: seq_out = SequenceInsert(seq, i)
+        let mut body =
+            passthrough(&["i", "cond", "seq"], vec![ValueInfo::untyped("cond"), ValueInfo::untyped("seq_out")]);
+        body.nodes.push(Node::new("SequenceInsert", ["seq", "i"], ["seq_out"]));
+        let node = Node::new("Loop", ["M", "", "s"], ["s_out"]).with_attr("body", body);
+        let out = run_node(node, 13, vec![("M", i64_value(3)), ("s", Value::Sequence(vec![]))]).unwrap();
+        let Value::Sequence(items) = &out[0] else { panic!("expected a sequence") };
+        let got: Vec<i64> = items.iter().map(|v| v.tensor().unwrap().scalar_i64().unwrap()).collect();
+        assert_eq!(got, vec![0, 1, 2]);
+    }
+
+    /// Scan body (s, x) -> (x, s): the state becomes the element, the scan output is the old state.
+    fn shift_body() -> Graph {
+        passthrough(&["s", "x"], vec![ValueInfo::untyped("x"), ValueInfo::untyped("s")])
+    }
+
+    #[test]
+    fn scan9_axes_and_directions() {
+        let x = f32_value(&[2, 3], vec![1., 2., 3., 4., 5., 6.]);
+        let run = |out_axis: i64, out_dir: i64| {
+            let node = Node::new("Scan", ["init", "x"], ["state", "scan"])
+                .with_attr("body", shift_body())
+                .with_attr("num_scan_inputs", 1i64)
+                .with_attr("scan_input_axes", vec![1i64])
+                .with_attr("scan_input_directions", vec![1i64])
+                .with_attr("scan_output_axes", vec![out_axis])
+                .with_attr("scan_output_directions", vec![out_dir]);
+            let out = run_node(node, 11, vec![("init", f32_value(&[2], vec![0., 0.])), ("x", x.clone())]).unwrap();
+            (f32s(&out[0]), f32s(&out[1]))
+        };
+        // Columns scanned in reverse: [3, 6], [2, 5], [1, 4].
+        let (state, scan) = run(0, 0);
+        assert_eq!(state.1, vec![1., 4.]);
+        assert_eq!(scan, (vec![3, 2], vec![0., 0., 3., 6., 2., 5.]));
+        let (_, scan) = run(-1, 0);
+        assert_eq!(scan, (vec![2, 3], vec![0., 3., 2., 0., 6., 5.]));
+        let (_, scan) = run(0, 1);
+        assert_eq!(scan, (vec![3, 2], vec![2., 5., 3., 6., 0., 0.]));
+    }
+
+    #[test]
+    fn scan8_batches_with_sequence_lengths() {
+        let node = Node::new("Scan", ["lens", "init", "x"], ["state", "scan"])
+            .with_attr("body", shift_body())
+            .with_attr("num_scan_inputs", 1i64);
+        let inputs = |dir: i64| {
+            (
+                node.clone().with_attr("directions", vec![dir]),
+                vec![
+                    ("lens", Value::Tensor(Tensor::i64(&[2], vec![3, 1]).unwrap())),
+                    ("init", f32_value(&[2, 1], vec![0., 0.])),
+                    ("x", f32_value(&[2, 3, 1], vec![1., 2., 3., 4., 5., 6.])),
+                ],
+            )
+        };
+        let (n, i) = inputs(0);
+        let out = run_node(n, 8, i).unwrap();
+        assert_eq!(f32s(&out[0]), (vec![2, 1], vec![3., 4.]));
+        assert_eq!(f32s(&out[1]), (vec![2, 3, 1], vec![0., 1., 2., 0., 0., 0.]));
+        let (n, i) = inputs(1);
+        let out = run_node(n, 8, i).unwrap();
+        assert_eq!(f32s(&out[0]), (vec![2, 1], vec![1., 4.]));
+        assert_eq!(f32s(&out[1]), (vec![2, 3, 1], vec![0., 3., 2., 0., 0., 0.]));
+    }
+
+    #[test]
+    fn scan_rejects_mismatched_lengths() {
+        let body = passthrough(&["a", "b"], vec![ValueInfo::untyped("a"), ValueInfo::untyped("b")]);
+        let node = Node::new("Scan", ["x", "y"], ["p", "q"]).with_attr("body", body).with_attr("num_scan_inputs", 2i64);
+        let err =
+            run_node(node, 16, vec![("x", f32_value(&[2], vec![1., 2.])), ("y", f32_value(&[3], vec![1., 2., 3.]))])
+                .unwrap_err();
+        assert!(err.to_string().contains("different lengths"), "{err}");
+    }
+}

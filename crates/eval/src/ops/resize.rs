@@ -20,7 +20,11 @@
 //! Where the spec and onnx's reference implementation differ, the backend
 //! test data follows the reference: `align_corners` and `tf_crop_and_resize`
 //! divide by the fractional output length `scale * length` (not the integer
-//! one), and the output length ignores `roi`.
+//! one), and the output length ignores `roi`. Exceptions, where the
+//! reference departs from the spec and onnxruntime: pytorch_half_pixel maps
+//! a length-1 output to coordinate 0 (the reference uses -0.5), and
+//! GridSample's cubic mode applies the padding mode to each tap only, not
+//! to the sampling coordinate (as PyTorch does).
 
 use half::{bf16, f16};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
@@ -98,6 +102,8 @@ struct AxisPlan {
     out_len: usize,
     scale: f64,
     roi: (f64, f64),
+    /// Whether roi arithmetic rounds to f32, as numpy does for an f32 roi.
+    roi_f32: bool,
 }
 
 impl AxisPlan {
@@ -140,10 +146,20 @@ impl AxisPlan {
             Coord::TfHalfPixelForNn => (y + 0.5) / s,
             Coord::TfCropAndResize => {
                 let (start, end) = self.roi;
-                if len_out == 1.0 {
-                    (end - start) * (len_in - 1.0) / 2.0 + start * (len_in - 1.0)
+                let last = len_in - 1.0;
+                // An f32 roi keeps the reference's f32 rounding of the roi
+                // terms: nearest mode is sensitive to it at half-way points.
+                let (span, base) = if self.roi_f32 {
+                    (f64::from(end as f32 - start as f32), f64::from(start as f32 * last as f32))
                 } else {
-                    y * (end - start) * (len_in - 1.0) / (len_out - 1.0) + start * (len_in - 1.0)
+                    (end - start, start * last)
+                };
+                if len_out == 1.0 {
+                    let half =
+                        if self.roi_f32 { f64::from(span as f32 * last as f32 / 2.0) } else { span * last / 2.0 };
+                    half + base
+                } else {
+                    y * span * last / (len_out - 1.0) + base
                 }
             }
         }
@@ -433,9 +449,15 @@ fn resample(x: &Tensor, plans: &[AxisPlan], st: &Settings) -> Result<Tensor> {
 
 /// A float list input (scales, roi), treating an empty tensor as absent.
 fn float_list(t: Option<&Tensor>) -> Result<Option<Vec<f64>>> {
+    Ok(float_list_typed(t)?.map(|(v, _)| v))
+}
+
+/// [`float_list`], also telling whether the values are narrower than f64.
+fn float_list_typed(t: Option<&Tensor>) -> Result<Option<(Vec<f64>, bool)>> {
     match t {
         Some(t) if !t.is_empty() => match t {
-            Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_) => Ok(Some(t.to_f64_vec()?)),
+            Tensor::F32(_) | Tensor::F16(_) | Tensor::BF16(_) => Ok(Some((t.to_f64_vec()?, true))),
+            Tensor::F64(_) => Ok(Some((t.to_f64_vec()?, false))),
             other => bail!("expected a float tensor, got {}", other.dtype()),
         },
         _ => Ok(None),
@@ -449,14 +471,15 @@ fn plan(
     axes: &[usize],
     scales: Option<Vec<f64>>,
     sizes: Option<Vec<i64>>,
-    roi: Option<Vec<f64>>,
+    roi: Option<(Vec<f64>, bool)>,
     policy: &str,
     coord: Coord,
 ) -> Result<Vec<AxisPlan>> {
     let n = axes.len();
+    let roi_f32 = roi.as_ref().is_some_and(|r| r.1);
     let roi_of = |i: usize| -> Result<(f64, f64)> {
         match &roi {
-            Some(r) if coord == Coord::TfCropAndResize => match (r.get(i), r.get(n + i)) {
+            Some((r, _)) if coord == Coord::TfCropAndResize => match (r.get(i), r.get(n + i)) {
                 (Some(&s), Some(&e)) if r.len() == 2 * n => Ok((s, e)),
                 _ => bail!("roi has {} values, expected {}", r.len(), 2 * n),
             },
@@ -480,7 +503,7 @@ fn plan(
                 if out > MAX_ELEMENTS as f64 {
                     bail!("scale {scale} makes axis {axis} too long");
                 }
-                plans.push(AxisPlan { axis, in_len, out_len: out as usize, scale, roi: roi_of(i)? });
+                plans.push(AxisPlan { axis, in_len, out_len: out as usize, scale, roi: roi_of(i)?, roi_f32 });
             }
         }
         (None, Some(sz)) => {
@@ -510,7 +533,7 @@ fn plan(
                     // Round half up, as the spec's round_int.
                     Some(s) => ((s * in_len as f64 + 0.5).floor() as usize, s),
                 };
-                plans.push(AxisPlan { axis, in_len, out_len, scale, roi: roi_of(i)? });
+                plans.push(AxisPlan { axis, in_len, out_len, scale, roi: roi_of(i)?, roi_f32 });
             }
         }
     }
@@ -582,7 +605,7 @@ fn resize(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         _ => (0..rank).collect(),
     };
     let policy = if new { ctx.string("keep_aspect_ratio_policy", "stretch")? } else { "stretch".into() };
-    let roi = float_list(ctx.opt_input(inputs, 1)?)?;
+    let roi = float_list_typed(ctx.opt_input(inputs, 1)?)?;
     let scales = float_list(ctx.opt_input(inputs, 2)?)?;
     let sizes = match ctx.opt_input(inputs, 3)? {
         Some(t) if !t.is_empty() => Some(t.to_i64_vec()?),
@@ -829,7 +852,9 @@ impl GridSampler<'_> {
                 taps.push((0, F::one()));
                 for (d, x) in self.coords(b, o).into_iter().enumerate() {
                     let len = self.spatial[d];
-                    let x = self.rule.pad_coord(x, len);
+                    // Cubic pads only the taps (as PyTorch and onnxruntime do;
+                    // onnx's reference also clamps the coordinate first).
+                    let x = if self.mode == Mode::Cubic { x } else { self.rule.pad_coord(x, len) };
                     let x0 = x.floor();
                     let t = x - x0;
                     let x0 = x0 as i64;
@@ -865,5 +890,190 @@ impl GridSampler<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::{Graph, Model, Node, ValueInfo};
+
+    use super::*;
+
+    /// Runs a one-node model at `opset` and returns its first output.
+    fn run_t(node: Node, opset: i64, inputs: Vec<(&str, Tensor)>) -> Result<Tensor> {
+        let graph = Graph {
+            inputs: inputs.iter().map(|(n, _)| ValueInfo::untyped(*n)).collect(),
+            outputs: node.outputs.iter().map(ValueInfo::untyped).collect(),
+            nodes: vec![node],
+            ..Graph::default()
+        };
+        let mut model = Model::new(graph);
+        model.opset_imports.insert(String::new(), opset);
+        let feeds = inputs.into_iter().map(|(n, v)| (n.to_string(), Value::Tensor(v))).collect();
+        let out = crate::run(&model, feeds)?;
+        Ok(out[0].1.tensor()?.clone())
+    }
+
+    /// [`run_t`], the output as (shape, values).
+    fn run1(node: Node, opset: i64, inputs: Vec<(&str, Tensor)>) -> Result<(Vec<usize>, Vec<f64>)> {
+        let t = run_t(node, opset, inputs)?;
+        Ok((t.shape().to_vec(), t.to_f64_vec()?))
+    }
+
+    fn f(shape: &[usize], data: &[f32]) -> Tensor {
+        Tensor::f32(shape, data.to_vec()).unwrap()
+    }
+
+    fn i(data: &[i64]) -> Tensor {
+        Tensor::i64(&[data.len()], data.to_vec()).unwrap()
+    }
+
+    fn x4() -> Tensor {
+        f(&[1, 1, 4, 4], &(1..=16).map(|v| v as f32).collect::<Vec<_>>())
+    }
+
+    fn assert_close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-4 + 1e-4 * w.abs(), "at {k}: got {g}, want {w}\n{got:?}");
+        }
+    }
+
+    // Expected values below are onnx's backend test data (reference implementation).
+
+    #[test]
+    fn cubic_upsample() {
+        let node = Node::new("Resize", ["x", "", "s"], ["y"]).with_attr("mode", "cubic");
+        let (shape, got) = run1(node, 19, vec![("x", x4()), ("s", f(&[4], &[1., 1., 2., 2.]))]).unwrap();
+        assert_eq!(shape, vec![1, 1, 8, 8]);
+        assert_close(&got[..8], &[0.472656, 0.769531, 1.246094, 1.875, 2.28125, 2.910156, 3.386719, 3.683594]);
+        assert_close(&got[56..], &[13.316406, 13.613281, 14.089844, 14.71875, 15.125, 15.753906, 16.230469, 16.527344]);
+    }
+
+    #[test]
+    fn linear_antialias_downsample() {
+        let node = Node::new("Resize", ["x", "", "s"], ["y"]).with_attr("mode", "linear").with_attr("antialias", 1i64);
+        let got = run1(node, 18, vec![("x", x4()), ("s", f(&[4], &[1., 1., 0.6, 0.6]))]).unwrap();
+        assert_eq!(got.0, vec![1, 1, 2, 2]);
+        assert_close(&got.1, &[2.875, 4.5, 9.375, 11.0]);
+    }
+
+    #[test]
+    fn crop_and_resize_extrapolates() {
+        let node = Node::new("Resize", ["x", "roi", "", "sz"], ["y"])
+            .with_attr("mode", "linear")
+            .with_attr("coordinate_transformation_mode", "tf_crop_and_resize")
+            .with_attr("extrapolation_value", 10.0f32);
+        let roi = f(&[8], &[0., 0., 0.4, 0.6, 1., 1., 1.2, 1.7]);
+        let got = run1(node, 13, vec![("x", x4()), ("roi", roi), ("sz", i(&[1, 1, 3, 3]))]).unwrap();
+        assert_close(&got.1, &[7.6, 10., 10., 12.4, 10., 10., 10., 10., 10.]);
+    }
+
+    #[test]
+    fn nearest_modes_axes_and_policy() {
+        let node = Node::new("Resize", ["x", "", "", "sz"], ["y"])
+            .with_attr("mode", "nearest")
+            .with_attr("nearest_mode", "ceil");
+        let got = run1(node, 19, vec![("x", x4()), ("sz", i(&[1, 1, 8, 8]))]).unwrap();
+        assert_close(&got.1[..16], &[1., 2., 2., 3., 3., 4., 4., 4., 5., 6., 6., 7., 7., 8., 8., 8.]);
+
+        let node = Node::new("Resize", ["x", "", "", "sz"], ["y"])
+            .with_attr("axes", vec![2i64, 3])
+            .with_attr("keep_aspect_ratio_policy", "not_larger");
+        let x = f(&[1, 1, 2, 4], &[1., 2., 3., 4., 5., 6., 7., 8.]);
+        let got = run1(node, 18, vec![("x", x), ("sz", i(&[1, 3]))]).unwrap();
+        assert_eq!(got, (vec![1, 1, 1, 2], vec![1., 3.]));
+    }
+
+    #[test]
+    fn half_pixel_symmetric() {
+        let node = Node::new("Resize", ["x", "", "s"], ["y"])
+            .with_attr("mode", "linear")
+            .with_attr("coordinate_transformation_mode", "half_pixel_symmetric");
+        let x = f(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let got = run1(node.clone(), 19, vec![("x", x.clone()), ("s", f(&[4], &[1., 1., 2.3, 2.94]))]).unwrap();
+        assert_eq!(got.0, vec![1, 1, 4, 5]);
+        assert_close(&got.1[..5], &[1.0, 1.159864, 1.5, 1.840136, 2.0]);
+        // Not defined before opset 19.
+        assert!(run1(node, 18, vec![("x", x), ("s", f(&[4], &[1., 1., 2.3, 2.94]))]).is_err());
+    }
+
+    #[test]
+    fn integers_round_and_saturate() {
+        // onnx reference: uint8 [0, 10, 255] scaled by 1.5.
+        let x = Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[3]), vec![0, 10, 255]).unwrap());
+        for (mode, want) in [("linear", [0., 5., 51., 214.]), ("cubic", [0., 0., 46., 220.])] {
+            let node = Node::new("Resize", ["x", "", "s"], ["y"]).with_attr("mode", mode);
+            let got = run1(node, 13, vec![("x", x.clone()), ("s", f(&[1], &[1.5]))]).unwrap();
+            assert_eq!(got.1, want);
+        }
+    }
+
+    #[test]
+    fn nearest_works_on_any_dtype() {
+        let strs = |v: &[&str]| {
+            Tensor::Str(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.iter().map(|s| s.to_string()).collect()).unwrap())
+        };
+        let node = Node::new("Resize", ["x", "", "s"], ["y"]);
+        let got = run_t(node.clone(), 13, vec![("x", strs(&["a", "b"])), ("s", f(&[1], &[2.]))]).unwrap();
+        assert_eq!(got, strs(&["a", "a", "b", "b"]));
+        let lin = node.with_attr("mode", "linear");
+        assert!(run_t(lin, 13, vec![("x", strs(&["a", "b"])), ("s", f(&[1], &[2.]))]).is_err());
+    }
+
+    #[test]
+    fn legacy_resize10_and_upsample() {
+        // onnxruntime: Resize-10 downsampling picks ceil, linear is asymmetric.
+        let x = f(&[1, 1, 2, 4], &[1., 2., 3., 4., 5., 6., 7., 8.]);
+        let s = f(&[4], &[1., 1., 0.6, 0.6]);
+        let near = Node::new("Resize", ["x", "s"], ["y"]);
+        assert_eq!(run1(near, 10, vec![("x", x.clone()), ("s", s.clone())]).unwrap().1, vec![1., 3.]);
+        let lin = Node::new("Resize", ["x", "s"], ["y"]).with_attr("mode", "linear");
+        assert_close(&run1(lin, 10, vec![("x", x), ("s", s)]).unwrap().1, &[1., 2.6666665]);
+
+        let x = f(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let up7 = Node::new("Upsample", ["x"], ["y"]).with_attr("scales", vec![1f32, 1., 2., 3.]);
+        let got = run1(up7, 7, vec![("x", x.clone())]).unwrap();
+        assert_eq!(got.1[..6], [1., 1., 1., 2., 2., 2.]);
+        let up9 = Node::new("Upsample", ["x", "s"], ["y"]).with_attr("mode", "linear");
+        let got = run1(up9.clone(), 9, vec![("x", x.clone()), ("s", f(&[4], &[1., 1., 2., 2.]))]).unwrap();
+        assert_close(&got.1[..8], &[1., 1.5, 2., 2., 2., 2.5, 3., 3.]);
+        assert!(run1(up9, 9, vec![("x", x), ("s", f(&[4], &[1., 1., 0.5, 2.]))]).is_err());
+    }
+
+    #[test]
+    fn bad_arguments() {
+        let node = Node::new("Resize", ["x", "", "s", "sz"], ["y"]);
+        let both = run1(node, 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 2., 2.])), ("sz", i(&[1, 1, 2, 2]))]);
+        assert!(both.unwrap_err().to_string().contains("only one"));
+        let node = Node::new("Resize", ["x", "", "s"], ["y"]);
+        assert!(run1(node.clone(), 13, vec![("x", x4()), ("s", f(&[3], &[1., 1., 2.]))]).is_err());
+        assert!(run1(node.clone(), 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 0., 2.]))]).is_err());
+        let huge = run1(node, 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 1e9, 1e9]))]);
+        assert!(huge.unwrap_err().to_string().contains("too"));
+    }
+
+    #[test]
+    fn grid_sample_modes() {
+        let x = f(&[1, 1, 3, 2], &[0., 1., 2., 3., 4., 5.]);
+        let grid = f(&[1, 2, 4, 2], &[-1., -1., -0.5, -0.5, -0.2, -0.2, 0., 0., 0., 0., -0.2, -0.2, 0.5, 0.5, 1., 1.]);
+        let node = Node::new("GridSample", ["x", "g"], ["y"]).with_attr("mode", "cubic");
+        let got = run1(node, 22, vec![("x", x.clone()), ("g", grid)]).unwrap();
+        assert_eq!(got.0, vec![1, 1, 2, 4]);
+        assert_close(&got.1, &[-0.1406, 0.3828, 1.7556, 2.9688, 2.9688, 1.7556, 5.1445, 1.3906]);
+
+        let grid =
+            f(&[1, 2, 4, 2], &[-10., -10., -5., -5., -0.2, -0.2, 10., 10., 10., 10., -0.2, -0.2, 5., 5., 10., 10.]);
+        let node = Node::new("GridSample", ["x", "g"], ["y"]).with_attr("padding_mode", "reflection");
+        let got = run1(node, 16, vec![("x", x), ("g", grid)]).unwrap();
+        assert_close(&got.1, &[2.5, 0., 1.7, 2.5, 2.5, 1.7, 5., 2.5]);
+    }
+
+    #[test]
+    fn reflect_folds_back_and_forth() {
+        assert_eq!(reflect(-3.5, -1.0, 1.0), 0.5);
+        assert_eq!(reflect(2.5, -0.5, 2.5), 2.5);
+        assert_eq!(reflect(3.0, -0.5, 2.5), 2.0);
+        assert_eq!(reflect(7.0, 0.0, 0.0), 0.0);
     }
 }

@@ -405,3 +405,178 @@ fn optional_get_element(_ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec
     };
     Ok(vec![v])
 }
+
+#[cfg(test)]
+mod tests {
+    use ir::{DType, Graph, Model, Node, ValueInfo};
+
+    use super::*;
+
+    /// Runs a one-node model at `opset` and returns its outputs.
+    fn run_node(node: Node, opset: i64, inputs: Vec<(&str, Value)>) -> Result<Vec<Value>> {
+        let graph = Graph {
+            inputs: inputs.iter().map(|(n, _)| ValueInfo::untyped(*n)).collect(),
+            outputs: node.outputs.iter().map(ValueInfo::untyped).collect(),
+            nodes: vec![node],
+            ..Graph::default()
+        };
+        let mut model = Model::new(graph);
+        model.opset_imports.insert(String::new(), opset);
+        let feeds = inputs.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        Ok(crate::run(&model, feeds)?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn t(shape: &[usize], data: Vec<f32>) -> Value {
+        Value::Tensor(Tensor::f32(shape, data).unwrap())
+    }
+
+    fn i(v: i64) -> Value {
+        Value::Tensor(Tensor::I64(ArrayD::from_elem(IxDyn(&[]), v)))
+    }
+
+    /// (shape, values) of each tensor of a sequence value.
+    fn items(v: &Value) -> Vec<(Vec<usize>, Vec<f64>)> {
+        let Value::Sequence(s) = v else { panic!("expected a sequence, got {v:?}") };
+        s.iter().map(|x| (x.tensor().unwrap().shape().to_vec(), x.tensor().unwrap().to_f64_vec().unwrap())).collect()
+    }
+
+    fn abc() -> Value {
+        Value::Sequence(vec![t(&[1], vec![1.]), t(&[1], vec![2.]), t(&[1], vec![3.])])
+    }
+
+    #[test]
+    fn split_to_sequence_forms() {
+        let x = t(&[5, 2], (0..10).map(|v| v as f32).collect());
+        let split = |sp: Option<Value>, attrs: Vec<(&str, i64)>| {
+            let mut node = Node::new("SplitToSequence", if sp.is_some() { vec!["x", "s"] } else { vec!["x"] }, ["y"]);
+            for (k, v) in attrs {
+                node = node.with_attr(k, v);
+            }
+            let mut inputs = vec![("x", x.clone())];
+            inputs.extend(sp.map(|s| ("s", s)));
+            run_node(node, 24, inputs)
+        };
+        let out = split(Some(i(2)), vec![]).unwrap();
+        let shapes: Vec<Vec<usize>> = items(&out[0]).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(shapes, vec![vec![2, 2], vec![2, 2], vec![1, 2]]);
+        let out = split(Some(Value::Tensor(Tensor::i64(&[2], vec![1, 1]).unwrap())), vec![("axis", -1)]).unwrap();
+        assert_eq!(items(&out[0])[1], (vec![5, 1], vec![1., 3., 5., 7., 9.]));
+        let out = split(None, vec![("axis", 1), ("keepdims", 0)]).unwrap();
+        assert_eq!(items(&out[0])[0], (vec![5], vec![0., 2., 4., 6., 8.]));
+        // keepdims only applies without split.
+        let out = split(Some(i(1)), vec![("keepdims", 0)]).unwrap();
+        assert_eq!(items(&out[0])[0].0, vec![1, 2]);
+        assert!(split(Some(Value::Tensor(Tensor::i64(&[2], vec![1, 2]).unwrap())), vec![]).is_err());
+        assert!(split(Some(i(0)), vec![]).is_err());
+    }
+
+    #[test]
+    fn insert_erase_at_positions() {
+        let insert = |pos: Option<i64>| {
+            let node =
+                Node::new("SequenceInsert", if pos.is_some() { vec!["s", "x", "p"] } else { vec!["s", "x"] }, ["y"]);
+            let mut inputs = vec![("s", abc()), ("x", t(&[1], vec![9.]))];
+            inputs.extend(pos.map(|p| ("p", i(p))));
+            run_node(node, 11, inputs).map(|o| items(&o[0]).into_iter().map(|(_, v)| v[0]).collect::<Vec<_>>())
+        };
+        assert_eq!(insert(None).unwrap(), vec![1., 2., 3., 9.]);
+        assert_eq!(insert(Some(3)).unwrap(), vec![1., 2., 3., 9.]);
+        assert_eq!(insert(Some(-3)).unwrap(), vec![9., 1., 2., 3.]);
+        assert_eq!(insert(Some(-1)).unwrap(), vec![1., 2., 9., 3.]);
+        assert!(insert(Some(4)).is_err());
+        let wrong_type = run_node(Node::new("SequenceInsert", ["s", "x"], ["y"]), 11, vec![("s", abc()), ("x", i(1))]);
+        assert!(wrong_type.is_err());
+
+        let erase = |pos: i64| {
+            run_node(Node::new("SequenceErase", ["s", "p"], ["y"]), 11, vec![("s", abc()), ("p", i(pos))])
+                .map(|o| items(&o[0]).into_iter().map(|(_, v)| v[0]).collect::<Vec<_>>())
+        };
+        assert_eq!(erase(-1).unwrap(), vec![1., 2.]);
+        assert_eq!(erase(0).unwrap(), vec![2., 3.]);
+        assert!(erase(3).is_err());
+
+        let at = |pos: i64| run_node(Node::new("SequenceAt", ["s", "p"], ["y"]), 11, vec![("s", abc()), ("p", i(pos))]);
+        assert_eq!(at(-3).unwrap()[0], t(&[1], vec![1.]));
+        assert!(at(3).is_err());
+        let len = run_node(Node::new("SequenceLength", ["s"], ["y"]), 11, vec![("s", abc())]).unwrap();
+        assert_eq!(len[0], i(3));
+    }
+
+    #[test]
+    fn construct_and_concat() {
+        let node = Node::new("SequenceConstruct", ["a", "b"], ["s"]);
+        let out =
+            run_node(node.clone(), 11, vec![("a", t(&[1, 2], vec![1., 2.])), ("b", t(&[1, 2], vec![3., 4.]))]).unwrap();
+        assert_eq!(items(&out[0]).len(), 2);
+        assert!(run_node(node, 11, vec![("a", t(&[1], vec![1.])), ("b", i(1))]).is_err());
+
+        let seq = Value::Sequence(vec![t(&[1, 2], vec![1., 2.]), t(&[1, 2], vec![3., 4.])]);
+        let concat = |axis: i64, new_axis: i64| {
+            let node =
+                Node::new("ConcatFromSequence", ["s"], ["y"]).with_attr("axis", axis).with_attr("new_axis", new_axis);
+            run_node(node, 11, vec![("s", seq.clone())]).map(|o| {
+                let t = o[0].tensor().unwrap().clone();
+                (t.shape().to_vec(), t.to_f64_vec().unwrap())
+            })
+        };
+        assert_eq!(concat(0, 0).unwrap(), (vec![2, 2], vec![1., 2., 3., 4.]));
+        assert_eq!(concat(-1, 0).unwrap(), (vec![1, 4], vec![1., 2., 3., 4.]));
+        assert_eq!(concat(-1, 1).unwrap(), (vec![1, 2, 2], vec![1., 3., 2., 4.]));
+        assert_eq!(concat(2, 1).unwrap().0, vec![1, 2, 2]);
+        assert!(concat(2, 0).is_err());
+        let empty =
+            run_node(Node::new("SequenceEmpty", Vec::<String>::new(), ["s"]).with_attr("dtype", 7i64), 11, vec![])
+                .unwrap();
+        assert_eq!(empty[0], Value::Sequence(vec![]));
+    }
+
+    #[test]
+    fn sequence_map_zips_sequences_and_repeats_tensors() {
+        // body (a, b) -> (b, a)
+        let body = Graph {
+            name: "body".into(),
+            inputs: vec![ValueInfo::untyped("a"), ValueInfo::untyped("b")],
+            outputs: vec![ValueInfo::untyped("b"), ValueInfo::untyped("a")],
+            ..Graph::default()
+        };
+        let node = Node::new("SequenceMap", ["s", "x"], ["p", "q"]).with_attr("body", body);
+        let out = run_node(node.clone(), 17, vec![("s", abc()), ("x", t(&[1], vec![7.]))]).unwrap();
+        assert_eq!(items(&out[0]).into_iter().map(|(_, v)| v[0]).collect::<Vec<_>>(), vec![7., 7., 7.]);
+        assert_eq!(items(&out[1]).into_iter().map(|(_, v)| v[0]).collect::<Vec<_>>(), vec![1., 2., 3.]);
+        let other = Value::Sequence(vec![t(&[1], vec![4.]), t(&[1], vec![5.]), t(&[1], vec![6.])]);
+        let out = run_node(node.clone(), 17, vec![("s", abc()), ("x", other)]).unwrap();
+        assert_eq!(items(&out[0]).into_iter().map(|(_, v)| v[0]).collect::<Vec<_>>(), vec![4., 5., 6.]);
+        let short = Value::Sequence(vec![t(&[1], vec![4.])]);
+        assert!(run_node(node, 17, vec![("s", abc()), ("x", short)]).is_err());
+    }
+
+    #[test]
+    fn optionals() {
+        let ty = ValueType::Tensor { dtype: Some(DType::F32), shape: None };
+        let empty = run_node(
+            Node::new("Optional", Vec::<String>::new(), ["o"]).with_attr("type", ir::Attribute::Type(ty.clone())),
+            15,
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(empty[0], Value::Optional(None, ty.clone()));
+        let full = run_node(Node::new("Optional", ["x"], ["o"]), 15, vec![("x", t(&[1], vec![1.]))]).unwrap();
+        assert!(matches!(&full[0], Value::Optional(Some(_), _)));
+
+        let has = |opset: i64, v: Option<Value>| {
+            let node = Node::new("OptionalHasElement", if v.is_some() { vec!["x"] } else { vec![""] }, ["y"]);
+            run_node(node, opset, v.map(|v| vec![("x", v)]).unwrap_or_default())
+                .map(|o| o[0].tensor().unwrap().to_f64_vec().unwrap()[0] != 0.0)
+        };
+        assert!(!has(15, Some(empty[0].clone())).unwrap());
+        assert!(has(15, Some(full[0].clone())).unwrap());
+        assert!(has(18, Some(t(&[1], vec![1.]))).unwrap());
+        assert!(!has(18, None).unwrap());
+        assert!(has(15, None).is_err());
+
+        let get = |v: Value| run_node(Node::new("OptionalGetElement", ["x"], ["y"]), 18, vec![("x", v)]);
+        assert_eq!(get(full[0].clone()).unwrap()[0], t(&[1], vec![1.]));
+        assert_eq!(get(abc()).unwrap()[0], abc());
+        assert!(get(empty[0].clone()).unwrap_err().to_string().contains("empty"));
+    }
+}
