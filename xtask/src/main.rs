@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod bench_convert;
 mod codegen;
+mod conformance;
 mod convert;
 mod interop;
 mod venv;
@@ -28,10 +31,14 @@ struct Cli {
 enum Task {
     /// Regenerate the checked-in Rust code for the .proto schemas under proto/.
     Codegen(codegen::Args),
+    /// Run onnx's backend node tests through the ONNX importer and the evaluator (venv under target/).
+    Conformance(conformance::Args),
     /// Build `convert` in release mode with every feature and run it with the given arguments.
     Convert(convert::Args),
     /// Convert every fixture and check the result in the real runtimes (venv under target/).
     Interop(interop::Args),
+    /// Time the evaluator against onnxruntime (one thread) on the same models.
+    Bench(bench::Args),
 }
 
 /// Paths shared by every task.
@@ -66,8 +73,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Workspace::locate().and_then(|ws| match cli.task {
         Task::Codegen(args) => codegen::run(&ws, args),
+        Task::Conformance(args) => conformance::run(&ws, args),
         Task::Convert(args) => convert::run(&ws, args),
         Task::Interop(args) => interop::run(&ws, args),
+        Task::Bench(args) => bench::run(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

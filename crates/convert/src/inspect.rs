@@ -21,7 +21,7 @@ pub fn report(m: &Model, path: &Path, format: &str) -> String {
     let g = &m.graph;
     let _ = writeln!(out, "model:     {} ({format})", path.display());
     if !m.producer_name.is_empty() {
-        let _ = writeln!(out, "producer:  {} {}", m.producer_name, m.producer_version);
+        let _ = writeln!(out, "producer:  {}", format!("{} {}", m.producer_name, m.producer_version).trim_end());
     }
     let opsets: Vec<String> =
         m.opset_imports.iter().map(|(d, v)| format!("{} {v}", if d.is_empty() { "ai.onnx" } else { d })).collect();

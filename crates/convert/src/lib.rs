@@ -17,7 +17,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use eval;
 pub use ir;
+
+pub mod npy;
+pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 
 /// A registry holding every format and pass compiled in (see the crate's features).
@@ -26,6 +30,8 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     #[cfg(feature = "onnx")]
     fmt_onnx::register(&mut r);
+    #[cfg(feature = "safetensors")]
+    fmt_safetensors::register(&mut r);
     r
 }
 
@@ -42,6 +48,10 @@ pub struct ConvertOptions {
     pub export: ExportOptions,
     /// Passes to run between import and export, in order.
     pub passes: Vec<Box<dyn Pass>>,
+    /// Weights to load into the graph by name before the passes
+    /// (`.safetensors` or a sharded `.safetensors.index.json`).
+    #[cfg(feature = "safetensors")]
+    pub weights: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ConvertOptions {
@@ -52,7 +62,7 @@ impl std::fmt::Debug for ConvertOptions {
             .field("import", &self.import)
             .field("export", &self.export)
             .field("passes", &self.passes.iter().map(|p| p.name().to_string()).collect::<Vec<_>>())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,6 +124,13 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
     }
     let (mut model, from) = load(registry, input, opts.from.as_deref(), &opts.import)?;
     let mut passes = Vec::new();
+    #[cfg(feature = "safetensors")]
+    if let Some(w) = &opts.weights {
+        let (weights, _) = fmt_safetensors::read_weights(w)?;
+        let report = fmt_safetensors::apply_weights(&mut model.graph, weights)
+            .map_err(|e| e.context(w.display().to_string()))?;
+        passes.push(PassReport { pass: "weights".into(), lines: report.lines() });
+    }
     for p in &opts.passes {
         let report = p.run(&mut model).map_err(|e| e.context(format!("pass {}", p.name())))?;
         passes.push(report);

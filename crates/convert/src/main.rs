@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Parser, Subcommand};
 use convert::ConvertOptions;
+use convert::verify::{InputFile, InputOptions};
 use ir::{ExternalData, ModelStats, Registry};
 
+mod check;
 mod inspect;
 mod progress;
 
@@ -36,6 +38,10 @@ struct Cli {
     /// Never write external data; fail if the model cannot be stored inline.
     #[arg(long)]
     no_external_data: bool,
+    /// Load weights by name from a .safetensors file (or a sharded .safetensors.index.json) before writing.
+    #[cfg(feature = "safetensors")]
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
     /// Exporter option KEY=VALUE (e.g. tensor-encoding=typed); repeatable.
     #[arg(short = 'O', value_name = "KEY=VALUE")]
     export_option: Vec<String>,
@@ -45,6 +51,11 @@ struct Cli {
     /// List the formats and passes this build supports.
     #[arg(long)]
     list_formats: bool,
+    /// After writing, re-import the output and compare it with the input model on the same inputs.
+    #[arg(long)]
+    verify: bool,
+    #[command(flatten)]
+    check: CheckArgs,
 
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -54,8 +65,73 @@ struct Cli {
     quiet: bool,
 }
 
+/// How models are compared (`--verify`, `verify`) and fed (`run`).
+#[derive(Debug, Clone, clap::Args)]
+struct CheckArgs {
+    /// Largest relative L2 error accepted per output.
+    #[arg(long, default_value_t = 1e-4, value_name = "REL")]
+    tolerance: f64,
+    /// Input data: `.npy`, `.npz` (by key) or ONNX TensorProto `.pb`, as NAME=FILE or in graph-input order; others are random.
+    #[arg(long = "inputs", alias = "input", value_name = "[NAME=]FILE", num_args = 1..)]
+    inputs: Vec<String>,
+    /// Full shape of an input with dynamic dimensions, NAME=D1,D2,...; repeatable.
+    #[arg(long, value_name = "NAME=DIMS")]
+    input_shape: Vec<String>,
+    /// Size of a symbolic dimension, SYMBOL=N (e.g. batch=4); repeatable. Others default to 1.
+    #[arg(long, value_name = "SYMBOL=N")]
+    dim: Vec<String>,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl CheckArgs {
+    fn input_options(&self) -> Result<InputOptions> {
+        let mut o = InputOptions { seed: self.seed, ..InputOptions::default() };
+        for (k, v) in parse_kv(&self.input_shape, "--input-shape")? {
+            let dims = v
+                .split(',')
+                .map(|d| {
+                    d.trim().parse::<usize>().with_context(|| format!("--input-shape {k}={v}: '{d}' is not a size"))
+                })
+                .collect::<Result<_>>()?;
+            o.shapes.insert(k, dims);
+        }
+        for (k, v) in parse_kv(&self.dim, "--dim")? {
+            o.dims.insert(k.clone(), v.parse().with_context(|| format!("--dim {k}={v}: not a size"))?);
+        }
+        o.files = self.inputs.iter().map(|s| InputFile::parse(s)).collect();
+        Ok(o)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Compare two models (any formats) on the same inputs with the reference evaluator.
+    Verify {
+        /// The reference model.
+        reference: PathBuf,
+        /// The model to check against it.
+        candidate: PathBuf,
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Run a model with the reference evaluator and write each output as DIR/<output>.npy.
+    Run {
+        /// The model.
+        model: PathBuf,
+        /// Its format, if not detectable.
+        #[arg(long, value_name = "FMT")]
+        from: Option<String>,
+        /// Folder for the outputs (created if missing).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        output_dir: PathBuf,
+        /// Run this many more times after a warm-up run and print the median and minimum time per run.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        repeat: usize,
+        #[command(flatten)]
+        check: CheckArgs,
+    },
     /// Print a model's inputs, outputs, op histogram, parameters and weight bytes.
     Inspect {
         /// The model.
@@ -132,11 +208,27 @@ fn run(cli: Cli) -> Result<()> {
         list_formats(&registry);
         return Ok(());
     }
-    if let Some(Command::Inspect { model, from }) = &cli.command {
-        let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
-            .with_context(|| format!("cannot read {}", model.display()))?;
-        print!("{}", inspect::report(&m, model, fmt));
-        return Ok(());
+    match &cli.command {
+        Some(Command::Inspect { model, from }) => {
+            let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
+                .with_context(|| format!("cannot read {}", model.display()))?;
+            print!("{}", inspect::report(&m, model, fmt));
+            return Ok(());
+        }
+        Some(Command::Verify { reference, candidate, check }) => {
+            let load = |p: &PathBuf| {
+                convert::load(&registry, p, None, &Default::default())
+                    .with_context(|| format!("cannot read {}", p.display()))
+            };
+            let (a, b) = (load(reference)?.0, load(candidate)?.0);
+            return check::verify(&a, &b, check, cli.quiet);
+        }
+        Some(Command::Run { model, from, output_dir, check, repeat }) => {
+            let (m, _) = convert::load(&registry, model, from.as_deref(), &Default::default())
+                .with_context(|| format!("cannot read {}", model.display()))?;
+            return check::run(&m, output_dir, check, *repeat, cli.quiet);
+        }
+        None => {}
     }
     let (Some(input), Some(output)) = (&cli.input, &cli.output) else {
         bail!(
@@ -145,6 +237,10 @@ fn run(cli: Cli) -> Result<()> {
     };
     let progress = progress::handle(cli.quiet);
     let mut opts = ConvertOptions { from: cli.from.clone(), to: cli.to.clone(), ..ConvertOptions::default() };
+    #[cfg(feature = "safetensors")]
+    {
+        opts.weights = cli.weights.clone();
+    }
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
     opts.export.format_options = parse_kv(&cli.export_option, "-O")?;
@@ -160,6 +256,12 @@ fn run(cli: Cli) -> Result<()> {
         for line in &p.lines {
             eprintln!("{}: {line}", p.pass);
         }
+    }
+    if cli.verify {
+        let (source, _) = convert::load(&registry, input, opts.from.as_deref(), &Default::default())?;
+        let (written, _) = convert::load(&registry, output, Some(s.to), &Default::default())
+            .with_context(|| format!("cannot re-read {}", output.display()))?;
+        check::verify(&source, &written, &cli.check, cli.quiet)?;
     }
     if !cli.quiet {
         let ModelStats { nodes, parameters, .. } = s.stats;

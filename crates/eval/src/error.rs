@@ -7,14 +7,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An op failed; names the node.
-    #[error("node '{node}' ({op}): {source}")]
+    #[error("node '{node}' ({op}): {error}")]
     Node {
         /// Node name (or `#index` when unnamed).
         node: String,
         /// Op type.
         op: String,
-        /// What went wrong.
-        source: Box<Error>,
+        /// What went wrong (part of the message, so not also a `source()`).
+        error: Box<Error>,
     },
     /// A problem inside an op: bad input, bad attribute, shape mismatch.
     #[error("{0}")]

@@ -97,7 +97,7 @@ impl<'m> Session<'m> {
         let mut scope = Scope { vals, parent };
         for (i, node) in g.nodes.iter().enumerate() {
             let label = || if node.name.is_empty() { format!("#{i}") } else { node.name.clone() };
-            let wrap = |e: Error| Error::Node { node: label(), op: node.op.clone(), source: Box::new(e) };
+            let wrap = |e: Error| Error::Node { node: label(), op: node.op.clone(), error: Box::new(e) };
             let f = self.registry.get(&node.domain, &node.op).expect("checked in Session::new");
             let opset = self.model.opset(&node.domain).unwrap_or(ir::opset::DEFAULT_OPSET);
             let outputs = {

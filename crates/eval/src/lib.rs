@@ -7,6 +7,7 @@
 //! [`OpRegistry`]. Intermediate values are freed as soon as their last
 //! reader has run.
 
+pub mod compare;
 mod convert;
 mod error;
 mod exec;

@@ -192,8 +192,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             let pad = f.position().div_ceil(ALIGN) * ALIGN - f.position();
             f.write_all(&vec![0u8; pad as usize]).map_err(io)?;
             let raw = t.raw().expect("planned tensors are raw");
-            f.write_all(raw).map_err(io)?;
-            opts.progress.advance(raw.len() as u64);
+            raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
         }
         Some(f)
     };
@@ -219,8 +218,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
                     encode_key(9, WireType::LengthDelimited, &mut buf);
                     encode_varint(raw.len() as u64, &mut buf);
                     f.write_all(&buf).map_err(io)?;
-                    f.write_all(raw).map_err(io)?;
-                    opts.progress.advance(raw.len() as u64);
+                    raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
                     continue;
                 }
             }
@@ -235,12 +233,16 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             f.position()
         )));
     }
-    if let Some(d) = data_file {
-        let target = d.target().to_path_buf();
-        let n = d.commit()?;
-        report.files.push((target, n));
-    }
-    report.files.insert(0, (path.to_path_buf(), f.commit()?));
+    // The data file is renamed into place before the model that references
+    // it; if either rename fails, both previous files are restored.
+    let mut files = vec![];
+    files.extend(data_file);
+    files.push(f);
+    let targets: Vec<_> = files.iter().map(|f| f.target().to_path_buf()).collect();
+    let sizes = ir::io::commit_all(files)?;
+    let mut written: Vec<_> = targets.into_iter().zip(sizes).collect();
+    written.rotate_right(1); // main file first in the report
+    report.files = written;
     opts.progress.end();
     Ok(report)
 }

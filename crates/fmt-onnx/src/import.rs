@@ -20,6 +20,11 @@ use crate::tensor::{self, ExternalData};
 /// map, so every `raw_data` field stays a view into the file: inline
 /// weights are not copied.
 pub fn parse(path: &Path) -> Result<ModelProto> {
+    parse_mapped(path).map(|(m, _)| m)
+}
+
+/// [`parse`], also returning the mapped file the model's `raw_data` fields point into.
+pub fn parse_mapped(path: &Path) -> Result<(ModelProto, Buffer)> {
     let buf = Buffer::map_file(path)?;
     if buf.is_empty() {
         return Err(Error::malformed(path, "file is empty"));
@@ -32,11 +37,21 @@ pub fn parse(path: &Path) -> Result<ModelProto> {
     if model.ir_version <= 0 {
         return Err(Error::malformed(path, "not a valid ONNX model: ir_version (field 1) is missing"));
     }
-    Ok(model)
+    Ok((model, buf))
 }
 
 /// Stage 2: translates a parsed model. `path` locates external data and names errors.
 pub fn translate(proto: ModelProto, path: &Path) -> Result<Model> {
+    translate_with(proto, path, ExternalData::new(path))
+}
+
+/// [`translate`] for a model decoded by [`parse_mapped`]: weights stay linked
+/// to the mapping so exporters can release their pages after writing them.
+pub fn translate_mapped(proto: ModelProto, source: Buffer, path: &Path) -> Result<Model> {
+    translate_with(proto, path, ExternalData::new(path).with_source(source))
+}
+
+fn translate_with(proto: ModelProto, path: &Path, ext: ExternalData) -> Result<Model> {
     if !proto.functions.is_empty() {
         let names: Vec<&str> = proto.functions.iter().map(|f| f.name.as_str()).collect();
         return Err(Error::malformed(
@@ -44,7 +59,7 @@ pub fn translate(proto: ModelProto, path: &Path) -> Result<Model> {
             format!("model-local functions are not supported yet: {}", names.join(", ")),
         ));
     }
-    let mut cx = Cx { path, ext: ExternalData::new(path) };
+    let mut cx = Cx { path, ext };
     let graph = proto.graph.as_ref().expect("parse checked the graph");
     let graph = cx.graph(graph).map_err(|e| match e {
         Error::Malformed { .. } | Error::Io { .. } => e,

@@ -11,15 +11,17 @@ use std::path::Path;
 
 use ir::{Detection, ExportOptions, ExportReport, FormatInfo, ImportOptions, Model, Registry, Result};
 
+pub mod data;
 mod dtype;
 mod export;
 pub mod generated;
 mod import;
 mod tensor;
 
+pub use data::DataValue;
 pub use dtype::ir_version_for;
 pub use export::{PROTOBUF_LIMIT, Settings as ExportSettings, check};
-pub use import::{parse, translate};
+pub use import::{parse, parse_mapped, translate, translate_mapped};
 pub use tensor::Encoding;
 
 /// The format's facts.
@@ -67,8 +69,8 @@ impl ir::Importer for OnnxImporter {
     }
 
     fn import(&self, path: &Path, _options: &ImportOptions) -> Result<Model> {
-        let proto = parse(path)?;
-        translate(proto, path)
+        let (proto, source) = parse_mapped(path)?;
+        translate_mapped(proto, source, path)
     }
 }
 

@@ -13,11 +13,27 @@ use crate::generated::onnx::{StringStringEntryProto, TensorProto, tensor_proto::
 pub(crate) struct ExternalData {
     dir: PathBuf,
     files: HashMap<PathBuf, Buffer>,
+    /// The mapped model file the protobuf was decoded from, if any.
+    source: Option<Buffer>,
 }
 
 impl ExternalData {
     pub(crate) fn new(model_path: &Path) -> Self {
-        ExternalData { dir: ir::io::parent_dir(model_path).to_path_buf(), files: HashMap::new() }
+        ExternalData { dir: ir::io::parent_dir(model_path).to_path_buf(), files: HashMap::new(), source: None }
+    }
+
+    /// Links inline `raw_data` to the mapped file it was decoded from.
+    pub(crate) fn with_source(mut self, source: Buffer) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// A buffer for inline bytes, still linked to the mapped file if they lie in it.
+    fn inline(&self, b: &bytes::Bytes) -> Buffer {
+        match &self.source {
+            Some(s) => s.adopt(b.clone()),
+            None => Buffer::from_bytes(b.clone()),
+        }
     }
 
     fn load(&mut self, t: &TensorProto, expected: u64) -> Result<Buffer, String> {
@@ -106,7 +122,7 @@ pub(crate) fn import(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, 
                 t.raw_data.len()
             ));
         }
-        Buffer::from_bytes(t.raw_data.clone())
+        ext.inline(&t.raw_data)
     } else {
         let elems = match dt {
             // Packed sub-byte types keep their packed bytes, one per int32_data entry.

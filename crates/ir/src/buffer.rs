@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::{Deref, Range};
 use std::path::Path;
+use std::sync::Arc;
 
 use bytemuck::Pod;
 use bytes::Bytes;
@@ -16,8 +18,36 @@ use crate::{Error, Result};
 /// a window into a memory-mapped file kept alive by the buffer itself. This
 /// is how weights travel from an importer to an exporter without ever being
 /// copied onto the heap.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Buffer(Bytes);
+#[derive(Clone, Default)]
+pub struct Buffer {
+    bytes: Bytes,
+    /// The mapping the bytes live in, if any: lets [`Buffer::release`] drop
+    /// pages already streamed out, keeping resident memory bounded.
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Buffer {}
+
+impl Hash for Buffer {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+/// Shares a mapping with [`Bytes`].
+struct SharedMap(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for SharedMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// Keeps a typed vector alive behind a [`Bytes`] so its alignment is kept.
 struct TypedVec<T: Pod>(Vec<T>);
@@ -31,17 +61,17 @@ impl<T: Pod> AsRef<[u8]> for TypedVec<T> {
 impl Buffer {
     /// An empty buffer.
     pub fn new() -> Self {
-        Buffer(Bytes::new())
+        Buffer { bytes: Bytes::new(), map: None }
     }
 
     /// Takes ownership of a byte vector without copying.
     pub fn from_vec(v: Vec<u8>) -> Self {
-        Buffer(Bytes::from(v))
+        Buffer { bytes: Bytes::from(v), map: None }
     }
 
     /// Takes ownership of a typed vector without copying (alignment of `T` kept).
     pub fn from_typed_vec<T: Pod + Send + Sync>(v: Vec<T>) -> Self {
-        Buffer(Bytes::from_owner(TypedVec(v)))
+        Buffer { bytes: Bytes::from_owner(TypedVec(v)), map: None }
     }
 
     /// Copies a typed slice into a new aligned buffer.
@@ -52,7 +82,53 @@ impl Buffer {
     /// Wraps existing [`Bytes`] (for example slices of a mapped file that a
     /// protobuf decoder produced) without copying.
     pub fn from_bytes(b: Bytes) -> Self {
-        Buffer(b)
+        Buffer { bytes: b, map: None }
+    }
+
+    /// Bytes that are a sub-slice of this buffer's (e.g. decoded from
+    /// [`Buffer::to_bytes`] by a zero-copy parser), keeping the link to the
+    /// mapping so [`Buffer::release`] still works on them.
+    pub fn adopt(&self, b: Bytes) -> Self {
+        let inside = self.bytes.as_ptr_range().contains(&b.as_ptr()) || b.is_empty();
+        Buffer { bytes: b, map: if inside { self.map.clone() } else { None } }
+    }
+
+    /// Tells the OS the bytes will not be read again soon, so the pages of a
+    /// mapped file they occupy can leave resident memory (they are re-read
+    /// from the file if touched later). A no-op for owned buffers. Exporters
+    /// call it after streaming a tensor out.
+    pub fn release(&self) {
+        #[cfg(unix)]
+        if let Some(map) = &self.map {
+            const PAGE: usize = 4096;
+            let base = map.as_ptr() as usize;
+            let start = (self.bytes.as_ptr() as usize - base).div_ceil(PAGE) * PAGE;
+            let end = (self.bytes.as_ptr() as usize - base + self.bytes.len()) / PAGE * PAGE;
+            if end > start {
+                // SAFETY: the mapping is read-only and private, so dropping its
+                // pages loses nothing: later reads fault them back in from the file.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+            }
+        }
+    }
+
+    /// Writes the bytes to `w` in large chunks, releasing each chunk of a
+    /// mapped file once written (see [`Buffer::release`]) so that streaming
+    /// a tensor of any size keeps resident memory at one chunk; `done` is
+    /// called with each chunk's length (progress reporting).
+    pub fn write_to(&self, w: &mut impl std::io::Write, mut done: impl FnMut(u64)) -> std::io::Result<()> {
+        const CHUNK: usize = 16 << 20;
+        let mut start = 0;
+        while start < self.bytes.len() {
+            let end = (start + CHUNK).min(self.bytes.len());
+            w.write_all(&self.bytes[start..end])?;
+            if self.map.is_some() {
+                Buffer { bytes: self.bytes.slice(start..end), map: self.map.clone() }.release();
+            }
+            done((end - start) as u64);
+            start = end;
+        }
+        Ok(())
     }
 
     /// Memory-maps a whole file read-only.
@@ -75,40 +151,41 @@ impl Buffer {
             // Weights are read front to back once; tell the kernel to read ahead.
             let _ = map.advise(memmap2::Advice::Sequential);
         }
-        Ok(Buffer(Bytes::from_owner(map)))
+        let map = Arc::new(map);
+        Ok(Buffer { bytes: Bytes::from_owner(SharedMap(map.clone())), map: Some(map) })
     }
 
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 
     /// The underlying [`Bytes`] (a cheap clone).
     pub fn to_bytes(&self) -> Bytes {
-        self.0.clone()
+        self.bytes.clone()
     }
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     /// Whether the buffer has no bytes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes.is_empty()
     }
 
     /// A zero-copy sub-range, or an error if it is out of bounds.
     pub fn slice(&self, range: Range<usize>) -> Result<Buffer> {
-        if range.start > range.end || range.end > self.0.len() {
+        if range.start > range.end || range.end > self.bytes.len() {
             return Err(Error::invalid(format!(
                 "byte range {}..{} is outside a buffer of {} bytes",
                 range.start,
                 range.end,
-                self.0.len()
+                self.bytes.len()
             )));
         }
-        Ok(Buffer(self.0.slice(range)))
+        Ok(Buffer { bytes: self.bytes.slice(range), map: self.map.clone() })
     }
 
     /// A zero-copy sub-range given as `u64` offset and length, as formats store them.
@@ -145,13 +222,13 @@ impl Buffer {
 impl Deref for Buffer {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 }
 
 impl AsRef<[u8]> for Buffer {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 }
 
@@ -163,13 +240,13 @@ impl From<Vec<u8>> for Buffer {
 
 impl From<Bytes> for Buffer {
     fn from(b: Bytes) -> Self {
-        Buffer(b)
+        Buffer::from_bytes(b)
     }
 }
 
 impl fmt::Debug for Buffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Buffer({} bytes)", self.0.len())
+        write!(f, "Buffer({} bytes{})", self.bytes.len(), if self.map.is_some() { ", mapped" } else { "" })
     }
 }
 
@@ -207,6 +284,10 @@ mod tests {
         assert_eq!(s.as_ptr(), b[100..].as_ptr());
         drop(b);
         assert_eq!(s[0], 7, "the view keeps the mapping alive");
+        s.release();
+        assert_eq!(s[99], 7, "released pages are read back from the file");
+        let adopted = s.adopt(s.to_bytes().slice(10..20));
+        assert!(format!("{adopted:?}").contains("mapped"));
         let empty = tempfile::NamedTempFile::new().unwrap();
         assert!(Buffer::map_file(empty.path()).unwrap().is_empty());
         let missing = Buffer::map_file(Path::new("/nonexistent/x.bin")).unwrap_err();

@@ -37,12 +37,12 @@ impl fmt::Display for UnsupportedOp {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O operation on a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message, so not also a `source()`).
+        error: std::io::Error,
     },
     /// A file's content is not valid for its format.
     #[error("{}: {message}", path.display())]
@@ -98,12 +98,12 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// An error with the path of what was being processed prepended.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Context {
         /// Where it happened, e.g. `node 'conv1' (Conv)`.
         context: String,
-        /// The error itself.
-        source: Box<Error>,
+        /// The error itself (part of the message, so not also a `source()`).
+        error: Box<Error>,
     },
 }
 
@@ -124,12 +124,12 @@ impl Error {
 
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 
     /// Wraps the error with a context prefix.
     pub fn context(self, context: impl Into<String>) -> Self {
-        Error::Context { context: context.into(), source: Box::new(self) }
+        Error::Context { context: context.into(), error: Box::new(self) }
     }
 
     /// Builds [`Error::UnsupportedOps`] from `(op, domain, node)` triples,

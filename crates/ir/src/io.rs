@@ -49,9 +49,10 @@ pub fn parent_dir(path: &Path) -> &Path {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A file written under a temporary name in the destination folder and
-/// renamed into place by [`AtomicFile::commit`]; dropped uncommitted, the
-/// temporary file is removed. A failed export thus never leaves a
-/// half-written model, and never replaces a good file with a bad one.
+/// renamed into place by [`AtomicFile::commit`] (or [`commit_all`] for a
+/// model spread over several files); dropped uncommitted, the temporary file
+/// is removed. A failed export thus never leaves a half-written model, and
+/// never replaces a good file with a bad one.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
@@ -63,6 +64,9 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file for `target`.
     pub fn create(target: &Path) -> Result<Self> {
+        if target.is_dir() {
+            return Err(Error::io(target, io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+        }
         let dir = parent_dir(target);
         let name =
             target.file_name().ok_or_else(|| Error::invalid(format!("{}: not a file path", target.display())))?;
@@ -87,18 +91,76 @@ impl AtomicFile {
         self.written
     }
 
+    /// Flushes and closes the temporary file; on error it is removed (by drop).
+    fn finish(&mut self) -> Result<()> {
+        let w = self.writer.as_mut().expect("writer present until finished");
+        w.flush().map_err(|e| Error::io(&self.target, e))?;
+        // Dropping the writer closes the file; the temp path stays until renamed.
+        self.writer = None;
+        Ok(())
+    }
+
     /// Flushes and renames the file into place; returns its size.
-    pub fn commit(mut self) -> Result<u64> {
-        let w = self.writer.take().expect("writer present until commit");
-        let file = w.into_inner().map_err(|e| Error::io(&self.temp, e.into_error()))?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        Ok(self.written)
+    pub fn commit(self) -> Result<u64> {
+        Ok(commit_all(vec![self])?[0])
     }
 
     fn io_err(&self, e: io::Error) -> io::Error {
         io::Error::new(e.kind(), format!("{}: {e}", self.target.display()))
     }
+}
+
+/// Commits several files as one: all are flushed first, then renamed into
+/// place in order. If any rename fails, files already renamed are removed
+/// and the files they replaced are restored, so the previous model (all of
+/// its files) is left as it was. Returns each file's size.
+pub fn commit_all(mut files: Vec<AtomicFile>) -> Result<Vec<u64>> {
+    for f in &mut files {
+        f.finish()?;
+    }
+    let backup_of = |t: &Path| {
+        let name = t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        parent_dir(t).join(format!(".{name}.{}.bak", std::process::id()))
+    };
+    let mut backups: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut placed: Vec<PathBuf> = Vec::new();
+    let mut failure = None;
+    for f in &files {
+        if f.target.is_file() {
+            let b = backup_of(&f.target);
+            if let Err(e) = std::fs::rename(&f.target, &b) {
+                failure = Some(Error::io(&f.target, e));
+                break;
+            }
+            backups.push((f.target.clone(), b));
+        }
+        if let Err(e) = std::fs::rename(&f.temp, &f.target) {
+            failure = Some(Error::io(&f.target, e));
+            break;
+        }
+        placed.push(f.target.clone());
+    }
+    if let Some(e) = failure {
+        for p in &placed {
+            let _ = std::fs::remove_file(p);
+        }
+        for (target, b) in &backups {
+            let _ = std::fs::rename(b, target);
+        }
+        for f in &files {
+            let _ = std::fs::remove_file(&f.temp);
+        }
+        return Err(e);
+    }
+    for (_, b) in &backups {
+        let _ = std::fs::remove_file(b);
+    }
+    let sizes = files.iter().map(|f| f.written).collect();
+    // Renamed: nothing left for Drop to clean up.
+    for f in &mut files {
+        f.temp = PathBuf::new();
+    }
+    Ok(sizes)
 }
 
 impl Write for AtomicFile {
@@ -128,7 +190,8 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
+        self.writer = None;
+        if !self.temp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
@@ -171,5 +234,28 @@ mod tests {
         f.write_all(b"new!").unwrap();
         assert_eq!(f.commit().unwrap(), 4);
         assert_eq!(std::fs::read(&target).unwrap(), b"new!");
+    }
+
+    #[test]
+    fn commit_all_restores_every_file_when_one_fails() {
+        let d = tempfile::tempdir().unwrap();
+        let (data, model) = (d.path().join("m.onnx.data"), d.path().join("m.onnx"));
+        std::fs::write(&data, b"old data").unwrap();
+        std::fs::write(&model, b"old model").unwrap();
+        let mut a = AtomicFile::create(&data).unwrap();
+        a.write_all(b"new data").unwrap();
+        let mut b = AtomicFile::create(&model).unwrap();
+        b.write_all(b"new model").unwrap();
+        // Make the second rename fail: its target becomes a non-empty folder.
+        std::fs::remove_file(&model).unwrap();
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("x"), b"").unwrap();
+        assert!(commit_all(vec![a, b]).is_err());
+        assert_eq!(std::fs::read(&data).unwrap(), b"old data");
+        let mut names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["m.onnx", "m.onnx.data"], "no temp or backup files left");
+        let e = AtomicFile::create(&model).unwrap_err().to_string();
+        assert!(e.ends_with("m.onnx: is a directory"), "{e}");
     }
 }

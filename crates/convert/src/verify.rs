@@ -1,0 +1,236 @@
+//! Checking that two models compute the same function: inputs (seeded
+//! random or from files), both run through the reference evaluator, and
+//! per-output error metrics.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use eval::compare::Metrics;
+use ir::{DType, Dim, Error, Model, Result, ValueType};
+
+/// Where a model input's value comes from.
+#[derive(Debug, Clone)]
+pub enum InputFile {
+    /// `NAME=FILE`: the file feeds the named input.
+    Named(String, PathBuf),
+    /// `FILE`: feeds the next input in graph order (an `.npz` feeds inputs by key).
+    Positional(PathBuf),
+}
+
+impl InputFile {
+    /// Parses `NAME=FILE` or `FILE`.
+    pub fn parse(s: &str) -> Self {
+        match s.split_once('=') {
+            Some((n, f)) if !n.is_empty() && !Path::new(s).exists() => InputFile::Named(n.into(), f.into()),
+            _ => InputFile::Positional(s.into()),
+        }
+    }
+}
+
+/// How inputs are made for verification.
+#[derive(Debug, Clone)]
+pub struct InputOptions {
+    /// Seed of the random generator.
+    pub seed: u64,
+    /// Full shapes per input name (`--input-shape name=1,3,224,224`).
+    pub shapes: HashMap<String, Vec<usize>>,
+    /// Sizes of symbolic dimensions by name (`--dim batch=4`).
+    pub dims: HashMap<String, usize>,
+    /// Size for dynamic dimensions not otherwise given.
+    pub default_dim: usize,
+    /// Files feeding inputs; others are random.
+    pub files: Vec<InputFile>,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions { seed: 0, shapes: HashMap::new(), dims: HashMap::new(), default_dim: 1, files: Vec::new() }
+    }
+}
+
+/// The inputs a model needs (graph inputs without initializer defaults).
+pub fn feeds(model: &Model) -> Vec<&ir::ValueInfo> {
+    let g = &model.graph;
+    g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect()
+}
+
+/// Reads a tensor file (`.npy`).
+pub fn read_tensor_file(path: &Path) -> Result<ir::Tensor> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => crate::npy::read(path),
+        _ => Err(Error::invalid(format!("{}: input files must be .npy or .npz", path.display()))),
+    }
+}
+
+/// A small deterministic generator (splitmix64): same seed, same inputs, everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+fn random_tensor(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> Result<eval::Tensor> {
+    random_tensor_inner(dtype, shape, rng).map_err(|e| Error::invalid(e.to_string()))
+}
+
+fn random_tensor_inner(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> eval::Result<eval::Tensor> {
+    let n: usize = shape.iter().product();
+    let f: Vec<f64> = (0..n).map(|_| rng.unit()).collect();
+    // Integer inputs are usually indices or ids; 0 and 1 are valid for any
+    // axis of size ≥ 2 and for any vocabulary, so random data stays in range.
+    let ints: Vec<i64> = f.iter().map(|&x| i64::from(x >= 0.0)).collect();
+    let t = match dtype {
+        DType::F32 => eval::Tensor::F32(eval::array(&shape, f.iter().map(|&x| x as f32).collect())?),
+        DType::F64 => eval::Tensor::F64(eval::array(&shape, f)?),
+        DType::F16 => eval::Tensor::F16(eval::array(&shape, f.iter().map(|&x| ir::f16::from_f64(x)).collect())?),
+        DType::BF16 => eval::Tensor::BF16(eval::array(&shape, f.iter().map(|&x| ir::bf16::from_f64(x)).collect())?),
+        DType::Bool => eval::Tensor::Bool(eval::array(&shape, ints.iter().map(|&x| x == 1).collect())?),
+        DType::I64 => eval::Tensor::I64(eval::array(&shape, ints)?),
+        DType::I32 => eval::Tensor::I32(eval::array(&shape, ints.iter().map(|&x| x as i32).collect())?),
+        DType::I16 => eval::Tensor::I16(eval::array(&shape, ints.iter().map(|&x| x as i16).collect())?),
+        DType::I8 => eval::Tensor::I8(eval::array(&shape, ints.iter().map(|&x| x as i8).collect())?),
+        DType::U8 => eval::Tensor::U8(eval::array(&shape, ints.iter().map(|&x| x as u8).collect())?),
+        DType::U16 => eval::Tensor::U16(eval::array(&shape, ints.iter().map(|&x| x as u16).collect())?),
+        DType::U32 => eval::Tensor::U32(eval::array(&shape, ints.iter().map(|&x| x as u32).collect())?),
+        DType::U64 => eval::Tensor::U64(eval::array(&shape, ints.iter().map(|&x| x as u64).collect())?),
+        DType::String => eval::Tensor::Str(eval::array(&shape, ints.iter().map(|x| x.to_string()).collect())?),
+        d => return Err(eval::Error::op(format!("cannot make random {d} inputs; give an input file"))),
+    };
+    Ok(t)
+}
+
+fn concrete_shape(vi: &ir::ValueInfo, opts: &InputOptions) -> Result<Vec<usize>> {
+    if let Some(s) = opts.shapes.get(&vi.name) {
+        return Ok(s.clone());
+    }
+    let Some(shape) = vi.shape() else {
+        return Err(Error::invalid(format!(
+            "input '{}' has no declared shape; give --input-shape {}=D1,D2,...",
+            vi.name, vi.name
+        )));
+    };
+    Ok(shape
+        .dims()
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => *n as usize,
+            Dim::Symbolic(s) => opts.dims.get(s).copied().unwrap_or(opts.default_dim),
+            Dim::Unknown => opts.default_dim,
+        })
+        .collect())
+}
+
+/// Builds one value per model input, from files where given, random otherwise.
+pub fn make_inputs(model: &Model, opts: &InputOptions) -> Result<Vec<(String, eval::Value)>> {
+    let feeds = feeds(model);
+    let mut given: HashMap<String, ir::Tensor> = HashMap::new();
+    let mut next = 0usize;
+    for f in &opts.files {
+        match f {
+            InputFile::Named(name, path) => {
+                if !feeds.iter().any(|v| &v.name == name) {
+                    return Err(Error::invalid(format!("--input {name}=...: the model has no input '{name}'")));
+                }
+                given.insert(name.clone(), read_tensor_file(path)?);
+            }
+            InputFile::Positional(path) if path.extension().is_some_and(|e| e == "npz") => {
+                for (key, t) in crate::npy::read_npz(path)? {
+                    given.insert(key, t);
+                }
+            }
+            InputFile::Positional(path) => {
+                let vi = feeds.get(next).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{}: more input files than the model's {} inputs",
+                        path.display(),
+                        feeds.len()
+                    ))
+                })?;
+                given.insert(vi.name.clone(), read_tensor_file(path)?);
+                next += 1;
+            }
+        }
+    }
+    let mut rng = Rng(opts.seed);
+    feeds
+        .iter()
+        .map(|vi| {
+            let v = match given.remove(&vi.name) {
+                Some(t) => eval::from_ir(&t).map_err(|e| Error::invalid(format!("input '{}': {e}", vi.name)))?,
+                None => {
+                    let ValueType::Tensor { dtype: Some(d), .. } = &vi.ty else {
+                        return Err(Error::invalid(format!(
+                            "input '{}' is not a typed tensor; give an input file",
+                            vi.name
+                        )));
+                    };
+                    random_tensor(*d, concrete_shape(vi, opts)?, &mut rng)?
+                }
+            };
+            Ok((vi.name.clone(), eval::Value::Tensor(v)))
+        })
+        .collect()
+}
+
+/// Runs a model with the evaluator.
+pub fn run(model: &Model, inputs: Vec<(String, eval::Value)>) -> Result<Vec<(String, eval::Value)>> {
+    let session = eval::Session::new(model).map_err(|e| Error::invalid(e.to_string()))?;
+    session.run(inputs).map_err(|e| Error::invalid(format!("evaluation failed: {e}")))
+}
+
+/// The comparison of one output.
+#[derive(Debug, Clone)]
+pub struct OutputCheck {
+    /// Output name in the reference model.
+    pub name: String,
+    /// Metrics, or why the outputs could not be compared.
+    pub metrics: std::result::Result<Metrics, String>,
+    /// Whether it is within tolerance.
+    pub pass: bool,
+}
+
+/// Runs `reference` and `candidate` on the same inputs (matched by
+/// position, since conversions may rename values) and compares outputs by position.
+pub fn compare_models(
+    reference: &Model,
+    candidate: &Model,
+    inputs: Vec<(String, eval::Value)>,
+    tolerance: f64,
+) -> Result<Vec<OutputCheck>> {
+    let cand_feeds: Vec<String> = feeds(candidate).iter().map(|v| v.name.clone()).collect();
+    if cand_feeds.len() != inputs.len() {
+        return Err(Error::invalid(format!(
+            "the models take different numbers of inputs ({} and {})",
+            inputs.len(),
+            cand_feeds.len()
+        )));
+    }
+    let cand_inputs = cand_feeds.into_iter().zip(inputs.iter().map(|(_, v)| v.clone())).collect();
+    let a = run(reference, inputs).map_err(|e| e.context("reference model"))?;
+    let b = run(candidate, cand_inputs).map_err(|e| e.context("converted model"))?;
+    if a.len() != b.len() {
+        return Err(Error::invalid(format!(
+            "the models have different numbers of outputs ({} and {})",
+            a.len(),
+            b.len()
+        )));
+    }
+    Ok(a.iter()
+        .zip(&b)
+        .map(|((name, x), (_, y))| {
+            let metrics = eval::compare::compare_values(x, y).map_err(|e| e.to_string());
+            let pass = metrics.as_ref().is_ok_and(|m| m.rel_l2 <= tolerance && m.nan_mismatches == 0);
+            OutputCheck { name: name.clone(), metrics, pass }
+        })
+        .collect())
+}

@@ -1,0 +1,420 @@
+//! The `convert` binary as users run it: exit codes, the one-line summary,
+//! one-line errors naming the file, `inspect`, `--list-formats`, and outputs
+//! that are replaced atomically or not at all.
+//!
+//! Fixtures are those of `tests/fixtures/` (see its `manifest.json`); the
+//! figures asserted below (node counts, histograms, parameter counts) are
+//! the manifest's, and parameter counts were checked with onnx/numpy.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ir::{DType, Exporter, Graph, Model, Node, Shape, ValueInfo};
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn convert<S: AsRef<OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_convert"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the convert binary runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name).join("model.onnx");
+    p.canonicalize().unwrap_or_else(|e| panic!("{}: {e} (fixtures missing?)", p.display()))
+}
+
+/// Asserts a failed run: exit code 1, nothing on stdout, and exactly one
+/// stderr line that starts with `error: ` and names `path`. Returns the line.
+fn assert_one_line_error(r: &Run, path: &Path) -> String {
+    assert_eq!(r.code, Some(1), "exit code; stderr: {}", r.stderr);
+    assert_eq!(r.stdout, "", "nothing on stdout");
+    assert!(r.stderr.ends_with('\n'), "stderr ends with a newline: {:?}", r.stderr);
+    let line = r.stderr.trim_end_matches('\n');
+    assert!(!line.contains('\n'), "stderr must be one line: {:?}", r.stderr);
+    assert!(line.starts_with("error: "), "{line}");
+    assert!(line.contains(&path.display().to_string()), "the message names {}: {line}", path.display());
+    line.to_string()
+}
+
+/// Names of the entries in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+fn copy_fixture(name: &str, dir: &Path, as_name: &str) -> PathBuf {
+    let p = dir.join(as_name);
+    std::fs::copy(fixture(name), &p).unwrap();
+    p
+}
+
+/// Writes `model` as ONNX with the library's exporter.
+fn write_model(model: &Model, path: &Path) {
+    fmt_onnx::OnnxExporter.export(model, path, &ir::ExportOptions::default()).unwrap();
+}
+
+fn f32_vi(name: &str) -> ValueInfo {
+    ValueInfo::tensor(name, DType::F32, Shape::fixed(&[4]))
+}
+
+// ---------------------------------------------------------------------------
+// Success paths.
+
+#[test]
+fn converting_a_fixture_prints_a_one_line_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("mlp");
+    let out = dir.path().join("out.onnx");
+    let r = convert(&[&input, &out]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let line = r.stderr.strip_suffix('\n').unwrap_or_else(|| panic!("one line ending in a newline: {:?}", r.stderr));
+    assert!(!line.contains('\n'), "one line: {:?}", r.stderr);
+    let head = format!("{} (onnx) -> {} (onnx): 12 nodes, 26122 parameters, ", input.display(), out.display());
+    assert!(line.starts_with(&head), "expected '{head}...', got: {line}");
+    assert!(line.contains(" written to 1 file(s) in ") && line.ends_with(" s"), "{line}");
+    assert_eq!(entries(dir.path()), ["out.onnx"]);
+
+    // The output is a model the library reads back.
+    let registry = convert::registry();
+    let (m, _) = convert::load(&registry, &out, None, &Default::default()).unwrap();
+    assert_eq!(m.graph.nodes.len(), 12);
+}
+
+#[test]
+fn converting_with_external_data_reports_two_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("external_data");
+    let out = dir.path().join("out.onnx");
+    let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("--external-data")]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
+    assert!(r.stderr.contains(": 5 nodes, 85002 parameters, "), "{}", r.stderr);
+    assert!(r.stderr.contains(" written to 2 file(s) in "), "{}", r.stderr);
+    assert_eq!(entries(dir.path()), ["out.onnx", "out.onnx.data"]);
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    let r = convert(&[fixture("mlp").as_os_str(), out.as_os_str(), OsStr::new("-q")]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (Some(0), "", ""));
+    assert!(out.is_file());
+}
+
+#[test]
+fn to_overrides_an_unknown_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.xyz");
+    let r = convert(&[fixture("mlp").as_os_str(), out.as_os_str(), OsStr::new("--to"), OsStr::new("onnx")]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("(onnx) -> ") && r.stderr.contains("out.xyz (onnx)"), "{}", r.stderr);
+    assert!(out.is_file());
+}
+
+#[test]
+fn list_formats_lists_onnx() {
+    let r = convert(&["--list-formats"]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert_eq!(r.stderr, "");
+    assert!(r.stdout.starts_with("formats (import / export):\n"), "{}", r.stdout);
+    let onnx = r.stdout.lines().find(|l| l.trim_start().starts_with("onnx ")).expect("a line for onnx");
+    let words: Vec<&str> = onnx.split_whitespace().collect();
+    assert_eq!(&words[..3], ["onnx", "read/write", ".onnx"], "{onnx}");
+}
+
+#[test]
+fn inspect_cnn_prints_io_ops_and_parameters() {
+    let model = fixture("cnn_bn_residual");
+    let r = convert(&[OsStr::new("inspect"), model.as_os_str()]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert_eq!(r.stderr, "");
+    let out = &r.stdout;
+    assert!(out.starts_with(&format!("model:     {} (onnx)\n", model.display())), "{out}");
+    assert!(out.contains("opsets:    ai.onnx 17\n"), "{out}");
+    assert!(out.contains("\ninputs:\n  input  f32[1,3,32,32]\noutputs:\n  logits  f32[1,10]\n"), "{out}");
+    assert!(out.contains("\nnodes:     29\n"), "{out}");
+    // The manifest's op_histogram, most frequent first, ties by name.
+    let ops = "\nops:\n       8  BatchNormalization\n       8  Conv\n       7  Relu\n       3  Add\n       1  Flatten\n       1  Gemm\n       1  GlobalAveragePool\n";
+    assert!(out.contains(ops), "expected{ops}in:\n{out}");
+    assert!(out.contains("\nparameters: 25018 (97.7 KiB)\n"), "{out}");
+    assert!(out.contains("\n  f32          42 tensors          25018 elements     97.7 KiB\n"), "{out}");
+}
+
+#[test]
+fn inspect_dynamic_batch_shows_the_symbolic_dim() {
+    let r = convert(&[OsStr::new("inspect"), fixture("dynamic_batch").as_os_str()]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert!(
+        r.stdout.contains("\ninputs:\n  input  f32[batch,3,16,16]\noutputs:\n  output  f32[batch,5]\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\nparameters: 269 (1.1 KiB)\n"), "{}", r.stdout);
+}
+
+#[test]
+fn inspect_counts_nodes_inside_subgraphs() {
+    let r = convert(&[OsStr::new("inspect"), fixture("ops_subgraph").as_os_str()]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    // 6 nodes in the main graph, 21 with the If/Loop bodies (manifest op_histogram).
+    assert!(r.stdout.contains("\nnodes:     21\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("\n       3  If\n") && r.stdout.contains("\n       1  Loop\n"), "{}", r.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// Errors: exit code 1 and one line naming the file.
+
+#[test]
+fn malformed_input_fails_with_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(fixture("mlp")).unwrap();
+    let cases: [(&str, &[u8]); 3] =
+        [("truncated.onnx", &original[..original.len() / 2]), ("empty.onnx", b""), ("text.onnx", b"hello\nworld\n")];
+    for (name, bytes) in cases {
+        let bad = dir.path().join(name);
+        std::fs::write(&bad, bytes).unwrap();
+        let out = dir.path().join("out.onnx");
+        let line = assert_one_line_error(&convert(&[&bad, &out]), &bad);
+        assert!(line.starts_with(&format!("error: cannot convert {} to {}: ", bad.display(), out.display())), "{line}");
+        let line = assert_one_line_error(&convert(&[OsStr::new("inspect"), bad.as_os_str()]), &bad);
+        assert!(line.starts_with(&format!("error: cannot read {}: {}: ", bad.display(), bad.display())), "{line}");
+        assert!(!out.exists(), "{name}: no output written");
+    }
+    assert_eq!(entries(dir.path()), ["empty.onnx", "text.onnx", "truncated.onnx"], "no temp files");
+}
+
+#[test]
+fn missing_input_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("missing.onnx");
+    let out = dir.path().join("out.onnx");
+    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot convert {} to {}: {}: no such file or directory",
+            input.display(),
+            out.display(),
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn graph_errors_are_printed_once() {
+    // A cycle A -> B -> A, written with the library (the exporter does not validate).
+    let dir = tempfile::tempdir().unwrap();
+    let g = Graph {
+        name: "g".into(),
+        inputs: vec![f32_vi("x")],
+        outputs: vec![f32_vi("b")],
+        nodes: vec![Node::new("Add", ["x", "b"], ["a"]).named("A"), Node::new("Relu", ["a"], ["b"]).named("B")],
+        ..Graph::default()
+    };
+    let input = dir.path().join("cycle.onnx");
+    write_model(&Model::new(g), &input);
+    let out = dir.path().join("out.onnx");
+    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot convert {} to {}: {}: graph has a cycle through node(s): A, B",
+            input.display(),
+            out.display(),
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn foreign_ops_are_refused_naming_the_files_and_every_op() {
+    // The exporter refuses to write `tf` nodes, so write them under a
+    // placeholder domain of the same length and patch the bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let g = Graph {
+        name: "g".into(),
+        inputs: vec![f32_vi("x")],
+        outputs: vec![f32_vi("y")],
+        nodes: vec![Node::new("Erfc", ["x"], ["y"]).named("tf_erfc").in_domain("Q#")],
+        ..Graph::default()
+    };
+    let input = dir.path().join("tf_ops.onnx");
+    write_model(&Model::new(g), &input);
+    let bytes = std::fs::read(&input).unwrap();
+    let mut patched = bytes.clone();
+    for i in 0..bytes.len() - 1 {
+        if &bytes[i..i + 2] == b"Q#" {
+            patched[i..i + 2].copy_from_slice(b"tf");
+        }
+    }
+    assert_ne!(bytes, patched);
+    std::fs::write(&input, patched).unwrap();
+
+    let out = dir.path().join("out.onnx");
+    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot convert {} to {}: 1 unsupported op type(s) for onnx: tf::Erfc (node 'tf_erfc')",
+            input.display(),
+            out.display()
+        )
+    );
+    assert_eq!(entries(dir.path()), ["tf_ops.onnx"]);
+}
+
+#[test]
+fn input_equal_to_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture("mlp", dir.path(), "model.onnx");
+    let before = std::fs::read(&input).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let spellings = [input.clone(), dir.path().join("sub/../model.onnx")];
+    for out in &spellings {
+        let line = assert_one_line_error(&convert(&[&input, out]), out);
+        assert_eq!(
+            line,
+            format!(
+                "error: cannot convert {} to {}: {}: output is the input file; write to another path (inputs are never modified)",
+                input.display(),
+                out.display(),
+                out.display()
+            )
+        );
+    }
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.onnx");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        let line = assert_one_line_error(&convert(&[&input, &link]), &link);
+        assert!(
+            line.ends_with("output is the input file; write to another path (inputs are never modified)"),
+            "{line}"
+        );
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input is untouched");
+}
+
+#[test]
+fn unknown_output_extension_suggests_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("mlp");
+    let out = dir.path().join("out.xyz");
+    let line = assert_one_line_error(&convert(&[&input, &out]), &out);
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot convert {} to {}: {}: cannot tell the output format from the file name; pass --to (one of: {})",
+            input.display(),
+            out.display(),
+            out.display(),
+            // Every exporter this build has, in registration order.
+            convert::registry().exporters().map(|e| e.info().name).collect::<Vec<_>>().join(", ")
+        )
+    );
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("mlp");
+    let out = dir.path().join("out.onnx");
+    let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("bogus=1")]);
+    let line = assert_one_line_error(&r, &out);
+    assert!(
+        line.ends_with(": unknown onnx option 'bogus' (known: tensor-encoding, external-threshold, external-location)"),
+        "{line}"
+    );
+    let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("tensor-encoding")]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(r.stderr, "error: -O tensor-encoding: expected KEY=VALUE\n");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn no_arguments_prints_usage_in_one_line() {
+    let r = convert::<&str>(&[]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        "error: usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Atomic outputs.
+
+#[test]
+fn failed_conversion_leaves_an_existing_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    std::fs::write(&out, b"precious").unwrap();
+    let bad = dir.path().join("bad.onnx");
+    let original = std::fs::read(fixture("mlp")).unwrap();
+    std::fs::write(&bad, &original[..original.len() - 1]).unwrap();
+    assert_one_line_error(&convert(&[&bad, &out]), &bad);
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    assert_eq!(entries(dir.path()), ["bad.onnx", "out.onnx"], "no temp files left");
+}
+
+#[test]
+fn successful_conversion_replaces_an_existing_output_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    std::fs::write(&out, vec![0xaau8; 1 << 20]).unwrap();
+    let r = convert(&[fixture("dynamic_batch"), out.clone()]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let registry = convert::registry();
+    assert!(convert::load(&registry, &out, None, &Default::default()).is_ok());
+    assert!(std::fs::metadata(&out).unwrap().len() < 1 << 20);
+    assert_eq!(entries(dir.path()), ["out.onnx"], "no temp files left");
+}
+
+#[test]
+fn failure_while_writing_leaves_no_temp_file() {
+    // The output path is a directory: the data is written to a temp file,
+    // then renaming it into place fails. The temp file must not remain.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    std::fs::create_dir(&out).unwrap();
+    let line = assert_one_line_error(&convert(&[fixture("mlp"), out.clone()]), &out);
+    assert!(line.contains("out.onnx"), "{line}");
+    assert_eq!(entries(dir.path()), ["out.onnx"], "temp files left behind");
+    assert!(entries(&out).is_empty());
+}
+
+#[test]
+fn failure_while_writing_leaves_existing_external_data_untouched() {
+    // Same failure with --external-data: the existing `out.onnx.data` must
+    // survive, since the model it belongs to was not replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    std::fs::create_dir(&out).unwrap();
+    let data = dir.path().join("out.onnx.data");
+    std::fs::write(&data, b"precious").unwrap();
+    let r = convert(&[fixture("mlp").as_os_str(), out.as_os_str(), OsStr::new("--external-data")]);
+    assert_one_line_error(&r, &out);
+    let now = std::fs::read(&data).unwrap();
+    assert!(now == b"precious", "the existing external data was replaced (now {} bytes)", now.len());
+    assert_eq!(entries(dir.path()), ["out.onnx", "out.onnx.data"], "temp files left behind");
+}

@@ -1,0 +1,126 @@
+//! The conversion half of `cargo xtask bench`: large models through our
+//! `convert` and through the Python peers, side by side in one run, with
+//! `cp` of the same bytes as the physical floor. Wall time and peak RSS come
+//! from `/usr/bin/time` around each child process.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::venv::Venv;
+
+/// One measured run.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    seconds: f64,
+    rss_mib: f64,
+}
+
+/// Runs `cmd` under `/usr/bin/time`, returning wall time and peak RSS.
+fn measure(cmd: &[&str]) -> Result<Sample> {
+    let report = std::env::temp_dir().join(format!("xtask-bench-time-{}", std::process::id()));
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o"])
+        .arg(&report)
+        .args(cmd)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running /usr/bin/time (apt-get install time)")?;
+    if !status.success() {
+        bail!("{} failed", cmd.join(" "));
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let last = text.lines().last().unwrap_or_default();
+    let mut it = last.split_whitespace();
+    let seconds: f64 = it.next().and_then(|v| v.parse().ok()).context("no time in /usr/bin/time output")?;
+    let kib: f64 = it.next().and_then(|v| v.parse().ok()).context("no RSS in /usr/bin/time output")?;
+    Ok(Sample { seconds, rss_mib: kib / 1024.0 })
+}
+
+fn median(mut v: Vec<Sample>) -> Sample {
+    v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let rss = v.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
+    Sample { seconds: v[v.len() / 2].seconds, rss_mib: rss }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map(|r| r.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+/// Measures every tool on every model; returns the markdown table.
+pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat: usize) -> Result<String> {
+    let root = ws_root.join("target/bench/big");
+    let out = root.join("out");
+    std::fs::create_dir_all(&out)?;
+    let mut make = Command::new(venv.python());
+    make.arg(ws_root.join("xtask/python/bench_big_models.py")).arg(&root);
+    make.args(sizes.iter().map(u64::to_string));
+    crate::venv::run(&mut make).context("generating the large models")?;
+    let python = venv.python();
+    let peer = ws_root.join("xtask/python/bench_onnx_roundtrip.py");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+
+    let mut table = String::from(
+        "| model | weights | tool | median time (s) | peak RSS (MiB) | time vs cp | ours faster by |\n|---|---|---|---:|---:|---:|---:|\n",
+    );
+    for &size in sizes {
+        for ext in [false, true] {
+            let name = if ext { format!("mlp_{size}mib_ext") } else { format!("mlp_{size}mib") };
+            let dir = root.join(&name);
+            let model = dir.join("model.onnx");
+            if !model.exists() {
+                continue; // inline models over 2 GiB cannot exist
+            }
+            let bytes = dir_bytes(&dir);
+            let target = out.join("model.onnx");
+            let clean = || {
+                let _ = std::fs::remove_dir_all(&out);
+                std::fs::create_dir_all(&out)
+            };
+            let mut runs: Vec<(&str, Vec<Sample>)> =
+                vec![("cp", vec![]), ("convert (ours)", vec![]), ("onnx.load + onnx.save", vec![])];
+            for _ in 0..repeat {
+                clean()?;
+                let data = dir.join("model.onnx.data");
+                let mut cp = vec!["cp".to_string(), s(&model)];
+                if data.exists() {
+                    cp.push(s(&data));
+                }
+                cp.push(s(&out));
+                runs[0].1.push(measure(&cp.iter().map(String::as_str).collect::<Vec<_>>())?);
+                clean()?;
+                let mut ours = vec![s(bin), s(&model), s(&target), "--quiet".into()];
+                if ext {
+                    ours.push("--external-data".into());
+                }
+                runs[1].1.push(measure(&ours.iter().map(String::as_str).collect::<Vec<_>>())?);
+                clean()?;
+                let mut theirs = vec![s(&python), s(&peer), s(&model), s(&target)];
+                if ext {
+                    theirs.push("external".into());
+                }
+                runs[2].1.push(measure(&theirs.iter().map(String::as_str).collect::<Vec<_>>())?);
+            }
+            let med: Vec<(&str, Sample)> = runs.into_iter().map(|(n, v)| (n, median(v))).collect();
+            let (cp, ours) = (med[0].1, med[1].1);
+            for (tool, m) in &med {
+                let faster = if *tool == "convert (ours)" || *tool == "cp" {
+                    "".into()
+                } else {
+                    format!("{:.1}x", m.seconds / ours.seconds)
+                };
+                table.push_str(&format!(
+                    "| {name} | {:.0} MiB | {tool} | {:.2} | {:.0} | {:.2}x | {faster} |\n",
+                    bytes as f64 / (1 << 20) as f64,
+                    m.seconds,
+                    m.rss_mib,
+                    m.seconds / cp.seconds,
+                ));
+            }
+            eprintln!("{name}: done");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(table)
+}
