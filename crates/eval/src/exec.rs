@@ -91,7 +91,9 @@ impl<'m> Session<'m> {
             g.nodes.iter().map(|n| n.subgraphs().flat_map(|sg| sg.captures()).collect()).collect();
         for (i, c) in captures.iter().enumerate() {
             for v in c {
-                last_use.insert(v.as_str(), i);
+                // Keep the later of a direct read and a capture.
+                let e = last_use.entry(v.as_str()).or_insert(i);
+                *e = (*e).max(i);
             }
         }
         let mut scope = Scope { vals, parent };

@@ -60,7 +60,8 @@ pub fn zip_map3<A: Clone, B: Clone, C: Clone, O>(
 pub fn axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) && !(r == 0 && a == 0) {
+    // A scalar has no axes: accepting 0 would let callers index shape[0].
+    if a < 0 || a >= r {
         bail!("axis {axis} is out of range for rank {rank}");
     }
     Ok(a as usize)
@@ -99,6 +100,6 @@ mod tests {
         assert_eq!(broadcast_shapes(&[], &[5]).unwrap(), vec![5]);
         assert_eq!(axis(-1, 3).unwrap(), 2);
         assert!(axis(3, 3).is_err());
-        assert_eq!(axis(0, 0).unwrap(), 0);
+        assert!(axis(0, 0).is_err());
     }
 }

@@ -304,7 +304,10 @@ impl Tensor {
             Tensor::U8(a) => a.iter().map(|&v| i64::from(v)).collect(),
             Tensor::U16(a) => a.iter().map(|&v| i64::from(v)).collect(),
             Tensor::U32(a) => a.iter().map(|&v| i64::from(v)).collect(),
-            Tensor::U64(a) => a.iter().map(|&v| v as i64).collect(),
+            Tensor::U64(a) => a
+                .iter()
+                .map(|&v| i64::try_from(v).map_err(|_| Error::op(format!("value {v} does not fit in i64"))))
+                .collect::<Result<_>>()?,
             other => bail!("expected an integer tensor, got {}", other.dtype()),
         })
     }
