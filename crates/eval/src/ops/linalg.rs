@@ -873,7 +873,8 @@ fn det<T: Copy>(x: &ArrayD<T>, to: impl Fn(T) -> f64, from: impl Fn(f64) -> T) -
     let n = s[r - 1];
     let x = x.as_standard_layout();
     let dets: Vec<T> = if n == 0 {
-        vec![from(1.0); s[..r - 2].iter().product()]
+        // Determinants of 0×0 matrices are 1.
+        vec![from(1.0); checked_len(&s[..r - 2])?]
     } else {
         x.iter().map(|&v| to(v)).collect::<Vec<f64>>().chunks_exact_mut(n * n).map(|mat| from(det_lu(mat, n))).collect()
     };
