@@ -37,9 +37,9 @@ pub(crate) trait Ring: Copy + Send + Sync + 'static {
     const ZERO: Self;
     /// Sum (wrapping for integers).
     fn add(self, o: Self) -> Self;
-    /// `c = a·b (+ c when accumulate)`, with `a` m×k at strides (rsa, csa),
-    /// `b` k×n at (rsb, csb) and `c` m×n row-major. Callers guarantee the
-    /// slices cover the strided extents (checked by [`gemm`]).
+    /// `c += a·b`, with `a` m×k at strides `sa` (row, column), `b` k×n at
+    /// `sb` and `c` m×n row-major; m, k, n > 0. Callers guarantee the slices
+    /// cover the strided extents (checked by [`gemm`]).
     #[allow(clippy::too_many_arguments)]
     fn kernel(
         m: usize,
@@ -166,7 +166,12 @@ fn bmm<T: Ring>(bt: usize, m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> Re
     let mut out = vec![T::ZERO; checked_len(&[bt, m, n])?];
     for i in 0..bt {
         let (ao, bo, co) = (i * m * k, i * k * n, i * m * n);
-        gemm(m, k, n, &a[ao..ao + m * k], (k, 1), &b[bo..bo + k * n], (n, 1), &mut out[co..co + m * n])?;
+        let (Some(am), Some(bm), Some(cm)) =
+            (a.get(ao..ao + m * k), b.get(bo..bo + k * n), out.get_mut(co..co + m * n))
+        else {
+            bail!("internal error: batched product buffers too small");
+        };
+        gemm(m, k, n, am, (k, 1), bm, (n, 1), cm)?;
     }
     Ok(out)
 }
@@ -215,9 +220,11 @@ pub(crate) fn matmul<T: Ring>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>>
     } else {
         let offs_a = batch_offsets(ba, &batch, m * k);
         let offs_b = batch_offsets(bb, &batch, k * n);
-        for (i, (oa, ob)) in offs_a.into_iter().zip(offs_b).enumerate() {
-            let c = &mut out[i * m * n..(i + 1) * m * n];
-            gemm(m, k, n, &av[oa..], (k, 1), &bv[ob..], (n, 1), c)?;
+        for ((oa, ob), c) in offs_a.into_iter().zip(offs_b).zip(out.chunks_mut((m * n).max(1))) {
+            let (Some(am), Some(bm)) = (av.get(oa..), bv.get(ob..)) else {
+                bail!("internal error: batch offset outside an operand");
+            };
+            gemm(m, k, n, am, (k, 1), bm, (n, 1), c)?;
         }
     }
     array(&out_shape, out)
@@ -676,15 +683,17 @@ fn diagonal<T: Copy>(x: &ArrayViewD<'_, T>, ids: &[usize]) -> Result<Labeled<T>>
     if uniq.len() == ids.len() {
         return Ok(Labeled { data: x.to_owned(), ids: ids.to_vec() });
     }
-    let mut shape = vec![0usize; uniq.len()];
-    for (ax, id) in ids.iter().enumerate() {
+    let mut sizes: Vec<Option<usize>> = vec![None; uniq.len()];
+    for (id, &s) in ids.iter().zip(x.shape()) {
         let u = uniq.iter().position(|v| v == id).unwrap_or(0);
-        let s = x.shape()[ax];
-        if shape[u] != 0 && shape[u] != s {
-            bail!("Einsum repeated label '{}' spans axes of sizes {} and {s}", *id as u8 as char, shape[u]);
+        match sizes[u] {
+            Some(prev) if prev != s => {
+                bail!("Einsum repeated label '{}' spans axes of sizes {prev} and {s}", label_name(*id))
+            }
+            _ => sizes[u] = Some(s),
         }
-        shape[u] = s;
     }
+    let shape: Vec<usize> = sizes.into_iter().map(|s| s.unwrap_or(0)).collect();
     // Each output axis indexes every input axis carrying its label.
     let pos: Vec<usize> = ids.iter().map(|id| uniq.iter().position(|v| v == id).unwrap_or(0)).collect();
     let data = ArrayD::from_shape_fn(IxDyn(&shape), |idx| {
@@ -864,7 +873,8 @@ fn det<T: Copy>(x: &ArrayD<T>, to: impl Fn(T) -> f64, from: impl Fn(f64) -> T) -
     let n = s[r - 1];
     let x = x.as_standard_layout();
     let dets: Vec<T> = if n == 0 {
-        vec![from(1.0); s[..r - 2].iter().product()]
+        // Determinants of 0×0 matrices are 1.
+        vec![from(1.0); checked_len(&s[..r - 2])?]
     } else {
         x.iter().map(|&v| to(v)).collect::<Vec<f64>>().chunks_exact_mut(n * n).map(|mat| from(det_lu(mat, n))).collect()
     };
@@ -982,6 +992,25 @@ mod tests {
         ];
         let y = one("QLinearMatMul", inputs, 21).unwrap();
         assert_eq!(y, Tensor::U8(array(&[2, 3], vec![168, 115, 255, 1, 66, 151]).unwrap()));
+    }
+
+    #[test]
+    fn qlinear_matmul_on_float8() {
+        // saturate_cast((a @ b) * (0.5 * 2 / 0.125), float8_e4m3fn) with ml_dtypes
+        let f8 = |s: &[usize], v: Vec<u8>| Some(Tensor::F8(DType::F8E4M3FN, array(s, v).unwrap()));
+        let s = |v: f32| Some(f32t(&[], vec![v]));
+        let inputs = vec![
+            f8(&[2, 3], vec![56, 192, 48, 68, 40, 188]),
+            s(0.5),
+            f8(&[], vec![0]),
+            f8(&[3, 2], vec![64, 56, 48, 200, 56, 68]),
+            s(2.0),
+            f8(&[], vec![0]),
+            s(0.125),
+            f8(&[], vec![0]),
+        ];
+        let y = one("QLinearMatMul", inputs, 21).unwrap();
+        assert_eq!(y, Tensor::F8(DType::F8E4M3FN, array(&[2, 2], vec![84, 106, 97, 218]).unwrap()));
     }
 
     fn ein(eq: &str, xs: &[(&[usize], Vec<i64>)]) -> Result<Tensor> {

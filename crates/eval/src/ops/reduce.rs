@@ -810,6 +810,9 @@ pub(super) mod tests {
         let n = node("ReduceSum", 1).with_attr("noop_with_empty_axes", 1i64);
         let out = run_node(n, 13, vec![Some(x234()), Some(i64s(&[0], &[]))]).unwrap();
         assert_eq!(out[0], x234());
+        // A stray `axes` attribute after axes became an input is still honoured.
+        let n = node("ReduceSum", 1).with_attr("axes", vec![1i64]).with_attr("keepdims", 0i64);
+        close(&run_node(n, 13, vec![Some(x234())]).unwrap()[0], &[2, 4], &[12., 15., 18., 21., 48., 51., 54., 57.]);
         // Duplicate or out-of-range axes are errors.
         assert!(run_node(node("ReduceSum", 1), 13, vec![Some(x234()), Some(i64s(&[2], &[1, -2]))]).is_err());
         assert!(run_node(node("ReduceSum", 1), 13, vec![Some(x234()), Some(i64s(&[1], &[3]))]).is_err());
@@ -915,6 +918,20 @@ pub(super) mod tests {
         // Integer LogSumExp is rejected from opset 28.
         let x = Tensor::I32(array(&[2], vec![1, 2]).unwrap());
         assert!(run_node(node("ReduceLogSumExp", 1), 28, vec![Some(x)]).is_err());
+    }
+
+    #[test]
+    fn half_precision_types() {
+        // Accumulated in f64, rounded once: mean(1, 2, 4) = 2.333.. -> bf16 2.328125, f16 2.333984375.
+        let v = [1.0f32, 2.0, 4.0];
+        let xb = Tensor::BF16(array(&[3], v.iter().map(|&x| half::bf16::from_f32(x)).collect()).unwrap());
+        let out = run_node(node("ReduceMean", 1), 18, vec![Some(xb)]).unwrap();
+        assert_eq!(out[0], Tensor::BF16(array(&[1], vec![half::bf16::from_f32(2.328125)]).unwrap()));
+        let xh = Tensor::F16(array(&[3], v.iter().map(|&x| half::f16::from_f32(x)).collect()).unwrap());
+        let out = run_node(node("ReduceMean", 1), 18, vec![Some(xh.clone())]).unwrap();
+        assert_eq!(out[0], Tensor::F16(array(&[1], vec![half::f16::from_f64(2.333984375)]).unwrap()));
+        let out = run_node(node("TopK", 2), 24, vec![Some(xh), Some(i64s(&[1], &[1]))]).unwrap();
+        assert_eq!(out[1], i64s(&[1], &[2]));
     }
 
     #[test]
