@@ -4,6 +4,7 @@
 use crate::registry::OpRegistry;
 
 mod activation;
+mod attention;
 mod cast;
 mod control;
 mod conv;
@@ -11,13 +12,19 @@ mod detection;
 mod elementwise;
 mod index;
 mod linalg;
+mod loss;
+mod misc;
+mod ml;
 mod norm;
 mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod rnn;
 mod sequence;
 mod shape;
+mod signal;
+mod string;
 
 /// Fills the registry with every implemented op.
 pub(crate) fn register_all(r: &mut OpRegistry) {
@@ -36,4 +43,11 @@ pub(crate) fn register_all(r: &mut OpRegistry) {
     sequence::register(r);
     resize::register(r);
     detection::register(r);
+    attention::register(r);
+    loss::register(r);
+    rnn::register(r);
+    signal::register(r);
+    string::register(r);
+    ml::register(r);
+    misc::register(r);
 }
