@@ -45,10 +45,11 @@ const MAX_ELEMENTS: usize = 1 << 32;
 /// Interpolation kernels wider than this (tiny antialiased scales) are refused.
 const MAX_TAPS: usize = 1 << 16;
 
-/// Element count of `shape`, refusing overflow and absurd sizes.
+/// Element count of `shape`, refusing overflow and absurd sizes (also per
+/// dimension: per-axis tables are sized by a dimension even when another is 0).
 fn checked_numel(shape: &[usize]) -> Result<usize> {
     match shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
-        Some(n) if n <= MAX_ELEMENTS => Ok(n),
+        Some(n) if n <= MAX_ELEMENTS && shape.iter().all(|&d| d <= MAX_ELEMENTS) => Ok(n),
         _ => bail!("output shape {shape:?} is too large"),
     }
 }
@@ -244,6 +245,10 @@ impl AxisPlan {
             bail!("scale {} of axis {} needs a kernel of {n} taps, too many", self.scale, self.axis);
         }
         let (start, n) = (start as i64, n as usize);
+        if self.in_len == 0 {
+            // Only an empty output can come from an empty axis (checked in `plan`).
+            return Ok(Taps { n, idx: Vec::new(), w: Vec::new() });
+        }
         let total = n.checked_mul(self.out_len).filter(|&t| t <= MAX_ELEMENTS);
         let Some(total) = total else { bail!("axis {} needs too many interpolation taps", self.axis) };
         let mut idx = Vec::with_capacity(total);
@@ -754,6 +759,9 @@ fn grid_sample(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     out_shape.extend_from_slice(&gs[1..=r]);
     checked_numel(&out_shape)?;
     let spatial = &xs[2..];
+    if spatial.contains(&0) && out_shape.iter().all(|&d| d > 0) {
+        bail!("X has an empty spatial dimension {xs:?}; there is nothing to sample");
+    }
     let sampler = GridSampler { rule, mode, spatial, grid: &g, n: xs[0], c: xs[1], out_shape: &out_shape };
     macro_rules! num {
         ($a:expr, $to:expr, $from:expr) => {
@@ -1051,6 +1059,10 @@ mod tests {
         assert!(run1(node.clone(), 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 0., 2.]))]).is_err());
         let huge = run1(node, 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 1e9, 1e9]))]);
         assert!(huge.unwrap_err().to_string().contains("too"));
+        // One empty axis must not let another grow without bound.
+        let node = Node::new("Resize", ["x", "", "", "sz"], ["y"]);
+        let huge = run1(node, 13, vec![("x", x4()), ("sz", i(&[0, 1, 4, 1 << 40]))]);
+        assert!(huge.unwrap_err().to_string().contains("too large"));
     }
 
     #[test]
@@ -1065,8 +1077,12 @@ mod tests {
         let grid =
             f(&[1, 2, 4, 2], &[-10., -10., -5., -5., -0.2, -0.2, 10., 10., 10., 10., -0.2, -0.2, 5., 5., 10., 10.]);
         let node = Node::new("GridSample", ["x", "g"], ["y"]).with_attr("padding_mode", "reflection");
-        let got = run1(node, 16, vec![("x", x), ("g", grid)]).unwrap();
+        let got = run1(node.clone(), 16, vec![("x", x), ("g", grid.clone())]).unwrap();
         assert_close(&got.1, &[2.5, 0., 1.7, 2.5, 2.5, 1.7, 5., 2.5]);
+        let empty = f(&[1, 1, 0, 2], &[]);
+        assert!(run1(node.clone(), 16, vec![("x", empty), ("g", grid)]).is_err());
+        let wrong = f(&[1, 2, 4, 3], &[0.; 24]);
+        assert!(run1(node, 16, vec![("x", f(&[1, 1, 3, 2], &[0.; 6])), ("g", wrong)]).is_err());
     }
 
     #[test]
