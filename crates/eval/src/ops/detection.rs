@@ -13,6 +13,7 @@ use num_traits::Float;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail};
 
+/// Registers NonMaxSuppression, RoiAlign and AffineGrid.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("NonMaxSuppression", non_max_suppression);
     r.add("RoiAlign", roi_align);

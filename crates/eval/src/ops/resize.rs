@@ -33,6 +33,7 @@ use num_traits::Float;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail, util};
 
+/// Registers Resize, Upsample and GridSample.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Resize", resize);
     r.add("Upsample", upsample);
@@ -54,6 +55,7 @@ fn checked_numel(shape: &[usize]) -> Result<usize> {
     }
 }
 
+/// Interpolation mode.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Nearest,
@@ -61,6 +63,7 @@ enum Mode {
     Cubic,
 }
 
+/// `coordinate_transformation_mode`: how output indices map to input coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Coord {
     HalfPixel,
@@ -380,11 +383,31 @@ fn interp_all<F: Float + std::ops::AddAssign>(
     cur
 }
 
+/// Picks rows `idx` along `axis` (row-major copy of whole inner rows).
+fn gather_axis<T: Clone>(a: &ArrayD<T>, axis: usize, idx: &[usize]) -> ArrayD<T> {
+    let a = a.as_standard_layout();
+    let shape = a.shape();
+    let in_len = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    let mut out_shape = shape.to_vec();
+    out_shape[axis] = idx.len();
+    let src = a.as_slice().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(out_shape.iter().product());
+    if in_len > 0 && inner > 0 {
+        for block in src.chunks_exact(in_len * inner) {
+            for &i in idx {
+                out.extend_from_slice(&block[i * inner..(i + 1) * inner]);
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&out_shape), out).unwrap_or_else(|_| a.select(Axis(axis), idx))
+}
+
 /// Nearest-neighbour gathering along every planned axis.
 fn gather_all<T: Clone>(a: &ArrayD<T>, maps: &[(usize, Vec<usize>)]) -> ArrayD<T> {
     let mut cur: Option<ArrayD<T>> = None;
     for (axis, idx) in maps {
-        let next = cur.as_ref().unwrap_or(a).select(Axis(*axis), idx);
+        let next = gather_axis(cur.as_ref().unwrap_or(a), *axis, idx);
         cur = Some(next);
     }
     cur.unwrap_or_else(|| a.clone())
@@ -652,6 +675,7 @@ fn upsample(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
 // ---------------------------------------------------------------------------
 // GridSample.
 
+/// GridSample `padding_mode`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Padding {
     Zeros,
