@@ -54,11 +54,20 @@ pub fn feeds(model: &Model) -> Vec<&ir::ValueInfo> {
     g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect()
 }
 
-/// Reads a tensor file (`.npy`).
+/// Reads a tensor file: `.npy`, or `.pb` (ONNX TensorProto) with the `onnx` feature.
 pub fn read_tensor_file(path: &Path) -> Result<ir::Tensor> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => crate::npy::read(path),
-        _ => Err(Error::invalid(format!("{}: input files must be .npy or .npz", path.display()))),
+        #[cfg(feature = "onnx")]
+        Some("pb") => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            fmt_onnx::data::decode_tensor(&bytes, path)
+        }
+        _ => Err(Error::invalid(format!(
+            "{}: input files must be .npy, .npz{}",
+            path.display(),
+            if cfg!(feature = "onnx") { " or .pb (ONNX TensorProto)" } else { "" }
+        ))),
     }
 }
 
