@@ -7,6 +7,9 @@
 //! input and a `directions` attribute; Scan-9 dropped the batch and added
 //! per-input/per-output axes and directions; from Scan-11 those axes may be
 //! negative.
+//!
+//! Loop follows the spec where onnxruntime does not: without the `cond`
+//! input the body's condition output is ignored (onnxruntime stops on it).
 
 use ir::{DType, Graph, ValueType};
 use ndarray::{ArrayD, IxDyn};
@@ -15,6 +18,7 @@ use super::sequence::{index_axis, stack, zeros_like_dtype};
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail, util};
 
+/// Registers If, Loop and Scan.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("If", if_op);
     r.add("Loop", loop_op);

@@ -13,6 +13,7 @@ use num_traits::Float;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail};
 
+/// Registers NonMaxSuppression, RoiAlign and AffineGrid.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("NonMaxSuppression", non_max_suppression);
     r.add("RoiAlign", roi_align);
@@ -21,6 +22,14 @@ pub(crate) fn register(r: &mut OpRegistry) {
 
 /// Work limit for RoiAlign's sampling grid (samples per roi and bin grid).
 const MAX_SAMPLES: usize = 1 << 28;
+
+/// Whether an output of `shape` is reasonable to allocate: at most 2^32
+/// elements, and no single dimension beyond that (per-axis tables are sized
+/// by a dimension even when another one is 0).
+fn fits(shape: &[usize]) -> bool {
+    const MAX: usize = 1 << 32;
+    shape.iter().all(|&d| d <= MAX) && shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_some_and(|t| t <= MAX)
+}
 
 // ---------------------------------------------------------------------------
 // NonMaxSuppression.
@@ -341,7 +350,7 @@ fn roi_align(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         },
     };
     let out_shape = [num, c, p.out_h, p.out_w];
-    if out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none_or(|t| t > 1 << 32) {
+    if !fits(&out_shape) {
         bail!("output shape {out_shape:?} is too large");
     }
     let idx = batch.to_i64_vec()?;
@@ -408,7 +417,7 @@ fn affine_grid(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let mut out_shape = vec![n];
     out_shape.extend_from_slice(&spatial);
     out_shape.push(r);
-    if out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none_or(|t| t > 1 << 32) {
+    if !fits(&out_shape) {
         bail!("output shape {out_shape:?} is too large");
     }
     let th = match theta {
@@ -589,5 +598,9 @@ mod tests {
         let got = run1(node, 20, vec![("t", theta), ("s", i(&[1, 1, 2, 1, 2]))]).unwrap();
         assert_eq!(got.0, vec![1, 2, 1, 2, 3]);
         assert_close(&got.1, &[-0.5, 0., -0.5, 0.5, 0., -0.5, -0.5, 0., 0.5, 0.5, 0., 0.5], 1e-6);
+        let theta = f(&[1, 2, 3], &[1., 0., 0., 0., 1., 0.]);
+        let node = Node::new("AffineGrid", ["t", "s"], ["y"]);
+        let huge = run1(node, 20, vec![("t", theta), ("s", i(&[1, 1, 0, 1 << 40]))]);
+        assert!(huge.unwrap_err().to_string().contains("too large"));
     }
 }

@@ -33,6 +33,7 @@ use num_traits::Float;
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail, util};
 
+/// Registers Resize, Upsample and GridSample.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Resize", resize);
     r.add("Upsample", upsample);
@@ -45,14 +46,16 @@ const MAX_ELEMENTS: usize = 1 << 32;
 /// Interpolation kernels wider than this (tiny antialiased scales) are refused.
 const MAX_TAPS: usize = 1 << 16;
 
-/// Element count of `shape`, refusing overflow and absurd sizes.
+/// Element count of `shape`, refusing overflow and absurd sizes (also per
+/// dimension: per-axis tables are sized by a dimension even when another is 0).
 fn checked_numel(shape: &[usize]) -> Result<usize> {
     match shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
-        Some(n) if n <= MAX_ELEMENTS => Ok(n),
+        Some(n) if n <= MAX_ELEMENTS && shape.iter().all(|&d| d <= MAX_ELEMENTS) => Ok(n),
         _ => bail!("output shape {shape:?} is too large"),
     }
 }
 
+/// Interpolation mode.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Nearest,
@@ -60,6 +63,7 @@ enum Mode {
     Cubic,
 }
 
+/// `coordinate_transformation_mode`: how output indices map to input coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Coord {
     HalfPixel,
@@ -244,6 +248,10 @@ impl AxisPlan {
             bail!("scale {} of axis {} needs a kernel of {n} taps, too many", self.scale, self.axis);
         }
         let (start, n) = (start as i64, n as usize);
+        if self.in_len == 0 {
+            // Only an empty output can come from an empty axis (checked in `plan`).
+            return Ok(Taps { n, idx: Vec::new(), w: Vec::new() });
+        }
         let total = n.checked_mul(self.out_len).filter(|&t| t <= MAX_ELEMENTS);
         let Some(total) = total else { bail!("axis {} needs too many interpolation taps", self.axis) };
         let mut idx = Vec::with_capacity(total);
@@ -375,11 +383,31 @@ fn interp_all<F: Float + std::ops::AddAssign>(
     cur
 }
 
+/// Picks rows `idx` along `axis` (row-major copy of whole inner rows).
+fn gather_axis<T: Clone>(a: &ArrayD<T>, axis: usize, idx: &[usize]) -> ArrayD<T> {
+    let a = a.as_standard_layout();
+    let shape = a.shape();
+    let in_len = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    let mut out_shape = shape.to_vec();
+    out_shape[axis] = idx.len();
+    let src = a.as_slice().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(out_shape.iter().product());
+    if in_len > 0 && inner > 0 {
+        for block in src.chunks_exact(in_len * inner) {
+            for &i in idx {
+                out.extend_from_slice(&block[i * inner..(i + 1) * inner]);
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&out_shape), out).unwrap_or_else(|_| a.select(Axis(axis), idx))
+}
+
 /// Nearest-neighbour gathering along every planned axis.
 fn gather_all<T: Clone>(a: &ArrayD<T>, maps: &[(usize, Vec<usize>)]) -> ArrayD<T> {
     let mut cur: Option<ArrayD<T>> = None;
     for (axis, idx) in maps {
-        let next = cur.as_ref().unwrap_or(a).select(Axis(*axis), idx);
+        let next = gather_axis(cur.as_ref().unwrap_or(a), *axis, idx);
         cur = Some(next);
     }
     cur.unwrap_or_else(|| a.clone())
@@ -647,6 +675,7 @@ fn upsample(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
 // ---------------------------------------------------------------------------
 // GridSample.
 
+/// GridSample `padding_mode`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Padding {
     Zeros,
@@ -754,6 +783,9 @@ fn grid_sample(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     out_shape.extend_from_slice(&gs[1..=r]);
     checked_numel(&out_shape)?;
     let spatial = &xs[2..];
+    if spatial.contains(&0) && out_shape.iter().all(|&d| d > 0) {
+        bail!("X has an empty spatial dimension {xs:?}; there is nothing to sample");
+    }
     let sampler = GridSampler { rule, mode, spatial, grid: &g, n: xs[0], c: xs[1], out_shape: &out_shape };
     macro_rules! num {
         ($a:expr, $to:expr, $from:expr) => {
@@ -1051,6 +1083,10 @@ mod tests {
         assert!(run1(node.clone(), 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 0., 2.]))]).is_err());
         let huge = run1(node, 13, vec![("x", x4()), ("s", f(&[4], &[1., 1., 1e9, 1e9]))]);
         assert!(huge.unwrap_err().to_string().contains("too"));
+        // One empty axis must not let another grow without bound.
+        let node = Node::new("Resize", ["x", "", "", "sz"], ["y"]);
+        let huge = run1(node, 13, vec![("x", x4()), ("sz", i(&[0, 1, 4, 1 << 40]))]);
+        assert!(huge.unwrap_err().to_string().contains("too large"));
     }
 
     #[test]
@@ -1065,8 +1101,12 @@ mod tests {
         let grid =
             f(&[1, 2, 4, 2], &[-10., -10., -5., -5., -0.2, -0.2, 10., 10., 10., 10., -0.2, -0.2, 5., 5., 10., 10.]);
         let node = Node::new("GridSample", ["x", "g"], ["y"]).with_attr("padding_mode", "reflection");
-        let got = run1(node, 16, vec![("x", x), ("g", grid)]).unwrap();
+        let got = run1(node.clone(), 16, vec![("x", x), ("g", grid.clone())]).unwrap();
         assert_close(&got.1, &[2.5, 0., 1.7, 2.5, 2.5, 1.7, 5., 2.5]);
+        let empty = f(&[1, 1, 0, 2], &[]);
+        assert!(run1(node.clone(), 16, vec![("x", empty), ("g", grid)]).is_err());
+        let wrong = f(&[1, 2, 4, 3], &[0.; 24]);
+        assert!(run1(node, 16, vec![("x", f(&[1, 1, 3, 2], &[0.; 6])), ("g", wrong)]).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, bail, map_any, util};
 
+/// Registers the sequence and optional ops.
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("SequenceConstruct", sequence_construct);
     r.add("SequenceEmpty", sequence_empty);
@@ -39,7 +40,9 @@ trait Joiner {
     fn join<T: Clone>(&self, views: &[ArrayViewD<'_, T>]) -> Result<ArrayD<T>>;
 }
 
+/// Concatenation along an existing axis.
 struct Concat(usize);
+/// Stacking along a new axis.
 struct Stack(usize);
 
 impl Joiner for Concat {
