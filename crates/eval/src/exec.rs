@@ -136,14 +136,20 @@ impl<'m> Session<'m> {
                 }
             }
         }
-        g.outputs
-            .iter()
-            .map(|o| match scope.vals.remove(&o.name) {
-                Some(v) => Ok(v),
-                None => scope
-                    .get(&o.name)
-                    .cloned()
-                    .ok_or_else(|| Error::op(format!("graph output '{}' has no value", o.name))),
+        let outs = &g.outputs;
+        outs.iter()
+            .enumerate()
+            .map(|(k, o)| {
+                // A name listed again later is cloned, so each listing gets it.
+                let again = outs[k + 1..].iter().any(|p| p.name == o.name);
+                let v = if again { None } else { scope.vals.remove(&o.name) };
+                match v {
+                    Some(v) => Ok(v),
+                    None => scope
+                        .get(&o.name)
+                        .cloned()
+                        .ok_or_else(|| Error::op(format!("graph output '{}' has no value", o.name))),
+                }
             })
             .collect()
     }
