@@ -17,6 +17,19 @@ fn fmt_sci(x: f64) -> String {
 pub fn verify(reference: &Model, candidate: &Model, args: &CheckArgs, quiet: bool) -> Result<()> {
     let inputs = verify::make_inputs(reference, &args.input_options()?)?;
     let checks = verify::compare_models(reference, candidate, inputs, args.tolerance)?;
+    let failed = print_checks(&checks, quiet);
+    if !failed.is_empty() {
+        bail!("verification failed (tolerance rel. L2 {}): {}", args.tolerance, failed.join("; "));
+    }
+    if !quiet {
+        println!("verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
+    }
+    Ok(())
+}
+
+/// Prints one row of metrics per output (unless `quiet`) and returns a
+/// description of each output that failed its check.
+pub fn print_checks(checks: &[verify::OutputCheck], quiet: bool) -> Vec<String> {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
     if !quiet {
         println!(
@@ -25,7 +38,7 @@ pub fn verify(reference: &Model, candidate: &Model, args: &CheckArgs, quiet: boo
         );
     }
     let mut failed = Vec::new();
-    for c in &checks {
+    for c in checks {
         match &c.metrics {
             Ok(m) => {
                 if !quiet {
@@ -59,13 +72,7 @@ pub fn verify(reference: &Model, candidate: &Model, args: &CheckArgs, quiet: boo
             }
         }
     }
-    if !failed.is_empty() {
-        bail!("verification failed (tolerance rel. L2 {}): {}", args.tolerance, failed.join("; "));
-    }
-    if !quiet {
-        println!("verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
-    }
-    Ok(())
+    failed
 }
 
 /// Replaces characters that are unsafe in file names.

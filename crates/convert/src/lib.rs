@@ -52,6 +52,10 @@ pub struct ConvertOptions {
     /// (`.safetensors` or a sharded `.safetensors.index.json`).
     #[cfg(feature = "safetensors")]
     pub weights: Option<PathBuf>,
+    /// When passes run: also run the model before and after them on inputs
+    /// made with these options, and report the output deviation
+    /// ([`ConvertSummary::pass_check`]): the accuracy cost of quantization or pruning.
+    pub pass_check: Option<verify::InputOptions>,
 }
 
 impl std::fmt::Debug for ConvertOptions {
@@ -81,6 +85,12 @@ pub struct ConvertSummary {
     pub bytes_written: u64,
     /// One report per pass run.
     pub passes: Vec<PassReport>,
+    /// Before-versus-after-passes comparison per output (empty unless
+    /// [`ConvertOptions::pass_check`] is set and a pass ran).
+    pub pass_check: Vec<verify::OutputCheck>,
+    /// The model as written (after the passes); weights are shared views, so
+    /// holding it costs little. `--verify` compares the re-read output with it.
+    pub model: Model,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -131,9 +141,17 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
             .map_err(|e| e.context(w.display().to_string()))?;
         passes.push(PassReport { pass: "weights".into(), lines: report.lines() });
     }
+    // Tensors share their bytes, so the copy before the passes is cheap.
+    let before = (opts.pass_check.is_some() && !opts.passes.is_empty()).then(|| model.clone());
     for p in &opts.passes {
         let report = p.run(&mut model).map_err(|e| e.context(format!("pass {}", p.name())))?;
         passes.push(report);
+    }
+    let mut pass_check = Vec::new();
+    if let (Some(before), Some(inputs)) = (&before, &opts.pass_check) {
+        let feeds = verify::make_inputs(before, inputs)?;
+        pass_check = verify::compare_models(before, &model, feeds, f64::INFINITY)
+            .map_err(|e| e.context("comparing the model before and after the passes"))?;
     }
     exporter.check(&model)?;
     let report = exporter.export(&model, output, &opts.export)?;
@@ -144,6 +162,8 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         bytes_written: report.bytes_written(),
         files: report.files,
         passes,
+        pass_check,
+        model,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

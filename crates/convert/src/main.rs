@@ -48,6 +48,9 @@ struct Cli {
     /// Importer option KEY=VALUE; repeatable.
     #[arg(short = 'I', value_name = "KEY=VALUE")]
     import_option: Vec<String>,
+    /// Run a registered pass, NAME or NAME=ARG (see --list-formats); repeatable, in order.
+    #[arg(long = "pass", value_name = "NAME[=ARG]")]
+    pass: Vec<String>,
     /// List the formats and passes this build supports.
     #[arg(long)]
     list_formats: bool,
@@ -250,6 +253,13 @@ fn run(cli: Cli) -> Result<()> {
         (_, true) => ExternalData::Never,
         _ => ExternalData::Auto,
     };
+    for spec in &cli.pass {
+        let (name, arg) = spec.split_once('=').unwrap_or((spec, ""));
+        opts.passes.push(registry.pass(name, arg).with_context(|| format!("--pass {spec}"))?);
+    }
+    if !opts.passes.is_empty() {
+        opts.pass_check = Some(cli.check.input_options()?);
+    }
     let s = convert::convert(&registry, input, output, &opts)
         .with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
     for p in &s.passes {
@@ -257,11 +267,16 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("{}: {line}", p.pass);
         }
     }
+    if !s.pass_check.is_empty() && !cli.quiet {
+        println!("effect of the passes on the outputs (model before vs after, same inputs):");
+        check::print_checks(&s.pass_check, false);
+    }
     if cli.verify {
-        let (source, _) = convert::load(&registry, input, opts.from.as_deref(), &Default::default())?;
+        // The reference is the model as exported (after any passes): --verify
+        // checks the conversion; the passes' own cost is reported above.
         let (written, _) = convert::load(&registry, output, Some(s.to), &Default::default())
             .with_context(|| format!("cannot re-read {}", output.display()))?;
-        check::verify(&source, &written, &cli.check, cli.quiet)?;
+        check::verify(&s.model, &written, &cli.check, cli.quiet)?;
     }
     if !cli.quiet {
         let ModelStats { nodes, parameters, .. } = s.stats;
