@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use fmt_onnx::generated::onnx::{GraphProto, TensorProto, tensor_proto::DataLocation};
 use ir::{
-    Attribute, ExportOptions, ExportReport, ExternalData, Graph, ImportOptions, Importer, Model, Tensor, TensorData,
+    Attribute, ExportOptions, ExportReport, Exporter, ExternalData, Graph, ImportOptions, Importer, Model, Tensor,
+    TensorData,
 };
 use workspace_tests::{case, list_files, onnx_cases};
 
@@ -561,4 +562,39 @@ fn exporter_fills_exactly_the_documented_fields() {
     m2.graph.walk(&mut |g| names.push(g.name.clone()));
     assert_eq!(names, ["main", "main", "main"]);
     assert_round_trip("synthetic", &m1, &m2);
+}
+
+#[test]
+fn per_tensor_external_layout_writes_one_file_per_tensor() {
+    let c = case("transformer_encoder");
+    let m1 = import_fixture(&c.model);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    let mut opts = ExportOptions { external_data: ExternalData::Always, ..ExportOptions::default() };
+    opts.format_options.insert("external-layout".into(), "per-tensor".into());
+    let report = export(&m1, &out, &opts);
+    assert_report_matches_disk(&report, dir.path());
+    let big =
+        m1.graph.initializers.values().filter(|t| t.raw().is_some() && t.byte_len() >= EXTERNAL_THRESHOLD).count();
+    assert!(big > 3, "the fixture has several large tensors ({big})");
+    assert_eq!(report.files.len(), big + 1, "model file plus one file per external tensor");
+    let proto = fmt_onnx::parse(&out).unwrap();
+    let mut locations = std::collections::HashSet::new();
+    for p in &proto.graph.as_ref().unwrap().initializer {
+        if p.data_location != DataLocation::External as i32 {
+            continue;
+        }
+        let e: BTreeMap<&str, &str> = p.external_data.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+        assert_eq!(e["offset"], "0", "'{}' starts its own file", p.name);
+        let file = dir.path().join(e["location"]);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), e["length"].parse::<u64>().unwrap(), "'{}'", p.name);
+        assert!(locations.insert(e["location"].to_string()), "'{}' shares a file", p.name);
+    }
+    assert_eq!(locations.len(), big);
+    assert_round_trip(&c.name, &m1, &load(&out));
+
+    // A location for all tensors contradicts one file per tensor.
+    opts.format_options.insert("external-location".into(), "w.bin".into());
+    let err = fmt_onnx::OnnxExporter.export(&m1, &dir.path().join("again.onnx"), &opts).unwrap_err().to_string();
+    assert!(err.contains("exclude each other"), "{err}");
 }

@@ -36,12 +36,20 @@ pub struct Settings {
     pub external_threshold: u64,
     /// Name of the external data file (`external-location=NAME`, default `<model file>.data`).
     pub external_location: Option<String>,
+    /// One external file per tensor (`external-layout=per-tensor`) instead of
+    /// one file for all (`single`, the default).
+    pub per_tensor_files: bool,
 }
 
 impl Settings {
     /// Reads the settings from export options, rejecting unknown keys.
     pub fn from_options(opts: &ExportOptions) -> Result<Self> {
-        let mut s = Settings { encoding: Encoding::Raw, external_threshold: 1024, external_location: None };
+        let mut s = Settings {
+            encoding: Encoding::Raw,
+            external_threshold: 1024,
+            external_location: None,
+            per_tensor_files: false,
+        };
         for (k, v) in &opts.format_options {
             match k.as_str() {
                 "tensor-encoding" => {
@@ -64,12 +72,30 @@ impl Settings {
                     }
                     s.external_location = Some(v.clone());
                 }
+                "external-layout" => {
+                    s.per_tensor_files = match v.as_str() {
+                        "single" => false,
+                        "per-tensor" => true,
+                        _ => {
+                            return Err(Error::invalid(format!(
+                                "onnx option external-layout={v}: use single or per-tensor"
+                            )));
+                        }
+                    }
+                }
                 _ => {
                     return Err(Error::invalid(format!(
-                        "unknown onnx option '{k}' (known: tensor-encoding, external-threshold, external-location)"
+                        "unknown onnx option '{k}' (known: tensor-encoding, external-threshold, external-location, \
+                         external-layout)"
                     )));
                 }
             }
+        }
+        if s.per_tensor_files && s.external_location.is_some() {
+            return Err(Error::invalid(
+                "onnx options external-location and external-layout=per-tensor exclude each other \
+                 (per-tensor files are named after the tensors)",
+            ));
         }
         Ok(s)
     }
@@ -143,15 +169,29 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let location = settings.external_location.clone().unwrap_or_else(|| format!("{file_name}.data"));
-    let mut ext_tensors: Vec<&Tensor> = Vec::new();
+    // (file name, tensors written to it in order)
+    let mut ext_files: Vec<(String, Vec<&Tensor>)> = Vec::new();
     if external {
         let mut offset = 0u64;
+        let mut taken = std::collections::HashSet::new();
         for ((name, t), slot) in inits.iter().zip(plan.iter_mut()) {
             let n = t.byte_len() as u64;
             if t.raw().is_none() || n < settings.external_threshold {
                 continue;
             }
-            offset = offset.div_ceil(ALIGN) * ALIGN;
+            let location = if settings.per_tensor_files {
+                offset = 0;
+                let file = per_tensor_file_name(&file_name, name, &mut taken);
+                ext_files.push((file.clone(), vec![t]));
+                file
+            } else {
+                offset = offset.div_ceil(ALIGN) * ALIGN;
+                match ext_files.first_mut() {
+                    Some((_, ts)) => ts.push(t),
+                    None => ext_files.push((location.clone(), vec![t])),
+                }
+                location.clone()
+            };
             let mut h = tensor::header(name, t);
             h.data_location = DataLocation::External as i32;
             h.external_data =
@@ -160,7 +200,6 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
                     .map(|(k, v)| StringStringEntryProto { key: k.into(), value: v })
                     .collect();
             *slot = Planned::Whole(h);
-            ext_tensors.push(t);
             offset += n;
         }
     }
@@ -182,20 +221,19 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
     let mut report = ExportReport::default();
 
     // External data first: the model file must only ever reference complete data.
-    let data_file = if ext_tensors.is_empty() {
-        None
-    } else {
-        let data_path = ir::io::parent_dir(path).join(&location);
+    let mut data_files = Vec::with_capacity(ext_files.len());
+    for (location, tensors) in &ext_files {
+        let data_path = ir::io::parent_dir(path).join(location);
         let mut f = AtomicFile::create(&data_path)?;
         let io = |e: std::io::Error| Error::io(&data_path, e);
-        for t in &ext_tensors {
+        for t in tensors {
             let pad = f.position().div_ceil(ALIGN) * ALIGN - f.position();
             f.write_all(&vec![0u8; pad as usize]).map_err(io)?;
             let raw = t.raw().expect("planned tensors are raw");
             raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
         }
-        Some(f)
-    };
+        data_files.push(f);
+    }
 
     let mut f = AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::io(path, e);
@@ -233,10 +271,9 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             f.position()
         )));
     }
-    // The data file is renamed into place before the model that references
-    // it; if either rename fails, both previous files are restored.
-    let mut files = vec![];
-    files.extend(data_file);
+    // Data files are renamed into place before the model that references
+    // them; if any rename fails, every previous file is restored.
+    let mut files = data_files;
     files.push(f);
     let targets: Vec<_> = files.iter().map(|f| f.target().to_path_buf()).collect();
     let sizes = ir::io::commit_all(files)?;
@@ -245,6 +282,23 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
     report.files = written;
     opts.progress.end();
     Ok(report)
+}
+
+/// The file of one tensor in the per-tensor layout: `<model file>.<tensor>.data`,
+/// with characters unsafe in file names replaced and a suffix against collisions
+/// (names are compared case-insensitively for case-insensitive file systems).
+fn per_tensor_file_name(model_file: &str, tensor: &str, taken: &mut std::collections::HashSet<String>) -> String {
+    let safe: String = tensor
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    let mut candidate = format!("{model_file}.{safe}.data");
+    let mut n = 1;
+    while !taken.insert(candidate.to_ascii_lowercase()) {
+        n += 1;
+        candidate = format!("{model_file}.{safe}-{n}.data");
+    }
+    candidate
 }
 
 fn graph_len(graph: &GraphProto, plan: &[Planned<'_>]) -> u64 {
