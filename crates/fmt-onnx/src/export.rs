@@ -230,7 +230,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             let pad = f.position().div_ceil(ALIGN) * ALIGN - f.position();
             f.write_all(&vec![0u8; pad as usize]).map_err(io)?;
             let raw = t.raw().expect("planned tensors are raw");
-            raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
+            f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
         }
         data_files.push(f);
     }
@@ -256,7 +256,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
                     encode_key(9, WireType::LengthDelimited, &mut buf);
                     encode_varint(raw.len() as u64, &mut buf);
                     f.write_all(&buf).map_err(io)?;
-                    raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
+                    f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
                     continue;
                 }
             }

@@ -280,7 +280,7 @@ fn write_shard(
     f.write_all(&h).map_err(io)?;
     for (_, t) in tensors {
         let raw = t.raw().expect("checked before");
-        raw.write_to(&mut f, |n| opts.progress.advance(n)).map_err(io)?;
+        f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
     }
     Ok(f)
 }

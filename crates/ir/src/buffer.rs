@@ -22,8 +22,15 @@ use crate::{Error, Result};
 pub struct Buffer {
     bytes: Bytes,
     /// The mapping the bytes live in, if any: lets [`Buffer::release`] drop
-    /// pages already streamed out, keeping resident memory bounded.
-    map: Option<Arc<memmap2::Mmap>>,
+    /// pages already streamed out, keeping resident memory bounded, and
+    /// [`Buffer::file_range`] name the bytes' place in the file.
+    map: Option<Arc<Mapping>>,
+}
+
+/// A mapped file, with the open file kept so writers can copy from it in the kernel.
+struct Mapping {
+    map: memmap2::Mmap,
+    file: std::fs::File,
 }
 
 impl PartialEq for Buffer {
@@ -41,11 +48,11 @@ impl Hash for Buffer {
 }
 
 /// Shares a mapping with [`Bytes`].
-struct SharedMap(Arc<memmap2::Mmap>);
+struct SharedMap(Arc<Mapping>);
 
 impl AsRef<[u8]> for SharedMap {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.0.map
     }
 }
 
@@ -99,7 +106,8 @@ impl Buffer {
     /// call it after streaming a tensor out.
     pub fn release(&self) {
         #[cfg(unix)]
-        if let Some(map) = &self.map {
+        if let Some(m) = &self.map {
+            let map = &m.map;
             const PAGE: usize = 4096;
             let base = map.as_ptr() as usize;
             let start = (self.bytes.as_ptr() as usize - base).div_ceil(PAGE) * PAGE;
@@ -151,8 +159,17 @@ impl Buffer {
             // Weights are read front to back once; tell the kernel to read ahead.
             let _ = map.advise(memmap2::Advice::Sequential);
         }
-        let map = Arc::new(map);
+        let map = Arc::new(Mapping { map, file });
         Ok(Buffer { bytes: Bytes::from_owner(SharedMap(map.clone())), map: Some(map) })
+    }
+
+    /// The file these bytes are mapped from and their offset in it, for a
+    /// buffer that is a view into a mapped file. Writers use it to copy
+    /// inside the kernel (`copy_file_range`) instead of through memory.
+    pub fn file_range(&self) -> Option<(&std::fs::File, u64)> {
+        let m = self.map.as_ref()?;
+        let offset = self.bytes.as_ptr() as usize - m.map.as_ptr() as usize;
+        Some((&m.file, offset as u64))
     }
 
     /// The bytes.

@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Error, Result};
+use crate::{Buffer, Error, Result};
 
 /// Resolves `location`, a path read from a model file, against the model's
 /// folder, refusing anything that could reach outside it: absolute paths,
@@ -105,6 +105,36 @@ impl AtomicFile {
         Ok(commit_all(vec![self])?[0])
     }
 
+    /// Appends a buffer's bytes, calling `done` with the length of each chunk
+    /// (progress). A view into a mapped file is copied file to file by the
+    /// kernel (`copy_file_range` on Linux): no page of it is faulted into this
+    /// process and no byte crosses into user space. Otherwise, and where the
+    /// kernel cannot (other file systems, other systems), the bytes are
+    /// written in large chunks as [`Buffer::write_to`] does.
+    pub fn write_buffer(&mut self, buf: &Buffer, mut done: impl FnMut(u64)) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some((src, offset)) = buf.file_range()
+            && buf.len() >= KERNEL_COPY_MIN
+        {
+            self.flush()?;
+            let dst = self.writer.as_mut().expect("writer present until commit").get_mut();
+            match kernel_copy(src, offset, dst, buf.len() as u64, &mut done) {
+                Ok(n) => {
+                    self.written += n;
+                    if n == buf.len() as u64 {
+                        return Ok(());
+                    }
+                    // Unsupported after a partial copy cannot happen (support is per file
+                    // pair), but finishing with plain writes keeps this correct regardless.
+                    let rest = buf.slice(n as usize..buf.len()).map_err(|e| io::Error::other(e.to_string()))?;
+                    return rest.write_to(self, done);
+                }
+                Err(e) => return Err(self.io_err(e)),
+            }
+        }
+        buf.write_to(self, done)
+    }
+
     fn io_err(&self, e: io::Error) -> io::Error {
         io::Error::new(e.kind(), format!("{}: {e}", self.target.display()))
     }
@@ -163,6 +193,52 @@ pub fn commit_all(mut files: Vec<AtomicFile>) -> Result<Vec<u64>> {
     Ok(sizes)
 }
 
+/// Below this, a kernel copy saves nothing over a buffered write.
+#[cfg(target_os = "linux")]
+const KERNEL_COPY_MIN: usize = 1 << 20;
+
+/// Copies `len` bytes at `offset` of `src` to the current position of `dst`
+/// with `copy_file_range`, which leaves `src`'s file position alone. Returns
+/// the bytes copied: fewer than `len` only when the kernel declines the copy
+/// at the start (`EXDEV`, `ENOSYS`, `EINVAL`, ...) and the caller must write
+/// the rest itself, or when `src` is shorter than expected.
+#[cfg(target_os = "linux")]
+fn kernel_copy(src: &File, offset: u64, dst: &mut File, len: u64, done: &mut impl FnMut(u64)) -> io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    const CHUNK: u64 = 64 << 20;
+    let mut off_in = offset as libc::loff_t;
+    let mut copied = 0u64;
+    while copied < len {
+        let want = (len - copied).min(CHUNK) as usize;
+        // SAFETY: both descriptors are open files owned by the callers for the
+        // duration of the call; `off_in` is a valid pointer to a local; a null
+        // `off_out` makes the kernel use and advance `dst`'s file position.
+        let n = unsafe {
+            libc::copy_file_range(src.as_raw_fd(), &mut off_in, dst.as_raw_fd(), std::ptr::null_mut(), want, 0)
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            let declined = matches!(
+                e.raw_os_error(),
+                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EPERM)
+            );
+            if copied == 0 && declined {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break; // end of the source file
+        }
+        copied += n as u64;
+        done(n as u64);
+    }
+    Ok(copied)
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let w = self.writer.as_mut().expect("writer present until commit");
@@ -200,6 +276,35 @@ impl Drop for AtomicFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_buffers_are_copied_exactly_between_plain_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src.bin");
+        // Odd sizes and offsets: the kernel copy must start mid-page and the
+        // buffered bytes before it must be flushed first.
+        let data: Vec<u8> = (0..(3 << 20) + 12345u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let mapped = Buffer::map_file(&src).unwrap();
+        let view = mapped.slice(777..data.len() - 5).unwrap();
+        assert_eq!(view.file_range().map(|(_, o)| o), Some(777));
+        let out = d.path().join("out.bin");
+        let mut f = AtomicFile::create(&out).unwrap();
+        f.write_all(b"head").unwrap();
+        let mut reported = 0;
+        f.write_buffer(&view, |n| reported += n).unwrap();
+        f.write_all(b"tail").unwrap();
+        f.write_buffer(&Buffer::from_vec(vec![9; 10]), |_| {}).unwrap();
+        assert_eq!(f.position(), 4 + view.len() as u64 + 4 + 10);
+        f.commit().unwrap();
+        let got = std::fs::read(&out).unwrap();
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data[777..data.len() - 5]);
+        want.extend_from_slice(b"tail");
+        want.extend_from_slice(&[9; 10]);
+        assert!(got == want, "copied bytes differ");
+        assert_eq!(reported, view.len() as u64);
+    }
 
     #[test]
     fn locations_are_confined() {
