@@ -397,6 +397,8 @@ mod tests {
         let e = parse("<model/>", Path::new("m.xml")).unwrap_err().to_string();
         assert!(e.contains("root element is <model>"), "{e}");
         let e = parse("<net version=\"11\"><layers>", Path::new("m.xml")).unwrap_err().to_string();
+        assert_eq!(e, "m.xml: line 1: unexpected end of file inside an element");
+        let e = parse("<net version=\"11\"><layers></net>", Path::new("m.xml")).unwrap_err().to_string();
         assert!(e.starts_with("m.xml: line 1: XML error"), "{e}");
     }
 }

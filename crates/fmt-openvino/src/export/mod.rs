@@ -292,6 +292,24 @@ impl<'m> Ex<'m> {
         Ok(Src { layer: idx, port: 0 })
     }
 
+    /// A constant output seen with another shape: the same `Const` layer,
+    /// reshaped in place, when nothing has read it yet (so the layer keeps the
+    /// initializer's name and no unused copy is written); a new layer otherwise.
+    pub(crate) fn reshaped_const(&mut self, s: Src, dims: Vec<usize>) -> Result<Src> {
+        let t = self.constant(s).ok_or_else(|| Error::invalid("not a constant"))?.reshaped(dims)?;
+        if self.layers.iter().any(|l| l.inputs.contains(&s)) {
+            let name = format!("{}/reshaped", self.layers[s.layer].name);
+            return self.tensor(&name, t);
+        }
+        // Later readers of the initializer get a Const of the original shape.
+        self.values.retain(|_, v| *v != s);
+        let port = &mut self.layers[s.layer].outputs[0];
+        port.rank = Some(t.shape().len());
+        port.dims = Some(t.shape().iter().map(|&d| Dim::Fixed(d as u64)).collect());
+        self.layers[s.layer].constant = Some(t);
+        Ok(s)
+    }
+
     /// A 1-D (or, with `scalar`, 0-D) i64 constant.
     pub(crate) fn i64s(&mut self, v: &[i64]) -> Src {
         let base = format!("{}/const", self.base);
@@ -532,9 +550,39 @@ fn build(model: &Model) -> Result<Ex<'_>> {
     Ok(ex)
 }
 
+/// Drops layers no `Result` depends on (constants a rule replaced), keeping order.
+fn prune(ex: &mut Ex<'_>) {
+    let mut live = vec![false; ex.layers.len()];
+    for i in (0..ex.layers.len()).rev() {
+        if ex.layers[i].kind == "Result" || ex.layers[i].kind == "Parameter" {
+            live[i] = true;
+        }
+        if live[i] {
+            for s in &ex.layers[i].inputs {
+                live[s.layer] = true;
+            }
+        }
+    }
+    let mut new_index = vec![usize::MAX; ex.layers.len()];
+    let mut kept = Vec::new();
+    for (i, l) in std::mem::take(&mut ex.layers).into_iter().enumerate() {
+        if live[i] {
+            new_index[i] = kept.len();
+            kept.push(l);
+        }
+    }
+    for l in &mut kept {
+        for s in &mut l.inputs {
+            s.layer = new_index[s.layer];
+        }
+    }
+    ex.layers = kept;
+}
+
 /// Writes `model` as `path` (`.xml`) and its `.bin` beside it.
 pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result<ExportReport> {
-    let ex = build(model)?;
+    let mut ex = build(model)?;
+    prune(&mut ex);
     let bin_path = path.with_extension("bin");
     let mut bin = ir::io::AtomicFile::create(&bin_path)?;
     // Stream constants; a buffer shared by several Const layers is written once.
@@ -570,7 +618,12 @@ pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result
                 id: 0,
                 precision: dtype::precision(p.dtype).into(),
                 names: Vec::new(),
-                dims: p.dims.as_ref().map(|d| d.iter().map(dim_text).collect()).unwrap_or_default(),
+                // Known rank, unknown sizes: -1 per dimension (OpenVINO re-infers them).
+                dims: match (&p.dims, p.rank) {
+                    (Some(d), _) => d.iter().map(dim_text).collect(),
+                    (None, Some(r)) => vec!["-1".to_string(); r],
+                    (None, None) => Vec::new(),
+                },
             }
         };
         let mut layer = Layer {

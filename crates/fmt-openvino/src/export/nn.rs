@@ -40,12 +40,8 @@ fn window(n: &Node, spatial: usize) -> Result<Window> {
 
 /// `t` reshaped, as a constant when it is one (no copy) or a Reshape layer.
 fn reshape_to(ex: &mut Ex<'_>, s: Src, shape: &[i64]) -> Result<Src> {
-    if let Some(t) = ex.constant(s).cloned()
-        && shape.iter().all(|&d| d >= 0)
-    {
-        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        let name = format!("{}/reshaped", ex.base);
-        return ex.tensor(&name, t.reshaped(dims)?);
+    if ex.constant(s).is_some() && shape.iter().all(|&d| d >= 0) {
+        return ex.reshaped_const(s, shape.iter().map(|&d| d as usize).collect());
     }
     let p = ex.i64s(shape);
     let d = ex.dtype(s);

@@ -83,13 +83,12 @@ fn align(ex: &mut Ex<'_>, p: Src, l: &Layout) -> Result<Src> {
             s
         }
     };
-    if let Some(t) = ex.constant(p).cloned() {
+    if let Some(t) = ex.constant(p) {
         let mut dims: Vec<usize> = shape.iter().map(|&d| d.max(1) as usize).collect();
         if let Layout::Axis { axis, .. } = l {
             dims[*axis] = t.numel();
         }
-        let name = format!("{}/aligned", ex.base);
-        return ex.tensor(&name, t.reshaped(dims)?);
+        return ex.reshaped_const(p, dims);
     }
     let target = ex.i64s(&shape);
     let d = ex.dtype(p);
@@ -103,10 +102,8 @@ fn split_blocks(ex: &mut Ex<'_>, x: Src, l: &Layout) -> Result<Src> {
     let mut s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     s[*axis] = (shape[*axis] / block) as i64;
     s.insert(axis + 1, *block as i64);
-    if let Some(t) = ex.constant(x).cloned() {
-        let dims = s.iter().map(|&d| d as usize).collect();
-        let name = format!("{}/blocks", ex.base);
-        return ex.tensor(&name, t.reshaped(dims)?);
+    if ex.constant(x).is_some() {
+        return ex.reshaped_const(x, s.iter().map(|&d| d as usize).collect());
     }
     let target = ex.i64s(&s);
     let d = ex.dtype(x);
@@ -127,6 +124,8 @@ fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let zp = ex.opt_input(n, 2)?;
     let fdt = ex.dtype(scale).unwrap_or(DType::F32);
     let l = layout(ex, n, x, scale)?;
+    // Before split_blocks, which may reshape the constant in place.
+    let r = ex.rank(x);
     let xb = split_blocks(ex, x, &l)?;
     let mut y = convert(ex, xb, fdt);
     if let Some(zp) = zp {
@@ -141,7 +140,6 @@ fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         let target = ex.i64s(&back);
         y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[y, target]);
     }
-    let r = ex.rank(x);
     ex.set(y, Some(fdt), r);
     ex.bind(n, 0, y);
     Ok(())

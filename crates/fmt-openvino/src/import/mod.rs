@@ -65,6 +65,8 @@ pub(crate) struct Cx<'a> {
     bin: Option<&'a Buffer>,
     pub(crate) graph: Graph,
     taken: HashSet<String>,
+    /// Node names (their own namespace: a node may share its output's name).
+    node_names: HashSet<String>,
     /// Element type of every value, where known.
     dtypes: HashMap<String, DType>,
     /// `<dim>`s of the port that produced a value.
@@ -102,6 +104,17 @@ impl<'a> Cx<'a> {
         name
     }
 
+    /// A fresh node name based on `base`.
+    pub(crate) fn fresh_node(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut k = 1;
+        while !self.node_names.insert(name.clone()) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        name
+    }
+
     /// Adds a node; its outputs get `dtype` when given.
     pub(crate) fn node(&mut self, node: Node, dtype: Option<DType>) {
         if let Some(d) = dtype {
@@ -121,7 +134,7 @@ impl<'a> Cx<'a> {
         dtype: Option<DType>,
     ) -> String {
         let out = self.fresh(&format!("{}/{op}", self.current));
-        let name = self.fresh(&format!("{}/{op}", self.current));
+        let name = self.fresh_node(&format!("{}/{op}", self.current));
         let mut n = Node::new(op, inputs.iter().map(|s| s.to_string()), [out.clone()]).named(name);
         for (k, v) in attrs {
             n.attrs.insert(k.to_string(), v);
@@ -139,7 +152,7 @@ impl<'a> Cx<'a> {
         outs: &[String],
         attrs: Vec<(&str, ir::Attribute)>,
     ) {
-        let name = self.fresh(&layer.name);
+        let name = self.fresh_node(&layer.name);
         let mut n = Node { op: op.to_string(), name, inputs, outputs: outs.to_vec(), ..Node::default() };
         for (k, v) in attrs {
             n.attrs.insert(k.to_string(), v);
@@ -391,6 +404,7 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
         bin,
         graph: Graph { name: net.name.clone(), ..Graph::default() },
         taken: HashSet::new(),
+        node_names: HashSet::new(),
         dtypes: HashMap::new(),
         dims: HashMap::new(),
         producer: HashMap::new(),
@@ -420,6 +434,13 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
             cx.names.insert((l.id, j), name);
         }
     }
+    // Constants first: patterns look ahead at constants (a Reshape's target)
+    // that may come later in the file than the layer being matched.
+    for l in ordered.iter().filter(|l| l.kind == "Const") {
+        cx.current = l.name.clone();
+        let outs: Vec<String> = (0..l.outputs.len()).map(|j| cx.names[&(l.id, j)].clone()).collect();
+        constant(&mut cx, l, &outs)?;
+    }
     let rules = import_rules();
     let mut unsupported: Vec<(&str, &str)> = Vec::new();
     let mut results: Vec<(u64, String)> = Vec::new();
@@ -432,7 +453,7 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
         let outs: Vec<String> = (0..l.outputs.len()).map(|j| cx.names[&(l.id, j)].clone()).collect();
         match l.kind.as_str() {
             "Parameter" => parameter(&mut cx, l, &outs)?,
-            "Const" => constant(&mut cx, l, &outs)?,
+            "Const" => {}
             "Result" => {
                 let v = ins.first().ok_or_else(|| cx.bad(l, "a Result needs one input"))?;
                 results.push((l.id, v.clone()));

@@ -333,7 +333,7 @@ fn max_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
             o.push(tmp.clone());
             cx.emit(l, "MaxPool", vec![some(&ins[0])], &o, attrs);
             let to = onnx_code(crate::dtype::from_element_type(idx_type).unwrap_or(DType::I32));
-            let name = cx.fresh(&format!("{}/indices_cast", l.name));
+            let name = cx.fresh_node(&format!("{}/indices_cast", l.name));
             cx.node(Node::new("Cast", [tmp], [outs[1].clone()]).named(name).with_attr("to", to), None);
             return Ok(());
         }
@@ -793,7 +793,7 @@ fn topk(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     } else {
         let tmp = cx.fresh(&format!("{}/indices", l.name));
         cx.emit(l, "TopK", vec![some(&ins[0]), Some(k)], &[outs[0].clone(), tmp.clone()], attrs);
-        let name = cx.fresh(&format!("{}/indices_cast", l.name));
+        let name = cx.fresh_node(&format!("{}/indices_cast", l.name));
         cx.node(
             Node::new("Cast", [tmp], [outs[1].clone()]).named(name).with_attr("to", onnx_code(idx_type)),
             Some(idx_type),

@@ -20,39 +20,58 @@ fn src<'a>(cx: &Cx<'a>, l: &Layer, i: usize) -> Option<(&'a Layer, usize)> {
     cx.source(l, i)
 }
 
-/// The float constant behind a scale input: `Const` or `Convert(Const)`.
-fn float_const(cx: &Cx<'_>, l: &Layer, i: usize, want: DType) -> Option<Tensor> {
+/// The float constant behind a scale input: `Const` or `Convert(Const)`,
+/// with the constant's value name when nothing else reads it (so the
+/// rewritten scale can take its place and name).
+fn float_const(cx: &Cx<'_>, l: &Layer, i: usize, want: DType) -> Option<(Tensor, Option<String>)> {
     let (p, port) = src(cx, l, i)?;
-    let t = match p.kind.as_str() {
-        "Const" => cx.const_of(cx.value_of(p, port)?)?.clone(),
+    let (c, cp, sole) = match p.kind.as_str() {
+        "Const" => (p, port, cx.readers(p, port).len() == 1),
         "Convert" => {
             let (c, cp) = src(cx, p, 0)?;
             if c.kind != "Const" {
                 return None;
             }
-            cx.const_of(cx.value_of(c, cp)?)?.clone()
+            (c, cp, cx.readers(p, port).len() == 1 && cx.readers(c, cp).len() == 1)
         }
         _ => return None,
     };
+    let name = cx.value_of(c, cp)?.to_string();
+    let t = cx.const_of(&name)?.clone();
     if !t.dtype().is_float() {
         return None;
     }
+    let owned = sole.then_some(name);
     if t.dtype() == want {
-        return Some(t);
+        return Some((t, owned));
     }
     // Scales stored in f16 and converted: keep the arithmetic in `want`.
     let v = floats_of(&t)?;
     let shape = t.shape().to_vec();
-    match want {
+    let t = match want {
         DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect()).ok(),
         DType::F16 => Tensor::from_vec(shape, v.into_iter().map(ir::f16::from_f64).collect()).ok(),
         _ => None,
+    }?;
+    Some((t, owned))
+}
+
+/// Stores a rewritten constant: in place of `owned` (a constant only the
+/// pattern read) or under a fresh name.
+fn put(cx: &mut Cx<'_>, owned: &Option<String>, base: &str, t: Tensor) -> String {
+    match owned {
+        Some(name) => {
+            cx.graph.initializers.insert(name.clone(), t);
+            name.clone()
+        }
+        None => cx.constant(base, t),
     }
 }
 
-/// The low-bit constant behind `Convert(Const)`, if input `i` of `l` is one.
-fn int_const(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(String, Tensor)> {
-    let (conv, _) = src(cx, l, i)?;
+/// The low-bit constant behind `Convert(Const)`, if input `i` of `l` is
+/// one: its name, tensor, and whether only this pattern reads it.
+fn int_const(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(String, Tensor, bool)> {
+    let (conv, port) = src(cx, l, i)?;
     if conv.kind != "Convert" {
         return None;
     }
@@ -62,18 +81,24 @@ fn int_const(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(String, Tensor)> {
     }
     let name = cx.value_of(c, cp)?.to_string();
     let t = cx.const_of(&name)?.clone();
-    matches!(t.dtype(), DType::U8 | DType::I8 | DType::U4 | DType::I4).then_some((name, t))
+    let sole = cx.readers(conv, port).len() == 1 && cx.readers(c, cp).len() == 1;
+    matches!(t.dtype(), DType::U8 | DType::I8 | DType::U4 | DType::I4).then_some((name, t, sole))
 }
 
-/// Integer values of a zero point given as `Const`, or `Convert(Const)`.
-fn zero_point(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<Tensor> {
+/// A zero point given as `Const` or `Convert(Const)`, with the constant's
+/// name when nothing else reads it.
+fn zero_point(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(Tensor, Option<String>)> {
     let (p, port) = src(cx, l, i)?;
-    let (c, cp) = match p.kind.as_str() {
-        "Const" => (p, port),
-        "Convert" => src(cx, p, 0).filter(|(c, _)| c.kind == "Const")?,
+    let (c, cp, sole) = match p.kind.as_str() {
+        "Const" => (p, port, cx.readers(p, port).len() == 1),
+        "Convert" => {
+            let (c, cp) = src(cx, p, 0).filter(|(c, _)| c.kind == "Const")?;
+            (c, cp, cx.readers(p, port).len() == 1 && cx.readers(c, cp).len() == 1)
+        }
         _ => return None,
     };
-    cx.const_of(cx.value_of(c, cp)?).cloned()
+    let name = cx.value_of(c, cp)?.to_string();
+    Some((cx.const_of(&name)?.clone(), sole.then_some(name)))
 }
 
 /// Integer values as a tensor of a (possibly 4-bit) integer dtype.
@@ -163,21 +188,24 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
     // Which side is the scale, which the (shifted) integers.
     let mut found = None;
     for (data, scale) in [(0usize, 1usize), (1, 0)] {
-        let Some(s) = float_const(cx, l, scale, out_dtype) else { continue };
+        let Some((s, s_owned)) = float_const(cx, l, scale, out_dtype) else { continue };
         let Some((p, _)) = src(cx, l, data) else { continue };
-        if let Some((x_name, x)) = int_const(cx, l, data) {
-            found = Some((x_name, x, s, None));
+        if let Some(xc) = int_const(cx, l, data) {
+            found = Some((xc, s, s_owned, None));
             break;
         }
         if p.kind == "Subtract"
-            && let Some((x_name, x)) = int_const(cx, p, 0)
+            && let Some(xc) = int_const(cx, p, 0)
             && let Some(z) = zero_point(cx, p, 1)
         {
-            found = Some((x_name, x, s, Some(z)));
+            found = Some((xc, s, s_owned, Some(z)));
             break;
         }
     }
-    let Some((x_name, x, scale, zp)) = found else { return Ok(false) };
+    let Some(((x_name, x, x_sole), scale, s_owned, zp)) = found else { return Ok(false) };
+    let x_owned = x_sole.then(|| x_name.clone());
+    let z_owned = zp.as_ref().and_then(|z| z.1.clone());
+    let zp = zp.map(|z| z.0);
     let xshape = x.shape().to_vec();
     let sshape = scale.shape().to_vec();
     let zvals = match &zp {
@@ -210,15 +238,16 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             let gshape: Vec<usize> = sshape[..rank - 1].to_vec();
             let xr = x.reshaped(merged).map_err(|e| cx.bad(l, e))?;
             let sr = scale.reshaped(gshape.clone()).map_err(|e| cx.bad(l, e))?;
-            let xn = cx.constant(&x_name, xr);
-            let sn = cx.constant(&format!("{base}/scale"), sr);
+            let xn = put(cx, &x_owned, &x_name, xr);
+            let sn = put(cx, &s_owned, &format!("{base}/scale"), sr);
             let mut inputs = vec![Some(xn), Some(sn)];
             if let Some((z, _)) = &zvals {
                 let Some(zt) = int_tensor(x.dtype(), gshape, z) else { return Ok(false) };
-                inputs.push(Some(cx.constant(&format!("{base}/zero_point"), zt)));
+                inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), zt)));
             }
             let attrs = vec![("axis", A::Int(rank as i64 - 2)), ("block_size", A::Int(xshape[rank - 1] as i64))];
-            cx.emit(l, "DequantizeLinear", inputs, std::slice::from_ref(&r_out), attrs);
+            // Named after the Reshape, whose output it produces.
+            cx.emit(r, "DequantizeLinear", inputs, std::slice::from_ref(&r_out), attrs);
             cx.dtypes_set(&[r_out], out_dtype);
             cx.mark_done(r);
             return Ok(true);
@@ -260,10 +289,10 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             (s, z, vec![("axis", A::Int(axis as i64))])
         }
     };
-    let sn = cx.constant(&format!("{base}/scale"), scale_t);
+    let sn = put(cx, &s_owned, &format!("{base}/scale"), scale_t);
     let mut inputs = vec![Some(x_name), Some(sn)];
     if let Some(z) = zp_t {
-        inputs.push(Some(cx.constant(&format!("{base}/zero_point"), z)));
+        inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), z)));
     }
     cx.emit(l, "DequantizeLinear", inputs, outs, attrs);
     cx.dtypes_set(outs, out_dtype);
@@ -322,7 +351,7 @@ pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[
             let z = cx.constant(&format!("{base}/zero_point"), z_t);
             let attrs: Vec<(&str, A)> = axis.map(|a| vec![("axis", A::Int(a as i64))]).unwrap_or_default();
             let q = cx.fresh(&format!("{base}/quantized"));
-            let qn = cx.fresh(&format!("{base}/QuantizeLinear"));
+            let qn = cx.fresh_node(&format!("{base}/QuantizeLinear"));
             let mut node =
                 ir::Node::new("QuantizeLinear", [ins[0].clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
             for (k, v) in attrs.clone() {
