@@ -90,7 +90,17 @@ fn openvino_written_fixtures_match_the_openvino_runtime() {
 #[test]
 fn onnx_fixtures_through_openvino_ir_match_the_reference() {
     let dir = tempfile::tempdir().unwrap();
-    for case in ["cnn_bn_residual", "transformer_encoder", "mlp", "dynamic_batch"] {
+    let cases = [
+        "cnn_bn_residual",
+        "transformer_encoder",
+        "mlp",
+        "dynamic_batch",
+        "cnn_qdq_static",
+        "cnn_dynamo_default",
+        "keras_cnn_tf2onnx",
+        "external_data",
+    ];
+    for case in cases {
         let src = workspace_tests::fixtures_dir().join("onnx").join(case);
         let (onnx, _) =
             convert::load(&convert::registry(), &src.join("model.onnx"), None, &ImportOptions::default()).unwrap();
@@ -100,6 +110,12 @@ fn onnx_fixtures_through_openvino_ir_match_the_reference() {
         let back = import(&xml);
         let err = worst_error(&back, &[src.join("input_0.npy")], &[src.join("output_0.npy")]);
         assert!(err <= 1e-5, "{case}: relative L2 error {err:e}");
+        if case == "cnn_qdq_static" {
+            // Activation Q→DQ pairs become FakeQuantize, int8 weights the decompression pattern.
+            let text = std::fs::read_to_string(&xml).unwrap();
+            assert!(text.contains("type=\"FakeQuantize\""), "Q/DQ pairs are FakeQuantize layers");
+            assert!(text.contains("element_type=\"i8\"") || text.contains("element_type=\"u8\""));
+        }
         if case == "dynamic_batch" {
             let dims = back.graph.inputs[0].shape().unwrap().dims().to_vec();
             assert!(dims[0].is_dynamic(), "batch stays dynamic: {dims:?}");
