@@ -375,3 +375,70 @@ fn export_lists_every_unsupported_op_and_writes_nothing() {
     assert_eq!(e, "2 unsupported op type(s) for openvino: ai.onnx::StringNormalizer (node 's'), tf::Foo (node 'f')");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file left behind");
 }
+
+/// A model following the IR's quantization convention (opset 21): per-axis
+/// i8 and blocked u4 `DequantizeLinear` weights feeding MatMuls.
+fn quantized_model() -> Model {
+    use ir::{Graph, Node, Shape, ValueInfo};
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[2, 8])));
+    let w8: Vec<i8> = (0..32).map(|i| (i * 7 % 255 - 127) as i8).collect();
+    g.initializers.insert("w8".into(), Tensor::from_vec(vec![8, 4], w8).unwrap());
+    g.initializers.insert("s8".into(), Tensor::from_vec(vec![4], vec![0.01f32, 0.02, 0.03, 0.04]).unwrap());
+    g.initializers.insert("z8".into(), Tensor::from_vec(vec![4], vec![0i8, 1, -2, 3]).unwrap());
+    // u4 weights [4, 8], blocks of 4 along axis 1: scales and zero points [4, 2].
+    let nibbles: Vec<u8> = (0..32u8).map(|i| (i * 5) % 16).collect();
+    let packed: Vec<u8> = nibbles.chunks(2).map(|p| p[0] | (p[1] << 4)).collect();
+    g.initializers.insert("w4".into(), Tensor::from_raw(DType::U4, vec![4, 8], ir::Buffer::from_vec(packed)).unwrap());
+    let s4: Vec<f32> = (0..8).map(|i| 0.05 + i as f32 * 0.01).collect();
+    g.initializers.insert("s4".into(), Tensor::from_vec(vec![4, 2], s4).unwrap());
+    let z4 = vec![0x38u8, 0x7f, 0x00, 0x21];
+    g.initializers.insert("z4".into(), Tensor::from_raw(DType::U4, vec![4, 2], ir::Buffer::from_vec(z4)).unwrap());
+    g.nodes.push(Node::new("DequantizeLinear", ["w8", "s8", "z8"], ["w8f"]).named("dq8").with_attr("axis", 1i64));
+    g.nodes.push(Node::new("MatMul", ["x", "w8f"], ["h"]).named("mm8"));
+    g.nodes.push(
+        Node::new("DequantizeLinear", ["w4", "s4", "z4"], ["w4f"])
+            .named("dq4")
+            .with_attr("axis", 1i64)
+            .with_attr("block_size", 4i64),
+    );
+    g.nodes.push(Node::new("MatMul", ["h", "w4f"], ["y"]).named("mm4"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, None));
+    let mut m = Model::new(g);
+    m.opset_imports.insert(String::new(), 21);
+    m
+}
+
+fn run_on(m: &Model, x: &Tensor) -> Vec<f32> {
+    let v = eval::Value::Tensor(eval::from_ir(x).unwrap());
+    let out = convert::verify::run(m, vec![("x".into(), v)]).unwrap();
+    match &out[0].1 {
+        eval::Value::Tensor(t) => eval::to_ir(t).unwrap().as_slice::<f32>().unwrap().to_vec(),
+        v => panic!("{v:?}"),
+    }
+}
+
+/// The convention survives IR: same DequantizeLinear nodes, same bytes, same outputs.
+#[test]
+fn quantization_convention_round_trips_through_openvino_ir() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = quantized_model();
+    let xml = dir.path().join("q.xml");
+    export(&m, &xml);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(text.contains("element_type=\"i8\" shape=\"8, 4\""), "per-axis i8 weights");
+    assert!(text.contains("element_type=\"u4\" shape=\"4, 2, 4\""), "u4 weights in groups of 4");
+    let back = import(&xml);
+    let dqs = dq_nodes(&back);
+    assert_eq!(dqs.len(), 2);
+    for (orig, name) in [("w8", "i8"), ("w4", "u4")] {
+        let t = &m.graph.initializers[orig];
+        let found = back.graph.initializers.values().any(|b| b.dtype() == t.dtype() && b.raw() == t.raw());
+        assert!(found, "{name} weights come back bit-identical");
+    }
+    let blocked = dqs.iter().find(|n| n.attr_int("block_size", 0).unwrap() == 4).expect("blocked DQ");
+    assert_eq!(blocked.attr_int("axis", 0).unwrap(), 1);
+    let x = Tensor::from_vec(vec![2, 8], (0..16).map(|i| i as f32 * 0.1 - 0.7).collect()).unwrap();
+    let (a, b) = (run_on(&m, &x), run_on(&back, &x));
+    assert_eq!(a, b, "identical arithmetic after the round trip");
+}
