@@ -8,6 +8,10 @@
 //! the tree.
 //!
 //! To add a schema, add an entry to [`TARGETS`].
+//!
+//! It also writes the documentation tables that are generated from code:
+//! `docs/openvino-ops.md`, the OpenVINO op mapping, from the rule tables of
+//! `crates/fmt-openvino` (see [`DOCS`]).
 
 use std::fs;
 
@@ -47,11 +51,30 @@ const TARGETS: &[Target] = &[Target {
     output: "crates/fmt-onnx/src/generated/onnx.rs",
 }];
 
+/// A documentation file generated from tables in the code.
+#[derive(Debug)]
+struct Doc {
+    /// The file, relative to the workspace root.
+    output: &'static str,
+    /// Makes its full text.
+    generate: fn() -> String,
+}
+
+/// Every generated documentation file.
+const DOCS: &[Doc] = &[Doc { output: "docs/openvino-ops.md", generate: fmt_openvino::ops_markdown }];
+
 pub(crate) fn run(ws: &Workspace, args: Args) -> anyhow::Result<Outcome> {
     let mut stale = 0usize;
+    let mut outputs: Vec<(&str, String, String)> = Vec::new();
     for target in TARGETS {
         let generated = generate(ws, target).with_context(|| format!("generating {} failed", target.output))?;
-        let output = ws.root.join(target.output);
+        outputs.push((target.output, generated, sources(target)));
+    }
+    for doc in DOCS {
+        outputs.push((doc.output, (doc.generate)(), "the op tables of crates/fmt-openvino".to_string()));
+    }
+    for (target_output, generated, from) in outputs {
+        let output = ws.root.join(target_output);
         let current = match fs::read(&output) {
             Ok(bytes) => Some(bytes),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
@@ -63,21 +86,17 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> anyhow::Result<Outcome> {
 
         if args.check {
             if !up_to_date {
-                eprintln!(
-                    "error: {} is stale (it does not match {}); run `cargo xtask codegen`",
-                    target.output,
-                    sources(target),
-                );
+                eprintln!("error: {target_output} is stale (it does not match {from}); run `cargo xtask codegen`");
                 stale += 1;
             }
         } else if up_to_date {
-            eprintln!("{} is up to date", target.output);
+            eprintln!("{target_output} is up to date");
         } else {
             if let Some(dir) = output.parent() {
                 fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
             fs::write(&output, &generated).with_context(|| format!("writing {}", output.display()))?;
-            eprintln!("wrote {}", target.output);
+            eprintln!("wrote {target_output}");
         }
     }
     Ok(if stale == 0 { Outcome::Ok } else { Outcome::CheckFailed })

@@ -1,8 +1,9 @@
 //! `cargo xtask interop`: converts every fixture with the release binary and
-//! runs the result in the real runtimes (onnxruntime today; OpenVINO and
-//! TensorFlow as their format crates land), comparing with the reference
-//! outputs stored beside each fixture. One row per case, then
-//! `N passed, N failed`.
+//! runs the result in the real runtimes, comparing with the reference
+//! outputs stored beside each fixture: ONNX → ONNX in onnxruntime, ONNX →
+//! OpenVINO IR in OpenVINO's CPU plugin, and the IRs OpenVINO wrote
+//! (`tests/fixtures/openvino/`) → ONNX in onnxruntime. One row per case,
+//! then `N passed, N failed`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,10 @@ pub(crate) struct Args {
 
 /// Relative L2 error allowed between the runtime's output and the reference.
 const RTOL: f64 = 1e-5;
+
+/// The bound for weight-compressed (int8/int4) IR run in onnxruntime: both
+/// runtimes decompress in f16, but round the f16 products differently.
+const RTOL_COMPRESSED: f64 = 1e-3;
 
 /// Ways of writing the ONNX output, each checked separately.
 const VARIANTS: &[(&str, &[&str])] =
@@ -65,6 +70,85 @@ fn load_cases(fixtures: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
+/// The IRs OpenVINO wrote, from `tests/fixtures/openvino/manifest.json`
+/// (reference outputs are OpenVINO's own); `bool` marks compressed weights.
+fn load_openvino_cases(fixtures: &Path) -> Result<Vec<(Case, bool)>> {
+    let path = fixtures.join("openvino").join("manifest.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let m: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let files = |v: &Value| -> BTreeMap<String, PathBuf> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|io| Some((io["name"].as_str()?.to_string(), fixtures.join(io["file"].as_str()?))))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for c in m["cases"].as_array().context("openvino manifest has no cases")? {
+        let compressed = matches!(c["compression"].as_str(), Some("int8" | "int4"));
+        out.push((
+            Case {
+                name: format!("ov:{}", c["name"].as_str().context("case without name")?),
+                model: fixtures.join(c["model"].as_str().context("case without model")?),
+                inputs: files(&c["inputs"]),
+                outputs: files(&c["outputs"]),
+                dynamic: c["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == "dynamic")),
+            },
+            compressed,
+        ));
+    }
+    Ok(out)
+}
+
+/// Converts `case` to `out` with the release binary; the first stderr line on failure.
+fn convert_case(bin: &Path, case: &Case, out: &Path, flags: &[&str]) -> Result<Result<(), String>> {
+    let res = Command::new(bin).arg(&case.model).arg(out).args(flags).arg("--quiet").output()?;
+    if res.status.success() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(String::from_utf8_lossy(&res.stderr).lines().next().unwrap_or("").to_string()))
+}
+
+/// A runtime job for `case`'s converted model.
+fn job(id: usize, model: &Path, case: &Case, rtol: f64) -> Value {
+    json!({
+        "id": id,
+        "model": model,
+        "inputs": case.inputs,
+        "outputs": case.outputs,
+        "rtol": rtol,
+        "expect_dynamic": if case.dynamic { case.inputs.keys().cloned().collect() } else { vec![] },
+    })
+}
+
+/// Runs one runner script over its jobs and fills in their rows.
+fn run_jobs(venv: &Venv, script: &Path, jobs: &[Value], file: &Path, rows: &mut [Row]) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    std::fs::write(file, serde_json::to_vec_pretty(jobs)?)?;
+    let out = Command::new(venv.python())
+        .arg(script)
+        .arg(file)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
+        let id = r["id"].as_u64().context("result without id")? as usize;
+        let row = rows.get_mut(id).context("result id out of range")?;
+        row.ok = r["ok"].as_bool().unwrap_or(false);
+        row.detail = if row.ok {
+            format!("rel. error {:.2e}", r["error"].as_f64().unwrap_or(f64::NAN))
+        } else {
+            r["message"].as_str().unwrap_or("failed").to_string()
+        };
+    }
+    Ok(())
+}
+
 struct Row {
     case: String,
     path: String,
@@ -85,61 +169,71 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let _ = std::fs::remove_dir_all(&out_root);
 
     let mut rows: Vec<Row> = Vec::new();
-    let mut jobs = Vec::new();
+    let mut ort_jobs = Vec::new();
+    let mut ov_jobs = Vec::new();
+    let pending = |case: &str, path: String, runtime: &'static str| Row {
+        case: case.to_string(),
+        path,
+        runtime,
+        ok: false,
+        detail: "not run".into(),
+    };
     for case in &cases {
         for (variant, flags) in VARIANTS {
             let dir = out_root.join(&case.name).join(variant);
             std::fs::create_dir_all(&dir)?;
             let out = dir.join("model.onnx");
-            let path = format!("onnx -> onnx ({variant})");
-            let res = Command::new(&bin).arg(&case.model).arg(&out).args(*flags).arg("--quiet").output()?;
-            if !res.status.success() {
-                let msg = String::from_utf8_lossy(&res.stderr).lines().next().unwrap_or("").to_string();
-                rows.push(Row { case: case.name.clone(), path, runtime: "onnxruntime", ok: false, detail: msg });
-                continue;
+            let mut row = pending(&case.name, format!("onnx -> onnx ({variant})"), "onnxruntime");
+            match convert_case(&bin, case, &out, flags)? {
+                Ok(()) => ort_jobs.push(job(rows.len(), &out, case, RTOL)),
+                Err(msg) => row.detail = msg,
             }
-            jobs.push(json!({
-                "id": rows.len(),
-                "model": out,
-                "inputs": case.inputs,
-                "outputs": case.outputs,
-                "rtol": RTOL,
-                "expect_dynamic": if case.dynamic { case.inputs.keys().cloned().collect() } else { vec![] },
-            }));
-            rows.push(Row {
-                case: case.name.clone(),
-                path,
-                runtime: "onnxruntime",
-                ok: false,
-                detail: "not run".into(),
-            });
+            rows.push(row);
         }
+        // ONNX → OpenVINO IR, compiled by OpenVINO's CPU plugin.
+        let dir = out_root.join(&case.name).join("openvino");
+        std::fs::create_dir_all(&dir)?;
+        let out = dir.join("model.xml");
+        let mut row = pending(&case.name, "onnx -> openvino".into(), "openvino");
+        match convert_case(&bin, case, &out, &[])? {
+            Ok(()) => ov_jobs.push(job(rows.len(), &out, case, RTOL)),
+            Err(msg) => row.detail = msg,
+        }
+        rows.push(row);
+    }
+    // IR written by OpenVINO → ONNX, run in onnxruntime against OpenVINO's outputs.
+    let ov_cases: Vec<(Case, bool)> = load_openvino_cases(&fixtures)?
+        .into_iter()
+        .filter(|(c, _)| args.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
+        .collect();
+    for (case, compressed) in &ov_cases {
+        let dir = out_root.join(case.name.replace(':', "_"));
+        std::fs::create_dir_all(&dir)?;
+        let out = dir.join("model.onnx");
+        let mut row = pending(&case.name, "openvino -> onnx".into(), "onnxruntime");
+        let rtol = if *compressed { RTOL_COMPRESSED } else { RTOL };
+        match convert_case(&bin, case, &out, &[])? {
+            Ok(()) => ort_jobs.push(job(rows.len(), &out, case, rtol)),
+            Err(msg) => row.detail = msg,
+        }
+        rows.push(row);
     }
 
-    let jobs_file = out_root.join("onnxruntime-jobs.json");
-    std::fs::write(&jobs_file, serde_json::to_vec_pretty(&jobs)?)?;
-    let script = ws.root.join("xtask/python/run_onnxruntime.py");
-    let out = Command::new(venv.python()).arg(&script).arg(&jobs_file).output().context("running onnxruntime")?;
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    }
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
-        let id = r["id"].as_u64().context("result without id")? as usize;
-        let row = rows.get_mut(id).context("result id out of range")?;
-        row.ok = r["ok"].as_bool().unwrap_or(false);
-        row.detail = if row.ok {
-            format!("rel. error {:.2e}", r["error"].as_f64().unwrap_or(f64::NAN))
-        } else {
-            r["message"].as_str().unwrap_or("failed").to_string()
-        };
-    }
+    let scripts = ws.root.join("xtask/python");
+    run_jobs(
+        &venv,
+        &scripts.join("run_onnxruntime.py"),
+        &ort_jobs,
+        &out_root.join("onnxruntime-jobs.json"),
+        &mut rows,
+    )?;
+    run_jobs(&venv, &scripts.join("run_openvino.py"), &ov_jobs, &out_root.join("openvino-jobs.json"), &mut rows)?;
 
     let passed = rows.iter().filter(|r| r.ok).count();
     let failed = rows.len() - passed;
     for r in &rows {
         println!(
-            "{}  {:<22} {:<30} {:<12} {}",
+            "{}  {:<28} {:<30} {:<12} {}",
             if r.ok { "PASS" } else { "FAIL" },
             r.case,
             r.path,

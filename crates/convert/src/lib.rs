@@ -32,6 +32,8 @@ pub fn registry() -> Registry {
     fmt_onnx::register(&mut r);
     #[cfg(feature = "safetensors")]
     fmt_safetensors::register(&mut r);
+    #[cfg(feature = "openvino")]
+    fmt_openvino::register(&mut r);
     r
 }
 

@@ -1,0 +1,255 @@
+//! Quantization: `DequantizeLinear` of low-bit weights becomes OpenVINO's
+//! weight-decompression pattern, `Const(u8/i8/u4/i4) → Convert → [Subtract
+//! zero point] → Multiply scale [→ Reshape for blocks]`, the form its
+//! plugins recognize and run in low precision. A `QuantizeLinear →
+//! DequantizeLinear` pair on activations becomes one `FakeQuantize`.
+//! Anything else is lowered arithmetically with the same results.
+
+use ir::{DType, Error, Node, Result, Tensor};
+
+use super::math::binary;
+use super::{Ex, Rule, Src, floats_of, int, ints_of};
+
+/// The representable range of a quantized type.
+fn qrange(d: DType) -> Option<(f64, f64)> {
+    Some(match d {
+        DType::U8 => (0.0, 255.0),
+        DType::I8 => (-128.0, 127.0),
+        DType::U16 => (0.0, 65535.0),
+        DType::I16 => (-32768.0, 32767.0),
+        DType::U4 => (0.0, 15.0),
+        DType::I4 => (-8.0, 7.0),
+        DType::U2 => (0.0, 3.0),
+        DType::I2 => (-2.0, 1.0),
+        _ => return None,
+    })
+}
+
+/// How scale and zero point line up with `x`.
+enum Layout {
+    /// One value for the whole tensor.
+    Scalar,
+    /// One value per index of `axis` (of `rank` dims).
+    Axis { axis: usize, rank: usize },
+    /// Blocks of `block` along `axis` of a tensor of static `shape`.
+    Blocked { axis: usize, block: usize, shape: Vec<usize> },
+}
+
+fn layout(ex: &Ex<'_>, n: &Node, x: Src, scale: Src) -> Result<Layout> {
+    let scale_shape = ex.static_shape(scale);
+    let scale_rank = ex.rank(scale);
+    let block = int(n, "block_size", 0)?;
+    let is_scalar = scale_rank == Some(0) || scale_shape.as_ref().is_some_and(|s| s.iter().product::<usize>() == 1);
+    if block <= 0 && is_scalar {
+        return Ok(Layout::Scalar);
+    }
+    let rank = ex.need_rank(x, n, "the quantized input")?;
+    let mut axis = int(n, "axis", 1)?;
+    if axis < 0 {
+        axis += rank as i64;
+    }
+    if axis < 0 || axis as usize >= rank {
+        return Err(Error::invalid(format!("{}: axis {axis} is out of range for rank {rank}", n.describe())));
+    }
+    let axis = axis as usize;
+    if block <= 0 {
+        return Ok(Layout::Axis { axis, rank });
+    }
+    let shape = ex
+        .static_shape(x)
+        .ok_or_else(|| Error::invalid(format!("{}: blocked quantization needs the input's shape", n.describe())))?;
+    let block = block as usize;
+    if shape[axis] % block != 0 {
+        return Err(Error::invalid(format!(
+            "{}: dimension {} of size {} is not a whole number of blocks of {block}",
+            n.describe(),
+            axis,
+            shape[axis]
+        )));
+    }
+    Ok(Layout::Blocked { axis, block, shape })
+}
+
+/// Reshapes a scale or zero point so it broadcasts against `x` (or, for
+/// blocks, against `x` seen as `[…, K/B, B, …]`).
+fn align(ex: &mut Ex<'_>, p: Src, l: &Layout) -> Result<Src> {
+    let shape: Vec<i64> = match l {
+        Layout::Scalar => return Ok(p),
+        Layout::Axis { axis, rank } => (0..*rank).map(|i| if i == *axis { -1 } else { 1 }).collect(),
+        Layout::Blocked { axis, block, shape } => {
+            let mut s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            s[*axis] = (shape[*axis] / block) as i64;
+            s.insert(axis + 1, 1);
+            s
+        }
+    };
+    if let Some(t) = ex.constant(p) {
+        let mut dims: Vec<usize> = shape.iter().map(|&d| d.max(1) as usize).collect();
+        if let Layout::Axis { axis, .. } = l {
+            dims[*axis] = t.numel();
+        }
+        return ex.reshaped_const(p, dims);
+    }
+    let target = ex.i64s(&shape);
+    let d = ex.dtype(p);
+    let y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[p, target]);
+    Ok(ex.set(y, d, Some(shape.len())))
+}
+
+/// `x` seen with the block dimension split, for blocked layouts.
+fn split_blocks(ex: &mut Ex<'_>, x: Src, l: &Layout) -> Result<Src> {
+    let Layout::Blocked { axis, block, shape } = l else { return Ok(x) };
+    let mut s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    s[*axis] = (shape[*axis] / block) as i64;
+    s.insert(axis + 1, *block as i64);
+    if ex.constant(x).is_some() {
+        return ex.reshaped_const(x, s.iter().map(|&d| d as usize).collect());
+    }
+    let target = ex.i64s(&s);
+    let d = ex.dtype(x);
+    let y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[x, target]);
+    Ok(ex.set(y, d, Some(s.len())))
+}
+
+fn convert(ex: &mut Ex<'_>, x: Src, to: DType) -> Src {
+    let r = ex.rank(x);
+    let et = crate::dtype::element_type(to).unwrap_or("f32");
+    let y = ex.op("Convert", "opset1", &[("destination_type", et.into())], &[x]);
+    ex.set(y, Some(to), r)
+}
+
+fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.input(n, 0)?;
+    let scale = ex.input(n, 1)?;
+    let zp = ex.opt_input(n, 2)?;
+    let fdt = ex.dtype(scale).unwrap_or(DType::F32);
+    let l = layout(ex, n, x, scale)?;
+    // Before split_blocks, which may reshape the constant in place.
+    let r = ex.rank(x);
+    let xb = split_blocks(ex, x, &l)?;
+    let mut y = convert(ex, xb, fdt);
+    if let Some(zp) = zp {
+        let zp = align(ex, zp, &l)?;
+        let zf = convert(ex, zp, fdt);
+        y = binary(ex, "Subtract", y, zf);
+    }
+    let s = align(ex, scale, &l)?;
+    y = binary(ex, "Multiply", y, s);
+    if let Layout::Blocked { shape, .. } = &l {
+        let back: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        let target = ex.i64s(&back);
+        y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[y, target]);
+    }
+    ex.set(y, Some(fdt), r);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// The quantized dtype a QuantizeLinear produces.
+fn q_dtype(ex: &Ex<'_>, n: &Node, zp: Option<Src>) -> DType {
+    if let Some(z) = zp
+        && let Some(d) = ex.dtype(z)
+    {
+        return d;
+    }
+    match n.attr("output_dtype").and_then(|a| a.as_int().ok()) {
+        Some(code) => super::math::onnx_dtype(code).unwrap_or(DType::U8),
+        None => DType::U8,
+    }
+}
+
+/// Per-element `(scale, zero point)` of constant parameters, if they are constants.
+fn const_params(ex: &Ex<'_>, scale: Src, zp: Option<Src>) -> Option<(Vec<f64>, Vec<f64>, Vec<usize>)> {
+    let s = floats_of(ex.constant(scale)?)?;
+    let shape = ex.constant(scale)?.shape().to_vec();
+    let z = match zp {
+        Some(z) => ints_of(ex.constant(z)?)?.into_iter().map(|v| v as f64).collect(),
+        None => vec![0.0; s.len()],
+    };
+    (z.len() == s.len()).then_some((s, z, shape))
+}
+
+fn quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.input(n, 0)?;
+    let scale = ex.input(n, 1)?;
+    let zp = ex.opt_input(n, 2)?;
+    let qd = q_dtype(ex, n, zp);
+    let (qmin, qmax) =
+        qrange(qd).ok_or_else(|| Error::invalid(format!("{}: cannot quantize to {qd}", n.describe())))?;
+    let fdt = ex.dtype(x).unwrap_or(DType::F32);
+    let l = layout(ex, n, x, scale)?;
+    if matches!(l, Layout::Blocked { .. }) {
+        return Err(super::unsupported_attr(n, "blocked QuantizeLinear"));
+    }
+    // A Q→DQ pair with the same constant parameters is one FakeQuantize.
+    let q_out = n.output(0).unwrap_or_default();
+    let g = &ex.model().graph;
+    let readers: Vec<&Node> = g.nodes.iter().filter(|m| m.inputs.iter().any(|i| i.as_deref() == Some(q_out))).collect();
+    let pair = !readers.is_empty()
+        && !g.outputs.iter().any(|o| o.name == q_out)
+        && readers.iter().all(|m| {
+            m.op == "DequantizeLinear"
+                && m.input(0) == Some(q_out)
+                && m.input(1) == n.input(1)
+                && m.input(2).filter(|z| !z.is_empty()) == n.input(2).filter(|z| !z.is_empty())
+                && m.attr("axis") == n.attr("axis")
+        });
+    if pair && let Some((s, z, shape)) = const_params(ex, scale, zp) {
+        let lo: Vec<f32> = s.iter().zip(&z).map(|(s, z)| ((qmin - z) * s) as f32).collect();
+        let hi: Vec<f32> = s.iter().zip(&z).map(|(s, z)| ((qmax - z) * s) as f32).collect();
+        let mk = |ex: &mut Ex<'_>, v: Vec<f32>, what: &str| -> Result<Src> {
+            let t = Tensor::from_vec(shape.clone(), v)?;
+            let t = match fdt {
+                DType::F32 => t,
+                DType::F16 => {
+                    let h: Vec<ir::f16> = t.as_slice::<f32>()?.iter().map(|&v| ir::f16::from_f32(v)).collect();
+                    Tensor::from_vec(shape.clone(), h)?
+                }
+                d => return Err(Error::invalid(format!("{}: FakeQuantize of {d} input", n.describe()))),
+            };
+            let name = format!("{}/{what}", ex.base);
+            let c = ex.tensor(&name, t)?;
+            align(ex, c, &l)
+        };
+        let (il, ih) = (mk(ex, lo.clone(), "input_low")?, mk(ex, hi.clone(), "input_high")?);
+        let (ol, oh) = (mk(ex, lo, "output_low")?, mk(ex, hi, "output_high")?);
+        let levels = (qmax - qmin + 1.0) as i64;
+        let y = ex.op(
+            "FakeQuantize",
+            "opset1",
+            &[("levels", levels.to_string()), ("auto_broadcast", "numpy".into())],
+            &[x, il, ih, ol, oh],
+        );
+        for m in readers {
+            ex.bind(m, 0, y);
+        }
+        return Ok(());
+    }
+    // y = saturate(round_half_even(x / scale) + zero_point)
+    let s = align(ex, scale, &l)?;
+    let mut y = binary(ex, "Divide", x, s);
+    y = ex.op("Round", "opset5", &[("mode", "half_to_even".into())], &[y]);
+    if let Some(zp) = zp {
+        let zp = align(ex, zp, &l)?;
+        let zf = convert(ex, zp, fdt);
+        y = binary(ex, "Add", y, zf);
+    }
+    y = ex.op("Clamp", "opset1", &[("min", super::float(qmin as f32)), ("max", super::float(qmax as f32))], &[y]);
+    y = convert(ex, y, qd);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// The rules of this family.
+pub(crate) const RULES: &[Rule] = &[
+    Rule {
+        onnx: "DequantizeLinear",
+        openvino: "Const → Convert-1 → [Subtract-1] → Multiply-1 [→ Reshape-1 for blocks]",
+        build: dequantize,
+    },
+    Rule {
+        onnx: "QuantizeLinear",
+        openvino: "FakeQuantize-1 (Q→DQ pair) or Divide-1, Round-5, Add-1, Clamp-1, Convert-1",
+        build: quantize,
+    },
+];

@@ -1,0 +1,382 @@
+//! Quantization patterns written by OpenVINO's tools, read as the IR's
+//! quantization convention.
+//!
+//! Weight compression (NNCF, `ovc`): `Const(u8/i8/u4/i4) → Convert →
+//! [Subtract zero point] → Multiply scale [→ Reshape]` becomes one
+//! `DequantizeLinear` whose inputs are initializers: scalar, per-axis (1-D
+//! scale with `axis`) or blocked (`block_size`, the `Reshape` form of
+//! group-wise compression). `FakeQuantize` with equal input and output
+//! ranges and 256 levels becomes `QuantizeLinear → DequantizeLinear`;
+//! other `FakeQuantize`s are written out arithmetically.
+
+use ir::{Attribute as A, DType, Result, Tensor};
+
+use super::Cx;
+use crate::export::{floats_of, ints_of};
+use crate::xml::Layer;
+
+/// `(layer, output port)` of the producer of input `i` of `l`.
+fn src<'a>(cx: &Cx<'a>, l: &Layer, i: usize) -> Option<(&'a Layer, usize)> {
+    cx.source(l, i)
+}
+
+/// The float constant behind a scale input: `Const` or `Convert(Const)`,
+/// with the constant's value name when nothing else reads it (so the
+/// rewritten scale can take its place and name).
+fn float_const(cx: &Cx<'_>, l: &Layer, i: usize, want: DType) -> Option<(Tensor, Option<String>)> {
+    let (p, port) = src(cx, l, i)?;
+    let (c, cp, sole) = match p.kind.as_str() {
+        "Const" => (p, port, cx.readers(p, port).len() == 1),
+        "Convert" => {
+            let (c, cp) = src(cx, p, 0)?;
+            if c.kind != "Const" {
+                return None;
+            }
+            (c, cp, cx.readers(p, port).len() == 1 && cx.readers(c, cp).len() == 1)
+        }
+        _ => return None,
+    };
+    let name = cx.value_of(c, cp)?.to_string();
+    let t = cx.const_of(&name)?.clone();
+    if !t.dtype().is_float() {
+        return None;
+    }
+    let owned = sole.then_some(name);
+    if t.dtype() == want {
+        return Some((t, owned));
+    }
+    // Scales stored in f16 and converted: keep the arithmetic in `want`.
+    let v = floats_of(&t)?;
+    let shape = t.shape().to_vec();
+    let t = match want {
+        DType::F32 => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect()).ok(),
+        DType::F16 => Tensor::from_vec(shape, v.into_iter().map(ir::f16::from_f64).collect()).ok(),
+        _ => None,
+    }?;
+    Some((t, owned))
+}
+
+/// Stores a rewritten constant: in place of `owned` (a constant only the
+/// pattern read) or under a fresh name.
+fn put(cx: &mut Cx<'_>, owned: &Option<String>, base: &str, t: Tensor) -> String {
+    match owned {
+        Some(name) => {
+            cx.graph.initializers.insert(name.clone(), t);
+            name.clone()
+        }
+        None => cx.constant(base, t),
+    }
+}
+
+/// The low-bit constant behind `Convert(Const)`, if input `i` of `l` is
+/// one: its name, tensor, and whether only this pattern reads it.
+fn int_const(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(String, Tensor, bool)> {
+    let (conv, port) = src(cx, l, i)?;
+    if conv.kind != "Convert" {
+        return None;
+    }
+    let (c, cp) = src(cx, conv, 0)?;
+    if c.kind != "Const" {
+        return None;
+    }
+    let name = cx.value_of(c, cp)?.to_string();
+    let t = cx.const_of(&name)?.clone();
+    let sole = cx.readers(conv, port).len() == 1 && cx.readers(c, cp).len() == 1;
+    matches!(t.dtype(), DType::U8 | DType::I8 | DType::U4 | DType::I4).then_some((name, t, sole))
+}
+
+/// A zero point given as `Const` or `Convert(Const)`, with the constant's
+/// name when nothing else reads it.
+fn zero_point(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(Tensor, Option<String>)> {
+    let (p, port) = src(cx, l, i)?;
+    let (c, cp, sole) = match p.kind.as_str() {
+        "Const" => (p, port, cx.readers(p, port).len() == 1),
+        "Convert" => {
+            let (c, cp) = src(cx, p, 0).filter(|(c, _)| c.kind == "Const")?;
+            (c, cp, cx.readers(p, port).len() == 1 && cx.readers(c, cp).len() == 1)
+        }
+        _ => return None,
+    };
+    let name = cx.value_of(c, cp)?.to_string();
+    Some((cx.const_of(&name)?.clone(), sole.then_some(name)))
+}
+
+/// Integer values as a tensor of a (possibly 4-bit) integer dtype.
+fn int_tensor(d: DType, shape: Vec<usize>, v: &[i64]) -> Option<Tensor> {
+    let (lo, hi) = match d {
+        DType::U8 => (0, 255),
+        DType::I8 => (-128, 127),
+        DType::U4 => (0, 15),
+        DType::I4 => (-8, 7),
+        _ => return None,
+    };
+    if v.iter().any(|&x| x < lo || x > hi) {
+        return None;
+    }
+    match d {
+        DType::U8 => Tensor::from_vec(shape, v.iter().map(|&x| x as u8).collect()).ok(),
+        DType::I8 => Tensor::from_vec(shape, v.iter().map(|&x| x as i8).collect()).ok(),
+        _ => {
+            // Two per byte, low nibble first.
+            let mut bytes = vec![0u8; v.len().div_ceil(2)];
+            for (i, &x) in v.iter().enumerate() {
+                bytes[i / 2] |= ((x as u8) & 0x0f) << (4 * (i % 2));
+            }
+            Tensor::from_raw(d, shape, ir::Buffer::from_vec(bytes)).ok()
+        }
+    }
+}
+
+/// Zero-point values, from integer or integral float constants.
+fn zp_values(t: &Tensor) -> Option<Vec<i64>> {
+    if let Some(v) = ints_of(t) {
+        return Some(v);
+    }
+    if t.dtype() == DType::I4 || t.dtype() == DType::U4 {
+        let raw = t.raw()?;
+        let signed = t.dtype() == DType::I4;
+        return Some(
+            (0..t.numel())
+                .map(|i| {
+                    let n = (raw[i / 2] >> (4 * (i % 2))) & 0x0f;
+                    if signed && n >= 8 { i64::from(n) - 16 } else { i64::from(n) }
+                })
+                .collect(),
+        );
+    }
+    let f = floats_of(t)?;
+    f.iter().all(|x| x.fract() == 0.0).then(|| f.iter().map(|&x| x as i64).collect())
+}
+
+/// Where a parameter of `pshape` lines up against a tensor of `xshape`.
+enum Fit {
+    Scalar,
+    Axis(usize),
+}
+
+fn fit(xshape: &[usize], pshape: &[usize]) -> Option<Fit> {
+    let n: usize = pshape.iter().product();
+    if n == 1 {
+        return Some(Fit::Scalar);
+    }
+    if pshape.len() > xshape.len() {
+        return None;
+    }
+    let pad = xshape.len() - pshape.len();
+    let mut axis = None;
+    for (i, &d) in pshape.iter().enumerate() {
+        if d == 1 {
+            continue;
+        }
+        if d != xshape[pad + i] || axis.is_some() {
+            return None;
+        }
+        axis = Some(pad + i);
+    }
+    axis.map(Fit::Axis)
+}
+
+/// Recognises the weight-decompression pattern ending at `l` and emits a
+/// `DequantizeLinear` for it. Returns whether it did.
+pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> Result<bool> {
+    if l.kind != "Multiply" || l.inputs.len() != 2 {
+        return Ok(false);
+    }
+    let Some(out_dtype) = cx.dtype(&outs[0]).filter(|d| matches!(d, DType::F32 | DType::F16)) else {
+        return Ok(false);
+    };
+    // Which side is the scale, which the (shifted) integers.
+    let mut found = None;
+    for (data, scale) in [(0usize, 1usize), (1, 0)] {
+        let Some((s, s_owned)) = float_const(cx, l, scale, out_dtype) else { continue };
+        let Some((p, _)) = src(cx, l, data) else { continue };
+        if let Some(xc) = int_const(cx, l, data) {
+            found = Some((xc, s, s_owned, None));
+            break;
+        }
+        if p.kind == "Subtract"
+            && let Some(xc) = int_const(cx, p, 0)
+            && let Some(z) = zero_point(cx, p, 1)
+        {
+            found = Some((xc, s, s_owned, Some(z)));
+            break;
+        }
+    }
+    let Some(((x_name, x, x_sole), scale, s_owned, zp)) = found else { return Ok(false) };
+    let x_owned = x_sole.then(|| x_name.clone());
+    let z_owned = zp.as_ref().and_then(|z| z.1.clone());
+    let zp = zp.map(|z| z.0);
+    let xshape = x.shape().to_vec();
+    let sshape = scale.shape().to_vec();
+    let zvals = match &zp {
+        Some(z) => match zp_values(z) {
+            Some(v) => Some((v, z.shape().to_vec())),
+            None => return Ok(false),
+        },
+        None => None,
+    };
+    let base = cx.current.clone();
+    // Group-wise: [.., G, B] weights, [.., G, 1] scales, then a Reshape merging G·B.
+    let readers = cx.readers(l, 0);
+    let rank = xshape.len();
+    if readers.len() == 1
+        && readers[0].kind == "Reshape"
+        && rank >= 2
+        && sshape.len() == rank
+        && sshape[rank - 1] == 1
+        && sshape[..rank - 1] == xshape[..rank - 1]
+        && zvals.as_ref().is_none_or(|(_, zs)| *zs == sshape)
+    {
+        let r = readers[0];
+        let mut merged: Vec<usize> = xshape[..rank - 2].to_vec();
+        merged.push(xshape[rank - 2] * xshape[rank - 1]);
+        let target = cx.source(r, 1).and_then(|(c, p)| cx.value_of(c, p).map(str::to_string));
+        let target_ok = target.and_then(|t| cx.const_ints(&t)).is_some_and(|t| {
+            t.len() == merged.len() && t.iter().zip(&merged).all(|(&a, &b)| a == b as i64 || (a == -1))
+        });
+        if target_ok && let Some(r_out) = cx.value_of(r, 0).map(str::to_string) {
+            let gshape: Vec<usize> = sshape[..rank - 1].to_vec();
+            let xr = x.reshaped(merged).map_err(|e| cx.bad(l, e))?;
+            let sr = scale.reshaped(gshape.clone()).map_err(|e| cx.bad(l, e))?;
+            let xn = put(cx, &x_owned, &x_name, xr);
+            let sn = put(cx, &s_owned, &format!("{base}/scale"), sr);
+            let mut inputs = vec![Some(xn), Some(sn)];
+            if let Some((z, _)) = &zvals {
+                let Some(zt) = int_tensor(x.dtype(), gshape, z) else { return Ok(false) };
+                inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), zt)));
+            }
+            let attrs = vec![("axis", A::Int(rank as i64 - 2)), ("block_size", A::Int(xshape[rank - 1] as i64))];
+            // Named after the Reshape, whose output it produces.
+            cx.emit(r, "DequantizeLinear", inputs, std::slice::from_ref(&r_out), attrs);
+            cx.dtypes_set(&[r_out], out_dtype);
+            cx.mark_done(r);
+            return Ok(true);
+        }
+    }
+    let Some(sfit) = fit(&xshape, &sshape) else { return Ok(false) };
+    let (scale_t, zp_t, attrs) = match sfit {
+        Fit::Scalar => {
+            let s = scale.reshaped(vec![]).map_err(|e| cx.bad(l, e))?;
+            let z = match &zvals {
+                Some((z, _)) if z.len() == 1 => match int_tensor(x.dtype(), vec![], z) {
+                    Some(t) => Some(t),
+                    None => return Ok(false),
+                },
+                Some(_) => return Ok(false),
+                None => None,
+            };
+            (s, z, vec![])
+        }
+        Fit::Axis(axis) => {
+            let c = xshape[axis];
+            let s = scale.reshaped(vec![c]).map_err(|e| cx.bad(l, e))?;
+            let z = match &zvals {
+                Some((z, zs)) => {
+                    let vals: Vec<i64> = if z.len() == 1 {
+                        vec![z[0]; c]
+                    } else if matches!(fit(&xshape, zs), Some(Fit::Axis(a)) if a == axis) {
+                        z.clone()
+                    } else {
+                        return Ok(false);
+                    };
+                    match int_tensor(x.dtype(), vec![c], &vals) {
+                        Some(t) => Some(t),
+                        None => return Ok(false),
+                    }
+                }
+                None => None,
+            };
+            (s, z, vec![("axis", A::Int(axis as i64))])
+        }
+    };
+    let sn = put(cx, &s_owned, &format!("{base}/scale"), scale_t);
+    let mut inputs = vec![Some(x_name), Some(sn)];
+    if let Some(z) = zp_t {
+        inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), z)));
+    }
+    cx.emit(l, "DequantizeLinear", inputs, outs, attrs);
+    cx.dtypes_set(outs, out_dtype);
+    Ok(true)
+}
+
+/// `FakeQuantize`: a Q/DQ pair when it is exactly 8-bit affine quantization,
+/// arithmetic otherwise.
+pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) -> Result<()> {
+    let levels = cx.int_attr(l, "levels", 256)?;
+    if levels < 2 {
+        return Err(cx.bad(l, format!("levels={levels} must be at least 2")));
+    }
+    let consts: Option<Vec<Tensor>> = ins[1..5].iter().map(|v| cx.const_of(v).cloned()).collect();
+    if let Some(c) = &consts
+        && levels == 256
+        && c[0] == c[2]
+        && c[1] == c[3]
+        && let (Some(lo), Some(hi)) = (floats_of(&c[0]), floats_of(&c[1]))
+        && lo.len() == hi.len()
+        && let Some(xr) = cx.rank(&ins[0])
+    {
+        let pshape = c[0].shape().to_vec();
+        let mut xshape = vec![0usize; xr];
+        let pad = xr.saturating_sub(pshape.len());
+        for (i, &d) in pshape.iter().enumerate() {
+            if pad + i < xr {
+                xshape[pad + i] = d;
+            }
+        }
+        let scale: Vec<f64> = lo.iter().zip(&hi).map(|(l, h)| (h - l) / 255.0).collect();
+        let zps: Vec<f64> = lo.iter().zip(&scale).map(|(l, s)| -l / s).collect();
+        let integral = zps.iter().all(|z| (z - z.round()).abs() < 1e-3 && z.round() >= 0.0 && z.round() <= 255.0);
+        let positive = scale.iter().all(|&s| s > 0.0 && s.is_finite());
+        let layout = if lo.len() == 1 {
+            Some(None)
+        } else {
+            // One non-1 dimension: per-axis.
+            let axes: Vec<usize> = pshape.iter().enumerate().filter(|(_, d)| **d != 1).map(|(i, _)| pad + i).collect();
+            (axes.len() == 1 && pshape.len() <= xr).then(|| Some(axes[0]))
+        };
+        if integral
+            && positive
+            && let Some(axis) = layout
+        {
+            let n = scale.len();
+            let shape = if axis.is_some() { vec![n] } else { vec![] };
+            let d = cx.dtype(&ins[0]).unwrap_or(DType::F32);
+            let s_t = match d {
+                DType::F16 => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| ir::f16::from_f64(s)).collect())?,
+                _ => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| s as f32).collect())?,
+            };
+            let z_t = Tensor::from_vec(shape, zps.iter().map(|z| z.round() as u8).collect())?;
+            let base = cx.current.clone();
+            let s = cx.constant(&format!("{base}/scale"), s_t);
+            let z = cx.constant(&format!("{base}/zero_point"), z_t);
+            let attrs: Vec<(&str, A)> = axis.map(|a| vec![("axis", A::Int(a as i64))]).unwrap_or_default();
+            let q = cx.fresh(&format!("{base}/quantized"));
+            let qn = cx.fresh_node(&format!("{base}/QuantizeLinear"));
+            let mut node =
+                ir::Node::new("QuantizeLinear", [ins[0].clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
+            for (k, v) in attrs.clone() {
+                node.attrs.insert(k.to_string(), v);
+            }
+            cx.node(node, Some(DType::U8));
+            cx.emit(l, "DequantizeLinear", vec![Some(q), Some(s), Some(z)], outs, attrs);
+            return Ok(());
+        }
+    }
+    // y = round((clamp(x, il, ih) - il) / (ih - il) · (L-1)) / (L-1) · (oh - ol) + ol
+    let (x, il, ih, ol, oh) = (&ins[0], &ins[1], &ins[2], &ins[3], &ins[4]);
+    let d = cx.dtype(x);
+    let lo = cx.helper("Max", &[x, il], vec![], d);
+    let c = cx.helper("Min", &[&lo, ih], vec![], d);
+    let shifted = cx.helper("Sub", &[&c, il], vec![], d);
+    let range_in = cx.helper("Sub", &[ih, il], vec![], d);
+    let unit = cx.helper("Div", &[&shifted, &range_in], vec![], d);
+    let steps_t = crate::export::scalar_tensor((levels - 1) as f64, d.unwrap_or(DType::F32))?;
+    let steps = cx.constant(&format!("{}/levels", l.name), steps_t);
+    let scaled = cx.helper("Mul", &[&unit, &steps], vec![], d);
+    let rounded = cx.helper("Round", &[&scaled], vec![], d);
+    let unit_q = cx.helper("Div", &[&rounded, &steps], vec![], d);
+    let range_out = cx.helper("Sub", &[oh, ol], vec![], d);
+    let y = cx.helper("Mul", &[&unit_q, &range_out], vec![], d);
+    cx.emit(l, "Add", vec![Some(y), Some(ol.clone())], outs, vec![]);
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! OpenVINO IR on real files: the IRs OpenVINO itself wrote
+//! (`tests/fixtures/openvino/`, made by `make_openvino_fixtures.py`) run in
+//! the evaluator against OpenVINO's own outputs; ONNX fixtures exported to
+//! IR and read back compute what the ONNX reference computed; IR → IR → IR
+//! is a fixed point with bit-identical weights; the compression patterns
+//! become the IR's quantization convention; bad files give one-line errors
+//! naming the file and the layer.
+
+use std::path::{Path, PathBuf};
+
+use convert::eval;
+use ir::{DType, ExportOptions, Exporter, ImportOptions, Importer, Model, Tensor};
+use serde_json::Value;
+
+fn ov_dir() -> PathBuf {
+    workspace_tests::fixtures_dir().join("openvino")
+}
+
+fn ov_manifest() -> Value {
+    let path = ov_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (made by tests/fixtures/make_openvino_fixtures.py)", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn import(path: &Path) -> Model {
+    let (m, fmt) = convert::load(&convert::registry(), path, None, &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(fmt, "openvino");
+    m
+}
+
+fn export(model: &Model, path: &Path) {
+    fmt_openvino::OpenVinoExporter
+        .export(model, path, &ExportOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Runs `model` on the named `.npy` inputs and returns the worst relative L2
+/// error against the `.npy` references, output by output in order.
+fn worst_error(model: &Model, inputs: &[PathBuf], outputs: &[PathBuf]) -> f64 {
+    let feeds = convert::verify::feeds(model);
+    assert_eq!(feeds.len(), inputs.len(), "input count");
+    let values: Vec<(String, eval::Value)> = feeds
+        .iter()
+        .zip(inputs)
+        .map(|(vi, p)| {
+            let t = convert::npy::read(p).unwrap();
+            (vi.name.clone(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))
+        })
+        .collect();
+    let got = convert::verify::run(model, values).unwrap();
+    assert_eq!(got.len(), outputs.len(), "output count");
+    let mut worst = 0f64;
+    for ((name, v), p) in got.iter().zip(outputs) {
+        let reference = eval::Value::Tensor(eval::from_ir(&convert::npy::read(p).unwrap()).unwrap());
+        let m = eval::compare::compare_values(&reference, v).unwrap_or_else(|e| panic!("output {name}: {e}"));
+        worst = worst.max(m.rel_l2);
+    }
+    worst
+}
+
+fn files(case: &Value, key: &str) -> Vec<PathBuf> {
+    let base = workspace_tests::fixtures_dir();
+    case[key].as_array().unwrap().iter().map(|f| base.join(f["file"].as_str().unwrap())).collect()
+}
+
+fn cases() -> Vec<Value> {
+    ov_manifest()["cases"].as_array().unwrap().clone()
+}
+
+/// Every fixture written by OpenVINO imports and, in the evaluator, matches
+/// OpenVINO's CPU runtime.
+#[test]
+fn openvino_written_fixtures_match_the_openvino_runtime() {
+    let cases = cases();
+    assert!(cases.len() >= 8, "the manifest lists the fp32 and fp16 fixtures");
+    for c in &cases {
+        let name = c["name"].as_str().unwrap();
+        let model = import(&workspace_tests::fixtures_dir().join(c["model"].as_str().unwrap()));
+        let err = worst_error(&model, &files(c, "inputs"), &files(c, "outputs"));
+        // The runtime and the evaluator order float sums differently; the
+        // decompressed (int8/int4) weights are multiplied in f16 by both.
+        let tol = if c["compression"] == "int4" || c["compression"] == "int8" { 1e-3 } else { 1e-5 };
+        assert!(err <= tol, "{name}: relative L2 error {err:e} > {tol:e}");
+    }
+}
+
+/// ONNX fixture → IR → import gives the ONNX reference outputs.
+#[test]
+fn onnx_fixtures_through_openvino_ir_match_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        "cnn_bn_residual",
+        "transformer_encoder",
+        "mlp",
+        "dynamic_batch",
+        "cnn_qdq_static",
+        "cnn_dynamo_default",
+        "keras_cnn_tf2onnx",
+        "external_data",
+    ];
+    for case in cases {
+        let src = workspace_tests::fixtures_dir().join("onnx").join(case);
+        let (onnx, _) =
+            convert::load(&convert::registry(), &src.join("model.onnx"), None, &ImportOptions::default()).unwrap();
+        let xml = dir.path().join(format!("{case}.xml"));
+        export(&onnx, &xml);
+        assert!(xml.with_extension("bin").is_file());
+        let back = import(&xml);
+        let err = worst_error(&back, &[src.join("input_0.npy")], &[src.join("output_0.npy")]);
+        assert!(err <= 1e-5, "{case}: relative L2 error {err:e}");
+        if case == "cnn_qdq_static" {
+            // Activation Q→DQ pairs become FakeQuantize, int8 weights the decompression pattern.
+            let text = std::fs::read_to_string(&xml).unwrap();
+            assert!(text.contains("type=\"FakeQuantize\""), "Q/DQ pairs are FakeQuantize layers");
+            assert!(text.contains("element_type=\"i8\"") || text.contains("element_type=\"u8\""));
+        }
+        if case == "dynamic_batch" {
+            let dims = back.graph.inputs[0].shape().unwrap().dims().to_vec();
+            assert!(dims[0].is_dynamic(), "batch stays dynamic: {dims:?}");
+            let text = std::fs::read_to_string(&xml).unwrap();
+            assert!(text.contains("shape=\"?,3,16,16\""), "dynamic dims are written as ?");
+        }
+    }
+}
+
+fn weights(m: &Model) -> Vec<(DType, Vec<usize>, Vec<u8>)> {
+    let mut v: Vec<_> = m
+        .graph
+        .initializers
+        .values()
+        .filter(|t| t.numel() >= 16)
+        .map(|t| (t.dtype(), t.shape().to_vec(), t.raw().unwrap().to_vec()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// IR → IR → IR: the second and third files are identical, and the weights
+/// of the OpenVINO-written file come through bit for bit.
+#[test]
+fn ir_to_ir_is_a_fixed_point_with_identical_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in cases() {
+        let name = c["name"].as_str().unwrap();
+        let first = import(&workspace_tests::fixtures_dir().join(c["model"].as_str().unwrap()));
+        let a = dir.path().join(format!("{name}_a.xml"));
+        export(&first, &a);
+        let second = import(&a);
+        let b = dir.path().join(format!("{name}_b.xml"));
+        export(&second, &b);
+        let (ta, tb) = (std::fs::read_to_string(&a).unwrap(), std::fs::read_to_string(&b).unwrap());
+        if let Some(i) = ta.lines().zip(tb.lines()).position(|(x, y)| x != y) {
+            panic!(
+                "{name}: xml differs at line {}: {:?} vs {:?}",
+                i + 1,
+                ta.lines().nth(i).unwrap(),
+                tb.lines().nth(i).unwrap()
+            );
+        }
+        assert_eq!(ta.len(), tb.len(), "{name}: xml lengths differ");
+        assert_eq!(std::fs::read(a.with_extension("bin")).unwrap(), std::fs::read(b.with_extension("bin")).unwrap());
+        let w1 = weights(&first);
+        let w2 = weights(&second);
+        for w in &w1 {
+            assert!(w2.contains(w), "{name}: a {:?} {:?} weight changed", w.0, w.1);
+        }
+    }
+}
+
+fn dq_nodes(m: &Model) -> Vec<&ir::Node> {
+    m.graph.nodes.iter().filter(|n| n.op == "DequantizeLinear").collect()
+}
+
+/// NNCF's int8 (per-channel, asymmetric) and int4 (group-wise) weights are
+/// read as DequantizeLinear of low-bit initializers, and written back as
+/// OpenVINO's decompression pattern that reads the same way again.
+#[test]
+fn compressed_weights_follow_the_quantization_convention() {
+    let dir = tempfile::tempdir().unwrap();
+    let int8 = import(&ov_dir().join("mlp_int8/model.xml"));
+    let dqs = dq_nodes(&int8);
+    assert_eq!(dqs.len(), 3, "one DequantizeLinear per Linear weight");
+    for n in &dqs {
+        let g = &int8.graph;
+        let x = &g.initializers[n.input(0).unwrap()];
+        let s = &g.initializers[n.input(1).unwrap()];
+        let z = &g.initializers[n.input(2).unwrap()];
+        assert_eq!((x.dtype(), s.dtype(), z.dtype()), (DType::U8, DType::F16, DType::U8));
+        assert_eq!(s.shape(), &[x.shape()[0]], "per-output-channel scale");
+        assert_eq!(n.attr_int("axis", 1).unwrap(), 0);
+    }
+    let int4 = import(&ov_dir().join("mlp_int4/model.xml"));
+    let dqs = dq_nodes(&int4);
+    assert_eq!(dqs.len(), 3);
+    for n in &dqs {
+        let g = &int4.graph;
+        let x = &g.initializers[n.input(0).unwrap()];
+        let s = &g.initializers[n.input(1).unwrap()];
+        assert_eq!(x.dtype(), DType::U4);
+        assert_eq!(x.shape().len(), 2, "weights are the [N, K] matrix, not [N, K/32, 32]");
+        assert_eq!(s.shape(), &[x.shape()[0], x.shape()[1] / 32]);
+        assert_eq!(n.attr_int("block_size", 0).unwrap(), 32);
+        assert_eq!(n.attr_int("axis", 0).unwrap(), 1);
+    }
+    // Written back: u4 constants packed as OpenVINO packs them, grouped Reshape.
+    let xml = dir.path().join("int4.xml");
+    export(&int4, &xml);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(text.contains("element_type=\"u4\" shape=\"128, 2, 32\""), "grouped u4 weights");
+    assert!(text.contains("type=\"Subtract\"") && text.contains("type=\"Multiply\""));
+    assert_eq!(dq_nodes(&import(&xml)).len(), 3);
+}
+
+/// The f16-compressed fixtures keep their weights as f16 initializers (views
+/// into the .bin) with a Cast, rather than copying them to f32.
+#[test]
+fn fp16_weights_stay_f16_views_of_the_bin() {
+    let m = import(&ov_dir().join("mlp_fp16/model.xml"));
+    let f16: Vec<&Tensor> = m.graph.initializers.values().filter(|t| t.dtype() == DType::F16).collect();
+    assert!(f16.len() >= 3, "weights stay f16");
+    assert!(f16.iter().all(|t| format!("{:?}", t.raw().unwrap()).contains("mapped")), "zero-copy views");
+    assert!(m.graph.nodes.iter().any(|n| n.op == "Cast"));
+}
+
+// ---- malformed files --------------------------------------------------------
+
+const GOOD: &str = r#"<?xml version="1.0"?>
+<net name="t" version="11">
+  <layers>
+    <layer id="0" name="x" type="Parameter" version="opset1">
+      <data shape="2,2" element_type="f32"/>
+      <output><port id="0" precision="FP32"><dim>2</dim><dim>2</dim></port></output>
+    </layer>
+    <layer id="1" name="w" type="Const" version="opset1">
+      <data element_type="f32" shape="2, 2" offset="0" size="16"/>
+      <output><port id="0" precision="FP32"><dim>2</dim><dim>2</dim></port></output>
+    </layer>
+    <layer id="2" name="add" type="Add" version="opset1">
+      <data auto_broadcast="numpy"/>
+      <input><port id="0" precision="FP32"/><port id="1" precision="FP32"/></input>
+      <output><port id="2" precision="FP32" names="y"/></output>
+    </layer>
+    <layer id="3" name="out" type="Result" version="opset1">
+      <input><port id="0" precision="FP32"/></input>
+    </layer>
+  </layers>
+  <edges>
+    <edge from-layer="0" from-port="0" to-layer="2" to-port="0"/>
+    <edge from-layer="1" from-port="0" to-layer="2" to-port="1"/>
+    <edge from-layer="2" from-port="2" to-layer="3" to-port="0"/>
+  </edges>
+</net>
+"#;
+
+/// Writes `xml` (and a 16-byte `.bin` unless `bin` is false) and imports it.
+fn try_import(dir: &Path, name: &str, xml: &str, bin: bool) -> Result<Model, String> {
+    let path = dir.join(format!("{name}.xml"));
+    std::fs::write(&path, xml).unwrap();
+    if bin {
+        let data: Vec<u8> = [1f32, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path.with_extension("bin"), data).unwrap();
+    }
+    fmt_openvino::OpenVinoImporter.import(&path, &ImportOptions::default()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_good_file_imports_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = try_import(dir.path(), "good", GOOD, true).unwrap();
+    assert_eq!(m.graph.outputs[0].name, "y");
+    let x = eval::Value::Tensor(eval::from_ir(&Tensor::from_vec(vec![2, 2], vec![1f32; 4]).unwrap()).unwrap());
+    let out = convert::verify::run(&m, vec![("x".into(), x)]).unwrap();
+    let t = eval::to_ir(match &out[0].1 {
+        eval::Value::Tensor(t) => t,
+        v => panic!("{v:?}"),
+    })
+    .unwrap();
+    assert_eq!(&*t.as_slice::<f32>().unwrap(), &[2.0, 3.0, 4.0, 5.0]);
+}
+
+#[test]
+fn malformed_files_give_one_line_errors_naming_file_and_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: Vec<(&str, String, bool, &str)> = vec![
+        ("missing_bin", GOOD.into(), false, "missing_bin.xml: the weights file"),
+        (
+            "past_end",
+            GOOD.replace("offset=\"0\" size=\"16\"", "offset=\"8\" size=\"16\""),
+            true,
+            "past_end.xml: layer id 1 ('w', Const): offset 8 + size 16 is past the end of",
+        ),
+        (
+            "short_size",
+            GOOD.replace("offset=\"0\" size=\"16\"", "offset=\"0\" size=\"8\""),
+            true,
+            "layer id 1 ('w', Const): size 8 is less than the 16 bytes of 4 f32 values",
+        ),
+        (
+            "huge_shape",
+            GOOD.replace("shape=\"2, 2\" offset", "shape=\"4294967296, 4294967296, 4294967296\" offset"),
+            true,
+            "layer id 1 ('w', Const): shape overflows",
+        ),
+        (
+            "unknown_type",
+            GOOD.replace("type=\"Add\"", "type=\"FrobnicateV9\""),
+            true,
+            "1 unsupported op type(s) for openvino import: openvino::FrobnicateV9 (node 'add')",
+        ),
+        (
+            "dangling_edge",
+            GOOD.replace("to-layer=\"3\" to-port=\"0\"", "to-layer=\"7\" to-port=\"0\""),
+            true,
+            "dangling_edge.xml: edge to layer id 7 (from layer id 2): no such layer",
+        ),
+        (
+            "bad_port",
+            GOOD.replace("from-port=\"2\" to-layer=\"3\"", "from-port=\"5\" to-layer=\"3\""),
+            true,
+            "layer id 2 ('add', Add): edge from port 5, which is not an output port of the layer",
+        ),
+        (
+            "unconnected",
+            GOOD.replace("<edge from-layer=\"1\" from-port=\"0\" to-layer=\"2\" to-port=\"1\"/>", ""),
+            true,
+            "layer id 2 ('add', Add): input port 1 is not connected",
+        ),
+        (
+            "cycle",
+            GOOD.replace(
+                "<edge from-layer=\"0\" from-port=\"0\" to-layer=\"2\" to-port=\"0\"/>",
+                "<edge from-layer=\"2\" from-port=\"2\" to-layer=\"2\" to-port=\"0\"/>",
+            ),
+            true,
+            "cycle.xml: the graph has a cycle through layer id(s) 2, 3",
+        ),
+        (
+            "bad_dims",
+            GOOD.replace("shape=\"2,2\" element_type", "shape=\"2,x\" element_type"),
+            true,
+            "layer id 0 ('x', Parameter): shape '2,x' is not a shape",
+        ),
+        (
+            "bad_element_type",
+            GOOD.replace("element_type=\"f32\" shape=\"2, 2\"", "element_type=\"q7\" shape=\"2, 2\""),
+            true,
+            "layer id 1 ('w', Const): element_type 'q7' is not supported",
+        ),
+        ("duplicate_id", GOOD.replace("layer id=\"1\"", "layer id=\"0\""), true, "layer id 0 is used twice"),
+        ("not_xml", "<net version=\"11\"><layers>".into(), true, "not_xml.xml: line 1:"),
+        ("old_version", GOOD.replace("version=\"11\"", "version=\"7\""), true, "IR version 7 is not supported"),
+    ];
+    for (name, xml, bin, want) in cases {
+        let e = try_import(d, name, &xml, bin).expect_err(name);
+        assert!(e.contains(want), "{name}: got '{e}', want '{want}'");
+        assert!(!e.contains('\n'), "{name}: one line");
+    }
+}
+
+#[test]
+fn export_lists_every_unsupported_op_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = ir::Graph::default();
+    g.inputs.push(ir::ValueInfo::tensor("x", DType::F32, ir::Shape::fixed(&[2])));
+    g.nodes.push(ir::Node::new("Relu", ["x"], ["a"]).named("r"));
+    g.nodes.push(ir::Node::new("StringNormalizer", ["a"], ["b"]).named("s"));
+    g.nodes.push(ir::Node::new("Foo", ["b"], ["c"]).named("f").in_domain("tf"));
+    g.outputs.push(ir::ValueInfo::tensor("c", DType::F32, None));
+    let m = Model::new(g);
+    let path = dir.path().join("m.xml");
+    let e = fmt_openvino::OpenVinoExporter.export(&m, &path, &ExportOptions::default()).unwrap_err().to_string();
+    assert_eq!(e, "2 unsupported op type(s) for openvino: ai.onnx::StringNormalizer (node 's'), tf::Foo (node 'f')");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file left behind");
+}
+
+/// A model following the IR's quantization convention (opset 21): per-axis
+/// i8 and blocked u4 `DequantizeLinear` weights feeding MatMuls.
+fn quantized_model() -> Model {
+    use ir::{Graph, Node, Shape, ValueInfo};
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[2, 8])));
+    let w8: Vec<i8> = (0..32).map(|i| (i * 7 % 255 - 127) as i8).collect();
+    g.initializers.insert("w8".into(), Tensor::from_vec(vec![8, 4], w8).unwrap());
+    g.initializers.insert("s8".into(), Tensor::from_vec(vec![4], vec![0.01f32, 0.02, 0.03, 0.04]).unwrap());
+    g.initializers.insert("z8".into(), Tensor::from_vec(vec![4], vec![0i8, 1, -2, 3]).unwrap());
+    // u4 weights [4, 8], blocks of 4 along axis 1: scales and zero points [4, 2].
+    let nibbles: Vec<u8> = (0..32u8).map(|i| (i * 5) % 16).collect();
+    let packed: Vec<u8> = nibbles.chunks(2).map(|p| p[0] | (p[1] << 4)).collect();
+    g.initializers.insert("w4".into(), Tensor::from_raw(DType::U4, vec![4, 8], ir::Buffer::from_vec(packed)).unwrap());
+    let s4: Vec<f32> = (0..8).map(|i| 0.05 + i as f32 * 0.01).collect();
+    g.initializers.insert("s4".into(), Tensor::from_vec(vec![4, 2], s4).unwrap());
+    let z4 = vec![0x38u8, 0x7f, 0x00, 0x21];
+    g.initializers.insert("z4".into(), Tensor::from_raw(DType::U4, vec![4, 2], ir::Buffer::from_vec(z4)).unwrap());
+    g.nodes.push(Node::new("DequantizeLinear", ["w8", "s8", "z8"], ["w8f"]).named("dq8").with_attr("axis", 1i64));
+    g.nodes.push(Node::new("MatMul", ["x", "w8f"], ["h"]).named("mm8"));
+    g.nodes.push(
+        Node::new("DequantizeLinear", ["w4", "s4", "z4"], ["w4f"])
+            .named("dq4")
+            .with_attr("axis", 1i64)
+            .with_attr("block_size", 4i64),
+    );
+    g.nodes.push(Node::new("MatMul", ["h", "w4f"], ["y"]).named("mm4"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, None));
+    let mut m = Model::new(g);
+    m.opset_imports.insert(String::new(), 21);
+    m
+}
+
+fn run_on(m: &Model, x: &Tensor) -> Vec<f32> {
+    let v = eval::Value::Tensor(eval::from_ir(x).unwrap());
+    let out = convert::verify::run(m, vec![("x".into(), v)]).unwrap();
+    match &out[0].1 {
+        eval::Value::Tensor(t) => eval::to_ir(t).unwrap().as_slice::<f32>().unwrap().to_vec(),
+        v => panic!("{v:?}"),
+    }
+}
+
+/// The convention survives IR: same DequantizeLinear nodes, same bytes, same outputs.
+#[test]
+fn quantization_convention_round_trips_through_openvino_ir() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = quantized_model();
+    let xml = dir.path().join("q.xml");
+    export(&m, &xml);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(text.contains("element_type=\"i8\" shape=\"8, 4\""), "per-axis i8 weights");
+    assert!(text.contains("element_type=\"u4\" shape=\"4, 2, 4\""), "u4 weights in groups of 4");
+    let back = import(&xml);
+    let dqs = dq_nodes(&back);
+    assert_eq!(dqs.len(), 2);
+    for (orig, name) in [("w8", "i8"), ("w4", "u4")] {
+        let t = &m.graph.initializers[orig];
+        let found = back.graph.initializers.values().any(|b| b.dtype() == t.dtype() && b.raw() == t.raw());
+        assert!(found, "{name} weights come back bit-identical");
+    }
+    let blocked = dqs.iter().find(|n| n.attr_int("block_size", 0).unwrap() == 4).expect("blocked DQ");
+    assert_eq!(blocked.attr_int("axis", 0).unwrap(), 1);
+    let x = Tensor::from_vec(vec![2, 8], (0..16).map(|i| i as f32 * 0.1 - 0.7).collect()).unwrap();
+    let (a, b) = (run_on(&m, &x), run_on(&back, &x));
+    assert_eq!(a, b, "identical arithmetic after the round trip");
+}
