@@ -58,11 +58,12 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat
     make.args(sizes.iter().map(u64::to_string));
     crate::venv::run(&mut make).context("generating the large models")?;
     let python = venv.python();
-    let peer = ws_root.join("xtask/python/bench_onnx_roundtrip.py");
+    let scripts = ws_root.join("xtask/python");
     let s = |p: &Path| p.to_string_lossy().into_owned();
 
     let mut table = String::from(
-        "| model | weights | tool | median time (s) | peak RSS (MiB) | time vs cp | ours faster by |\n|---|---|---|---:|---:|---:|---:|\n",
+        "| model | weights | conversion | tool | median time (s) | peak RSS (MiB) | time vs cp | ours faster by |\n\
+         |---|---|---|---|---:|---:|---:|---:|\n",
     );
     for &size in sizes {
         for ext in [false, true] {
@@ -73,45 +74,54 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat
                 continue; // inline models over 2 GiB cannot exist
             }
             let bytes = dir_bytes(&dir);
-            let target = out.join("model.onnx");
+            let onnx_out = s(&out.join("model.onnx"));
+            let xml_out = s(&out.join("model.xml"));
             let clean = || {
                 let _ = std::fs::remove_dir_all(&out);
                 std::fs::create_dir_all(&out)
             };
-            let mut runs: Vec<(&str, Vec<Sample>)> =
-                vec![("cp", vec![]), ("convert (ours)", vec![]), ("onnx.load + onnx.save", vec![])];
-            for _ in 0..repeat {
-                clean()?;
-                let data = dir.join("model.onnx.data");
-                let mut cp = vec!["cp".to_string(), s(&model)];
-                if data.exists() {
-                    cp.push(s(&data));
-                }
-                cp.push(s(&out));
-                runs[0].1.push(measure(&cp.iter().map(String::as_str).collect::<Vec<_>>())?);
-                clean()?;
-                let mut ours = vec![s(bin), s(&model), s(&target), "--quiet".into()];
-                if ext {
-                    ours.push("--external-data".into());
-                }
-                runs[1].1.push(measure(&ours.iter().map(String::as_str).collect::<Vec<_>>())?);
-                clean()?;
-                let mut theirs = vec![s(&python), s(&peer), s(&model), s(&target)];
-                if ext {
-                    theirs.push("external".into());
-                }
-                runs[2].1.push(measure(&theirs.iter().map(String::as_str).collect::<Vec<_>>())?);
+            let mut cp = vec!["cp".to_string(), s(&model)];
+            let data = dir.join("model.onnx.data");
+            if data.exists() {
+                cp.push(s(&data));
             }
-            let med: Vec<(&str, Sample)> = runs.into_iter().map(|(n, v)| (n, median(v))).collect();
-            let (cp, ours) = (med[0].1, med[1].1);
-            for (tool, m) in &med {
-                let faster = if *tool == "convert (ours)" || *tool == "cp" {
-                    "".into()
-                } else {
-                    format!("{:.1}x", m.seconds / ours.seconds)
+            cp.push(s(&out));
+            let mut ours_onnx = vec![s(bin), s(&model), onnx_out.clone(), "--quiet".into()];
+            let mut peer_onnx = vec![s(&python), s(&scripts.join("bench_onnx_roundtrip.py")), s(&model), onnx_out];
+            if ext {
+                ours_onnx.push("--external-data".into());
+                peer_onnx.push("external".into());
+            }
+            // (conversion, tool, command, is ours)
+            let tools: Vec<(&str, &str, Vec<String>, bool)> = vec![
+                ("copy", "cp", cp, false),
+                ("onnx -> onnx", "convert (ours)", ours_onnx, true),
+                ("onnx -> onnx", "onnx.load + onnx.save", peer_onnx, false),
+                ("onnx -> openvino", "convert (ours)", vec![s(bin), s(&model), xml_out.clone(), "--quiet".into()], true),
+                (
+                    "onnx -> openvino",
+                    "openvino.convert_model + save_model",
+                    vec![s(&python), s(&scripts.join("bench_openvino_convert.py")), s(&model), xml_out],
+                    false,
+                ),
+            ];
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tools.len()];
+            for _ in 0..repeat {
+                for ((_, _, cmd, _), acc) in tools.iter().zip(&mut samples) {
+                    clean()?;
+                    acc.push(measure(&cmd.iter().map(String::as_str).collect::<Vec<_>>())?);
+                }
+            }
+            let med: Vec<Sample> = samples.into_iter().map(median).collect();
+            let cp = med[0];
+            for (i, (conversion, tool, _, is_ours)) in tools.iter().enumerate() {
+                let m = med[i];
+                let faster = match tools.iter().position(|t| t.0 == *conversion && t.3) {
+                    Some(o) if !is_ours => format!("{:.1}x", m.seconds / med[o].seconds),
+                    _ => String::new(),
                 };
                 table.push_str(&format!(
-                    "| {name} | {:.0} MiB | {tool} | {:.2} | {:.0} | {:.2}x | {faster} |\n",
+                    "| {name} | {:.0} MiB | {conversion} | {tool} | {:.2} | {:.0} | {:.2}x | {faster} |\n",
                     bytes as f64 / (1 << 20) as f64,
                     m.seconds,
                     m.rss_mib,

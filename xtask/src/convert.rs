@@ -18,17 +18,21 @@ pub(crate) struct Args {
 
 /// Builds the release binary with all features and returns its path.
 pub(crate) fn build_release(ws: &Workspace) -> Result<PathBuf> {
+    build(ws, true)
+}
+
+/// Builds `convert` with all features, optimised (`release`) or in the dev
+/// profile, which CI has already built for the tests (the evaluator's crates
+/// are optimised there too, see the workspace's profile overrides).
+pub(crate) fn build(ws: &Workspace, release: bool) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::venv::run(Command::new(cargo).current_dir(&ws.root).args([
-        "build",
-        "--quiet",
-        "--release",
-        "--package",
-        "convert",
-        "--all-features",
-    ]))
-    .context("building convert")?;
-    Ok(ws.root.join("target").join("release").join("convert"))
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&ws.root).args(["build", "--quiet", "--package", "convert", "--all-features"]);
+    if release {
+        cmd.arg("--release");
+    }
+    crate::venv::run(&mut cmd).context("building convert")?;
+    Ok(ws.root.join("target").join(if release { "release" } else { "debug" }).join("convert"))
 }
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {

@@ -21,6 +21,9 @@ pub(crate) struct Args {
     /// Only cases whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
+    /// Use the dev-profile build of `convert` (what `cargo test` built) instead of a release build.
+    #[arg(long)]
+    dev: bool,
 }
 
 /// Relative L2 error allowed between the runtime's output and the reference.
@@ -163,7 +166,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         .into_iter()
         .filter(|c| args.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .collect();
-    let bin = crate::convert::build_release(ws)?;
+    let bin = crate::convert::build(ws, !args.dev)?;
     let venv = Venv::ensure(ws, "interop-venv", &ws.root.join("xtask/python/requirements-interop.txt"))?;
     let out_root = ws.root.join("target").join("interop");
     let _ = std::fs::remove_dir_all(&out_root);
