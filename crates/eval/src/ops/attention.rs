@@ -691,6 +691,7 @@ fn linear_typed<R: Real>(io: &LinIo<'_>) -> Result<Vec<Value>> {
     let mut out = vec![R::zero(); b * t * io.hq * dv];
     let group = io.hq / io.hkv;
     let mut vt = vec![R::zero(); dv];
+    let mut retrieved = vec![R::zero(); dv];
     for bi in 0..b {
         for h in 0..io.hkv {
             let st = &mut state[(bi * io.hkv + h) * dk * dv..][..dk * dv];
@@ -708,7 +709,7 @@ fn linear_typed<R: Real>(io: &LinIo<'_>) -> Result<Vec<Value>> {
                 if let Some(bt) = &beta {
                     let bv = bt.as_slice().expect("standard")[row * beta_w + if beta_w == 1 { 0 } else { h }];
                     // v <- beta * (v - S^T k): the delta rule's correction.
-                    let mut retrieved = vec![R::zero(); dv];
+                    retrieved.fill(R::zero());
                     for (srow, &kd) in st.chunks_exact(dv).zip(kt) {
                         retrieved.iter_mut().zip(srow).for_each(|(r, &s)| *r = *r + s * kd);
                     }
