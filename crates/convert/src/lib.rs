@@ -32,6 +32,8 @@ pub fn registry() -> Registry {
     fmt_onnx::register(&mut r);
     #[cfg(feature = "safetensors")]
     fmt_safetensors::register(&mut r);
+    #[cfg(feature = "quant")]
+    opt_quant::register(&mut r);
     r
 }
 
