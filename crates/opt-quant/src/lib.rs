@@ -84,6 +84,14 @@ impl Pass for QuantizePass {
         let before = ModelStats::of(model).weight_bytes();
         let mut out = match self.config.method {
             Method::Int8 | Method::Int4 => weight::run(model, &self.config)?,
+            Method::Int8Dynamic | Method::Int8Static if self.config.dequantize => {
+                // Stored as floats, only the weights' rounding can be kept.
+                let c = Config { method: Method::Int8, ..self.config.clone() };
+                let mut r = weight::run(model, &c)?;
+                r.lines
+                    .push("activations left in float (the dequantized form holds only the weights' rounding)".into());
+                r
+            }
             Method::Int8Dynamic => dynamic::run(model, &self.config)?,
             Method::Fp16 | Method::Bf16 => half_prec::run(model, &self.config)?,
             Method::Int8Static => {
