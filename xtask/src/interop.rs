@@ -245,5 +245,6 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         );
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 && passed > 0 { Outcome::Ok } else { Outcome::CheckFailed })
+    let quant_ok = crate::interop_quant::run(ws, &bin, &out_root, args.filter.as_deref())?;
+    Ok(if failed == 0 && passed > 0 && quant_ok { Outcome::Ok } else { Outcome::CheckFailed })
 }

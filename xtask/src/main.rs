@@ -17,6 +17,7 @@ mod codegen;
 mod conformance;
 mod convert;
 mod interop;
+mod interop_quant;
 mod venv;
 
 /// Workspace developer tasks.

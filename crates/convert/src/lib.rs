@@ -34,6 +34,8 @@ pub fn registry() -> Registry {
     fmt_safetensors::register(&mut r);
     #[cfg(feature = "openvino")]
     fmt_openvino::register(&mut r);
+    #[cfg(feature = "quant")]
+    opt_quant::register(&mut r);
     r
 }
 

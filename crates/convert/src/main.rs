@@ -59,6 +59,9 @@ struct Cli {
     verify: bool,
     #[command(flatten)]
     check: CheckArgs,
+    #[cfg(feature = "quant")]
+    #[command(flatten)]
+    quant: QuantArgs,
 
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -257,11 +260,18 @@ fn run(cli: Cli) -> Result<()> {
         let (name, arg) = spec.split_once('=').unwrap_or((spec, ""));
         opts.passes.push(registry.pass(name, arg).with_context(|| format!("--pass {spec}"))?);
     }
+    #[cfg(feature = "quant")]
+    if let Some(arg) = cli.quant.pass_arg(false) {
+        opts.passes.push(registry.pass("quantize", &arg).context("--quantize")?);
+    }
     if !opts.passes.is_empty() {
         opts.pass_check = Some(cli.check.input_options()?);
     }
-    let s = convert::convert(&registry, input, output, &opts)
-        .with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
+    #[cfg(feature = "quant")]
+    let s = cli.quant.convert(&registry, input, output, &mut opts);
+    #[cfg(not(feature = "quant"))]
+    let s = convert::convert(&registry, input, output, &opts);
+    let s = s.with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
     for p in &s.passes {
         for line in &p.lines {
             eprintln!("{}: {line}", p.pass);
@@ -293,6 +303,111 @@ fn run(cli: Cli) -> Result<()> {
     }
     Ok(())
 }
+
+// ---- quantization options (crates/opt-quant), built into a `quantize` pass through the registry ----
+
+/// Quantization flags; each becomes an option of the registered `quantize` pass.
+#[cfg(feature = "quant")]
+#[derive(Debug, Clone, clap::Args)]
+struct QuantArgs {
+    /// Quantize: int8 (weight-only), int8-dynamic, int8-static (needs --calibration), int4, fp16, bf16.
+    #[arg(long, value_name = "METHOD")]
+    quantize: Option<String>,
+    /// int4: weights per scale along the reduction axis (32, 64, 128, ...).
+    #[arg(long, value_name = "N", requires = "quantize")]
+    group_size: Option<usize>,
+    /// Asymmetric weights (uint8/uint4 with zero points) instead of symmetric.
+    #[arg(long, requires = "quantize")]
+    asymmetric: bool,
+    /// One scale per weight tensor instead of per output channel (the default of int8-dynamic).
+    #[arg(long, requires = "quantize", conflicts_with = "per_channel")]
+    per_tensor: bool,
+    /// One scale per output channel (the default except for int8-dynamic).
+    #[arg(long, requires = "quantize")]
+    per_channel: bool,
+    /// fp16/bf16: run the graph in half precision too, not only store the weights.
+    #[arg(long, requires = "quantize")]
+    quantize_activations: bool,
+    /// int8-static: folder of calibration samples (.npz keyed by input name, or .npy for one-input models).
+    #[arg(long, value_name = "DIR", requires = "quantize")]
+    calibration: Option<PathBuf>,
+    /// int8-static: range selection: minmax, percentile or entropy.
+    #[arg(long, value_name = "METHOD", requires = "quantize")]
+    calibrate: Option<String>,
+    /// int8-static with --calibrate percentile: the percentile kept (default 99.999).
+    #[arg(long, value_name = "P", requires = "quantize")]
+    percentile: Option<f64>,
+    /// int8-static: use at most N calibration samples.
+    #[arg(long, value_name = "N", requires = "quantize")]
+    calibration_samples: Option<usize>,
+    /// If the output format cannot hold quantized weights, store the dequantized weights as floats.
+    #[arg(long, requires = "quantize")]
+    allow_dequantize: bool,
+}
+
+#[cfg(feature = "quant")]
+impl QuantArgs {
+    /// The `quantize` pass argument, `METHOD,option,...` (calibration last: it takes the rest).
+    fn pass_arg(&self, dequantize: bool) -> Option<String> {
+        let mut a = self.quantize.clone()?;
+        if let Some(n) = self.group_size {
+            a += &format!(",group-size={n}");
+        }
+        for (on, flag) in [
+            (self.asymmetric, "asymmetric"),
+            (self.per_tensor, "per-tensor"),
+            (self.per_channel, "per-channel"),
+            (self.quantize_activations, "activations"),
+            (dequantize, "dequantize"),
+        ] {
+            if on {
+                a += &format!(",{flag}");
+            }
+        }
+        if let Some(c) = &self.calibrate {
+            a += &format!(",calibrate={c}");
+        }
+        if let Some(p) = self.percentile {
+            a += &format!(",percentile={p}");
+        }
+        if let Some(n) = self.calibration_samples {
+            a += &format!(",samples={n}");
+        }
+        if let Some(d) = &self.calibration {
+            a += &format!(",calibration={}", d.display());
+        }
+        Some(a)
+    }
+
+    /// Converts; with --allow-dequantize, a target that cannot write the
+    /// quantized ops gets the dequantized weights instead (one retry).
+    fn convert(
+        &self,
+        registry: &Registry,
+        input: &std::path::Path,
+        output: &std::path::Path,
+        opts: &mut ConvertOptions,
+    ) -> ir::Result<convert::ConvertSummary> {
+        let first = convert::convert(registry, input, output, opts);
+        match first {
+            Err(e)
+                if self.allow_dequantize
+                    && ["DequantizeLinear", "QuantizeLinear", "MatMulInteger"]
+                        .iter()
+                        .any(|op| e.to_string().contains(op)) =>
+            {
+                eprintln!("note: the output format cannot hold the quantized form ({e}); storing dequantized weights");
+                let arg = self.pass_arg(true).expect("--quantize given");
+                opts.passes.pop();
+                opts.passes.push(registry.pass("quantize", &arg)?);
+                convert::convert(registry, input, output, opts)
+            }
+            r => r,
+        }
+    }
+}
+
+// ---- end of quantization options ----
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

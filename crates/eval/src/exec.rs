@@ -19,6 +19,9 @@ impl Scope<'_> {
     }
 }
 
+/// Sees each value a node produces (see [`Session::run_observed`]).
+type Observer<'a> = &'a mut dyn FnMut(&str, &Value);
+
 /// A model prepared for evaluation: support checked once, run many times.
 pub struct Session<'m> {
     model: &'m Model,
@@ -62,12 +65,36 @@ impl<'m> Session<'m> {
         Ok(g.outputs.iter().map(|o| o.name.clone()).zip(values).collect())
     }
 
+    /// Runs the main graph like [`Session::run`], showing every value a node
+    /// of the main graph produces to `observe` (name, value) before it may be
+    /// freed: how calibration sees intermediate values without keeping them.
+    pub fn run_observed(
+        &self,
+        inputs: Vec<(String, Value)>,
+        observe: &mut dyn FnMut(&str, &Value),
+    ) -> Result<Vec<(String, Value)>> {
+        let g = &self.model.graph;
+        let values = self.run_graph_observed(g, None, inputs.into_iter().collect(), true, Some(observe))?;
+        Ok(g.outputs.iter().map(|o| o.name.clone()).zip(values).collect())
+    }
+
     pub(crate) fn run_graph(
         &self,
         g: &Graph,
         parent: Option<&Scope<'_>>,
         inputs: HashMap<String, Value>,
         check_inputs: bool,
+    ) -> Result<Vec<Value>> {
+        self.run_graph_observed(g, parent, inputs, check_inputs, None)
+    }
+
+    fn run_graph_observed(
+        &self,
+        g: &Graph,
+        parent: Option<&Scope<'_>>,
+        inputs: HashMap<String, Value>,
+        check_inputs: bool,
+        mut observe: Option<Observer<'_>>,
     ) -> Result<Vec<Value>> {
         let mut vals = inputs;
         if check_inputs {
@@ -122,6 +149,9 @@ impl<'m> Session<'m> {
             }
             for (name, v) in node.outputs.iter().zip(outputs) {
                 if !name.is_empty() {
+                    if let Some(f) = observe.as_deref_mut() {
+                        f(name, &v);
+                    }
                     scope.vals.insert(name.clone(), v);
                 }
             }

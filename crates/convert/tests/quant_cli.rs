@@ -1,0 +1,133 @@
+//! `convert --quantize METHOD` from the command line on the MLP, transformer
+//! and CNN fixtures: the pass report (weight bytes, worst layers), the
+//! before/after output report (SQNR), and the written file re-read.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn convert<S: AsRef<OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_convert")).args(args).env_remove("RUST_LOG").output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name)
+}
+
+/// `weight bytes: A -> B (...)` from the report.
+fn weight_bytes(stderr: &str) -> (u64, u64) {
+    let line = stderr.lines().find_map(|l| l.split_once("weight bytes: ")).map(|x| x.1).expect("weight bytes line");
+    let (a, rest) = line.split_once(" -> ").unwrap();
+    (a.parse().unwrap(), rest.split(' ').next().unwrap().parse().unwrap())
+}
+
+/// SQNR of the first output row of the before/after table.
+fn output_sqnr(stdout: &str) -> f64 {
+    let mut lines = stdout.lines().skip_while(|l| !l.starts_with("output"));
+    lines.next().expect("table header");
+    let row = lines.next().expect("one output row");
+    let v: Vec<&str> = row.split_whitespace().collect();
+    if v[4] == "inf" { f64::INFINITY } else { v[4].parse().unwrap() }
+}
+
+fn run_method(fixture_name: &str, args: &[&str]) -> (u64, u64, f64, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    let model = fixture(fixture_name).join("model.onnx");
+    let input = fixture(fixture_name).join("input_0.npy");
+    let mut a: Vec<&OsStr> = vec![model.as_os_str(), out.as_os_str()];
+    a.extend(args.iter().map(OsStr::new));
+    a.extend([OsStr::new("--inputs"), input.as_os_str(), OsStr::new("--verify")]);
+    let r = convert(&a);
+    assert_eq!(r.code, Some(0), "{fixture_name} {args:?}: {}", r.stderr);
+    assert!(out.exists());
+    let (before, after) = weight_bytes(&r.stderr);
+    let db = output_sqnr(&r.stdout);
+    (before, after, db, r)
+}
+
+#[test]
+fn int8_mlp_quarter_size_30db() {
+    let (before, after, db, r) = run_method("mlp", &["--quantize", "int8"]);
+    assert_eq!(before, 26122 * 4);
+    let ratio = after as f64 / before as f64;
+    assert!((0.25..0.28).contains(&ratio), "{ratio}");
+    assert!(db >= 30.0, "{db}");
+    assert!(r.stderr.contains("quantize int8: worst weights by SQNR: "), "{}", r.stderr);
+    assert!(r.stdout.contains("verify: all 1 output(s)"), "{}", r.stdout);
+}
+
+#[test]
+fn every_method_on_every_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let calib = dir.path().join("calib");
+    std::fs::create_dir(&calib).unwrap();
+    for (fixture_name, _) in [("mlp", 0), ("transformer_encoder", 0), ("cnn_bn_residual", 0)] {
+        std::fs::copy(fixture(fixture_name).join("input_0.npy"), calib.join("a.npy")).unwrap();
+        let c = calib.to_str().unwrap();
+        let cases: Vec<(Vec<&str>, f64, f64)> = vec![
+            (vec!["--quantize", "int8"], 30.0, 0.31),
+            (vec!["--quantize", "int8-dynamic"], 35.0, 0.31),
+            (vec!["--quantize", "int8-static", "--calibration", c, "--calibrate", "entropy"], 10.0, 0.33),
+            (
+                vec![
+                    "--quantize",
+                    "int8-static",
+                    "--calibration",
+                    c,
+                    "--calibrate",
+                    "percentile",
+                    "--percentile",
+                    "99.9",
+                ],
+                15.0,
+                0.33,
+            ),
+            (vec!["--quantize", "int4", "--group-size", "32"], 15.0, 0.20),
+            (vec!["--quantize", "fp16"], 55.0, 0.52),
+            (vec!["--quantize", "fp16", "--quantize-activations"], 35.0, 0.52),
+            (vec!["--quantize", "bf16"], 35.0, 0.52),
+        ];
+        // Size ratios are of all weights: biases and LayerNorm/BatchNorm
+        // parameters stay f32 (transformer int8: 30.7%).
+        for (args, min_db, max_ratio) in cases {
+            let (before, after, db, _) = run_method(fixture_name, &args);
+            let ratio = after as f64 / before as f64;
+            // The CNN keeps its BatchNormalization parameters in f32 under int4 (only MatMul/Gemm are 4-bit).
+            let max_ratio = if fixture_name == "cnn_bn_residual" && args[1] == "int4" { 1.0 } else { max_ratio };
+            assert!(ratio <= max_ratio, "{fixture_name} {args:?}: size ratio {ratio}");
+            assert!(db >= min_db, "{fixture_name} {args:?}: SQNR {db}");
+        }
+    }
+}
+
+#[test]
+fn bad_options_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    let model = fixture("mlp").join("model.onnx");
+    let r = convert(&[model.as_os_str(), out.as_os_str(), OsStr::new("--quantize"), OsStr::new("int3")]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.starts_with("error: --quantize: unknown quantization method 'int3' (one of: int8"),
+        "{}",
+        r.stderr
+    );
+    let r = convert(&[model.as_os_str(), out.as_os_str(), OsStr::new("--quantize"), OsStr::new("int8-static")]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("--calibration"), "{}", r.stderr);
+    assert!(!out.exists());
+    let r = convert(&[model.as_os_str(), out.as_os_str(), OsStr::new("--group-size"), OsStr::new("32")]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+}

@@ -1,0 +1,196 @@
+//! The `quantize` pass's argument: `METHOD[,KEY=VALUE|FLAG]...`.
+//!
+//! Options: `group-size=N` (int4, default 128), `asymmetric`, `per-tensor`
+//! (the int8-dynamic default), `per-channel` (the default of the others),
+//! `activations` (fp16/bf16: run the graph in half precision too),
+//! `calibrate=minmax|percentile|entropy`, `percentile=P` (default 99.999),
+//! `samples=N` (calibration limit), `dequantize` (store the dequantized
+//! weights as floats, for targets that cannot hold quantized ones) and
+//! `calibration=DIR`, which must come last because it takes the rest of the
+//! argument (so a path may hold commas).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use ir::{Error, Result};
+
+/// A quantization method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Weights and (optionally) activations in IEEE half precision.
+    Fp16,
+    /// Weights and (optionally) activations in bfloat16.
+    Bf16,
+    /// int8 weight-only.
+    Int8,
+    /// int8 weights plus run-time activation quantization.
+    Int8Dynamic,
+    /// int8 weights and calibrated QDQ activations.
+    Int8Static,
+    /// int4 group-wise weight-only.
+    Int4,
+}
+
+impl Method {
+    /// Every method.
+    pub const ALL: [Method; 6] =
+        [Method::Int8, Method::Int8Dynamic, Method::Int8Static, Method::Int4, Method::Fp16, Method::Bf16];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Fp16 => "fp16",
+            Method::Bf16 => "bf16",
+            Method::Int8 => "int8",
+            Method::Int8Dynamic => "int8-dynamic",
+            Method::Int8Static => "int8-static",
+            Method::Int4 => "int4",
+        }
+    }
+}
+
+/// How the range of an activation is chosen from calibration data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Calibrate {
+    /// The observed minimum and maximum.
+    MinMax,
+    /// The given percentile of the values on each side (e.g. 99.999).
+    Percentile(f64),
+    /// The clipping range minimising the KL divergence between the
+    /// histogram and its quantized version (TensorRT's entropy method).
+    Entropy,
+}
+
+/// Options of a `quantize` pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The method.
+    pub method: Method,
+    /// Elements per int4 group along the reduction axis.
+    pub group_size: usize,
+    /// Asymmetric (min/max) rather than symmetric weights.
+    pub asymmetric: bool,
+    /// One scale per weight tensor instead of per output channel (int8-dynamic's default).
+    pub per_tensor: bool,
+    /// fp16/bf16: convert activations too.
+    pub activations: bool,
+    /// Calibration method for int8-static.
+    pub calibrate: Calibrate,
+    /// Folder of calibration samples (`.npy`/`.npz`).
+    pub calibration: Option<PathBuf>,
+    /// Use at most this many calibration samples.
+    pub samples: Option<usize>,
+    /// Store dequantized float weights instead of quantized ones.
+    pub dequantize: bool,
+}
+
+impl Config {
+    /// Defaults for `method`.
+    pub fn new(method: Method) -> Self {
+        Config {
+            method,
+            group_size: 128,
+            asymmetric: false,
+            // Dynamic quantization's error is dominated by the run-time
+            // activation quantization; per-tensor weights then match
+            // quantize_dynamic's arithmetic exactly at a smaller size.
+            per_tensor: method == Method::Int8Dynamic,
+            activations: false,
+            calibrate: Calibrate::MinMax,
+            calibration: None,
+            samples: None,
+            dequantize: false,
+        }
+    }
+}
+
+/// The value of option `k`, which must have one.
+fn need<'a>(k: &str, v: Option<&'a str>) -> Result<&'a str> {
+    v.ok_or_else(|| Error::invalid(format!("quantize option '{k}' needs a value")))
+}
+
+impl FromStr for Config {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let (head, rest) = s.split_once(',').unwrap_or((s, ""));
+        let method = Method::ALL.into_iter().find(|m| m.name() == head.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            Error::invalid(format!("unknown quantization method '{head}' (one of: {})", names.join(", ")))
+        })?;
+        let mut c = Config::new(method);
+        let mut pending_percentile = None;
+        let mut rest = rest;
+        while !rest.is_empty() {
+            if let Some(dir) = rest.strip_prefix("calibration=") {
+                c.calibration = Some(PathBuf::from(dir));
+                break;
+            }
+            let (opt, tail) = rest.split_once(',').unwrap_or((rest, ""));
+            rest = tail;
+            let (k, v) = opt.split_once('=').map_or((opt, None), |(k, v)| (k, Some(v)));
+            match k.trim() {
+                "" => {}
+                "group-size" => {
+                    let n: usize = need(k, v)?
+                        .parse()
+                        .map_err(|_| Error::invalid(format!("group-size '{}' is not a number", v.unwrap_or(""))))?;
+                    if n < 2 {
+                        return Err(Error::invalid(format!("group-size must be at least 2, got {n}")));
+                    }
+                    c.group_size = n;
+                }
+                "asymmetric" => c.asymmetric = true,
+                "symmetric" => c.asymmetric = false,
+                "per-tensor" => c.per_tensor = true,
+                "per-channel" => c.per_tensor = false,
+                "activations" => c.activations = true,
+                "dequantize" => c.dequantize = true,
+                "samples" => {
+                    c.samples = Some(need(k, v)?.parse().map_err(|_| Error::invalid("samples must be a number"))?);
+                }
+                "percentile" => {
+                    let p: f64 = need(k, v)?.parse().map_err(|_| Error::invalid("percentile must be a number"))?;
+                    if !(50.0..=100.0).contains(&p) {
+                        return Err(Error::invalid(format!("percentile must be within [50, 100], got {p}")));
+                    }
+                    pending_percentile = Some(p);
+                }
+                "calibrate" => {
+                    c.calibrate = match need(k, v)? {
+                        "minmax" => Calibrate::MinMax,
+                        "percentile" => Calibrate::Percentile(99.999),
+                        "entropy" => Calibrate::Entropy,
+                        o => {
+                            return Err(Error::invalid(format!(
+                                "unknown calibration method '{o}' (minmax, percentile, entropy)"
+                            )));
+                        }
+                    }
+                }
+                other => return Err(Error::invalid(format!("unknown quantize option '{other}'"))),
+            }
+        }
+        if let Some(p) = pending_percentile {
+            c.calibrate = Calibrate::Percentile(p);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        let c: Config = "int4,group-size=32,asymmetric".parse().unwrap();
+        assert_eq!((c.method, c.group_size, c.asymmetric), (Method::Int4, 32, true));
+        let c: Config = "int8-static,calibrate=percentile,percentile=99.9,calibration=/a,b/c".parse().unwrap();
+        assert_eq!(c.calibrate, Calibrate::Percentile(99.9));
+        assert_eq!(c.calibration.as_deref(), Some(std::path::Path::new("/a,b/c")));
+        assert!("int3".parse::<Config>().unwrap_err().to_string().contains("one of: int8"));
+        assert!("int4,group-size=x".parse::<Config>().is_err());
+        assert!("int8,bogus".parse::<Config>().unwrap_err().to_string().contains("bogus"));
+    }
+}

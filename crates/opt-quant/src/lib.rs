@@ -1,0 +1,136 @@
+//! Quantization passes over the IR.
+//!
+//! One registered pass, `quantize`, whose argument picks the method and its
+//! options (`convert --quantize METHOD ...` builds it):
+//!
+//! | method | what it writes |
+//! |---|---|
+//! | `int8` | weight-only: `DequantizeLinear(int8 weight)` feeding the original op, symmetric narrow range, per output channel |
+//! | `int8-dynamic` | `DynamicQuantizeLinear` + `MatMulInteger` (+ `Cast`, `Mul` by scales) for MatMul and Gemm, as onnxruntime's `quantize_dynamic` |
+//! | `int8-static` | QDQ activations from calibration data (min/max, percentile, entropy), int8 weights, int32 biases |
+//! | `int4` | group-wise blocked `DequantizeLinear` of 4-bit MatMul/Gemm weights (opset 21) |
+//! | `fp16`, `bf16` | weights stored in half precision behind a `Cast`; optionally the whole graph in f16 |
+//!
+//! The representation follows [`scheme`], the convention shared with the
+//! format crates. Every run reports weight bytes before and after and the
+//! weight tensors with the worst signal-to-quantization-noise ratio.
+
+pub mod calib;
+mod config;
+mod dynamic;
+mod half_prec;
+pub mod npy;
+pub mod opset;
+pub mod scheme;
+mod static_q;
+mod weight;
+
+use ir::{Model, ModelStats, Pass, PassInfo, PassReport, Registry, Result};
+
+pub use config::{Calibrate, Config, Method};
+
+/// The `quantize` pass: one method with its options.
+#[derive(Debug, Clone)]
+pub struct QuantizePass {
+    config: Config,
+    calibration: Option<Vec<Vec<(String, eval::Value)>>>,
+}
+
+impl QuantizePass {
+    /// A pass with the given configuration (calibration data, if needed, is
+    /// read from `config.calibration` when the pass runs).
+    pub fn new(config: Config) -> Self {
+        QuantizePass { config, calibration: None }
+    }
+
+    /// A pass whose calibration samples are given directly (each a list of
+    /// named graph inputs), for callers that already hold them.
+    pub fn with_calibration(config: Config, samples: Vec<Vec<(String, eval::Value)>>) -> Self {
+        QuantizePass { config, calibration: Some(samples) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// Per-tensor weight error, for the "worst layers" report line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LayerError {
+    pub name: String,
+    pub sqnr_db: f64,
+}
+
+/// Report lines shared by every method: bytes, worst layers.
+pub(crate) fn summary_lines(before: u64, after: u64, layers: &mut [LayerError]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let ratio = if before == 0 { 1.0 } else { after as f64 / before as f64 };
+    lines.push(format!("weight bytes: {before} -> {after} ({:.1}% of the original)", ratio * 100.0));
+    layers.sort_by(|a, b| a.sqnr_db.total_cmp(&b.sqnr_db));
+    if !layers.is_empty() {
+        let worst: Vec<String> = layers.iter().take(5).map(|l| format!("{} {:.1} dB", l.name, l.sqnr_db)).collect();
+        lines.push(format!("worst weights by SQNR: {}", worst.join(", ")));
+    }
+    lines
+}
+
+impl Pass for QuantizePass {
+    fn name(&self) -> &str {
+        "quantize"
+    }
+
+    fn run(&self, model: &mut Model) -> Result<PassReport> {
+        let before = ModelStats::of(model).weight_bytes();
+        let mut out = match self.config.method {
+            Method::Int8 | Method::Int4 => weight::run(model, &self.config)?,
+            Method::Int8Dynamic | Method::Int8Static if self.config.dequantize => {
+                // Stored as floats, only the weights' rounding can be kept.
+                let c = Config { method: Method::Int8, ..self.config.clone() };
+                let mut r = weight::run(model, &c)?;
+                r.lines
+                    .push("activations left in float (the dequantized form holds only the weights' rounding)".into());
+                r
+            }
+            Method::Int8Dynamic => dynamic::run(model, &self.config)?,
+            Method::Fp16 | Method::Bf16 => half_prec::run(model, &self.config)?,
+            Method::Int8Static => {
+                let samples = match &self.calibration {
+                    Some(s) => s.clone(),
+                    None => {
+                        let dir = self.config.calibration.as_ref().ok_or_else(|| {
+                            ir::Error::invalid("int8-static needs calibration data (--calibration DIR)")
+                        })?;
+                        npy::read_samples(dir, &model.graph)?
+                    }
+                };
+                static_q::run(model, &self.config, &samples)?
+            }
+        };
+        model.graph.validate()?;
+        let after = ModelStats::of(model).weight_bytes();
+        let mut lines = std::mem::take(&mut out.lines);
+        lines.extend(summary_lines(before, after, &mut out.layers));
+        Ok(PassReport { pass: format!("quantize {}", self.config.method.name()), lines })
+    }
+}
+
+/// What a method did: report lines and per-weight errors.
+#[derive(Debug, Default)]
+pub(crate) struct MethodReport {
+    pub lines: Vec<String>,
+    pub layers: Vec<LayerError>,
+}
+
+fn factory(arg: &str) -> Result<Box<dyn Pass>> {
+    Ok(Box::new(QuantizePass::new(arg.parse()?)))
+}
+
+/// Registers the `quantize` pass.
+pub fn register(registry: &mut Registry) {
+    registry.add_pass(PassInfo {
+        name: "quantize",
+        description: "quantize: METHOD[,option...] (int8, int8-dynamic, int8-static, int4, fp16, bf16)",
+        factory,
+    });
+}

@@ -1,0 +1,558 @@
+//! The IR convention for quantized tensors, shared by every pass and format
+//! crate that reads or writes them.
+//!
+//! A quantized **weight** is a `DequantizeLinear` node (domain `""`) whose
+//! inputs are initializers: `x` (i8/u8/i4/u4), `x_scale` (f32, or f16/bf16
+//! from opset 19: a scalar, a 1-D per-axis vector with attribute `axis`, or a
+//! blocked tensor with attributes `axis` and `block_size`, opset-21
+//! semantics) and an optional `x_zero_point` of `x`'s dtype and `x_scale`'s
+//! shape. Activations are quantized by `QuantizeLinear` → `DequantizeLinear`
+//! pairs; dynamic quantization uses `DynamicQuantizeLinear` +
+//! `MatMulInteger` as onnxruntime's `quantize_dynamic` writes it.
+//!
+//! This module holds the formulas (scale and zero point from a range,
+//! rounding, packing of 4-bit values) and builders/recognisers of DQ weights.
+
+use std::borrow::Cow;
+
+use ir::{Attribute, Buffer, DType, Graph, Node, Result, Tensor, bf16, f16};
+
+/// An integer type a tensor can be quantized to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QType {
+    /// int8.
+    I8,
+    /// uint8.
+    U8,
+    /// int4, packed two per byte.
+    I4,
+    /// uint4, packed two per byte.
+    U4,
+}
+
+impl QType {
+    /// The IR dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            QType::I8 => DType::I8,
+            QType::U8 => DType::U8,
+            QType::I4 => DType::I4,
+            QType::U4 => DType::U4,
+        }
+    }
+
+    /// The quantization type of an IR dtype, if it is one.
+    pub fn of(dtype: DType) -> Option<Self> {
+        match dtype {
+            DType::I8 => Some(QType::I8),
+            DType::U8 => Some(QType::U8),
+            DType::I4 => Some(QType::I4),
+            DType::U4 => Some(QType::U4),
+            _ => None,
+        }
+    }
+
+    /// Whether the type is signed.
+    pub fn signed(self) -> bool {
+        matches!(self, QType::I8 | QType::I4)
+    }
+
+    /// The integer range `[qmin, qmax]`. `narrow` drops the most negative
+    /// value of signed types (int8 → [-127, 127]) so the range is symmetric
+    /// and a symmetric scale maps `max |x|` and `-max |x|` exactly.
+    pub fn range(self, narrow: bool) -> (i32, i32) {
+        let n = i32::from(narrow && self.signed());
+        match self {
+            QType::I8 => (-128 + n, 127),
+            QType::U8 => (0, 255),
+            QType::I4 => (-8 + n, 7),
+            QType::U4 => (0, 15),
+        }
+    }
+}
+
+/// Scale and zero point of one quantization group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QParams {
+    /// Real value of one integer step.
+    pub scale: f32,
+    /// Integer that represents real 0.
+    pub zero_point: i32,
+}
+
+/// Scale and zero point for real values in `[min, max]` (the standard formulas).
+///
+/// The range is first widened to include 0 so that 0 (padding, ReLU output)
+/// is exact. Symmetric quantization uses `max(|min|, |max|)` on both sides;
+/// a signed type then gets zero point 0. A scale below the smallest normal
+/// f32 (an all-zero group) becomes 1 with zero point 0, so dequantization
+/// never divides by or multiplies with a denormal.
+pub fn qparams(min: f32, max: f32, qtype: QType, symmetric: bool, narrow: bool) -> QParams {
+    let (qmin, qmax) = qtype.range(narrow);
+    let (mut lo, mut hi) = (min.min(0.0), max.max(0.0));
+    if !lo.is_finite() || !hi.is_finite() {
+        // Infinite or NaN ranges cannot be represented; clamp to f32's range
+        // so the scale stays finite and the finite values keep their meaning.
+        lo = if lo.is_nan() { 0.0 } else { lo.max(-f32::MAX / 2.0) };
+        hi = if hi.is_nan() { 0.0 } else { hi.min(f32::MAX / 2.0) };
+    }
+    if symmetric {
+        let a = lo.abs().max(hi.abs());
+        lo = -a;
+        hi = a;
+    }
+    let scale = (f64::from(hi) - f64::from(lo)) / f64::from(qmax - qmin);
+    let scale = scale as f32;
+    if scale.is_nan() || scale < f32::MIN_POSITIVE || !scale.is_finite() {
+        return QParams { scale: 1.0, zero_point: 0 };
+    }
+    let zero_point = if symmetric && qtype.signed() {
+        0
+    } else {
+        (f64::from(qmin) - f64::from(lo) / f64::from(scale)).round_ties_even().clamp(f64::from(qmin), f64::from(qmax))
+            as i32
+    };
+    QParams { scale, zero_point }
+}
+
+/// `QuantizeLinear` of one value: round half to even, add the zero point, saturate.
+pub fn quantize(x: f32, p: QParams, qmin: i32, qmax: i32) -> i32 {
+    let q = (x / p.scale).round_ties_even();
+    // NaN maps to the zero point (as a cast of NaN to int does in most runtimes: 0).
+    let q = if q.is_nan() { 0.0 } else { q };
+    (q as i64 + i64::from(p.zero_point)).clamp(i64::from(qmin), i64::from(qmax)) as i32
+}
+
+/// `DequantizeLinear` of one value.
+pub fn dequantize(q: i32, p: QParams) -> f32 {
+    (q - p.zero_point) as f32 * p.scale
+}
+
+/// How scales are shared across a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// One scale for the whole tensor (a scalar `x_scale`).
+    PerTensor,
+    /// One scale per index along `axis` (a 1-D `x_scale`, opset ≥ 13).
+    PerAxis(usize),
+    /// One scale per `block` consecutive elements along `axis` (opset ≥ 21).
+    Blocked {
+        /// The blocked axis.
+        axis: usize,
+        /// Elements per block.
+        block: usize,
+    },
+}
+
+impl Granularity {
+    /// The oldest `ai.onnx` opset whose `DequantizeLinear` accepts this form.
+    pub fn min_opset(self, qtype: QType) -> i64 {
+        let form = match self {
+            Granularity::PerTensor => 10,
+            Granularity::PerAxis(_) => 13,
+            Granularity::Blocked { .. } => 21,
+        };
+        if matches!(qtype, QType::I4 | QType::U4) { form.max(21) } else { form }
+    }
+
+    /// The shape of `x_scale` for a tensor of `shape`.
+    pub fn scale_shape(self, shape: &[usize]) -> Vec<usize> {
+        match self {
+            Granularity::PerTensor => vec![],
+            Granularity::PerAxis(a) => vec![shape[a]],
+            Granularity::Blocked { axis, block } => {
+                let mut s = shape.to_vec();
+                s[axis] = shape[axis].div_ceil(block);
+                s
+            }
+        }
+    }
+
+    /// `(outer, len, inner, groups-per-len)` view: element `(o, k, j)` of a
+    /// tensor seen as `[outer, len, inner]` uses scale number `index(o, k, j)`.
+    fn layout(self, shape: &[usize]) -> (usize, usize, usize) {
+        match self {
+            Granularity::PerTensor => (1, shape.iter().product(), 1),
+            Granularity::PerAxis(a) | Granularity::Blocked { axis: a, .. } => {
+                (shape[..a].iter().product(), shape[a], shape[a + 1..].iter().product())
+            }
+        }
+    }
+
+    fn check(self, shape: &[usize]) -> Result<()> {
+        match self {
+            Granularity::PerTensor => Ok(()),
+            Granularity::PerAxis(a) | Granularity::Blocked { axis: a, .. } if a >= shape.len() => {
+                Err(ir::Error::invalid(format!("quantization axis {a} is out of range for shape {shape:?}")))
+            }
+            Granularity::Blocked { block: 0, .. } => Err(ir::Error::invalid("block size 0")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How to quantize one weight tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightSpec {
+    /// Target integer type.
+    pub qtype: QType,
+    /// Symmetric (zero point 0 for signed types) or asymmetric (min/max).
+    pub symmetric: bool,
+    /// Narrow signed range (int8 [-127, 127]).
+    pub narrow: bool,
+    /// Scale sharing.
+    pub granularity: Granularity,
+}
+
+/// A quantized tensor in the DQ convention, plus how well it represents the original.
+#[derive(Debug, Clone)]
+pub struct QuantizedTensor {
+    /// The integers (`x`), in the original shape; 4-bit types packed.
+    pub q: Tensor,
+    /// `x_scale` (f32).
+    pub scale: Tensor,
+    /// `x_zero_point`; `None` when every zero point is 0 (symmetric signed).
+    pub zero_point: Option<Tensor>,
+    /// The DQ node's `axis` attribute, if not per-tensor.
+    pub axis: Option<i64>,
+    /// The DQ node's `block_size` attribute, if blocked.
+    pub block_size: Option<i64>,
+    /// Σx² of the original values.
+    pub signal: f64,
+    /// Σ(x − x̂)² between original and dequantized values.
+    pub noise: f64,
+}
+
+impl QuantizedTensor {
+    /// Signal-to-quantization-noise ratio of this tensor in dB (∞ when exact).
+    pub fn sqnr_db(&self) -> f64 {
+        sqnr_db(self.signal, self.noise)
+    }
+}
+
+/// `10·log10(signal / noise)`, ∞ when the noise is 0.
+pub fn sqnr_db(signal: f64, noise: f64) -> f64 {
+    if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() }
+}
+
+/// The values of a float tensor (f32, f16, bf16, f64) as f32; `None` for other dtypes.
+pub fn float_values(t: &Tensor) -> Result<Option<Cow<'_, [f32]>>> {
+    Ok(Some(match t.dtype() {
+        DType::F32 => t.as_slice::<f32>()?,
+        DType::F16 => Cow::Owned(t.as_slice::<f16>()?.iter().map(|v| v.to_f32()).collect()),
+        DType::BF16 => Cow::Owned(t.as_slice::<bf16>()?.iter().map(|v| v.to_f32()).collect()),
+        DType::F64 => Cow::Owned(t.as_slice::<f64>()?.iter().map(|&v| v as f32).collect()),
+        _ => return Ok(None),
+    }))
+}
+
+/// Packs integers of a quantization type into the IR's bytes (4-bit: two per byte, low nibble first).
+pub fn pack(values: &[i32], qtype: QType) -> Buffer {
+    match qtype {
+        QType::I8 => Buffer::from_vec(values.iter().map(|&v| v as i8 as u8).collect()),
+        QType::U8 => Buffer::from_vec(values.iter().map(|&v| v as u8).collect()),
+        QType::I4 | QType::U4 => Buffer::from_vec(
+            values
+                .chunks(2)
+                .map(|c| {
+                    let lo = (c[0] as u8) & 0x0f;
+                    let hi = c.get(1).map_or(0, |&v| (v as u8) & 0x0f);
+                    lo | (hi << 4)
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Unpacks the integers of a quantized tensor (inverse of [`pack`]).
+pub fn unpack(t: &Tensor) -> Result<Vec<i32>> {
+    let raw = t.raw().ok_or_else(|| ir::Error::invalid("string tensor is not quantized"))?;
+    let n = t.numel();
+    Ok(match t.dtype() {
+        DType::I8 => raw.iter().map(|&b| i32::from(b as i8)).collect(),
+        DType::U8 => raw.iter().map(|&b| i32::from(b)).collect(),
+        DType::I4 => (0..n).map(|i| i32::from((((raw[i / 2] >> (4 * (i % 2))) << 4) as i8) >> 4)).collect(),
+        DType::U4 => (0..n).map(|i| i32::from((raw[i / 2] >> (4 * (i % 2))) & 0x0f)).collect(),
+        d => return Err(ir::Error::invalid(format!("{d} is not a quantized integer type"))),
+    })
+}
+
+/// Quantizes `values` (of `shape`) by `spec` into the DQ convention.
+///
+/// Two passes over the values: ranges per group, then integers. The error
+/// figures compare each value with its dequantized integer.
+pub fn quantize_tensor(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Result<QuantizedTensor> {
+    let g = spec.granularity;
+    g.check(shape)?;
+    if values.len() != shape.iter().product::<usize>() {
+        return Err(ir::Error::invalid(format!("{} values for shape {shape:?}", values.len())));
+    }
+    let (outer, len, inner) = g.layout(shape);
+    let groups_per_len = match g {
+        Granularity::PerTensor => 1,
+        Granularity::PerAxis(_) => len,
+        Granularity::Blocked { block, .. } => len.div_ceil(block),
+    };
+    let group_of = |o: usize, k: usize, j: usize| -> usize {
+        match g {
+            Granularity::PerTensor => 0,
+            Granularity::PerAxis(_) => k,
+            Granularity::Blocked { block, .. } => (o * groups_per_len + k / block) * inner + j,
+        }
+    };
+    let ngroups = match g {
+        Granularity::PerTensor => 1,
+        Granularity::PerAxis(_) => len,
+        Granularity::Blocked { .. } => outer * groups_per_len * inner,
+    };
+    let mut lo = vec![f32::INFINITY; ngroups];
+    let mut hi = vec![f32::NEG_INFINITY; ngroups];
+    for o in 0..outer {
+        for k in 0..len {
+            for j in 0..inner {
+                let x = values[(o * len + k) * inner + j];
+                if x.is_nan() {
+                    continue;
+                }
+                let gi = group_of(o, k, j);
+                lo[gi] = lo[gi].min(x);
+                hi[gi] = hi[gi].max(x);
+            }
+        }
+    }
+    let params: Vec<QParams> = lo
+        .iter()
+        .zip(&hi)
+        .map(|(&l, &h)| {
+            let (l, h) = if l > h { (0.0, 0.0) } else { (l, h) };
+            qparams(l, h, spec.qtype, spec.symmetric, spec.narrow)
+        })
+        .collect();
+    let (qmin, qmax) = spec.qtype.range(spec.narrow);
+    let mut q = vec![0i32; values.len()];
+    let (mut signal, mut noise) = (0f64, 0f64);
+    for o in 0..outer {
+        for k in 0..len {
+            for j in 0..inner {
+                let i = (o * len + k) * inner + j;
+                let p = params[group_of(o, k, j)];
+                let x = values[i];
+                q[i] = quantize(x, p, qmin, qmax);
+                if x.is_finite() {
+                    let d = f64::from(x) - f64::from(dequantize(q[i], p));
+                    signal += f64::from(x) * f64::from(x);
+                    noise += d * d;
+                }
+            }
+        }
+    }
+    let scale_shape = g.scale_shape(shape);
+    let scale = Tensor::from_vec(scale_shape.clone(), params.iter().map(|p| p.scale).collect())?;
+    let zero_point = if params.iter().all(|p| p.zero_point == 0) && spec.qtype.signed() {
+        None
+    } else {
+        let zp: Vec<i32> = params.iter().map(|p| p.zero_point).collect();
+        Some(Tensor::from_raw(spec.qtype.dtype(), scale_shape, pack(&zp, spec.qtype))?)
+    };
+    let qt = Tensor::from_raw(spec.qtype.dtype(), shape.to_vec(), pack(&q, spec.qtype))?;
+    let (axis, block_size) = match g {
+        Granularity::PerTensor => (None, None),
+        Granularity::PerAxis(a) => (Some(a as i64), None),
+        Granularity::Blocked { axis, block } => (Some(axis as i64), Some(block as i64)),
+    };
+    Ok(QuantizedTensor { q: qt, scale, zero_point, axis, block_size, signal, noise })
+}
+
+/// Dequantizes a tensor in the DQ convention back to f32 (the `DequantizeLinear` formula).
+pub fn dequantize_tensor(
+    q: &Tensor,
+    scale: &Tensor,
+    zero_point: Option<&Tensor>,
+    axis: Option<i64>,
+    block_size: Option<i64>,
+) -> Result<Vec<f32>> {
+    let shape = q.shape();
+    let ints = unpack(q)?;
+    let scales = float_values(scale)?.ok_or_else(|| ir::Error::invalid("x_scale is not a float tensor"))?;
+    let zps = zero_point.map(unpack).transpose()?;
+    let rank = shape.len() as i64;
+    let g = if scale.numel() == 1 && scale.shape().len() <= 1 && block_size.is_none() {
+        Granularity::PerTensor
+    } else {
+        let a = axis.unwrap_or(1);
+        let a = if a < 0 { a + rank } else { a };
+        if !(0..rank).contains(&a) {
+            return Err(ir::Error::invalid(format!("axis {a} out of range for shape {shape:?}")));
+        }
+        match block_size {
+            Some(b) if b > 0 => Granularity::Blocked { axis: a as usize, block: b as usize },
+            Some(b) => return Err(ir::Error::invalid(format!("block_size {b}"))),
+            None => Granularity::PerAxis(a as usize),
+        }
+    };
+    g.check(shape)?;
+    if g.scale_shape(shape).iter().product::<usize>() != scales.len() {
+        return Err(ir::Error::invalid(format!(
+            "x_scale of shape {:?} does not fit x of shape {shape:?}",
+            scale.shape()
+        )));
+    }
+    if zps.as_ref().is_some_and(|z| z.len() != scales.len()) {
+        return Err(ir::Error::invalid("x_zero_point and x_scale differ in size"));
+    }
+    let (outer, len, inner) = g.layout(shape);
+    let mut out = vec![0f32; ints.len()];
+    for o in 0..outer {
+        for k in 0..len {
+            for j in 0..inner {
+                let i = (o * len + k) * inner + j;
+                let gi = match g {
+                    Granularity::PerTensor => 0,
+                    Granularity::PerAxis(_) => k,
+                    Granularity::Blocked { block, .. } => (o * len.div_ceil(block) + k / block) * inner + j,
+                };
+                let zp = zps.as_ref().map_or(0, |z| z[gi]);
+                out[i] = dequantize(ints[i], QParams { scale: scales[gi], zero_point: zp });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Names of the initializers and node of a DQ weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DqNames {
+    /// Initializer holding the integers.
+    pub q: String,
+    /// Initializer holding the scales.
+    pub scale: String,
+    /// Initializer holding the zero points.
+    pub zero_point: String,
+    /// The `DequantizeLinear` node.
+    pub node: String,
+}
+
+impl DqNames {
+    /// Fresh names derived from the weight's name.
+    pub fn fresh(names: &mut ir::NameGen, weight: &str) -> Self {
+        DqNames {
+            q: names.fresh(&format!("{weight}_quantized")),
+            scale: names.fresh(&format!("{weight}_scale")),
+            zero_point: names.fresh(&format!("{weight}_zero_point")),
+            node: names.fresh(&format!("{weight}_DequantizeLinear")),
+        }
+    }
+}
+
+/// Adds a quantized weight to `graph` as initializers plus a
+/// `DequantizeLinear` node producing `output`; returns the node (not inserted,
+/// so the caller places it before the first reader).
+pub fn dq_weight_node(graph: &mut Graph, qt: QuantizedTensor, names: &DqNames, output: &str) -> Node {
+    let mut inputs = vec![Some(names.q.clone()), Some(names.scale.clone())];
+    graph.initializers.insert(names.q.clone(), qt.q);
+    graph.initializers.insert(names.scale.clone(), qt.scale);
+    if let Some(zp) = qt.zero_point {
+        graph.initializers.insert(names.zero_point.clone(), zp);
+        inputs.push(Some(names.zero_point.clone()));
+    }
+    let mut node = Node { op: "DequantizeLinear".into(), inputs, outputs: vec![output.to_string()], ..Node::default() };
+    node.name = names.node.clone();
+    if let Some(a) = qt.axis {
+        node.attrs.insert("axis".into(), Attribute::Int(a));
+    }
+    if let Some(b) = qt.block_size {
+        node.attrs.insert("block_size".into(), Attribute::Int(b));
+    }
+    node
+}
+
+/// A recognised DQ weight: the node's initializers and attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct DqWeight<'g> {
+    /// The integers.
+    pub q: &'g Tensor,
+    /// The scales.
+    pub scale: &'g Tensor,
+    /// The zero points, if given.
+    pub zero_point: Option<&'g Tensor>,
+    /// `axis` attribute (default 1), if present.
+    pub axis: Option<i64>,
+    /// `block_size` attribute, if present and non-zero.
+    pub block_size: Option<i64>,
+}
+
+impl DqWeight<'_> {
+    /// The dequantized values.
+    pub fn dequantize(&self) -> Result<Vec<f32>> {
+        dequantize_tensor(self.q, self.scale, self.zero_point, self.axis, self.block_size)
+    }
+}
+
+/// Recognises `node` as a DQ weight of `graph`: a `DequantizeLinear` of
+/// domain `""` whose inputs are all initializers of a quantized integer type.
+pub fn match_dq_weight<'g>(graph: &'g Graph, node: &Node) -> Option<DqWeight<'g>> {
+    if node.op != "DequantizeLinear" || !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        return None;
+    }
+    let init = |i: usize| node.input(i).and_then(|n| graph.initializers.get(n));
+    let q = init(0)?;
+    QType::of(q.dtype())?;
+    let scale = init(1)?;
+    let zero_point = match node.input(2) {
+        Some(_) => Some(init(2)?),
+        None => None,
+    };
+    let axis = node.attr("axis").and_then(|a| a.as_int().ok());
+    let block_size = node.attr("block_size").and_then(|a| a.as_int().ok()).filter(|&b| b != 0);
+    Some(DqWeight { q, scale, zero_point, axis, block_size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_formulas() {
+        let p = qparams(-1.0, 2.54, QType::I8, true, true);
+        assert_eq!(p.zero_point, 0);
+        assert!((p.scale - 2.54 / 127.0).abs() < 1e-9);
+        // Asymmetric u8 widens [1, 3] to [0, 3].
+        let p = qparams(1.0, 3.0, QType::U8, false, false);
+        assert_eq!(p.zero_point, 0);
+        assert!((p.scale - 3.0 / 255.0).abs() < 1e-9);
+        let p = qparams(-1.0, 3.0, QType::U8, false, false);
+        assert_eq!(p.zero_point, 64);
+        // All-zero group.
+        assert_eq!(qparams(0.0, 0.0, QType::I4, true, true), QParams { scale: 1.0, zero_point: 0 });
+        assert_eq!(qparams(0.0, 1e-40, QType::I8, true, true), QParams { scale: 1.0, zero_point: 0 });
+    }
+
+    #[test]
+    fn pack_round_trips_int4() {
+        let v = vec![-8, 7, -1, 0, 3];
+        let t = Tensor::from_raw(DType::I4, vec![5], pack(&v, QType::I4)).unwrap();
+        assert_eq!(t.raw().unwrap().as_bytes(), &[0x78, 0x0f, 0x03]);
+        assert_eq!(unpack(&t).unwrap(), v);
+        let u = vec![15, 0, 9];
+        let t = Tensor::from_raw(DType::U4, vec![3], pack(&u, QType::U4)).unwrap();
+        assert_eq!(unpack(&t).unwrap(), u);
+    }
+
+    #[test]
+    fn blocked_error_within_half_step() {
+        let shape = [70usize, 3];
+        let w: Vec<f32> = (0..210).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        for (qtype, symmetric) in [(QType::I4, true), (QType::U4, false), (QType::I8, true), (QType::U8, false)] {
+            let spec =
+                WeightSpec { qtype, symmetric, narrow: true, granularity: Granularity::Blocked { axis: 0, block: 32 } };
+            let qt = quantize_tensor(&w, &shape, &spec).unwrap();
+            assert_eq!(qt.scale.shape(), &[3, 3]);
+            let back = dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size).unwrap();
+            let s = qt.scale.as_slice::<f32>().unwrap();
+            for (i, (a, b)) in w.iter().zip(&back).enumerate() {
+                let sc = s[(i / 3 / 32) * 3 + i % 3];
+                assert!((a - b).abs() <= sc / 2.0 * 1.0001, "{qtype:?} {i}: {a} vs {b}, scale {sc}");
+            }
+        }
+    }
+}

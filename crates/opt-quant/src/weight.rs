@@ -1,0 +1,227 @@
+//! Weight-only quantization (`int8`, `int4`): each weight initializer of a
+//! Conv/ConvTranspose/MatMul/Gemm becomes a `DequantizeLinear` of integers
+//! that produces a value of the weight's old name, so every reader is unchanged.
+//!
+//! Weights are processed one at a time: read (a view into the mapped file),
+//! converted to f32, quantized, and the f32 copy dropped before the next.
+
+use std::collections::BTreeMap;
+
+use ir::{Attribute, DType, Graph, Model, NameGen, Node, Result, Tensor, bf16, f16};
+
+use crate::scheme::{self, DqNames, Granularity, QType, WeightSpec};
+use crate::{Config, LayerError, Method, MethodReport, opset};
+
+/// The axes of a weight read by a node: output channels, and the reduction
+/// axis (for groups), or `None` if the node does not read input 1 as a weight.
+pub(crate) fn weight_axes(node: &Node, rank: usize, matmul_only: bool) -> Result<Option<(usize, Option<usize>)>> {
+    if !node.domain.is_empty() {
+        return Ok(None);
+    }
+    Ok(match node.op.as_str() {
+        "Conv" if !matmul_only && rank >= 3 => Some((0, Some(1))),
+        "ConvTranspose" if !matmul_only && rank >= 3 => Some((1, Some(0))),
+        "MatMul" if rank >= 2 => Some((rank - 1, Some(rank - 2))),
+        "Gemm" if rank == 2 => {
+            if node.attr_int("transB", 0)? != 0 {
+                Some((0, Some(1)))
+            } else {
+                Some((1, Some(0)))
+            }
+        }
+        _ => None,
+    })
+}
+
+/// A reader of a weight: node index, output-channel axis, reduction axis.
+pub(crate) type Reader = (usize, usize, Option<usize>);
+
+/// The DQ nodes to put first in the graph, and each quantized weight's scales.
+pub(crate) type Applied = (Vec<Node>, BTreeMap<String, Vec<f32>>);
+
+/// Weights (initializer name → readers' axes) that a method may quantize:
+/// float initializers read as input 1 of the target ops, not graph inputs or outputs.
+pub(crate) fn weight_targets(g: &Graph, matmul_only: bool) -> Result<BTreeMap<String, Vec<Reader>>> {
+    let mut out: BTreeMap<String, Vec<Reader>> = BTreeMap::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        let Some(w) = n.input(1) else { continue };
+        let Some(t) = g.initializers.get(w) else { continue };
+        if !matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16)
+            || g.inputs.iter().any(|v| v.name == w)
+            || g.outputs.iter().any(|v| v.name == w)
+        {
+            continue;
+        }
+        if let Some((axis, red)) = weight_axes(n, t.shape().len(), matmul_only)? {
+            out.entry(w.to_string()).or_default().push((i, axis, red));
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `name`'s float values by `values` (same shape, original dtype).
+pub(crate) fn store_floats(g: &mut Graph, name: &str, dtype: DType, shape: Vec<usize>, values: Vec<f32>) -> Result<()> {
+    let t = match dtype {
+        DType::F16 => Tensor::from_vec(shape, values.into_iter().map(f16::from_f32).collect())?,
+        DType::BF16 => Tensor::from_vec(shape, values.into_iter().map(bf16::from_f32).collect())?,
+        _ => Tensor::from_vec(shape, values)?,
+    };
+    g.initializers.insert(name.to_string(), t);
+    Ok(())
+}
+
+/// Adds the nodes computing `name` from a quantized tensor: a DQ node (and a
+/// `Cast` when the weight was f16/bf16, since the scale is f32).
+pub(crate) fn emit_dq(
+    g: &mut Graph,
+    names: &mut NameGen,
+    name: &str,
+    dtype: DType,
+    qt: scheme::QuantizedTensor,
+    nodes: &mut Vec<Node>,
+) {
+    g.initializers.shift_remove(name);
+    let dq_names = DqNames::fresh(names, name);
+    if dtype == DType::F32 {
+        nodes.push(scheme::dq_weight_node(g, qt, &dq_names, name));
+    } else {
+        let tmp = names.fresh(&format!("{name}_dequantized"));
+        nodes.push(scheme::dq_weight_node(g, qt, &dq_names, &tmp));
+        let to = if dtype == DType::F16 { 10 } else { 16 };
+        let cast = Node::new("Cast", [tmp], [name]).named(names.fresh(&format!("{name}_Cast")));
+        nodes.push(cast.with_attr("to", Attribute::Int(to)));
+    }
+}
+
+/// Chooses each target weight's granularity (its readers must agree on the
+/// axis) and raises the opset when the chosen form needs it, falling back to
+/// per-tensor int8 when it cannot be raised. Returns the plan and report lines.
+pub(crate) fn plan(
+    model: &mut Model,
+    c: &Config,
+    qtype: QType,
+    matmul_only: bool,
+    report: &mut MethodReport,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<(String, Granularity)>> {
+    let int4 = matches!(qtype, QType::I4 | QType::U4);
+    let targets = weight_targets(&model.graph, matmul_only)?;
+    let mut plan: Vec<(String, Granularity)> = Vec::new();
+    for (name, uses) in &targets {
+        let (_, axis, red) = uses[0];
+        let agree = uses.iter().all(|u| u.1 == axis && u.2 == red);
+        let g = if int4 {
+            match (agree, red) {
+                (true, Some(r)) => Granularity::Blocked { axis: r, block: c.group_size },
+                _ => {
+                    skipped.push(format!("{name} (readers disagree on the axis)"));
+                    continue;
+                }
+            }
+        } else if c.per_tensor || !agree {
+            Granularity::PerTensor
+        } else {
+            Granularity::PerAxis(axis)
+        };
+        plan.push((name.clone(), g));
+    }
+    if !c.dequantize {
+        let need = plan.iter().map(|(_, g)| g.min_opset(qtype)).max().unwrap_or(0);
+        if model.onnx_opset() < need {
+            match opset::raise(model, need) {
+                Ok(notes) => report.lines.extend(notes),
+                Err(e) if !int4 && model.onnx_opset() >= 10 => {
+                    report.lines.push(format!(
+                        "per-tensor scales used: per-channel needs opset 13 and the opset cannot be raised ({e})"
+                    ));
+                    for p in &mut plan {
+                        p.1 = Granularity::PerTensor;
+                    }
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "{} needs opset {need}; use the 'dequantize' option to store dequantized weights instead",
+                        c.method.name()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Quantizes the planned weights one at a time (DQ nodes, or dequantized
+/// floats with `dequantize`); returns the new nodes (to go first in the
+/// graph) and each weight's scales.
+pub(crate) fn apply(
+    model: &mut Model,
+    c: &Config,
+    qtype: QType,
+    plan: Vec<(String, Granularity)>,
+    report: &mut MethodReport,
+    skipped: &mut Vec<String>,
+) -> Result<Applied> {
+    let spec = |granularity| WeightSpec { qtype, symmetric: !c.asymmetric, narrow: true, granularity };
+    let mut names = NameGen::for_graph(&model.graph);
+    let opset = model.onnx_opset();
+    let g = &mut model.graph;
+    let mut new_nodes = Vec::new();
+    let mut scales = BTreeMap::new();
+    for (name, granularity) in plan {
+        let t = g.initializers[&name].clone();
+        if t.dtype() == DType::BF16 && !c.dequantize && opset < 13 {
+            skipped.push(format!("{name} (bf16 needs opset 13)"));
+            continue;
+        }
+        let qt = {
+            let values = scheme::float_values(&t)?.expect("targets are float");
+            scheme::quantize_tensor(&values, t.shape(), &spec(granularity))
+                .map_err(|e| e.context(format!("weight '{name}'")))?
+        };
+        report.layers.push(LayerError { name: name.clone(), sqnr_db: qt.sqnr_db() });
+        scales.insert(name.clone(), qt.scale.as_slice::<f32>()?.into_owned());
+        if c.dequantize {
+            let values = scheme::dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size)?;
+            store_floats(g, &name, t.dtype(), t.shape().to_vec(), values)?;
+        } else {
+            emit_dq(g, &mut names, &name, t.dtype(), qt, &mut new_nodes);
+        }
+    }
+    Ok((new_nodes, scales))
+}
+
+/// The weight integer type of a method's options.
+pub(crate) fn weight_qtype(int4: bool, asymmetric: bool) -> QType {
+    match (int4, asymmetric) {
+        (false, false) => QType::I8,
+        (false, true) => QType::U8,
+        (true, false) => QType::I4,
+        (true, true) => QType::U4,
+    }
+}
+
+/// Runs `int8` or `int4` weight-only quantization.
+pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
+    let int4 = c.method == Method::Int4;
+    let mut report = MethodReport::default();
+    let qtype = weight_qtype(int4, c.asymmetric);
+    let mut skipped = Vec::new();
+    let plan = plan(model, c, qtype, int4, &mut report, &mut skipped)?;
+    let (mut new_nodes, _) = apply(model, c, qtype, plan, &mut report, &mut skipped)?;
+    let n = report.layers.len();
+    let what = match (int4, c.asymmetric) {
+        (true, false) => format!("int4 symmetric, groups of {}", c.group_size),
+        (true, true) => format!("uint4 asymmetric, groups of {}", c.group_size),
+        (false, false) => "int8 symmetric [-127, 127]".into(),
+        (false, true) => "uint8 asymmetric".into(),
+    };
+    let stored = if c.dequantize { ", stored dequantized as floats" } else { "" };
+    report.lines.insert(0, format!("{n} weight tensor(s) quantized ({what}{stored})"));
+    if !skipped.is_empty() {
+        report.lines.push(format!("skipped: {}", skipped.join(", ")));
+    }
+    let g = &mut model.graph;
+    new_nodes.append(&mut g.nodes);
+    g.nodes = new_nodes;
+    Ok(report)
+}

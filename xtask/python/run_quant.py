@@ -1,0 +1,128 @@
+"""Quantization rows of `cargo xtask interop`.
+
+`prepare JOBS`: for each fixture, writes calibration samples (the fixture
+input plus seeded noise, as .npy) and the anchor: onnxruntime's
+`quantize_dynamic` (weight_type=QInt8, defaults otherwise) applied to the
+fixture after an exact Gemm -> MatMul + Add rewrite (quantize_dynamic does not
+quantize Gemm; the rewrite lets it cover the same layers as our pass).
+
+`run JOBS`: runs the float fixture, the anchor and each of our quantized
+models in onnxruntime on the fixture input and 15 seeded perturbations of it
+(the same for every model) and prints one JSON line per model: SQNR (dB)
+over all of them and on the fixture input alone, cosine against the float
+model's outputs, and the file size (model plus external data).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+
+def gemm_to_matmul(model):
+    """Rewrites Gemm(A, B, C) with alpha=beta=1, transA=0 into MatMul + Add (exact)."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    nodes = []
+    for n in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if (n.op_type == "Gemm" and attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0
+                and attrs.get("transA", 0) == 0 and n.input[1] in inits):
+            b = numpy_helper.to_array(inits[n.input[1]])
+            if attrs.get("transB", 0):
+                b = b.T.copy()
+            name = n.input[1] + "_T"
+            g.initializer.append(numpy_helper.from_array(b, name))
+            mm_out = n.output[0] + "_matmul"
+            if len(n.input) > 2 and n.input[2]:
+                nodes.append(helper.make_node("MatMul", [n.input[0], name], [mm_out], name=n.name + "_MatMul"))
+                nodes.append(helper.make_node("Add", [mm_out, n.input[2]], [n.output[0]], name=n.name + "_Add"))
+            else:
+                nodes.append(helper.make_node("MatMul", [n.input[0], name], [n.output[0]], name=n.name + "_MatMul"))
+        else:
+            nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    used = {i for n in g.node for i in n.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    return model
+
+
+def prepare(job):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    os.makedirs(job["calibration"], exist_ok=True)
+    x = np.load(job["input"])
+    rng = np.random.default_rng(7)
+    for k in range(8):
+        noisy = (x + 0.5 * rng.standard_normal(x.shape)).astype(x.dtype)
+        np.save(os.path.join(job["calibration"], f"sample_{k}.npy"), noisy)
+    rewritten = job["anchor"] + ".gemm_as_matmul.onnx"
+    onnx.save(gemm_to_matmul(onnx.load(job["model"])), rewritten)
+    quantize_dynamic(rewritten, job["anchor"], weight_type=QuantType.QInt8)
+    os.remove(rewritten)
+
+
+def size(path):
+    total = os.path.getsize(path)
+    data = path + ".data"
+    return total + (os.path.getsize(data) if os.path.exists(data) else 0)
+
+
+def run_model(path, feeds):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)[0]
+
+
+def run(job):
+    """SQNR over the fixture input and 15 seeded perturbations of it, the
+    same for every model: one [1, 10] logits vector alone is too few numbers
+    to rank two int8 schemes (their SQNRs swap with the input)."""
+    x = np.load(job["input"])
+    rng = np.random.default_rng(11)
+    inputs = [x] + [(x + 0.5 * rng.standard_normal(x.shape)).astype(x.dtype) for _ in range(15)]
+    refs = [run_model(job["model"], {job["input_name"]: v}) for v in inputs]
+    out = []
+    for m in job["candidates"]:
+        try:
+            signal = noise = signal0 = noise0 = dot = g2 = 0.0
+            for k, (v, ref) in enumerate(zip(inputs, refs)):
+                got = np.asarray(run_model(m["path"], {job["input_name"]: v}), np.float64).ravel()
+                r = np.asarray(ref, np.float64).ravel()
+                signal += np.sum(r ** 2)
+                noise += np.sum((got - r) ** 2)
+                dot += np.dot(got, r)
+                g2 += np.sum(got ** 2)
+                if k == 0:
+                    signal0, noise0 = signal, noise
+            db = lambda s, n: float("inf") if n == 0 else float(10 * np.log10(s / n))
+            out.append({"id": m["id"], "ok": True, "sqnr": db(signal, noise), "sqnr_fixture": db(signal0, noise0),
+                        "cosine": float(dot / (np.sqrt(signal * g2) + 1e-30)), "bytes": size(m["path"])})
+        except Exception as e:  # report, don't stop: every row counts
+            out.append({"id": m["id"], "ok": False, "message": f"{type(e).__name__}: {e}".splitlines()[0]})
+    return out
+
+
+def main():
+    jobs = json.load(open(sys.argv[2]))
+    for job in jobs:
+        if sys.argv[1] == "prepare":
+            try:
+                prepare(job)
+                print(json.dumps({"case": job["case"], "ok": True}), flush=True)
+            except Exception as e:
+                print(json.dumps({"case": job["case"], "ok": False, "message": f"{type(e).__name__}: {e}"}), flush=True)
+        else:
+            for r in run(job):
+                print(json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    main()

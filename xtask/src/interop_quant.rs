@@ -1,0 +1,184 @@
+//! Quantization rows of `cargo xtask interop`: each `--quantize` method on
+//! the CNN, transformer and MLP fixtures, run in onnxruntime, with the
+//! output's SQNR against the float model; and `int8-dynamic` side by side
+//! with onnxruntime's own `quantize_dynamic` (the anchor), which it must
+//! match or beat in SQNR at equal or smaller file size.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::Workspace;
+use crate::venv::Venv;
+
+/// Fixtures quantized, with their (single) input name.
+const CASES: &[(&str, &str)] = &[("mlp", "input"), ("transformer_encoder", "src"), ("cnn_bn_residual", "input")];
+
+/// Methods with their extra flags and the least output SQNR (dB) accepted
+/// against the float model on the fixture input. The floors sit a few dB
+/// under what the methods reach, so a regression shows.
+const METHODS: &[(&str, &[&str], f64)] = &[
+    ("int8", &[], 30.0),
+    ("int8-dynamic", &[], 25.0),
+    ("int8-static", &["--calibrate", "minmax"], 15.0),
+    ("int8-static", &["--calibrate", "entropy"], 15.0),
+    ("int4", &["--group-size", "32"], 12.0),
+    ("int4", &["--group-size", "32", "--asymmetric"], 12.0),
+    ("fp16", &[], 50.0),
+    ("fp16", &["--quantize-activations"], 35.0),
+    ("bf16", &[], 30.0),
+];
+
+struct Row {
+    case: String,
+    what: String,
+    floor: f64,
+    ok: bool,
+    detail: String,
+    sqnr: f64,
+    bytes: u64,
+}
+
+/// Runs the quantization rows with the release binary `bin`; prints them and
+/// returns whether all passed.
+pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&str>) -> Result<bool> {
+    let cases: Vec<_> = CASES.iter().filter(|c| filter.is_none_or(|f| c.0.contains(f))).collect();
+    if cases.is_empty() {
+        return Ok(true);
+    }
+    let venv = Venv::ensure(ws, "interop-quant-venv", &ws.root.join("xtask/python/requirements-quant.txt"))?;
+    let script = ws.root.join("xtask/python/run_quant.py");
+    let fixtures = ws.root.join("tests/fixtures/onnx");
+    let root = out_root.join("quant");
+    std::fs::create_dir_all(&root)?;
+
+    // Calibration data and the onnxruntime anchor.
+    let mut jobs: Vec<Value> = cases
+        .iter()
+        .map(|(case, input)| {
+            let dir = root.join(case);
+            json!({
+                "case": case,
+                "model": fixtures.join(case).join("model.onnx"),
+                "input": fixtures.join(case).join("input_0.npy"),
+                "input_name": input,
+                "calibration": dir.join("calibration"),
+                "anchor": dir.join("ort_quantize_dynamic.onnx"),
+                "candidates": [],
+            })
+        })
+        .collect();
+    let jobs_file = root.join("jobs.json");
+    std::fs::write(&jobs_file, serde_json::to_vec_pretty(&jobs)?)?;
+    let out = Command::new(venv.python()).arg(&script).arg("prepare").arg(&jobs_file).output()?;
+    let prepared = String::from_utf8_lossy(&out.stdout).to_string();
+
+    let mut rows: Vec<Row> = Vec::new();
+    for job in &mut jobs {
+        let case = job["case"].as_str().context("case")?.to_string();
+        let prep_ok =
+            prepared.lines().any(|l| l.contains(&format!("\"case\": \"{case}\"")) && l.contains("\"ok\": true"));
+        let dir = root.join(&case);
+        let mut candidates = Vec::new();
+        if prep_ok {
+            candidates.push(json!({"id": rows.len(), "path": job["anchor"]}));
+        }
+        rows.push(Row {
+            case: case.clone(),
+            what: "onnxruntime quantize_dynamic (anchor)".into(),
+            floor: 0.0,
+            ok: false,
+            detail: if prep_ok {
+                "not run".into()
+            } else {
+                format!("prepare failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""))
+            },
+            sqnr: f64::NAN,
+            bytes: 0,
+        });
+        for (k, (method, flags, floor)) in METHODS.iter().enumerate() {
+            let what = format!("--quantize {method} {}", flags.join(" ")).trim_end().to_string();
+            let path = dir.join(format!("{k}_{method}.onnx"));
+            let mut cmd = Command::new(bin);
+            cmd.arg(job["model"].as_str().context("model")?)
+                .arg(&path)
+                .args(["--quantize", method])
+                .args(*flags)
+                .arg("--quiet");
+            if *method == "int8-static" {
+                cmd.arg("--calibration").arg(job["calibration"].as_str().context("calibration")?);
+            }
+            let res = cmd.output()?;
+            let mut row = Row {
+                case: case.clone(),
+                what,
+                floor: *floor,
+                ok: false,
+                detail: "not run".into(),
+                sqnr: f64::NAN,
+                bytes: 0,
+            };
+            if res.status.success() {
+                candidates.push(json!({"id": rows.len(), "path": path}));
+            } else {
+                row.detail =
+                    String::from_utf8_lossy(&res.stderr).lines().next().unwrap_or("convert failed").to_string();
+            }
+            rows.push(row);
+        }
+        job["candidates"] = Value::Array(candidates);
+    }
+    std::fs::write(&jobs_file, serde_json::to_vec_pretty(&jobs)?)?;
+    let out = Command::new(venv.python()).arg(&script).arg("run").arg(&jobs_file).output()?;
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
+        let row = rows.get_mut(r["id"].as_u64().context("id")? as usize).context("id out of range")?;
+        if r["ok"].as_bool() == Some(true) {
+            row.sqnr = r["sqnr"].as_f64().unwrap_or(f64::INFINITY);
+            row.bytes = r["bytes"].as_u64().unwrap_or(0);
+            row.ok = row.sqnr >= row.floor;
+            row.detail = format!("SQNR {:.1} dB (floor {}), {} bytes", row.sqnr, row.floor, row.bytes);
+        } else {
+            row.detail = r["message"].as_str().unwrap_or("failed").to_string();
+        }
+    }
+    // The anchor comparison: int8-dynamic must match or beat quantize_dynamic.
+    for case in cases.iter().map(|c| c.0) {
+        let anchor = rows.iter().find(|r| r.case == case && r.what.contains("anchor"));
+        let ours = rows.iter().find(|r| r.case == case && r.what == "--quantize int8-dynamic");
+        if let (Some(a), Some(o)) = (anchor, ours) {
+            let (sqnr_ok, size_ok) = (o.sqnr >= a.sqnr - 1e-9, o.bytes <= a.bytes);
+            let detail = format!(
+                "ours {:.1} dB / {} bytes vs quantize_dynamic {:.1} dB / {} bytes",
+                o.sqnr, o.bytes, a.sqnr, a.bytes
+            );
+            rows.push(Row {
+                case: case.to_string(),
+                what: "int8-dynamic vs quantize_dynamic".into(),
+                floor: 0.0,
+                ok: a.ok && o.ok && sqnr_ok && size_ok,
+                detail,
+                sqnr: o.sqnr,
+                bytes: o.bytes,
+            });
+        }
+    }
+    let passed = rows.iter().filter(|r| r.ok).count();
+    for r in &rows {
+        println!(
+            "{}  {:<22} {:<52} {:<12} {}",
+            if r.ok { "PASS" } else { "FAIL" },
+            r.case,
+            r.what,
+            "onnxruntime",
+            r.detail
+        );
+    }
+    println!("quantization: {passed} passed, {} failed", rows.len() - passed);
+    Ok(passed == rows.len())
+}
