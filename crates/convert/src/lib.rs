@@ -32,6 +32,10 @@ pub fn registry() -> Registry {
     fmt_onnx::register(&mut r);
     #[cfg(feature = "safetensors")]
     fmt_safetensors::register(&mut r);
+    #[cfg(feature = "simplify")]
+    opt_simplify::register(&mut r);
+    #[cfg(feature = "prune")]
+    opt_prune::register(&mut r);
     r
 }
 
