@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
+#[path = "interop_passes.rs"]
+mod passes;
+
 /// Options of the interop run.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -116,6 +119,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         }
     }
 
+    passes::add(&bin, &cases, &out_root, &mut rows, &mut jobs)?;
     let jobs_file = out_root.join("onnxruntime-jobs.json");
     std::fs::write(&jobs_file, serde_json::to_vec_pretty(&jobs)?)?;
     let script = ws.root.join("xtask/python/run_onnxruntime.py");
