@@ -239,6 +239,33 @@ mod tests {
     }
 
     #[test]
+    fn sparse_tensors_densify_from_linear_or_coordinate_indices() {
+        let values = Tensor::from_vec(vec![2], vec![1.5f32, -2.0]).unwrap();
+        let linear = SparseTensor {
+            values: values.clone(),
+            indices: Tensor::from_vec(vec![2], vec![1i64, 5]).unwrap(),
+            dims: vec![2, 3],
+        };
+        let dense = linear.to_dense().unwrap();
+        assert_eq!(&*dense.as_slice::<f32>().unwrap(), &[0.0, 1.5, 0.0, 0.0, 0.0, -2.0]);
+        let coords = SparseTensor {
+            values,
+            indices: Tensor::from_vec(vec![2, 2], vec![0i64, 1, 1, 2]).unwrap(),
+            dims: vec![2, 3],
+        };
+        assert_eq!(coords.to_dense().unwrap(), dense);
+        let mut bad = linear.clone();
+        bad.indices = Tensor::from_vec(vec![2], vec![1i64, 6]).unwrap();
+        assert_eq!(
+            bad.to_dense().unwrap_err().to_string(),
+            "invalid tensor: sparse tensor: index 6 outside 6 elements"
+        );
+        let mut bad = coords;
+        bad.indices = Tensor::from_vec(vec![2, 2], vec![0i64, 3, 1, 2]).unwrap();
+        assert!(bad.to_dense().unwrap_err().to_string().contains("coordinate 3 outside dimension 3"));
+    }
+
+    #[test]
     fn typed_access_checks_dtype() {
         let t = Tensor::from_vec(vec![3], vec![1i64, 2, 3]).unwrap();
         assert_eq!(&*t.as_slice::<i64>().unwrap(), &[1, 2, 3]);

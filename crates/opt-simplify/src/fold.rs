@@ -7,7 +7,8 @@ use crate::{Counts, RANDOM_OPS, num};
 /// Replaces each node whose inputs are all constants by initializers holding
 /// its outputs, in one sweep in topological order (so chains fold at once).
 ///
-/// Left alone: random ops, nodes with subgraphs (their bodies may read
+/// Left alone: random ops, DequantizeLinear (it is how quantized weights are
+/// stored), nodes with subgraphs (their bodies may read
 /// non-constant outer values), nodes producing a graph output (the output
 /// stays a computed value, as some runtimes expect), ops the evaluator lacks
 /// or fails on, non-tensor results, and results larger than the inputs plus
@@ -60,6 +61,10 @@ fn foldable(g: &Graph, node: &Node) -> bool {
         && !RANDOM_OPS.contains(&node.op.as_str())
         // Random in training mode; in inference mode `remove_identities` drops it anyway.
         && node.op != "Dropout"
+        // A quantized model stores low-precision weights behind DequantizeLinear:
+        // folding it would turn them back into floats, growing the model and
+        // hiding the quantization from runtimes.
+        && node.op != "DequantizeLinear"
         && node.subgraphs().next().is_none()
         && node.present_outputs().next().is_some()
         && !node.present_outputs().any(|o| g.outputs.iter().any(|v| v.name == o))

@@ -72,6 +72,17 @@ fn mlp_constants_become_initializers() {
 }
 
 #[test]
+fn quantized_weights_stay_quantized() {
+    let before = fixture("cnn_qdq_static");
+    let (after, c) = run(&before);
+    // The QuantizeLinear of float activations' constants fold; the int8 weights stay behind DequantizeLinear.
+    assert_eq!(ops(&after, "DequantizeLinear"), ops(&before, "DequantizeLinear"));
+    assert_eq!(c.folded, 0);
+    let bytes = |m: &Model| ir::ModelStats::of(m).by_dtype.get(&DType::I8).map(|e| e.2);
+    assert_eq!(bytes(&after), bytes(&before));
+}
+
+#[test]
 fn every_runnable_fixture_keeps_its_outputs() {
     // `dtypes` holds complex tensors the evaluator does not compute on.
     for name in [
