@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
+#[path = "interop_passes.rs"]
+mod passes;
+
 /// Options of the interop run.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -32,6 +35,14 @@ const RTOL: f64 = 1e-5;
 /// The bound for weight-compressed (int8/int4) IR run in onnxruntime: both
 /// runtimes decompress in f16, but round the f16 products differently.
 const RTOL_COMPRESSED: f64 = 1e-3;
+
+/// Fixtures the OpenVINO writer cannot express yet, with the reason. Their
+/// ONNX -> OpenVINO row is reported as SKIP, and only while the conversion
+/// still fails with an error naming the missing ops: once it succeeds the row runs.
+const OPENVINO_GAPS: &[(&str, &str)] = &[
+    ("ops_subgraph", "If/Loop bodies are not written to OpenVINO IR yet"),
+    ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger are not written to OpenVINO IR yet"),
+];
 
 /// Ways of writing the ONNX output, each checked separately.
 const VARIANTS: &[(&str, &[&str])] =
@@ -200,7 +211,15 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         let mut row = pending(&case.name, "onnx -> openvino".into(), "openvino");
         match convert_case(&bin, case, &out, &[])? {
             Ok(()) => ov_jobs.push(job(rows.len(), &out, case, RTOL)),
-            Err(msg) => row.detail = msg,
+            Err(msg) => {
+                if let Some((_, why)) = OPENVINO_GAPS.iter().find(|(c, _)| *c == case.name)
+                    && msg.contains("unsupported")
+                {
+                    println!("SKIP  {:<28} {:<30} {:<12} {why}: {msg}", case.name, "onnx -> openvino", "openvino");
+                    continue;
+                }
+                row.detail = msg
+            }
         }
         rows.push(row);
     }
@@ -222,6 +241,8 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         rows.push(row);
     }
 
+    // The simplify and prune passes' outputs, run in onnxruntime.
+    passes::add(&bin, &cases, &out_root, &mut rows, &mut ort_jobs)?;
     let scripts = ws.root.join("xtask/python");
     run_jobs(
         &venv,

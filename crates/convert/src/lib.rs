@@ -36,6 +36,10 @@ pub fn registry() -> Registry {
     fmt_openvino::register(&mut r);
     #[cfg(feature = "quant")]
     opt_quant::register(&mut r);
+    #[cfg(feature = "simplify")]
+    opt_simplify::register(&mut r);
+    #[cfg(feature = "prune")]
+    opt_prune::register(&mut r);
     r
 }
 

@@ -51,6 +51,27 @@ struct Cli {
     /// Run a registered pass, NAME or NAME=ARG (see --list-formats); repeatable, in order.
     #[arg(long = "pass", value_name = "NAME[=ARG]")]
     pass: Vec<String>,
+    /// Simplify the graph even when no other pass runs (fold constants and BatchNormalization, drop Identity/dead nodes, CSE).
+    #[arg(long, conflicts_with = "no_simplify")]
+    simplify: bool,
+    /// Do not simplify before other passes (simplification runs first whenever any pass is requested).
+    #[arg(long)]
+    no_simplify: bool,
+    /// Magnitude pruning: zero this fraction (0..1) of the Conv/ConvTranspose/Gemm/MatMul weights.
+    #[arg(long, value_name = "SPARSITY")]
+    prune_magnitude: Option<f64>,
+    /// Scope of --prune-magnitude: one threshold for all weights (global) or the fraction in every layer (layer).
+    #[arg(long, value_name = "SCOPE", default_value = "global", value_parser = ["global", "layer"])]
+    prune_scope: String,
+    /// With --prune-magnitude, store pruned weights as ONNX sparse_initializers where that is smaller.
+    #[arg(long)]
+    prune_sparse: bool,
+    /// Channel pruning: remove this fraction (0..1) of the Conv/Gemm output channels, shrinking the model.
+    #[arg(long, value_name = "FRACTION")]
+    prune_channels: Option<f64>,
+    /// Channel ranking norm for --prune-channels.
+    #[arg(long, value_name = "NORM", default_value = "l1", value_parser = ["l1", "l2"])]
+    prune_norm: String,
     /// List the formats and passes this build supports.
     #[arg(long)]
     list_formats: bool,
@@ -263,6 +284,26 @@ fn run(cli: Cli) -> Result<()> {
     #[cfg(feature = "quant")]
     if let Some(arg) = cli.quant.pass_arg(false) {
         opts.passes.push(registry.pass("quantize", &arg).context("--quantize")?);
+    }
+    // Pruning (crates/opt-prune) runs before every other pass, and simplification
+    // (crates/opt-simplify) before that whenever any pass runs, unless --no-simplify.
+    // A plain conversion runs no pass and writes the model exactly as read.
+    {
+        let mut front = Vec::new();
+        if let Some(r) = cli.prune_channels {
+            let arg = format!("{r},norm={}", cli.prune_norm);
+            front.push(registry.pass("prune-channels", &arg).with_context(|| format!("--prune-channels {r}"))?);
+        }
+        if let Some(s) = cli.prune_magnitude {
+            let sparse = if cli.prune_sparse { ",sparse" } else { "" };
+            let arg = format!("{s},scope={}{sparse}", cli.prune_scope);
+            front.push(registry.pass("prune-magnitude", &arg).with_context(|| format!("--prune-magnitude {s}"))?);
+        }
+        let any = !front.is_empty() || !opts.passes.is_empty();
+        if cli.simplify || (any && !cli.no_simplify && registry.passes().iter().any(|p| p.name == "simplify")) {
+            front.insert(0, registry.pass("simplify", "").context("--simplify")?);
+        }
+        opts.passes.splice(0..0, front);
     }
     if !opts.passes.is_empty() {
         opts.pass_check = Some(cli.check.input_options()?);

@@ -106,6 +106,13 @@ impl<'m> Session<'m> {
                 vals.insert(name.clone(), Value::Tensor(v));
             }
         }
+        for (name, s) in &g.sparse_initializers {
+            if !vals.contains_key(name) {
+                let dense = s.to_dense().map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
+                let v = convert::from_ir(&dense).map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
+                vals.insert(name.clone(), Value::Tensor(v));
+            }
+        }
         // Free each value after its last reader; graph outputs are kept.
         let keep: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
         let mut last_use: HashMap<&str, usize> = HashMap::new();

@@ -183,6 +183,47 @@ pub struct SparseTensor {
     pub dims: Vec<usize>,
 }
 
+impl SparseTensor {
+    /// The dense tensor it stands for (absent entries are zero), checking
+    /// every index against the dense shape.
+    pub fn to_dense(&self) -> Result<Tensor> {
+        let dtype = self.values.dtype();
+        let bad = |m: String| Error::InvalidTensor(format!("sparse tensor: {m}"));
+        let width = match dtype.bits() {
+            Some(b) if b % 8 == 0 => (b / 8) as usize,
+            _ => return Err(bad(format!("{dtype} values cannot be densified"))),
+        };
+        let numel = numel_of(&self.dims)?;
+        let nnz = self.values.numel();
+        let idx = self.indices.as_slice::<i64>()?;
+        let rank = self.dims.len();
+        let linear: Vec<usize> = match self.indices.shape() {
+            [n] if *n == nnz => {
+                idx.iter().map(|&i| usize::try_from(i).map_err(|_| bad(format!("index {i}")))).collect::<Result<_>>()?
+            }
+            [n, r] if *n == nnz && *r == rank => idx
+                .chunks(rank.max(1))
+                .map(|c| {
+                    c.iter().zip(&self.dims).try_fold(0usize, |acc, (&i, &d)| match usize::try_from(i) {
+                        Ok(i) if i < d => Ok(acc * d + i),
+                        _ => Err(bad(format!("coordinate {i} outside dimension {d}"))),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            s => return Err(bad(format!("indices of shape {s:?} for {nnz} values of rank {rank}"))),
+        };
+        let src = self.values.raw().ok_or_else(|| bad("string values cannot be densified".into()))?;
+        let mut out = vec![0u8; numel * width];
+        for (k, &i) in linear.iter().enumerate() {
+            if i >= numel {
+                return Err(bad(format!("index {i} outside {numel} elements")));
+            }
+            out[i * width..(i + 1) * width].copy_from_slice(&src[k * width..(k + 1) * width]);
+        }
+        Tensor::from_raw(dtype, self.dims.clone(), Buffer::from_vec(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +236,33 @@ mod tests {
         assert!(Tensor::from_raw(DType::I4, vec![3], Buffer::from_vec(vec![0; 2])).is_ok());
         let huge = Tensor::from_raw(DType::F32, vec![usize::MAX, 2], Buffer::new()).unwrap_err();
         assert!(huge.to_string().contains("more elements than fit"), "{huge}");
+    }
+
+    #[test]
+    fn sparse_tensors_densify_from_linear_or_coordinate_indices() {
+        let values = Tensor::from_vec(vec![2], vec![1.5f32, -2.0]).unwrap();
+        let linear = SparseTensor {
+            values: values.clone(),
+            indices: Tensor::from_vec(vec![2], vec![1i64, 5]).unwrap(),
+            dims: vec![2, 3],
+        };
+        let dense = linear.to_dense().unwrap();
+        assert_eq!(&*dense.as_slice::<f32>().unwrap(), &[0.0, 1.5, 0.0, 0.0, 0.0, -2.0]);
+        let coords = SparseTensor {
+            values,
+            indices: Tensor::from_vec(vec![2, 2], vec![0i64, 1, 1, 2]).unwrap(),
+            dims: vec![2, 3],
+        };
+        assert_eq!(coords.to_dense().unwrap(), dense);
+        let mut bad = linear.clone();
+        bad.indices = Tensor::from_vec(vec![2], vec![1i64, 6]).unwrap();
+        assert_eq!(
+            bad.to_dense().unwrap_err().to_string(),
+            "invalid tensor: sparse tensor: index 6 outside 6 elements"
+        );
+        let mut bad = coords;
+        bad.indices = Tensor::from_vec(vec![2, 2], vec![0i64, 3, 1, 2]).unwrap();
+        assert!(bad.to_dense().unwrap_err().to_string().contains("coordinate 3 outside dimension 3"));
     }
 
     #[test]

@@ -1,0 +1,380 @@
+//! `simplify` on the real fixtures and on small graphs built for each rewrite:
+//! the counts it reports, and outputs equal (within 1e-5) before and after.
+
+use std::path::Path;
+
+use convert::verify::{InputOptions, compare_models, make_inputs};
+use ir::{DType, Graph, Model, Node, Shape, Tensor, ValueInfo};
+use opt_simplify::{Counts, Options, simplify};
+
+fn fixture(name: &str) -> Model {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name).join("model.onnx");
+    convert::load(&convert::registry(), &p, None, &Default::default()).unwrap().0
+}
+
+/// Asserts every output of `after` is within 1e-5 (absolute and relative L2) of `before`'s on seeded inputs.
+fn assert_same_outputs(before: &Model, after: &Model) {
+    for seed in [0, 1] {
+        let inputs = make_inputs(before, &InputOptions { seed, ..InputOptions::default() }).unwrap();
+        for c in compare_models(before, after, inputs, 1e-5).unwrap() {
+            let m = c.metrics.unwrap();
+            assert!(m.max_abs <= 1e-5 && m.rel_l2 <= 1e-5, "output {}: {m:?}", c.name);
+        }
+    }
+}
+
+fn run(model: &Model) -> (Model, Counts) {
+    let mut m = model.clone();
+    let c = simplify(&mut m, &Options::default()).unwrap();
+    m.graph.validate().unwrap();
+    assert_same_outputs(model, &m);
+    (m, c)
+}
+
+fn ops(m: &Model, op: &str) -> usize {
+    m.graph.nodes.iter().filter(|n| n.op == op).count()
+}
+
+#[test]
+fn cnn_batch_norms_fold_into_convs() {
+    let before = fixture("cnn_bn_residual");
+    let (after, c) = run(&before);
+    assert_eq!(c.bn_folded, 8);
+    assert_eq!(c.nodes, (29, 21));
+    assert_eq!(ops(&after, "BatchNormalization"), 0);
+    // Every folded conv now has a bias; the BN parameters are gone.
+    assert!(after.graph.nodes.iter().filter(|n| n.op == "Conv").all(|n| n.input(2).is_some()));
+    assert_eq!(c.initializers, (42, 18));
+    assert_eq!(after.graph.outputs, before.graph.outputs);
+    assert_eq!(after.graph.inputs, before.graph.inputs);
+    // A second run finds nothing left to do.
+    let mut again = after.clone();
+    let c2 = simplify(&mut again, &Options::default()).unwrap();
+    assert_eq!((c2.nodes, c2.rounds), ((21, 21), 1));
+}
+
+#[test]
+fn transformer_constants_fold_and_duplicates_merge() {
+    let before = fixture("transformer_encoder");
+    let (after, c) = run(&before);
+    assert_eq!(c.folded, 53);
+    assert_eq!(c.cse_merged, 2);
+    assert_eq!(c.nodes, (155, 100));
+    assert_eq!(ops(&after, "Constant"), 0);
+}
+
+#[test]
+fn mlp_constants_become_initializers() {
+    let (after, c) = run(&fixture("mlp"));
+    assert_eq!(c.folded, 3);
+    assert_eq!(c.nodes, (12, 9));
+    assert_eq!(ops(&after, "Gemm"), 3);
+}
+
+#[test]
+fn quantized_weights_stay_quantized() {
+    let before = fixture("cnn_qdq_static");
+    let (after, c) = run(&before);
+    // The QuantizeLinear of float activations' constants fold; the int8 weights stay behind DequantizeLinear.
+    assert_eq!(ops(&after, "DequantizeLinear"), ops(&before, "DequantizeLinear"));
+    assert_eq!(c.folded, 0);
+    let bytes = |m: &Model| ir::ModelStats::of(m).by_dtype.get(&DType::I8).map(|e| e.2);
+    assert_eq!(bytes(&after), bytes(&before));
+}
+
+#[test]
+fn every_runnable_fixture_keeps_its_outputs() {
+    // `dtypes` holds complex tensors the evaluator does not compute on.
+    for name in [
+        "cnn_dynamo_default",
+        "cnn_qdq_static",
+        "dynamic_batch",
+        "external_data",
+        "keras_cnn_tf2onnx",
+        "mlp_int8_dynamic",
+        "ops_subgraph",
+    ] {
+        let before = fixture(name);
+        let (after, _) = run(&before);
+        assert_eq!(after.graph.outputs, before.graph.outputs, "{name}");
+        // Subgraph bodies are left as they were.
+        let bodies = |m: &Model| m.graph.nodes.iter().flat_map(|n| n.subgraphs().cloned()).collect::<Vec<Graph>>();
+        assert_eq!(bodies(&after), bodies(&before), "{name}");
+    }
+}
+
+fn vi(name: &str, dims: &[u64]) -> ValueInfo {
+    ValueInfo::tensor(name, DType::F32, Shape::fixed(dims))
+}
+
+fn f32s(shape: &[usize], f: impl Fn(usize) -> f32) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::from_vec(shape.to_vec(), (0..n).map(f).collect::<Vec<f32>>()).unwrap()
+}
+
+fn model(inputs: Vec<ValueInfo>, outputs: Vec<ValueInfo>, nodes: Vec<Node>, inits: Vec<(&str, Tensor)>) -> Model {
+    let mut g = Graph { inputs, outputs, nodes, ..Graph::default() };
+    for (k, t) in inits {
+        g.initializers.insert(k.into(), t);
+    }
+    g.validate().unwrap();
+    Model::new(g)
+}
+
+fn bn_params(c: usize) -> Vec<(&'static str, Tensor)> {
+    vec![
+        ("gamma", f32s(&[c], |i| 0.5 + i as f32 * 0.25)),
+        ("beta", f32s(&[c], |i| i as f32 * 0.1 - 0.2)),
+        ("mean", f32s(&[c], |i| 0.3 - i as f32 * 0.05)),
+        ("var", f32s(&[c], |i| 1.0 + i as f32 * 0.5)),
+    ]
+}
+
+fn bn(x: &str, y: &str) -> Node {
+    Node::new("BatchNormalization", [x, "gamma", "beta", "mean", "var"], [y]).named("bn")
+}
+
+#[test]
+fn batch_norm_folds_into_gemm_matmul_and_conv_transpose() {
+    // Gemm with transB and a bias.
+    let mut inits = bn_params(3);
+    inits.push(("w", f32s(&[3, 4], |i| i as f32 * 0.1 - 0.5)));
+    inits.push(("b", f32s(&[3], |i| i as f32)));
+    let gemm = model(
+        vec![vi("x", &[2, 4])],
+        vec![vi("y", &[2, 3])],
+        vec![
+            Node::new("Gemm", ["x", "w", "b"], ["t"]).with_attr("transB", 1i64).with_attr("beta", 0.5f32),
+            bn("t", "y"),
+        ],
+        inits,
+    );
+    let (after, c) = run(&gemm);
+    assert_eq!((c.bn_folded, after.graph.nodes.len()), (1, 1));
+
+    // MatMul becomes a Gemm with the folded bias.
+    let mut inits = bn_params(3);
+    inits.push(("w", f32s(&[4, 3], |i| 0.3 - i as f32 * 0.07)));
+    let matmul = model(
+        vec![vi("x", &[2, 4])],
+        vec![vi("y", &[2, 3])],
+        vec![Node::new("MatMul", ["x", "w"], ["t"]), bn("t", "y")],
+        inits,
+    );
+    let (after, c) = run(&matmul);
+    assert_eq!(c.bn_folded, 1);
+    assert_eq!(after.graph.nodes[0].op, "Gemm");
+
+    // ConvTranspose with 2 groups: weights [C_in, M/group, k, k].
+    let mut inits = bn_params(4);
+    inits.push(("w", f32s(&[4, 2, 2, 2], |i| (i % 7) as f32 * 0.1 - 0.3)));
+    let convt = model(
+        vec![vi("x", &[1, 4, 3, 3])],
+        vec![vi("y", &[1, 4, 4, 4])],
+        vec![Node::new("ConvTranspose", ["x", "w"], ["t"]).with_attr("group", 2i64), bn("t", "y")],
+        inits,
+    );
+    let (after, c) = run(&convt);
+    assert_eq!((c.bn_folded, after.graph.nodes.len()), (1, 1));
+}
+
+#[test]
+fn batch_norm_folds_in_f16_and_f64() {
+    for dtype in [DType::F16, DType::F64] {
+        let cast = |t: Tensor| {
+            let v = opt_simplify::num::to_f64(&t).unwrap();
+            opt_simplify::num::from_f64(dtype, t.shape().to_vec(), &v).unwrap()
+        };
+        let inits: Vec<(&str, Tensor)> = bn_params(2)
+            .into_iter()
+            .chain([("w", f32s(&[2, 3, 1, 1], |i| i as f32 * 0.25 - 0.5))])
+            .map(|(k, t)| (k, cast(t)))
+            .collect();
+        let m = model(
+            vec![ValueInfo::tensor("x", dtype, Shape::fixed(&[1, 3, 2, 2]))],
+            vec![ValueInfo::tensor("y", dtype, Shape::fixed(&[1, 2, 2, 2]))],
+            vec![Node::new("Conv", ["x", "w"], ["t"]), bn("t", "y")],
+            inits,
+        );
+        let mut after = m.clone();
+        let c = simplify(&mut after, &Options::default()).unwrap();
+        assert_eq!(c.bn_folded, 1, "{dtype}");
+        let inputs = make_inputs(&m, &InputOptions::default()).unwrap();
+        let check = &compare_models(&m, &after, inputs, 1.0).unwrap()[0];
+        // One rounding to the weight dtype: f16 keeps about 3 decimal digits.
+        let tol = if dtype == DType::F16 { 5e-3 } else { 1e-12 };
+        assert!(check.metrics.as_ref().unwrap().rel_l2 <= tol, "{dtype}: {check:?}");
+        assert_eq!(after.graph.initializers["w"].dtype(), dtype);
+    }
+}
+
+#[test]
+fn batch_norm_stays_when_the_conv_output_has_another_reader() {
+    let mut inits = bn_params(2);
+    inits.push(("w", f32s(&[2, 2, 1, 1], |i| i as f32)));
+    let m = model(
+        vec![vi("x", &[1, 2, 2, 2])],
+        vec![vi("y", &[1, 2, 2, 2]), vi("t", &[1, 2, 2, 2])],
+        vec![Node::new("Conv", ["x", "w"], ["t"]), bn("t", "y")],
+        inits,
+    );
+    let (after, c) = run(&m);
+    assert_eq!((c.bn_folded, ops(&after, "BatchNormalization")), (0, 1));
+}
+
+#[test]
+fn identity_before_a_graph_output_keeps_the_output_name() {
+    let m = model(
+        vec![vi("x", &[3])],
+        vec![vi("y", &[3])],
+        vec![Node::new("Relu", ["x"], ["r"]), Node::new("Identity", ["r"], ["y"])],
+        vec![],
+    );
+    let (after, c) = run(&m);
+    assert_eq!(c.identities, 1);
+    assert_eq!(after.graph.nodes.len(), 1);
+    assert_eq!(after.graph.nodes[0].output(0), Some("y"));
+
+    // Identity straight from an input to an output must stay: both names are the interface.
+    let m = model(vec![vi("x", &[3])], vec![vi("y", &[3])], vec![Node::new("Identity", ["x"], ["y"])], vec![]);
+    let (after, c) = run(&m);
+    assert_eq!((c.identities, after.graph.nodes.len()), (0, 1));
+}
+
+#[test]
+fn dropout_goes_only_in_inference_mode_without_a_read_mask() {
+    let drop = |outputs: Vec<&str>, training: Option<bool>| {
+        let mut n = Node::new("Dropout", ["x", "ratio"], outputs.clone());
+        let mut inits = vec![("ratio", Tensor::scalar(0.5f32))];
+        if let Some(t) = training {
+            n.inputs.push(Some("training".into()));
+            inits.push(("training", Tensor::from_bools(vec![], &[t]).unwrap()));
+        }
+        let outs: Vec<ValueInfo> = outputs.iter().filter(|o| **o != "d").map(|o| vi(o, &[3])).collect();
+        let mut nodes = vec![n];
+        let mut outs = outs;
+        if outputs[0] == "d" {
+            nodes.push(Node::new("Relu", ["d"], ["y"]));
+            outs.insert(0, vi("y", &[3]));
+        }
+        let mut m = model(vec![vi("x", &[3])], outs, nodes, inits);
+        let c = simplify(&mut m, &Options::default()).unwrap();
+        (c.dropouts, m)
+    };
+    assert_eq!(drop(vec!["d"], None).0, 1);
+    assert_eq!(drop(vec!["d"], Some(false)).0, 1);
+    // Training mode is random; a read mask is a real output.
+    let (n, m) = drop(vec!["d"], Some(true));
+    assert_eq!((n, ops(&m, "Dropout")), (0, 1));
+}
+
+#[test]
+fn transposes_merge_and_identity_permutations_vanish() {
+    let m = model(
+        vec![vi("x", &[2, 3, 4])],
+        vec![vi("y", &[4, 3, 2]), vi("z", &[2, 3, 4])],
+        vec![
+            Node::new("Transpose", ["x"], ["a"]).with_attr("perm", vec![1i64, 0, 2]),
+            Node::new("Transpose", ["a"], ["y"]).with_attr("perm", vec![2i64, 0, 1]),
+            Node::new("Transpose", ["a"], ["b"]).with_attr("perm", vec![1i64, 0, 2]),
+            Node::new("Relu", ["b"], ["z"]),
+        ],
+        vec![],
+    );
+    let (after, c) = run(&m);
+    assert_eq!((c.transposes_merged, c.transposes_removed), (2, 1));
+    // Only x -> y remains as one Transpose, plus the Relu reading x directly.
+    assert_eq!(ops(&after, "Transpose"), 1);
+    assert_eq!(after.graph.nodes.iter().find(|n| n.op == "Relu").unwrap().input(0), Some("x"));
+}
+
+#[test]
+fn reshapes_merge_and_squeeze_pairs_cancel() {
+    let i64s = |v: Vec<i64>| Tensor::from_vec(vec![v.len()], v).unwrap();
+    let m = model(
+        vec![vi("x", &[2, 1, 6])],
+        vec![vi("y", &[3, 4]), vi("z", &[2, 1, 6])],
+        vec![
+            Node::new("Reshape", ["x", "s1"], ["a"]),
+            Node::new("Reshape", ["a", "s2"], ["y"]),
+            Node::new("Squeeze", ["x", "ax"], ["q"]),
+            Node::new("Unsqueeze", ["q", "ax"], ["u"]),
+            Node::new("Neg", ["u"], ["z"]),
+        ],
+        vec![("s1", i64s(vec![12])), ("s2", i64s(vec![3, -1])), ("ax", i64s(vec![1]))],
+    );
+    let (after, c) = run(&m);
+    assert_eq!((c.reshapes_merged, c.squeeze_pairs), (1, 1));
+    assert_eq!(after.graph.nodes.iter().map(|n| n.op.as_str()).collect::<Vec<_>>(), ["Reshape", "Neg"]);
+    // A second shape with a 0 (copy that input dimension) must not skip the first Reshape.
+    let m = model(
+        vec![vi("x", &[2, 1, 6])],
+        vec![vi("y", &[12, 1])],
+        vec![Node::new("Reshape", ["x", "s1"], ["a"]), Node::new("Reshape", ["a", "s2"], ["y"])],
+        vec![("s1", i64s(vec![12, 1])), ("s2", i64s(vec![0, 1]))],
+    );
+    assert_eq!(run(&m).1.reshapes_merged, 0);
+}
+
+#[test]
+fn cse_merges_equal_nodes_but_never_random_ones() {
+    let m = model(
+        vec![vi("x", &[3])],
+        vec![vi("y", &[3]), vi("r", &[3])],
+        vec![
+            Node::new("Relu", ["x"], ["a"]),
+            Node::new("Relu", ["x"], ["b"]),
+            Node::new("Add", ["a", "b"], ["y"]),
+            Node::new("RandomUniformLike", ["x"], ["r1"]).with_attr("seed", 1.0f32),
+            Node::new("RandomUniformLike", ["x"], ["r2"]).with_attr("seed", 1.0f32),
+            Node::new("Sub", ["r1", "r2"], ["r"]),
+        ],
+        vec![],
+    );
+    let mut after = m.clone();
+    let c = simplify(&mut after, &Options::default()).unwrap();
+    assert_eq!(c.cse_merged, 1);
+    assert_eq!(ops(&after, "RandomUniformLike"), 2);
+    assert_eq!(after.graph.nodes.iter().find(|n| n.op == "Add").unwrap().inputs, [Some("a".into()), Some("a".into())]);
+}
+
+#[test]
+fn folding_is_capped_and_skips_random_ops() {
+    let shape = |v: Vec<i64>| Tensor::from_vec(vec![v.len()], v).unwrap();
+    let m = model(
+        vec![vi("x", &[1])],
+        vec![vi("y", &[1]), vi("big", &[1024, 1024])],
+        vec![
+            Node::new("ConstantOfShape", ["s_small"], ["small"]),
+            Node::new("Add", ["x", "small"], ["y"]),
+            // 8 MiB of zeros from 16 bytes: left as a node.
+            Node::new("ConstantOfShape", ["s_big"], ["z"])
+                .with_attr("value", Tensor::from_vec(vec![1], vec![0.0f64]).unwrap()),
+            Node::new("Cast", ["z"], ["big"]).with_attr("to", 1i64),
+            Node::new("RandomNormal", Vec::<String>::new(), ["rn"]).with_attr("shape", vec![2i64]),
+            Node::new("Neg", ["rn"], ["unused"]),
+        ],
+        vec![("s_small", shape(vec![1])), ("s_big", shape(vec![1024, 1024]))],
+    );
+    let mut after = m.clone();
+    let c = simplify(&mut after, &Options::default()).unwrap();
+    assert_eq!(c.folded, 1);
+    assert_eq!(ops(&after, "ConstantOfShape"), 1);
+    assert!(after.graph.initializers.contains_key("small"));
+    // The random node was dead and removed, never evaluated.
+    assert_eq!(ops(&after, "RandomNormal"), 0);
+}
+
+#[test]
+fn options_parse_and_reject_unknown_words() {
+    let o = Options::parse("no-cse, max-fold-growth=10").unwrap();
+    assert!(!o.cse && o.fold_constants && o.max_fold_growth == 10);
+    let e = Options::parse("fast").unwrap_err().to_string();
+    assert!(e.starts_with("simplify: unknown option 'fast'"), "{e}");
+    assert!(Options::parse("max-fold-growth=x").is_err());
+    let mut o = Options::parse("no-fold,no-bn,no-identity,no-reshape,no-cse").unwrap();
+    o.max_fold_growth = 0;
+    let mut m = fixture("cnn_bn_residual");
+    let c = simplify(&mut m, &o).unwrap();
+    assert_eq!((c.bn_folded, c.nodes), (0, (29, 29)));
+}
