@@ -97,7 +97,12 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat
                 ("copy", "cp", cp, false),
                 ("onnx -> onnx", "convert (ours)", ours_onnx, true),
                 ("onnx -> onnx", "onnx.load + onnx.save", peer_onnx, false),
-                ("onnx -> openvino", "convert (ours)", vec![s(bin), s(&model), xml_out.clone(), "--quiet".into()], true),
+                (
+                    "onnx -> openvino",
+                    "convert (ours)",
+                    vec![s(bin), s(&model), xml_out.clone(), "--quiet".into()],
+                    true,
+                ),
                 (
                     "onnx -> openvino",
                     "openvino.convert_model + save_model",
