@@ -3,14 +3,17 @@
 use half::{bf16, f16};
 use ir::DType;
 use ndarray::{ArrayD, IxDyn};
+use num_complex::{Complex32, Complex64};
 
 use crate::{Error, Result, bail};
 
 /// A dense tensor at run time: one ndarray variant per element type.
 ///
-/// 4-bit integers are unpacked to one element per byte; 8-bit floats are
-/// carried as their bit patterns with the dtype beside them (only casts and
-/// (de)quantization look inside them).
+/// 4- and 2-bit integers are unpacked to one element per byte; 8-, 6- and
+/// 4-bit floats are carried as their bit patterns, one per byte, with the
+/// dtype beside them (only casts and (de)quantization look inside them).
+/// Complex tensors move through the data-movement ops only: no ONNX
+/// arithmetic op accepts them, but graphs pass them along.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tensor {
     /// f32.
@@ -45,8 +48,16 @@ pub enum Tensor {
     I4(ArrayD<i8>),
     /// uint4, unpacked, values in 0..=15.
     U4(ArrayD<u8>),
-    /// One of the 8-bit float types, as bit patterns.
+    /// int2, unpacked, values in -2..=1.
+    I2(ArrayD<i8>),
+    /// uint2, unpacked, values in 0..=3.
+    U2(ArrayD<u8>),
+    /// One of the 8-, 6- or 4-bit float types, as bit patterns (low bits of each byte).
     F8(DType, ArrayD<u8>),
+    /// complex64.
+    C64(ArrayD<Complex32>),
+    /// complex128.
+    C128(ArrayD<Complex64>),
 }
 
 /// A value flowing along an edge.
@@ -116,7 +127,11 @@ macro_rules! with_any {
             $crate::Tensor::Str($a) => $e,
             $crate::Tensor::I4($a) => $e,
             $crate::Tensor::U4($a) => $e,
+            $crate::Tensor::I2($a) => $e,
+            $crate::Tensor::U2($a) => $e,
             $crate::Tensor::F8(_, $a) => $e,
+            $crate::Tensor::C64($a) => $e,
+            $crate::Tensor::C128($a) => $e,
         }
     };
 }
@@ -143,7 +158,43 @@ macro_rules! map_any {
             $crate::Tensor::Str($a) => $crate::Tensor::Str($e),
             $crate::Tensor::I4($a) => $crate::Tensor::I4($e),
             $crate::Tensor::U4($a) => $crate::Tensor::U4($e),
+            $crate::Tensor::I2($a) => $crate::Tensor::I2($e),
+            $crate::Tensor::U2($a) => $crate::Tensor::U2($e),
             $crate::Tensor::F8(d, $a) => $crate::Tensor::F8(*d, $e),
+            $crate::Tensor::C64($a) => $crate::Tensor::C64($e),
+            $crate::Tensor::C128($a) => $crate::Tensor::C128($e),
+        }
+    };
+}
+
+/// Like [`map_any!`] for element types with an order (all but complex);
+/// evaluates to `Result<Tensor>`, an error for complex tensors.
+#[macro_export]
+macro_rules! map_ordered {
+    ($t:expr, $a:ident => $e:expr) => {
+        match $t {
+            $crate::Tensor::C64(_) | $crate::Tensor::C128(_) => {
+                Err($crate::Error::op(format!("{} has no order; not supported here", $t.dtype())))
+            }
+            $crate::Tensor::F32($a) => Ok($crate::Tensor::F32($e)),
+            $crate::Tensor::F64($a) => Ok($crate::Tensor::F64($e)),
+            $crate::Tensor::F16($a) => Ok($crate::Tensor::F16($e)),
+            $crate::Tensor::BF16($a) => Ok($crate::Tensor::BF16($e)),
+            $crate::Tensor::I8($a) => Ok($crate::Tensor::I8($e)),
+            $crate::Tensor::I16($a) => Ok($crate::Tensor::I16($e)),
+            $crate::Tensor::I32($a) => Ok($crate::Tensor::I32($e)),
+            $crate::Tensor::I64($a) => Ok($crate::Tensor::I64($e)),
+            $crate::Tensor::U8($a) => Ok($crate::Tensor::U8($e)),
+            $crate::Tensor::U16($a) => Ok($crate::Tensor::U16($e)),
+            $crate::Tensor::U32($a) => Ok($crate::Tensor::U32($e)),
+            $crate::Tensor::U64($a) => Ok($crate::Tensor::U64($e)),
+            $crate::Tensor::Bool($a) => Ok($crate::Tensor::Bool($e)),
+            $crate::Tensor::Str($a) => Ok($crate::Tensor::Str($e)),
+            $crate::Tensor::I4($a) => Ok($crate::Tensor::I4($e)),
+            $crate::Tensor::U4($a) => Ok($crate::Tensor::U4($e)),
+            $crate::Tensor::I2($a) => Ok($crate::Tensor::I2($e)),
+            $crate::Tensor::U2($a) => Ok($crate::Tensor::U2($e)),
+            $crate::Tensor::F8(d, $a) => Ok($crate::Tensor::F8(*d, $e)),
         }
     };
 }
@@ -252,7 +303,11 @@ impl Tensor {
             Tensor::Str(_) => DType::String,
             Tensor::I4(_) => DType::I4,
             Tensor::U4(_) => DType::U4,
+            Tensor::I2(_) => DType::I2,
+            Tensor::U2(_) => DType::U2,
             Tensor::F8(d, _) => *d,
+            Tensor::C64(_) => DType::C64,
+            Tensor::C128(_) => DType::C128,
         }
     }
 
@@ -322,6 +377,8 @@ impl Tensor {
             Tensor::Bool(a) => a.iter().map(|&v| f64::from(u8::from(v))).collect(),
             Tensor::I4(a) => a.iter().map(|&v| f64::from(v)).collect(),
             Tensor::U4(a) => a.iter().map(|&v| f64::from(v)).collect(),
+            Tensor::I2(a) => a.iter().map(|&v| f64::from(v)).collect(),
+            Tensor::U2(a) => a.iter().map(|&v| f64::from(v)).collect(),
             Tensor::I64(a) => a.iter().map(|&v| v as f64).collect(),
             Tensor::U64(a) => a.iter().map(|&v| v as f64).collect(),
             t => t.to_i64_vec()?.into_iter().map(|v| v as f64).collect(),

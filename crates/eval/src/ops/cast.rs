@@ -140,11 +140,11 @@ pub(crate) fn cast_with(x: &Tensor, to: DType, opts: CastOptions) -> Result<Tens
         Tensor::F64(a) => from_elems(a, to, opts),
         Tensor::F16(a) => from_elems(a, to, opts),
         Tensor::BF16(a) => from_elems(a, to, opts),
-        Tensor::I8(a) | Tensor::I4(a) => from_elems(a, to, opts),
+        Tensor::I8(a) | Tensor::I4(a) | Tensor::I2(a) => from_elems(a, to, opts),
         Tensor::I16(a) => from_elems(a, to, opts),
         Tensor::I32(a) => from_elems(a, to, opts),
         Tensor::I64(a) => from_elems(a, to, opts),
-        Tensor::U8(a) | Tensor::U4(a) => from_elems(a, to, opts),
+        Tensor::U8(a) | Tensor::U4(a) | Tensor::U2(a) => from_elems(a, to, opts),
         Tensor::U16(a) => from_elems(a, to, opts),
         Tensor::U32(a) => from_elems(a, to, opts),
         Tensor::U64(a) => from_elems(a, to, opts),
@@ -157,6 +157,8 @@ pub(crate) fn cast_with(x: &Tensor, to: DType, opts: CastOptions) -> Result<Tens
             let parsed: Vec<StrNum> = a.iter().map(|s| StrNum::parse(s)).collect::<Result<_>>()?;
             from_elems(&array(a.shape(), parsed)?, to, opts)
         }
+        // No ONNX Cast accepts complex input (numpy would drop the imaginary part).
+        Tensor::C64(_) | Tensor::C128(_) => bail!("cannot cast {} to {to}", x.dtype()),
     }
 }
 
@@ -432,6 +434,14 @@ fn wrap_u4(v: i128) -> u8 {
     (v as u8) & 0x0f
 }
 
+fn wrap_i2(v: i128) -> i8 {
+    ((v as u8) << 6) as i8 >> 6
+}
+
+fn wrap_u2(v: i128) -> u8 {
+    (v as u8) & 0x03
+}
+
 fn from_elems<S: Elem>(a: &ArrayD<S>, to: DType, opts: CastOptions) -> Result<Tensor> {
     Ok(match to {
         DType::F32 => Tensor::F32(a.mapv(S::to_f32)),
@@ -448,6 +458,8 @@ fn from_elems<S: Elem>(a: &ArrayD<S>, to: DType, opts: CastOptions) -> Result<Te
         DType::U64 => Tensor::U64(a.mapv(|v| v.to_int(Via::U64) as u64)),
         DType::I4 => Tensor::I4(a.mapv(|v| wrap_i4(v.to_int(Via::I32)))),
         DType::U4 => Tensor::U4(a.mapv(|v| wrap_u4(v.to_int(Via::I32)))),
+        DType::I2 => Tensor::I2(a.mapv(|v| wrap_i2(v.to_int(Via::I32)))),
+        DType::U2 => Tensor::U2(a.mapv(|v| wrap_u2(v.to_int(Via::I32)))),
         DType::Bool => Tensor::Bool(a.mapv(S::nonzero)),
         DType::String => Tensor::Str(a.map(|v| v.to_text())),
         DType::F8E8M0 => Tensor::F8(to, a.mapv(|v| e8m0_encode(v.to_f32(), opts.saturate, opts.round))),
@@ -455,9 +467,11 @@ fn from_elems<S: Elem>(a: &ArrayD<S>, to: DType, opts: CastOptions) -> Result<Te
             let f = F8Format::new(to)?;
             Tensor::F8(to, a.mapv(|v| f.encode(v.to_f64(), opts.saturate)))
         }
-        DType::F4E2M1 | DType::F6E2M3 | DType::F6E3M2 | DType::C64 | DType::C128 | DType::I2 | DType::U2 => {
-            bail!("cannot cast to {to}: the evaluator has no representation for {to} tensors")
+        DType::F4E2M1 | DType::F6E2M3 | DType::F6E3M2 => {
+            let f = MiniFloat::new(to)?;
+            Tensor::F8(to, a.mapv(|v| f.encode(v.to_f64())))
         }
+        DType::C64 | DType::C128 => bail!("cannot cast to {to}: ONNX Cast has no complex targets"),
     })
 }
 
@@ -571,10 +585,79 @@ impl F8Format {
     }
 }
 
-/// The f32 value of each of the 256 bit patterns of an 8-bit float type.
+/// The OCP microscaling element formats float4e2m1, float6e2m3 and
+/// float6e3m2: sign, exponent and mantissa bits with neither infinities nor
+/// NaN. Conversions always saturate to ±max (Cast's `saturate` covers the
+/// 8-bit types only) and NaN becomes the lone sign bit, as onnx's reference
+/// (ml_dtypes) does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MiniFloat {
+    mant: i32,
+    bias: i32,
+    max: f64,
+    /// The sign bit's mask; the largest magnitude is `sign - 1`.
+    sign: u8,
+}
+
+impl MiniFloat {
+    /// The format of a 4- or 6-bit float dtype.
+    pub(crate) fn new(kind: DType) -> Result<MiniFloat> {
+        Ok(match kind {
+            DType::F4E2M1 => MiniFloat { mant: 1, bias: 1, max: 6.0, sign: 0x08 },
+            DType::F6E2M3 => MiniFloat { mant: 3, bias: 1, max: 7.5, sign: 0x20 },
+            DType::F6E3M2 => MiniFloat { mant: 2, bias: 3, max: 28.0, sign: 0x20 },
+            other => bail!("{other} is not a 4- or 6-bit float type"),
+        })
+    }
+
+    /// Encodes `x` rounding to nearest even, saturating.
+    pub(crate) fn encode(&self, x: f64) -> u8 {
+        if x.is_nan() {
+            return self.sign;
+        }
+        let sign = if x.is_sign_negative() { self.sign } else { 0 };
+        let a = x.abs().min(self.max);
+        let emin = 1 - self.bias;
+        let e = if a == 0.0 { emin } else { floor_log2(a).max(emin) };
+        let q = pow2(e - self.mant);
+        let r = (round_even(a / q) * q).min(self.max);
+        if r == 0.0 {
+            return sign;
+        }
+        let e2 = floor_log2(r);
+        let bits = if e2 < emin {
+            (r / pow2(emin - self.mant)) as u8
+        } else {
+            let m = (r / pow2(e2 - self.mant)) as i32 - (1 << self.mant);
+            (((e2 + self.bias) << self.mant) | m) as u8
+        };
+        sign | bits
+    }
+
+    /// The value of bit pattern `b` (bits above the format's width ignored).
+    pub(crate) fn decode(&self, b: u8) -> f32 {
+        let b = b & (2 * self.sign - 1);
+        let ef = i32::from(b & (self.sign - 1)) >> self.mant;
+        let m = i32::from(b) & ((1 << self.mant) - 1);
+        let v = if ef == 0 {
+            f64::from(m) * pow2(1 - self.bias - self.mant)
+        } else {
+            f64::from((1 << self.mant) + m) * pow2(ef - self.bias - self.mant)
+        };
+        (if b & self.sign != 0 { -v } else { v }) as f32
+    }
+}
+
+/// The f32 value of each of the 256 bit patterns of an 8-bit float type (or
+/// of the 16/64 patterns of a 4/6-bit one, the rest of the table zero).
 pub(crate) fn f8_decode_table(kind: DType) -> Result<[f32; 256]> {
     let mut t = [0f32; 256];
-    if kind == DType::F8E8M0 {
+    if matches!(kind, DType::F4E2M1 | DType::F6E2M3 | DType::F6E3M2) {
+        let f = MiniFloat::new(kind)?;
+        for (b, v) in t.iter_mut().enumerate().take(2 * usize::from(f.sign)) {
+            *v = f.decode(b as u8);
+        }
+    } else if kind == DType::F8E8M0 {
         for (b, v) in t.iter_mut().enumerate() {
             *v = e8m0_decode(b as u8);
         }
@@ -924,7 +1007,10 @@ pub(crate) mod tests {
         let like = Tensor::I64(array(&[0], vec![]).unwrap());
         let y = run_node(node, vec![Some(f32s(&[1.7, -2.2])), Some(like)], 15).unwrap();
         assert_eq!(y[0], Tensor::i64(&[2], vec![1, -2]).unwrap());
-        assert!(run_node(cast_node(23), vec![Some(f32s(&[1.0]))], 23).is_err());
+        assert!(run_node(cast_node(14), vec![Some(f32s(&[1.0]))], 23).is_err());
+        let f4 = run_node(cast_node(23), vec![Some(f32s(&[0.25, 1.0, 100.0]))], 23).unwrap();
+        let back = run_node(cast_node(1), vec![Some(f4[0].clone())], 23).unwrap();
+        assert_eq!(back[0], f32s(&[0.0, 1.0, 6.0]));
         assert!(run_node(cast_node(99), vec![Some(f32s(&[1.0]))], 23).is_err());
         assert!(run_node(ir::Node::new("Cast", ["x"], ["y"]), vec![Some(f32s(&[1.0]))], 13).is_err());
     }

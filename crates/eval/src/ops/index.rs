@@ -16,7 +16,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::shape::{checked_numel, list_arm, map_list, norm_index, one, reshaped, standard, strides};
 use crate::registry::OpRegistry;
-use crate::{Ctx, Result, Tensor, Value, bail, map_any, util, with_any};
+use crate::{Ctx, Result, Tensor, Value, bail, map_any, map_ordered, util, with_any};
 
 pub(crate) fn register(r: &mut OpRegistry) {
     r.add("Gather", gather);
@@ -613,8 +613,8 @@ fn unique_of<T: Clone + PartialOrd>(
 /// values, first indices, inverse indices and counts.
 fn unique(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
-    if let Tensor::F8(d, _) = x {
-        bail!("Unique does not support {d}");
+    if let Tensor::F8(..) | Tensor::C64(_) | Tensor::C128(_) = x {
+        bail!("Unique does not support {}", x.dtype());
     }
     let sorted = ctx.int("sorted", 1)? != 0;
     let axis = match ctx.node.attr("axis") {
@@ -625,7 +625,7 @@ fn unique(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         bail!("cannot take unique slices of a scalar");
     }
     let mut groups = (Vec::new(), Vec::new(), Vec::new());
-    let y = map_any!(x, a => unique_of(a, axis, sorted, &mut groups)?);
+    let y = map_ordered!(x, a => unique_of(a, axis, sorted, &mut groups)?)?;
     let (firsts, inverse, counts) = groups;
     let n = firsts.len();
     let firsts: Vec<i64> = firsts.into_iter().map(|i| i as i64).collect();

@@ -101,6 +101,10 @@ fn join(ts: &[&Tensor], j: &impl Joiner) -> Result<Tensor> {
         Tensor::Str(_) => arm!(Str),
         Tensor::I4(_) => arm!(I4),
         Tensor::U4(_) => arm!(U4),
+        Tensor::I2(_) => arm!(I2),
+        Tensor::U2(_) => arm!(U2),
+        Tensor::C64(_) => arm!(C64),
+        Tensor::C128(_) => arm!(C128),
         Tensor::F8(d, _) => {
             let views: Vec<_> =
                 ts.iter().filter_map(|t| if let Tensor::F8(_, a) = t { Some(a.view()) } else { None }).collect();

@@ -216,6 +216,10 @@ macro_rules! map_list {
             $crate::Tensor::Str(_) => $crate::ops::shape::list_arm!(ts, first, Str, $v, $e),
             $crate::Tensor::I4(_) => $crate::ops::shape::list_arm!(ts, first, I4, $v, $e),
             $crate::Tensor::U4(_) => $crate::ops::shape::list_arm!(ts, first, U4, $v, $e),
+            $crate::Tensor::I2(_) => $crate::ops::shape::list_arm!(ts, first, I2, $v, $e),
+            $crate::Tensor::U2(_) => $crate::ops::shape::list_arm!(ts, first, U2, $v, $e),
+            $crate::Tensor::C64(_) => $crate::ops::shape::list_arm!(ts, first, C64, $v, $e),
+            $crate::Tensor::C128(_) => $crate::ops::shape::list_arm!(ts, first, C128, $v, $e),
             $crate::Tensor::F8(d, _) => {
                 let mut $v = Vec::with_capacity(ts.len());
                 for t in ts {
