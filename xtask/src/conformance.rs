@@ -520,6 +520,19 @@ fn compare_tensors(a: &Tensor, e: &Tensor, rtol: f64, atol: f64) -> Result<(), S
             let first = diff.first().map(|&i| (i, format!("{:?}", x.iter().nth(i)), format!("{:?}", y.iter().nth(i))));
             (diff.len(), first)
         }
+        (Tensor::C64(_) | Tensor::C128(_), _) => {
+            // numpy's rule with the complex modulus: |a - e| <= atol + rtol * |e|.
+            let (x, y) = (complex_values(a)?, complex_values(e)?);
+            let bad = |p: (f64, f64), q: (f64, f64)| {
+                // NaN in either makes the distance NaN, which counts as a mismatch.
+                let d = (p.0 - q.0).hypot(p.1 - q.1);
+                d.is_nan() || d > atol + rtol * q.0.hypot(q.1)
+            };
+            let diff: Vec<usize> =
+                x.iter().zip(&y).enumerate().filter(|(_, (p, q))| bad(**p, **q)).map(|(i, _)| i).collect();
+            let first = diff.first().map(|&i| (i, format!("{:?}", x[i]), format!("{:?}", y[i])));
+            (diff.len(), first)
+        }
         _ if a.dtype().is_float() => {
             // Onnx's runner allows two bf16 ulps, bf16 having 8 bits of mantissa.
             let rtol = if a.dtype() == DType::BF16 { rtol.max(2f64.powi(-6)) } else { rtol };
@@ -564,6 +577,15 @@ fn float_values(t: &Tensor) -> Result<Vec<f64>, String> {
     }
 }
 
+/// Complex values as (real, imaginary) pairs.
+fn complex_values(t: &Tensor) -> Result<Vec<(f64, f64)>, String> {
+    match t {
+        Tensor::C64(a) => Ok(a.iter().map(|c| (f64::from(c.re), f64::from(c.im))).collect()),
+        Tensor::C128(a) => Ok(a.iter().map(|c| (c.re, c.im)).collect()),
+        other => Err(format!("expected a complex tensor, got {}", other.dtype())),
+    }
+}
+
 /// Integer and bool values, exactly (u64 above i64::MAX and i64 keep their order in i128).
 fn exact_values(t: &Tensor) -> Result<Vec<i128>, String> {
     Ok(match t {
@@ -571,12 +593,33 @@ fn exact_values(t: &Tensor) -> Result<Vec<i128>, String> {
         Tensor::Bool(a) => a.iter().map(|&v| i128::from(v)).collect(),
         Tensor::I4(a) => a.iter().map(|&v| i128::from(v)).collect(),
         Tensor::U4(a) => a.iter().map(|&v| i128::from(v)).collect(),
+        Tensor::I2(a) => a.iter().map(|&v| i128::from(v)).collect(),
+        Tensor::U2(a) => a.iter().map(|&v| i128::from(v)).collect(),
         t => t.to_i64_vec().map_err(|e| e.to_string())?.into_iter().map(i128::from).collect(),
     })
 }
 
-/// The value of an 8-bit float's bit pattern, per the ONNX spec's formats.
+/// The value of an 8-bit float's bit pattern, per the ONNX spec's formats
+/// (also the 4- and 6-bit floats, whose bits ride in the same variant).
 fn f8_to_f64(d: DType, b: u8) -> Result<f64, String> {
+    // The 4- and 6-bit floats have neither infinities nor NaN.
+    let mini = match d {
+        DType::F4E2M1 => Some((2, 1, 1)),
+        DType::F6E2M3 => Some((2, 3, 1)),
+        DType::F6E3M2 => Some((3, 2, 3)),
+        _ => None,
+    };
+    if let Some((e_bits, m_bits, bias)) = mini {
+        let sign = if b & (1 << (e_bits + m_bits)) != 0 { -1.0 } else { 1.0 };
+        let exp = i32::from((b >> m_bits) & ((1 << e_bits) - 1));
+        let man = f64::from(b & ((1 << m_bits) - 1));
+        let scale = f64::from(1u32 << m_bits);
+        return Ok(if exp == 0 {
+            sign * man / scale * 2f64.powi(1 - bias)
+        } else {
+            sign * (1.0 + man / scale) * 2f64.powi(exp - bias)
+        });
+    }
     // (exponent bits, mantissa bits, bias)
     let (e_bits, m_bits, bias) = match d {
         DType::F8E4M3FN => (4, 3, 7),
@@ -646,6 +689,17 @@ mod tests {
             compare_tensors(&i3, &i2, 1e-3, 1e-7).unwrap_err(),
             "1 of 2 i64 values differ; first at [0, 1]: got 2, expected 3"
         );
+    }
+
+    #[test]
+    fn mini_float_values() {
+        // float4e2m1: 0b0111 is 6, 0b1001 is -0.5 (subnormal); float6e3m2: 0b011111 is 28;
+        // float6e2m3: 0b011111 is its largest value, 7.5.
+        assert_eq!(f8_to_f64(DType::F4E2M1, 0b0111), Ok(6.0));
+        assert_eq!(f8_to_f64(DType::F4E2M1, 0b1001), Ok(-0.5));
+        assert_eq!(f8_to_f64(DType::F6E3M2, 0b01_1111), Ok(28.0));
+        assert_eq!(f8_to_f64(DType::F6E2M3, 0b01_1111), Ok(7.5));
+        assert_eq!(f8_to_f64(DType::F6E2M3, 0b00_1111), Ok(1.875));
     }
 
     #[test]

@@ -113,6 +113,20 @@ fn random_tensor_inner(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> eval::
         DType::U32 => eval::Tensor::U32(eval::array(&shape, ints.iter().map(|&x| x as u32).collect())?),
         DType::U64 => eval::Tensor::U64(eval::array(&shape, ints.iter().map(|&x| x as u64).collect())?),
         DType::String => eval::Tensor::Str(eval::array(&shape, ints.iter().map(|x| x.to_string()).collect())?),
+        DType::C64 => eval::Tensor::C64(eval::array(
+            &shape,
+            f.iter().enumerate().map(|(i, &x)| eval::Complex32::new(x as f32, ((i % 7) as f32 - 3.0) / 4.0)).collect(),
+        )?),
+        DType::C128 => eval::Tensor::C128(eval::array(
+            &shape,
+            f.iter().enumerate().map(|(i, &x)| eval::Complex64::new(x, ((i % 7) as f64 - 3.0) / 4.0)).collect(),
+        )?),
+        // Narrow integers from the same 0/1 indices, narrow floats from the
+        // unit values, both through the evaluator's own Cast.
+        DType::I4 | DType::U4 | DType::I2 | DType::U2 => {
+            eval::Tensor::I64(eval::array(&shape, ints)?).cast_to(dtype)?
+        }
+        d if d.is_float() => eval::Tensor::F64(eval::array(&shape, f)?).cast_to(d)?,
         d => return Err(eval::Error::op(format!("cannot make random {d} inputs; give an input file"))),
     };
     Ok(t)

@@ -421,3 +421,33 @@ fn failure_while_writing_leaves_existing_external_data_untouched() {
     assert!(now == b"precious", "the existing external data was replaced (now {} bytes)", now.len());
     assert_eq!(entries(dir.path()), ["out.onnx", "out.onnx.data"], "temp files left behind");
 }
+
+/// `--verify` on every ONNX fixture, the `dtypes` one included (complex,
+/// 2/4/6-bit, 8-bit float and string outputs): the evaluator runs the source
+/// and the re-imported output and every output must match exactly.
+#[test]
+fn verify_passes_on_every_onnx_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx");
+    let mut seen = 0;
+    for name in entries(&root) {
+        let out = dir.path().join(format!("{name}.onnx"));
+        let r = convert(&[fixture(&name).as_os_str(), out.as_os_str(), OsStr::new("--verify")]);
+        assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
+        assert!(r.stdout.contains("verify: all"), "{name}: {}", r.stdout);
+        // Every output row reports a max_abs of 0: the round trip is lossless.
+        let rows: Vec<&str> = r
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("output"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("verify:"))
+            .collect();
+        assert!(!rows.is_empty(), "{name}: {}", r.stdout);
+        for row in rows {
+            assert_eq!(row.split_whitespace().nth(1), Some("0"), "{name}: {row}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} fixtures found");
+}

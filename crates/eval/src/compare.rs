@@ -42,7 +42,7 @@ pub fn compare(reference: &Tensor, candidate: &Tensor) -> Result<Metrics> {
             nan_mismatches: 0,
         });
     }
-    let (r, c) = (reference.to_f64_vec()?, candidate.to_f64_vec()?);
+    let (r, c) = (components(reference)?, components(candidate)?);
     let (mut max_abs, mut diff2, mut ref2, mut cand2, mut dot, mut nan_mismatches) = (0f64, 0f64, 0f64, 0f64, 0f64, 0);
     for (&x, &y) in r.iter().zip(&c) {
         if x.is_nan() || y.is_nan() {
@@ -87,7 +87,19 @@ pub fn compare(reference: &Tensor, candidate: &Tensor) -> Result<Metrics> {
         }
         _ => None,
     };
-    Ok(Metrics { elements: r.len(), max_abs, rel_l2, cosine, sqnr_db, top1, nan_mismatches })
+    Ok(Metrics { elements: reference.len(), max_abs, rel_l2, cosine, sqnr_db, top1, nan_mismatches })
+}
+
+/// The values as f64; complex tensors as interleaved (real, imaginary)
+/// components, so that every metric treats a complex number as two reals
+/// (the L2 and cosine figures then equal those of the complex vectors).
+fn components(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(match t {
+        Tensor::C64(a) => a.iter().flat_map(|z| [f64::from(z.re), f64::from(z.im)]).collect(),
+        Tensor::C128(a) => a.iter().flat_map(|z| [z.re, z.im]).collect(),
+        Tensor::F8(..) => t.cast_to(ir::DType::F64)?.to_f64_vec()?,
+        t => t.to_f64_vec()?,
+    })
 }
 
 /// Compares two values of the same structure (tensors, or sequences of
@@ -142,6 +154,15 @@ mod tests {
         assert_eq!(m.top1, Some((2, 2)));
         assert_eq!(compare(&a, &a).unwrap().rel_l2, 0.0);
         assert!(compare(&a, &Tensor::f32(&[4], vec![0.; 4]).unwrap()).is_err());
+        let z = |im: f32| {
+            Tensor::C64(
+                crate::array(&[2], vec![num_complex::Complex32::new(3.0, 0.0), num_complex::Complex32::new(0.0, im)])
+                    .unwrap(),
+            )
+        };
+        let m = compare(&z(4.0), &z(4.5)).unwrap();
+        assert_eq!((m.elements, m.max_abs), (2, 0.5));
+        assert!((m.rel_l2 - 0.1).abs() < 1e-12, "{m:?}");
         let n = Tensor::f32(&[2], vec![f32::NAN, f32::INFINITY]).unwrap();
         let m = compare(&n, &n).unwrap();
         assert_eq!((m.nan_mismatches, m.rel_l2), (0, 0.0));

@@ -19,5 +19,7 @@ mod value;
 pub use convert::{from_ir, to_ir};
 pub use error::{Error, Result};
 pub use exec::{Session, run};
+/// The complex element types of [`Tensor::C64`] and [`Tensor::C128`].
+pub use num_complex::{Complex32, Complex64};
 pub use registry::{Ctx, OpFn, OpRegistry, registry};
 pub use value::{Tensor, Value, array};

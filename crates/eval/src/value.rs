@@ -284,6 +284,12 @@ macro_rules! map_num2 {
 }
 
 impl Tensor {
+    /// Converts to `to` with ONNX `Cast` semantics (saturating for the
+    /// 8-bit and narrower floats); complex types cannot be cast to.
+    pub fn cast_to(&self, to: DType) -> Result<Tensor> {
+        crate::ops::cast::cast(self, to, true)
+    }
+
     /// The element type.
     pub fn dtype(&self) -> DType {
         match self {

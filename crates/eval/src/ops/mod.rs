@@ -5,7 +5,7 @@ use crate::registry::OpRegistry;
 
 mod activation;
 mod attention;
-mod cast;
+pub(crate) mod cast;
 mod control;
 mod conv;
 mod detection;

@@ -15,7 +15,9 @@
 use ir::DType;
 use ndarray::ArrayD;
 
-use crate::ops::cast::{Elem, F8Format, cast, dtype_from_code, f8_decode_table, f64_to_bf16, f64_to_f16, round_even};
+use crate::ops::cast::{
+    Elem, F8Format, MiniFloat, cast, dtype_from_code, f8_decode_table, f64_to_bf16, f64_to_f16, round_even,
+};
 use crate::registry::{Ctx, OpRegistry};
 use crate::util::axis as norm_axis;
 use crate::{Result, Tensor, Value, array, bail};
@@ -36,6 +38,8 @@ pub(crate) fn int_range(d: DType) -> Option<(f64, f64)> {
         DType::I16 => (-32768.0, 32767.0),
         DType::U4 => (0.0, 15.0),
         DType::I4 => (-8.0, 7.0),
+        DType::U2 => (0.0, 3.0),
+        DType::I2 => (-2.0, 1.0),
         _ => return None,
     })
 }
@@ -64,6 +68,13 @@ fn pack(v: Vec<f64>, shape: &[usize], to: DType, saturate: bool) -> Result<Tenso
         DType::I16 => Tensor::I16(ints(v, shape, range, |x| x as i16)?),
         DType::U4 => Tensor::U4(ints(v, shape, range, |x| x as u8)?),
         DType::I4 => Tensor::I4(ints(v, shape, range, |x| x as i8)?),
+        DType::U2 => Tensor::U2(ints(v, shape, range, |x| x as u8)?),
+        DType::I2 => Tensor::I2(ints(v, shape, range, |x| x as i8)?),
+        // float4e2m1 has no saturate switch: the spec always saturates it.
+        DType::F4E2M1 => {
+            let f = MiniFloat::new(to)?;
+            Tensor::F8(to, array(shape, v.into_iter().map(|x| f.encode(x)).collect())?)
+        }
         DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => {
             let f = F8Format::new(to)?;
             Tensor::F8(to, array(shape, v.into_iter().map(|x| f.encode(x, saturate)).collect())?)
@@ -221,7 +232,8 @@ fn quantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let prec = if precision != 0 { dtype_from_code(precision)? } else { scale.dtype() };
     let s = f64_values(scale)?;
     let z = zero_points(zp, scale)?;
-    if int_range(to).is_none() && !matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ)
+    if int_range(to).is_none()
+        && !matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ | DType::F4E2M1)
     {
         bail!("QuantizeLinear cannot produce {to}");
     }
@@ -291,8 +303,8 @@ fn dequantize_op(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>>
     let s = f64_values(scale)?;
     let z = zero_points(zp, scale)?;
     let y = match x {
-        Tensor::I8(a) | Tensor::I4(a) => dequantized(a, &layout, &s, &z)?,
-        Tensor::U8(a) | Tensor::U4(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::I8(a) | Tensor::I4(a) | Tensor::I2(a) => dequantized(a, &layout, &s, &z)?,
+        Tensor::U8(a) | Tensor::U4(a) | Tensor::U2(a) => dequantized(a, &layout, &s, &z)?,
         Tensor::I16(a) => dequantized(a, &layout, &s, &z)?,
         Tensor::U16(a) => dequantized(a, &layout, &s, &z)?,
         Tensor::I32(a) => dequantized(a, &layout, &s, &z)?,
@@ -388,6 +400,23 @@ mod tests {
         let s = f32t(&[2, 2], vec![1.0, 2.0, 0.5, 4.0]);
         assert!(run("QuantizeLinear", &[("axis", 1), ("block_size", 1)], vec![Some(x()), s, zp], 21).is_err());
         assert!(run("QuantizeLinear", &[("axis", 1)], vec![Some(x()), f32t(&[3], vec![1.0; 3])], 13).is_err());
+    }
+
+    #[test]
+    fn quantize_to_two_bit_ints_and_float4() {
+        // x() = [-3.5, 0.5, 1.5, 2.5, 100, -100, 7.25, 0]: rounding half to even, then clamping.
+        let y = run("QuantizeLinear", &[("output_dtype", 26)], vec![Some(x()), f32t(&[], vec![1.0])], 25).unwrap();
+        assert_eq!(y, Tensor::I2(array(&[2, 4], vec![-2, 0, 1, 1, 1, -2, 1, 0]).unwrap()));
+        let y = run("QuantizeLinear", &[("output_dtype", 25)], vec![Some(x()), f32t(&[], vec![1.0])], 25).unwrap();
+        assert_eq!(y, Tensor::U2(array(&[2, 4], vec![0, 0, 2, 2, 3, 0, 3, 0]).unwrap()));
+        // float4e2m1 always saturates to ±6; 2.5 is a tie between 2 and 3 (even mantissa: 2).
+        let y = run("QuantizeLinear", &[("output_dtype", 23)], vec![Some(x()), f32t(&[], vec![1.0])], 25).unwrap();
+        let back = run("DequantizeLinear", &[], vec![Some(y), f32t(&[], vec![2.0])], 25).unwrap();
+        assert_eq!(back, Tensor::f32(&[2, 4], vec![-8.0, 1.0, 3.0, 4.0, 12.0, -12.0, 12.0, 0.0]).unwrap());
+        let q = Tensor::U2(array(&[2], vec![3, 0]).unwrap());
+        let zp = Some(Tensor::U2(array(&[], vec![1]).unwrap()));
+        let y = run("DequantizeLinear", &[], vec![Some(q), f32t(&[], vec![0.5]), zp], 25).unwrap();
+        assert_eq!(y, Tensor::f32(&[2], vec![1.0, -0.5]).unwrap());
     }
 
     #[test]
