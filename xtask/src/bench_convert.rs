@@ -87,10 +87,25 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat
             }
             cp.push(s(&out));
             let mut ours_onnx = vec![s(bin), s(&model), onnx_out.clone(), "--quiet".into()];
-            let mut peer_onnx = vec![s(&python), s(&scripts.join("bench_onnx_roundtrip.py")), s(&model), onnx_out];
+            let mut peer_onnx =
+                vec![s(&python), s(&scripts.join("bench_onnx_roundtrip.py")), s(&model), onnx_out.clone()];
+            // Both quantizers see the graph as given (no folding on our side,
+            // none in quantize_dynamic) and write signed int8 weights.
+            let mut ours_quant = vec![
+                s(bin),
+                s(&model),
+                onnx_out.clone(),
+                "--quiet".into(),
+                "--no-simplify".into(),
+                "--quantize".into(),
+                "int8-dynamic".into(),
+            ];
+            let mut peer_quant = vec![s(&python), s(&scripts.join("bench_quantize_dynamic.py")), s(&model), onnx_out];
             if ext {
                 ours_onnx.push("--external-data".into());
                 peer_onnx.push("external".into());
+                ours_quant.push("--external-data".into());
+                peer_quant.push("external".into());
             }
             // (conversion, tool, command, is ours)
             let tools: Vec<(&str, &str, Vec<String>, bool)> = vec![
@@ -109,6 +124,8 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, sizes: &[u64], repeat
                     vec![s(&python), s(&scripts.join("bench_openvino_convert.py")), s(&model), xml_out],
                     false,
                 ),
+                ("--quantize int8-dynamic", "convert (ours)", ours_quant, true),
+                ("--quantize int8-dynamic", "onnxruntime quantize_dynamic", peer_quant, false),
             ];
             let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tools.len()];
             for _ in 0..repeat {

@@ -96,23 +96,13 @@ impl<'m> Session<'m> {
         check_inputs: bool,
         mut observe: Option<Observer<'_>>,
     ) -> Result<Vec<Value>> {
-        let mut vals = inputs;
+        let vals = inputs;
         if check_inputs {
             check_feeds(g, &vals)?;
         }
-        for (name, t) in &g.initializers {
-            if !vals.contains_key(name) {
-                let v = convert::from_ir(t).map_err(|e| Error::op(format!("initializer '{name}': {e}")))?;
-                vals.insert(name.clone(), Value::Tensor(v));
-            }
-        }
-        for (name, s) in &g.sparse_initializers {
-            if !vals.contains_key(name) {
-                let dense = s.to_dense().map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
-                let v = convert::from_ir(&dense).map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
-                vals.insert(name.clone(), Value::Tensor(v));
-            }
-        }
+        // Initializers are materialized lazily, just before their first
+        // reader, and freed after their last like any value: running a model
+        // never holds a second copy of all its weights.
         // Free each value after its last reader; graph outputs are kept.
         let keep: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
         let mut last_use: HashMap<&str, usize> = HashMap::new();
@@ -136,6 +126,9 @@ impl<'m> Session<'m> {
             let wrap = |e: Error| Error::Node { node: label(), op: node.op.clone(), error: Box::new(e) };
             let f = self.registry.get(&node.domain, &node.op).expect("checked in Session::new");
             let opset = self.model.opset(&node.domain).unwrap_or(ir::opset::DEFAULT_OPSET);
+            for name in node.present_inputs().chain(captures[i].iter().map(String::as_str)) {
+                materialize(g, &mut scope.vals, name)?;
+            }
             let outputs = {
                 let mut ins = Vec::with_capacity(node.inputs.len());
                 for name in &node.inputs {
@@ -174,6 +167,9 @@ impl<'m> Session<'m> {
             }
         }
         let outs = &g.outputs;
+        for o in outs {
+            materialize(g, &mut scope.vals, &o.name)?;
+        }
         outs.iter()
             .enumerate()
             .map(|(k, o)| {
@@ -190,6 +186,28 @@ impl<'m> Session<'m> {
             })
             .collect()
     }
+}
+
+/// Puts initializer `name` of `g` into `vals` unless a value of that name is
+/// already there (a fed input overrides its initializer). The pages of a
+/// memory-mapped weight are released once copied, so the mapping does not
+/// keep a second resident copy while the evaluator's own one is alive.
+fn materialize(g: &Graph, vals: &mut HashMap<String, Value>, name: &str) -> Result<()> {
+    if vals.contains_key(name) {
+        return Ok(());
+    }
+    if let Some(t) = g.initializers.get(name) {
+        let v = convert::from_ir(t).map_err(|e| Error::op(format!("initializer '{name}': {e}")))?;
+        if let Some(b) = t.raw() {
+            b.release();
+        }
+        vals.insert(name.to_string(), Value::Tensor(v));
+    } else if let Some(s) = g.sparse_initializers.get(name) {
+        let dense = s.to_dense().map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
+        let v = convert::from_ir(&dense).map_err(|e| Error::op(format!("sparse initializer '{name}': {e}")))?;
+        vals.insert(name.to_string(), Value::Tensor(v));
+    }
+    Ok(())
 }
 
 /// Checks fed inputs against the graph's declarations: every input without

@@ -92,6 +92,10 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
             let spec = WeightSpec { qtype: QType::I8, symmetric: true, narrow: true, granularity };
             let qt =
                 scheme::quantize_tensor(&kn, &[k, n], &spec).map_err(|e| e.context(format!("weight '{w_name}'")))?;
+            // Done with the float weight: let a mapped file's pages go.
+            if let Some(b) = w.raw() {
+                b.release();
+            }
             report.layers.push(LayerError { name: w_name.clone(), sqnr_db: qt.sqnr_db() });
             let qw = QWeight {
                 q: names.fresh(&format!("{w_name}_quantized")),

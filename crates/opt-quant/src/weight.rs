@@ -178,6 +178,10 @@ pub(crate) fn apply(
             scheme::quantize_tensor(&values, t.shape(), &spec(granularity))
                 .map_err(|e| e.context(format!("weight '{name}'")))?
         };
+        // Done with the float weight: let a mapped file's pages go.
+        if let Some(b) = t.raw() {
+            b.release();
+        }
         report.layers.push(LayerError { name: name.clone(), sqnr_db: qt.sqnr_db() });
         scales.insert(name.clone(), qt.scale.as_slice::<f32>()?.into_owned());
         if c.dequantize {
