@@ -66,8 +66,7 @@ fn if_op(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         )));
     }
     let caps = captures(ex, &[then_g, else_g])?;
-    let params: Vec<BodyParam> =
-        caps.iter().map(|(name, s)| capture_param(ex, n, name, *s)).collect::<Result<_>>()?;
+    let params: Vec<BodyParam> = caps.iter().map(|(name, s)| capture_param(ex, n, name, *s)).collect::<Result<_>>()?;
     let then_b = ex.body(then_g, &params, usize::MAX)?;
     let else_b = ex.body(else_g, &params, usize::MAX)?;
     let mut inputs = vec![cond];
@@ -138,7 +137,11 @@ fn loop_op(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
             0 => DType::I64,
             1 => DType::Bool,
             _ => vi.dtype().or_else(|| ex.dtype(init[k - 2])).ok_or_else(|| {
-                Error::invalid(format!("{}: the element type of carried value '{}' is not known", n.describe(), vi.name))
+                Error::invalid(format!(
+                    "{}: the element type of carried value '{}' is not known",
+                    n.describe(),
+                    vi.name
+                ))
             })?,
         };
         let (dims, rank) = match vi.shape() {

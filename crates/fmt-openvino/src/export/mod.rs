@@ -226,9 +226,11 @@ impl<'m> Ex<'m> {
         let mut param_idx = Vec::new();
         for p in params {
             let shape_text = match (&p.dims, p.rank) {
-                (Some(d), _) => {
-                    d.iter().map(|d| if d.is_dynamic() { "?".into() } else { dim_text(d) }).collect::<Vec<_>>().join(",")
-                }
+                (Some(d), _) => d
+                    .iter()
+                    .map(|d| if d.is_dynamic() { "?".into() } else { dim_text(d) })
+                    .collect::<Vec<_>>()
+                    .join(","),
                 (None, Some(r)) => vec!["?"; r].join(","),
                 (None, None) => "...".into(),
             };
