@@ -10,7 +10,10 @@ quantize Gemm; the rewrite lets it cover the same layers as our pass).
 models in onnxruntime on the fixture input and 15 seeded perturbations of it
 (the same for every model) and prints one JSON line per model: SQNR (dB)
 over all of them and on the fixture input alone, cosine against the float
-model's outputs, and the file size (model plus external data).
+model's outputs, and the file size (model plus external data or weights).
+Candidates ending in `.xml` are OpenVINO IR (the same quantized model
+converted) and run in OpenVINO's CPU plugin at f32 inference precision, so
+the SQNR measures the lowering, not bf16 execution.
 """
 import json
 import os
@@ -70,11 +73,31 @@ def prepare(job):
 
 def size(path):
     total = os.path.getsize(path)
-    data = path + ".data"
+    data = path[:-4] + ".bin" if path.endswith(".xml") else path + ".data"
     return total + (os.path.getsize(data) if os.path.exists(data) else 0)
 
 
+_ov_core = None
+_ov_compiled = {}
+
+
+def run_openvino(path, feeds):
+    import openvino as ov
+
+    global _ov_core
+    if _ov_core is None:
+        _ov_core = ov.Core()
+        _ov_core.set_property("CPU", {"INFERENCE_NUM_THREADS": 1})
+    if path not in _ov_compiled:
+        _ov_compiled[path] = _ov_core.compile_model(
+            _ov_core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"})
+    compiled = _ov_compiled[path]
+    return compiled(feeds)[compiled.outputs[0]]
+
+
 def run_model(path, feeds):
+    if str(path).endswith(".xml"):
+        return run_openvino(path, feeds)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])

@@ -39,10 +39,9 @@ const RTOL_COMPRESSED: f64 = 1e-3;
 /// Fixtures the OpenVINO writer cannot express yet, with the reason. Their
 /// ONNX -> OpenVINO row is reported as SKIP, and only while the conversion
 /// still fails with an error naming the missing ops: once it succeeds the row runs.
-const OPENVINO_GAPS: &[(&str, &str)] = &[
-    ("ops_subgraph", "If/Loop bodies are not written to OpenVINO IR yet"),
-    ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger are not written to OpenVINO IR yet"),
-];
+/// None today: If/Loop (ops_subgraph) and DynamicQuantizeLinear/MatMulInteger
+/// (mlp_int8_dynamic) are written since the quantization-interop work.
+const OPENVINO_GAPS: &[(&str, &str)] = &[];
 
 /// Ways of writing the ONNX output, each checked separately.
 const VARIANTS: &[(&str, &[&str])] =

@@ -2,7 +2,10 @@
 //! the CNN, transformer and MLP fixtures, run in onnxruntime, with the
 //! output's SQNR against the float model; and `int8-dynamic` side by side
 //! with onnxruntime's own `quantize_dynamic` (the anchor), which it must
-//! match or beat in SQNR at equal or smaller file size.
+//! match or beat in SQNR at equal or smaller file size. Each method's output
+//! is also converted to OpenVINO IR and run in OpenVINO's CPU plugin (at f32
+//! inference precision), with the same SQNR floor: one row per (fixture,
+//! method, runtime).
 
 use std::path::Path;
 use std::process::Command;
@@ -32,9 +35,11 @@ const METHODS: &[(&str, &[&str], f64)] = &[
     ("bf16", &[], 30.0),
 ];
 
+#[derive(Clone)]
 struct Row {
     case: String,
     what: String,
+    runtime: &'static str,
     floor: f64,
     ok: bool,
     detail: String,
@@ -89,6 +94,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
         rows.push(Row {
             case: case.clone(),
             what: "onnxruntime quantize_dynamic (anchor)".into(),
+            runtime: "onnxruntime",
             floor: 0.0,
             ok: false,
             detail: if prep_ok {
@@ -119,20 +125,37 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
             let res = cmd.output()?;
             let mut row = Row {
                 case: case.clone(),
-                what,
+                what: what.clone(),
+                runtime: "onnxruntime",
                 floor: *floor,
                 ok: false,
                 detail: "not run".into(),
                 sqnr: f64::NAN,
                 bytes: 0,
             };
+            let mut ov_row = Row { runtime: "openvino", ..row.clone() };
             if res.status.success() {
                 candidates.push(json!({"id": rows.len(), "path": path}));
+                // The same quantized graph as OpenVINO IR; no simplification, so
+                // OpenVINO runs exactly the ops the pass emitted.
+                let xml = path.with_extension("xml");
+                let conv = Command::new(bin).arg(&path).arg(&xml).args(["--no-simplify", "--quiet"]).output()?;
+                if conv.status.success() {
+                    candidates.push(json!({"id": rows.len() + 1, "path": xml}));
+                } else {
+                    ov_row.detail = String::from_utf8_lossy(&conv.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("convert to OpenVINO failed")
+                        .to_string();
+                }
             } else {
                 row.detail =
                     String::from_utf8_lossy(&res.stderr).lines().next().unwrap_or("convert failed").to_string();
+                ov_row.detail = row.detail.clone();
             }
             rows.push(row);
+            rows.push(ov_row);
         }
         job["candidates"] = Value::Array(candidates);
     }
@@ -156,7 +179,8 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
     // The anchor comparison: int8-dynamic must match or beat quantize_dynamic.
     for case in cases.iter().map(|c| c.0) {
         let anchor = rows.iter().find(|r| r.case == case && r.what.contains("anchor"));
-        let ours = rows.iter().find(|r| r.case == case && r.what == "--quantize int8-dynamic");
+        let ours =
+            rows.iter().find(|r| r.case == case && r.what == "--quantize int8-dynamic" && r.runtime == "onnxruntime");
         if let (Some(a), Some(o)) = (anchor, ours) {
             let (sqnr_ok, size_ok) = (o.sqnr >= a.sqnr - 1e-9, o.bytes <= a.bytes);
             let detail = format!(
@@ -166,6 +190,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
             rows.push(Row {
                 case: case.to_string(),
                 what: "int8-dynamic vs quantize_dynamic".into(),
+                runtime: "onnxruntime",
                 floor: 0.0,
                 ok: a.ok && o.ok && sqnr_ok && size_ok,
                 detail,
@@ -181,7 +206,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
             if r.ok { "PASS" } else { "FAIL" },
             r.case,
             r.what,
-            "onnxruntime",
+            r.runtime,
             r.detail
         );
     }

@@ -41,8 +41,33 @@ pub struct Layer {
     pub inputs: Vec<Port>,
     /// Output ports in file order.
     pub outputs: Vec<Port>,
-    /// Whether the layer has a `<body>` (TensorIterator, Loop, If), which this crate does not read.
+    /// Whether the layer has a body (`<body>`, `<then_body>`, `<else_body>`).
     pub has_body: bool,
+    /// Sub-networks by tag (`body` of Loop/TensorIterator, `then_body` and
+    /// `else_body` of If), in file order.
+    pub bodies: Vec<(String, Net)>,
+    /// Port maps by tag (`port_map`, `then_port_map`, `else_port_map`):
+    /// how outer ports connect to body `Parameter`/`Result` layers.
+    pub port_maps: Vec<(String, Vec<PortMapEntry>)>,
+    /// Loop/TensorIterator back edges: body `Result` layer id → body
+    /// `Parameter` layer id fed with it on the next iteration.
+    pub back_edges: Vec<(u64, u64)>,
+}
+
+/// One `<input>`/`<output>` of a port map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortMapEntry {
+    /// `true` for `<output>`.
+    pub output: bool,
+    /// The attributes (`external_port_id`, `internal_layer_id`, `axis`, `purpose`, …) in file order.
+    pub attrs: IndexMap<String, String>,
+}
+
+impl PortMapEntry {
+    /// An integer attribute, if present and numeric.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.attrs.get(key).and_then(|v| v.trim().parse().ok())
+    }
 }
 
 /// One `<port>`.
@@ -75,6 +100,16 @@ impl Layer {
     /// A `<data>` attribute.
     pub fn attr(&self, key: &str) -> Option<&str> {
         self.data.get(key).map(String::as_str)
+    }
+
+    /// The body with tag `tag`.
+    pub fn body(&self, tag: &str) -> Option<&Net> {
+        self.bodies.iter().find(|(t, _)| t == tag).map(|(_, n)| n)
+    }
+
+    /// The port map with tag `tag` (empty when absent).
+    pub fn port_map(&self, tag: &str) -> &[PortMapEntry] {
+        self.port_maps.iter().find(|(t, _)| t == tag).map(|(_, v)| v.as_slice()).unwrap_or_default()
     }
 }
 
@@ -122,14 +157,23 @@ enum Ctx {
     Dim,
     Edges,
     NetRtInfo,
+    PortMap,
+    BackEdges,
+    /// A `<body>`/`<then_body>`/`<else_body>`: a nested net.
+    Body,
     Skip,
 }
+
+/// How deep bodies may nest (a guard against hostile files).
+const MAX_BODY_DEPTH: usize = 64;
 
 /// Parses the text of an `.xml` file; `path` only names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Net> {
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
-    let mut net = Net::default();
+    // The net being filled is the last; bodies push a nested one.
+    let mut nets: Vec<Net> = vec![Net::default()];
+    let mut body_tags: Vec<String> = Vec::new();
     let mut seen_net = false;
     let mut stack: Vec<Ctx> = Vec::new();
     // rt_info paths: element names below <net><rt_info>.
@@ -156,6 +200,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 let v = get(k).ok_or_else(|| bad(format!("<{tag}> has no '{k}' attribute")))?;
                 v.trim().parse::<u64>().map_err(|_| bad(format!("<{tag}> attribute {k}='{v}' is not a number")))
             };
+            let net = nets.last_mut().expect("never empty");
             let ctx = match (parent, tag) {
                 (Ctx::Other, "net") if stack.is_empty() => {
                     seen_net = true;
@@ -190,9 +235,34 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 }
                 (Ctx::Layer, "input") => Ctx::LayerInput,
                 (Ctx::Layer, "output") => Ctx::LayerOutput,
-                (Ctx::Layer, "body") => {
+                (Ctx::Layer, "body" | "then_body" | "else_body") if !empty => {
+                    let version = net.version;
+                    if nets.len() > MAX_BODY_DEPTH {
+                        return Err(bad(format!("bodies nest deeper than {MAX_BODY_DEPTH} levels")));
+                    }
+                    body_tags.push(tag.to_string());
+                    nets.push(Net { version, ..Net::default() });
+                    Ctx::Body
+                }
+                (Ctx::Body, "layers") => Ctx::Layers,
+                (Ctx::Body, "edges") => Ctx::Edges,
+                (Ctx::Layer, "port_map" | "then_port_map" | "else_port_map") => {
                     if let Some(l) = net.layers.last_mut() {
-                        l.has_body = true;
+                        l.port_maps.push((tag.to_string(), Vec::new()));
+                    }
+                    Ctx::PortMap
+                }
+                (Ctx::PortMap, "input" | "output") => {
+                    if let Some((_, v)) = net.layers.last_mut().and_then(|l| l.port_maps.last_mut()) {
+                        v.push(PortMapEntry { output: tag == "output", attrs: attrs.clone() });
+                    }
+                    Ctx::Skip
+                }
+                (Ctx::Layer, "back_edges") => Ctx::BackEdges,
+                (Ctx::BackEdges, "edge") => {
+                    let e = (num("from-layer")?, num("to-layer")?);
+                    if let Some(l) = net.layers.last_mut() {
+                        l.back_edges.push(e);
                     }
                     Ctx::Skip
                 }
@@ -240,12 +310,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
         }
         match event {
             // The guard pops for every end tag; the arm only trims the rt_info path.
-            Event::End(_) if stack.pop() == Some(Ctx::NetRtInfo) && stack.last() == Some(&Ctx::NetRtInfo) => {
-                rt_path.pop();
-            }
+            Event::End(_) => match stack.pop() {
+                Some(Ctx::NetRtInfo) if stack.last() == Some(&Ctx::NetRtInfo) => {
+                    rt_path.pop();
+                }
+                Some(Ctx::Body) => {
+                    let body = nets.pop().expect("pushed with the body");
+                    let tag = body_tags.pop().unwrap_or_default();
+                    if let Some(l) = nets.last_mut().and_then(|n| n.layers.last_mut()) {
+                        l.has_body = true;
+                        l.bodies.push((tag, body));
+                    }
+                }
+                _ => {}
+            },
             Event::Text(t) if stack.last() == Some(&Ctx::Dim) => {
                 let v = t.decode().map_err(|e| bad(format!("<dim>: {e}")))?.trim().to_string();
-                if let Some(port) = net
+                if let Some(port) = nets
+                    .last_mut()
+                    .expect("never empty")
                     .layers
                     .last_mut()
                     .and_then(|l| if port_is_input { l.inputs.last_mut() } else { l.outputs.last_mut() })
@@ -265,7 +348,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
     if !seen_net {
         return Err(Error::malformed(path, "no <net> element"));
     }
-    Ok(net)
+    Ok(nets.pop().unwrap_or_default())
 }
 
 fn attributes(s: &BytesStart<'_>) -> std::result::Result<IndexMap<String, String>, String> {
@@ -288,30 +371,56 @@ pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn write(net: &Net, out: &mut String) {
     let _ = writeln!(out, "<?xml version=\"1.0\"?>");
     let _ = writeln!(out, "<net name=\"{}\" version=\"{}\">", esc(&net.name), net.version);
-    out.push_str("\t<layers>\n");
+    write_inner(net, out, 1);
+    out.push_str("</net>\n");
+}
+
+/// Writes layers, edges and rt_info of `net` at `depth` tabs (bodies recurse).
+fn write_inner(net: &Net, out: &mut String, depth: usize) {
+    let t = |k: usize| "\t".repeat(depth + k);
+    let _ = writeln!(out, "{}<layers>", t(0));
     for l in &net.layers {
         let _ = writeln!(
             out,
-            "\t\t<layer id=\"{}\" name=\"{}\" type=\"{}\" version=\"{}\">",
+            "{}<layer id=\"{}\" name=\"{}\" type=\"{}\" version=\"{}\">",
+            t(1),
             l.id,
             esc(&l.name),
             esc(&l.kind),
             esc(&l.version)
         );
         if !l.data.is_empty() {
-            out.push_str("\t\t\t<data");
+            let _ = write!(out, "{}<data", t(2));
             for (k, v) in &l.data {
                 let _ = write!(out, " {}=\"{}\"", k, esc(v));
             }
             out.push_str(" />\n");
         }
+        for (tag, entries) in &l.port_maps {
+            let _ = writeln!(out, "{}<{tag}>", t(2));
+            for e in entries {
+                let _ = write!(out, "{}<{}", t(3), if e.output { "output" } else { "input" });
+                for (k, v) in &e.attrs {
+                    let _ = write!(out, " {}=\"{}\"", k, esc(v));
+                }
+                out.push_str(" />\n");
+            }
+            let _ = writeln!(out, "{}</{tag}>", t(2));
+        }
+        if !l.back_edges.is_empty() {
+            let _ = writeln!(out, "{}<back_edges>", t(2));
+            for (from, to) in &l.back_edges {
+                let _ = writeln!(out, "{}<edge from-layer=\"{from}\" to-layer=\"{to}\" />", t(3));
+            }
+            let _ = writeln!(out, "{}</back_edges>", t(2));
+        }
         for (tag, ports) in [("input", &l.inputs), ("output", &l.outputs)] {
             if ports.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "\t\t\t<{tag}>");
+            let _ = writeln!(out, "{}<{tag}>", t(2));
             for p in ports {
-                let _ = write!(out, "\t\t\t\t<port id=\"{}\" precision=\"{}\"", p.id, esc(&p.precision));
+                let _ = write!(out, "{}<port id=\"{}\" precision=\"{}\"", t(3), p.id, esc(&p.precision));
                 if !p.names.is_empty() {
                     let _ = write!(out, " names=\"{}\"", esc(&join_names(&p.names)));
                 }
@@ -320,32 +429,41 @@ pub fn write(net: &Net, out: &mut String) {
                 } else {
                     out.push_str(">\n");
                     for d in &p.dims {
-                        let _ = writeln!(out, "\t\t\t\t\t<dim>{}</dim>", esc(d));
+                        let _ = writeln!(out, "{}<dim>{}</dim>", t(4), esc(d));
                     }
-                    out.push_str("\t\t\t\t</port>\n");
+                    let _ = writeln!(out, "{}</port>", t(3));
                 }
             }
-            let _ = writeln!(out, "\t\t\t</{tag}>");
+            let _ = writeln!(out, "{}</{tag}>", t(2));
         }
-        out.push_str("\t\t</layer>\n");
+        for (tag, body) in &l.bodies {
+            let _ = writeln!(out, "{}<{tag}>", t(2));
+            write_inner(body, out, depth + 3);
+            let _ = writeln!(out, "{}</{tag}>", t(2));
+        }
+        let _ = writeln!(out, "{}</layer>", t(1));
     }
-    out.push_str("\t</layers>\n\t<edges>\n");
+    let _ = writeln!(out, "{}</layers>", t(0));
+    let _ = writeln!(out, "{}<edges>", t(0));
     for e in &net.edges {
         let _ = writeln!(
             out,
-            "\t\t<edge from-layer=\"{}\" from-port=\"{}\" to-layer=\"{}\" to-port=\"{}\" />",
-            e.from_layer, e.from_port, e.to_layer, e.to_port
+            "{}<edge from-layer=\"{}\" from-port=\"{}\" to-layer=\"{}\" to-port=\"{}\" />",
+            t(1),
+            e.from_layer,
+            e.from_port,
+            e.to_layer,
+            e.to_port
         );
     }
-    out.push_str("\t</edges>\n");
+    let _ = writeln!(out, "{}</edges>", t(0));
     if !net.rt_info.is_empty() {
-        out.push_str("\t<rt_info>\n");
+        let _ = writeln!(out, "{}<rt_info>", t(0));
         for (k, v) in &net.rt_info {
-            let _ = writeln!(out, "\t\t<info name=\"{}\" value=\"{}\" />", esc(k), esc(v));
+            let _ = writeln!(out, "{}<info name=\"{}\" value=\"{}\" />", t(1), esc(k), esc(v));
         }
-        out.push_str("\t</rt_info>\n");
+        let _ = writeln!(out, "{}</rt_info>", t(0));
     }
-    out.push_str("</net>\n");
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! then the `.bin` is streamed tensor by tensor straight from the weights'
 //! buffers and the `.xml` is written, both atomically.
 
+mod control;
 mod math;
 mod nn;
 mod quant;
@@ -18,7 +19,7 @@ use std::io::Write;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use ir::{AttrKind, Attribute, DType, Dim, Error, ExportReport, Model, Node, Result, Tensor};
+use ir::{AttrKind, Attribute, DType, Dim, Error, ExportReport, Graph, Model, Node, Result, Tensor};
 
 use crate::dtype;
 use crate::xml::{self, Edge, Layer, Net, Port};
@@ -42,6 +43,7 @@ pub fn rules() -> Vec<Rule> {
     v.extend_from_slice(shape::RULES);
     v.extend_from_slice(reduce::RULES);
     v.extend_from_slice(quant::RULES);
+    v.extend_from_slice(control::RULES);
     v.sort_by_key(|r| r.onnx);
     v
 }
@@ -59,7 +61,7 @@ pub(crate) struct Src {
 
 /// An output port being built.
 #[derive(Debug, Clone, Default)]
-struct OutPort {
+pub(crate) struct OutPort {
     dtype: Option<DType>,
     rank: Option<usize>,
     dims: Option<Vec<Dim>>,
@@ -68,7 +70,7 @@ struct OutPort {
 
 /// A layer being built.
 #[derive(Debug, Clone)]
-struct OutLayer {
+pub(crate) struct OutLayer {
     name: String,
     kind: &'static str,
     version: &'static str,
@@ -76,11 +78,43 @@ struct OutLayer {
     inputs: Vec<Src>,
     outputs: Vec<OutPort>,
     constant: Option<Tensor>,
+    /// Bodies and port maps of `If`/`Loop`.
+    sub: Option<Box<Sub>>,
+}
+
+/// What an `If`/`Loop` layer carries besides ports: its bodies (layers
+/// already pruned, so ids are final), port maps and back edges.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sub {
+    /// `(tag, layers)`: `body`, or `then_body` and `else_body`.
+    pub(crate) bodies: Vec<(&'static str, Vec<OutLayer>)>,
+    /// `(tag, entries)`: `port_map`, or `then_port_map` and `else_port_map`.
+    pub(crate) port_maps: Vec<(&'static str, Vec<xml::PortMapEntry>)>,
+    /// Body `Result` id → body `Parameter` id.
+    pub(crate) back_edges: Vec<(u64, u64)>,
+}
+
+/// A body built by [`Ex::body`]: its layers and the ids of its
+/// `Parameter`s (in the order asked) and `Result`s (one per graph output).
+pub(crate) struct Body {
+    pub(crate) layers: Vec<OutLayer>,
+    pub(crate) params: Vec<u64>,
+    pub(crate) results: Vec<u64>,
+}
+
+/// A body `Parameter` to create: value name, element type, known dims or rank.
+pub(crate) struct BodyParam {
+    pub(crate) name: String,
+    pub(crate) dtype: DType,
+    pub(crate) dims: Option<Vec<Dim>>,
+    pub(crate) rank: Option<usize>,
 }
 
 /// The export builder handed to every rule.
 pub(crate) struct Ex<'m> {
     model: &'m Model,
+    /// The graph being written: the model's, or an `If`/`Loop` body.
+    graph: &'m Graph,
     layers: Vec<OutLayer>,
     values: HashMap<String, Src>,
     /// Known shapes of values (graph inputs, outputs, value_info).
@@ -147,8 +181,7 @@ pub(crate) fn float(v: f32) -> String {
 }
 
 impl<'m> Ex<'m> {
-    fn new(model: &'m Model) -> Self {
-        let g = &model.graph;
+    fn new(model: &'m Model, g: &'m Graph) -> Self {
         let mut known = HashMap::new();
         for v in g.inputs.iter().chain(&g.outputs).chain(&g.value_info) {
             if let Some(s) = v.shape() {
@@ -157,6 +190,7 @@ impl<'m> Ex<'m> {
         }
         Ex {
             model,
+            graph: g,
             layers: Vec::new(),
             values: HashMap::new(),
             known,
@@ -170,6 +204,58 @@ impl<'m> Ex<'m> {
     /// The model being exported.
     pub(crate) fn model(&self) -> &'m Model {
         self.model
+    }
+
+    /// The graph being written (the model's or a body's).
+    pub(crate) fn graph(&self) -> &'m Graph {
+        self.graph
+    }
+
+    /// Attaches bodies and port maps to the layer producing `s`.
+    pub(crate) fn attach(&mut self, s: Src, sub: Sub) {
+        self.layers[s.layer].sub = Some(Box::new(sub));
+    }
+
+    /// Builds `g` as a body: `params` become `Parameter` layers (bound to
+    /// their names), then `g`'s nodes, then one `Result` per graph output;
+    /// outputs from index `scan_from` on get an `Unsqueeze` at axis 0 first
+    /// (a Loop scan output: OpenVINO concatenates per-iteration slices, ONNX
+    /// stacks whole values). The body is pruned so the returned ids are final.
+    pub(crate) fn body(&self, g: &'m Graph, params: &[BodyParam], scan_from: usize) -> Result<Body> {
+        let mut b = Ex::new(self.model, g);
+        let mut param_idx = Vec::new();
+        for p in params {
+            let shape_text = match (&p.dims, p.rank) {
+                (Some(d), _) => d
+                    .iter()
+                    .map(|d| if d.is_dynamic() { "?".into() } else { dim_text(d) })
+                    .collect::<Vec<_>>()
+                    .join(","),
+                (None, Some(r)) => vec!["?"; r].join(","),
+                (None, None) => "...".into(),
+            };
+            param_idx.push(add_parameter(&mut b, &p.name, p.dtype, shape_text, p.rank, p.dims.clone()));
+        }
+        build_nodes(&mut b)?;
+        let mut result_idx = Vec::new();
+        for (j, out) in g.outputs.iter().enumerate() {
+            let mut src = b.value(&out.name)?;
+            b.bind_name(&out.name, src);
+            if j >= scan_from {
+                b.base = format!("{}/scan", out.name);
+                let axes = b.i64s(&[0]);
+                let (d, r) = (b.dtype(src), b.rank(src).map(|r| r + 1));
+                src = b.op("Unsqueeze", "opset1", &[], &[src, axes]);
+                b.set(src, d, r);
+            }
+            result_idx.push(add_result(&mut b, src, &out.name));
+        }
+        let map = prune(&mut b);
+        Ok(Body {
+            layers: b.layers,
+            params: param_idx.iter().map(|&i| map[i] as u64).collect(),
+            results: result_idx.iter().map(|&i| map[i] as u64).collect(),
+        })
     }
 
     fn unique_name(&mut self, base: &str) -> String {
@@ -206,6 +292,7 @@ impl<'m> Ex<'m> {
             inputs: inputs.to_vec(),
             outputs: vec![OutPort { dtype, rank, dims: None, names: Vec::new() }; n_out],
             constant: None,
+            sub: None,
         });
         (0..n_out).map(|port| Src { layer: idx, port }).collect()
     }
@@ -288,6 +375,7 @@ impl<'m> Ex<'m> {
                 names: Vec::new(),
             }],
             constant: Some(t),
+            sub: None,
         });
         Ok(Src { layer: idx, port: 0 })
     }
@@ -336,7 +424,7 @@ impl<'m> Ex<'m> {
         if let Some(s) = self.values.get(name) {
             return Ok(*s);
         }
-        if let Some(t) = self.model.graph.initializers.get(name) {
+        if let Some(t) = self.graph.initializers.get(name) {
             let s = self.tensor(name, t.clone())?;
             self.layers[s.layer].outputs[0].names.push(name.to_string());
             self.values.insert(name.to_string(), s);
@@ -441,13 +529,7 @@ pub(crate) fn scalar_tensor(v: f64, dtype: DType) -> Result<Tensor> {
 /// Checks that every node has a rule and every value type a counterpart.
 pub fn check(model: &Model) -> Result<()> {
     let mut bad: Vec<(&str, &str, &str)> = Vec::new();
-    for n in &model.graph.nodes {
-        let canonical = ir::opset::is_canonical(&n.domain) && n.domain != ir::opset::ONNX_ML_DOMAIN;
-        let has_subgraph = n.attrs.values().any(|a| matches!(a.kind(), AttrKind::Graph | AttrKind::Graphs));
-        if !canonical || has_subgraph || rule_for(&n.op).is_none() {
-            bad.push((&n.op, &n.domain, &n.name));
-        }
-    }
+    check_nodes(&model.graph, &mut bad);
     if !bad.is_empty() {
         return Err(Error::unsupported_ops("openvino", bad));
     }
@@ -467,6 +549,24 @@ pub fn check(model: &Model) -> Result<()> {
     Ok(())
 }
 
+/// Collects the nodes of `g` (and of the bodies of `If`/`Loop`) with no rule.
+fn check_nodes<'g>(g: &'g Graph, bad: &mut Vec<(&'g str, &'g str, &'g str)>) {
+    for n in &g.nodes {
+        let canonical = ir::opset::is_canonical(&n.domain) && n.domain != ir::opset::ONNX_ML_DOMAIN;
+        let has_subgraph = n.attrs.values().any(|a| matches!(a.kind(), AttrKind::Graph | AttrKind::Graphs));
+        // Only If and Loop have a rule that writes bodies (Scan and others do not).
+        let body_ok = !has_subgraph || matches!(n.op.as_str(), "If" | "Loop");
+        if !canonical || !body_ok || rule_for(&n.op).is_none() {
+            bad.push((&n.op, &n.domain, &n.name));
+        }
+        for a in n.attrs.values() {
+            if let Attribute::Graph(sub) = a {
+                check_nodes(sub, bad);
+            }
+        }
+    }
+}
+
 fn dim_text(d: &Dim) -> String {
     match d {
         Dim::Fixed(n) => n.to_string(),
@@ -474,10 +574,74 @@ fn dim_text(d: &Dim) -> String {
     }
 }
 
+/// Adds a `Parameter` layer for `name`; returns its layer index.
+fn add_parameter(
+    ex: &mut Ex<'_>,
+    name: &str,
+    dt: DType,
+    shape_text: String,
+    rank: Option<usize>,
+    dims: Option<Vec<Dim>>,
+) -> usize {
+    let layer_name = ex.unique_name(name);
+    let idx = ex.layers.len();
+    ex.layers.push(OutLayer {
+        name: layer_name,
+        kind: "Parameter",
+        version: "opset1",
+        data: vec![
+            ("shape".into(), shape_text),
+            ("element_type".into(), dtype::element_type(dt).unwrap_or("f32").into()),
+        ],
+        inputs: Vec::new(),
+        outputs: vec![OutPort { dtype: Some(dt), rank, dims, names: Vec::new() }],
+        constant: None,
+        sub: None,
+    });
+    ex.bind_name(name, Src { layer: idx, port: 0 });
+    idx
+}
+
+/// Adds a `Result` layer reading `src` for the output `name`; returns its index.
+fn add_result(ex: &mut Ex<'_>, src: Src, name: &str) -> usize {
+    let layer_name = ex.unique_name(&format!("{name}/sink_port_0"));
+    ex.layers.push(OutLayer {
+        name: layer_name,
+        kind: "Result",
+        version: "opset1",
+        data: Vec::new(),
+        inputs: vec![src],
+        outputs: Vec::new(),
+        constant: None,
+        sub: None,
+    });
+    ex.layers.len() - 1
+}
+
+/// Runs the rule of every node of the builder's graph, in order.
+fn build_nodes(ex: &mut Ex<'_>) -> Result<()> {
+    let g = ex.graph;
+    for node in &g.nodes {
+        // Already written by an earlier rule (a DequantizeLinear folded into a FakeQuantize).
+        if !node.outputs.is_empty() && node.outputs.iter().all(|o| o.is_empty() || ex.values.contains_key(o.as_str())) {
+            continue;
+        }
+        ex.base =
+            if node.name.is_empty() { node.outputs.first().cloned().unwrap_or_default() } else { node.name.clone() };
+        ex.node_start = ex.layers.len();
+        let rule =
+            rule_for(&node.op).ok_or_else(|| Error::invalid(format!("{}: no OpenVINO rule", node.describe())))?;
+        // An output a rule leaves unbound (a QuantizeLinear folded into a
+        // FakeQuantize) is an error only if something reads it; `value` says so.
+        (rule.build)(ex, node).map_err(|e| e.context(node.describe()))?;
+    }
+    Ok(())
+}
+
 /// Builds the layers for the whole model.
 fn build(model: &Model) -> Result<Ex<'_>> {
     check(model)?;
-    let mut ex = Ex::new(model);
+    let mut ex = Ex::new(model, &model.graph);
     let g = &model.graph;
     for input in &g.inputs {
         if g.initializers.contains_key(&input.name) {
@@ -495,55 +659,20 @@ fn build(model: &Model) -> Result<Ex<'_>> {
                 .join(","),
             None => "...".to_string(),
         };
-        let name = ex.unique_name(&input.name);
-        let idx = ex.layers.len();
-        ex.layers.push(OutLayer {
-            name,
-            kind: "Parameter",
-            version: "opset1",
-            data: vec![
-                ("shape".into(), shape_text),
-                ("element_type".into(), dtype::element_type(dt).unwrap_or("f32").into()),
-            ],
-            inputs: Vec::new(),
-            outputs: vec![OutPort { dtype: Some(dt), rank: shape.map(|s| s.rank()), dims: None, names: Vec::new() }],
-            constant: None,
-        });
-        ex.bind_name(&input.name, Src { layer: idx, port: 0 });
+        add_parameter(&mut ex, &input.name, dt, shape_text, shape.map(|s| s.rank()), None);
     }
-    for node in &g.nodes {
-        // Already written by an earlier rule (a DequantizeLinear folded into a FakeQuantize).
-        if !node.outputs.is_empty() && node.outputs.iter().all(|o| o.is_empty() || ex.values.contains_key(o.as_str())) {
-            continue;
-        }
-        ex.base =
-            if node.name.is_empty() { node.outputs.first().cloned().unwrap_or_default() } else { node.name.clone() };
-        ex.node_start = ex.layers.len();
-        let rule =
-            rule_for(&node.op).ok_or_else(|| Error::invalid(format!("{}: no OpenVINO rule", node.describe())))?;
-        // An output a rule leaves unbound (a QuantizeLinear folded into a
-        // FakeQuantize) is an error only if something reads it; `value` says so.
-        (rule.build)(&mut ex, node).map_err(|e| e.context(node.describe()))?;
-    }
+    build_nodes(&mut ex)?;
     for out in &g.outputs {
         let src = ex.value(&out.name)?;
         ex.bind_name(&out.name, src);
-        let name = ex.unique_name(&format!("{}/sink_port_0", out.name));
-        ex.layers.push(OutLayer {
-            name,
-            kind: "Result",
-            version: "opset1",
-            data: Vec::new(),
-            inputs: vec![src],
-            outputs: Vec::new(),
-            constant: None,
-        });
+        add_result(&mut ex, src, &out.name);
     }
     Ok(ex)
 }
 
-/// Drops layers no `Result` depends on (constants a rule replaced), keeping order.
-fn prune(ex: &mut Ex<'_>) {
+/// Drops layers no `Result` depends on (constants a rule replaced), keeping
+/// order; returns each old index's new index (`usize::MAX` if dropped).
+fn prune(ex: &mut Ex<'_>) -> Vec<usize> {
     let mut live = vec![false; ex.layers.len()];
     for i in (0..ex.layers.len()).rev() {
         if ex.layers[i].kind == "Result" || ex.layers[i].kind == "Parameter" {
@@ -569,33 +698,46 @@ fn prune(ex: &mut Ex<'_>) {
         }
     }
     ex.layers = kept;
+    new_index
 }
 
-/// Writes `model` as `path` (`.xml`) and its `.bin` beside it.
-pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result<ExportReport> {
-    let mut ex = build(model)?;
-    prune(&mut ex);
-    let bin_path = path.with_extension("bin");
-    let mut bin = ir::io::AtomicFile::create(&bin_path)?;
-    // Stream constants; a buffer shared by several Const layers is written once.
-    let total: u64 = ex.layers.iter().filter_map(|l| l.constant.as_ref()).map(|t| t.byte_len() as u64).sum();
-    options.progress.begin("writing weights", total);
-    let mut written: HashMap<(usize, usize), u64> = HashMap::new();
-    let mut net = Net { name: model.graph.name.clone(), version: 11, ..Net::default() };
-    if net.name.is_empty() {
-        net.name = "model".into();
-    }
-    for (id, l) in ex.layers.iter().enumerate() {
+/// Bytes of every constant in `layers` and their bodies (for progress).
+fn const_bytes(layers: &[OutLayer]) -> u64 {
+    layers
+        .iter()
+        .map(|l| {
+            l.constant.as_ref().map_or(0, |t| t.byte_len() as u64)
+                + l.sub.as_ref().map_or(0, |s| s.bodies.iter().map(|(_, b)| const_bytes(b)).sum())
+        })
+        .sum()
+}
+
+/// Where constants go: the `.bin` being written, and the offset of every
+/// buffer already written (a buffer shared by several `Const`s is written once).
+struct BinWriter<'a> {
+    file: ir::io::AtomicFile,
+    path: &'a Path,
+    written: HashMap<(usize, usize), u64>,
+    progress: &'a ir::ProgressHandle,
+}
+
+/// Turns built layers into XML layers and edges, writing constants to the
+/// `.bin`; bodies recurse and share the one `.bin`.
+fn lower(layers: &[OutLayer], bin: &mut BinWriter<'_>) -> Result<(Vec<Layer>, Vec<Edge>)> {
+    let mut out_layers = Vec::with_capacity(layers.len());
+    let mut edges = Vec::new();
+    for (id, l) in layers.iter().enumerate() {
         let mut data: IndexMap<String, String> = l.data.iter().cloned().collect();
         if let Some(t) = &l.constant {
             let raw = t.raw().expect("checked when the layer was made");
             let key = (raw.as_ptr() as usize, raw.len());
-            let offset = match written.get(&key) {
+            let offset = match bin.written.get(&key) {
                 Some(&o) if !raw.is_empty() => o,
                 _ => {
-                    let o = bin.position();
-                    raw.write_to(&mut bin, |n| options.progress.advance(n)).map_err(|e| Error::io(&bin_path, e))?;
-                    written.insert(key, o);
+                    let o = bin.file.position();
+                    let progress = bin.progress;
+                    raw.write_to(&mut bin.file, |n| progress.advance(n)).map_err(|e| Error::io(bin.path, e))?;
+                    bin.written.insert(key, o);
                     o
                 }
             };
@@ -605,7 +747,7 @@ pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result
             data.insert("size".into(), raw.len().to_string());
         }
         let port_of = |s: Src| -> Port {
-            let p = &ex.layers[s.layer].outputs[s.port];
+            let p = &layers[s.layer].outputs[s.port];
             Port {
                 id: 0,
                 precision: dtype::precision(p.dtype).into(),
@@ -628,9 +770,9 @@ pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result
         };
         for (i, s) in l.inputs.iter().enumerate() {
             layer.inputs.push(Port { id: i as u64, ..port_of(*s) });
-            net.edges.push(Edge {
+            edges.push(Edge {
                 from_layer: s.layer as u64,
-                from_port: (ex.layers[s.layer].inputs.len() + s.port) as u64,
+                from_port: (layers[s.layer].inputs.len() + s.port) as u64,
                 to_layer: id as u64,
                 to_port: i as u64,
             });
@@ -641,8 +783,36 @@ pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result
             p.names = l.outputs[j].names.clone();
             layer.outputs.push(p);
         }
-        net.layers.push(layer);
+        if let Some(sub) = &l.sub {
+            for (tag, body) in &sub.bodies {
+                let (bl, mut be) = lower(body, bin)?;
+                be.sort_by_key(|e| (e.to_layer, e.to_port));
+                layer.bodies.push((tag.to_string(), Net { layers: bl, edges: be, ..Net::default() }));
+            }
+            layer.port_maps = sub.port_maps.iter().map(|(t, v)| (t.to_string(), v.clone())).collect();
+            layer.back_edges = sub.back_edges.clone();
+            layer.has_body = true;
+        }
+        out_layers.push(layer);
     }
+    Ok((out_layers, edges))
+}
+
+/// Writes `model` as `path` (`.xml`) and its `.bin` beside it.
+pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result<ExportReport> {
+    let mut ex = build(model)?;
+    prune(&mut ex);
+    let bin_path = path.with_extension("bin");
+    let file = ir::io::AtomicFile::create(&bin_path)?;
+    options.progress.begin("writing weights", const_bytes(&ex.layers));
+    let mut bin = BinWriter { file, path: &bin_path, written: HashMap::new(), progress: &options.progress };
+    let mut net = Net { name: model.graph.name.clone(), version: 11, ..Net::default() };
+    if net.name.is_empty() {
+        net.name = "model".into();
+    }
+    let (layers, edges) = lower(&ex.layers, &mut bin)?;
+    net.layers = layers;
+    net.edges = edges;
     options.progress.end();
     // OpenVINO orders edges by consumer; keep that so diffs against its files stay small.
     net.edges.sort_by_key(|e| (e.to_layer, e.to_port));
@@ -653,7 +823,7 @@ pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result
     xml::write(&net, &mut text);
     let mut xml_file = ir::io::AtomicFile::create(path)?;
     xml_file.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))?;
-    let sizes = ir::io::commit_all(vec![bin, xml_file])?;
+    let sizes = ir::io::commit_all(vec![bin.file, xml_file])?;
     Ok(ExportReport { files: vec![(path.to_path_buf(), sizes[1]), (bin_path, sizes[0])] })
 }
 

@@ -66,6 +66,19 @@ fn add_channel_bias(ex: &mut Ex<'_>, y: Src, b: Src, rank: usize) -> Result<Src>
 fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let w = ex.input(n, 1)?;
+    let (y, rank) = conv_layers(ex, n, x, w)?;
+    let y = match ex.opt_input(n, 2)? {
+        Some(b) => add_channel_bias(ex, y, b, rank)?,
+        None => y,
+    };
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// The `Convolution`/`GroupConvolution` of `x` by `w` with `n`'s window
+/// attributes (no bias); returns the output and its rank. Shared with
+/// `ConvInteger`, which feeds it converted, zero-point-shifted operands.
+pub(crate) fn conv_layers(ex: &mut Ex<'_>, n: &Node, x: Src, w: Src) -> Result<(Src, usize)> {
     let wshape = ex.static_shape(w);
     let spatial = match (ints(n, "kernel_shape")?, &wshape, ex.rank(w)) {
         (Some(k), _, _) => k.len(),
@@ -102,12 +115,7 @@ fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let rank = spatial + 2;
     let d = ex.dtype(x);
     ex.set(y, d, Some(rank));
-    let y = match ex.opt_input(n, 2)? {
-        Some(b) => add_channel_bias(ex, y, b, rank)?,
-        None => y,
-    };
-    ex.bind(n, 0, y);
-    Ok(())
+    Ok((y, rank))
 }
 
 fn conv_transpose(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
@@ -302,7 +310,7 @@ fn softmax(ex: &mut Ex<'_>, n: &Node, kind: &'static str, version: &'static str)
     Ok(())
 }
 
-fn matmul_rank(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+pub(crate) fn matmul_rank(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     match (a?, b?) {
         (1, 1) => Some(0),
         (1, r) | (r, 1) => Some(r - 1),

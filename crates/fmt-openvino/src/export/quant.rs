@@ -183,7 +183,7 @@ fn quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     }
     // A Q→DQ pair with the same constant parameters is one FakeQuantize.
     let q_out = n.output(0).unwrap_or_default();
-    let g = &ex.model().graph;
+    let g = ex.graph();
     let readers: Vec<&Node> = g.nodes.iter().filter(|m| m.inputs.iter().any(|i| i.as_deref() == Some(q_out))).collect();
     let pair = !readers.is_empty()
         && !g.outputs.iter().any(|o| o.name == q_out)
@@ -240,8 +240,125 @@ fn quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// `DynamicQuantizeLinear` (ONNX: uint8, range widened to include 0):
+/// `scale = (max(0, max x) - min(0, min x)) / 255`,
+/// `zp = saturate(round_half_even(-min / scale))`,
+/// `y = saturate(round_half_even(x / scale) + zp)`, all in f32 like the
+/// ONNX reference, so the evaluator and OpenVINO agree bit for bit.
+fn dynamic_quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.input(n, 0)?;
+    let fdt = ex.dtype(x).unwrap_or(DType::F32);
+    // Flattening first makes the reductions rank-agnostic: axis 0 of a 1-D view.
+    let flat_shape = ex.i64s(&[-1]);
+    let flat = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[x, flat_shape]);
+    ex.set(flat, Some(fdt), Some(1));
+    let axis = ex.i64s(&[0]);
+    let keep = [("keep_dims", "false".to_string())];
+    let lo = ex.op("ReduceMin", "opset1", &keep, &[flat, axis]);
+    ex.set(lo, Some(fdt), Some(0));
+    let hi = ex.op("ReduceMax", "opset1", &keep, &[flat, axis]);
+    ex.set(hi, Some(fdt), Some(0));
+    let zero = ex.scalar(0.0, Some(fdt))?;
+    let lo = binary(ex, "Minimum", lo, zero);
+    let hi = binary(ex, "Maximum", hi, zero);
+    let range = binary(ex, "Subtract", hi, lo);
+    let qmax = ex.scalar(255.0, Some(fdt))?;
+    let scale = binary(ex, "Divide", range, qmax);
+    // zp = round(clamp(0 - min/scale)); min <= 0, so the clamp only matters for NaN/inf.
+    let neg = ex.op("Negative", "opset1", &[], &[lo]);
+    let zf = binary(ex, "Divide", neg, scale);
+    let zf = ex.op("Round", "opset5", &[("mode", "half_to_even".into())], &[zf]);
+    let clamp = [("min", super::float(0.0)), ("max", super::float(255.0))];
+    let zf = ex.op("Clamp", "opset1", &clamp, &[zf]);
+    let zp = convert(ex, zf, DType::U8);
+    let q = binary(ex, "Divide", x, scale);
+    let q = ex.op("Round", "opset5", &[("mode", "half_to_even".into())], &[q]);
+    let q = binary(ex, "Add", q, zf);
+    let q = ex.op("Clamp", "opset1", &clamp, &[q]);
+    let y = convert(ex, q, DType::U8);
+    ex.bind(n, 0, y);
+    ex.bind(n, 1, scale);
+    ex.bind(n, 2, zp);
+    Ok(())
+}
+
+/// An integer operand as f32 minus its (converted) zero point. `per_row`
+/// marks `MatMulInteger`'s `a_zero_point`, which may be one value per row
+/// of `a` (a 1-D `[M]`), so it is reshaped to `[M, 1]` to broadcast.
+/// `channel_rank` marks `ConvInteger`'s `w_zero_point`, one value per
+/// output channel (`[M]` → `[M, 1, …]`).
+fn shifted(ex: &mut Ex<'_>, v: Src, zp: Option<Src>, per_row: bool, channel_rank: Option<usize>) -> Result<Src> {
+    let r = ex.rank(v);
+    let f = convert(ex, v, DType::F32);
+    let Some(zp) = zp else { return Ok(f) };
+    let many = ex.static_shape(zp).is_none_or(|s| s.iter().product::<usize>() > 1);
+    let zp = if many && ex.rank(zp) == Some(1) && (per_row || channel_rank.is_some()) {
+        let shape: Vec<i64> = match channel_rank {
+            Some(rank) => std::iter::once(-1).chain(std::iter::repeat_n(1, rank.saturating_sub(1))).collect(),
+            None => vec![-1, 1],
+        };
+        let target = ex.i64s(&shape);
+        let d = ex.dtype(zp);
+        let y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[zp, target]);
+        ex.set(y, d, Some(shape.len()))
+    } else {
+        zp
+    };
+    let zf = convert(ex, zp, DType::F32);
+    let y = binary(ex, "Subtract", f, zf);
+    Ok(ex.set(y, Some(DType::F32), r))
+}
+
+/// `MatMulInteger` as `Convert → Subtract zero point → MatMul` in f32, then
+/// `Convert` to i32. Exact while every partial sum stays below 2^24 in
+/// magnitude (f32's integer range): |a - za|·|b - zb|·K < 2^24, i.e. K up
+/// to 258 for full-range uint8 × int8 and far more for real activations;
+/// past that the result may differ from integer accumulation by rounding.
+fn matmul_integer(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let (a, b) = (ex.input(n, 0)?, ex.input(n, 1)?);
+    let (za, zb) = (ex.opt_input(n, 2)?, ex.opt_input(n, 3)?);
+    let ra = ex.rank(a);
+    let rb = ex.rank(b);
+    let af = shifted(ex, a, za, ra.is_some_and(|r| r >= 2), None)?;
+    let bf = shifted(ex, b, zb, false, None)?;
+    let y = ex.op("MatMul", "opset1", &[("transpose_a", "false".into()), ("transpose_b", "false".into())], &[af, bf]);
+    ex.set(y, Some(DType::F32), super::nn::matmul_rank(ra, rb));
+    let y = convert(ex, y, DType::I32);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// `ConvInteger` like [`matmul_integer`], with `Convolution` (same 2^24 bound
+/// on each output's sum of products).
+fn conv_integer(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let (x, w) = (ex.input(n, 0)?, ex.input(n, 1)?);
+    let (zx, zw) = (ex.opt_input(n, 2)?, ex.opt_input(n, 3)?);
+    let rw = ex.rank(w);
+    let xf = shifted(ex, x, zx, false, None)?;
+    let wf = shifted(ex, w, zw, false, rw)?;
+    let (y, _) = super::nn::conv_layers(ex, n, xf, wf)?;
+    let y = convert(ex, y, DType::I32);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
+    Rule {
+        onnx: "ConvInteger",
+        openvino: "Convert-1, Subtract-1, Convolution-1 (f32), Convert-1 to i32",
+        build: conv_integer,
+    },
+    Rule {
+        onnx: "DynamicQuantizeLinear",
+        openvino: "Reshape-1, ReduceMin-1, ReduceMax-1, Minimum-1, Maximum-1, Divide-1, Round-5, Add-1, Clamp-1, Convert-1",
+        build: dynamic_quantize,
+    },
+    Rule {
+        onnx: "MatMulInteger",
+        openvino: "Convert-1, Subtract-1, MatMul-1 (f32), Convert-1 to i32",
+        build: matmul_integer,
+    },
     Rule {
         onnx: "DequantizeLinear",
         openvino: "Const → Convert-1 → [Subtract-1] → Multiply-1 [→ Reshape-1 for blocks]",

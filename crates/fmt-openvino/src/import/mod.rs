@@ -7,6 +7,7 @@
 //! through the op table ([`import_rules`]). The int8/int4 weight
 //! decompression pattern becomes `DequantizeLinear` (see `quant.rs`).
 
+mod control;
 mod ops;
 mod quant;
 
@@ -390,6 +391,43 @@ fn order<'a>(net: &'a Net, path: &Path) -> Result<(Vec<&'a Layer>, Sources)> {
 
 /// Translates a parsed net (stage two); `bin` is the mapped weights file.
 pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> {
+    let t = translate_net(net, bin, path, HashSet::new())?;
+    let mut graph = t.graph;
+    // Graph outputs: each Result's input value, in Result file order.
+    let mut seen = HashSet::new();
+    for (_, info) in t.results {
+        if seen.insert(info.name.clone()) {
+            graph.outputs.push(info);
+        }
+    }
+    graph.remove_dead_nodes();
+    graph.remove_unused_initializers();
+    graph.topo_sort().map_err(|e| Error::malformed(path, e.to_string()))?;
+    let mut model = Model::new(graph);
+    model.opset_imports.insert(String::new(), OPSET);
+    model.producer_name = "openvino-ir".into();
+    model.metadata = net.rt_info.clone();
+    Ok(model)
+}
+
+/// A translated net or body: its graph (no outputs yet), every `Result`
+/// (layer id, value read) in file order, every `Parameter` (layer id →
+/// value), and the value names now taken (bodies share one namespace with
+/// the graphs around them, as ONNX wants).
+pub(crate) struct Translated {
+    pub(crate) graph: Graph,
+    pub(crate) results: Vec<(u64, ValueInfo)>,
+    pub(crate) params: HashMap<u64, String>,
+    pub(crate) taken: HashSet<String>,
+}
+
+/// Translates `net` with `taken` names already used by enclosing graphs.
+pub(crate) fn translate_net(
+    net: &Net,
+    bin: Option<&Buffer>,
+    path: &Path,
+    taken: HashSet<String>,
+) -> Result<Translated> {
     let (ordered, sources) = order(net, path)?;
     let mut consumers: HashMap<(u64, usize), Vec<(u64, usize)>> = HashMap::new();
     for (&to, &from) in &sources {
@@ -403,7 +441,7 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
         bin_path: path.with_extension("bin"),
         bin,
         graph: Graph { name: net.name.clone(), ..Graph::default() },
-        taken: HashSet::new(),
+        taken,
         node_names: HashSet::new(),
         dtypes: HashMap::new(),
         dims: HashMap::new(),
@@ -458,6 +496,8 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
                 let v = ins.first().ok_or_else(|| cx.bad(l, "a Result needs one input"))?;
                 results.push((l.id, v.clone()));
             }
+            "If" if l.has_body => control::if_op(&mut cx, l, &ins, &outs)?,
+            "Loop" if l.has_body => control::loop_op(&mut cx, l, &ins, &outs)?,
             kind => {
                 if l.has_body {
                     unsupported.push((&l.kind, &l.name));
@@ -478,25 +518,15 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
     if !unsupported.is_empty() {
         return Err(Error::unsupported_ops("openvino import", unsupported.iter().map(|(op, n)| (*op, "openvino", *n))));
     }
-    // Graph outputs: each Result's input value, in Result file order.
     results.sort_by_key(|(id, _)| net.layers.iter().position(|l| l.id == *id));
-    let mut seen = HashSet::new();
-    for (_, v) in results {
-        if !seen.insert(v.clone()) {
-            continue;
-        }
-        let info = value_info(&cx, &v);
-        cx.graph.outputs.push(info);
-    }
-    let g = &mut cx.graph;
-    g.remove_dead_nodes();
-    g.remove_unused_initializers();
-    g.topo_sort().map_err(|e| Error::malformed(path, e.to_string()))?;
-    let mut model = Model::new(cx.graph);
-    model.opset_imports.insert(String::new(), OPSET);
-    model.producer_name = "openvino-ir".into();
-    model.metadata = net.rt_info.clone();
-    Ok(model)
+    let results = results.into_iter().map(|(id, v)| (id, value_info(&cx, &v))).collect();
+    let params = net
+        .layers
+        .iter()
+        .filter(|l| l.kind == "Parameter")
+        .filter_map(|l| cx.names.get(&(l.id, 0)).map(|v| (l.id, v.clone())))
+        .collect();
+    Ok(Translated { graph: cx.graph, results, params, taken: cx.taken })
 }
 
 fn value_info(cx: &Cx<'_>, v: &str) -> ValueInfo {
