@@ -11,8 +11,10 @@
 //! input rank (the trailing complex dimension included) and accept
 //! `[-r, -2] ∪ [0, r-2]`. The signal along the axis is zero-padded or cut to
 //! `dft_length`; `inverse` computes the inverse transform scaled by
-//! `1/dft_length`; `onesided` keeps the first `dft_length/2 + 1` bins (of the
-//! inverse's output too, as onnx's reference does). STFT-17 frames
+//! `1/dft_length`; `onesided` keeps the first `dft_length/2 + 1` bins of a
+//! forward transform, and with `inverse` reads a one-sided spectrum and
+//! returns the real signal (numpy's irfft; trailing dimension 1, length
+//! `dft_length`, default `2 * (bins - 1)`), as onnx 1.23's reference does. STFT-17 frames
 //! `[batch, length, 1|2]` with `frame_step`, multiplies each frame by the
 //! window (ones if absent), and transforms it: `[batch, frames, bins, 2]`
 //! with `frames = 1 + (length - frame_length) / frame_step`. The window ops
@@ -162,9 +164,23 @@ fn int_scalar(t: &Tensor, what: &str) -> Result<i64> {
     t.scalar_i64().map_err(|e| crate::Error::op(format!("{what}: {e}")))
 }
 
+/// How a lane is transformed.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Forward DFT, complex output.
+    Forward,
+    /// Inverse DFT scaled by 1/n, complex output.
+    Inverse,
+    /// Inverse of a one-sided spectrum (numpy's irfft): the first n/2 + 1
+    /// bins are completed by Hermitian symmetry and the real part of the
+    /// scaled inverse is the (real, trailing dimension 1) output.
+    InverseReal,
+}
+
 /// Transforms lanes of `x` (`[outer, len, inner, c]` with c = 1 or 2, flat)
 /// along `len`, padded/cut to `n`, keeping `keep` output bins per lane.
-/// Returns `[outer, keep, inner, 2]` values.
+/// Returns `[outer, keep, inner, 2]` values (`[outer, n, inner, 1]` for
+/// [`Mode::InverseReal`]).
 #[allow(clippy::too_many_arguments)]
 fn transform_lanes(
     x: &[f64],
@@ -174,27 +190,34 @@ fn transform_lanes(
     c: usize,
     n: usize,
     keep: usize,
-    inverse: bool,
+    mode: Mode,
 ) -> Vec<f64> {
-    let mut out = vec![0.0; outer * keep * inner * 2];
+    let oc = if mode == Mode::InverseReal { 1 } else { 2 };
+    let mut out = vec![0.0; outer * keep * inner * oc];
     let mut buf = vec![Complex64::new(0.0, 0.0); n];
-    let sign = if inverse { 1.0 } else { -1.0 };
-    let scale = if inverse && n > 0 { 1.0 / n as f64 } else { 1.0 };
+    let sign = if mode == Mode::Forward { -1.0 } else { 1.0 };
+    let scale = if mode != Mode::Forward && n > 0 { 1.0 / n as f64 } else { 1.0 };
+    // Input bins read per lane: all n, or the non-redundant half for irfft.
+    let read = if mode == Mode::InverseReal { len.min(n / 2 + 1) } else { len.min(n) };
     for o in 0..outer {
         for i in 0..inner {
-            for (k, b) in buf.iter_mut().enumerate() {
-                *b = if k < len {
-                    let at = ((o * len + k) * inner + i) * c;
-                    Complex64::new(x[at], if c == 2 { x[at + 1] } else { 0.0 })
-                } else {
-                    Complex64::new(0.0, 0.0)
-                };
+            buf.fill(Complex64::new(0.0, 0.0));
+            for (k, b) in buf.iter_mut().enumerate().take(read) {
+                let at = ((o * len + k) * inner + i) * c;
+                *b = Complex64::new(x[at], if c == 2 { x[at + 1] } else { 0.0 });
+            }
+            if mode == Mode::InverseReal {
+                for k in n / 2 + 1..n {
+                    buf[k] = buf[n - k].conj();
+                }
             }
             fft(&mut buf, sign);
             for (k, v) in buf.iter().take(keep).enumerate() {
-                let at = ((o * keep + k) * inner + i) * 2;
+                let at = ((o * keep + k) * inner + i) * oc;
                 out[at] = v.re * scale;
-                out[at + 1] = v.im * scale;
+                if oc == 2 {
+                    out[at + 1] = v.im * scale;
+                }
             }
         }
     }
@@ -223,6 +246,8 @@ fn dft(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     }
     let axis = axis as usize;
     let len = shape[axis];
+    let inverse = ctx.int("inverse", 0)? != 0;
+    let onesided = ctx.int("onesided", 0)? != 0;
     let n = match ctx.opt_input(inputs, 1)? {
         Some(t) => {
             let v = int_scalar(t, "dft_length")?;
@@ -231,19 +256,27 @@ fn dft(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
             }
             v as usize
         }
+        // A one-sided spectrum of m bins comes from a signal of 2 (m - 1).
+        None if inverse && onesided => 2 * len.saturating_sub(1),
         None => len,
     };
-    let inverse = ctx.int("inverse", 0)? != 0;
-    let onesided = ctx.int("onesided", 0)? != 0;
-    let keep = if onesided { n / 2 + 1 } else { n };
+    if n == 0 {
+        bail!("the transform length is 0 (axis {axis} of shape {shape:?})");
+    }
+    let (mode, keep) = match (inverse, onesided) {
+        (false, false) => (Mode::Forward, n),
+        (false, true) => (Mode::Forward, n / 2 + 1),
+        (true, false) => (Mode::Inverse, n),
+        (true, true) => (Mode::InverseReal, n),
+    };
     let c = shape[r - 1];
     let outer: usize = shape[..axis].iter().product();
     let inner: usize = shape[axis + 1..r - 1].iter().product();
     let data = float_values(x, "DFT")?;
-    let out = transform_lanes(&data, outer, len, inner, c, n, keep, inverse);
+    let out = transform_lanes(&data, outer, len, inner, c, n, keep, mode);
     let mut oshape = shape.clone();
     oshape[axis] = keep;
-    oshape[r - 1] = 2;
+    oshape[r - 1] = if mode == Mode::InverseReal { 1 } else { 2 };
     Ok(vec![float_out(x.dtype(), &oshape, out)?.into()])
 }
 
@@ -305,7 +338,7 @@ fn stft(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
             }
         }
     }
-    let out = transform_lanes(&framed, batch * frames, frame_len, 1, c, frame_len, keep, false);
+    let out = transform_lanes(&framed, batch * frames, frame_len, 1, c, frame_len, keep, Mode::Forward);
     Ok(vec![float_out(x.dtype(), &[batch, frames, keep, 2], out)?.into()])
 }
 
@@ -461,6 +494,16 @@ mod tests {
         let n = Tensor::i64(&[], vec![2]).unwrap();
         let y = run_node(node("DFT", &[("inverse", 1)]), 17, vec![Some(f), Some(n)]).unwrap();
         close(&y[0].to_f64_vec().unwrap(), &[2., 0., 2., 0.]);
+    }
+
+    #[test]
+    fn dft_irfft() {
+        // One-sided spectrum of [1, 2, 3, 4]: [10, -2+2i, -2]; the inverse gives
+        // the signal back with a trailing dimension of 1.
+        let f = Tensor::F64(array(&[3, 2], vec![10., 0., -2., 2., -2., 0.]).unwrap());
+        let y = run_node(node("DFT", &[("inverse", 1), ("onesided", 1), ("axis", 0)]), 17, vec![Some(f)]).unwrap();
+        assert_eq!(y[0].shape(), &[4, 1]);
+        close(&y[0].to_f64_vec().unwrap(), &[1., 2., 3., 4.]);
     }
 
     #[test]
