@@ -228,7 +228,7 @@ macro_rules! with_float {
         }
     };
 }
-pub(super) use with_float;
+pub(super) use {with_float, with_num};
 
 // ---------------------------------------------------------------------------
 // The reduction engine.
