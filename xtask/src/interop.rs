@@ -38,10 +38,30 @@ const RTOL_COMPRESSED: f64 = 1e-3;
 
 /// Fixtures the OpenVINO writer cannot express yet, with the reason. Their
 /// ONNX -> OpenVINO row is reported as SKIP, and only while the conversion
-/// still fails with an error naming the missing ops: once it succeeds the row runs.
-/// None today: If/Loop (ops_subgraph) and DynamicQuantizeLinear/MatMulInteger
-/// (mlp_int8_dynamic) are written since the quantization-interop work.
+/// still fails with an error naming the missing ops: once it succeeds the row
+/// runs. Empty since If/Loop and dynamic quantization are written.
 const OPENVINO_GAPS: &[(&str, &str)] = &[];
+
+/// Fixtures whose runtimes execute int8 integer kernels (u8 activations
+/// times s8 weights), so their results depend on the CPU (see
+/// [`int8_saturation`]); their reference outputs came from onnxruntime on a
+/// CPU with VNNI.
+const INT8_KERNEL_CASES: &[&str] = &["mlp_int8_dynamic", "cnn_qdq_static"];
+
+/// Why onnxruntime's and OpenVINO's u8×s8 kernels are inexact on this CPU,
+/// if they are: x86 CPUs with AVX2 but no VNNI multiply with `vpmaddubsw`,
+/// whose pairwise sums saturate at 16 bits (255·127·2 > 32767), as
+/// onnxruntime's quantization guide documents. Rows that depend on those
+/// kernels are still run and printed but reported as XFAIL, not failures,
+/// on such CPUs; the Rust evaluator, which computes exactly, checks the
+/// same models against the references in `cargo test`.
+pub(crate) fn int8_saturation() -> Option<&'static str> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let flags: Vec<&str> = info.lines().find(|l| l.starts_with("flags"))?.split_whitespace().collect();
+    let has = |f: &str| flags.contains(&f);
+    let vnni = has("avx512_vnni") || has("avx_vnni") || has("amx_int8");
+    (has("avx2") && !vnni).then_some("AVX2 without VNNI: u8xs8 pair sums saturate at 16 bits in the runtimes")
+}
 
 /// Ways of writing the ONNX output, each checked separately.
 const VARIANTS: &[(&str, &[&str])] =
@@ -170,6 +190,13 @@ struct Row {
     detail: String,
 }
 
+impl Row {
+    /// A failure explained by [`int8_saturation`] on this CPU.
+    fn xfail(&self, saturation: Option<&str>) -> bool {
+        !self.ok && saturation.is_some() && INT8_KERNEL_CASES.contains(&self.case.as_str())
+    }
+}
+
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let fixtures = ws.root.join("tests").join("fixtures");
     let cases: Vec<Case> = load_cases(&fixtures)?
@@ -252,19 +279,32 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     )?;
     run_jobs(&venv, &scripts.join("run_openvino.py"), &ov_jobs, &out_root.join("openvino-jobs.json"), &mut rows)?;
 
+    let saturation = int8_saturation();
     let passed = rows.iter().filter(|r| r.ok).count();
-    let failed = rows.len() - passed;
+    let xfailed = rows.iter().filter(|r| r.xfail(saturation)).count();
+    let failed = rows.len() - passed - xfailed;
     for r in &rows {
         println!(
             "{}  {:<28} {:<30} {:<12} {}",
-            if r.ok { "PASS" } else { "FAIL" },
+            if r.ok {
+                "PASS"
+            } else if r.xfail(saturation) {
+                "XFAIL"
+            } else {
+                "FAIL"
+            },
             r.case,
             r.path,
             r.runtime,
             r.detail
         );
     }
-    println!("{passed} passed, {failed} failed");
+    match saturation {
+        Some(why) if xfailed > 0 => {
+            println!("{passed} passed, {failed} failed, {xfailed} expected to fail on this CPU ({why})")
+        }
+        _ => println!("{passed} passed, {failed} failed"),
+    }
     let quant_ok = crate::interop_quant::run(ws, &bin, &out_root, args.filter.as_deref())?;
     Ok(if failed == 0 && passed > 0 && quant_ok { Outcome::Ok } else { Outcome::CheckFailed })
 }

@@ -199,17 +199,38 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
             });
         }
     }
+    // Methods whose runtimes run u8×s8 integer kernels, inexact on some CPUs
+    // (see `interop::int8_saturation`): their failures there are XFAIL.
+    let saturation = crate::interop::int8_saturation();
+    let xfail = |r: &Row| {
+        !r.ok
+            && saturation.is_some()
+            && (r.what.contains("int8-dynamic") || r.what.contains("int8-static") || r.what.contains("anchor"))
+    };
     let passed = rows.iter().filter(|r| r.ok).count();
+    let xfailed = rows.iter().filter(|r| xfail(r)).count();
     for r in &rows {
         println!(
             "{}  {:<22} {:<52} {:<12} {}",
-            if r.ok { "PASS" } else { "FAIL" },
+            if r.ok {
+                "PASS"
+            } else if xfail(r) {
+                "XFAIL"
+            } else {
+                "FAIL"
+            },
             r.case,
             r.what,
             r.runtime,
             r.detail
         );
     }
-    println!("quantization: {passed} passed, {} failed", rows.len() - passed);
-    Ok(passed == rows.len())
+    let failed = rows.len() - passed - xfailed;
+    match saturation {
+        Some(why) if xfailed > 0 => {
+            println!("quantization: {passed} passed, {failed} failed, {xfailed} expected to fail on this CPU ({why})")
+        }
+        _ => println!("quantization: {passed} passed, {failed} failed"),
+    }
+    Ok(failed == 0)
 }

@@ -110,8 +110,14 @@ impl Buffer {
             let map = &m.map;
             const PAGE: usize = 4096;
             let base = map.as_ptr() as usize;
-            let start = (self.bytes.as_ptr() as usize - base).div_ceil(PAGE) * PAGE;
-            let end = (self.bytes.as_ptr() as usize - base + self.bytes.len()) / PAGE * PAGE;
+            // An empty buffer may point anywhere (see `adopt`): only ranges
+            // inside the mapping are released.
+            let Some(offset) = (self.bytes.as_ptr() as usize).checked_sub(base) else { return };
+            if self.bytes.is_empty() || offset + self.bytes.len() > map.len() {
+                return;
+            }
+            let start = offset.div_ceil(PAGE) * PAGE;
+            let end = (offset + self.bytes.len()) / PAGE * PAGE;
             if end > start {
                 // SAFETY: the mapping is read-only and private, so dropping its
                 // pages loses nothing: later reads fault them back in from the file.
@@ -305,6 +311,10 @@ mod tests {
         assert_eq!(s[99], 7, "released pages are read back from the file");
         let adopted = s.adopt(s.to_bytes().slice(10..20));
         assert!(format!("{adopted:?}").contains("mapped"));
+        // An adopted empty slice may point outside the mapping: releasing it is a no-op.
+        let outside = s.adopt(bytes::Bytes::from_static(b""));
+        outside.release();
+        s.adopt(bytes::Bytes::new()).release();
         let empty = tempfile::NamedTempFile::new().unwrap();
         assert!(Buffer::map_file(empty.path()).unwrap().is_empty());
         let missing = Buffer::map_file(Path::new("/nonexistent/x.bin")).unwrap_err();
