@@ -25,7 +25,7 @@ use ndarray::ArrayD;
 use num_complex::{Complex32, Complex64};
 
 use super::cast::dtype_from_code;
-use super::reduce::{Accum, Elem, check_axis, contiguous, lanes, with_float, with_num};
+use super::reduce::{Accum, Elem, check_axis, contiguous, lanes, scan_typed, with_float, with_num};
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
 
@@ -57,34 +57,7 @@ fn cumprod(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
 
 /// Inclusive or exclusive running products along `axis`, forward or reversed.
 fn cumprod_typed<T: Elem>(x: &ArrayD<T>, axis: usize, exclusive: bool, reverse: bool) -> Result<Tensor> {
-    let (_, r, inner) = lanes(x.shape(), axis);
-    let data = contiguous(x);
-    let one = <T::Acc as Accum>::ONE;
-    let mut out: Vec<T> = vec![T::from_acc(one); data.len()];
-    if r > 0 && inner > 0 {
-        let mut acc = vec![one; inner];
-        for (src, dst) in data.chunks_exact(r * inner).zip(out.chunks_exact_mut(r * inner)) {
-            acc.fill(one);
-            let mut step = |i: usize| {
-                let (s, d) = (&src[i * inner..(i + 1) * inner], &mut dst[i * inner..(i + 1) * inner]);
-                for ((a, o), &v) in acc.iter_mut().zip(d).zip(s) {
-                    if exclusive {
-                        *o = T::from_acc(*a);
-                        *a = a.mul(v.acc());
-                    } else {
-                        *a = a.mul(v.acc());
-                        *o = T::from_acc(*a);
-                    }
-                }
-            };
-            if reverse {
-                (0..r).rev().for_each(&mut step);
-            } else {
-                (0..r).for_each(&mut step);
-            }
-        }
-    }
-    Ok(T::wrap(array(x.shape(), out)?))
+    scan_typed(x, axis, exclusive, reverse, <T::Acc as Accum>::ONE, Accum::mul)
 }
 
 // ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ pub(crate) fn register(r: &mut OpRegistry) {
 // Helpers.
 
 /// A float tensor of dtype `d` from f64 values (rounded once).
-fn float_tensor(d: DType, shape: &[usize], v: Vec<f64>) -> Result<Tensor> {
+pub(super) fn float_tensor(d: DType, shape: &[usize], v: Vec<f64>) -> Result<Tensor> {
     fn conv<T: Elem>(shape: &[usize], v: Vec<f64>) -> Result<Tensor> {
         Ok(T::wrap(array(shape, v.into_iter().map(T::from_f64).collect())?))
     }

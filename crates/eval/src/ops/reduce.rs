@@ -603,21 +603,34 @@ fn cumsum(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
 
 /// Inclusive or exclusive running sums along `axis`, forward or reversed.
 fn cumsum_typed<T: Elem>(x: &ArrayD<T>, axis: usize, exclusive: bool, reverse: bool) -> Result<Tensor> {
+    scan_typed(x, axis, exclusive, reverse, <T::Acc as Accum>::ZERO, Accum::add)
+}
+
+/// Inclusive or exclusive running folds along `axis` with `op` starting at
+/// `init`, forward or reversed: CumSum (`add`, 0) and CumProd (`mul`, 1).
+pub(super) fn scan_typed<T: Elem>(
+    x: &ArrayD<T>,
+    axis: usize,
+    exclusive: bool,
+    reverse: bool,
+    init: T::Acc,
+    op: fn(T::Acc, T::Acc) -> T::Acc,
+) -> Result<Tensor> {
     let (_, r, inner) = lanes(x.shape(), axis);
     let data = contiguous(x);
-    let mut out: Vec<T> = vec![T::from_acc(<T::Acc as Accum>::ZERO); data.len()];
+    let mut out: Vec<T> = vec![T::from_acc(init); data.len()];
     if r > 0 && inner > 0 {
-        let mut acc = vec![<T::Acc as Accum>::ZERO; inner];
+        let mut acc = vec![init; inner];
         for (src, dst) in data.chunks_exact(r * inner).zip(out.chunks_exact_mut(r * inner)) {
-            acc.fill(<T::Acc as Accum>::ZERO);
+            acc.fill(init);
             let mut step = |i: usize| {
                 let (s, d) = (&src[i * inner..(i + 1) * inner], &mut dst[i * inner..(i + 1) * inner]);
                 for ((a, o), &v) in acc.iter_mut().zip(d).zip(s) {
                     if exclusive {
                         *o = T::from_acc(*a);
-                        *a = a.add(v.acc());
+                        *a = op(*a, v.acc());
                     } else {
-                        *a = a.add(v.acc());
+                        *a = op(*a, v.acc());
                         *o = T::from_acc(*a);
                     }
                 }

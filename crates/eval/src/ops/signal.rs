@@ -34,6 +34,7 @@ use ir::DType;
 use num_complex::Complex64;
 
 use super::cast::dtype_from_code;
+use super::norm::float_tensor;
 use super::reduce::{Elem, with_float};
 use crate::registry::{Ctx, OpRegistry};
 use crate::{Result, Tensor, Value, array, bail};
@@ -136,20 +137,6 @@ fn bluestein(buf: &mut [Complex64], sign: f64) {
 
 // ---------------------------------------------------------------------------
 // DFT.
-
-/// A float tensor of dtype `d` from f64 values.
-fn float_out(d: DType, shape: &[usize], v: Vec<f64>) -> Result<Tensor> {
-    fn conv<T: Elem>(shape: &[usize], v: Vec<f64>) -> Result<Tensor> {
-        Ok(T::wrap(array(shape, v.into_iter().map(T::from_f64).collect())?))
-    }
-    match d {
-        DType::F32 => conv::<f32>(shape, v),
-        DType::F64 => conv::<f64>(shape, v),
-        DType::F16 => conv::<half::f16>(shape, v),
-        DType::BF16 => conv::<half::bf16>(shape, v),
-        d => bail!("{d} is not a float type"),
-    }
-}
 
 /// The elements of a float tensor as f64.
 fn float_values(t: &Tensor, what: &str) -> Result<Vec<f64>> {
@@ -277,7 +264,7 @@ fn dft(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let mut oshape = shape.clone();
     oshape[axis] = keep;
     oshape[r - 1] = if mode == Mode::InverseReal { 1 } else { 2 };
-    Ok(vec![float_out(x.dtype(), &oshape, out)?.into()])
+    Ok(vec![float_tensor(x.dtype(), &oshape, out)?.into()])
 }
 
 // ---------------------------------------------------------------------------
@@ -339,7 +326,7 @@ fn stft(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
         }
     }
     let out = transform_lanes(&framed, batch * frames, frame_len, 1, c, frame_len, keep, Mode::Forward);
-    Ok(vec![float_out(x.dtype(), &[batch, frames, keep, 2], out)?.into()])
+    Ok(vec![float_tensor(x.dtype(), &[batch, frames, keep, 2], out)?.into()])
 }
 
 // ---------------------------------------------------------------------------
