@@ -4,7 +4,9 @@
 //! (the int8-dynamic default), `per-channel` (the default of the others),
 //! `activations` (fp16/bf16: run the graph in half precision too),
 //! `calibrate=minmax|percentile|entropy`, `percentile=P` (default 99.999),
-//! `samples=N` (calibration limit), `dequantize` (store the dequantized
+//! `samples=N` (calibration limit), `scales=f16|f32` (the type of
+//! weight-only scales; f16 by default for `int8` and `int4`, f32 for the
+//! activation-quantizing methods), `dequantize` (store the dequantized
 //! weights as floats, for targets that cannot hold quantized ones) and
 //! `calibration=DIR`, which must come last because it takes the rest of the
 //! argument (so a path may hold commas).
@@ -82,6 +84,12 @@ pub struct Config {
     pub samples: Option<usize>,
     /// Store dequantized float weights instead of quantized ones.
     pub dequantize: bool,
+    /// Weight-only methods: store scales as f16 (`DequantizeLinear`-19
+    /// computes in f16, then a `Cast` restores the weight's type). Halves
+    /// the scale overhead, which matters for small channels and int4 groups
+    /// (a group of 32 int4 values is 16 bytes; an f32 scale adds 25%, f16
+    /// 12.5%). Tensors whose scales leave f16's normal range keep f32.
+    pub half_scales: bool,
 }
 
 impl Config {
@@ -100,6 +108,9 @@ impl Config {
             calibration: None,
             samples: None,
             dequantize: false,
+            // Dynamic and static quantization feed runtimes' integer kernels,
+            // which expect f32 scales (onnxruntime's QDQ fusions check it).
+            half_scales: matches!(method, Method::Int8 | Method::Int4),
         }
     }
 }
@@ -146,6 +157,13 @@ impl FromStr for Config {
                 "per-channel" => c.per_tensor = false,
                 "activations" => c.activations = true,
                 "dequantize" => c.dequantize = true,
+                "scales" => {
+                    c.half_scales = match need(k, v)? {
+                        "f16" => true,
+                        "f32" => false,
+                        o => return Err(Error::invalid(format!("scales must be f16 or f32, got '{o}'"))),
+                    }
+                }
                 "samples" => {
                     c.samples = Some(need(k, v)?.parse().map_err(|_| Error::invalid("samples must be a number"))?);
                 }
@@ -174,6 +192,12 @@ impl FromStr for Config {
         if let Some(p) = pending_percentile {
             c.calibrate = Calibrate::Percentile(p);
         }
+        if c.half_scales && !matches!(c.method, Method::Int8 | Method::Int4) {
+            return Err(Error::invalid(format!(
+                "scales=f16 is for the weight-only methods (int8, int4), not {}",
+                c.method.name()
+            )));
+        }
         Ok(c)
     }
 }
@@ -192,5 +216,11 @@ mod tests {
         assert!("int3".parse::<Config>().unwrap_err().to_string().contains("one of: int8"));
         assert!("int4,group-size=x".parse::<Config>().is_err());
         assert!("int8,bogus".parse::<Config>().unwrap_err().to_string().contains("bogus"));
+        assert!("int8".parse::<Config>().unwrap().half_scales);
+        assert!(!"int8,scales=f32".parse::<Config>().unwrap().half_scales);
+        assert!(!"int8-static".parse::<Config>().unwrap().half_scales);
+        let e = "int8-dynamic,scales=f16".parse::<Config>().unwrap_err().to_string();
+        assert!(e.contains("weight-only"), "{e}");
+        assert!("int4,scales=f64".parse::<Config>().unwrap_err().to_string().contains("f16 or f32"));
     }
 }

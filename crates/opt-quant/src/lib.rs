@@ -63,10 +63,19 @@ pub(crate) struct LayerError {
 }
 
 /// Report lines shared by every method: bytes, worst layers.
-pub(crate) fn summary_lines(before: u64, after: u64, layers: &mut [LayerError]) -> Vec<String> {
+pub(crate) fn summary_lines(before: u64, after: u64, quantized: (u64, u64), layers: &mut [LayerError]) -> Vec<String> {
     let mut lines = Vec::new();
     let ratio = if before == 0 { 1.0 } else { after as f64 / before as f64 };
     lines.push(format!("weight bytes: {before} -> {after} ({:.1}% of the original)", ratio * 100.0));
+    if quantized.1 > 0 {
+        // The tensors the method rewrote, without the ones it left alone
+        // (biases, norms), so the compression of the method itself shows.
+        let (a, b) = quantized;
+        lines.push(format!(
+            "quantized weights: {a} -> {b} bytes, {:.2}x smaller (scales and zero points included)",
+            a as f64 / b as f64
+        ));
+    }
     layers.sort_by(|a, b| a.sqnr_db.total_cmp(&b.sqnr_db));
     if !layers.is_empty() {
         let worst: Vec<String> = layers.iter().take(5).map(|l| format!("{} {:.1} dB", l.name, l.sqnr_db)).collect();
@@ -110,7 +119,7 @@ impl Pass for QuantizePass {
         model.graph.validate()?;
         let after = ModelStats::of(model).weight_bytes();
         let mut lines = std::mem::take(&mut out.lines);
-        lines.extend(summary_lines(before, after, &mut out.layers));
+        lines.extend(summary_lines(before, after, out.quantized, &mut out.layers));
         Ok(PassReport { pass: format!("quantize {}", self.config.method.name()), lines })
     }
 }
@@ -120,6 +129,8 @@ impl Pass for QuantizePass {
 pub(crate) struct MethodReport {
     pub lines: Vec<String>,
     pub layers: Vec<LayerError>,
+    /// Bytes of the weights turned into integers, before and after (with their scales).
+    pub quantized: (u64, u64),
 }
 
 fn factory(arg: &str) -> Result<Box<dyn Pass>> {

@@ -70,8 +70,9 @@ pub(crate) fn store_floats(g: &mut Graph, name: &str, dtype: DType, shape: Vec<u
     Ok(())
 }
 
-/// Adds the nodes computing `name` from a quantized tensor: a DQ node (and a
-/// `Cast` when the weight was f16/bf16, since the scale is f32).
+/// Adds the nodes computing `name` from a quantized tensor: a DQ node, which
+/// produces its scale's type, and a `Cast` to the weight's type when they
+/// differ (f32 scales of an f16/bf16 weight, f16 scales of an f32 weight).
 pub(crate) fn emit_dq(
     g: &mut Graph,
     names: &mut NameGen,
@@ -82,15 +83,28 @@ pub(crate) fn emit_dq(
 ) {
     g.initializers.shift_remove(name);
     let dq_names = DqNames::fresh(names, name);
-    if dtype == DType::F32 {
+    if qt.scale.dtype() == dtype {
         nodes.push(scheme::dq_weight_node(g, qt, &dq_names, name));
     } else {
         let tmp = names.fresh(&format!("{name}_dequantized"));
         nodes.push(scheme::dq_weight_node(g, qt, &dq_names, &tmp));
-        let to = if dtype == DType::F16 { 10 } else { 16 };
+        let to = match dtype {
+            DType::F16 => 10,
+            DType::BF16 => 16,
+            _ => 1,
+        };
         let cast = Node::new("Cast", [tmp], [name]).named(names.fresh(&format!("{name}_Cast")));
         nodes.push(cast.with_attr("to", Attribute::Int(to)));
     }
+}
+
+/// The opset whose `DequantizeLinear` takes f16 scales.
+const HALF_SCALE_OPSET: i64 = 19;
+
+/// What [`plan`] decided: each weight's granularity, and whether scales are f16.
+pub(crate) struct Plan {
+    pub weights: Vec<(String, Granularity)>,
+    pub half_scales: bool,
 }
 
 /// Chooses each target weight's granularity (its readers must agree on the
@@ -103,7 +117,7 @@ pub(crate) fn plan(
     matmul_only: bool,
     report: &mut MethodReport,
     skipped: &mut Vec<String>,
-) -> Result<Vec<(String, Granularity)>> {
+) -> Result<Plan> {
     let int4 = matches!(qtype, QType::I4 | QType::U4);
     let targets = weight_targets(&model.graph, matmul_only)?;
     let mut plan: Vec<(String, Granularity)> = Vec::new();
@@ -125,8 +139,19 @@ pub(crate) fn plan(
         };
         plan.push((name.clone(), g));
     }
+    let mut half_scales = c.half_scales && !c.dequantize && !plan.is_empty();
     if !c.dequantize {
-        let need = plan.iter().map(|(_, g)| g.min_opset(qtype)).max().unwrap_or(0);
+        let form = plan.iter().map(|(_, g)| g.min_opset(qtype)).max().unwrap_or(0);
+        if half_scales && model.onnx_opset() < HALF_SCALE_OPSET.max(form) {
+            match opset::raise(model, HALF_SCALE_OPSET.max(form)) {
+                Ok(notes) => report.lines.extend(notes),
+                Err(e) => {
+                    report.lines.push(format!("f32 scales used: f16 scales need opset {HALF_SCALE_OPSET} ({e})"));
+                    half_scales = false;
+                }
+            }
+        }
+        let need = form;
         if model.onnx_opset() < need {
             match opset::raise(model, need) {
                 Ok(notes) => report.lines.extend(notes),
@@ -147,7 +172,7 @@ pub(crate) fn plan(
             }
         }
     }
-    Ok(plan)
+    Ok(Plan { weights: plan, half_scales })
 }
 
 /// Quantizes the planned weights one at a time (DQ nodes, or dequantized
@@ -157,17 +182,19 @@ pub(crate) fn apply(
     model: &mut Model,
     c: &Config,
     qtype: QType,
-    plan: Vec<(String, Granularity)>,
+    plan: Plan,
     report: &mut MethodReport,
     skipped: &mut Vec<String>,
 ) -> Result<Applied> {
-    let spec = |granularity| WeightSpec { qtype, symmetric: !c.asymmetric, narrow: true, granularity };
+    let half_scales = plan.half_scales;
+    let spec = |granularity| WeightSpec { qtype, symmetric: !c.asymmetric, narrow: true, granularity, half_scales };
     let mut names = NameGen::for_graph(&model.graph);
     let opset = model.onnx_opset();
     let g = &mut model.graph;
     let mut new_nodes = Vec::new();
     let mut scales = BTreeMap::new();
-    for (name, granularity) in plan {
+    let mut f32_fallback = Vec::new();
+    for (name, granularity) in plan.weights {
         let t = g.initializers[&name].clone();
         if t.dtype() == DType::BF16 && !c.dequantize && opset < 13 {
             skipped.push(format!("{name} (bf16 needs opset 13)"));
@@ -183,13 +210,23 @@ pub(crate) fn apply(
             b.release();
         }
         report.layers.push(LayerError { name: name.clone(), sqnr_db: qt.sqnr_db() });
-        scales.insert(name.clone(), qt.scale.as_slice::<f32>()?.into_owned());
+        if half_scales && qt.scale.dtype() != DType::F16 {
+            f32_fallback.push(name.clone());
+        }
+        let scale_values = scheme::float_values(&qt.scale)?.expect("scales are float").into_owned();
+        scales.insert(name.clone(), scale_values);
+        report.quantized.0 += t.byte_len() as u64;
+        report.quantized.1 +=
+            (qt.q.byte_len() + qt.scale.byte_len() + qt.zero_point.as_ref().map_or(0, Tensor::byte_len)) as u64;
         if c.dequantize {
             let values = scheme::dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size)?;
             store_floats(g, &name, t.dtype(), t.shape().to_vec(), values)?;
         } else {
             emit_dq(g, &mut names, &name, t.dtype(), qt, &mut new_nodes);
         }
+    }
+    if !f32_fallback.is_empty() {
+        report.lines.push(format!("f32 scales kept (a scale outside f16's normal range): {}", f32_fallback.join(", ")));
     }
     Ok((new_nodes, scales))
 }
@@ -211,6 +248,7 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
     let qtype = weight_qtype(int4, c.asymmetric);
     let mut skipped = Vec::new();
     let plan = plan(model, c, qtype, int4, &mut report, &mut skipped)?;
+    let half_scales = plan.half_scales;
     let (mut new_nodes, _) = apply(model, c, qtype, plan, &mut report, &mut skipped)?;
     let n = report.layers.len();
     let what = match (int4, c.asymmetric) {
@@ -219,7 +257,13 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
         (false, false) => "int8 symmetric [-127, 127]".into(),
         (false, true) => "uint8 asymmetric".into(),
     };
-    let stored = if c.dequantize { ", stored dequantized as floats" } else { "" };
+    let stored = if c.dequantize {
+        ", stored dequantized as floats"
+    } else if half_scales {
+        ", f16 scales"
+    } else {
+        ""
+    };
     report.lines.insert(0, format!("{n} weight tensor(s) quantized ({what}{stored})"));
     if !skipped.is_empty() {
         report.lines.push(format!("skipped: {}", skipped.join(", ")));

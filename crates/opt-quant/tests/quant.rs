@@ -43,23 +43,43 @@ fn ops(m: &Model, op: &str) -> usize {
     m.graph.nodes.iter().filter(|n| n.op == op).count()
 }
 
-/// Checks each DQ weight against the original float weight of the same name.
+/// Checks each DQ weight against the original float weight of the same name
+/// (the DQ's output, or the `Cast` after it when the scales are f16): every
+/// value within half a step, plus the f16 rounding of the product when the
+/// DQ computes in f16.
 fn check_half_step(before: &Model, after: &Model) -> usize {
     let mut checked = 0;
     for n in &after.graph.nodes {
         let Some(dq) = match_dq_weight(&after.graph, n) else { continue };
-        let name = n.outputs[0].as_str();
+        let mut name = n.outputs[0].as_str();
+        if let Some(cast) = after.graph.nodes.iter().find(|c| c.op == "Cast" && c.input(0) == Some(name)) {
+            name = cast.outputs[0].as_str();
+        }
         let Some(orig) = before.graph.initializers.get(name) else { continue };
         let w = scheme::float_values(orig).unwrap().unwrap();
-        let back = dq.dequantize().unwrap();
+        let half = dq.scale.dtype() == DType::F16;
+        let back: Vec<f32> = dq
+            .dequantize()
+            .unwrap()
+            .into_iter()
+            .map(|v| if half { ir::f16::from_f32(v).to_f32() } else { v })
+            .collect();
         // The largest scale bounds every group's step.
         let smax = scheme::float_values(dq.scale).unwrap().unwrap().iter().fold(0f32, |a, &b| a.max(b));
         for (x, y) in w.iter().zip(&back) {
-            assert!((x - y).abs() <= smax / 2.0 * 1.0001 + 1e-12, "{name}: {x} vs {y} (scale {smax})");
+            let rounding = if half { y.abs() / 2048.0 } else { 0.0 };
+            assert!((x - y).abs() <= smax / 2.0 * 1.0001 + rounding + 1e-12, "{name}: {x} vs {y} (scale {smax})");
         }
         checked += 1;
     }
     checked
+}
+
+/// The ratio of the "quantized weights: A -> B bytes" report line.
+fn quantized_ratio(lines: &[String]) -> (u64, u64) {
+    let l = lines.iter().find_map(|l| l.strip_prefix("quantized weights: ")).expect("quantized weights line");
+    let (a, rest) = l.split_once(" -> ").unwrap();
+    (a.parse().unwrap(), rest.split(' ').next().unwrap().parse().unwrap())
 }
 
 fn weight_bytes(m: &Model) -> u64 {
@@ -72,12 +92,12 @@ fn int8_weight_only_mlp_quarter_size_and_30db() {
     let (q, lines) = quantize(&m, "int8");
     assert_eq!(ops(&q, "DequantizeLinear"), 3, "{lines:?}");
     assert_eq!(check_half_step(&m, &q), 3);
-    // Weights 3 matrices (25,856 f32) → int8 plus 266 f32 scales; biases stay f32.
+    // Weights 3 matrices (25,856 f32) → int8 plus 266 f16 scales; biases stay f32.
     let ratio = weight_bytes(&q) as f64 / weight_bytes(&m) as f64;
     assert!((0.25..0.28).contains(&ratio), "ratio {ratio}");
     let db = sqnr("mlp", &m, &q);
     assert!(db >= 30.0, "SQNR {db}");
-    assert!(lines[0].starts_with("3 weight tensor(s) quantized (int8 symmetric [-127, 127])"), "{lines:?}");
+    assert!(lines[0].starts_with("3 weight tensor(s) quantized (int8 symmetric [-127, 127], f16 scales)"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("worst weights by SQNR: ")), "{lines:?}");
     // Per output channel: Gemm weights with transB=1 are [out, in], axis 0.
     let dq = q.graph.nodes.iter().find(|n| n.op == "DequantizeLinear").unwrap();
@@ -98,7 +118,33 @@ fn int8_weight_only_cnn_and_transformer() {
         // have the same range in every channel.
         assert!(db_t >= 30.0, "{fixture}: per-tensor {db_t} vs per-channel {db}");
         assert!(qt.graph.initializers.values().any(|t| t.dtype() == DType::U8));
+        assert_eq!(check_half_step(&m, &qt), n_weights, "{fixture}: per-tensor asymmetric");
     }
+}
+
+#[test]
+fn int8_cnn_weights_3_9x_smaller_at_30db() {
+    // The bar: the CNN's weights ≥ 3.9x smaller, SQNR ≥ 30 dB.
+    let m = load("cnn_bn_residual");
+    let (q, lines) = quantize(&m, "int8");
+    assert!(lines[0].contains("f16 scales"), "{lines:?}");
+    assert!(q.onnx_opset() >= 19, "f16 scales need DequantizeLinear-19");
+    let (a, b) = quantized_ratio(&lines);
+    // 24,304 f32 weights: 97,216 bytes → 24,304 int8 + 186 f16 scales.
+    assert_eq!((a, b), (97_216, 24_304 + 186 * 2), "{lines:?}");
+    assert!(a as f64 / b as f64 >= 3.9);
+    let db = sqnr("cnn_bn_residual", &m, &q);
+    assert!(db >= 30.0, "SQNR {db}");
+    // f32 scales: 744 bytes of scales instead of 372, and no Cast nodes.
+    let (q32, lines32) = quantize(&m, "int8,scales=f32");
+    assert_eq!(quantized_ratio(&lines32), (97_216, 24_304 + 186 * 4), "{lines32:?}");
+    assert_eq!(ops(&q32, "Cast"), ops(&m, "Cast"));
+    assert_eq!(ops(&q, "Cast"), ops(&m, "Cast") + 9);
+    let db32 = sqnr("cnn_bn_residual", &m, &q32);
+    // The f16 rounding of scales and products costs little next to int8's
+    // step (here f16 measured 50.2 dB and f32 49.1 dB: the rounded-up
+    // scales move values differently, neither is systematically better).
+    assert!(db > db32 - 1.0, "f32 scales {db32} dB vs f16 {db} dB");
 }
 
 #[test]
