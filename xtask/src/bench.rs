@@ -64,7 +64,7 @@ fn ours(bin: &Path, dir: &Path, repeat: usize, scratch: &Path) -> Result<f64> {
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let bin = crate::convert::build_release(ws)?;
-    let venv = Venv::ensure(ws, "bench-venv", &ws.root.join("xtask/python/requirements-bench.txt"))?;
+    let venv = Venv::ensure(ws)?;
     if !args.convert_only {
         eval_bench(ws, &bin, &venv, args.repeat)?;
     }

@@ -94,7 +94,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     if args.update && args.filter.is_some() {
         bail!("--update records the whole suite; run it without --filter");
     }
-    let venv = Venv::ensure(ws, "conformance-venv", &ws.root.join("xtask/python/requirements-conformance.txt"))?;
+    let venv = Venv::ensure(ws)?;
     let cases_dir = ws.root.join("target").join("conformance").join("cases");
     venv::run(Command::new(venv.python()).arg(ws.root.join("xtask/python/write_node_tests.py")).arg(&cases_dir))
         .context("writing onnx's node test cases failed")?;

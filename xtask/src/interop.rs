@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::venv::Venv;
@@ -24,9 +24,13 @@ pub(crate) struct Args {
     /// Only cases whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
-    /// Use the dev-profile build of `convert` (what `cargo test` built) instead of a release build.
-    #[arg(long)]
+    /// Use the dev-profile build of `convert` instead of a release build.
+    #[arg(long, conflicts_with = "bin")]
     dev: bool,
+    /// Run this already-built `convert` (it must have every feature) instead
+    /// of building one: CI passes the binary its single workspace build made.
+    #[arg(long, value_name = "PATH")]
+    bin: Option<PathBuf>,
 }
 
 /// Relative L2 error allowed between the runtime's output and the reference.
@@ -203,8 +207,12 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         .into_iter()
         .filter(|c| args.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .collect();
-    let bin = crate::convert::build(ws, !args.dev)?;
-    let venv = Venv::ensure(ws, "interop-venv", &ws.root.join("xtask/python/requirements-interop.txt"))?;
+    let bin = match args.bin {
+        Some(bin) if bin.is_file() => bin,
+        Some(bin) => bail!("--bin {}: no such file (build it first)", bin.display()),
+        None => crate::convert::build(ws, !args.dev)?,
+    };
+    let venv = Venv::ensure(ws)?;
     let out_root = ws.root.join("target").join("interop");
     let _ = std::fs::remove_dir_all(&out_root);
 

@@ -54,7 +54,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
     if cases.is_empty() {
         return Ok(true);
     }
-    let venv = Venv::ensure(ws, "interop-quant-venv", &ws.root.join("xtask/python/requirements-quant.txt"))?;
+    let venv = Venv::ensure(ws)?;
     let script = ws.root.join("xtask/python/run_quant.py");
     let fixtures = ws.root.join("tests/fixtures/onnx");
     let root = out_root.join("quant");

@@ -1,8 +1,9 @@
-//! Python virtual environments under `target/` for the tiers that check our
-//! output in the real runtimes. Created on first use, reused while the
-//! requirements file is unchanged.
+//! The Python virtual environment under `target/venv` for the tiers that
+//! check our output in the real tools (interop, conformance, bench). One venv
+//! for all of them, so a clean checkout downloads each wheel once. Created on
+//! first use, reused while `xtask/python/requirements.txt` is unchanged.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -16,11 +17,13 @@ pub(crate) struct Venv {
 }
 
 impl Venv {
-    /// Creates (or reuses) `target/<name>` with the packages of `requirements`.
-    pub(crate) fn ensure(ws: &Workspace, name: &str, requirements: &Path) -> Result<Self> {
-        let dir = ws.root.join("target").join(name);
-        let wanted =
-            std::fs::read_to_string(requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
+    /// Creates (or reuses) `target/venv` with the pinned packages of
+    /// `xtask/python/requirements.txt`.
+    pub(crate) fn ensure(ws: &Workspace) -> Result<Self> {
+        let dir = ws.root.join("target").join("venv");
+        let requirements = ws.root.join("xtask/python/requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements)
+            .with_context(|| format!("cannot read {}", requirements.display()))?;
         let stamp = dir.join(".requirements");
         let venv = Venv { dir };
         if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && venv.python().exists() {
@@ -32,7 +35,7 @@ impl Venv {
             .with_context(|| format!("cannot create a venv with {python}"))?;
         run(Command::new(venv.python())
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(requirements))
+            .arg(&requirements))
         .context("pip install failed")?;
         std::fs::write(&stamp, wanted)?;
         Ok(venv)
