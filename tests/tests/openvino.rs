@@ -451,6 +451,38 @@ fn quantization_convention_round_trips_through_openvino_ir() {
     assert_eq!(a, b, "identical arithmetic after the round trip");
 }
 
+/// A weight stored as an ONNX `sparse_initializer` (what `--prune-sparse`
+/// writes) becomes a dense `Const`: OpenVINO IR has no sparse constants.
+#[test]
+fn sparse_initializers_are_written_dense() {
+    use ir::{Graph, Node, Shape, SparseTensor, ValueInfo};
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[2, 3])));
+    // w = [[0, 1.5, 0], [0, 0, -2], [4, 0, 0]] as three (row, col) coordinates.
+    let sparse = SparseTensor {
+        values: Tensor::from_vec(vec![3], vec![1.5f32, -2.0, 4.0]).unwrap(),
+        indices: Tensor::from_vec(vec![3, 2], vec![0i64, 1, 1, 2, 2, 0]).unwrap(),
+        dims: vec![3, 3],
+    };
+    g.sparse_initializers.insert("w".into(), sparse);
+    g.nodes.push(Node::new("MatMul", ["x", "w"], ["y"]).named("mm"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, None));
+    let mut m = Model::new(g);
+    m.opset_imports.insert(String::new(), 17);
+
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("sparse.xml");
+    export(&m, &xml);
+    let back = import(&xml);
+    assert!(back.graph.sparse_initializers.is_empty());
+    let dense: Vec<f32> = vec![0.0, 1.5, 0.0, 0.0, 0.0, -2.0, 4.0, 0.0, 0.0];
+    let w = back.graph.initializers.values().find(|t| t.shape() == [3, 3]).expect("the dense weight");
+    assert_eq!(w.as_slice::<f32>().unwrap(), dense.as_slice());
+    let x = Tensor::from_vec(vec![2, 3], vec![1.0f32, 2.0, 3.0, -1.0, 0.5, 0.25]).unwrap();
+    assert_eq!(run_on(&m, &x), run_on(&back, &x));
+    assert_eq!(run_on(&back, &x), vec![12.0, 1.5, -4.0, 1.0, -1.5, -1.0]);
+}
+
 /// Runs `m` on named tensors and returns every output as an IR tensor.
 fn run_all(m: &Model, feeds: &[(&str, Tensor)]) -> Vec<(String, Tensor)> {
     let values = feeds.iter().map(|(n, t)| (n.to_string(), eval::Value::Tensor(eval::from_ir(t).unwrap()))).collect();

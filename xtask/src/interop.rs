@@ -275,8 +275,8 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         rows.push(row);
     }
 
-    // The simplify and prune passes' outputs, run in onnxruntime.
-    passes::add(&bin, &cases, &out_root, &mut rows, &mut ort_jobs)?;
+    // The simplify and prune passes' outputs, run in onnxruntime and OpenVINO.
+    passes::add(&bin, &cases, &out_root, &mut rows, &mut ort_jobs, &mut ov_jobs)?;
     let scripts = ws.root.join("xtask/python");
     run_jobs(
         &venv,

@@ -1,8 +1,10 @@
 //! Interop rows for the simplification and pruning passes: each pass runs on
 //! the CNN, transformer and MLP fixtures, and the written model must load
-//! and run in onnxruntime. Simplified models must still match the fixture's
-//! reference outputs; pruned models compute something new, so their
-//! reference is what the built-in evaluator computes on the same model.
+//! and run in onnxruntime, and, converted on to OpenVINO IR, in OpenVINO's
+//! CPU plugin (every enabled format that holds a graph). Simplified models
+//! must still match the fixture's reference outputs; pruned models compute
+//! something new, so their reference is what the built-in evaluator computes
+//! on the same model.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,13 +40,15 @@ fn first_line(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("failed").to_string()
 }
 
-/// Converts each case with each pass and queues an onnxruntime job per output model.
+/// Converts each case with each pass and queues an onnxruntime job per
+/// output model, plus an OpenVINO job for the same model written as IR.
 pub(super) fn add(
     bin: &Path,
     cases: &[Case],
     out_root: &Path,
     rows: &mut Vec<Row>,
     jobs: &mut Vec<Value>,
+    ov_jobs: &mut Vec<Value>,
 ) -> Result<()> {
     for case in cases.iter().filter(|c| CASES.contains(&c.name.as_str())) {
         for (i, (label, flags, same_outputs)) in PASSES.iter().enumerate() {
@@ -87,20 +91,39 @@ pub(super) fn add(
                 let outs = case.outputs.keys().map(|n| (n.clone(), ref_dir.join(format!("{}.npy", file_stem(n)))));
                 (outs.collect(), EVAL_RTOL)
             };
-            jobs.push(json!({
-                "id": rows.len(),
-                "model": out,
-                "inputs": case.inputs,
-                "outputs": outputs,
-                "rtol": rtol,
-                "expect_dynamic": Vec::<String>::new(),
-            }));
+            let job = |id: usize, model: &Path| {
+                json!({
+                    "id": id,
+                    "model": model,
+                    "inputs": case.inputs,
+                    "outputs": outputs,
+                    "rtol": rtol,
+                    "expect_dynamic": Vec::<String>::new(),
+                })
+            };
+            jobs.push(job(rows.len(), &out));
             rows.push(Row {
                 case: case.name.clone(),
                 path,
                 runtime: "onnxruntime",
                 ok: false,
                 detail: "not run".into(),
+            });
+            // The pass's output converted on to OpenVINO IR (no passes this time).
+            let xml = dir.join("model.xml");
+            let res = Command::new(bin).arg(&out).arg(&xml).arg("--quiet").output()?;
+            let detail = if res.status.success() {
+                ov_jobs.push(job(rows.len(), &xml));
+                "not run".into()
+            } else {
+                first_line(&res)
+            };
+            rows.push(Row {
+                case: case.name.clone(),
+                path: format!("onnx -> openvino ({label})"),
+                runtime: "openvino",
+                ok: false,
+                detail,
             });
         }
     }

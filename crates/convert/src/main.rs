@@ -384,6 +384,9 @@ struct QuantArgs {
     /// If the output format cannot hold quantized weights, store the dequantized weights as floats.
     #[arg(long, requires = "quantize")]
     allow_dequantize: bool,
+    /// int8/int4: scale type, f16 (default; half the scale bytes, opset 19) or f32.
+    #[arg(long, value_name = "TYPE", requires = "quantize")]
+    scales: Option<String>,
 }
 
 #[cfg(feature = "quant")]
@@ -404,6 +407,9 @@ impl QuantArgs {
             if on {
                 a += &format!(",{flag}");
             }
+        }
+        if let Some(t) = &self.scales {
+            a += &format!(",scales={t}");
         }
         if let Some(c) = &self.calibrate {
             a += &format!(",calibrate={c}");
