@@ -106,6 +106,30 @@ fn channel_pruning_reports_parameters_and_macs() {
     has_line(&r, "prune-channels: MACs 139264 -> 119808 (-14.0%)");
 }
 
+/// The channel-pruned CNN is written in every format that can hold it: ONNX
+/// and OpenVINO IR re-read and checked against the pruned model by
+/// `--verify`, safetensors holding exactly the 13,398 remaining parameters.
+#[test]
+fn channel_pruned_cnn_converts_to_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("cnn_bn_residual");
+    for name in ["pruned.onnx", "pruned.xml"] {
+        let out = dir.path().join(name);
+        let r =
+            convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("--prune-channels=0.3"), OsStr::new("--verify")]);
+        assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
+        has_line(&r, "prune-channels: parameters 24490 -> 13398 (-45.3%)");
+        assert!(r.stdout.contains("verify: all 1 output(s)"), "{name}: {}", r.stdout);
+    }
+    let out = dir.path().join("pruned.safetensors");
+    let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("--prune-channels=0.3")]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // safetensors: u64 header length, JSON header, then the f32 data.
+    let bytes = std::fs::read(&out).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!(bytes.len() - 8 - header_len, 13_398 * 4, "every remaining parameter, as f32, and nothing else");
+}
+
 #[test]
 fn magnitude_pruning_reports_sparsity() {
     let (r, m, _d) = run_ok("cnn_bn_residual", &["--prune-magnitude", "0.5", "--verify"]);
