@@ -57,6 +57,9 @@ struct Cli {
     /// Do not simplify before other passes (simplification runs first whenever any pass is requested).
     #[arg(long)]
     no_simplify: bool,
+    /// Do not run the model before and after the passes on the check inputs (no output SQNR/deviation table; saves two model runs on large models).
+    #[arg(long)]
+    no_pass_check: bool,
     /// Magnitude pruning: zero this fraction (0..1) of the Conv/ConvTranspose/Gemm/MatMul weights.
     #[arg(long, value_name = "SPARSITY")]
     prune_magnitude: Option<f64>,
@@ -305,7 +308,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         opts.passes.splice(0..0, front);
     }
-    if !opts.passes.is_empty() {
+    if !opts.passes.is_empty() && !cli.no_pass_check {
         opts.pass_check = Some(cli.check.input_options()?);
     }
     #[cfg(feature = "quant")]

@@ -161,3 +161,22 @@ fn bad_options_fail_cleanly() {
     let r = convert(&[model.as_os_str(), out.as_os_str(), OsStr::new("--group-size"), OsStr::new("32")]);
     assert_eq!(r.code, Some(2), "{}", r.stderr);
 }
+
+/// `--no-pass-check` skips running the models for the output table; the
+/// pass's own report (weight bytes) still comes.
+#[test]
+fn no_pass_check_skips_the_output_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    let model = fixture("mlp").join("model.onnx");
+    let args = [model.as_os_str(), out.as_os_str(), OsStr::new("--quantize"), OsStr::new("int8")];
+    let with = convert(&args);
+    assert_eq!(with.code, Some(0), "{}", with.stderr);
+    assert!(with.stdout.contains("effect of the passes on the outputs"), "{}", with.stdout);
+    let mut args = args.to_vec();
+    args.push(OsStr::new("--no-pass-check"));
+    let without = convert(&args);
+    assert_eq!(without.code, Some(0), "{}", without.stderr);
+    assert!(!without.stdout.contains("effect of the passes"), "{}", without.stdout);
+    assert_eq!(weight_bytes(&without.stderr), weight_bytes(&with.stderr));
+}

@@ -152,12 +152,11 @@ pub fn qparams_f16(min: f32, max: f32, qtype: QType, symmetric: bool, narrow: bo
 pub fn quantize(x: f32, p: QParams, qmin: i32, qmax: i32) -> i32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let v = x / p.scale;
-    // NaN maps to the zero point (as a cast of NaN to int does in most runtimes: 0).
-    if v.is_nan() {
-        return p.zero_point.clamp(qmin, qmax);
-    }
     let lo = (qmin - p.zero_point) as f32 - 1.0;
     let hi = (qmax - p.zero_point) as f32 + 1.0;
+    // NaN stays NaN through the clamp and the rounding, and Rust casts NaN
+    // to 0: a NaN weight becomes the zero point (as a cast of NaN to int
+    // does in most runtimes) with no branch in the loop.
     let r = (v.clamp(lo, hi) + MAGIC) - MAGIC;
     (r as i32 + p.zero_point).clamp(qmin, qmax)
 }
@@ -320,6 +319,80 @@ pub fn unpack(t: &Tensor) -> Result<Vec<i32>> {
     })
 }
 
+/// Which scale group each element of a contiguous run of a weight uses.
+#[derive(Debug, Clone, Copy)]
+enum Groups {
+    /// All of them use this group.
+    Fixed(usize),
+    /// Element `t` of the run uses group `first + t`.
+    Each(usize),
+}
+
+/// The weight as contiguous runs `(start, len, groups)` in memory order, so
+/// the quantizer's inner loops see either one scale or consecutive scales
+/// and no per-element index arithmetic.
+fn runs(g: Granularity, outer: usize, len: usize, inner: usize) -> Vec<(usize, usize, Groups)> {
+    let mut runs = Vec::new();
+    match g {
+        Granularity::PerTensor => runs.push((0, outer * len * inner, Groups::Fixed(0))),
+        // Output channels along the last axis (a MatMul weight): one run per row.
+        Granularity::PerAxis(_) if inner == 1 => runs.extend((0..outer).map(|o| (o * len, len, Groups::Each(0)))),
+        Granularity::PerAxis(_) => {
+            for o in 0..outer {
+                runs.extend((0..len).map(|k| ((o * len + k) * inner, inner, Groups::Fixed(k))));
+            }
+        }
+        Granularity::Blocked { block, .. } => {
+            let per_len = len.div_ceil(block);
+            for o in 0..outer {
+                if inner == 1 {
+                    for b in 0..per_len {
+                        let k = b * block;
+                        runs.push((o * len + k, block.min(len - k), Groups::Fixed(o * per_len + b)));
+                    }
+                } else {
+                    for k in 0..len {
+                        runs.push(((o * len + k) * inner, inner, Groups::Each((o * per_len + k / block) * inner)));
+                    }
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// Quantizes one run (`param(t)` is element `t`'s parameters) and returns
+/// the signal and noise energy of its finite values, the noise being what a
+/// runtime's `DequantizeLinear` gives back: `(q − zp) · scale`, which is
+/// exact in f32 (at most 9 + 11 significant bits for f16 scales), rounded
+/// once to the scale's type (`HALF`). Eight partial sums per quantity keep
+/// the loop free of one long floating-point dependency chain.
+#[inline(always)]
+fn quantize_run<const HALF: bool>(
+    xs: &[f32],
+    qs: &mut [i32],
+    param: impl Fn(usize) -> QParams,
+    qmin: i32,
+    qmax: i32,
+) -> (f64, f64) {
+    const LANES: usize = 8;
+    let (mut sig, mut noi) = ([0f64; LANES], [0f64; LANES]);
+    for (c, (xc, qc)) in xs.chunks(LANES).zip(qs.chunks_mut(LANES)).enumerate() {
+        for (l, (&x, q)) in xc.iter().zip(qc).enumerate() {
+            let p = param(c * LANES + l);
+            let v = quantize(x, p, qmin, qmax);
+            *q = v;
+            let prod = (v - p.zero_point) as f32 * p.scale;
+            let back = if HALF { f16::from_f32(prod).to_f32() } else { prod };
+            let (x64, d) = (f64::from(x), f64::from(x) - f64::from(back));
+            let finite = x.is_finite();
+            sig[l] += if finite { x64 * x64 } else { 0.0 };
+            noi[l] += if finite { d * d } else { 0.0 };
+        }
+    }
+    (sig.iter().sum(), noi.iter().sum())
+}
+
 /// Quantizes `values` (of `shape`) by `spec` into the DQ convention.
 ///
 /// Two passes over the values: ranges per group, then integers. The error
@@ -336,30 +409,27 @@ pub fn quantize_tensor(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Re
         Granularity::PerAxis(_) => len,
         Granularity::Blocked { block, .. } => len.div_ceil(block),
     };
-    let group_of = |o: usize, k: usize, j: usize| -> usize {
-        match g {
-            Granularity::PerTensor => 0,
-            Granularity::PerAxis(_) => k,
-            Granularity::Blocked { block, .. } => (o * groups_per_len + k / block) * inner + j,
-        }
-    };
     let ngroups = match g {
         Granularity::PerTensor => 1,
         Granularity::PerAxis(_) => len,
         Granularity::Blocked { .. } => outer * groups_per_len * inner,
     };
+    let runs = runs(g, outer, len, inner);
     let mut lo = vec![f32::INFINITY; ngroups];
     let mut hi = vec![f32::NEG_INFINITY; ngroups];
-    for o in 0..outer {
-        for k in 0..len {
-            for j in 0..inner {
-                let x = values[(o * len + k) * inner + j];
-                if x.is_nan() {
-                    continue;
+    // `f32::min`/`max` ignore NaN, so NaN weights do not widen a range.
+    for &(start, n, groups) in &runs {
+        let xs = &values[start..start + n];
+        match groups {
+            Groups::Fixed(gi) => {
+                lo[gi] = xs.iter().fold(lo[gi], |a, &x| a.min(x));
+                hi[gi] = xs.iter().fold(hi[gi], |a, &x| a.max(x));
+            }
+            Groups::Each(first) => {
+                for ((l, h), &x) in lo[first..first + n].iter_mut().zip(&mut hi[first..first + n]).zip(xs) {
+                    *l = l.min(x);
+                    *h = h.max(x);
                 }
-                let gi = group_of(o, k, j);
-                lo[gi] = lo[gi].min(x);
-                hi[gi] = hi[gi].max(x);
             }
         }
     }
@@ -377,24 +447,22 @@ pub fn quantize_tensor(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Re
     let (qmin, qmax) = spec.qtype.range(spec.narrow);
     let mut q = vec![0i32; values.len()];
     let (mut signal, mut noise) = (0f64, 0f64);
-    for o in 0..outer {
-        for k in 0..len {
-            for j in 0..inner {
-                let i = (o * len + k) * inner + j;
-                let p = params[group_of(o, k, j)];
-                let x = values[i];
-                q[i] = quantize(x, p, qmin, qmax);
-                if x.is_finite() {
-                    // What a runtime's DQ produces: the exact product rounded
-                    // once to the scale's type.
-                    let exact = f64::from(q[i] - p.zero_point) * f64::from(p.scale);
-                    let back = if half { f16::from_f64(exact).to_f64() } else { f64::from(exact as f32) };
-                    let d = f64::from(x) - back;
-                    signal += f64::from(x) * f64::from(x);
-                    noise += d * d;
-                }
+    for &(start, n, groups) in &runs {
+        let (xs, qs) = (&values[start..start + n], &mut q[start..start + n]);
+        let (sig, noi) = match (groups, half) {
+            (Groups::Fixed(gi), false) => quantize_run::<false>(xs, qs, |_| params[gi], qmin, qmax),
+            (Groups::Fixed(gi), true) => quantize_run::<true>(xs, qs, |_| params[gi], qmin, qmax),
+            (Groups::Each(first), false) => {
+                let ps = &params[first..first + n];
+                quantize_run::<false>(xs, qs, |t| ps[t], qmin, qmax)
             }
-        }
+            (Groups::Each(first), true) => {
+                let ps = &params[first..first + n];
+                quantize_run::<true>(xs, qs, |t| ps[t], qmin, qmax)
+            }
+        };
+        signal += sig;
+        noise += noi;
     }
     let scale_shape = g.scale_shape(shape);
     let scale = if half {
@@ -590,6 +658,96 @@ mod tests {
         let u = vec![15, 0, 9];
         let t = Tensor::from_raw(DType::U4, vec![3], pack(&u, QType::U4)).unwrap();
         assert_eq!(unpack(&t).unwrap(), u);
+    }
+
+    /// The run-by-run quantizer against a plain element-by-element reference
+    /// (group index computed per element, f64 error as the runtime rounds
+    /// it), for every granularity and both run shapes (`inner` 1 and more),
+    /// with NaN and infinities in the data.
+    #[test]
+    fn runs_match_an_element_by_element_reference() {
+        let shape = [3usize, 10, 4];
+        let mut w: Vec<f32> = (0..120).map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.021).collect();
+        w[7] = f32::NAN;
+        w[50] = f32::INFINITY;
+        w[99] = f32::NEG_INFINITY;
+        let grans = [
+            Granularity::PerTensor,
+            Granularity::PerAxis(0),
+            Granularity::PerAxis(1),
+            Granularity::PerAxis(2),
+            Granularity::Blocked { axis: 1, block: 4 },
+            Granularity::Blocked { axis: 2, block: 3 },
+        ];
+        for g in grans {
+            for (qtype, symmetric, half) in
+                [(QType::I8, true, false), (QType::U8, false, true), (QType::I4, true, true)]
+            {
+                let spec = WeightSpec { qtype, symmetric, narrow: true, granularity: g, half_scales: half };
+                let qt = quantize_tensor(&w, &shape, &spec).unwrap();
+                // Reference: ranges, parameters and values one element at a time.
+                let (outer, len, inner) = g.layout(&shape);
+                let group = |o: usize, k: usize, j: usize| match g {
+                    Granularity::PerTensor => 0,
+                    Granularity::PerAxis(_) => k,
+                    Granularity::Blocked { block, .. } => (o * len.div_ceil(block) + k / block) * inner + j,
+                };
+                let n = g.scale_shape(&shape).iter().product::<usize>();
+                let (mut lo, mut hi) = (vec![f32::INFINITY; n], vec![f32::NEG_INFINITY; n]);
+                for o in 0..outer {
+                    for k in 0..len {
+                        for j in 0..inner {
+                            let x = w[(o * len + k) * inner + j];
+                            if !x.is_nan() {
+                                let gi = group(o, k, j);
+                                (lo[gi], hi[gi]) = (lo[gi].min(x), hi[gi].max(x));
+                            }
+                        }
+                    }
+                }
+                let (qmin, qmax) = qtype.range(true);
+                let ranges: Vec<(f32, f32)> =
+                    lo.iter().zip(&hi).map(|(&l, &h)| if l > h { (0.0, 0.0) } else { (l, h) }).collect();
+                // f16 scales only when every group's scale is a normal f16.
+                let halves: Option<Vec<QParams>> =
+                    ranges.iter().map(|&(l, h)| qparams_f16(l, h, qtype, symmetric, true)).collect();
+                let half = half && halves.is_some();
+                let params: Vec<QParams> = match halves.filter(|_| half) {
+                    Some(p) => p,
+                    None => ranges.iter().map(|&(l, h)| qparams(l, h, qtype, symmetric, true)).collect(),
+                };
+                assert_eq!(qt.scale.dtype(), if half { DType::F16 } else { DType::F32 });
+                let got = unpack(&qt.q).unwrap();
+                let (mut signal, mut noise) = (0f64, 0f64);
+                for o in 0..outer {
+                    for k in 0..len {
+                        for j in 0..inner {
+                            let i = (o * len + k) * inner + j;
+                            let p = params[group(o, k, j)];
+                            let x = w[i];
+                            let want = if x.is_nan() {
+                                p.zero_point
+                            } else {
+                                // The quotient in f32, as QuantizeLinear computes it; i64 so
+                                // an infinite weight saturates instead of overflowing.
+                                ((x / p.scale).round_ties_even() as i64)
+                                    .saturating_add(i64::from(p.zero_point))
+                                    .clamp(i64::from(qmin), i64::from(qmax)) as i32
+                            };
+                            assert_eq!(got[i], want, "{g:?} {qtype:?} element {i} ({x})");
+                            if x.is_finite() {
+                                let exact = f64::from(want - p.zero_point) * f64::from(p.scale);
+                                let back = if half { f16::from_f64(exact).to_f64() } else { f64::from(exact as f32) };
+                                signal += f64::from(x) * f64::from(x);
+                                noise += (f64::from(x) - back).powi(2);
+                            }
+                        }
+                    }
+                }
+                assert!((qt.signal - signal).abs() <= 1e-9 * signal, "{g:?} {qtype:?}");
+                assert!((qt.noise - noise).abs() <= 1e-9 * noise.max(1e-30), "{g:?} {qtype:?}");
+            }
+        }
     }
 
     #[test]
