@@ -404,16 +404,9 @@ pub fn quantize_tensor(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Re
         return Err(ir::Error::invalid(format!("{} values for shape {shape:?}", values.len())));
     }
     let (outer, len, inner) = g.layout(shape);
-    let groups_per_len = match g {
-        Granularity::PerTensor => 1,
-        Granularity::PerAxis(_) => len,
-        Granularity::Blocked { block, .. } => len.div_ceil(block),
-    };
-    let ngroups = match g {
-        Granularity::PerTensor => 1,
-        Granularity::PerAxis(_) => len,
-        Granularity::Blocked { .. } => outer * groups_per_len * inner,
-    };
+    // One group per scale, numbered in the scale tensor's memory order.
+    let scale_shape = g.scale_shape(shape);
+    let ngroups = scale_shape.iter().product();
     let runs = runs(g, outer, len, inner);
     let mut lo = vec![f32::INFINITY; ngroups];
     let mut hi = vec![f32::NEG_INFINITY; ngroups];
@@ -464,7 +457,6 @@ pub fn quantize_tensor(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Re
         signal += sig;
         noise += noi;
     }
-    let scale_shape = g.scale_shape(shape);
     let scale = if half {
         Tensor::from_vec(scale_shape.clone(), params.iter().map(|p| f16::from_f32(p.scale)).collect())?
     } else {

@@ -151,9 +151,8 @@ pub(crate) fn plan(
                 }
             }
         }
-        let need = form;
-        if model.onnx_opset() < need {
-            match opset::raise(model, need) {
+        if model.onnx_opset() < form {
+            match opset::raise(model, form) {
                 Ok(notes) => report.lines.extend(notes),
                 Err(e) if !int4 && model.onnx_opset() >= 10 => {
                     report.lines.push(format!(
@@ -165,7 +164,7 @@ pub(crate) fn plan(
                 }
                 Err(e) => {
                     return Err(e.context(format!(
-                        "{} needs opset {need}; use the 'dequantize' option to store dequantized weights instead",
+                        "{} needs opset {form}; use the 'dequantize' option to store dequantized weights instead",
                         c.method.name()
                     )));
                 }
