@@ -324,6 +324,18 @@ impl ir::Exporter for SafetensorsFormat {
         let mut metadata: BTreeMap<String, String> =
             model.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         metadata.entry("format".into()).or_insert_with(|| "pt".into());
+        // safetensors has no sparse tensors: sparse initializers (ONNX
+        // `sparse_initializer`, as `--prune-sparse` writes) are stored dense
+        // rather than left out. Cloning a model shares its tensor buffers.
+        let densified;
+        let model = if model.graph.sparse_initializers.is_empty() {
+            model
+        } else {
+            let mut m = model.clone();
+            m.graph.densify_sparse_initializers()?;
+            densified = m;
+            &densified
+        };
         let tensors: Vec<(&String, &Tensor)> = model.graph.initializers.iter().collect();
         let total: u64 = tensors.iter().map(|t| t.1.byte_len() as u64).sum();
         opts.progress.begin(&format!("writing {}", path.display()), total);
@@ -400,6 +412,25 @@ mod tests {
         let bytes = std::fs::read(&p).unwrap();
         let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap());
         assert_eq!(hlen % 8, 0);
+    }
+
+    /// A sparse initializer (what `--prune-sparse` writes to ONNX) is stored
+    /// dense, not left out.
+    #[test]
+    fn sparse_initializers_are_written_dense() {
+        let mut m = model();
+        let sparse = ir::SparseTensor {
+            values: Tensor::from_vec(vec![2], vec![1.5f32, -2.0]).unwrap(),
+            indices: Tensor::from_vec(vec![2], vec![1i64, 3]).unwrap(),
+            dims: vec![2, 2],
+        };
+        m.graph.sparse_initializers.insert("d.pruned".into(), sparse);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("w.safetensors");
+        SafetensorsFormat.export(&m, &p, &ExportOptions::default()).unwrap();
+        let back = SafetensorsFormat.import(&p, &ImportOptions::default()).unwrap();
+        assert_eq!(back.graph.initializers.len(), 4);
+        assert_eq!(&*back.graph.initializers["d.pruned"].as_slice::<f32>().unwrap(), &[0.0, 1.5, 0.0, -2.0]);
     }
 
     #[test]

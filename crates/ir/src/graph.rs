@@ -202,6 +202,29 @@ impl Graph {
         before - self.nodes.len()
     }
 
+    /// Whether this graph or one of its subgraphs holds a sparse initializer.
+    pub fn has_sparse_initializers(&self) -> bool {
+        !self.sparse_initializers.is_empty()
+            || self.nodes.iter().any(|n| n.subgraphs().any(Graph::has_sparse_initializers))
+    }
+
+    /// Moves every sparse initializer of this graph and its subgraphs into
+    /// the dense initializers, for formats with no sparse constants (a
+    /// weight stored sparse, as `--prune-sparse` writes ONNX, can only be
+    /// dense there). Only the densified tensors are new memory.
+    pub fn densify_sparse_initializers(&mut self) -> Result<()> {
+        for (name, sparse) in std::mem::take(&mut self.sparse_initializers) {
+            let dense = sparse.to_dense().map_err(|e| Error::invalid(format!("sparse initializer '{name}': {e}")))?;
+            self.initializers.insert(name, dense);
+        }
+        for node in &mut self.nodes {
+            for sub in node.subgraphs_mut() {
+                sub.densify_sparse_initializers()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes initializers that nothing reads (graph inputs with defaults are kept).
     /// Returns how many were removed.
     pub fn remove_unused_initializers(&mut self) -> usize {

@@ -795,35 +795,14 @@ fn lower(layers: &[OutLayer], bin: &mut BinWriter<'_>) -> Result<(Vec<Layer>, Ve
     Ok((out_layers, edges))
 }
 
-/// Moves every sparse initializer of `graph` and its subgraphs into the
-/// dense initializers. OpenVINO IR has no sparse constants: a weight stored
-/// sparse in ONNX (`sparse_initializer`, as `--prune-sparse` writes) can only
-/// be a dense `Const` in the `.bin`, so that is what it becomes.
-fn densify(graph: &mut ir::Graph) -> Result<()> {
-    for (name, sparse) in std::mem::take(&mut graph.sparse_initializers) {
-        let dense = sparse.to_dense().map_err(|e| Error::invalid(format!("sparse initializer '{name}': {e}")))?;
-        graph.initializers.insert(name, dense);
-    }
-    for node in &mut graph.nodes {
-        for sub in node.subgraphs_mut() {
-            densify(sub)?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether `graph` or a subgraph of it holds a sparse initializer.
-fn has_sparse(graph: &ir::Graph) -> bool {
-    !graph.sparse_initializers.is_empty() || graph.nodes.iter().any(|n| n.subgraphs().any(has_sparse))
-}
-
 /// Writes `model` as `path` (`.xml`) and its `.bin` beside it.
 pub fn export(model: &Model, path: &Path, options: &ir::ExportOptions) -> Result<ExportReport> {
-    // Cloning a model shares its tensor buffers; only the densified weights are new.
+    // OpenVINO IR has no sparse constants: sparse initializers are written
+    // dense. Cloning a model shares its tensor buffers.
     let densified;
-    let model = if has_sparse(&model.graph) {
+    let model = if model.graph.has_sparse_initializers() {
         let mut m = model.clone();
-        densify(&mut m.graph)?;
+        m.graph.densify_sparse_initializers()?;
         densified = m;
         &densified
     } else {
