@@ -102,6 +102,54 @@ impl DType {
         DType::C128,
     ];
 
+    /// The ONNX `TensorProto.DataType` code of this dtype. Every format and
+    /// attribute that names dtypes by number (`Cast.to`, `output_dtype`,
+    /// OpenVINO's and TensorFlow's own tables map through this) reads it here.
+    pub const fn onnx_code(self) -> i32 {
+        match self {
+            DType::F32 => 1,
+            DType::U8 => 2,
+            DType::I8 => 3,
+            DType::U16 => 4,
+            DType::I16 => 5,
+            DType::I32 => 6,
+            DType::I64 => 7,
+            DType::String => 8,
+            DType::Bool => 9,
+            DType::F16 => 10,
+            DType::F64 => 11,
+            DType::U32 => 12,
+            DType::U64 => 13,
+            DType::C64 => 14,
+            DType::C128 => 15,
+            DType::BF16 => 16,
+            DType::F8E4M3FN => 17,
+            DType::F8E4M3FNUZ => 18,
+            DType::F8E5M2 => 19,
+            DType::F8E5M2FNUZ => 20,
+            DType::U4 => 21,
+            DType::I4 => 22,
+            DType::F4E2M1 => 23,
+            DType::F8E8M0 => 24,
+            DType::U2 => 25,
+            DType::I2 => 26,
+            DType::F6E2M3 => 27,
+            DType::F6E3M2 => 28,
+        }
+    }
+
+    /// The dtype of an ONNX `TensorProto.DataType` code; `None` for 0
+    /// (undefined) and unknown codes.
+    pub fn from_onnx_code(code: i64) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| i64::from(d.onnx_code()) == code)
+    }
+
+    /// [`DType::from_onnx_code`] as a result, for attribute values read from
+    /// a file: the error names the code.
+    pub fn try_from_onnx_code(code: i64) -> crate::Result<DType> {
+        DType::from_onnx_code(code).ok_or_else(|| crate::Error::invalid(format!("unknown ONNX data type code {code}")))
+    }
+
     /// Bits per element; `None` for strings, which have no fixed size.
     pub fn bits(self) -> Option<u32> {
         Some(match self {
@@ -232,6 +280,18 @@ mod tests {
             assert_eq!(d.name().parse::<DType>().unwrap(), d);
         }
         assert!("f33".parse::<DType>().is_err());
+    }
+
+    #[test]
+    fn onnx_codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for d in DType::ALL {
+            assert!(seen.insert(d.onnx_code()), "{d} shares a code");
+            assert_eq!(DType::from_onnx_code(i64::from(d.onnx_code())), Some(d));
+        }
+        assert_eq!(DType::from_onnx_code(0), None);
+        assert_eq!(DType::from_onnx_code(29), None);
+        assert!(DType::try_from_onnx_code(-1).is_err());
     }
 
     #[test]
