@@ -45,7 +45,7 @@ fn worst_error(model: &Model, inputs: &[PathBuf], outputs: &[PathBuf]) -> f64 {
         .iter()
         .zip(inputs)
         .map(|(vi, p)| {
-            let mut t = convert::npy::read(p).unwrap();
+            let mut t = ir::tensor_file::read_npy(p).unwrap();
             // Fixtures store scalars as one-element arrays (ops_subgraph's flag);
             // fit them to the declared static shape when the counts agree.
             if let Some(dims) = vi.shape().and_then(|s| s.as_fixed()) {
@@ -61,7 +61,7 @@ fn worst_error(model: &Model, inputs: &[PathBuf], outputs: &[PathBuf]) -> f64 {
     assert_eq!(got.len(), outputs.len(), "output count");
     let mut worst = 0f64;
     for ((name, v), p) in got.iter().zip(outputs) {
-        let reference = eval::Value::Tensor(eval::from_ir(&convert::npy::read(p).unwrap()).unwrap());
+        let reference = eval::Value::Tensor(eval::from_ir(&ir::tensor_file::read_npy(p).unwrap()).unwrap());
         let m = eval::compare::compare_values(&reference, v).unwrap_or_else(|e| panic!("output {name}: {e}"));
         worst = worst.max(m.rel_l2);
     }
@@ -382,6 +382,40 @@ fn export_lists_every_unsupported_op_and_writes_nothing() {
     let e = fmt_openvino::OpenVinoExporter.export(&m, &path, &ExportOptions::default()).unwrap_err().to_string();
     assert_eq!(e, "2 unsupported op type(s) for openvino: ai.onnx::StringNormalizer (node 's'), tf::Foo (node 'f')");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file left behind");
+}
+
+/// torch.onnx (TorchScript exporter) deduplicates identical initializers and
+/// reads the duplicates through `Identity` nodes; transformers' ResNet-50,
+/// MobileNetV2, ConvNeXt and ViT all have such shared Conv biases. The
+/// exporter used to reshape the shared bias Const in place for the first
+/// Conv, losing the Identity's name: "value '...' is read before it is defined".
+#[test]
+fn shared_conv_bias_read_through_identity_exports() {
+    use ir::{Graph, Node, Shape, ValueInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[1, 2, 4, 4])));
+    let w: Vec<f32> = (0..4).map(|i| i as f32 * 0.25 - 1.0).collect();
+    g.initializers.insert("w".into(), Tensor::from_vec(vec![2, 2, 1, 1], w).unwrap());
+    g.initializers.insert("b".into(), Tensor::from_vec(vec![2], vec![0.5f32, -0.5]).unwrap());
+    // The Identity comes first, then a reader of the original name, then a
+    // reader of the alias.
+    g.nodes.push(Node::new("Identity", ["b"], ["b_dup"]).named("dedup"));
+    g.nodes.push(Node::new("Conv", ["x", "w", "b"], ["y1"]).named("conv1"));
+    g.nodes.push(Node::new("Conv", ["y1", "w", "b_dup"], ["y2"]).named("conv2"));
+    g.outputs.push(ValueInfo::tensor("y2", DType::F32, Shape::fixed(&[1, 2, 4, 4])));
+    let onnx = dir.path().join("m.onnx");
+    fmt_onnx::OnnxExporter.export(&Model::new(g), &onnx, &ExportOptions::default()).unwrap();
+    let m = convert::load(&convert::registry(), &onnx, None, &ImportOptions::default()).unwrap().0;
+    let xml = dir.path().join("m.xml");
+    export(&m, &xml);
+    let back = import(&xml);
+    let x = Tensor::from_vec(vec![1, 2, 4, 4], (0..32).map(|i| (i as f32).sin()).collect::<Vec<_>>()).unwrap();
+    let feeds = |m: &Model| vec![(m.graph.inputs[0].name.clone(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))];
+    let a = convert::verify::run(&m, feeds(&m)).unwrap();
+    let b = convert::verify::run(&back, feeds(&back)).unwrap();
+    let (a, b) = (eval::to_ir(a[0].1.tensor().unwrap()).unwrap(), eval::to_ir(b[0].1.tensor().unwrap()).unwrap());
+    assert_eq!(a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
 }
 
 /// A model following the IR's quantization convention (opset 21): per-axis

@@ -82,7 +82,9 @@ pub fn file_stem(name: &str) -> String {
     if s.is_empty() || s.chars().all(|c| c == '.') { "_".into() } else { s }
 }
 
-/// Runs a model and writes each output as `<dir>/<output>.npy`; with
+/// Runs a model and writes each output as `<dir>/<output>.npy`, or `.pb`
+/// (ONNX `TensorProto`) for dtypes NumPy cannot hold, and a sequence as a
+/// folder `<dir>/<output>/` of its elements `0.npy`, `1.pb`, ...; with
 /// `repeat > 0`, times that many further runs and prints the median.
 pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool) -> Result<()> {
     let opts = args.input_options()?;
@@ -101,13 +103,37 @@ pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bo
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, v) in outputs {
-        let path = dir.join(format!("{}.npy", file_stem(&name)));
-        let t = v.tensor().with_context(|| format!("output '{name}'"))?;
-        let t = eval::to_ir(t).with_context(|| format!("output '{name}'"))?;
-        convert::npy::write(&path, &t)?;
+        let written =
+            write_value(&dir.join(file_stem(&name)), &name, &v).with_context(|| format!("output '{name}'"))?;
         if !quiet {
-            println!("{name}: {} {:?} -> {}", t.dtype(), t.shape(), path.display());
+            println!("{name}: {written}");
         }
     }
     Ok(())
+}
+
+/// Writes one evaluator value under `stem` (extension chosen by dtype) and
+/// describes what was written.
+fn write_value(stem: &Path, name: &str, v: &eval::Value) -> Result<String> {
+    match v {
+        eval::Value::Tensor(t) => {
+            let t = eval::to_ir(t)?;
+            let path = ir::tensor_file::write(stem, name, &t)?;
+            Ok(format!("{} {:?} -> {}", t.dtype(), t.shape(), path.display()))
+        }
+        eval::Value::Sequence(items) => {
+            // A fresh folder each run: stale elements of a longer earlier
+            // sequence would otherwise read as part of this one.
+            if stem.exists() {
+                std::fs::remove_dir_all(stem).with_context(|| format!("cannot replace {}", stem.display()))?;
+            }
+            std::fs::create_dir_all(stem).with_context(|| format!("cannot create {}", stem.display()))?;
+            for (i, item) in items.iter().enumerate() {
+                write_value(&stem.join(i.to_string()), &format!("{name}[{i}]"), item)?;
+            }
+            Ok(format!("sequence of {} -> {}/", items.len(), stem.display()))
+        }
+        eval::Value::Optional(Some(inner), _) => write_value(stem, name, inner),
+        eval::Value::Optional(None, _) => Ok("optional without a value (nothing written)".into()),
+    }
 }

@@ -20,7 +20,6 @@ use std::time::Instant;
 pub use eval;
 pub use ir;
 
-pub mod npy;
 pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 

@@ -75,6 +75,9 @@ struct Cli {
     /// Channel ranking norm for --prune-channels.
     #[arg(long, value_name = "NORM", default_value = "l1", value_parser = ["l1", "l2"])]
     prune_norm: String,
+    /// Keep ops with no ONNX meaning in their origin domain (tf, torch, openvino) instead of failing on them.
+    #[arg(long)]
+    keep_unknown_ops: bool,
     /// List the formats and passes this build supports.
     #[arg(long)]
     list_formats: bool,
@@ -181,6 +184,12 @@ fn parse_kv(list: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
         .collect()
 }
 
+/// A pruning fraction given on the command line, checked to lie in `[0, 1)`.
+#[cfg(feature = "prune")]
+fn fraction(flag: &str, v: f64) -> Result<f64> {
+    if (0.0..1.0).contains(&v) { Ok(v) } else { bail!("{flag}: '{v}' is not a fraction in [0, 1) (e.g. 0.5)") }
+}
+
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
@@ -273,6 +282,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
+    opts.import.keep_unknown_ops = cli.keep_unknown_ops;
     opts.export.format_options = parse_kv(&cli.export_option, "-O")?;
     opts.export.progress = progress;
     opts.export.external_data = match (cli.external_data, cli.no_external_data) {
@@ -285,26 +295,45 @@ fn run(cli: Cli) -> Result<()> {
         opts.passes.push(registry.pass(name, arg).with_context(|| format!("--pass {spec}"))?);
     }
     #[cfg(feature = "quant")]
-    if let Some(arg) = cli.quant.pass_arg(false) {
-        opts.passes.push(registry.pass("quantize", &arg).context("--quantize")?);
+    if let Some(config) = cli.quant.config(false)? {
+        opts.passes.push(Box::new(opt_quant::QuantizePass::new(config)));
     }
     // Pruning (crates/opt-prune) runs before every other pass, and simplification
     // (crates/opt-simplify) before that whenever any pass runs, unless --no-simplify.
     // A plain conversion runs no pass and writes the model exactly as read.
+    // The flags build each pass's typed options directly; the registry's
+    // string arguments are only for --pass NAME=ARG.
     {
-        let mut front = Vec::new();
-        if let Some(r) = cli.prune_channels {
-            let arg = format!("{r},norm={}", cli.prune_norm);
-            front.push(registry.pass("prune-channels", &arg).with_context(|| format!("--prune-channels {r}"))?);
+        let mut front: Vec<Box<dyn ir::Pass>> = Vec::new();
+        #[cfg(feature = "prune")]
+        {
+            if let Some(ratio) = cli.prune_channels {
+                let norm = if cli.prune_norm == "l2" { opt_prune::Norm::L2 } else { opt_prune::Norm::L1 };
+                let options = opt_prune::ChannelOptions { ratio: fraction("--prune-channels", ratio)?, norm };
+                front.push(Box::new(opt_prune::ChannelPrune { options }));
+            }
+            if let Some(s) = cli.prune_magnitude {
+                let scope = if cli.prune_scope == "layer" { opt_prune::Scope::Layer } else { opt_prune::Scope::Global };
+                let options = opt_prune::MagnitudeOptions {
+                    sparsity: fraction("--prune-magnitude", s)?,
+                    scope,
+                    sparse_storage: cli.prune_sparse,
+                };
+                front.push(Box::new(opt_prune::MagnitudePrune { options }));
+            }
         }
-        if let Some(s) = cli.prune_magnitude {
-            let sparse = if cli.prune_sparse { ",sparse" } else { "" };
-            let arg = format!("{s},scope={}{sparse}", cli.prune_scope);
-            front.push(registry.pass("prune-magnitude", &arg).with_context(|| format!("--prune-magnitude {s}"))?);
+        #[cfg(not(feature = "prune"))]
+        if cli.prune_channels.is_some() || cli.prune_magnitude.is_some() {
+            bail!("this build has no pruning (enable the 'prune' feature)");
         }
         let any = !front.is_empty() || !opts.passes.is_empty();
-        if cli.simplify || (any && !cli.no_simplify && registry.passes().iter().any(|p| p.name == "simplify")) {
-            front.insert(0, registry.pass("simplify", "").context("--simplify")?);
+        #[cfg(feature = "simplify")]
+        if cli.simplify || (any && !cli.no_simplify) {
+            front.insert(0, Box::new(opt_simplify::Simplify::default()));
+        }
+        #[cfg(not(feature = "simplify"))]
+        if cli.simplify && !any {
+            bail!("this build has no simplification (enable the 'simplify' feature)");
         }
         opts.passes.splice(0..0, front);
     }
@@ -314,7 +343,7 @@ fn run(cli: Cli) -> Result<()> {
     #[cfg(feature = "quant")]
     let s = cli.quant.convert(&registry, input, output, &mut opts);
     #[cfg(not(feature = "quant"))]
-    let s = convert::convert(&registry, input, output, &opts);
+    let s: Result<convert::ConvertSummary> = convert::convert(&registry, input, output, &opts).map_err(Into::into);
     let s = s.with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
     for p in &s.passes {
         for line in &p.lines {
@@ -348,9 +377,9 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-// ---- quantization options (crates/opt-quant), built into a `quantize` pass through the registry ----
+// ---- quantization options (crates/opt-quant), built into a typed `quantize` pass ----
 
-/// Quantization flags; each becomes an option of the registered `quantize` pass.
+/// Quantization flags; each sets a field of the `quantize` pass's `Config`.
 #[cfg(feature = "quant")]
 #[derive(Debug, Clone, clap::Args)]
 struct QuantArgs {
@@ -394,39 +423,40 @@ struct QuantArgs {
 
 #[cfg(feature = "quant")]
 impl QuantArgs {
-    /// The `quantize` pass argument, `METHOD,option,...` (calibration last: it takes the rest).
-    fn pass_arg(&self, dequantize: bool) -> Option<String> {
-        let mut a = self.quantize.clone()?;
+    /// The `quantize` pass's options, or `None` without --quantize;
+    /// `dequantize` asks for float weights (the --allow-dequantize retry).
+    fn config(&self, dequantize: bool) -> Result<Option<opt_quant::Config>> {
+        let Some(method) = &self.quantize else { return Ok(None) };
+        let mut c = opt_quant::Config::new(opt_quant::Config::method_named(method).context("--quantize")?);
         if let Some(n) = self.group_size {
-            a += &format!(",group-size={n}");
+            c.group_size = n;
         }
-        for (on, flag) in [
-            (self.asymmetric, "asymmetric"),
-            (self.per_tensor, "per-tensor"),
-            (self.per_channel, "per-channel"),
-            (self.quantize_activations, "activations"),
-            (dequantize, "dequantize"),
-        ] {
-            if on {
-                a += &format!(",{flag}");
-            }
+        c.asymmetric |= self.asymmetric;
+        if self.per_tensor {
+            c.per_tensor = true;
         }
+        if self.per_channel {
+            c.per_tensor = false;
+        }
+        c.activations |= self.quantize_activations;
+        c.dequantize |= dequantize;
         if let Some(t) = &self.scales {
-            a += &format!(",scales={t}");
+            c.half_scales = match t.as_str() {
+                "f16" => true,
+                "f32" => false,
+                o => bail!("--scales must be f16 or f32, got '{o}'"),
+            };
         }
-        if let Some(c) = &self.calibrate {
-            a += &format!(",calibrate={c}");
+        if let Some(m) = &self.calibrate {
+            c.calibrate = m.parse().context("--calibrate")?;
         }
         if let Some(p) = self.percentile {
-            a += &format!(",percentile={p}");
+            c.calibrate = opt_quant::Calibrate::Percentile(p);
         }
-        if let Some(n) = self.calibration_samples {
-            a += &format!(",samples={n}");
-        }
-        if let Some(d) = &self.calibration {
-            a += &format!(",calibration={}", d.display());
-        }
-        Some(a)
+        c.samples = self.calibration_samples;
+        c.calibration = self.calibration.clone();
+        c.validate().context("--quantize")?;
+        Ok(Some(c))
     }
 
     /// Converts; with --allow-dequantize, a target that cannot write the
@@ -437,22 +467,18 @@ impl QuantArgs {
         input: &std::path::Path,
         output: &std::path::Path,
         opts: &mut ConvertOptions,
-    ) -> ir::Result<convert::ConvertSummary> {
-        let first = convert::convert(registry, input, output, opts);
-        match first {
-            Err(e)
-                if self.allow_dequantize
-                    && ["DequantizeLinear", "QuantizeLinear", "MatMulInteger"]
-                        .iter()
-                        .any(|op| e.to_string().contains(op)) =>
-            {
+    ) -> Result<convert::ConvertSummary> {
+        const QUANTIZED_OPS: [&str; 5] =
+            ["DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"];
+        match convert::convert(registry, input, output, opts) {
+            Err(e) if self.allow_dequantize && e.unsupported_op_names().iter().any(|op| QUANTIZED_OPS.contains(op)) => {
                 eprintln!("note: the output format cannot hold the quantized form ({e}); storing dequantized weights");
-                let arg = self.pass_arg(true).expect("--quantize given");
+                let config = self.config(true)?.context("--allow-dequantize needs --quantize")?;
                 opts.passes.pop();
-                opts.passes.push(registry.pass("quantize", &arg)?);
-                convert::convert(registry, input, output, opts)
+                opts.passes.push(Box::new(opt_quant::QuantizePass::new(config)));
+                Ok(convert::convert(registry, input, output, opts)?)
             }
-            r => r,
+            r => Ok(r?),
         }
     }
 }

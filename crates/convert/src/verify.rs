@@ -54,23 +54,6 @@ pub fn feeds(model: &Model) -> Vec<&ir::ValueInfo> {
     g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect()
 }
 
-/// Reads a tensor file: `.npy`, or `.pb` (ONNX TensorProto) with the `onnx` feature.
-pub fn read_tensor_file(path: &Path) -> Result<ir::Tensor> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => crate::npy::read(path),
-        #[cfg(feature = "onnx")]
-        Some("pb") => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            fmt_onnx::data::decode_tensor(&bytes, path)
-        }
-        _ => Err(Error::invalid(format!(
-            "{}: input files must be .npy, .npz{}",
-            path.display(),
-            if cfg!(feature = "onnx") { " or .pb (ONNX TensorProto)" } else { "" }
-        ))),
-    }
-}
-
 /// A small deterministic generator (splitmix64): same seed, same inputs, everywhere.
 struct Rng(u64);
 
@@ -164,10 +147,10 @@ pub fn make_inputs(model: &Model, opts: &InputOptions) -> Result<Vec<(String, ev
                 if !feeds.iter().any(|v| &v.name == name) {
                     return Err(Error::invalid(format!("--input {name}=...: the model has no input '{name}'")));
                 }
-                given.insert(name.clone(), read_tensor_file(path)?);
+                given.insert(name.clone(), ir::tensor_file::read_one(path)?);
             }
             InputFile::Positional(path) if path.extension().is_some_and(|e| e == "npz") => {
-                for (key, t) in crate::npy::read_npz(path)? {
+                for (key, t) in ir::tensor_file::read_npz(path)? {
                     given.insert(key, t);
                 }
             }
@@ -179,7 +162,7 @@ pub fn make_inputs(model: &Model, opts: &InputOptions) -> Result<Vec<(String, ev
                         feeds.len()
                     ))
                 })?;
-                given.insert(vi.name.clone(), read_tensor_file(path)?);
+                given.insert(vi.name.clone(), ir::tensor_file::read_one(path)?);
                 next += 1;
             }
         }

@@ -451,3 +451,60 @@ fn verify_passes_on_every_onnx_fixture() {
     }
     assert!(seen >= 10, "only {seen} fixtures found");
 }
+
+/// `convert run` writes every output the evaluator computes: `.npy` where
+/// NumPy has the dtype, ONNX `TensorProto` `.pb` otherwise (8-bit, 6-bit and
+/// 4-bit floats, packed int4/int2, bfloat16, strings), and a sequence as a
+/// folder of its elements. Each file reads back to the evaluator's value.
+#[test]
+fn run_writes_every_output_dtype_and_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = fixture("dtypes");
+    let out = dir.path().join("out");
+    let r = convert(&[OsStr::new("run"), model_path.as_os_str(), OsStr::new("-o"), out.as_os_str()]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let registry = convert::registry();
+    let (m, _) = convert::load(&registry, &model_path, None, &Default::default()).unwrap();
+    let inputs = convert::verify::make_inputs(&m, &Default::default()).unwrap();
+    let expected = convert::verify::run(&m, inputs).unwrap();
+    let (mut npy, mut pb) = (0, 0);
+    for (name, v) in &expected {
+        let want = convert::eval::to_ir(v.tensor().unwrap()).unwrap();
+        let stem = out.join(
+            name.chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect::<String>(),
+        );
+        let path = if stem.with_extension("npy").exists() {
+            npy += 1;
+            stem.with_extension("npy")
+        } else {
+            pb += 1;
+            stem.with_extension("pb")
+        };
+        let got = ir::tensor_file::read_one(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got, want, "{name}");
+    }
+    assert!(npy > 0 && pb > 0, "{npy} .npy and {pb} .pb outputs");
+    assert_eq!(entries(&out).len(), expected.len(), "one file per output");
+
+    // A sequence output becomes a folder of its elements.
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[2])));
+    g.nodes.push(Node::new("Cast", ["x"], ["h"]).named("c").with_attr("to", ir::Attribute::Int(16)));
+    g.nodes.push(Node::new("SequenceConstruct", ["x", "x", "x"], ["seq"]).named("s"));
+    g.nodes.push(Node::new("SequenceInsert", ["seq", "x"], ["seq2"]).named("i"));
+    g.outputs.push(ValueInfo {
+        name: "seq2".into(),
+        ty: ir::ValueType::Sequence(Box::new(ir::ValueType::tensor(DType::F32, None))),
+        doc: String::new(),
+    });
+    g.outputs.push(ValueInfo::tensor("h", DType::BF16, Shape::fixed(&[2])));
+    let seq_model = dir.path().join("seq.onnx");
+    fmt_onnx::OnnxExporter.export(&Model::new(g), &seq_model, &Default::default()).unwrap();
+    let out = dir.path().join("seq_out");
+    let r = convert(&[OsStr::new("run"), seq_model.as_os_str(), OsStr::new("-o"), out.as_os_str()]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(entries(&out.join("seq2")), ["0.npy", "1.npy", "2.npy", "3.npy"]);
+    assert!(out.join("h.pb").exists(), "bf16 output as TensorProto: {:?}", entries(&out));
+}

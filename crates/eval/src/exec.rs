@@ -41,7 +41,7 @@ impl<'m> Session<'m> {
         let mut missing: Vec<(String, String, String)> = Vec::new();
         model.graph.walk(&mut |g| {
             for n in &g.nodes {
-                if registry.get(&n.domain, &n.op).is_none() {
+                if registry.get(&n.domain, &n.op).is_none() && ir::kernel::get(&n.domain, &n.op).is_none() {
                     missing.push((n.op.clone(), n.domain.clone(), n.name.clone()));
                 }
             }
@@ -124,7 +124,10 @@ impl<'m> Session<'m> {
         for (i, node) in g.nodes.iter().enumerate() {
             let label = || if node.name.is_empty() { format!("#{i}") } else { node.name.clone() };
             let wrap = |e: Error| Error::Node { node: label(), op: node.op.clone(), error: Box::new(e) };
-            let f = self.registry.get(&node.domain, &node.op).expect("checked in Session::new");
+            let f = match self.registry.get(&node.domain, &node.op) {
+                Some(f) => OpImpl::Builtin(f),
+                None => OpImpl::Origin(ir::kernel::get(&node.domain, &node.op).expect("checked in Session::new")),
+            };
             let opset = self.model.opset(&node.domain).unwrap_or(ir::opset::DEFAULT_OPSET);
             for name in node.present_inputs().chain(captures[i].iter().map(String::as_str)) {
                 materialize(g, &mut scope.vals, name)?;
@@ -140,8 +143,13 @@ impl<'m> Session<'m> {
                         },
                     }
                 }
-                let ctx = Ctx { node, opset, session: self, scope: &scope };
-                f(&ctx, &ins).map_err(wrap)?
+                match f {
+                    OpImpl::Builtin(f) => {
+                        let ctx = Ctx { node, opset, session: self, scope: &scope };
+                        f(&ctx, &ins).map_err(wrap)?
+                    }
+                    OpImpl::Origin(k) => run_origin_kernel(k, node, &ins).map_err(wrap)?,
+                }
             };
             let wanted = node.outputs.iter().rposition(|o| !o.is_empty()).map_or(0, |p| p + 1);
             if outputs.len() < wanted {
@@ -186,6 +194,24 @@ impl<'m> Session<'m> {
             })
             .collect()
     }
+}
+
+/// How a node runs: one of the evaluator's own ops, or a kernel a format
+/// crate registered for an op of its origin domain.
+enum OpImpl {
+    Builtin(crate::registry::OpFn),
+    Origin(ir::kernel::Kernel),
+}
+
+/// Runs an origin-domain kernel, converting tensors at the boundary (kernels
+/// see IR tensors so format crates need not depend on the evaluator).
+fn run_origin_kernel(k: ir::kernel::Kernel, node: &ir::Node, ins: &[Option<&Value>]) -> Result<Vec<Value>> {
+    let inputs = ins
+        .iter()
+        .map(|v| v.map(|v| v.tensor().and_then(crate::convert::to_ir)).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    let outputs = k(node, &inputs)?;
+    outputs.iter().map(|t| Ok(Value::Tensor(crate::convert::from_ir(t)?))).collect()
 }
 
 /// Puts initializer `name` of `g` into `vals` unless a value of that name is

@@ -38,6 +38,12 @@ pub fn decode_tensor(bytes: &[u8], path: &Path) -> Result<ir::Tensor> {
     Reader::new(path).tensor(&p)
 }
 
+/// Encodes a tensor as a `TensorProto` named `name` (`raw_data`), the form
+/// `convert run` writes for dtypes NumPy cannot hold.
+pub fn encode_tensor(t: &ir::Tensor, name: &str) -> Result<Vec<u8>> {
+    Ok(tensor::export(name, t, tensor::Encoding::Raw).encode_to_vec())
+}
+
 /// Decodes a `SequenceProto` file's bytes into its elements.
 pub fn decode_sequence(bytes: &[u8], path: &Path) -> Result<Vec<DataValue>> {
     let p = SequenceProto::decode(bytes)

@@ -43,6 +43,10 @@ pub struct OnnxExporter;
 pub fn register(registry: &mut Registry) {
     registry.add_importer(OnnxImporter);
     registry.add_exporter(OnnxExporter);
+    ir::tensor_file::register_tensor_proto_codec(ir::tensor_file::TensorProtoCodec {
+        decode: data::decode_tensor,
+        encode: data::encode_tensor,
+    });
 }
 
 impl ir::Importer for OnnxImporter {

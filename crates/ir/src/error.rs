@@ -132,6 +132,23 @@ impl Error {
         Error::Context { context: context.into(), error: Box::new(self) }
     }
 
+    /// The error under any [`Error::Context`] wrappers, for matching on the variant.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { error, .. } => error.root(),
+            e => e,
+        }
+    }
+
+    /// The ops an [`Error::UnsupportedOps`] (under any context) lists; empty
+    /// for other errors.
+    pub fn unsupported_op_names(&self) -> Vec<&str> {
+        match self.root() {
+            Error::UnsupportedOps { ops, .. } => ops.iter().map(|u| u.op.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Builds [`Error::UnsupportedOps`] from `(op, domain, node)` triples,
     /// grouping repeats of the same op and keeping first-seen order.
     pub fn unsupported_ops<'a>(
@@ -177,5 +194,8 @@ mod tests {
             e.to_string(),
             "2 unsupported op type(s) for onnx: tf::Erfc (node 'a' and 1 more), ai.onnx::Foo (node 'b')"
         );
+        let wrapped = e.context("writing out.xml").context("cannot convert");
+        assert_eq!(wrapped.unsupported_op_names(), ["Erfc", "Foo"]);
+        assert!(Error::invalid("DequantizeLinear").unsupported_op_names().is_empty());
     }
 }

@@ -24,6 +24,7 @@ mod dtype;
 mod error;
 mod graph;
 pub mod io;
+pub mod kernel;
 mod model;
 mod node;
 pub mod opset;
@@ -31,6 +32,7 @@ mod registry;
 mod shape;
 mod stats;
 mod tensor;
+pub mod tensor_file;
 mod traits;
 mod value;
 

@@ -67,6 +67,13 @@ impl Registry {
         self.exporters.push(Box::new(exporter));
     }
 
+    /// Registers an evaluator kernel for an op a format keeps in its origin
+    /// domain (see [`crate::kernel`]), so `--verify` and `convert run` work on
+    /// models imported with `--keep-unknown-ops`.
+    pub fn add_kernel(&mut self, domain: &str, op: &str, kernel: crate::kernel::Kernel) {
+        crate::kernel::register(domain, op, kernel);
+    }
+
     /// Adds a pass.
     pub fn add_pass(&mut self, pass: PassInfo) {
         self.passes.push(pass);

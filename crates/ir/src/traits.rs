@@ -66,6 +66,10 @@ pub struct ImportOptions {
     pub progress: ProgressHandle,
     /// Format-specific options (`key=value` from the CLI's `-I`).
     pub format_options: BTreeMap<String, String>,
+    /// Keep ops with no canonical meaning as nodes of the origin domain
+    /// (`ir::opset::ORIGIN_DOMAINS`) instead of failing with the list of
+    /// unsupported ops (`--keep-unknown-ops`).
+    pub keep_unknown_ops: bool,
 }
 
 /// Whether weights go to files beside the model.

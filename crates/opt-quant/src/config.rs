@@ -63,6 +63,20 @@ pub enum Calibrate {
     Entropy,
 }
 
+impl FromStr for Calibrate {
+    type Err = Error;
+
+    /// `minmax`, `percentile` (99.999) or `entropy`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "minmax" => Ok(Calibrate::MinMax),
+            "percentile" => Ok(Calibrate::Percentile(99.999)),
+            "entropy" => Ok(Calibrate::Entropy),
+            o => Err(Error::invalid(format!("unknown calibration method '{o}' (minmax, percentile, entropy)"))),
+        }
+    }
+}
+
 /// Options of a `quantize` pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -125,10 +139,7 @@ impl FromStr for Config {
 
     fn from_str(s: &str) -> Result<Self> {
         let (head, rest) = s.split_once(',').unwrap_or((s, ""));
-        let method = Method::ALL.into_iter().find(|m| m.name() == head.trim()).ok_or_else(|| {
-            let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-            Error::invalid(format!("unknown quantization method '{head}' (one of: {})", names.join(", ")))
-        })?;
+        let method = Config::method_named(head)?;
         let mut c = Config::new(method);
         let mut pending_percentile = None;
         let mut rest = rest;
@@ -143,13 +154,9 @@ impl FromStr for Config {
             match k.trim() {
                 "" => {}
                 "group-size" => {
-                    let n: usize = need(k, v)?
+                    c.group_size = need(k, v)?
                         .parse()
                         .map_err(|_| Error::invalid(format!("group-size '{}' is not a number", v.unwrap_or(""))))?;
-                    if n < 2 {
-                        return Err(Error::invalid(format!("group-size must be at least 2, got {n}")));
-                    }
-                    c.group_size = n;
                 }
                 "asymmetric" => c.asymmetric = true,
                 "symmetric" => c.asymmetric = false,
@@ -169,36 +176,47 @@ impl FromStr for Config {
                 }
                 "percentile" => {
                     let p: f64 = need(k, v)?.parse().map_err(|_| Error::invalid("percentile must be a number"))?;
-                    if !(50.0..=100.0).contains(&p) {
-                        return Err(Error::invalid(format!("percentile must be within [50, 100], got {p}")));
-                    }
                     pending_percentile = Some(p);
                 }
-                "calibrate" => {
-                    c.calibrate = match need(k, v)? {
-                        "minmax" => Calibrate::MinMax,
-                        "percentile" => Calibrate::Percentile(99.999),
-                        "entropy" => Calibrate::Entropy,
-                        o => {
-                            return Err(Error::invalid(format!(
-                                "unknown calibration method '{o}' (minmax, percentile, entropy)"
-                            )));
-                        }
-                    }
-                }
+                "calibrate" => c.calibrate = need(k, v)?.parse()?,
                 other => return Err(Error::invalid(format!("unknown quantize option '{other}'"))),
             }
         }
         if let Some(p) = pending_percentile {
             c.calibrate = Calibrate::Percentile(p);
         }
-        if c.half_scales && !matches!(c.method, Method::Int8 | Method::Int4) {
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+impl Config {
+    /// Checks the combination, however it was built (parsed from a pass
+    /// argument or filled in by a program such as the `convert` CLI).
+    pub fn validate(&self) -> Result<()> {
+        if self.group_size < 2 {
+            return Err(Error::invalid(format!("group-size must be at least 2, got {}", self.group_size)));
+        }
+        if let Calibrate::Percentile(p) = self.calibrate
+            && !(50.0..=100.0).contains(&p)
+        {
+            return Err(Error::invalid(format!("percentile must be within [50, 100], got {p}")));
+        }
+        if self.half_scales && !matches!(self.method, Method::Int8 | Method::Int4) {
             return Err(Error::invalid(format!(
                 "scales=f16 is for the weight-only methods (int8, int4), not {}",
-                c.method.name()
+                self.method.name()
             )));
         }
-        Ok(c)
+        Ok(())
+    }
+
+    /// The method named `name` on the command line.
+    pub fn method_named(name: &str) -> Result<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            Error::invalid(format!("unknown quantization method '{name}' (one of: {})", names.join(", ")))
+        })
     }
 }
 

@@ -106,7 +106,9 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
             g.initializers.insert(qw.q.clone(), qt.q);
             g.initializers.insert(qw.scale.clone(), qt.scale);
             weights.insert(key.clone(), qw);
-            touched.push(w_name.clone());
+            if !touched.contains(&w_name) {
+                touched.push(w_name.clone());
+            }
         }
         let qw = &weights[&key];
         // One DynamicQuantizeLinear per activation, before its first reader.
@@ -177,13 +179,37 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
         converted += 1;
     }
     g.nodes = nodes;
-    // Drop the float weights nobody reads any more.
+    // A float weight nobody reads any more goes. One that other nodes still
+    // read (a tied embedding's Gather, a Transpose, a layer left in float)
+    // is served from its int8 copy through a DequantizeLinear, so the model
+    // never stores a shared weight twice.
     let uses = g.uses();
+    let mut shared_dq = Vec::new();
     for w in touched {
+        g.initializers.shift_remove(&w);
         if !uses.contains_key(&w) {
-            g.initializers.shift_remove(&w);
+            continue;
+        }
+        let (key, qw) = weights.iter().find(|((name, _), _)| *name == w).expect("touched weights were quantized");
+        let transposed = key.1;
+        let dq_out = if transposed { names.fresh(&format!("{w}_dequantized")) } else { w.clone() };
+        let mut dq = Node::new("DequantizeLinear", [qw.q.clone(), qw.scale.clone()], [dq_out.clone()])
+            .named(names.fresh(&format!("{w}_DequantizeLinear")));
+        if !c.per_tensor {
+            dq = dq.with_attr("axis", Attribute::Int(1));
+        }
+        shared_dq.push(dq);
+        if transposed {
+            // The int8 copy is [K, N] for MatMulInteger; the readers want [N, K].
+            shared_dq.push(
+                Node::new("Transpose", [dq_out], [w.clone()])
+                    .named(names.fresh(&format!("{w}_Transpose")))
+                    .with_attr("perm", Attribute::Ints(vec![1, 0])),
+            );
         }
     }
+    shared_dq.append(&mut g.nodes);
+    g.nodes = shared_dq;
     // Conv/ConvTranspose (and MatMul/Gemm left above) keep float
     // activations but get int8 DQ weights, as quantize_dynamic's
     // ConvInteger would store them, at float-activation accuracy.

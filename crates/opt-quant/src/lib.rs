@@ -19,7 +19,6 @@ pub mod calib;
 mod config;
 mod dynamic;
 mod half_prec;
-pub mod npy;
 pub mod opset;
 pub mod scheme;
 mod static_q;
@@ -110,7 +109,7 @@ impl Pass for QuantizePass {
                         let dir = self.config.calibration.as_ref().ok_or_else(|| {
                             ir::Error::invalid("int8-static needs calibration data (--calibration DIR)")
                         })?;
-                        npy::read_samples(dir, &model.graph)?
+                        read_samples(dir, &model.graph)?
                     }
                 };
                 static_q::run(model, &self.config, &samples)?
@@ -122,6 +121,26 @@ impl Pass for QuantizePass {
         lines.extend(summary_lines(before, after, out.quantized, &mut out.layers));
         Ok(PassReport { pass: format!("quantize {}", self.config.method.name()), lines })
     }
+}
+
+/// Calibration samples from a folder (`ir::tensor_file::read_samples`: `.npz`
+/// keyed by input name, or `.npy`/`.pb` for one-input models), as evaluator values.
+pub fn read_samples(dir: &std::path::Path, graph: &ir::Graph) -> Result<Vec<Vec<(String, eval::Value)>>> {
+    let inputs: Vec<&str> =
+        graph.inputs.iter().filter(|v| !graph.initializers.contains_key(&v.name)).map(|v| v.name.as_str()).collect();
+    ir::tensor_file::read_samples(dir, &inputs)?
+        .into_iter()
+        .map(|sample| {
+            sample
+                .into_iter()
+                .map(|(name, t)| {
+                    let v = eval::from_ir(&t)
+                        .map_err(|e| ir::Error::invalid(format!("{}: sample '{name}': {e}", dir.display())))?;
+                    Ok((name, eval::Value::Tensor(v)))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What a method did: report lines and per-weight errors.

@@ -5,55 +5,124 @@
 //! Weights are processed one at a time: read (a view into the mapped file),
 //! converted to f32, quantized, and the f32 copy dropped before the next.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ir::{Attribute, DType, Graph, Model, NameGen, Node, Result, Tensor, bf16, f16};
 
 use crate::scheme::{self, DqNames, Granularity, QType, WeightSpec};
 use crate::{Config, LayerError, Method, MethodReport, opset};
 
-/// The axes of a weight read by a node: output channels, and the reduction
-/// axis (for groups), or `None` if the node does not read input 1 as a weight.
-pub(crate) fn weight_axes(node: &Node, rank: usize, matmul_only: bool) -> Result<Option<(usize, Option<usize>)>> {
+/// The input of `node` a method may quantize as a weight, with that input's
+/// output-channel axis and reduction axis (for groups) as the node sees it;
+/// `None` if the node reads no weight. `rank` is the weight's rank.
+///
+/// Embedding tables (`Gather` data) count as weights, as onnxruntime's and
+/// NNCF's quantizers treat them: scales run along the gathered axis (one per
+/// row), groups along the other axis of a 2-D table.
+pub(crate) fn weight_axes(
+    node: &Node,
+    rank: usize,
+    matmul_only: bool,
+) -> Result<Option<(usize, usize, Option<usize>)>> {
     if !node.domain.is_empty() {
         return Ok(None);
     }
     Ok(match node.op.as_str() {
-        "Conv" if !matmul_only && rank >= 3 => Some((0, Some(1))),
-        "ConvTranspose" if !matmul_only && rank >= 3 => Some((1, Some(0))),
-        "MatMul" if rank >= 2 => Some((rank - 1, Some(rank - 2))),
+        "Conv" if !matmul_only && rank >= 3 => Some((1, 0, Some(1))),
+        "ConvTranspose" if !matmul_only && rank >= 3 => Some((1, 1, Some(0))),
+        "MatMul" if rank >= 2 => Some((1, rank - 1, Some(rank - 2))),
         "Gemm" if rank == 2 => {
             if node.attr_int("transB", 0)? != 0 {
-                Some((0, Some(1)))
+                Some((1, 0, Some(1)))
             } else {
-                Some((1, Some(0)))
+                Some((1, 1, Some(0)))
+            }
+        }
+        "Gather" if rank == 2 => {
+            let axis = node.attr_int("axis", 0)?;
+            match axis {
+                0 | -2 => Some((0, 0, Some(1))),
+                1 | -1 => Some((0, 1, Some(0))),
+                _ => None,
             }
         }
         _ => None,
     })
 }
 
-/// A reader of a weight: node index, output-channel axis, reduction axis.
+/// A reader of a weight: node index, output-channel axis, reduction axis
+/// (axes of the initializer itself, after undoing any `Transpose` between).
 pub(crate) type Reader = (usize, usize, Option<usize>);
 
 /// The DQ nodes to put first in the graph, and each quantized weight's scales.
 pub(crate) type Applied = (Vec<Node>, BTreeMap<String, Vec<f32>>);
 
+/// The initializer a value is, or is computed from by `Identity` and
+/// `Transpose` nodes only (how torch.onnx writes deduplicated and tied
+/// weights), with the permutation mapping the value's axes to the
+/// initializer's: value axis `i` is initializer axis `perm[i]`.
+fn weight_source<'g>(g: &'g Graph, producers: &HashMap<&str, usize>, value: &'g str) -> Option<(&'g str, Vec<usize>)> {
+    let mut v = value;
+    let mut perm: Option<Vec<usize>> = None;
+    // A chain longer than this is not a weight layout, and the bound keeps a
+    // malformed graph from looping.
+    for _ in 0..16 {
+        if let Some(t) = g.initializers.get(v) {
+            let rank = t.shape().len();
+            let perm = perm.unwrap_or_else(|| (0..rank).collect());
+            return (perm.len() == rank).then_some((v, perm));
+        }
+        let n = &g.nodes[*producers.get(v)?];
+        if !n.domain.is_empty() {
+            return None;
+        }
+        let input = n.input(0)?;
+        match n.op.as_str() {
+            "Identity" => {}
+            "Transpose" => {
+                let rank = g.initializers.get(input).map(|t| t.shape().len());
+                let p: Vec<usize> = match n.attr_ints("perm").ok()? {
+                    Some(p) => p.iter().map(|&a| usize::try_from(a).ok()).collect::<Option<_>>()?,
+                    None => (0..rank.or(perm.as_ref().map(Vec::len))?).rev().collect(),
+                };
+                let cur = perm.unwrap_or_else(|| (0..p.len()).collect());
+                if cur.len() != p.len() || cur.iter().any(|&a| a >= p.len()) {
+                    return None;
+                }
+                perm = Some(cur.iter().map(|&a| p[a]).collect());
+            }
+            _ => return None,
+        }
+        v = input;
+    }
+    None
+}
+
 /// Weights (initializer name → readers' axes) that a method may quantize:
-/// float initializers read as input 1 of the target ops, not graph inputs or outputs.
+/// float initializers read as a weight by the target ops (directly or through
+/// `Identity`/`Transpose`), not graph inputs or outputs. A weight several
+/// nodes read (tied embeddings, layers torch.onnx deduplicated) appears once
+/// with all its readers, so it is quantized once and every reader is served
+/// by the one `DequantizeLinear`.
 pub(crate) fn weight_targets(g: &Graph, matmul_only: bool) -> Result<BTreeMap<String, Vec<Reader>>> {
+    let producers = g.producers();
     let mut out: BTreeMap<String, Vec<Reader>> = BTreeMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
-        let Some(w) = n.input(1) else { continue };
-        let Some(t) = g.initializers.get(w) else { continue };
-        if !matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16)
-            || g.inputs.iter().any(|v| v.name == w)
-            || g.outputs.iter().any(|v| v.name == w)
-        {
-            continue;
-        }
-        if let Some((axis, red)) = weight_axes(n, t.shape().len(), matmul_only)? {
-            out.entry(w.to_string()).or_default().push((i, axis, red));
+        for slot in [0usize, 1] {
+            let Some(v) = n.input(slot) else { continue };
+            let Some((w, perm)) = weight_source(g, &producers, v) else { continue };
+            let t = &g.initializers[w];
+            if !matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16)
+                || g.inputs.iter().any(|x| x.name == w)
+                || g.outputs.iter().any(|x| x.name == w)
+            {
+                continue;
+            }
+            if let Some((s, axis, red)) = weight_axes(n, t.shape().len(), matmul_only)?
+                && s == slot
+            {
+                out.entry(w.to_string()).or_default().push((i, perm[axis], red.map(|r| perm[r])));
+            }
         }
     }
     Ok(out)

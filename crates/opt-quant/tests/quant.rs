@@ -20,7 +20,7 @@ fn load(name: &str) -> Model {
 fn input(name: &str) -> Vec<(String, eval::Value)> {
     let m = load(name);
     let path = fixture_dir(name).join("input_0.npy");
-    let t = opt_quant::npy::parse(&path, &std::fs::read(&path).unwrap()).unwrap();
+    let t = ir::tensor_file::read_npy(&path).unwrap();
     vec![(m.graph.inputs[0].name.clone(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))]
 }
 
@@ -317,4 +317,52 @@ fn errors_are_clear() {
     let (q, _) = quantize(&m, "int4,dequantize");
     assert_eq!(ops(&q, "DequantizeLinear"), 0);
     assert_eq!(q.graph.initializers["w"].dtype(), DType::F32);
+}
+
+/// A tied embedding as transformers export it: the table is read by a
+/// `Gather` and, through a `Transpose`, by the LM head; one more weight
+/// reaches two MatMuls directly (layers torch.onnx deduplicated).
+fn tied_model() -> Model {
+    use ir::Shape;
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("ids", DType::I64, Shape::fixed(&[1, 3])));
+    let emb: Vec<f32> = (0..128 * 32).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    g.initializers.insert("wte".into(), Tensor::from_vec(vec![128, 32], emb).unwrap());
+    let w: Vec<f32> = (0..32 * 32).map(|i| ((i * 11 % 29) as f32 - 14.0) / 14.0).collect();
+    g.initializers.insert("w".into(), Tensor::from_vec(vec![32, 32], w).unwrap());
+    g.nodes.push(Node::new("Gather", ["wte", "ids"], ["h0"]).named("embed"));
+    g.nodes.push(Node::new("MatMul", ["h0", "w"], ["h1"]).named("mm1"));
+    g.nodes.push(Node::new("MatMul", ["h1", "w"], ["h2"]).named("mm2"));
+    g.nodes.push(Node::new("Transpose", ["wte"], ["wte_t"]).named("head_t").with_attr("perm", vec![1i64, 0]));
+    g.nodes.push(Node::new("MatMul", ["h2", "wte_t"], ["logits"]).named("lm_head"));
+    g.outputs.push(ValueInfo::tensor("logits", DType::F32, Shape::fixed(&[1, 3, 128])));
+    Model::new(g)
+}
+
+#[test]
+fn tied_and_shared_weights_are_quantized_once() {
+    let before = tied_model();
+    let ids = eval::from_ir(&Tensor::from_vec(vec![1, 3], vec![5i64, 77, 127]).unwrap()).unwrap();
+    let feeds = vec![("ids".to_string(), eval::Value::Tensor(ids))];
+    let reference = eval::run(&before, feeds.clone()).unwrap();
+    for method in ["int8", "int8-dynamic"] {
+        let (after, lines) = quantize(&before, method);
+        let ratio = weight_bytes(&before) as f64 / weight_bytes(&after) as f64;
+        // Every float weight is gone: each was quantized once and its readers rewired.
+        let floats: Vec<&String> = after
+            .graph
+            .initializers
+            .iter()
+            .filter(|(_, t)| t.dtype() == DType::F32 && t.numel() > 64)
+            .map(|(n, _)| n)
+            .collect();
+        assert!(
+            floats.is_empty(),
+            "{method}: float weights left beside their quantized copies: {floats:?} ({lines:?})"
+        );
+        assert!(ratio >= 3.5, "{method}: weights only {ratio:.2}x smaller ({lines:?})");
+        let got = eval::run(&after, feeds.clone()).unwrap();
+        let s = eval::compare::compare_values(&reference[0].1, &got[0].1).unwrap().sqnr_db;
+        assert!(s > 25.0, "{method}: SQNR {s:.1} dB");
+    }
 }

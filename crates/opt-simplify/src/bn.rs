@@ -68,6 +68,14 @@ fn try_fold(g: &mut Graph, bi: usize, names: &mut NameGen) -> Result<bool> {
     if !layer.domain.is_empty() || layer.present_outputs().count() != 1 {
         return Ok(false);
     }
+    // A weight other layers also read would have to be stored twice (the
+    // scaled copy beside the original): keep the BatchNormalization instead.
+    if let Some(w) = layer.input(1)
+        && (reads(g, w) > 1 || g.inputs.iter().any(|v| v.name == w))
+    {
+        tracing::debug!("BatchNormalization after {} kept: its weight '{w}' is shared", layer.describe());
+        return Ok(false);
+    }
     let folded = match layer.op.as_str() {
         "Conv" | "ConvTranspose" => fold_conv(g, &layer, &aff)?,
         "Gemm" => fold_gemm(g, &layer, &aff)?,

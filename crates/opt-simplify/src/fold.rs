@@ -1,5 +1,7 @@
 //! Constant folding through the reference evaluator.
 
+use std::collections::HashMap;
+
 use ir::{DType, Graph, Model, Node, Result, Tensor, ValueInfo};
 
 use crate::{Counts, RANDOM_OPS, num};
@@ -13,7 +15,19 @@ use crate::{Counts, RANDOM_OPS, num};
 /// stays a computed value, as some runtimes expect), ops the evaluator lacks
 /// or fails on, non-tensor results, and results larger than the inputs plus
 /// `max_growth` bytes.
+///
+/// Shared weights: a constant input that something else still reads stays in
+/// the model after the fold, so folding a node over it (a `Transpose` of a
+/// tied embedding, a `Cast` of a weight two layers share) would store the
+/// weight twice. Such a fold is done only when the node's outputs are no
+/// larger than the inputs it frees plus [`SHARED_GROWTH`] bytes (small shape
+/// arithmetic); otherwise the node stays. Identical readers of one weight are
+/// merged by CSE first (it runs before folding in each round), so they fold
+/// into one shared tensor.
 pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Counts) -> Result<()> {
+    // Reads per value, kept current as nodes fold (a folded node reads nothing).
+    let mut reads: HashMap<String, usize> =
+        model.graph.uses().into_iter().map(|(name, uses)| (name, uses.len())).collect();
     let mut dead = vec![false; model.graph.nodes.len()];
     for (i, gone) in dead.iter_mut().enumerate() {
         let g = &model.graph;
@@ -30,7 +44,18 @@ pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Count
             None => continue,
         };
         let in_bytes: usize = inputs.iter().map(|(_, t)| t.byte_len()).sum();
-        let limit = in_bytes.saturating_add(max_growth);
+        // Inputs this node reads n times and nothing else reads are freed by the fold.
+        let mut own: HashMap<&str, usize> = HashMap::new();
+        for (name, _) in &inputs {
+            *own.entry(name).or_default() += 1;
+        }
+        let shared = own.iter().any(|(name, n)| reads.get(*name).copied().unwrap_or(0) > *n);
+        let freed: usize = own
+            .keys()
+            .filter(|name| reads.get(**name).copied().unwrap_or(0) <= own[**name])
+            .filter_map(|name| inputs.iter().find(|(k, _)| k == name).map(|(_, t)| t.byte_len()))
+            .sum();
+        let limit = if shared { freed.saturating_add(SHARED_GROWTH) } else { in_bytes.saturating_add(max_growth) };
         if node.op != "Constant" && expected_bytes(node, &inputs).is_some_and(|b| b > limit) {
             continue;
         }
@@ -38,8 +63,17 @@ pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Count
         let out_bytes: usize = outputs.iter().map(|t| t.byte_len()).sum();
         // A Constant's value is already stored in the model; moving it is free.
         if node.op != "Constant" && out_bytes > limit {
-            tracing::debug!("not folding {}: {out_bytes} bytes out of {in_bytes}", node.describe());
+            tracing::debug!(
+                "not folding {}: {out_bytes} bytes out of {in_bytes}{}",
+                node.describe(),
+                if shared { " (an input is shared: folding would store it twice)" } else { "" }
+            );
             continue;
+        }
+        for (name, _) in &inputs {
+            if let Some(r) = reads.get_mut(*name) {
+                *r = r.saturating_sub(1);
+            }
         }
         let names: Vec<String> = node.outputs.clone();
         let g = &mut model.graph;
@@ -54,6 +88,10 @@ pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Count
     crate::remove_flagged(&mut model.graph, &dead);
     Ok(())
 }
+
+/// Bytes a fold over a shared input may add: a shape vector of eight i64s
+/// (shape arithmetic on a shared constant), less than any real weight.
+pub(crate) const SHARED_GROWTH: usize = 64;
 
 fn foldable(g: &Graph, node: &Node) -> bool {
     let domain_ok = node.domain.is_empty() || node.domain == "ai.onnx" || node.domain == "ai.onnx.ml";

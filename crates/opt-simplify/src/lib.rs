@@ -187,20 +187,22 @@ pub fn simplify(model: &mut Model, opts: &Options) -> Result<Counts> {
     for _ in 0..64 {
         let before = c.changes();
         c.rounds += 1;
-        if opts.fold_constants {
-            fold::fold_constants(model, opts.max_fold_growth, &mut c)?;
-        }
+        // Identity removal and CSE first: readers of a deduplicated or
+        // shared weight then become one node, which folds into one tensor.
         if opts.remove_identity {
             cleanup::remove_identities(model, &mut c)?;
+        }
+        if opts.cse {
+            cse::eliminate(&mut model.graph, &mut c);
+        }
+        if opts.fold_constants {
+            fold::fold_constants(model, opts.max_fold_growth, &mut c)?;
         }
         if opts.fold_batch_norm {
             bn::fold_batch_norms(&mut model.graph, &mut c)?;
         }
         if opts.merge_reshapes {
             cleanup::merge_reshapes(model, &mut c)?;
-        }
-        if opts.cse {
-            cse::eliminate(&mut model.graph, &mut c);
         }
         c.dead_nodes += model.graph.remove_dead_nodes();
         c.unused_initializers += model.graph.remove_unused_initializers();

@@ -57,8 +57,10 @@ fn cnn_batch_norms_fold_into_convs() {
 fn transformer_constants_fold_and_duplicates_merge() {
     let before = fixture("transformer_encoder");
     let (after, c) = run(&before);
-    assert_eq!(c.folded, 53);
-    assert_eq!(c.cse_merged, 2);
+    // CSE runs before folding (so readers of a shared weight fold into one
+    // tensor): the 36 identical Constant nodes merge before 19 fold.
+    assert_eq!(c.folded, 19);
+    assert_eq!(c.cse_merged, 36);
     assert_eq!(c.nodes, (155, 100));
     assert_eq!(ops(&after, "Constant"), 0);
 }
@@ -377,4 +379,63 @@ fn options_parse_and_reject_unknown_words() {
     let mut m = fixture("cnn_bn_residual");
     let c = simplify(&mut m, &o).unwrap();
     assert_eq!((c.bn_folded, c.nodes), (0, (29, 29)));
+}
+
+/// A tied embedding as transformers export it: one table read by a `Gather`
+/// (token lookup) and, transposed, by the LM head's `MatMul`; plus a second
+/// weight two identical layers read through identical `Transpose`s.
+fn tied_weights_model() -> Model {
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("ids", DType::I64, Shape::fixed(&[1, 3])));
+    let emb: Vec<f32> = (0..64 * 16).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    g.initializers.insert("wte".into(), Tensor::from_vec(vec![64, 16], emb).unwrap());
+    let w: Vec<f32> = (0..16 * 16).map(|i| ((i * 11 % 29) as f32 - 14.0) / 14.0).collect();
+    g.initializers.insert("w".into(), Tensor::from_vec(vec![16, 16], w).unwrap());
+    g.nodes.push(Node::new("Gather", ["wte", "ids"], ["h0"]).named("embed"));
+    for k in 1..=2 {
+        g.nodes.push(
+            Node::new("Transpose", ["w"], [format!("wt{k}")]).named(format!("t{k}")).with_attr("perm", vec![1i64, 0]),
+        );
+        g.nodes.push(
+            Node::new("MatMul", [format!("h{}", k - 1), format!("wt{k}")], [format!("h{k}")]).named(format!("mm{k}")),
+        );
+    }
+    g.nodes.push(Node::new("Transpose", ["wte"], ["wte_t"]).named("head_t").with_attr("perm", vec![1i64, 0]));
+    g.nodes.push(Node::new("MatMul", ["h2", "wte_t"], ["logits"]).named("lm_head"));
+    g.outputs.push(ValueInfo::tensor("logits", DType::F32, Shape::fixed(&[1, 3, 64])));
+    Model::new(g)
+}
+
+#[test]
+fn folding_never_copies_a_shared_weight() {
+    let before = tied_weights_model();
+    let bytes = |m: &Model| ir::ModelStats::of(m).weight_bytes();
+    let (after, _) = run(&before);
+    assert!(bytes(&after) <= bytes(&before), "initializer bytes grew: {} -> {}", bytes(&before), bytes(&after));
+    // The two identical Transposes of `w` become one, folded into one tensor
+    // that both layers read; `w` itself goes.
+    assert!(!after.graph.initializers.contains_key("w"));
+    assert_eq!(after.graph.nodes.iter().filter(|n| n.op == "MatMul").count(), 3);
+    // The tied table stays stored once: its Transpose is not folded (that
+    // would keep the table for the Gather and add a transposed copy).
+    assert!(after.graph.initializers.contains_key("wte"));
+    assert_eq!(ops(&after, "Transpose"), 1);
+}
+
+#[test]
+fn batch_norm_after_a_shared_weight_is_kept() {
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[1, 2, 3, 3])));
+    g.initializers.insert("w".into(), Tensor::from_vec(vec![2, 2, 1, 1], vec![1f32, 2., 3., 4.]).unwrap());
+    for (k, v) in [("g", 1.5f32), ("b", 0.1), ("m", 0.2), ("v", 2.0)] {
+        g.initializers.insert(k.into(), Tensor::from_vec(vec![2], vec![v, v]).unwrap());
+    }
+    g.nodes.push(Node::new("Conv", ["x", "w"], ["c1"]).named("conv1"));
+    g.nodes.push(Node::new("BatchNormalization", ["c1", "g", "b", "m", "v"], ["n1"]).named("bn1"));
+    g.nodes.push(Node::new("Conv", ["n1", "w"], ["y"]).named("conv2"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, Shape::fixed(&[1, 2, 3, 3])));
+    let before = Model::new(g);
+    let (after, c) = run(&before);
+    assert_eq!(c.bn_folded, 0, "folding would store the shared weight twice");
+    assert!(ir::ModelStats::of(&after).weight_bytes() <= ir::ModelStats::of(&before).weight_bytes());
 }

@@ -385,7 +385,11 @@ impl<'m> Ex<'m> {
     /// initializer's name and no unused copy is written); a new layer otherwise.
     pub(crate) fn reshaped_const(&mut self, s: Src, dims: Vec<usize>) -> Result<Src> {
         let t = self.constant(s).ok_or_else(|| Error::invalid("not a constant"))?.reshaped(dims)?;
-        if self.layers.iter().any(|l| l.inputs.contains(&s)) {
+        // Names other than initializers bound to the layer (an elided
+        // Identity's output: torch.onnx writes one per deduplicated weight)
+        // could not be rebuilt later, so their layer must keep its shape.
+        let aliased = self.values.iter().any(|(name, v)| *v == s && !self.graph.initializers.contains_key(name));
+        if aliased || self.layers.iter().any(|l| l.inputs.contains(&s)) {
             let name = format!("{}/reshaped", self.layers[s.layer].name);
             return self.tensor(&name, t);
         }

@@ -1,14 +1,18 @@
-//! NumPy `.npy` and `.npz` files: read as IR tensors, write from them.
+//! Tensor files, the one reader and writer behind `--inputs`, `--calibration`
+//! and `convert run`: NumPy `.npy` and `.npz`, and ONNX `TensorProto` `.pb`
+//! (through the codec the ONNX format crate registers with
+//! [`register_tensor_proto_codec`], so `ir` knows no protobuf).
 //!
-//! Format: magic `\x93NUMPY`, version (1.0: u16 header length; 2.0/3.0:
+//! `.npy` format: magic `\x93NUMPY`, version (1.0: u16 header length; 2.0/3.0:
 //! u32), a Python-literal dict header `{'descr': '<f4', 'fortran_order':
 //! False, 'shape': (2, 3), }` padded to a multiple of 64 bytes, then the raw
 //! little-endian data. `.npz` is a zip of `.npy` members named `<key>.npy`.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use ir::{Buffer, DType, Error, Result, Tensor};
+use crate::{Buffer, DType, Error, Result, Tensor};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -69,6 +73,126 @@ fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim())
 }
 
+/// Reads and writes ONNX `TensorProto` images; registered by the ONNX crate.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorProtoCodec {
+    /// Decodes a `.pb` file's bytes; the path names the file in errors and
+    /// locates external data.
+    pub decode: fn(&[u8], &Path) -> Result<Tensor>,
+    /// Encodes a tensor (any dtype) as a `TensorProto` named `name`.
+    pub encode: fn(&Tensor, &str) -> Result<Vec<u8>>,
+}
+
+static TENSOR_PROTO: OnceLock<TensorProtoCodec> = OnceLock::new();
+
+/// Makes `.pb` tensor files readable and writable. The first registration
+/// wins; later ones (the same codec registered by several registries) are
+/// ignored.
+pub fn register_tensor_proto_codec(codec: TensorProtoCodec) {
+    let _ = TENSOR_PROTO.set(codec);
+}
+
+fn tensor_proto(path: &Path) -> Result<&'static TensorProtoCodec> {
+    TENSOR_PROTO.get().ok_or_else(|| {
+        Error::invalid(format!("{}: .pb tensor files need the ONNX format (build with it enabled)", path.display()))
+    })
+}
+
+/// Whether `dtype` has a `.npy` representation (NumPy has no 8-bit, 6-bit or
+/// 4-bit floats, packed integers or bfloat16).
+pub fn npy_can_hold(dtype: DType) -> bool {
+    dtype_descr(dtype).is_some()
+}
+
+/// Reads a tensor file: `.npy` (one unnamed tensor), `.npz` (every member,
+/// named by key) or `.pb` (one `TensorProto`, named if the proto has a name
+/// the caller does not need; returned unnamed).
+pub fn read(path: &Path) -> Result<Vec<(Option<String>, Tensor)>> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("npy") => Ok(vec![(None, read_npy(path)?)]),
+        Some("npz") => Ok(read_npz(path)?.into_iter().map(|(k, t)| (Some(k), t)).collect()),
+        Some("pb") => {
+            let codec = tensor_proto(path)?;
+            let bytes = Buffer::map_file(path)?;
+            Ok(vec![(None, (codec.decode)(&bytes, path)?)])
+        }
+        _ => Err(Error::invalid(format!(
+            "{}: tensor files must be .npy, .npz or .pb (ONNX TensorProto)",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads a file holding exactly one tensor (`.npy`, `.pb`, or a one-member `.npz`).
+pub fn read_one(path: &Path) -> Result<Tensor> {
+    let mut all = read(path)?;
+    match all.len() {
+        1 => Ok(all.remove(0).1),
+        n => Err(Error::invalid(format!("{}: holds {n} arrays where one is expected", path.display()))),
+    }
+}
+
+/// Reads a folder of samples (calibration data), in file-name order: each
+/// `.npz` is one sample keyed by input name; each `.npy` or `.pb` is one
+/// sample of a one-input model. Members must name inputs of `inputs`.
+pub fn read_samples(dir: &Path, inputs: &[&str]) -> Result<Vec<Vec<(String, Tensor)>>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "npy" || e == "npz" || e == "pb"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::invalid(format!("{}: no .npy, .npz or .pb sample files", dir.display())));
+    }
+    let mut samples = Vec::with_capacity(files.len());
+    for path in files {
+        let mut sample = Vec::new();
+        for (key, t) in read(&path)? {
+            let name = match key {
+                Some(k) => k,
+                None => match inputs {
+                    [one] => one.to_string(),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "{}: a one-array sample only fits a model with one input (this one has {}); use .npz files keyed by input name",
+                            path.display(),
+                            inputs.len()
+                        )));
+                    }
+                },
+            };
+            if !inputs.contains(&name.as_str()) {
+                return Err(Error::malformed(
+                    &path,
+                    format!("member '{name}' is not a model input (inputs: {})", inputs.join(", ")),
+                ));
+            }
+            sample.push((name, t));
+        }
+        samples.push(sample);
+    }
+    Ok(samples)
+}
+
+/// Writes `t` as `<stem>.npy` when NumPy can hold its dtype, else as the
+/// ONNX `TensorProto` `<stem>.pb` (named `name`); atomically. Returns the path.
+pub fn write(stem: &Path, name: &str, t: &Tensor) -> Result<PathBuf> {
+    let (path, bytes) = if npy_can_hold(t.dtype()) {
+        let path = stem.with_extension("npy");
+        let bytes = encode(t).map_err(|e| e.context(path.display().to_string()))?;
+        (path, bytes)
+    } else {
+        let path = stem.with_extension("pb");
+        let bytes = (tensor_proto(&path)?.encode)(t, name).map_err(|e| e.context(path.display().to_string()))?;
+        (path, bytes)
+    };
+    let mut f = crate::io::AtomicFile::create(&path)?;
+    f.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
+    f.commit()?;
+    Ok(path)
+}
+
 /// Parses one `.npy` image; `what` names it in errors.
 pub fn parse(bytes: Buffer, what: &Path) -> Result<Tensor> {
     let bad = |m: String| Error::malformed(what, m);
@@ -111,7 +235,7 @@ pub fn parse(bytes: Buffer, what: &Path) -> Result<Tensor> {
 }
 
 /// Reads a `.npy` file (memory-mapped).
-pub fn read(path: &Path) -> Result<Tensor> {
+pub fn read_npy(path: &Path) -> Result<Tensor> {
     parse(Buffer::map_file(path)?, path)
 }
 
@@ -152,7 +276,7 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>> {
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat(total.div_ceil(64) * 64 - total));
     header.push('\n');
-    let raw = t.raw().expect("non-string dtypes have bytes");
+    let raw = t.raw().ok_or_else(|| Error::invalid("string tensors cannot be written as .npy"))?;
     let mut out = Vec::with_capacity(10 + header.len() + raw.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
@@ -160,15 +284,6 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>> {
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(raw);
     Ok(out)
-}
-
-/// Writes a tensor to a `.npy` file atomically.
-pub fn write(path: &Path, t: &Tensor) -> Result<()> {
-    let bytes = encode(t).map_err(|e| e.context(path.display().to_string()))?;
-    let mut f = ir::io::AtomicFile::create(path)?;
-    f.write_all(&bytes).map_err(|e| Error::io(path, e))?;
-    f.commit()?;
-    Ok(())
 }
 
 #[cfg(test)]
