@@ -2,77 +2,18 @@
 
 use ir::DType;
 
-use crate::generated::onnx::tensor_proto::DataType as Code;
-
-/// The IR dtype of an ONNX data type code, or an error naming the code.
+/// The IR dtype of an ONNX data type code, or an error naming the code
+/// (the table itself is `ir::DType::onnx_code`).
 pub(crate) fn from_code(code: i32) -> Result<DType, String> {
-    let c = Code::try_from(code).map_err(|_| format!("unknown ONNX data type code {code}"))?;
-    Ok(match c {
-        Code::Float => DType::F32,
-        Code::Uint8 => DType::U8,
-        Code::Int8 => DType::I8,
-        Code::Uint16 => DType::U16,
-        Code::Int16 => DType::I16,
-        Code::Int32 => DType::I32,
-        Code::Int64 => DType::I64,
-        Code::String => DType::String,
-        Code::Bool => DType::Bool,
-        Code::Float16 => DType::F16,
-        Code::Double => DType::F64,
-        Code::Uint32 => DType::U32,
-        Code::Uint64 => DType::U64,
-        Code::Bfloat16 => DType::BF16,
-        Code::Float8e4m3fn => DType::F8E4M3FN,
-        Code::Float8e4m3fnuz => DType::F8E4M3FNUZ,
-        Code::Float8e5m2 => DType::F8E5M2,
-        Code::Float8e5m2fnuz => DType::F8E5M2FNUZ,
-        Code::Uint4 => DType::U4,
-        Code::Int4 => DType::I4,
-        Code::Uint2 => DType::U2,
-        Code::Int2 => DType::I2,
-        Code::Float8e8m0 => DType::F8E8M0,
-        Code::Float4e2m1 => DType::F4E2M1,
-        Code::Float6e2m3 => DType::F6E2M3,
-        Code::Float6e3m2 => DType::F6E3M2,
-        Code::Complex64 => DType::C64,
-        Code::Complex128 => DType::C128,
-        Code::Undefined => return Err("tensor has no data type (UNDEFINED)".into()),
-    })
+    if code == 0 {
+        return Err("tensor has no data type (UNDEFINED)".into());
+    }
+    DType::from_onnx_code(i64::from(code)).ok_or_else(|| format!("unknown ONNX data type code {code}"))
 }
 
 /// The ONNX data type code of an IR dtype.
 pub(crate) fn to_code(d: DType) -> i32 {
-    let c = match d {
-        DType::F32 => Code::Float,
-        DType::F64 => Code::Double,
-        DType::F16 => Code::Float16,
-        DType::BF16 => Code::Bfloat16,
-        DType::F8E4M3FN => Code::Float8e4m3fn,
-        DType::F8E4M3FNUZ => Code::Float8e4m3fnuz,
-        DType::F8E5M2 => Code::Float8e5m2,
-        DType::F8E5M2FNUZ => Code::Float8e5m2fnuz,
-        DType::I8 => Code::Int8,
-        DType::U8 => Code::Uint8,
-        DType::I16 => Code::Int16,
-        DType::U16 => Code::Uint16,
-        DType::I32 => Code::Int32,
-        DType::I64 => Code::Int64,
-        DType::U32 => Code::Uint32,
-        DType::U64 => Code::Uint64,
-        DType::Bool => Code::Bool,
-        DType::String => Code::String,
-        DType::I4 => Code::Int4,
-        DType::U4 => Code::Uint4,
-        DType::I2 => Code::Int2,
-        DType::U2 => Code::Uint2,
-        DType::F8E8M0 => Code::Float8e8m0,
-        DType::F4E2M1 => Code::Float4e2m1,
-        DType::F6E2M3 => Code::Float6e2m3,
-        DType::F6E3M2 => Code::Float6e3m2,
-        DType::C64 => Code::Complex64,
-        DType::C128 => Code::Complex128,
-    };
-    c as i32
+    d.onnx_code()
 }
 
 /// The ONNX IR version this writer puts in files: the oldest one that can

@@ -28,6 +28,7 @@ pub mod kernel;
 mod model;
 mod node;
 pub mod opset;
+pub mod quant;
 mod registry;
 mod shape;
 mod stats;

@@ -119,7 +119,7 @@ pub(crate) fn to_half(
 }
 
 fn onnx_type(dtype: DType) -> i64 {
-    if dtype == DType::F16 { 10 } else { 16 }
+    i64::from(dtype.onnx_code())
 }
 
 /// Runs `fp16` or `bf16`.
@@ -188,7 +188,7 @@ pub(crate) fn infer_dtypes(g: &Graph, outer: &HashMap<String, DType>) -> HashMap
     for n in &g.nodes {
         let inp = |i: usize| n.input(i).and_then(|x| t.get(x).copied());
         let first = n.present_inputs().find_map(|x| t.get(x).copied());
-        let to_attr = |k: &str| n.attr_int(k, 1).ok().and_then(dtype_of_onnx);
+        let to_attr = |k: &str| n.attr_int(k, 1).ok().and_then(DType::from_onnx_code);
         let outs: Vec<Option<DType>> = match (n.domain.as_str(), n.op.as_str()) {
             ("", "Shape" | "Size" | "NonZero" | "ArgMax" | "ArgMin") => vec![Some(DType::I64)],
             ("", "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "Not" | "And" | "Or" | "Xor")
@@ -208,7 +208,7 @@ pub(crate) fn infer_dtypes(g: &Graph, outer: &HashMap<String, DType>) -> HashMap
                 vec![Some(n.attrs.get("value").and_then(|a| a.as_tensor().ok()).map_or(DType::F32, Tensor::dtype))]
             }
             ("", "EyeLike" | "RandomNormalLike" | "RandomUniformLike") => {
-                vec![n.attrs.get("dtype").and_then(|a| a.as_int().ok()).and_then(dtype_of_onnx).or(first)]
+                vec![n.attrs.get("dtype").and_then(|a| a.as_int().ok()).and_then(DType::from_onnx_code).or(first)]
             }
             ("", "RandomNormal" | "RandomUniform") => vec![Some(to_attr("dtype").unwrap_or(DType::F32))],
             ("", "TopK") => vec![first, Some(DType::I64)],
@@ -230,26 +230,6 @@ pub(crate) fn infer_dtypes(g: &Graph, outer: &HashMap<String, DType>) -> HashMap
         }
     }
     t
-}
-
-/// The IR dtype of an ONNX `TensorProto.DataType` code, for the float and integer types used in Casts.
-fn dtype_of_onnx(code: i64) -> Option<DType> {
-    Some(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        _ => return None,
-    })
 }
 
 /// Converts the whole main graph to half precision: f32 initializers,

@@ -1,21 +1,14 @@
-//! The IR convention for quantized tensors, shared by every pass and format
-//! crate that reads or writes them.
-//!
-//! A quantized **weight** is a `DequantizeLinear` node (domain `""`) whose
-//! inputs are initializers: `x` (i8/u8/i4/u4), `x_scale` (f32, or f16/bf16
-//! from opset 19: a scalar, a 1-D per-axis vector with attribute `axis`, or a
-//! blocked tensor with attributes `axis` and `block_size`, opset-21
-//! semantics) and an optional `x_zero_point` of `x`'s dtype and `x_scale`'s
-//! shape. Activations are quantized by `QuantizeLinear` → `DequantizeLinear`
-//! pairs; dynamic quantization uses `DynamicQuantizeLinear` +
-//! `MatMulInteger` as onnxruntime's `quantize_dynamic` writes it.
-//!
-//! This module holds the formulas (scale and zero point from a range,
-//! rounding, packing of 4-bit values) and builders/recognisers of DQ weights.
+//! The quantization arithmetic: scale and zero point from a range,
+//! rounding, packing of 4-bit values, and whole-tensor quantization with
+//! per-tensor, per-axis or blocked scales. The convention the results are
+//! stored in (DQ weights, Q/DQ pairs, dynamic form), built and recognised, is
+//! `ir::quant`, shared with the format crates; its types are re-exported here.
 
 use std::borrow::Cow;
 
-use ir::{Attribute, Buffer, DType, Graph, Node, Result, Tensor, bf16, f16};
+use ir::{Buffer, DType, Result, Tensor, bf16, f16};
+
+pub use ir::quant::{DqNames, DqWeight, QuantizedWeight, dq_weight_node, match_dq_weight};
 
 /// An integer type a tensor can be quantized to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,92 +526,22 @@ pub fn dequantize_tensor(
     Ok(out)
 }
 
-/// Names of the initializers and node of a DQ weight.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DqNames {
-    /// Initializer holding the integers.
-    pub q: String,
-    /// Initializer holding the scales.
-    pub scale: String,
-    /// Initializer holding the zero points.
-    pub zero_point: String,
-    /// The `DequantizeLinear` node.
-    pub node: String,
-}
-
-impl DqNames {
-    /// Fresh names derived from the weight's name.
-    pub fn fresh(names: &mut ir::NameGen, weight: &str) -> Self {
-        DqNames {
-            q: names.fresh(&format!("{weight}_quantized")),
-            scale: names.fresh(&format!("{weight}_scale")),
-            zero_point: names.fresh(&format!("{weight}_zero_point")),
-            node: names.fresh(&format!("{weight}_DequantizeLinear")),
+impl QuantizedTensor {
+    /// The tensor in the IR's convention (`ir::quant`), without the error figures.
+    pub fn into_weight(self) -> QuantizedWeight {
+        QuantizedWeight {
+            q: self.q,
+            scale: self.scale,
+            zero_point: self.zero_point,
+            axis: self.axis,
+            block_size: self.block_size,
         }
     }
 }
 
-/// Adds a quantized weight to `graph` as initializers plus a
-/// `DequantizeLinear` node producing `output`; returns the node (not inserted,
-/// so the caller places it before the first reader).
-pub fn dq_weight_node(graph: &mut Graph, qt: QuantizedTensor, names: &DqNames, output: &str) -> Node {
-    let mut inputs = vec![Some(names.q.clone()), Some(names.scale.clone())];
-    graph.initializers.insert(names.q.clone(), qt.q);
-    graph.initializers.insert(names.scale.clone(), qt.scale);
-    if let Some(zp) = qt.zero_point {
-        graph.initializers.insert(names.zero_point.clone(), zp);
-        inputs.push(Some(names.zero_point.clone()));
-    }
-    let mut node = Node { op: "DequantizeLinear".into(), inputs, outputs: vec![output.to_string()], ..Node::default() };
-    node.name = names.node.clone();
-    if let Some(a) = qt.axis {
-        node.attrs.insert("axis".into(), Attribute::Int(a));
-    }
-    if let Some(b) = qt.block_size {
-        node.attrs.insert("block_size".into(), Attribute::Int(b));
-    }
-    node
-}
-
-/// A recognised DQ weight: the node's initializers and attributes.
-#[derive(Debug, Clone, Copy)]
-pub struct DqWeight<'g> {
-    /// The integers.
-    pub q: &'g Tensor,
-    /// The scales.
-    pub scale: &'g Tensor,
-    /// The zero points, if given.
-    pub zero_point: Option<&'g Tensor>,
-    /// `axis` attribute (default 1), if present.
-    pub axis: Option<i64>,
-    /// `block_size` attribute, if present and non-zero.
-    pub block_size: Option<i64>,
-}
-
-impl DqWeight<'_> {
-    /// The dequantized values.
-    pub fn dequantize(&self) -> Result<Vec<f32>> {
-        dequantize_tensor(self.q, self.scale, self.zero_point, self.axis, self.block_size)
-    }
-}
-
-/// Recognises `node` as a DQ weight of `graph`: a `DequantizeLinear` of
-/// domain `""` whose inputs are all initializers of a quantized integer type.
-pub fn match_dq_weight<'g>(graph: &'g Graph, node: &Node) -> Option<DqWeight<'g>> {
-    if node.op != "DequantizeLinear" || !(node.domain.is_empty() || node.domain == "ai.onnx") {
-        return None;
-    }
-    let init = |i: usize| node.input(i).and_then(|n| graph.initializers.get(n));
-    let q = init(0)?;
-    QType::of(q.dtype())?;
-    let scale = init(1)?;
-    let zero_point = match node.input(2) {
-        Some(_) => Some(init(2)?),
-        None => None,
-    };
-    let axis = node.attr("axis").and_then(|a| a.as_int().ok());
-    let block_size = node.attr("block_size").and_then(|a| a.as_int().ok()).filter(|&b| b != 0);
-    Some(DqWeight { q, scale, zero_point, axis, block_size })
+/// The dequantized values of a recognised DQ weight.
+pub fn dequantize_weight(w: &DqWeight<'_>) -> Result<Vec<f32>> {
+    dequantize_tensor(w.q, w.scale, w.zero_point, w.axis, w.block_size)
 }
 
 #[cfg(test)]

@@ -100,17 +100,10 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: &[Vec<(String, eval::V
         let (scale, zp) = (names.fresh(&format!("{x}_scale")), names.fresh(&format!("{x}_zero_point")));
         g.initializers.insert(scale.clone(), Tensor::scalar(p.scale));
         g.initializers.insert(zp.clone(), Tensor::scalar(p.zero_point as u8));
-        let (xq, xdq) = (names.fresh(&format!("{x}_quantized")), names.fresh(&format!("{x}_dequantized")));
+        let qdq = ir::quant::QdqNames::fresh(&mut names, x);
+        let xdq = qdq.dequantized.clone();
         let first = readers.iter().map(|r| r.0).min().expect("has readers");
-        let nodes = qdq_nodes.entry(first).or_default();
-        nodes.push(
-            Node::new("QuantizeLinear", [x.clone(), scale.clone(), zp.clone()], [xq.clone()])
-                .named(names.fresh(&format!("{x}_QuantizeLinear"))),
-        );
-        nodes.push(
-            Node::new("DequantizeLinear", [xq, scale, zp], [xdq.clone()])
-                .named(names.fresh(&format!("{x}_DequantizeLinear"))),
-        );
+        qdq_nodes.entry(first).or_default().extend(ir::quant::qdq_pair(x, &scale, &zp, &qdq));
         for &(node, slot) in readers {
             g.nodes[node].inputs[slot] = Some(xdq.clone());
         }

@@ -153,17 +153,12 @@ pub(crate) fn emit_dq(
     g.initializers.shift_remove(name);
     let dq_names = DqNames::fresh(names, name);
     if qt.scale.dtype() == dtype {
-        nodes.push(scheme::dq_weight_node(g, qt, &dq_names, name));
+        nodes.push(scheme::dq_weight_node(g, qt.into_weight(), &dq_names, name));
     } else {
         let tmp = names.fresh(&format!("{name}_dequantized"));
-        nodes.push(scheme::dq_weight_node(g, qt, &dq_names, &tmp));
-        let to = match dtype {
-            DType::F16 => 10,
-            DType::BF16 => 16,
-            _ => 1,
-        };
+        nodes.push(scheme::dq_weight_node(g, qt.into_weight(), &dq_names, &tmp));
         let cast = Node::new("Cast", [tmp], [name]).named(names.fresh(&format!("{name}_Cast")));
-        nodes.push(cast.with_attr("to", Attribute::Int(to)));
+        nodes.push(cast.with_attr("to", Attribute::Int(i64::from(dtype.onnx_code()))));
     }
 }
 

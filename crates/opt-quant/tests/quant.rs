@@ -58,8 +58,7 @@ fn check_half_step(before: &Model, after: &Model) -> usize {
         let Some(orig) = before.graph.initializers.get(name) else { continue };
         let w = scheme::float_values(orig).unwrap().unwrap();
         let half = dq.scale.dtype() == DType::F16;
-        let back: Vec<f32> = dq
-            .dequantize()
+        let back: Vec<f32> = scheme::dequantize_weight(&dq)
             .unwrap()
             .into_iter()
             .map(|v| if half { ir::f16::from_f32(v).to_f32() } else { v })

@@ -63,39 +63,9 @@ fn options(ctx: &Ctx<'_>) -> Result<CastOptions> {
 }
 
 /// The dtype of an ONNX `TensorProto.DataType` code (attributes `to`,
-/// `output_dtype`, `dtype`, ...).
+/// `output_dtype`, `dtype`, ...): the one table in `ir`.
 pub(crate) fn dtype_from_code(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        14 => DType::C64,
-        15 => DType::C128,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        18 => DType::F8E4M3FNUZ,
-        19 => DType::F8E5M2,
-        20 => DType::F8E5M2FNUZ,
-        21 => DType::U4,
-        22 => DType::I4,
-        23 => DType::F4E2M1,
-        24 => DType::F8E8M0,
-        25 => DType::U2,
-        26 => DType::I2,
-        27 => DType::F6E2M3,
-        28 => DType::F6E3M2,
-        _ => bail!("unknown data type code {code}"),
-    })
+    Ok(DType::try_from_onnx_code(code)?)
 }
 
 /// Rounding of conversions to float8e8m0 (Cast's `round_mode`).

@@ -54,13 +54,10 @@ pub(super) fn float_tensor(d: DType, shape: &[usize], v: Vec<f64>) -> Result<Ten
 
 /// The float dtype a `stash_type` attribute names (ONNX TensorProto codes).
 fn stash_dtype(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        10 => DType::F16,
-        11 => DType::F64,
-        16 => DType::BF16,
-        c => bail!("stash_type {c} is not a float type"),
-    })
+    match super::cast::dtype_from_code(code)? {
+        d @ (DType::F32 | DType::F16 | DType::F64 | DType::BF16) => Ok(d),
+        d => bail!("stash_type {code} ({d}) is not a float type"),
+    }
 }
 
 /// Checks that `t` is a float tensor (the spec's T constraints of these ops).

@@ -262,35 +262,6 @@ pub(super) fn scalar_of(dtype: DType, v: f64) -> Result<Tensor> {
     })
 }
 
-/// The dtype of an ONNX `TensorProto.DataType` code (attributes like
-/// EyeLike's `dtype`), for the types the evaluator computes on.
-pub(super) fn dtype_of_code(code: i64) -> Result<DType> {
-    Ok(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        8 => DType::String,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        18 => DType::F8E4M3FNUZ,
-        19 => DType::F8E5M2,
-        20 => DType::F8E5M2FNUZ,
-        21 => DType::U4,
-        22 => DType::I4,
-        24 => DType::F8E8M0,
-        c => bail!("data type code {c} is not supported by the evaluator"),
-    })
-}
-
 /// An integer list given as a tensor (shapes, axes, pads).
 fn ints_of(t: &Tensor) -> Result<Vec<i64>> {
     t.to_i64_vec()
@@ -894,7 +865,7 @@ fn eye_like(ctx: &Ctx<'_>, inputs: &[Option<&Value>]) -> Result<Vec<Value>> {
     let x = ctx.input(inputs, 0)?;
     let &[rows, cols] = x.shape() else { bail!("EyeLike needs a 2-D input, got shape {:?}", x.shape()) };
     let dtype = match ctx.node.attr("dtype") {
-        Some(_) => dtype_of_code(ctx.int("dtype", 1)?)?,
+        Some(_) => super::cast::dtype_from_code(ctx.int("dtype", 1)?)?,
         None => x.dtype(),
     };
     let k = ctx.int("k", 0)?;
