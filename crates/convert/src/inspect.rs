@@ -51,6 +51,10 @@ pub fn report(m: &Model, path: &Path, format: &str) -> String {
             );
         }
     }
+    if s.constant_bytes > 0 {
+        let _ = writeln!(out, "Constant node values: {}", human_bytes(s.constant_bytes));
+    }
+    let _ = writeln!(out, "stored tensor bytes: {} (initializers and Constant values)", s.stored_bytes());
     if !m.metadata.is_empty() {
         let _ = writeln!(out, "metadata:");
         for (k, v) in &m.metadata {

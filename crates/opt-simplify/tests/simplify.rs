@@ -439,3 +439,23 @@ fn batch_norm_after_a_shared_weight_is_kept() {
     assert_eq!(c.bn_folded, 0, "folding would store the shared weight twice");
     assert!(ir::ModelStats::of(&after).weight_bytes() <= ir::ModelStats::of(&before).weight_bytes());
 }
+
+/// The rule of issue 15: simplification never grows the stored tensors
+/// (initializers plus `Constant` values, which folding moves into
+/// initializers) on any committed fixture, the real torch.onnx exports with
+/// deduplicated and tied weights among them.
+#[test]
+fn simplify_never_grows_stored_bytes_on_any_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let before = fixture(&name);
+        let mut after = before.clone();
+        simplify(&mut after, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (b, a) = (ir::ModelStats::of(&before).stored_bytes(), ir::ModelStats::of(&after).stored_bytes());
+        assert!(a <= b, "{name}: stored bytes grew from {b} to {a}");
+        seen += 1;
+    }
+    assert!(seen >= 11, "only {seen} fixtures");
+}
