@@ -106,8 +106,9 @@ EXPORTS = ("torchscript", "dynamo")
 
 
 def _first_output(module, names: list[str]):
-    """The module behind the export: feeds the inputs by name (GPT-2's second
-    positional parameter is its cache, not the mask) and returns the model's
+    """The module behind the export: feeds a transformers model its inputs by
+    name (GPT-2's second positional parameter is its cache, not the mask)
+    and returns the model's
     first output alone (logits, or BERT's last hidden state), so every export
     has one output."""
     import torch
@@ -118,7 +119,9 @@ def _first_output(module, names: list[str]):
             self.m = m
 
         def forward(self, *args):
-            out = self.m(**dict(zip(names, args)))
+            # transformers models take their inputs by name; torchvision's by position.
+            by_name = hasattr(self.m, "config")
+            out = self.m(**dict(zip(names, args))) if by_name else self.m(*args)
             return out if isinstance(out, torch.Tensor) else out[0]
 
     return First(module)
