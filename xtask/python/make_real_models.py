@@ -187,6 +187,7 @@ def make_one(name: str, kind: str, out: Path, core) -> dict:
     if entry_path.exists():
         old = json.loads(entry_path.read_text())
         if old.get("script") == version:
+            old["reused"] = True
             return old
     for f in d.glob("*") if d.exists() else []:
         f.unlink()
@@ -277,7 +278,12 @@ def make(out: Path, names: list[str]) -> None:
                 entry = make_one(name, kind, out, core)
             except Exception as e:  # building the torch model itself failed
                 entry = {"name": name, "export": kind, "status": "build_failed", "error": _err_line(e)}
-            entry["make_seconds"] = round(time.perf_counter() - t, 1)
+            if not entry.get("reused"):
+                entry["make_seconds"] = round(time.perf_counter() - t, 1)
+                entry_path = out / name / kind / "entry.json"
+                if entry_path.exists():
+                    # Kept, so a later run that reuses the export can still say what it cost.
+                    entry_path.write_text(json.dumps(entry, indent=1))
             print(json.dumps(entry), file=results, flush=True)
 
 

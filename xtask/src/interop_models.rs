@@ -302,7 +302,9 @@ pub(super) fn run(ws: &Workspace, opts: Options<'_>) -> Result<Outcome> {
         let start = Instant::now();
         let mut batch = Batch::default();
         let mut make_seconds = 0.0;
+        let mut reused = false;
         for e in exports.iter().filter(|e| &e.model == name) {
+            reused |= e.entry["reused"].as_bool() == Some(true);
             make_seconds += e.entry["make_seconds"].as_f64().unwrap_or(0.0);
             if e.entry["status"] != "ok" {
                 let status = e.entry["status"].as_str().unwrap_or("?");
@@ -324,13 +326,16 @@ pub(super) fn run(ws: &Workspace, opts: Options<'_>) -> Result<Outcome> {
         for r in &batch.rows {
             print_row(r);
         }
-        println!("      {name}: {seconds:.0} s in this tier, {make_seconds:.0} s to build, export and reference");
+        let when = if reused { " (an earlier run; reused now)" } else { "" };
+        println!(
+            "      {name}: {seconds:.0} s converting and running, {make_seconds:.0} s to build, export and reference{when}"
+        );
         timings.push((name.clone(), make_seconds, seconds));
         all_rows.extend(batch.rows);
     }
 
     println!();
-    println!("seconds per model (build+export+references when made, then conversions+runtimes):");
+    println!("seconds per model: build, export and references (when made) / conversions and runtimes:");
     for (name, make, tier) in &timings {
         println!("  {name:<20} {make:>7.0} {tier:>7.0}");
     }
@@ -592,7 +597,10 @@ fn run_runtime(venv: &Venv, script: &Path, jobs: &[Job], dir: &Path, name: &str,
         .with_context(|| format!("running {}", script.display()))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
+        // The runners write a failed job's error as Python's bare `Infinity`
+        // (or `NaN`), which JSON has no word for.
+        let line = line.replace("\"error\": Infinity", "\"error\": null").replace("\"error\": NaN", "\"error\": null");
+        let r: Value = serde_json::from_str(&line).with_context(|| format!("bad result line: {line}"))?;
         let id = r["id"].as_u64().context("result without id")? as usize;
         let judge = jobs.iter().find(|j| j.row == id).map(|j| j.judge).context("result for no job")?;
         let row = rows.get_mut(id).context("result id out of range")?;
