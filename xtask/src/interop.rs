@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
+#[path = "interop_models.rs"]
+mod models;
 #[path = "interop_passes.rs"]
 mod passes;
 
@@ -31,6 +33,16 @@ pub(crate) struct Args {
     /// of building one: CI passes the binary its single workspace build made.
     #[arg(long, value_name = "PATH")]
     bin: Option<PathBuf>,
+    /// Instead of the fixtures, run real architectures at real size (random
+    /// weights) through every conversion and pass: all models, or the
+    /// comma-separated LIST (resnet50, mobilenetv2, convnext_tiny, vit_base,
+    /// bert_base, gpt2, resnet18, mobilenet_v3_small).
+    #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = "")]
+    models: Option<String>,
+    /// With --models: use this existing venv (torch, transformers, the
+    /// runtimes) instead of creating target/venv-models.
+    #[arg(long, value_name = "PATH", requires = "models")]
+    venv: Option<PathBuf>,
 }
 
 /// Relative L2 error allowed between the runtime's output and the reference.
@@ -212,6 +224,9 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         Some(bin) => bail!("--bin {}: no such file (build it first)", bin.display()),
         None => crate::convert::build(ws, !args.dev)?,
     };
+    if let Some(list) = &args.models {
+        return models::run(ws, models::Options { bin: &bin, models: list, venv: args.venv.as_deref() });
+    }
     let venv = Venv::ensure(ws)?;
     let out_root = ws.root.join("target").join("interop");
     let _ = std::fs::remove_dir_all(&out_root);
