@@ -20,7 +20,7 @@ mod import;
 pub mod xml;
 
 pub use export::{Rule as ExportRule, check, rules as export_rules};
-pub use import::{import_rules, translate};
+pub use import::{Arity, ImportRule, Ports, import_rules, translate};
 
 /// The format's facts.
 pub const INFO: FormatInfo = FormatInfo {
@@ -86,9 +86,21 @@ pub fn ops_markdown() -> String {
     for r in export_rules() {
         s.push_str(&format!("| {} | {} |\n", r.onnx, r.openvino));
     }
-    s.push_str("\n## Import: OpenVINO op → canonical (ONNX) ops\n\n| OpenVINO layer | canonical op(s) |\n|---|---|\n");
+    s.push_str(
+        "\n## Import: OpenVINO op → canonical (ONNX) ops\n\n\
+         Ports as OpenVINO's op specification gives them; a file with other counts is refused before \
+         the layer is read.\n\n\
+         | OpenVINO layer | inputs | outputs | canonical op(s) |\n|---|---|---|---|\n",
+    );
     for r in import_rules() {
-        s.push_str(&format!("| {} | {} |\n", r.openvino, r.onnx));
+        let ports = |side: fn(&Arity) -> Ports| {
+            if r.versions.iter().all(|(_, a)| side(a) == side(&r.arity)) {
+                side(&r.arity).to_string()
+            } else {
+                r.versions.iter().map(|(v, a)| format!("{}: {}", v, side(a))).collect::<Vec<_>>().join(", ")
+            }
+        };
+        s.push_str(&format!("| {} | {} | {} | {} |\n", r.openvino, ports(|a| a.inputs), ports(|a| a.outputs), r.onnx));
     }
     s
 }

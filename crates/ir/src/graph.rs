@@ -444,9 +444,16 @@ fn uniquify_nodes(g: &mut Graph, taken: &mut HashSet<String>, changed: &mut usiz
 }
 
 /// Makes fresh names that collide with no value or node of a graph (or its subgraphs).
-#[derive(Debug, Default)]
+///
+/// Every name it hands out or is told about stays taken, so a later literal
+/// name can never equal an earlier generated one: `fresh("a")`, `fresh("a")`,
+/// `fresh("a_1")` give `a`, `a_1`, `a_1_1`.
+#[derive(Debug, Default, Clone)]
 pub struct NameGen {
     taken: HashSet<String>,
+    /// The next suffix to try per base, so `n` requests for one base cost
+    /// `O(n)` rather than `O(n²)` (files can repeat a name many times).
+    next: HashMap<String, usize>,
 }
 
 impl NameGen {
@@ -460,7 +467,7 @@ impl NameGen {
                 taken.insert(n.name.clone());
             }
         });
-        NameGen { taken }
+        NameGen { taken, next: HashMap::new() }
     }
 
     /// A name starting with `base` that is not yet taken; it is then taken.
@@ -468,13 +475,33 @@ impl NameGen {
         if self.taken.insert(base.to_string()) {
             return base.to_string();
         }
-        let mut k = 1usize;
+        let k = self.next.entry(base.to_string()).or_insert(1);
         loop {
             let c = format!("{base}_{k}");
+            *k += 1;
             if self.taken.insert(c.clone()) {
                 return c;
             }
-            k += 1;
+        }
+    }
+
+    /// Marks `name` as taken; returns whether it was free before.
+    pub fn take(&mut self, name: &str) -> bool {
+        self.taken.insert(name.to_string())
+    }
+
+    /// Whether `name` is taken.
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.taken.contains(name)
+    }
+
+    /// Takes every name `other` has taken (a subgraph built with a copy of
+    /// this generator hands its names back this way).
+    pub fn merge(&mut self, other: &NameGen) {
+        self.taken.extend(other.taken.iter().cloned());
+        for (base, &k) in &other.next {
+            let mine = self.next.entry(base.clone()).or_insert(k);
+            *mine = (*mine).max(k);
         }
     }
 }
@@ -595,5 +622,30 @@ mod tests {
         let mut names = NameGen::for_graph(&g);
         assert_eq!(names.fresh("x"), "x_1");
         assert_eq!(names.fresh("fresh"), "fresh");
+    }
+
+    #[test]
+    fn name_gen_never_repeats_a_name() {
+        let mut names = NameGen::default();
+        // A generated `a_1` must not be handed out again for a literal `a_1`.
+        assert_eq!(names.fresh("a"), "a");
+        assert_eq!(names.fresh("a"), "a_1");
+        assert_eq!(names.fresh("a_1"), "a_1_1");
+        assert_eq!(names.fresh("a"), "a_2");
+        // Names taken from outside are skipped.
+        assert!(names.take("b_1"));
+        assert!(!names.take("b_1"));
+        assert_eq!(names.fresh("b"), "b");
+        assert_eq!(names.fresh("b"), "b_2");
+        assert!(names.is_taken("b_2") && !names.is_taken("c"));
+        // A copy that went on (a subgraph) hands its names back.
+        let mut body = names.clone();
+        assert_eq!(body.fresh("a"), "a_3");
+        names.merge(&body);
+        assert!(names.is_taken("a_3"));
+        assert_eq!(names.fresh("a"), "a_4");
+        // Many requests for one base stay distinct (and linear, see `next`).
+        let all: HashSet<String> = (0..2000).map(|_| names.fresh("x")).collect();
+        assert_eq!(all.len(), 2000);
     }
 }

@@ -20,6 +20,7 @@
 
 mod attr;
 mod buffer;
+pub mod build;
 mod dtype;
 mod error;
 mod graph;

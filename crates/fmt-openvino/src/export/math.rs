@@ -68,37 +68,13 @@ fn unary(ex: &mut Ex<'_>, n: &Node, kind: &'static str) -> Result<()> {
 fn cast(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let to = int(n, "to", 1)?;
-    let dt = onnx_dtype(to).ok_or_else(|| unsupported_attr(n, &format!("Cast to data type {to}")))?;
+    let dt = DType::from_onnx_code(to).ok_or_else(|| unsupported_attr(n, &format!("Cast to data type {to}")))?;
     let et = crate::dtype::element_type(dt).ok_or_else(|| unsupported_attr(n, &format!("Cast to {dt}")))?;
     let r = ex.rank(x);
     let s = ex.op("Convert", "opset1", &[("destination_type", et.into())], &[x]);
     ex.set(s, Some(dt), r);
     ex.bind(n, 0, s);
     Ok(())
-}
-
-/// ONNX `TensorProto.DataType` numbers to dtypes.
-pub(crate) fn onnx_dtype(code: i64) -> Option<DType> {
-    Some(match code {
-        1 => DType::F32,
-        2 => DType::U8,
-        3 => DType::I8,
-        4 => DType::U16,
-        5 => DType::I16,
-        6 => DType::I32,
-        7 => DType::I64,
-        9 => DType::Bool,
-        10 => DType::F16,
-        11 => DType::F64,
-        12 => DType::U32,
-        13 => DType::U64,
-        16 => DType::BF16,
-        17 => DType::F8E4M3FN,
-        19 => DType::F8E5M2,
-        21 => DType::U4,
-        22 => DType::I4,
-        _ => return None,
-    })
 }
 
 fn cast_like(ex: &mut Ex<'_>, n: &Node) -> Result<()> {

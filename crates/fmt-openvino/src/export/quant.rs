@@ -153,7 +153,7 @@ fn q_dtype(ex: &Ex<'_>, n: &Node, zp: Option<Src>) -> DType {
         return d;
     }
     match n.attr("output_dtype").and_then(|a| a.as_int().ok()) {
-        Some(code) => super::math::onnx_dtype(code).unwrap_or(DType::U8),
+        Some(code) => DType::from_onnx_code(code).unwrap_or(DType::U8),
         None => DType::U8,
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use ir::{Attribute as A, DType, Graph, Node, Result, Shape, ValueInfo};
 
-use super::{Cx, translate_net};
+use super::{Arity, Cx, ImportRule, Ports, translate_net};
 use crate::xml::{Layer, PortMapEntry};
 
 type Ins<'a> = &'a [String];
@@ -28,8 +28,8 @@ fn port_index(l: &Layer, id: i64, output: bool) -> Option<usize> {
 /// Translates a body of `l`, continuing the outer namespace.
 fn body(cx: &mut Cx<'_>, l: &Layer, tag: &str) -> Result<super::Translated> {
     let net = l.body(tag).ok_or_else(|| cx.bad(l, format!("no <{tag}>")))?;
-    let t = translate_net(net, cx.bin, cx.path, cx.taken.clone())?;
-    cx.taken.extend(t.taken.iter().cloned());
+    let t = translate_net(net, cx.bin, cx.path, cx.b.value_names().clone())?;
+    cx.b.merge_value_names(&t.taken);
     Ok(t)
 }
 
@@ -69,54 +69,52 @@ fn finish(g: &mut Graph) -> Result<()> {
     g.topo_sort()
 }
 
-pub(crate) fn if_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let cond = ins.first().ok_or_else(|| cx.bad(l, "If needs a condition input"))?.clone();
-    let mut branches = Vec::new();
-    for (body_tag, map_tag) in [("then_body", "then_port_map"), ("else_body", "else_port_map")] {
-        let t = body(cx, l, body_tag)?;
-        let mut g = t.graph.clone();
-        let map = l.port_map(map_tag);
-        for e in map.iter().filter(|e| !e.output) {
-            let ext = e.int("external_port_id").unwrap_or(-1);
-            let i = port_index(l, ext, false).ok_or_else(|| cx.bad(l, format!("{map_tag}: no input port {ext}")))?;
-            let param = param_of(cx, l, &t, internal(cx, l, e)?)?;
-            capture(&mut g, &param, &ins[i]);
-        }
-        if !g.inputs.is_empty() {
-            return Err(cx.bad(l, format!("{body_tag} has a Parameter the port map does not feed")));
-        }
-        for (j, port) in l.outputs.iter().enumerate() {
-            let e = map
-                .iter()
-                .find(|e| e.output && e.int("external_port_id") == Some(port.id as i64))
-                .ok_or_else(|| cx.bad(l, format!("{map_tag} does not produce output port {}", port.id)))?;
-            let mut v = result_of(cx, l, &t, internal(cx, l, e)?)?;
-            if v.dtype().is_none()
-                && let Some(d) = cx.dtype(&outs[j])
-            {
-                v = ValueInfo::tensor(v.name.clone(), d, None);
-            }
-            g.outputs.push(v);
-        }
-        finish(&mut g).map_err(|e| cx.bad(l, e))?;
-        branches.push(g);
+/// One branch of an `If`: its body with the port map's inputs captured
+/// and its outputs in the order of the layer's output ports.
+fn branch(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, body_tag: &str, map_tag: &str) -> Result<Graph> {
+    let t = body(cx, l, body_tag)?;
+    let mut g = t.graph.clone();
+    let map = l.port_map(map_tag);
+    for e in map.iter().filter(|e| !e.output) {
+        let ext = e.int("external_port_id").unwrap_or(-1);
+        let i = port_index(l, ext, false).ok_or_else(|| cx.bad(l, format!("{map_tag}: no input port {ext}")))?;
+        let param = param_of(cx, l, &t, internal(cx, l, e)?)?;
+        capture(&mut g, &param, &ins[i]);
     }
-    let else_g = branches.pop().expect("two branches");
-    let then_g = branches.pop().expect("two branches");
+    if !g.inputs.is_empty() {
+        return Err(cx.bad(l, format!("{body_tag} has a Parameter the port map does not feed")));
+    }
+    for (port, out) in l.outputs.iter().zip(outs) {
+        let e = map
+            .iter()
+            .find(|e| e.output && e.int("external_port_id") == Some(port.id as i64))
+            .ok_or_else(|| cx.bad(l, format!("{map_tag} does not produce output port {}", port.id)))?;
+        let mut v = result_of(cx, l, &t, internal(cx, l, e)?)?;
+        if v.dtype().is_none()
+            && let Some(d) = cx.dtype(out)
+        {
+            v = ValueInfo::tensor(v.name.clone(), d, None);
+        }
+        g.outputs.push(v);
+    }
+    finish(&mut g).map_err(|e| cx.bad(l, e))?;
+    Ok(g)
+}
+
+fn if_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
+    let then_g = branch(cx, l, ins, outs, "then_body", "then_port_map")?;
+    let else_g = branch(cx, l, ins, outs, "else_body", "else_port_map")?;
     cx.emit(
         l,
         "If",
-        vec![Some(cond)],
+        vec![Some(ins[0].clone())],
         outs,
         vec![("then_branch", A::Graph(Box::new(then_g))), ("else_branch", A::Graph(Box::new(else_g)))],
     );
     Ok(())
 }
 
-pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    if ins.len() < 2 {
-        return Err(cx.bad(l, "Loop needs trip count and condition inputs"));
-    }
+fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let t = body(cx, l, "body")?;
     let mut g = t.graph.clone();
     let map = l.port_map("port_map");
@@ -157,8 +155,8 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
     // Body inputs in ONNX order: iteration, cond_in, carried….
     let by_name: HashMap<String, ValueInfo> = g.inputs.iter().map(|v| (v.name.clone(), v.clone())).collect();
     let scalar = |name: String, d: DType| ValueInfo::tensor(name, d, Some(Shape(Vec::new())));
-    let iter_name = iter_param.unwrap_or_else(|| cx.fresh(&format!("{}/iteration", l.name)));
-    let cond_in_name = cond_in.unwrap_or_else(|| cx.fresh(&format!("{}/cond_in", l.name)));
+    let iter_name = iter_param.unwrap_or_else(|| cx.b.fresh_value(&format!("{}/iteration", l.name)));
+    let cond_in_name = cond_in.unwrap_or_else(|| cx.b.fresh_value(&format!("{}/cond_in", l.name)));
     let mut inputs = vec![scalar(iter_name, DType::I64), scalar(cond_in_name.clone(), DType::Bool)];
     for (p, _, _) in &carried {
         inputs.push(by_name.get(p).cloned().unwrap_or_else(|| ValueInfo::untyped(p.clone())));
@@ -171,7 +169,7 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
     let cond_out = match cond_result {
         Some(id) => result_of(cx, l, &t, id)?,
         None => {
-            let v = cx.fresh(&format!("{}/cond_out", l.name));
+            let v = cx.b.fresh_value(&format!("{}/cond_out", l.name));
             g.nodes.push(Node::new("Identity", [cond_in_name.clone()], [v.clone()]));
             ValueInfo::tensor(v, DType::Bool, Some(Shape(Vec::new())))
         }
@@ -197,7 +195,7 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
                     return Err(cx.bad(l, "scan outputs with start/end/stride are not supported"));
                 }
                 g.outputs.push(result_of(cx, l, &t, id)?);
-                let stacked = cx.fresh(&format!("{}/stacked", outs[j]));
+                let stacked = cx.b.fresh_value(&format!("{}/stacked", outs[j]));
                 scans.push((stacked, outs[j].clone()));
             }
             Some(a) if a != -1 => return Err(cx.bad(l, format!("scan outputs on axis {a} are not supported"))),
@@ -216,7 +214,7 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
     finish(&mut g).map_err(|e| cx.bad(l, e))?;
     let mut node_outs: Vec<String> = Vec::new();
     for (k, f) in finals.into_iter().enumerate() {
-        node_outs.push(f.unwrap_or_else(|| cx.fresh(&format!("{}/final{k}", l.name))));
+        node_outs.push(f.unwrap_or_else(|| cx.b.fresh_value(&format!("{}/final{k}", l.name))));
     }
     node_outs.extend(scans.iter().map(|(s, _)| s.clone()));
     // A trip count of -1 (or any negative constant) means "no limit" in OpenVINO; ONNX omits M.
@@ -226,10 +224,10 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
     };
     let mut node_ins = vec![trip, Some(ins[1].clone())];
     node_ins.extend(carried.iter().map(|(_, init, _)| Some(init.clone())));
-    let name = cx.fresh_node(&l.name);
+    let name = cx.b.fresh_node(&l.name);
     let mut n = Node { op: "Loop".into(), name, inputs: node_ins, outputs: node_outs, ..Node::default() };
     n.attrs.insert("body".into(), A::Graph(Box::new(g)));
-    cx.graph.nodes.push(n);
+    cx.b.add_node(n, None);
     // ONNX stacks per-iteration values ([N, d0, …]); OpenVINO concatenated them ([N·d0, …]).
     for (stacked, out) in scans {
         let shape = cx.helper("Shape", &[&stacked], vec![], Some(DType::I64));
@@ -238,8 +236,21 @@ pub(crate) fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -
         let tail = cx.helper("Slice", &[&shape, &two, &end], vec![], Some(DType::I64));
         let minus = cx.i64s(&[-1]);
         let target = cx.helper("Concat", &[&minus, &tail], vec![("axis", A::Int(0))], Some(DType::I64));
-        let node = cx.fresh_node(&format!("{out}/merge"));
-        cx.graph.nodes.push(Node::new("Reshape", [stacked, target], [out]).named(node));
+        let node = cx.b.fresh_node(&format!("{out}/merge"));
+        cx.b.add_node(Node::new("Reshape", [stacked, target], [out]).named(node), None);
     }
     Ok(())
 }
+
+/// This family's rules: (condition, captured values…) and (trip count,
+/// condition, fed values…), each with at least one output.
+pub(crate) const RULES: &[ImportRule] = &[
+    ImportRule::new("If", "If", Arity::new(Ports::at_least(1), Ports::at_least(1)), if_op).with_bodies(),
+    ImportRule::new(
+        "Loop",
+        "Loop [+ Reshape of scan outputs]",
+        Arity::new(Ports::at_least(2), Ports::at_least(1)),
+        loop_op,
+    )
+    .with_bodies(),
+];

@@ -1,20 +1,30 @@
 //! OpenVINO IR → IR: stage two of import.
 //!
 //! The parsed [`Net`] is checked as a graph first (unique ids, edges that
-//! name existing ports, every input connected, no cycle), then walked in
-//! topological order: `Parameter` → graph input, `Const` → initializer (a
-//! view into the mapped `.bin`), `Result` → graph output, every other layer
-//! through the op table ([`import_rules`]). The int8/int4 weight
-//! decompression pattern becomes `DequantizeLinear` (see `quant.rs`).
+//! name existing ports, every input connected, no cycle), then every layer's
+//! port counts against its rule's [`Arity`], so no rule (nor a pattern
+//! looking at a neighbour) ever sees a layer with missing ports. Then the
+//! layers are walked in topological order through one table
+//! ([`import_rules`]), filled by the op-family modules: `Parameter` →
+//! graph input, `Const` → initializer (a view into the mapped `.bin`),
+//! `Result` → graph output, every other layer → canonical nodes. The
+//! int8/int4 weight decompression pattern becomes `DequantizeLinear` (see
+//! `quant.rs`).
 
 mod control;
-mod ops;
+mod graph;
+mod math;
+mod nn;
 mod quant;
+mod reduce;
+mod shape;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ir::{Buffer, DType, Dim, Error, Graph, ImportOptions, Model, Node, Result, Shape, Tensor, ValueInfo};
+use ir::build::GraphBuilder;
+use ir::{Buffer, DType, Dim, Error, ImportOptions, Model, NameGen, Node, Result, Shape, Tensor, ValueInfo};
 
 use crate::dtype;
 use crate::xml::{self, Layer, Net};
@@ -23,6 +33,78 @@ use crate::xml::{self, Layer, Net};
 /// needs 21; `Gelu` 20; reductions with an axes input 18).
 pub const OPSET: i64 = 21;
 
+/// How many ports one side of a layer has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// The fewest allowed.
+    pub min: usize,
+    /// The most allowed; `None` when any number is (variadic).
+    pub max: Option<usize>,
+}
+
+impl Ports {
+    /// Exactly `n` ports.
+    pub const fn exactly(n: usize) -> Self {
+        Ports { min: n, max: Some(n) }
+    }
+
+    /// `min` to `max` ports: the ones past `min` are optional.
+    pub const fn between(min: usize, max: usize) -> Self {
+        Ports { min, max: Some(max) }
+    }
+
+    /// `min` or more ports.
+    pub const fn at_least(min: usize) -> Self {
+        Ports { min, max: None }
+    }
+
+    /// Whether `n` ports are allowed.
+    pub fn allows(self, n: usize) -> bool {
+        n >= self.min && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl fmt::Display for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.max {
+            Some(m) if m == self.min => write!(f, "{m}"),
+            Some(m) => write!(f, "{}–{m}", self.min),
+            None => write!(f, "{}+", self.min),
+        }
+    }
+}
+
+/// The input and output ports of a layer type, as OpenVINO's op
+/// specification defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arity {
+    /// Input ports (all of them must be connected).
+    pub inputs: Ports,
+    /// Output ports.
+    pub outputs: Ports,
+}
+
+impl Arity {
+    /// Any ports on each side.
+    pub const fn new(inputs: Ports, outputs: Ports) -> Self {
+        Arity { inputs, outputs }
+    }
+
+    /// `n` inputs and one output, the common case.
+    pub const fn ins(n: usize) -> Self {
+        Arity::new(Ports::exactly(n), Ports::exactly(1))
+    }
+
+    /// `min` to `max` inputs (the last ones optional) and one output.
+    pub const fn ins_between(min: usize, max: usize) -> Self {
+        Arity::new(Ports::between(min, max), Ports::exactly(1))
+    }
+}
+
+/// Builds the nodes of one layer; `ins` are its input values in port order,
+/// `outs` the names its outputs must get. The arity is checked before.
+pub(crate) type Build = fn(&mut Cx<'_>, &Layer, &[String], &[String]) -> Result<()>;
+
 /// How one OpenVINO layer type is read.
 #[derive(Debug, Clone, Copy)]
 pub struct ImportRule {
@@ -30,14 +112,48 @@ pub struct ImportRule {
     pub openvino: &'static str,
     /// The canonical op(s) it becomes.
     pub onnx: &'static str,
-    /// Builds the nodes; `ins` are the input values in port order, `outs`
-    /// the names the layer's outputs must get.
-    pub(crate) build: fn(&mut Cx<'_>, &Layer, &[String], &[String]) -> Result<()>,
+    /// Its ports, unless [`ImportRule::versions`] says otherwise.
+    pub arity: Arity,
+    /// Versions (the `version` attribute, e.g. `opset1`) whose ports differ.
+    pub versions: &'static [(&'static str, Arity)],
+    /// Whether the layer has bodies (`If`, `Loop`); any other layer with a
+    /// body is not supported.
+    pub bodies: bool,
+    pub(crate) build: Build,
 }
 
-/// Every import rule.
+impl ImportRule {
+    /// A rule for a layer without bodies whose ports do not depend on its version.
+    pub(crate) const fn new(openvino: &'static str, onnx: &'static str, arity: Arity, build: Build) -> Self {
+        ImportRule { openvino, onnx, arity, versions: &[], bodies: false, build }
+    }
+
+    /// The same rule with the ports of some versions given.
+    pub(crate) const fn by_version(self, versions: &'static [(&'static str, Arity)]) -> Self {
+        ImportRule { versions, ..self }
+    }
+
+    /// The same rule for a layer with bodies.
+    pub(crate) const fn with_bodies(self) -> Self {
+        ImportRule { bodies: true, ..self }
+    }
+
+    /// The ports of the layer at `version`.
+    pub fn arity_of(&self, version: &str) -> Arity {
+        self.versions.iter().find(|(v, _)| *v == version).map_or(self.arity, |(_, a)| *a)
+    }
+}
+
+/// Every import rule, sorted by OpenVINO layer type.
 pub fn import_rules() -> Vec<ImportRule> {
-    let mut v = ops::all();
+    let mut v = Vec::new();
+    v.extend_from_slice(graph::RULES);
+    v.extend_from_slice(math::RULES);
+    v.extend_from_slice(nn::RULES);
+    v.extend_from_slice(reduce::RULES);
+    v.extend_from_slice(shape::RULES);
+    v.extend_from_slice(quant::RULES);
+    v.extend_from_slice(control::RULES);
     v.sort_by_key(|r| r.openvino);
     v
 }
@@ -64,69 +180,34 @@ pub(crate) struct Cx<'a> {
     path: &'a Path,
     bin_path: PathBuf,
     bin: Option<&'a Buffer>,
-    pub(crate) graph: Graph,
-    taken: HashSet<String>,
-    /// Node names (their own namespace: a node may share its output's name).
-    node_names: HashSet<String>,
-    /// Element type of every value, where known.
-    dtypes: HashMap<String, DType>,
+    /// The graph being built, with its names and the dtype of every value.
+    pub(crate) b: GraphBuilder,
     /// `<dim>`s of the port that produced a value.
     dims: HashMap<String, Vec<String>>,
-    /// Producer layer and port index of each value.
-    producer: HashMap<String, (u64, usize)>,
     /// Layers by id.
     layers: HashMap<u64, &'a Layer>,
     /// For each (layer id, input index): the producing (layer id, output index).
-    sources: HashMap<(u64, usize), (u64, usize)>,
+    sources: Sources,
     /// Consumers of each (layer id, output index).
     consumers: HashMap<(u64, usize), Vec<(u64, usize)>>,
     /// Value name of each (layer id, output index).
     names: HashMap<(u64, usize), String>,
     /// Layers already translated as part of another layer's pattern.
     done: HashSet<u64>,
+    /// `Result` layers (id, value read), in walk order.
+    results: Vec<(u64, String)>,
     /// Layer being translated (for helper names and errors).
     current: String,
 }
 
 impl<'a> Cx<'a> {
     /// A malformed-file error naming the file and the layer.
-    pub(crate) fn bad(&self, layer: &Layer, msg: impl std::fmt::Display) -> Error {
-        Error::malformed(self.path, format!("layer id {} ('{}', {}): {msg}", layer.id, layer.name, layer.kind))
+    pub(crate) fn bad(&self, layer: &Layer, msg: impl fmt::Display) -> Error {
+        bad_layer(self.path, layer, msg)
     }
 
-    /// A fresh value or node name based on `base`.
-    pub(crate) fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut k = 1;
-        while !self.taken.insert(name.clone()) {
-            name = format!("{base}_{k}");
-            k += 1;
-        }
-        name
-    }
-
-    /// A fresh node name based on `base`.
-    pub(crate) fn fresh_node(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut k = 1;
-        while !self.node_names.insert(name.clone()) {
-            name = format!("{base}_{k}");
-            k += 1;
-        }
-        name
-    }
-
-    /// Adds a node; its outputs get `dtype` when given.
-    pub(crate) fn node(&mut self, node: Node, dtype: Option<DType>) {
-        if let Some(d) = dtype {
-            for o in &node.outputs {
-                self.dtypes.insert(o.clone(), d);
-            }
-        }
-        self.graph.nodes.push(node);
-    }
-
-    /// Adds a one-output helper node of `op` and returns its output name.
+    /// Adds a one-output helper node of `op`, named after the current
+    /// layer, and returns its output name.
     pub(crate) fn helper(
         &mut self,
         op: &str,
@@ -134,14 +215,14 @@ impl<'a> Cx<'a> {
         attrs: Vec<(&str, ir::Attribute)>,
         dtype: Option<DType>,
     ) -> String {
-        let out = self.fresh(&format!("{}/{op}", self.current));
-        let name = self.fresh_node(&format!("{}/{op}", self.current));
-        let mut n = Node::new(op, inputs.iter().map(|s| s.to_string()), [out.clone()]).named(name);
-        for (k, v) in attrs {
-            n.attrs.insert(k.to_string(), v);
-        }
-        self.node(n, dtype);
-        out
+        let base = format!("{}/{op}", self.current);
+        self.b.op(op, &base, inputs, attrs, dtype)
+    }
+
+    /// `Cast` of `v` to `to`, named after the current layer.
+    pub(crate) fn cast(&mut self, v: &str, to: DType) -> String {
+        let base = format!("{}/Cast", self.current);
+        self.b.cast(&base, v, to)
     }
 
     /// Adds a node named after the layer producing exactly `outs`.
@@ -153,52 +234,67 @@ impl<'a> Cx<'a> {
         outs: &[String],
         attrs: Vec<(&str, ir::Attribute)>,
     ) {
-        let name = self.fresh_node(&layer.name);
+        let name = self.b.fresh_node(&layer.name);
         let mut n = Node { op: op.to_string(), name, inputs, outputs: outs.to_vec(), ..Node::default() };
         for (k, v) in attrs {
             n.attrs.insert(k.to_string(), v);
         }
-        self.graph.nodes.push(n);
+        self.b.add_node(n, None);
     }
 
     /// Adds an initializer under a fresh name.
     pub(crate) fn constant(&mut self, base: &str, t: Tensor) -> String {
-        let name = self.fresh(base);
-        self.dtypes.insert(name.clone(), t.dtype());
-        self.graph.initializers.insert(name.clone(), t);
-        name
+        self.b.constant(base, t)
+    }
+
+    /// A scalar constant `v` of `like`'s element type (f32 when unknown).
+    pub(crate) fn scalar_like(&mut self, l: &Layer, like: &str, v: f64) -> Result<String> {
+        let d = self.dtype(like).unwrap_or(DType::F32);
+        let base = format!("{}/const", self.current);
+        self.b.scalar(&base, v, d).map_err(|e| self.bad(l, e))
     }
 
     /// An i64 1-D initializer.
     pub(crate) fn i64s(&mut self, v: &[i64]) -> String {
         let base = format!("{}/const", self.current);
-        self.constant(&base, Tensor::from_vec(vec![v.len()], v.to_vec()).expect("length matches"))
+        self.b.i64s(&base, v)
+    }
+
+    /// `Reshape` of `v` to the constant `shape`, named after the current layer.
+    pub(crate) fn reshape(&mut self, v: &str, shape: &[i64]) -> String {
+        let base = format!("{}/Reshape", self.current);
+        self.b.reshape(&base, v, shape)
     }
 
     /// The known element type of a value.
     pub(crate) fn dtype(&self, v: &str) -> Option<DType> {
-        self.dtypes.get(v).copied()
+        self.b.dtype(v)
     }
 
     /// The rank of a value from its producing port's dims.
     pub(crate) fn rank(&self, v: &str) -> Option<usize> {
-        if let Some(t) = self.graph.initializers.get(v) {
+        if let Some(t) = self.const_of(v) {
             return Some(t.shape().len());
         }
         self.dims.get(v).map(Vec::len)
     }
 
-    /// The static shape of a value, if every dim is a number.
+    /// The static shape of a value, if every dim is a number and the
+    /// product of the non-zero dims fits in `i64` (so rules may multiply
+    /// dims and cast them to `i64` freely).
     pub(crate) fn static_shape(&self, v: &str) -> Option<Vec<usize>> {
-        if let Some(t) = self.graph.initializers.get(v) {
+        if let Some(t) = self.const_of(v) {
             return Some(t.shape().to_vec());
         }
-        self.dims.get(v)?.iter().map(|d| d.parse::<usize>().ok()).collect()
+        let dims: Vec<usize> =
+            self.dims.get(v)?.iter().map(|d| d.trim().parse::<usize>().ok()).collect::<Option<_>>()?;
+        bounded_numel(dims.iter().map(|&d| d as u64))?;
+        Some(dims)
     }
 
     /// The initializer behind a value, if it is one.
     pub(crate) fn const_of(&self, v: &str) -> Option<&Tensor> {
-        self.graph.initializers.get(v)
+        self.b.initializer(v)
     }
 
     /// Integer values of a constant value.
@@ -213,12 +309,12 @@ impl<'a> Cx<'a> {
         if self.dtype(v) == Some(DType::I64) {
             return v.to_string();
         }
-        if let Some(vals) = self.const_ints(v) {
-            let shape = self.const_of(v).map(|t| t.shape().to_vec()).unwrap_or_default();
-            let base = format!("{v}/i64");
-            return self.constant(&base, Tensor::from_vec(shape, vals).expect("same element count"));
+        if let Some(vals) = self.const_ints(v)
+            && let Some(t) = self.const_of(v).and_then(|c| Tensor::from_vec(c.shape().to_vec(), vals).ok())
+        {
+            return self.constant(&format!("{v}/i64"), t);
         }
-        self.helper("Cast", &[v], vec![("to", ir::Attribute::Int(7))], Some(DType::I64))
+        self.cast(v, DType::I64)
     }
 
     /// A `data` attribute, required.
@@ -286,7 +382,7 @@ impl<'a> Cx<'a> {
     /// Records the element type of values.
     pub(crate) fn dtypes_set(&mut self, names: &[String], d: DType) {
         for n in names {
-            self.dtypes.insert(n.clone(), d);
+            self.b.set_dtype(n, d);
         }
     }
 
@@ -294,6 +390,30 @@ impl<'a> Cx<'a> {
     pub(crate) fn value_of(&self, layer: &Layer, port: usize) -> Option<&str> {
         self.names.get(&(layer.id, port)).map(String::as_str)
     }
+
+    /// The input and output value names of a layer, in port order.
+    fn ports(&self, l: &Layer) -> Result<(Vec<String>, Vec<String>)> {
+        let missing = || self.bad(l, "a port has no value (internal error)");
+        let ins = (0..l.inputs.len())
+            .map(|i| self.sources.get(&(l.id, i)).and_then(|s| self.names.get(s)).cloned().ok_or_else(missing))
+            .collect::<Result<_>>()?;
+        let outs = (0..l.outputs.len())
+            .map(|j| self.names.get(&(l.id, j)).cloned().ok_or_else(missing))
+            .collect::<Result<_>>()?;
+        Ok((ins, outs))
+    }
+}
+
+/// A malformed-file error naming the file and the layer.
+fn bad_layer(path: &Path, l: &Layer, msg: impl fmt::Display) -> Error {
+    Error::malformed(path, format!("layer id {} ('{}', {}): {msg}", l.id, l.name, l.kind))
+}
+
+/// The product of `dims` ignoring zeros, if it fits in `i64`: a shape
+/// passing this can be multiplied out and cast to `i64` piece by piece
+/// without overflow, even when a zero dim makes the element count 0.
+fn bounded_numel(dims: impl IntoIterator<Item = u64>) -> Option<u64> {
+    dims.into_iter().try_fold(1u64, |a, d| a.checked_mul(d.max(1))).filter(|&n| n <= i64::MAX as u64)
 }
 
 /// Parses a shape attribute (`"1,3,224,224"`, `"?,3"`, `"1..10,3"`, `""` = scalar).
@@ -313,24 +433,28 @@ fn parse_shape(s: &str) -> Option<Option<Shape>> {
     Some(Some(Shape(dims)))
 }
 
-/// Checks ids and edges, and orders the layers so every producer comes first.
 /// For each (layer id, input index): the producing (layer id, output index).
 type Sources = HashMap<(u64, usize), (u64, usize)>;
 
+/// Checks ids and edges, and orders the layers so every producer comes first.
 fn order<'a>(net: &'a Net, path: &Path) -> Result<(Vec<&'a Layer>, Sources)> {
+    let bad = |l: &Layer, msg: String| bad_layer(path, l, msg);
     let mut by_id: HashMap<u64, &Layer> = HashMap::new();
     for l in &net.layers {
         if by_id.insert(l.id, l).is_some() {
             return Err(Error::malformed(path, format!("layer id {} is used twice", l.id)));
         }
+        // Edges name ports by id, so an id used twice would be ambiguous.
+        let mut ids = HashSet::new();
+        if let Some(p) = l.inputs.iter().chain(&l.outputs).find(|p| !ids.insert(p.id)) {
+            return Err(bad(l, format!("port id {} is used twice", p.id)));
+        }
     }
-    let bad =
-        |l: &Layer, msg: String| Error::malformed(path, format!("layer id {} ('{}', {}): {msg}", l.id, l.name, l.kind));
     let port_index = |l: &Layer, port: u64, input: bool| -> Option<usize> {
         let ports = if input { &l.inputs } else { &l.outputs };
         ports.iter().position(|p| p.id == port)
     };
-    let mut sources: HashMap<(u64, usize), (u64, usize)> = HashMap::new();
+    let mut sources: Sources = HashMap::new();
     for e in &net.edges {
         let from = by_id.get(&e.from_layer).ok_or_else(|| {
             Error::malformed(
@@ -354,44 +478,54 @@ fn order<'a>(net: &'a Net, path: &Path) -> Result<(Vec<&'a Layer>, Sources)> {
         }
     }
     // Kahn's algorithm in file order, so the node order is deterministic.
-    let mut indegree: HashMap<u64, usize> = HashMap::new();
-    let mut next: HashMap<u64, Vec<u64>> = HashMap::new();
-    for l in &net.layers {
-        for (i, p) in l.inputs.iter().enumerate() {
-            let Some(&(from, _)) = sources.get(&(l.id, i)) else {
-                return Err(bad(l, format!("input port {} is not connected", p.id)));
-            };
-            *indegree.entry(l.id).or_default() += 1;
-            next.entry(from).or_default().push(l.id);
+    let position: HashMap<u64, usize> = net.layers.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+    let mut indegree = vec![0usize; net.layers.len()];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); net.layers.len()];
+    for (i, l) in net.layers.iter().enumerate() {
+        for (j, p) in l.inputs.iter().enumerate() {
+            let from = sources
+                .get(&(l.id, j))
+                .and_then(|(from, _)| position.get(from))
+                .ok_or_else(|| bad(l, format!("input port {} is not connected", p.id)))?;
+            indegree[i] += 1;
+            next[*from].push(i);
         }
     }
-    let position: HashMap<u64, usize> = net.layers.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
-    let mut ready: std::collections::BTreeSet<usize> =
-        net.layers.iter().enumerate().filter(|(_, l)| !indegree.contains_key(&l.id)).map(|(i, _)| i).collect();
+    let mut ready: BTreeSet<usize> = (0..net.layers.len()).filter(|&i| indegree[i] == 0).collect();
     let mut out = Vec::with_capacity(net.layers.len());
     while let Some(i) = ready.pop_first() {
-        let l = &net.layers[i];
-        out.push(l);
-        for to in next.get(&l.id).into_iter().flatten() {
-            let d = indegree.get_mut(to).expect("counted above");
-            *d -= 1;
-            if *d == 0 {
-                ready.insert(position[to]);
+        out.push(&net.layers[i]);
+        for &to in &next[i] {
+            indegree[to] -= 1;
+            if indegree[to] == 0 {
+                ready.insert(to);
             }
         }
     }
     if out.len() != net.layers.len() {
-        let placed: HashSet<u64> = out.iter().map(|l| l.id).collect();
         let stuck: Vec<String> =
-            net.layers.iter().filter(|l| !placed.contains(&l.id)).map(|l| l.id.to_string()).collect();
+            (0..net.layers.len()).filter(|&i| indegree[i] > 0).map(|i| net.layers[i].id.to_string()).collect();
         return Err(Error::malformed(path, format!("the graph has a cycle through layer id(s) {}", stuck.join(", "))));
     }
     Ok((out, sources))
 }
 
+/// Checks a layer's port counts against its rule.
+fn check_arity(path: &Path, l: &Layer, rule: &ImportRule) -> Result<()> {
+    let a = rule.arity_of(&l.version);
+    for (side, n, ports) in [("input", l.inputs.len(), a.inputs), ("output", l.outputs.len(), a.outputs)] {
+        if !ports.allows(n) {
+            let plural = if n == 1 { "" } else { "s" };
+            let version = if l.version.is_empty() { "(no version)" } else { &l.version };
+            return Err(bad_layer(path, l, format!("{n} {side} port{plural}, but {} {version} has {ports}", l.kind)));
+        }
+    }
+    Ok(())
+}
+
 /// Translates a parsed net (stage two); `bin` is the mapped weights file.
 pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> {
-    let t = translate_net(net, bin, path, HashSet::new())?;
+    let t = translate_net(net, bin, path, NameGen::default())?;
     let mut graph = t.graph;
     // Graph outputs: each Result's input value, in Result file order.
     let mut seen = HashSet::new();
@@ -415,20 +549,21 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
 /// value), and the value names now taken (bodies share one namespace with
 /// the graphs around them, as ONNX wants).
 pub(crate) struct Translated {
-    pub(crate) graph: Graph,
+    pub(crate) graph: ir::Graph,
     pub(crate) results: Vec<(u64, ValueInfo)>,
     pub(crate) params: HashMap<u64, String>,
-    pub(crate) taken: HashSet<String>,
+    pub(crate) taken: NameGen,
 }
 
 /// Translates `net` with `taken` names already used by enclosing graphs.
-pub(crate) fn translate_net(
-    net: &Net,
-    bin: Option<&Buffer>,
-    path: &Path,
-    taken: HashSet<String>,
-) -> Result<Translated> {
+pub(crate) fn translate_net(net: &Net, bin: Option<&Buffer>, path: &Path, taken: NameGen) -> Result<Translated> {
     let (ordered, sources) = order(net, path)?;
+    let rules: HashMap<&str, ImportRule> = import_rules().into_iter().map(|r| (r.openvino, r)).collect();
+    for l in &ordered {
+        if let Some(r) = rules.get(l.kind.as_str()) {
+            check_arity(path, l, r)?;
+        }
+    }
     let mut consumers: HashMap<(u64, usize), Vec<(u64, usize)>> = HashMap::new();
     for (&to, &from) in &sources {
         consumers.entry(from).or_default().push(to);
@@ -440,17 +575,14 @@ pub(crate) fn translate_net(
         path,
         bin_path: path.with_extension("bin"),
         bin,
-        graph: Graph { name: net.name.clone(), ..Graph::default() },
-        taken,
-        node_names: HashSet::new(),
-        dtypes: HashMap::new(),
+        b: GraphBuilder::with_value_names(net.name.clone(), taken),
         dims: HashMap::new(),
-        producer: HashMap::new(),
         layers: net.layers.iter().map(|l| (l.id, l)).collect(),
         sources,
         consumers,
         names: HashMap::new(),
         done: HashSet::new(),
+        results: Vec::new(),
         current: String::new(),
     };
     // Name every output port up front: its first tensor name, else the
@@ -463,62 +595,41 @@ pub(crate) fn translate_net(
                 None => format!("{}:{j}", l.name),
             };
             let base = if base.is_empty() { format!("layer{}:{j}", l.id) } else { base };
-            let name = cx.fresh(&base);
+            let name = cx.b.fresh_value(&base);
             if let Some(d) = dtype::from_precision(&p.precision) {
-                cx.dtypes.insert(name.clone(), d);
+                cx.b.set_dtype(&name, d);
             }
             cx.dims.insert(name.clone(), p.dims.clone());
-            cx.producer.insert(name.clone(), (l.id, j));
             cx.names.insert((l.id, j), name);
         }
     }
     // Constants first: patterns look ahead at constants (a Reshape's target)
     // that may come later in the file than the layer being matched.
-    for l in ordered.iter().filter(|l| l.kind == "Const") {
-        cx.current = l.name.clone();
-        let outs: Vec<String> = (0..l.outputs.len()).map(|j| cx.names[&(l.id, j)].clone()).collect();
-        constant(&mut cx, l, &outs)?;
-    }
-    let rules = import_rules();
     let mut unsupported: Vec<(&str, &str)> = Vec::new();
-    let mut results: Vec<(u64, String)> = Vec::new();
-    for l in &ordered {
-        if cx.done.contains(&l.id) {
-            continue;
-        }
-        cx.current = l.name.clone();
-        let ins: Vec<String> = (0..l.inputs.len()).map(|i| cx.names[&cx.sources[&(l.id, i)]].clone()).collect();
-        let outs: Vec<String> = (0..l.outputs.len()).map(|j| cx.names[&(l.id, j)].clone()).collect();
-        match l.kind.as_str() {
-            "Parameter" => parameter(&mut cx, l, &outs)?,
-            "Const" => {}
-            "Result" => {
-                let v = ins.first().ok_or_else(|| cx.bad(l, "a Result needs one input"))?;
-                results.push((l.id, v.clone()));
+    for pass in [true, false] {
+        for l in ordered.iter().filter(|l| (l.kind == "Const") == pass) {
+            if cx.done.contains(&l.id) {
+                continue;
             }
-            "If" if l.has_body => control::if_op(&mut cx, l, &ins, &outs)?,
-            "Loop" if l.has_body => control::loop_op(&mut cx, l, &ins, &outs)?,
-            kind => {
-                if l.has_body {
-                    unsupported.push((&l.kind, &l.name));
-                    continue;
-                }
-                match rules.iter().find(|r| r.openvino == kind) {
-                    Some(r) => {
-                        if quant::try_decompression(&mut cx, l, &outs)? {
-                            continue;
-                        }
-                        (r.build)(&mut cx, l, &ins, &outs)?;
-                    }
-                    None => unsupported.push((&l.kind, &l.name)),
-                }
+            let Some(r) = rules.get(l.kind.as_str()).filter(|r| r.bodies || !l.has_body) else {
+                unsupported.push((&l.kind, &l.name));
+                continue;
+            };
+            cx.current = l.name.clone();
+            let (ins, outs) = cx.ports(l)?;
+            if quant::try_decompression(&mut cx, l, &outs)? {
+                continue;
             }
+            (r.build)(&mut cx, l, &ins, &outs)?;
+            cx.mark_done(l);
         }
     }
     if !unsupported.is_empty() {
         return Err(Error::unsupported_ops("openvino import", unsupported.iter().map(|(op, n)| (*op, "openvino", *n))));
     }
-    results.sort_by_key(|(id, _)| net.layers.iter().position(|l| l.id == *id));
+    let position: HashMap<u64, usize> = net.layers.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+    let mut results = std::mem::take(&mut cx.results);
+    results.sort_by_key(|(id, _)| position.get(id).copied());
     let results = results.into_iter().map(|(id, v)| (id, value_info(&cx, &v))).collect();
     let params = net
         .layers
@@ -526,7 +637,8 @@ pub(crate) fn translate_net(
         .filter(|l| l.kind == "Parameter")
         .filter_map(|l| cx.names.get(&(l.id, 0)).map(|v| (l.id, v.clone())))
         .collect();
-    Ok(Translated { graph: cx.graph, results, params, taken: cx.taken })
+    let taken = cx.b.value_names().clone();
+    Ok(Translated { graph: cx.b.finish(), results, params, taken })
 }
 
 fn value_info(cx: &Cx<'_>, v: &str) -> ValueInfo {
@@ -537,66 +649,60 @@ fn value_info(cx: &Cx<'_>, v: &str) -> ValueInfo {
     }
 }
 
-fn parameter(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> Result<()> {
-    let et = cx.attr(l, "element_type")?;
-    let d = dtype::from_element_type(et).ok_or_else(|| cx.bad(l, format!("element_type '{et}' is not supported")))?;
-    let shape_text = cx.attr(l, "shape")?;
-    let shape = parse_shape(shape_text).ok_or_else(|| cx.bad(l, format!("shape '{shape_text}' is not a shape")))?;
-    let name = outs.first().ok_or_else(|| cx.bad(l, "a Parameter needs one output port"))?;
-    cx.dtypes.insert(name.clone(), d);
-    if let Some(s) = &shape {
-        cx.dims
-            .insert(name.clone(), s.dims().iter().map(|d| d.fixed().map_or("-1".into(), |v| v.to_string())).collect());
+/// Wraps a value name as a present node input.
+pub(crate) fn some(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// A one-to-one layer: `op` with the same inputs (numpy broadcasting only).
+pub(crate) fn same(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String], op: &str) -> Result<()> {
+    if let Some(b) = l.attr("auto_broadcast")
+        && b != "numpy"
+        && b != "none"
+    {
+        return Err(cx.bad(l, format!("auto_broadcast='{b}' is not supported")));
     }
-    cx.graph.inputs.push(ValueInfo::tensor(name.clone(), d, shape));
+    cx.emit(l, op, ins.iter().map(|s| some(s)).collect(), outs, vec![]);
     Ok(())
 }
 
-fn constant(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> Result<()> {
-    let et = cx.attr(l, "element_type")?;
-    let shape_text = cx.attr(l, "shape")?;
-    let shape: Vec<usize> = match parse_shape(shape_text) {
-        Some(Some(s)) => s.as_fixed().map(|v| v.into_iter().map(|d| d as usize).collect()),
-        _ => None,
-    }
-    .ok_or_else(|| cx.bad(l, format!("shape '{shape_text}' is not a static shape")))?;
-    let offset = cx.int_attr(l, "offset", -1)?;
-    let size = cx.int_attr(l, "size", -1)?;
-    if offset < 0 || size < 0 {
-        return Err(cx.bad(l, "a Const needs non-negative 'offset' and 'size'"));
-    }
-    let (offset, size) = (offset as u64, size as u64);
-    let numel =
-        shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).ok_or_else(|| cx.bad(l, "shape overflows"))?;
-    let bin = cx.bin.ok_or_else(|| cx.bad(l, "no weights file"))?;
-    let end = offset.checked_add(size).ok_or_else(|| cx.bad(l, "offset + size overflows"))?;
-    if end > bin.len() as u64 {
-        return Err(cx.bad(
-            l,
-            format!("offset {offset} + size {size} is past the end of {} ({} bytes)", cx.bin_path.display(), bin.len()),
-        ));
-    }
-    let name = outs.first().ok_or_else(|| cx.bad(l, "a Const needs one output port"))?.clone();
-    let tensor = if et == "u1" {
-        // Bits, most significant first; the IR has no packed booleans, so unpack.
-        let need = numel.div_ceil(8);
-        if size < need {
-            return Err(cx.bad(l, format!("size {size} is less than the {need} bytes of {numel} u1 values")));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_layer_type_has_one_rule_and_sane_ports() {
+        let rules = import_rules();
+        let mut seen = HashSet::new();
+        for r in &rules {
+            assert!(seen.insert(r.openvino), "{} has two rules", r.openvino);
+            for a in std::iter::once(&r.arity).chain(r.versions.iter().map(|(_, a)| a)) {
+                for p in [a.inputs, a.outputs] {
+                    assert!(p.max.is_none_or(|m| m >= p.min), "{}: {p:?}", r.openvino);
+                }
+            }
         }
-        let bytes = bin.slice_u64(offset, need).map_err(|e| cx.bad(l, e))?;
-        let bits: Vec<bool> = (0..numel as usize).map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0).collect();
-        Tensor::from_bools(shape, &bits).map_err(|e| cx.bad(l, e))?
-    } else {
-        let d =
-            dtype::from_element_type(et).ok_or_else(|| cx.bad(l, format!("element_type '{et}' is not supported")))?;
-        let need = d.byte_len(numel).ok_or_else(|| cx.bad(l, "size overflows"))?;
-        if size < need {
-            return Err(cx.bad(l, format!("size {size} is less than the {need} bytes of {numel} {et} values")));
-        }
-        let bytes = bin.slice_u64(offset, need).map_err(|e| cx.bad(l, e))?;
-        Tensor::from_raw(d, shape, bytes).map_err(|e| cx.bad(l, e))?
-    };
-    cx.dtypes.insert(name.clone(), tensor.dtype());
-    cx.graph.initializers.insert(name, tensor);
-    Ok(())
+        let conv = rules.iter().find(|r| r.openvino == "Convolution").unwrap();
+        assert_eq!(conv.arity, Arity::ins(2));
+        let mvn = rules.iter().find(|r| r.openvino == "MVN").unwrap();
+        assert_eq!(mvn.arity_of("opset1").inputs, Ports::exactly(1));
+        assert_eq!(mvn.arity_of("opset6").inputs, Ports::exactly(2));
+    }
+
+    #[test]
+    fn ports_display_and_allow() {
+        assert_eq!(Ports::exactly(2).to_string(), "2");
+        assert_eq!(Ports::between(3, 4).to_string(), "3–4");
+        assert_eq!(Ports::at_least(1).to_string(), "1+");
+        assert!(Ports::between(3, 4).allows(4) && !Ports::between(3, 4).allows(2));
+        assert!(Ports::at_least(1).allows(1000) && !Ports::at_least(1).allows(0));
+    }
+
+    #[test]
+    fn bounded_numel_ignores_zeros_and_refuses_overflow() {
+        assert_eq!(bounded_numel([2, 3]), Some(6));
+        assert_eq!(bounded_numel([0, 1 << 40]), Some(1 << 40));
+        assert_eq!(bounded_numel([1 << 32, 1 << 32]), None);
+        assert_eq!(bounded_numel([1 << 62, 2]), None);
+    }
 }

@@ -11,7 +11,7 @@
 
 use ir::{Attribute as A, DType, Result, Tensor};
 
-use super::Cx;
+use super::{Arity, Cx, ImportRule};
 use crate::export::{floats_of, ints_of};
 use crate::xml::Layer;
 
@@ -61,7 +61,7 @@ fn float_const(cx: &Cx<'_>, l: &Layer, i: usize, want: DType) -> Option<(Tensor,
 fn put(cx: &mut Cx<'_>, owned: &Option<String>, base: &str, t: Tensor) -> String {
     match owned {
         Some(name) => {
-            cx.graph.initializers.insert(name.clone(), t);
+            cx.b.set_initializer(name, t);
             name.clone()
         }
         None => cx.constant(base, t),
@@ -182,7 +182,8 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
     if l.kind != "Multiply" || l.inputs.len() != 2 {
         return Ok(false);
     }
-    let Some(out_dtype) = cx.dtype(&outs[0]).filter(|d| matches!(d, DType::F32 | DType::F16)) else {
+    let Some(out_dtype) = outs.first().and_then(|o| cx.dtype(o)).filter(|d| matches!(d, DType::F32 | DType::F16))
+    else {
         return Ok(false);
     };
     // Which side is the scale, which the (shifted) integers.
@@ -301,7 +302,7 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
 
 /// `FakeQuantize`: a Q/DQ pair when it is exactly 8-bit affine quantization,
 /// arithmetic otherwise.
-pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) -> Result<()> {
+fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) -> Result<()> {
     let levels = cx.int_attr(l, "levels", 256)?;
     if levels < 2 {
         return Err(cx.bad(l, format!("levels={levels} must be at least 2")));
@@ -342,22 +343,24 @@ pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[
             let shape = if axis.is_some() { vec![n] } else { vec![] };
             let d = cx.dtype(&ins[0]).unwrap_or(DType::F32);
             let s_t = match d {
-                DType::F16 => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| ir::f16::from_f64(s)).collect())?,
-                _ => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| s as f32).collect())?,
-            };
-            let z_t = Tensor::from_vec(shape, zps.iter().map(|z| z.round() as u8).collect())?;
+                DType::F16 => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| ir::f16::from_f64(s)).collect()),
+                _ => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| s as f32).collect()),
+            }
+            .map_err(|e| cx.bad(l, e))?;
+            let z_t =
+                Tensor::from_vec(shape, zps.iter().map(|z| z.round() as u8).collect()).map_err(|e| cx.bad(l, e))?;
             let base = cx.current.clone();
             let s = cx.constant(&format!("{base}/scale"), s_t);
             let z = cx.constant(&format!("{base}/zero_point"), z_t);
             let attrs: Vec<(&str, A)> = axis.map(|a| vec![("axis", A::Int(a as i64))]).unwrap_or_default();
-            let q = cx.fresh(&format!("{base}/quantized"));
-            let qn = cx.fresh_node(&format!("{base}/QuantizeLinear"));
+            let q = cx.b.fresh_value(&format!("{base}/quantized"));
+            let qn = cx.b.fresh_node(&format!("{base}/QuantizeLinear"));
             let mut node =
                 ir::Node::new("QuantizeLinear", [ins[0].clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
             for (k, v) in attrs.clone() {
                 node.attrs.insert(k.to_string(), v);
             }
-            cx.node(node, Some(DType::U8));
+            cx.b.add_node(node, Some(DType::U8));
             cx.emit(l, "DequantizeLinear", vec![Some(q), Some(s), Some(z)], outs, attrs);
             return Ok(());
         }
@@ -370,8 +373,9 @@ pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[
     let shifted = cx.helper("Sub", &[&c, il], vec![], d);
     let range_in = cx.helper("Sub", &[ih, il], vec![], d);
     let unit = cx.helper("Div", &[&shifted, &range_in], vec![], d);
-    let steps_t = crate::export::scalar_tensor((levels - 1) as f64, d.unwrap_or(DType::F32))?;
-    let steps = cx.constant(&format!("{}/levels", l.name), steps_t);
+    let steps =
+        cx.b.scalar(&format!("{}/levels", l.name), (levels - 1) as f64, d.unwrap_or(DType::F32))
+            .map_err(|e| cx.bad(l, e))?;
     let scaled = cx.helper("Mul", &[&unit, &steps], vec![], d);
     let rounded = cx.helper("Round", &[&scaled], vec![], d);
     let unit_q = cx.helper("Div", &[&rounded, &steps], vec![], d);
@@ -380,3 +384,11 @@ pub(crate) fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[
     cx.emit(l, "Add", vec![Some(y), Some(ol.clone())], outs, vec![]);
     Ok(())
 }
+
+/// This family's rules (the decompression pattern is matched before any rule).
+pub(crate) const RULES: &[ImportRule] = &[ImportRule::new(
+    "FakeQuantize",
+    "QuantizeLinear + DequantizeLinear (or arithmetic)",
+    Arity::ins(5),
+    fake_quantize,
+)];
