@@ -17,8 +17,11 @@
 //! element count, a declared type that disagrees) is an error naming the
 //! node or value.
 
+mod control;
 mod dims;
+mod layers;
 mod rules;
+mod shapes;
 
 use std::collections::HashMap;
 
