@@ -13,6 +13,12 @@
 //! canonical meaning keeps the domain of its origin (`tf`, `torch`,
 //! `openvino`, ...) so an exporter can say precisely what it cannot write.
 //!
+//! # Op facts and inference
+//! [`schema`] is the one table of op facts (arity, input roles, attributes
+//! and their defaults, opset changes, output dtype rules, op classes, weight
+//! layouts) and [`infer`] the one dtype/rank/shape inference built on it, so
+//! importers, exporters and passes stop keeping private copies.
+//!
 //! # Extending
 //! A format crate implements [`Importer`] and/or [`Exporter`] and exposes a
 //! `register(&mut Registry)` function; a pass crate implements [`Pass`].
@@ -24,6 +30,7 @@ pub mod build;
 mod dtype;
 mod error;
 mod graph;
+pub mod infer;
 pub mod io;
 pub mod kernel;
 mod model;
@@ -31,6 +38,7 @@ mod node;
 pub mod opset;
 pub mod quant;
 mod registry;
+pub mod schema;
 mod shape;
 mod stats;
 mod tensor;
