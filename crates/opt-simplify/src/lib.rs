@@ -15,6 +15,11 @@
 //! - **Identity** and inference-mode **Dropout** removal;
 //! - **Transpose** merging (and removal of identity permutations), **Reshape**
 //!   merging, and removal of `Squeeze`/`Unsqueeze` pairs that cancel;
+//! - **transpose sinking**: `Transpose` nodes move toward the outputs through
+//!   layout-agnostic ops (elementwise, Pad, Concat, Split, Slice, reductions,
+//!   Squeeze/Unsqueeze, Q/DQ) until they cancel against an inverse one, and
+//!   transposes of initializers become transposed initializers, never adding
+//!   a transpose or growing the weights (see `transpose.rs`);
 //! - **common-subexpression elimination**: nodes with the same op, domain,
 //!   attributes and inputs compute the same value (random ops and nodes with
 //!   subgraphs excepted);
@@ -29,6 +34,7 @@ mod cleanup;
 mod cse;
 mod fold;
 pub mod num;
+mod transpose;
 
 use std::collections::HashSet;
 
@@ -51,6 +57,9 @@ pub struct Options {
     pub merge_reshapes: bool,
     /// Merge nodes computing the same value.
     pub cse: bool,
+    /// Move Transposes toward the outputs until they cancel, fold them into
+    /// initializers. Needs `merge_reshapes`, which merges what it brings together.
+    pub sink_transposes: bool,
     /// A folded node's outputs may exceed its inputs by at most this many bytes.
     pub max_fold_growth: usize,
 }
@@ -63,6 +72,7 @@ impl Default for Options {
             remove_identity: true,
             merge_reshapes: true,
             cse: true,
+            sink_transposes: true,
             max_fold_growth: 1 << 20,
         }
     }
@@ -70,7 +80,7 @@ impl Default for Options {
 
 impl Options {
     /// Parses the pass argument: empty, or comma-separated `no-fold`, `no-bn`,
-    /// `no-identity`, `no-reshape`, `no-cse`, `max-fold-growth=BYTES`.
+    /// `no-identity`, `no-reshape`, `no-cse`, `no-transpose`, `max-fold-growth=BYTES`.
     pub fn parse(arg: &str) -> Result<Self> {
         let mut o = Options::default();
         for item in arg.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -80,6 +90,7 @@ impl Options {
                 "no-identity" => o.remove_identity = false,
                 "no-reshape" => o.merge_reshapes = false,
                 "no-cse" => o.cse = false,
+                "no-transpose" => o.sink_transposes = false,
                 _ => match item.split_once('=') {
                     Some(("max-fold-growth", v)) => {
                         o.max_fold_growth = v.parse().map_err(|_| {
@@ -89,7 +100,7 @@ impl Options {
                     _ => {
                         return Err(Error::invalid(format!(
                             "simplify: unknown option '{item}' (expected no-fold, no-bn, no-identity, no-reshape, \
-                             no-cse, max-fold-growth=BYTES)"
+                             no-cse, no-transpose, max-fold-growth=BYTES)"
                         )));
                     }
                 },
@@ -118,6 +129,10 @@ pub struct Counts {
     pub reshapes_merged: usize,
     /// Squeeze/Unsqueeze pairs removed.
     pub squeeze_pairs: usize,
+    /// Times a Transpose moved past a node toward the outputs.
+    pub transposes_sunk: usize,
+    /// Transposes of initializers replaced by transposed initializers.
+    pub transposes_folded: usize,
     /// Nodes merged into an identical earlier node.
     pub cse_merged: usize,
     /// Nodes removed because nothing reads their outputs.
@@ -128,6 +143,8 @@ pub struct Counts {
     pub nodes: (usize, usize),
     /// Initializer count before and after.
     pub initializers: (usize, usize),
+    /// Transpose count before and after.
+    pub transposes: (usize, usize),
     /// Rounds run until nothing changed.
     pub rounds: usize,
 }
@@ -142,6 +159,8 @@ impl Counts {
             + self.transposes_removed
             + self.reshapes_merged
             + self.squeeze_pairs
+            + self.transposes_sunk
+            + self.transposes_folded
             + self.cse_merged
             + self.dead_nodes
             + self.unused_initializers
@@ -163,9 +182,14 @@ impl Counts {
         add(self.transposes_removed, "identity Transpose removed");
         add(self.reshapes_merged, "Reshape chains merged");
         add(self.squeeze_pairs, "Squeeze/Unsqueeze pairs removed");
+        add(self.transposes_sunk, "Transpose moves toward the outputs");
+        add(self.transposes_folded, "Transposes folded into initializers");
         add(self.cse_merged, "duplicate nodes merged (CSE)");
         add(self.dead_nodes, "dead nodes removed");
         add(self.unused_initializers, "unused initializers removed");
+        if self.transposes != (0, 0) {
+            v.push(format!("transposes {} -> {}", self.transposes.0, self.transposes.1));
+        }
         v.push(format!(
             "nodes {} -> {}, initializers {} -> {} ({} round(s))",
             self.nodes.0, self.nodes.1, self.initializers.0, self.initializers.1, self.rounds
@@ -181,6 +205,7 @@ pub fn simplify(model: &mut Model, opts: &Options) -> Result<Counts> {
     let mut c = Counts {
         nodes: (model.graph.nodes.len(), 0),
         initializers: (model.graph.initializers.len(), 0),
+        transposes: (transpose::count(&model.graph), 0),
         ..Counts::default()
     };
     // Each round only shrinks the graph, so this bound is never the reason to stop in practice.
@@ -201,6 +226,9 @@ pub fn simplify(model: &mut Model, opts: &Options) -> Result<Counts> {
         if opts.fold_batch_norm {
             bn::fold_batch_norms(&mut model.graph, &mut c)?;
         }
+        if opts.sink_transposes && opts.merge_reshapes {
+            transpose::sink_transposes(model, &mut c)?;
+        }
         if opts.merge_reshapes {
             cleanup::merge_reshapes(model, &mut c)?;
         }
@@ -214,6 +242,7 @@ pub fn simplify(model: &mut Model, opts: &Options) -> Result<Counts> {
     model.graph.validate().map_err(|e| e.context("simplify left an invalid graph (a bug)"))?;
     c.nodes.1 = model.graph.nodes.len();
     c.initializers.1 = model.graph.initializers.len();
+    c.transposes.1 = transpose::count(&model.graph);
     Ok(c)
 }
 
@@ -284,7 +313,7 @@ impl Pass for Simplify {
 pub fn register(registry: &mut Registry) {
     registry.add_pass(PassInfo {
         name: "simplify",
-        description: "fold constants and BatchNormalization, drop Identity/Dropout/dead nodes, CSE, merge reshapes",
+        description: "fold constants and BatchNormalization, drop Identity/Dropout/dead nodes, CSE, merge reshapes, sink transposes",
         factory: |arg| Ok(Box::new(Simplify { options: Options::parse(arg)? })),
     });
 }
