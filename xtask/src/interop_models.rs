@@ -36,10 +36,7 @@ use super::RTOL;
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
-/// Relative L2 allowed between a runtime and the built-in evaluator on a
-/// pruned model: the value of `EVAL_RTOL` in `interop_passes.rs` (private
-/// there; see the report on making it shared).
-const EVAL_RTOL: f64 = 1e-4;
+use super::interop_passes::EVAL_RTOL;
 
 /// What a pass's output is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +64,13 @@ enum SizeRule {
 /// The passes, with their flags, reference and size rule.
 const PASSES: &[(&str, &[&str], Reference, Option<SizeRule>)] = &[
     ("simplify", &["--simplify"], Reference::Source, Some(SizeRule::NoGrowth)),
-    ("int8", &["--quantize", "int8"], Reference::Sqnr(30.0), Some(SizeRule::Shrinks(3.5))),
-    ("int8-dynamic", &["--quantize", "int8-dynamic"], Reference::Sqnr(25.0), Some(SizeRule::Shrinks(3.5))),
+    // The fixtures' SQNR floors (30/25 dB) do not transfer to 50 random-weight
+    // layers, where quantization noise compounds; what the runtimes must do is
+    // compute the quantized model as the reference evaluator does, and the
+    // size rule is the bar. Accuracy against the float model is
+    // gated on the fixtures (`interop_quant.rs`), not here.
+    ("int8", &["--quantize", "int8"], Reference::Evaluator, Some(SizeRule::Shrinks(3.5))),
+    ("int8-dynamic", &["--quantize", "int8-dynamic"], Reference::Evaluator, Some(SizeRule::Shrinks(3.5))),
     ("fp16", &["--quantize", "fp16"], Reference::Sqnr(50.0), None),
     ("prune-channels 0.3", &["--prune-channels", "0.3"], Reference::Evaluator, None),
 ];

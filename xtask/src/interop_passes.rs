@@ -27,7 +27,7 @@ const PASSES: &[(&str, &[&str], bool)] = &[
 ];
 
 /// Relative L2 allowed between onnxruntime and the built-in evaluator on a pruned model.
-const EVAL_RTOL: f64 = 1e-4;
+pub(super) const EVAL_RTOL: f64 = 1e-4;
 
 /// The file name `convert run` gives an output (same rule as the CLI).
 fn file_stem(name: &str) -> String {

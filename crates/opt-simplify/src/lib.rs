@@ -32,6 +32,7 @@
 mod bn;
 mod cleanup;
 mod cse;
+mod dedup;
 mod fold;
 pub mod num;
 mod transpose;
@@ -135,6 +136,8 @@ pub struct Counts {
     pub transposes_folded: usize,
     /// Nodes merged into an identical earlier node.
     pub cse_merged: usize,
+    /// Initializers whose readers now read an earlier one with the same contents.
+    pub duplicate_initializers: usize,
     /// Nodes removed because nothing reads their outputs.
     pub dead_nodes: usize,
     /// Initializers removed because nothing reads them.
@@ -162,6 +165,7 @@ impl Counts {
             + self.transposes_sunk
             + self.transposes_folded
             + self.cse_merged
+            + self.duplicate_initializers
             + self.dead_nodes
             + self.unused_initializers
     }
@@ -185,6 +189,7 @@ impl Counts {
         add(self.transposes_sunk, "Transpose moves toward the outputs");
         add(self.transposes_folded, "Transposes folded into initializers");
         add(self.cse_merged, "duplicate nodes merged (CSE)");
+        add(self.duplicate_initializers, "initializers with identical contents merged");
         add(self.dead_nodes, "dead nodes removed");
         add(self.unused_initializers, "unused initializers removed");
         if self.transposes != (0, 0) {
@@ -231,6 +236,9 @@ pub fn simplify(model: &mut Model, opts: &Options) -> Result<Counts> {
         }
         if opts.merge_reshapes {
             cleanup::merge_reshapes(model, &mut c)?;
+        }
+        if opts.cse {
+            c.duplicate_initializers += dedup::merge_duplicate_initializers(&mut model.graph);
         }
         c.dead_nodes += model.graph.remove_dead_nodes();
         c.unused_initializers += model.graph.remove_unused_initializers();

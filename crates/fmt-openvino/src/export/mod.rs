@@ -118,7 +118,7 @@ pub(crate) struct Ex<'m> {
     layers: Vec<OutLayer>,
     values: HashMap<String, Src>,
     /// Known shapes of values (graph inputs, outputs, value_info).
-    known: HashMap<&'m str, &'m ir::Shape>,
+    known: HashMap<String, ir::Shape>,
     /// Base name for helper layers of the node being built.
     base: String,
     /// Index of the first layer made for the node being built.
@@ -182,10 +182,21 @@ pub(crate) fn float(v: f32) -> String {
 
 impl<'m> Ex<'m> {
     fn new(model: &'m Model, g: &'m Graph) -> Self {
-        let mut known = HashMap::new();
+        // Shapes the model declares, completed by `ir::infer` (a weight behind
+        // a DequantizeLinear or Cast has no declared shape, but a grouped
+        // Convolution needs it). Inference is best effort here: a graph it
+        // cannot type is still written from the declared shapes.
+        let mut known: HashMap<String, ir::Shape> = HashMap::new();
+        if let Ok(types) = ir::infer::infer(g, model.onnx_opset()) {
+            for (name, k) in types.iter() {
+                if let Some(s) = k.shape() {
+                    known.insert(name.to_string(), s.clone());
+                }
+            }
+        }
         for v in g.inputs.iter().chain(&g.outputs).chain(&g.value_info) {
             if let Some(s) = v.shape() {
-                known.insert(v.name.as_str(), s);
+                known.insert(v.name.clone(), s.clone());
             }
         }
         Ex {

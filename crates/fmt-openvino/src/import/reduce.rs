@@ -11,10 +11,18 @@ use crate::xml::Layer;
 fn reduce(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String], op: &str) -> Result<()> {
     let keep = cx.bool_attr(l, "keep_dims", false)?;
     let axes = cx.as_i64(&ins[1]);
-    if cx.const_ints(&axes).is_some_and(|a| a.is_empty()) {
+    let known = cx.const_ints(&axes);
+    if known.as_ref().is_some_and(Vec::is_empty) {
         cx.emit(l, "Identity", vec![some(&ins[0])], outs, vec![]);
         return Ok(());
     }
+    // OpenVINO accepts a scalar axis (its own converter writes one for
+    // BERT's and GPT-2's shape arithmetic); ONNX wants a 1-D axes tensor.
+    let axes = match (known, cx.rank(&axes)) {
+        (Some(v), Some(0)) => cx.i64s(&v),
+        (None, Some(0) | None) => cx.reshape(&axes, &[-1]),
+        _ => axes,
+    };
     cx.emit(l, op, vec![some(&ins[0]), Some(axes)], outs, vec![("keepdims", A::Int(i64::from(keep)))]);
     Ok(())
 }
