@@ -36,7 +36,7 @@ use super::RTOL;
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
-use super::interop_passes::EVAL_RTOL;
+use super::passes::EVAL_RTOL;
 
 /// What a pass's output is checked against.
 #[derive(Debug, Clone, Copy)]

@@ -15,8 +15,9 @@ fn values(out: &mut String, title: &str, list: &[&ValueInfo]) {
     }
 }
 
-/// The report printed by `convert inspect`.
-pub fn report(m: &Model, path: &Path, format: &str) -> String {
+/// The report printed by `convert inspect`; with `all_values`, every value
+/// the nodes produce with its type from `ir::infer`, in graph order.
+pub fn report(m: &Model, path: &Path, format: &str, all_values: bool) -> String {
     let mut out = String::new();
     let g = &m.graph;
     let _ = writeln!(out, "model:     {} ({format})", path.display());
@@ -55,6 +56,22 @@ pub fn report(m: &Model, path: &Path, format: &str) -> String {
         let _ = writeln!(out, "Constant node values: {}", human_bytes(s.constant_bytes));
     }
     let _ = writeln!(out, "stored tensor bytes: {} (initializers and Constant values)", s.stored_bytes());
+    if all_values {
+        match ir::infer::infer(g, m.onnx_opset()) {
+            Ok(types) => {
+                let produced: Vec<&str> = g.nodes.iter().flat_map(|n| n.present_outputs()).collect();
+                let width = produced.iter().map(|v| v.len()).max().unwrap_or(0);
+                let _ = writeln!(out, "values (inferred):");
+                for v in produced {
+                    let ty = types.ty(v).map_or_else(|| "unknown".to_string(), ToString::to_string);
+                    let _ = writeln!(out, "  {v:<width$}  {ty}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "values: cannot infer types: {e}");
+            }
+        }
+    }
     if !m.metadata.is_empty() {
         let _ = writeln!(out, "metadata:");
         for (k, v) in &m.metadata {

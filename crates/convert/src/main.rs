@@ -172,6 +172,9 @@ enum Command {
         /// Its format, if not detectable.
         #[arg(long, value_name = "FMT")]
         from: Option<String>,
+        /// Also list every value the nodes produce, with its inferred dtype and shape.
+        #[arg(long)]
+        values: bool,
     },
 }
 
@@ -248,10 +251,10 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     match &cli.command {
-        Some(Command::Inspect { model, from }) => {
+        Some(Command::Inspect { model, from, values }) => {
             let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
                 .with_context(|| format!("cannot read {}", model.display()))?;
-            print!("{}", inspect::report(&m, model, fmt));
+            print!("{}", inspect::report(&m, model, fmt, *values));
             return Ok(());
         }
         Some(Command::Verify { reference, candidate, check }) => {

@@ -508,3 +508,17 @@ fn run_writes_every_output_dtype_and_sequences() {
     assert_eq!(entries(&out.join("seq2")), ["0.npy", "1.npy", "2.npy", "3.npy"]);
     assert!(out.join("h.pb").exists(), "bf16 output as TensorProto: {:?}", entries(&out));
 }
+
+/// `inspect --values` lists every value the nodes produce with the dtype and
+/// shape `ir::infer` gives it (symbolic dimensions kept).
+#[test]
+fn inspect_values_shows_inferred_shapes() {
+    let r = convert(&[OsStr::new("inspect"), fixture("dynamic_batch").as_os_str(), OsStr::new("--values")]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let section: Vec<&str> = r.stdout.lines().skip_while(|l| !l.starts_with("values (inferred):")).skip(1).collect();
+    assert!(!section.is_empty(), "{}", r.stdout);
+    let typed = section.iter().take_while(|l| l.starts_with("  ")).filter(|l| !l.ends_with("unknown")).count();
+    let total = section.iter().take_while(|l| l.starts_with("  ")).count();
+    assert_eq!(typed, total, "every value typed:\n{}", r.stdout);
+    assert!(section.iter().any(|l| l.contains("batch")), "symbolic batch dimension kept:\n{}", r.stdout);
+}

@@ -14,40 +14,30 @@ use crate::{Config, LayerError, Method, MethodReport, opset};
 
 /// The input of `node` a method may quantize as a weight, with that input's
 /// output-channel axis and reduction axis (for groups) as the node sees it;
-/// `None` if the node reads no weight. `rank` is the weight's rank.
+/// `None` if the node reads no weight. `rank` is the weight's rank. Which
+/// input is the weight and how its axes lie is `ir::schema`'s fact
+/// (`weight_layout`); `matmul_only` (int4) keeps MatMul, Gemm and embedding
+/// tables. Integer ops (ConvInteger, MatMulInteger) name weights too, but
+/// theirs are integers already and the callers take float weights only.
 ///
 /// Embedding tables (`Gather` data) count as weights, as onnxruntime's and
 /// NNCF's quantizers treat them: scales run along the gathered axis (one per
 /// row), groups along the other axis of a 2-D table.
-pub(crate) fn weight_axes(
-    node: &Node,
-    rank: usize,
-    matmul_only: bool,
-) -> Result<Option<(usize, usize, Option<usize>)>> {
+pub(crate) fn weight_axes(node: &Node, rank: usize, matmul_only: bool) -> Option<(usize, usize, Option<usize>)> {
+    use ir::schema::WeightRule;
     if !node.domain.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(match node.op.as_str() {
-        "Conv" if !matmul_only && rank >= 3 => Some((1, 0, Some(1))),
-        "ConvTranspose" if !matmul_only && rank >= 3 => Some((1, 1, Some(0))),
-        "MatMul" if rank >= 2 => Some((1, rank - 1, Some(rank - 2))),
-        "Gemm" if rank == 2 => {
-            if node.attr_int("transB", 0)? != 0 {
-                Some((1, 0, Some(1)))
-            } else {
-                Some((1, 1, Some(0)))
-            }
-        }
-        "Gather" if rank == 2 => {
-            let axis = node.attr_int("axis", 0)?;
-            match axis {
-                0 | -2 => Some((0, 0, Some(1))),
-                1 | -1 => Some((0, 1, Some(0))),
-                _ => None,
-            }
-        }
-        _ => None,
-    })
+    let rule = ir::schema::of(node)?.weight?;
+    if matmul_only && !matches!(rule, WeightRule::MatMul { .. } | WeightRule::Gemm | WeightRule::Embedding) {
+        return None;
+    }
+    // A 1-D embedding table has no rows to give scales to.
+    if rule == WeightRule::Embedding && rank != 2 {
+        return None;
+    }
+    let l = ir::schema::weight_layout(node, rank)?;
+    Some((l.input, l.out_axis, l.reduce_axis))
 }
 
 /// A reader of a weight: node index, output-channel axis, reduction axis
@@ -118,7 +108,7 @@ pub(crate) fn weight_targets(g: &Graph, matmul_only: bool) -> Result<BTreeMap<St
             {
                 continue;
             }
-            if let Some((s, axis, red)) = weight_axes(n, t.shape().len(), matmul_only)?
+            if let Some((s, axis, red)) = weight_axes(n, t.shape().len(), matmul_only)
                 && s == slot
             {
                 out.entry(w.to_string()).or_default().push((i, perm[axis], red.map(|r| perm[r])));
