@@ -27,8 +27,7 @@ pub(crate) fn eliminate(g: &mut Graph, c: &mut Counts) {
     let mut seen: HashMap<Key, Vec<usize>> = HashMap::new();
     for (i, gone) in dead.iter_mut().enumerate() {
         let n = &g.nodes[i];
-        if crate::is_random(n) || n.subgraphs().next().is_some() || n.present_outputs().next().is_none()
-        {
+        if crate::is_random(n) || n.subgraphs().next().is_some() || n.present_outputs().next().is_none() {
             continue;
         }
         let key = (n.op.clone(), n.domain.clone(), n.inputs.clone());
