@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ir::{Graph, Node};
 
-use crate::{Counts, RANDOM_OPS, bypass, remove_flagged};
+use crate::{Counts, bypass, remove_flagged};
 
 /// Op, domain and inputs: nodes equal in these are compared further.
 type Key = (String, String, Vec<Option<String>>);
@@ -27,8 +27,7 @@ pub(crate) fn eliminate(g: &mut Graph, c: &mut Counts) {
     let mut seen: HashMap<Key, Vec<usize>> = HashMap::new();
     for (i, gone) in dead.iter_mut().enumerate() {
         let n = &g.nodes[i];
-        if RANDOM_OPS.contains(&n.op.as_str()) || n.subgraphs().next().is_some() || n.present_outputs().next().is_none()
-        {
+        if crate::is_random(n) || n.subgraphs().next().is_some() || n.present_outputs().next().is_none() {
             continue;
         }
         let key = (n.op.clone(), n.domain.clone(), n.inputs.clone());

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ir::{DType, Graph, Model, Node, Result, Tensor, ValueInfo};
 
-use crate::{Counts, RANDOM_OPS, num};
+use crate::{Counts, num};
 
 /// Replaces each node whose inputs are all constants by initializers holding
 /// its outputs, in one sweep in topological order (so chains fold at once).
@@ -96,7 +96,7 @@ pub(crate) const SHARED_GROWTH: usize = 64;
 fn foldable(g: &Graph, node: &Node) -> bool {
     let domain_ok = node.domain.is_empty() || node.domain == "ai.onnx" || node.domain == "ai.onnx.ml";
     domain_ok
-        && !RANDOM_OPS.contains(&node.op.as_str())
+        && !crate::is_random(node)
         // Random in training mode; in inference mode `remove_identities` drops it anyway.
         && node.op != "Dropout"
         // A quantized model stores low-precision weights behind DequantizeLinear:

@@ -41,9 +41,12 @@ use std::collections::HashSet;
 
 use ir::{Error, Graph, Model, Pass, PassInfo, PassReport, Registry, Result};
 
-/// Ops whose result changes from run to run: never folded or merged.
-pub const RANDOM_OPS: &[&str] =
-    &["RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"];
+/// Whether the node's result changes from run to run, so it is never folded
+/// or merged. Matched by op name in any domain: an origin-domain op named
+/// like an ONNX random op (OpenVINO's `RandomUniform`) draws too.
+pub(crate) fn is_random(node: &ir::Node) -> bool {
+    ir::schema::lookup("", &node.op).is_some_and(|s| s.is(ir::schema::Class::RANDOM))
+}
 
 /// Which rewrites [`simplify`] applies, and the folding size limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
