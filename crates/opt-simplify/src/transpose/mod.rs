@@ -288,7 +288,7 @@ impl<'g> Sink<'g> {
                 Mode::Grow => self.readers_take_layout(v),
                 Mode::Replay => self.cleared.contains(v),
             };
-            if !known && !(bytewise && temporary) {
+            if !(known || (bytewise && temporary)) {
                 return None;
             }
             return Some(Src::Constant(v.to_string(), true));
