@@ -50,7 +50,17 @@ enum Reference {
     /// What the built-in evaluator computes on the pass's own output (pruned
     /// models compute something new), within [`EVAL_RTOL`].
     Evaluator,
+    /// As [`Reference::Evaluator`] for quantized outputs, within
+    /// [`QUANT_RTOL`].
+    Quantized,
 }
+
+/// How far a runtime may be from the evaluator on a quantized model. The
+/// runtimes decompress weights and accumulate in their own order, and over
+/// 50 layers that reaches about 2e-3 (OpenVINO on ResNet-50 int8: 1.8e-3),
+/// while the quantization error itself is some 5e-2 there: the bound
+/// separates "computes the same quantized model" from "computes another".
+const QUANT_RTOL: f64 = 5e-3;
 
 /// A weight-size rule for a pass's output against the source model.
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +79,8 @@ const PASSES: &[(&str, &[&str], Reference, Option<SizeRule>)] = &[
     // compute the quantized model as the reference evaluator does, and the
     // size rule is the bar. Accuracy against the float model is
     // gated on the fixtures (`interop_quant.rs`), not here.
-    ("int8", &["--quantize", "int8"], Reference::Evaluator, Some(SizeRule::Shrinks(3.5))),
-    ("int8-dynamic", &["--quantize", "int8-dynamic"], Reference::Evaluator, Some(SizeRule::Shrinks(3.5))),
+    ("int8", &["--quantize", "int8"], Reference::Quantized, Some(SizeRule::Shrinks(3.5))),
+    ("int8-dynamic", &["--quantize", "int8-dynamic"], Reference::Quantized, Some(SizeRule::Shrinks(3.5))),
     ("fp16", &["--quantize", "fp16"], Reference::Sqnr(50.0), None),
     ("prune-channels 0.3", &["--prune-channels", "0.3"], Reference::Evaluator, None),
 ];
@@ -504,7 +514,7 @@ fn add_export(bin: &Path, e: &Export, dir: &Path, batch: &mut Batch) -> Result<(
             continue;
         }
         let (ort_ref, ov_ref) = match reference {
-            Reference::Evaluator => {
+            Reference::Evaluator | Reference::Quantized => {
                 let evaluated = evaluator_output(bin, e, &out, &dir.join(format!("pass{i}-evaluator")))?;
                 match evaluated {
                     Ok(p) => (Ok(p.clone()), Ok(p)),
@@ -614,6 +624,7 @@ fn run_runtime(venv: &Venv, script: &Path, jobs: &[Job], dir: &Path, name: &str,
                 Reference::Sqnr(floor) => format!("SQNR {:.1} dB (floor {floor})", sqnr(err)),
                 Reference::Source => format!("rel L2 {err:.2e} (bound {RTOL:e})"),
                 Reference::Evaluator => format!("rel L2 {err:.2e} vs evaluator (bound {EVAL_RTOL:e})"),
+                Reference::Quantized => format!("rel L2 {err:.2e} vs evaluator (bound {QUANT_RTOL:e})"),
             }
         } else {
             r["message"].as_str().unwrap_or("failed").to_string()
@@ -637,6 +648,7 @@ fn tolerance(judge: Reference) -> f64 {
         // SQNR = -20 log10(rel L2), so the floor is a relative-L2 bound.
         Reference::Sqnr(floor) => 10f64.powf(-floor / 20.0),
         Reference::Evaluator => EVAL_RTOL,
+        Reference::Quantized => QUANT_RTOL,
     }
 }
 

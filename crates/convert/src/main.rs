@@ -307,6 +307,8 @@ fn run(cli: Cli) -> Result<()> {
     // The flags build each pass's typed options directly; the registry's
     // string arguments are only for --pass NAME=ARG.
     {
+        // Only the pruning and simplification features add passes here.
+        #[cfg_attr(not(any(feature = "prune", feature = "simplify")), allow(unused_mut))]
         let mut front: Vec<Box<dyn ir::Pass>> = Vec::new();
         #[cfg(feature = "prune")]
         {
