@@ -261,6 +261,7 @@ fn arith(cx: &Cx<'_>, shape: &Option<Vec<Dim>>) -> Option<Values> {
     }
     let _ = shape.as_ref()?;
     let op = cx.node.op.as_str();
+    let fmod = cx.node.attr_int("fmod", 0).ok() == Some(1);
     let out = (0..n)
         .map(|k| {
             let (x, y) = (&a[if a.len() == 1 { 0 } else { k }], &b[if b.len() == 1 { 0 } else { k }]);
@@ -271,6 +272,10 @@ fn arith(cx: &Cx<'_>, shape: &Option<Vec<Dim>>) -> Option<Values> {
                     "Mul" => p.checked_mul(*q),
                     // ONNX integer Div truncates toward zero, as Rust does.
                     "Div" if *q != 0 => p.checked_div(*q),
+                    // Integer Mod takes the divisor's sign (fmod = 0), or the dividend's (fmod = 1).
+                    "Mod" if *q != 0 => {
+                        p.checked_rem(*q).map(|r| if !fmod && r != 0 && (r < 0) != (*q < 0) { r + q } else { r })
+                    }
                     _ => None,
                 }
                 .map_or(SymInt::Unknown, SymInt::Int),
@@ -301,7 +306,7 @@ fn rule(cx: &Cx<'_>) -> Result<Vec<Out>> {
                 same(cx)
             }
         }
-        "Add" | "Sub" | "Mul" | "Div" => {
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" => {
             let shape = cx.broadcast(0..2)?;
             let value = arith(cx, &shape);
             vec![Out { shape, value, ty: None }]

@@ -39,7 +39,13 @@ fn torch_style_shape_computation_gives_a_symbolic_reshape() {
         Node::new("Concat", ["b1", "minus1"], ["target"]).with_attr("axis", 0i64),
         Node::new("Reshape", ["x", "target"], ["y"]),
         Node::new("Size", ["x"], ["n"]),
+        // torch's `x.shape[-k:]` arithmetic: Mod and Add on tracked scalars pick the slice bounds.
+        Node::new("Mod", ["minus1", "three"], ["m"]),
+        Node::new("Add", ["m", "one"], ["m1"]),
+        Node::new("Slice", ["s", "m", "m1"], ["last"]),
     ];
+    init_i64(&mut g, "three", &[3]);
+    init_i64(&mut g, "one", &[1]);
     let t = infer(&g, 17).unwrap();
     assert_eq!(ty(&t, "s"), "i64[3]");
     assert_eq!(t.get("s").unwrap().ints().unwrap(), [SymInt::Sym("batch".into()), SymInt::Int(3), SymInt::Int(4)]);
@@ -48,6 +54,8 @@ fn torch_style_shape_computation_gives_a_symbolic_reshape() {
     assert_eq!(t.get("target").unwrap().ints().unwrap(), [SymInt::Sym("batch".into()), SymInt::Int(-1)]);
     assert_eq!(ty(&t, "y"), "f32[batch,12]");
     assert_eq!(ty(&t, "n"), "i64[]");
+    assert_eq!(t.get("m").unwrap().ints().unwrap(), [SymInt::Int(2)]);
+    assert_eq!(t.get("last").unwrap().ints().unwrap(), [SymInt::Int(4)]);
     // Inputs and initializers are typed too.
     assert_eq!(ty(&t, "x"), "f32[batch,3,4]");
     assert_eq!(ty(&t, "minus1"), "i64[1]");
