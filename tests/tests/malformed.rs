@@ -1238,7 +1238,7 @@ fn openvino_mutated_fixtures_never_panic() {
     assert!(files.len() >= 5, "OpenVINO fixtures: {files:?}");
     let (mut panics, mut unnamed, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ok, mut failed) = (0usize, 0usize);
-    let mut rng = Rng(0x5eed_0f_0be1);
+    let mut rng = Rng(0x005e_ed0f_0be1);
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let original = fmt_openvino::xml::parse(&text, path).unwrap();
