@@ -681,3 +681,736 @@ fn converting_an_onnx_file_with_tf_ops_to_onnx_fails_before_writing() {
     assert_eq!(e.to_string(), "1 unsupported op type(s) for onnx: tf::Erfc (node 'tf_erfc')");
     assert_eq!(list_files(dir.path()), [input], "no output or temp file is left");
 }
+
+// ---------------------------------------------------------------------------
+// ONNX: structurally wrong attributes and subgraphs.
+
+fn attr_model(a: AttributeProto) -> ModelProto {
+    let mut n = node("n1", "Relu", &["x"], &["y"]);
+    n.attribute = vec![a];
+    model(graph(vec![n], &["x"], &["y"]))
+}
+
+#[test]
+fn onnx_attributes_without_their_value() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ty, what) in [
+        (AttributeType::Graph, "GRAPH attribute without a graph"),
+        (AttributeType::Tensor, "TENSOR attribute without a tensor"),
+        (AttributeType::SparseTensor, "SPARSE_TENSOR attribute without a tensor"),
+        (AttributeType::TypeProto, "TYPE_PROTO attribute without a type"),
+    ] {
+        let a = AttributeProto { name: "a".into(), r#type: ty as i32, ..AttributeProto::default() };
+        let p = write_model(dir.path(), &attr_model(a));
+        assert_eq!(load_err_body(&p), format!("node 'n1' (Relu): attribute 'a': {what}"));
+    }
+    // A reference to a function attribute outside any function.
+    let a = AttributeProto {
+        name: "a".into(),
+        r#type: AttributeType::Int as i32,
+        ref_attr_name: "alpha".into(),
+        ..AttributeProto::default()
+    };
+    let p = write_model(dir.path(), &attr_model(a));
+    assert_eq!(
+        load_err_body(&p),
+        "node 'n1' (Relu): attribute 'a': attribute references (ref_attr_name) are only valid inside functions"
+    );
+}
+
+#[test]
+fn onnx_wrong_tensors_inside_attributes_and_sparse_initializers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A TENSOR attribute whose tensor has a negative dim.
+    let a = AttributeProto {
+        name: "value".into(),
+        r#type: AttributeType::Tensor as i32,
+        t: Some(TensorProto { raw_data: vec![0u8; 4].into(), ..f32_tensor("", &[-4]) }),
+        ..AttributeProto::default()
+    };
+    let p = write_model(dir.path(), &attr_model(a));
+    let body = load_err_body(&p);
+    assert!(body.starts_with("node 'n1' (Relu): attribute 'value': ") && body.contains("negative dimension"), "{body}");
+    // A sparse initializer without indices.
+    let mut g = graph(vec![node("add", "Add", &["x", "s"], &["y"])], &["x"], &["y"]);
+    g.sparse_initializer.push(fmt_onnx::generated::onnx::SparseTensorProto {
+        values: Some(TensorProto { float_data: vec![1.0], ..f32_tensor("s", &[1]) }),
+        indices: None,
+        dims: vec![4],
+    });
+    let p = write_model(dir.path(), &model(g));
+    let body = load_err_body(&p);
+    assert!(
+        body.starts_with("sparse initializer 's': ") && body.ends_with("sparse tensor without values or indices"),
+        "{body}"
+    );
+}
+
+#[test]
+fn onnx_subgraph_reading_a_value_defined_later_is_a_cycle_or_dangling() {
+    // The branch reads `y`, the If's own output: a value not defined before it.
+    let dir = tempfile::tempdir().unwrap();
+    let then = graph(vec![node("t", "Identity", &["y"], &["t_out"])], &[], &["t_out"]);
+    let els = graph(vec![node("e", "Identity", &["x"], &["e_out"])], &[], &["e_out"]);
+    let mut n = node("if1", "If", &["cond"], &["y"]);
+    n.attribute = vec![graph_attr("then_branch", then), graph_attr("else_branch", els)];
+    let mut g = graph(vec![n], &["x"], &["y"]);
+    g.input.insert(0, vi("cond", 9, &[]));
+    let p = write_model(dir.path(), &model(g));
+    assert_eq!(load_err_body(&p), "graph has a cycle through node(s): if1");
+}
+
+// ---------------------------------------------------------------------------
+// OpenVINO IR: structurally wrong files. Every error is one line naming the
+// file, and (where a layer is at fault) the layer id, name and type.
+
+/// A small valid IR: `y = Relu(Convolution(x, w))` with `w` from the `.bin`.
+const OV_GOOD: &str = r#"<?xml version="1.0"?>
+<net name="m" version="11">
+  <layers>
+    <layer id="0" name="x" type="Parameter" version="opset1">
+      <data shape="1,1,4,4" element_type="f32"/>
+      <output><port id="0" precision="FP32" names="x"><dim>1</dim><dim>1</dim><dim>4</dim><dim>4</dim></port></output>
+    </layer>
+    <layer id="1" name="w" type="Const" version="opset1">
+      <data element_type="f32" shape="1,1,2,2" offset="0" size="16"/>
+      <output><port id="0" precision="FP32"><dim>1</dim><dim>1</dim><dim>2</dim><dim>2</dim></port></output>
+    </layer>
+    <layer id="2" name="conv" type="Convolution" version="opset1">
+      <data strides="1,1" dilations="1,1" pads_begin="0,0" pads_end="0,0" auto_pad="explicit"/>
+      <input>
+        <port id="0" precision="FP32"><dim>1</dim><dim>1</dim><dim>4</dim><dim>4</dim></port>
+        <port id="1" precision="FP32"><dim>1</dim><dim>1</dim><dim>2</dim><dim>2</dim></port>
+      </input>
+      <output><port id="2" precision="FP32"><dim>1</dim><dim>1</dim><dim>3</dim><dim>3</dim></port></output>
+    </layer>
+    <layer id="3" name="relu" type="ReLU" version="opset1">
+      <input><port id="0" precision="FP32"/></input>
+      <output><port id="1" precision="FP32" names="y"/></output>
+    </layer>
+    <layer id="4" name="y" type="Result" version="opset1">
+      <input><port id="0" precision="FP32"/></input>
+    </layer>
+  </layers>
+  <edges>
+    <edge from-layer="0" from-port="0" to-layer="2" to-port="0"/>
+    <edge from-layer="1" from-port="0" to-layer="2" to-port="1"/>
+    <edge from-layer="2" from-port="2" to-layer="3" to-port="0"/>
+    <edge from-layer="3" from-port="1" to-layer="4" to-port="0"/>
+  </edges>
+</net>
+"#;
+
+/// Writes `xml` as `<name>.xml` with a 16-byte `.bin` of weights.
+fn write_ov(dir: &Path, name: &str, xml: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).unwrap();
+    let w: Vec<u8> = [1f32, 0.0, 0.0, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(p.with_extension("bin"), w).unwrap();
+    p
+}
+
+/// `OV_GOOD` with each `(from, to)` replacement applied; each `from` must occur.
+fn ov_edit(edits: &[(&str, &str)]) -> String {
+    let mut xml = OV_GOOD.to_string();
+    for (from, to) in edits {
+        assert!(xml.contains(from), "'{from}' is not in the model");
+        xml = xml.replacen(from, to, 1);
+    }
+    xml
+}
+
+const CONV_W_PORT: &str =
+    "<port id=\"1\" precision=\"FP32\"><dim>1</dim><dim>1</dim><dim>2</dim><dim>2</dim></port>\n      </input>";
+const W_EDGE: &str = "<edge from-layer=\"1\" from-port=\"0\" to-layer=\"2\" to-port=\"1\"/>";
+
+#[test]
+fn openvino_good_file_loads() {
+    // The control case for those below.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_ov(dir.path(), "good", OV_GOOD);
+    let registry = convert::registry();
+    let (m, fmt) = convert::load(&registry, &p, None, &ImportOptions::default()).unwrap();
+    assert_eq!(fmt, "openvino");
+    let ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op.as_str()).collect();
+    assert_eq!(ops, ["Conv", "Relu"]);
+}
+
+#[test]
+fn openvino_convolution_with_one_input_port_is_an_error_not_a_panic() {
+    // Issue 15: this panicked with "index out of bounds" in the Convolution rule.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_ov(dir.path(), "conv1", &ov_edit(&[(CONV_W_PORT, "</input>"), (W_EDGE, "")]));
+    assert_eq!(load_err_body(&p), "layer id 2 ('conv', Convolution): 1 input port, but Convolution opset1 has 2");
+}
+
+#[test]
+fn openvino_port_counts_are_checked_for_every_layer_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let relu_out = "<output><port id=\"1\" precision=\"FP32\" names=\"y\"/></output>";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "relu_two_outputs",
+            ov_edit(&[(relu_out, "<output><port id=\"1\" precision=\"FP32\" names=\"y\"/><port id=\"2\"/></output>")]),
+            "layer id 3 ('relu', ReLU): 2 output ports, but ReLU opset1 has 1",
+        ),
+        (
+            "conv_three_inputs",
+            ov_edit(&[
+                (CONV_W_PORT, "<port id=\"1\"/><port id=\"3\"/>\n      </input>"),
+                ("</edges>", "<edge from-layer=\"1\" from-port=\"0\" to-layer=\"2\" to-port=\"3\"/></edges>"),
+            ]),
+            "layer id 2 ('conv', Convolution): 3 input ports, but Convolution opset1 has 2",
+        ),
+        (
+            "result_without_input",
+            ov_edit(&[
+                ("<input><port id=\"0\" precision=\"FP32\"/></input>\n    </layer>\n  </layers>", "</layer></layers>"),
+                ("<edge from-layer=\"3\" from-port=\"1\" to-layer=\"4\" to-port=\"0\"/>", ""),
+            ]),
+            "layer id 4 ('y', Result): 0 input ports, but Result opset1 has 1",
+        ),
+        (
+            "const_without_output",
+            ov_edit(&[
+                (
+                    "<output><port id=\"0\" precision=\"FP32\"><dim>1</dim><dim>1</dim><dim>2</dim><dim>2</dim></port></output>",
+                    "",
+                ),
+                (CONV_W_PORT, "</input>"),
+                (W_EDGE, ""),
+            ]),
+            "layer id 1 ('w', Const): 0 output ports, but Const opset1 has 1",
+        ),
+        (
+            "parameter_with_an_input",
+            ov_edit(&[
+                (
+                    "<data shape=\"1,1,4,4\" element_type=\"f32\"/>",
+                    "<data shape=\"1,1,4,4\" element_type=\"f32\"/><input><port id=\"5\"/></input>",
+                ),
+                ("</edges>", "<edge from-layer=\"1\" from-port=\"0\" to-layer=\"0\" to-port=\"5\"/></edges>"),
+            ]),
+            "layer id 0 ('x', Parameter): 1 input port, but Parameter opset1 has 0",
+        ),
+        (
+            "no_version",
+            ov_edit(&[
+                (CONV_W_PORT, "</input>"),
+                (W_EDGE, ""),
+                ("type=\"Convolution\" version=\"opset1\"", "type=\"Convolution\""),
+            ]),
+            "layer id 2 ('conv', Convolution): 1 input port, but Convolution (no version) has 2",
+        ),
+        (
+            // MaxPool-8 has an indices output MaxPool-1 lacks.
+            "maxpool8_one_output",
+            ov_edit(&[(
+                "type=\"ReLU\" version=\"opset1\">",
+                "type=\"MaxPool\" version=\"opset8\"><data strides=\"1,1\" pads_begin=\"0,0\" pads_end=\"0,0\" kernel=\"1,1\"/>",
+            )]),
+            "layer id 3 ('relu', MaxPool): 1 output port, but MaxPool opset8 has 2",
+        ),
+    ];
+    for (name, xml, want) in cases {
+        let p = write_ov(dir.path(), name, &xml);
+        assert_eq!(load_err_body(&p), want, "{name}");
+    }
+}
+
+#[test]
+fn openvino_wrong_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let conv_data =
+        "<data strides=\"1,1\" dilations=\"1,1\" pads_begin=\"0,0\" pads_end=\"0,0\" auto_pad=\"explicit\"/>";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "missing_strides",
+            ov_edit(&[(conv_data, "<data dilations=\"1,1\" pads_begin=\"0,0\" pads_end=\"0,0\"/>")]),
+            "layer id 2 ('conv', Convolution): <data> has no 'strides' attribute",
+        ),
+        (
+            "strides_not_ints",
+            ov_edit(&[("strides=\"1,1\"", "strides=\"1,x\"")]),
+            "layer id 2 ('conv', Convolution): strides='1,x' is not a list of integers",
+        ),
+        (
+            "auto_pad_unknown",
+            ov_edit(&[("auto_pad=\"explicit\"", "auto_pad=\"diagonal\"")]),
+            "layer id 2 ('conv', Convolution): auto_pad='diagonal' is not supported",
+        ),
+        (
+            "no_data_at_all",
+            ov_edit(&[(conv_data, "")]),
+            "layer id 2 ('conv', Convolution): <data> has no 'pads_begin' attribute",
+        ),
+        (
+            "parameter_shape_negative",
+            ov_edit(&[("shape=\"1,1,4,4\"", "shape=\"1,-3,4,4\"")]),
+            "layer id 0 ('x', Parameter): shape '1,-3,4,4' is not a shape",
+        ),
+        (
+            "parameter_without_type",
+            ov_edit(&[(
+                " element_type=\"f32\"/>\n      <output><port id=\"0\" precision=\"FP32\" names=\"x\">",
+                "/>\n      <output><port id=\"0\" precision=\"FP32\" names=\"x\">",
+            )]),
+            "layer id 0 ('x', Parameter): <data> has no 'element_type' attribute",
+        ),
+        (
+            "const_offset_not_a_number",
+            ov_edit(&[("offset=\"0\"", "offset=\"zero\"")]),
+            "layer id 1 ('w', Const): offset='zero' is not an integer",
+        ),
+        (
+            "const_negative_size",
+            ov_edit(&[("size=\"16\"", "size=\"-16\"")]),
+            "layer id 1 ('w', Const): a Const needs non-negative 'offset' and 'size'",
+        ),
+        (
+            "const_negative_dim",
+            ov_edit(&[("shape=\"1,1,2,2\"", "shape=\"1,1,-2,2\"")]),
+            "layer id 1 ('w', Const): shape '1,1,-2,2' is not a static shape",
+        ),
+        (
+            // No element, but the dims' product still overflows: refused before any rule multiplies them.
+            "const_huge_empty_dims",
+            ov_edit(&[("shape=\"1,1,2,2\"", "shape=\"0,4294967296,4294967296\"")]),
+            "layer id 1 ('w', Const): shape overflows",
+        ),
+        (
+            "const_offset_far_past_the_end",
+            ov_edit(&[("offset=\"0\"", "offset=\"9223372036854775807\"")]),
+            "layer id 1 ('w', Const): offset 9223372036854775807 + size 16 is past the end of",
+        ),
+        (
+            "const_size_past_the_end",
+            ov_edit(&[("size=\"16\"", "size=\"17\"")]),
+            "layer id 1 ('w', Const): offset 0 + size 17 is past the end of",
+        ),
+        (
+            "convert_to_unknown_type",
+            ov_edit(&[(
+                "type=\"ReLU\" version=\"opset1\">",
+                "type=\"Convert\" version=\"opset1\"><data destination_type=\"q3\"/>",
+            )]),
+            "layer id 3 ('relu', Convert): destination_type 'q3' is not supported",
+        ),
+    ];
+    for (name, xml, want) in cases {
+        let p = write_ov(dir.path(), name, &xml);
+        let body = load_err_body(&p);
+        assert!(body.starts_with(want), "{name}: got '{body}', want '{want}…'");
+    }
+}
+
+#[test]
+fn openvino_broken_graphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let relu_edge = "<edge from-layer=\"2\" from-port=\"2\" to-layer=\"3\" to-port=\"0\"/>";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "edge_to_missing_layer",
+            ov_edit(&[(relu_edge, "<edge from-layer=\"2\" from-port=\"2\" to-layer=\"9\" to-port=\"0\"/>")]),
+            "edge to layer id 9 (from layer id 2): no such layer",
+        ),
+        (
+            "edge_from_missing_layer",
+            ov_edit(&[(relu_edge, "<edge from-layer=\"8\" from-port=\"2\" to-layer=\"3\" to-port=\"0\"/>")]),
+            "edge from layer id 8 (to layer id 3): no such layer",
+        ),
+        (
+            "edge_from_missing_port",
+            ov_edit(&[(relu_edge, "<edge from-layer=\"2\" from-port=\"7\" to-layer=\"3\" to-port=\"0\"/>")]),
+            "layer id 2 ('conv', Convolution): edge from port 7, which is not an output port of the layer",
+        ),
+        (
+            "edge_to_missing_port",
+            ov_edit(&[(relu_edge, "<edge from-layer=\"2\" from-port=\"2\" to-layer=\"3\" to-port=\"4\"/>")]),
+            "layer id 3 ('relu', ReLU): edge to port 4, which is not an input port of the layer",
+        ),
+        ("dangling_input", ov_edit(&[(relu_edge, "")]), "layer id 3 ('relu', ReLU): input port 0 is not connected"),
+        (
+            "two_edges_into_one_port",
+            ov_edit(&[("</edges>", "<edge from-layer=\"0\" from-port=\"0\" to-layer=\"3\" to-port=\"0\"/></edges>")]),
+            "layer id 3 ('relu', ReLU): input port 0 has more than one incoming edge",
+        ),
+        ("duplicate_layer_id", ov_edit(&[("layer id=\"3\"", "layer id=\"2\"")]), "layer id 2 is used twice"),
+        (
+            "duplicate_port_id",
+            ov_edit(&[("<output><port id=\"2\" precision", "<output><port id=\"1\" precision")]),
+            "layer id 2 ('conv', Convolution): port id 1 is used twice",
+        ),
+        (
+            "cycle",
+            ov_edit(&[(
+                "<edge from-layer=\"0\" from-port=\"0\" to-layer=\"2\" to-port=\"0\"/>",
+                "<edge from-layer=\"3\" from-port=\"1\" to-layer=\"2\" to-port=\"0\"/>",
+            )]),
+            // The Result after the cycle cannot be placed either.
+            "the graph has a cycle through layer id(s) 2, 3, 4",
+        ),
+    ];
+    for (name, xml, want) in cases {
+        let p = write_ov(dir.path(), name, &xml);
+        assert_eq!(load_err_body(&p), want, "{name}");
+    }
+}
+
+#[test]
+fn openvino_duplicate_names_give_distinct_values() {
+    // Tensor names `a`, `a` and a literal `a_1`: a generated `a_1` for the
+    // second `a` must not collide with the third port's own name.
+    let dir = tempfile::tempdir().unwrap();
+    let xml = ov_edit(&[
+        ("names=\"x\"", "names=\"a\""),
+        ("<output><port id=\"2\" precision=\"FP32\">", "<output><port id=\"2\" precision=\"FP32\" names=\"a\">"),
+        ("names=\"y\"", "names=\"a_1\""),
+        ("name=\"relu\"", "name=\"x\""),
+        ("name=\"y\" type=\"Result\"", "name=\"x\" type=\"Result\""),
+    ]);
+    let p = write_ov(dir.path(), "dup_names", &xml);
+    let registry = convert::registry();
+    let (m, _) = convert::load(&registry, &p, None, &ImportOptions::default()).unwrap();
+    // Ports are named in topological order: the Convolution's `a` becomes
+    // `a_1`, so the ReLU's literal `a_1` becomes `a_1_1`.
+    assert_eq!(m.graph.inputs[0].name, "a");
+    assert_eq!(m.graph.nodes[0].outputs, ["a_1"]);
+    assert_eq!(m.graph.nodes[1].outputs, ["a_1_1"]);
+    assert_eq!(m.graph.outputs[0].name, "a_1_1");
+    let names: Vec<&str> = m.graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["conv", "x"]);
+}
+
+/// Deterministic pseudo-random numbers (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> Option<&'a T> {
+        if v.is_empty() { None } else { v.get(self.below(v.len())) }
+    }
+}
+
+/// Values an attribute or dim may be changed to.
+const GARBAGE: &[&str] = &[
+    "",
+    "x",
+    "-1",
+    "0",
+    "1e400",
+    "nan",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "4294967296,4294967296",
+    "1,,2",
+    "?",
+    "true",
+    "1..3",
+    "...",
+];
+
+/// Applies one structure-aware mutation to `net`; returns what it did.
+fn mutate(net: &mut fmt_openvino::xml::Net, kinds: &[String], rng: &mut Rng) -> String {
+    let n_layers = net.layers.len();
+    let li = rng.below(n_layers);
+    match rng.below(10) {
+        0 => {
+            let l = &mut net.layers[li];
+            let input = rng.below(2) == 0;
+            let ports = if input { &mut l.inputs } else { &mut l.outputs };
+            if ports.is_empty() {
+                return "nothing".into();
+            }
+            let i = rng.below(ports.len());
+            let port = ports.remove(i).id;
+            let id = l.id;
+            // Mostly with its edges, as a writer that lost the port would.
+            if rng.below(4) != 0 {
+                net.edges.retain(|e| {
+                    if input {
+                        (e.to_layer, e.to_port) != (id, port)
+                    } else {
+                        (e.from_layer, e.from_port) != (id, port)
+                    }
+                });
+            }
+            format!("drop {} port {port} of layer {id}", if input { "input" } else { "output" })
+        }
+        1 if !net.edges.is_empty() => {
+            let i = rng.below(net.edges.len());
+            net.edges.remove(i);
+            format!("drop edge {i}")
+        }
+        2 if !net.edges.is_empty() => {
+            let i = rng.below(net.edges.len());
+            let mut e = net.edges[i];
+            // Half the time onto another layer's port, which may not exist.
+            if rng.below(2) == 0 {
+                e.to_layer = net.layers[li].id;
+                e.to_port = rng.below(4) as u64;
+            }
+            net.edges.push(e);
+            format!("duplicate edge {i} as {e:?}")
+        }
+        3 => {
+            let l = &mut net.layers[li];
+            let all: Vec<(bool, usize)> =
+                (0..l.inputs.len()).map(|i| (true, i)).chain((0..l.outputs.len()).map(|i| (false, i))).collect();
+            let Some(&(input, i)) = rng.pick(&all) else { return "nothing".into() };
+            let id = rng.below(6) as u64;
+            if input {
+                l.inputs[i].id = id
+            } else {
+                l.outputs[i].id = id
+            }
+            format!("renumber port {i} of layer {} to {id}", l.id)
+        }
+        4 => {
+            let l = &mut net.layers[li];
+            if l.data.is_empty() {
+                return "nothing".into();
+            }
+            let i = rng.below(l.data.len());
+            let k = l.data.get_index(i).map(|(k, _)| k.clone()).unwrap_or_default();
+            l.data.shift_remove(&k);
+            format!("delete '{k}' of layer {}", l.id)
+        }
+        5 | 6 => {
+            let l = &mut net.layers[li];
+            let g = rng.pick(GARBAGE).copied().unwrap_or_default().to_string();
+            if l.data.is_empty() {
+                return "nothing".into();
+            }
+            let i = rng.below(l.data.len());
+            let k = l.data.get_index(i).map(|(k, _)| k.clone()).unwrap_or_default();
+            l.data.insert(k.clone(), g.clone());
+            format!("set '{k}' of layer {} to '{g}'", l.id)
+        }
+        7 => {
+            let l = &mut net.layers[li];
+            let precisions = ["FP32", "FP16", "I64", "I32", "U8", "I4", "BOOL", "U1", "UNSPECIFIED", "garbage"];
+            let p = rng.pick(&precisions).copied().unwrap_or_default().to_string();
+            let Some(port) = l.outputs.first_mut().or(l.inputs.first_mut()) else { return "nothing".into() };
+            port.precision = p.clone();
+            // Sometimes a dim too.
+            if !port.dims.is_empty() && rng.below(2) == 0 {
+                let d = rng.below(port.dims.len());
+                port.dims[d] = rng.pick(GARBAGE).copied().unwrap_or_default().to_string();
+            }
+            format!("precision of layer {} to {p}", l.id)
+        }
+        8 => {
+            let l = &mut net.layers[li];
+            let k = rng.pick(kinds).cloned().unwrap_or_default();
+            let from = std::mem::replace(&mut l.kind, k.clone());
+            format!("layer {} from {from} to {k}", l.id)
+        }
+        _ => {
+            let l = &mut net.layers[li];
+            let versions = ["opset1", "opset6", "opset8", "opset13", ""];
+            l.version = rng.pick(&versions).copied().unwrap_or_default().to_string();
+            format!("version of layer {} to '{}'", l.id, l.version)
+        }
+    }
+}
+
+#[test]
+fn openvino_mutated_fixtures_never_panic() {
+    let start = std::time::Instant::now();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_tests::fixtures_dir().join("openvino"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("model.xml"))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "OpenVINO fixtures: {files:?}");
+    let (mut panics, mut unnamed, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut rng = Rng(0x005e_ed0f_0be1);
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let original = fmt_openvino::xml::parse(&text, path).unwrap();
+        let bin = ir::Buffer::map_file(&path.with_extension("bin")).unwrap();
+        let mut kinds: Vec<String> = original.layers.iter().map(|l| l.kind.clone()).collect();
+        kinds.sort();
+        kinds.dedup();
+        let prefix = format!("{}: ", path.display());
+        for _ in 0..60 {
+            let mut net = original.clone();
+            let what: Vec<String> = (0..1 + rng.below(3)).map(|_| mutate(&mut net, &kinds, &mut rng)).collect();
+            let label = format!("{}: {}", path.display(), what.join("; "));
+            // Through the writer and parser too, so stage one sees the mutation.
+            let mut xml = String::new();
+            fmt_openvino::xml::write(&net, &mut xml);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let net = fmt_openvino::xml::parse(&xml, path)?;
+                let mut m = fmt_openvino::translate(&net, Some(&bin), path)?;
+                // What `convert::load` checks after every importer.
+                Ok::<_, ir::Error>((m.graph.topo_sort(), m.graph.validate()))
+            }));
+            match run {
+                Err(p) => panics.push(format!(
+                    "{label}: {}",
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                )),
+                Ok(Err(e)) => {
+                    failed += 1;
+                    let msg = e.to_string();
+                    if !msg.starts_with(&prefix) && !matches!(e, ir::Error::UnsupportedOps { .. }) || msg.contains('\n')
+                    {
+                        unnamed.push(format!("{label}: {msg}"));
+                    }
+                }
+                Ok(Ok((sorted, valid))) => {
+                    ok += 1;
+                    if let Err(e) = sorted.and(valid) {
+                        invalid.push(format!("{label}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(panics.is_empty(), "{} panic(s):\n{}", panics.len(), panics.join("\n"));
+    assert!(unnamed.is_empty(), "messages not naming the file:\n{}", unnamed.join("\n"));
+    assert!(invalid.is_empty(), "imported but invalid:\n{}", invalid.join("\n"));
+    // Most mutations break something; some (a changed precision, a deleted
+    // optional attribute) leave a valid model.
+    assert!(failed > ok && ok > 0, "{failed} refused, {ok} imported");
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("{} mutants of {} fixtures: {failed} refused, {ok} imported, {secs:.1} s", failed + ok, files.len());
+}
+
+// ---------------------------------------------------------------------------
+// safetensors: `--weights` files and the weights-only importer.
+
+/// A safetensors file: the header's length (u64 LE), the header, the data.
+fn safetensors_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = (header.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(header.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// Converts a model with an f32 `[4]` initializer `w`, loading `weights`;
+/// it must fail with one line starting with `"<blamed>: "`. Returns the rest.
+fn weights_err(dir: &Path, weights: &Path, blamed: &Path) -> String {
+    let t = TensorProto { raw_data: vec![0u8; 16].into(), ..f32_tensor("w", &[4]) };
+    let input = write_model(dir, &model_with_initializer(t));
+    let opts = convert::ConvertOptions { weights: Some(weights.to_path_buf()), ..Default::default() };
+    let registry = convert::registry();
+    let msg = match convert::convert(&registry, &input, &dir.join("out.onnx"), &opts) {
+        Ok(_) => panic!("{} was accepted as weights", weights.display()),
+        Err(e) => e.to_string(),
+    };
+    let prefix = format!("{}: ", blamed.display());
+    assert!(msg.starts_with(&prefix), "'{msg}' does not start with '{prefix}'");
+    assert!(!msg.contains('\n'), "not one line: {msg:?}");
+    assert!(!dir.join("out.onnx").exists(), "no output is written");
+    msg[prefix.len()..].to_string()
+}
+
+#[test]
+fn safetensors_structurally_wrong_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let w16 = [0u8; 16];
+    let f32_4 = r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("short", vec![1, 2, 3]),
+        ("header_past_the_end", {
+            let mut v = 4096u64.to_le_bytes().to_vec();
+            v.extend_from_slice(b"{}");
+            v
+        }),
+        ("header_length_huge", u64::MAX.to_le_bytes().to_vec()),
+        ("not_json", safetensors_bytes("{\"w\": [1, 2", &w16)),
+        ("not_an_object", safetensors_bytes("[1, 2, 3]", &w16)),
+        ("unknown_dtype", safetensors_bytes(&f32_4.replace("F32", "Q9"), &w16)),
+        ("negative_dim", safetensors_bytes(&f32_4.replace("[4]", "[-4]"), &w16)),
+        ("huge_dims", safetensors_bytes(&f32_4.replace("[4]", "[4294967296,4294967296,4294967296]"), &w16)),
+        ("offsets_past_the_end", safetensors_bytes(&f32_4.replace("[0,16]", "[0,32]"), &w16)),
+        ("offsets_reversed", safetensors_bytes(&f32_4.replace("[0,16]", "[16,0]"), &w16)),
+        ("offsets_not_the_shape", safetensors_bytes(&f32_4.replace("[4]", "[3]"), &w16)),
+        ("offsets_missing", safetensors_bytes(&f32_4.replace(",\"data_offsets\":[0,16]", ""), &w16)),
+        ("data_after_the_tensors", safetensors_bytes(f32_4, &[0u8; 20])),
+        (
+            "overlapping_tensors",
+            safetensors_bytes(
+                r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"v":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+                &w16,
+            ),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let p = write_bytes(dir.path(), &format!("{name}.safetensors"), &bytes);
+        // As `--weights`, and through the importer.
+        let body = weights_err(dir.path(), &p, &p);
+        assert!(body.starts_with("not a valid safetensors file: "), "{name}: {body}");
+        let e = match load_no_panic(&p) {
+            Ok(Err(e)) => e,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(e, format!("{}: {body}", p.display()), "{name}");
+    }
+}
+
+#[test]
+fn safetensors_weights_of_the_wrong_dtype_or_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = r#"{"w":{"dtype":"F64","shape":[4],"data_offsets":[0,32]}}"#;
+    let p = write_bytes(dir.path(), "w.safetensors", &safetensors_bytes(header, &[0u8; 32]));
+    assert_eq!(weights_err(dir.path(), &p, &p), "1 weight(s) do not match the graph: 'w' graph f32[4] vs file f64[4]");
+    let header = r#"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#;
+    let p = write_bytes(dir.path(), "w.safetensors", &safetensors_bytes(header, &[0u8; 16]));
+    assert_eq!(
+        weights_err(dir.path(), &p, &p),
+        "1 weight(s) do not match the graph: 'w' graph f32[4] vs file f32[2, 2]"
+    );
+}
+
+#[test]
+fn safetensors_broken_shard_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shard = |name: &str, tensor: &str| {
+        let header = format!(r#"{{"{tensor}":{{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}}}"#);
+        write_bytes(d, name, &safetensors_bytes(&header, &[0u8; 16]))
+    };
+    let a = shard("a.safetensors", "w");
+    shard("b.safetensors", "w");
+    let index = |text: &str| write_bytes(d, "model.safetensors.index.json", text.as_bytes());
+    let p = index("{\"weight_map\": ");
+    assert!(weights_err(d, &p, &p).starts_with("not JSON: "));
+    let p = index(r#"{"weight_map": ["a.safetensors"]}"#);
+    assert_eq!(weights_err(d, &p, &p), "no \"weight_map\" object");
+    let p = index(r#"{"weight_map": {"w": 7}}"#);
+    assert_eq!(weights_err(d, &p, &p), "weight_map['w'] is not a string");
+    let p = index(r#"{"weight_map": {"w": "../outside.safetensors"}}"#);
+    assert!(weights_err(d, &p, &p).starts_with("weight_map['w']: "));
+    // A missing shard and a tensor in two shards name the shard.
+    let p = index(r#"{"weight_map": {"w": "missing.safetensors"}}"#);
+    let missing = d.join("missing.safetensors");
+    weights_err(d, &p, &missing);
+    // (Keys in file order and in sorted order agree, so `b` is read second either way.)
+    let p = index(r#"{"weight_map": {"v": "a.safetensors", "w": "b.safetensors"}}"#);
+    assert_eq!(weights_err(d, &p, &d.join("b.safetensors")), "tensor 'w' appears in two shards");
+    // A broken shard names itself.
+    std::fs::write(&a, b"garbage").unwrap();
+    let p = index(r#"{"weight_map": {"w": "a.safetensors"}}"#);
+    assert!(weights_err(d, &p, &a).starts_with("not a valid safetensors file: "));
+}

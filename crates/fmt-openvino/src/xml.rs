@@ -171,9 +171,9 @@ const MAX_BODY_DEPTH: usize = 64;
 pub fn parse(text: &str, path: &Path) -> Result<Net> {
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
-    // The net being filled is the last; bodies push a nested one.
-    let mut nets: Vec<Net> = vec![Net::default()];
-    let mut body_tags: Vec<String> = Vec::new();
+    // The net being filled is the innermost open body's, else the root.
+    let mut root = Net::default();
+    let mut bodies: Vec<(String, Net)> = Vec::new();
     let mut seen_net = false;
     let mut stack: Vec<Ctx> = Vec::new();
     // rt_info paths: element names below <net><rt_info>.
@@ -200,7 +200,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 let v = get(k).ok_or_else(|| bad(format!("<{tag}> has no '{k}' attribute")))?;
                 v.trim().parse::<u64>().map_err(|_| bad(format!("<{tag}> attribute {k}='{v}' is not a number")))
             };
-            let net = nets.last_mut().expect("never empty");
+            let net = match bodies.last_mut() {
+                Some((_, n)) => n,
+                None => &mut root,
+            };
             let ctx = match (parent, tag) {
                 (Ctx::Other, "net") if stack.is_empty() => {
                     seen_net = true;
@@ -237,11 +240,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 (Ctx::Layer, "output") => Ctx::LayerOutput,
                 (Ctx::Layer, "body" | "then_body" | "else_body") if !empty => {
                     let version = net.version;
-                    if nets.len() > MAX_BODY_DEPTH {
+                    if bodies.len() >= MAX_BODY_DEPTH {
                         return Err(bad(format!("bodies nest deeper than {MAX_BODY_DEPTH} levels")));
                     }
-                    body_tags.push(tag.to_string());
-                    nets.push(Net { version, ..Net::default() });
+                    bodies.push((tag.to_string(), Net { version, ..Net::default() }));
                     Ctx::Body
                 }
                 (Ctx::Body, "layers") => Ctx::Layers,
@@ -315,20 +317,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                     rt_path.pop();
                 }
                 Some(Ctx::Body) => {
-                    let body = nets.pop().expect("pushed with the body");
-                    let tag = body_tags.pop().unwrap_or_default();
-                    if let Some(l) = nets.last_mut().and_then(|n| n.layers.last_mut()) {
-                        l.has_body = true;
-                        l.bodies.push((tag, body));
+                    if let Some((tag, body)) = bodies.pop() {
+                        let parent = match bodies.last_mut() {
+                            Some((_, n)) => n,
+                            None => &mut root,
+                        };
+                        if let Some(l) = parent.layers.last_mut() {
+                            l.has_body = true;
+                            l.bodies.push((tag, body));
+                        }
                     }
                 }
                 _ => {}
             },
             Event::Text(t) if stack.last() == Some(&Ctx::Dim) => {
                 let v = t.decode().map_err(|e| bad(format!("<dim>: {e}")))?.trim().to_string();
-                if let Some(port) = nets
-                    .last_mut()
-                    .expect("never empty")
+                let net = match bodies.last_mut() {
+                    Some((_, n)) => n,
+                    None => &mut root,
+                };
+                if let Some(port) = net
                     .layers
                     .last_mut()
                     .and_then(|l| if port_is_input { l.inputs.last_mut() } else { l.outputs.last_mut() })
@@ -348,7 +356,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
     if !seen_net {
         return Err(Error::malformed(path, "no <net> element"));
     }
-    Ok(nets.pop().unwrap_or_default())
+    Ok(root)
 }
 
 fn attributes(s: &BytesStart<'_>) -> std::result::Result<IndexMap<String, String>, String> {
