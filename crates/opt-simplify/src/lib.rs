@@ -133,6 +133,8 @@ pub struct Counts {
     pub transposes_sunk: usize,
     /// Transposes of initializers replaced by transposed initializers.
     pub transposes_folded: usize,
+    /// Transposes after a Reshape that only moved size-1 axes, now part of the Reshape.
+    pub transposes_reshaped: usize,
     /// Nodes merged into an identical earlier node.
     pub cse_merged: usize,
     /// Nodes removed because nothing reads their outputs.
@@ -161,6 +163,7 @@ impl Counts {
             + self.squeeze_pairs
             + self.transposes_sunk
             + self.transposes_folded
+            + self.transposes_reshaped
             + self.cse_merged
             + self.dead_nodes
             + self.unused_initializers
@@ -184,6 +187,7 @@ impl Counts {
         add(self.squeeze_pairs, "Squeeze/Unsqueeze pairs removed");
         add(self.transposes_sunk, "Transpose moves toward the outputs");
         add(self.transposes_folded, "Transposes folded into initializers");
+        add(self.transposes_reshaped, "Transposes of size-1 axes folded into a Reshape");
         add(self.cse_merged, "duplicate nodes merged (CSE)");
         add(self.dead_nodes, "dead nodes removed");
         add(self.unused_initializers, "unused initializers removed");
