@@ -137,6 +137,8 @@ pub struct Counts {
     pub transposes_sunk: usize,
     /// Transposes of initializers replaced by transposed initializers.
     pub transposes_folded: usize,
+    /// Transposes after a Reshape that only moved size-1 axes, now part of the Reshape.
+    pub transposes_reshaped: usize,
     /// Nodes merged into an identical earlier node.
     pub cse_merged: usize,
     /// Initializers whose readers now read an earlier one with the same contents.
@@ -167,6 +169,7 @@ impl Counts {
             + self.squeeze_pairs
             + self.transposes_sunk
             + self.transposes_folded
+            + self.transposes_reshaped
             + self.cse_merged
             + self.duplicate_initializers
             + self.dead_nodes
@@ -191,6 +194,7 @@ impl Counts {
         add(self.squeeze_pairs, "Squeeze/Unsqueeze pairs removed");
         add(self.transposes_sunk, "Transpose moves toward the outputs");
         add(self.transposes_folded, "Transposes folded into initializers");
+        add(self.transposes_reshaped, "Transposes of size-1 axes folded into a Reshape");
         add(self.cse_merged, "duplicate nodes merged (CSE)");
         add(self.duplicate_initializers, "initializers with identical contents merged");
         add(self.dead_nodes, "dead nodes removed");

@@ -628,3 +628,55 @@ fn the_option_switches_it_off() {
     let e = Options::parse("transpose").unwrap_err().to_string();
     assert!(e.contains("no-transpose"), "{e}");
 }
+
+#[test]
+fn a_transpose_moving_only_unit_axes_after_a_reshape_joins_it() {
+    // Squeeze-and-excite in NHWC: pooled [N, C] reshaped to [N, 1, 1, C], then to NCHW.
+    let m = model(
+        17,
+        vec![vi("x", &[2, 6])],
+        vec![vi("y", &[2, 6, 1, 1])],
+        vec![Node::new("Reshape", ["x", "nhwc"], ["r"]), tr("r", "t", &NCHW), Node::new("Conv", ["t", "w"], ["y"])],
+        vec![("nhwc", i64s(&[-1, 1, 1, 6])), ("w", f32s(&[6, 6, 1, 1], |i| (i % 5) as f32 * 0.1 - 0.2))],
+    );
+    let (after, c) = run(&m);
+    assert_eq!((c.transposes_reshaped, c.transposes), (1, (1, 0)));
+    // The two Reshapes merge into one, to [-1, C, 1, 1].
+    assert_eq!(ops(&after, "Reshape"), 1);
+    let shape = after.graph.nodes[0].input(1).unwrap();
+    assert_eq!(&*after.graph.initializers[shape].as_slice::<i64>().unwrap(), &[-1, 6, 1, 1]);
+
+    // [2, 3] -> [3, 2] really moves data: it stays a transpose.
+    let m = model(
+        17,
+        vec![vi("x", &[6])],
+        vec![vi("y", &[3, 2])],
+        vec![Node::new("Reshape", ["x", "s"], ["r"]), tr("r", "y", &[1, 0])],
+        vec![("s", i64s(&[2, 3]))],
+    );
+    let (_, c) = run(&m);
+    assert_eq!((c.transposes_reshaped, c.transposes), (0, (1, 1)));
+}
+
+#[test]
+fn remapped_axes_and_pads_are_shared_by_value() {
+    // Two Pads share one pads constant; after the moves they share its NCHW version.
+    let m = model(
+        17,
+        vec![vi("x", &[1, 2, 3, 3]), vi("z", &[1, 2, 3, 3])],
+        vec![vi("y", &[1, 2, 4, 4]), vi("w", &[1, 2, 4, 4])],
+        vec![
+            tr("x", "a", &NHWC),
+            Node::new("Pad", ["a", "pads"], ["pa"]),
+            tr("pa", "y", &NCHW),
+            tr("z", "b", &NHWC),
+            Node::new("Pad", ["b", "pads"], ["pb"]),
+            tr("pb", "w", &NCHW),
+        ],
+        vec![("pads", i64s(&[0, 1, 1, 0, 0, 0, 0, 0]))],
+    );
+    let (after, c) = run(&m);
+    assert_eq!(c.transposes, (4, 0));
+    assert_eq!(after.graph.initializers.len(), 1);
+    assert_eq!(weight_bytes(&after), weight_bytes(&m));
+}

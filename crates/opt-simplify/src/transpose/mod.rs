@@ -36,7 +36,7 @@ mod rules;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use indexmap::IndexMap;
-use ir::{Attribute, Graph, Model, NameGen, Node, Result, Tensor, Use};
+use ir::{Attribute, DType, Graph, Model, NameGen, Node, Result, Tensor, Use};
 
 use crate::{Counts, num, remove_flagged};
 use rules::Feed;
@@ -57,9 +57,9 @@ pub(crate) fn sink_transposes(model: &mut Model, c: &mut Counts) -> Result<()> {
     let opset = model.onnx_opset();
     let g = &mut model.graph;
     fold_into_constants(g, c);
-    let moved = Sink::new(g, opset).run();
-    c.transposes_sunk += moved;
-    if moved > 0 {
+    let before = (c.transposes_sunk, c.transposes_reshaped);
+    Sink::new(g, opset).run(c);
+    if (c.transposes_sunk, c.transposes_reshaped) != before {
         // New transposes were appended; put each before its readers.
         g.topo_sort()?;
     }
@@ -100,8 +100,8 @@ struct Move {
     inputs: Vec<(usize, Src)>,
     /// Attributes to set (remapped axes, pads).
     attrs: Vec<(String, Attribute)>,
-    /// Input slots to feed from a new constant (remapped axes or pads), with a name hint.
-    consts: Vec<(usize, &'static str, Tensor)>,
+    /// Input slots to feed from an int64 constant (remapped axes or pads), with a name hint.
+    consts: Vec<(usize, &'static str, Vec<i64>)>,
     /// Per output, the permutation restoring its old layout (`None`: it has it already).
     outputs: Vec<Option<Vec<usize>>>,
 }
@@ -117,6 +117,8 @@ struct Sink<'g> {
     names: NameGen,
     /// Permuted copies of constants, by (constant, permutation of the moved transpose).
     permuted: HashMap<(String, Vec<usize>), String>,
+    /// Small 1-D int64 constants (axes, pads, shapes) by value, so that nodes share them.
+    ints: HashMap<Vec<i64>, String>,
     /// Inverse transposes inserted before inputs: they point backward and never move in this sweep.
     inverses: HashSet<usize>,
     mode: Mode,
@@ -138,6 +140,13 @@ impl<'g> Sink<'g> {
             .filter_map(|v| Some((v.name.clone(), v.shape()?.rank())))
             .collect();
         let names = NameGen::for_graph(g);
+        let ints = g
+            .initializers
+            .iter()
+            .filter(|(k, t)| t.dtype() == DType::I64 && t.shape().len() == 1 && !g.inputs.iter().any(|v| &v.name == *k))
+            .filter_map(|(k, t)| Some((t.as_slice::<i64>().ok()?.into_owned(), k.clone())))
+            .rev()
+            .collect();
         Sink {
             g,
             opset,
@@ -146,6 +155,7 @@ impl<'g> Sink<'g> {
             ranks,
             names,
             permuted: HashMap::new(),
+            ints,
             inverses: HashSet::new(),
             mode: Mode::Local,
             frontier: HashSet::new(),
@@ -153,9 +163,53 @@ impl<'g> Sink<'g> {
         }
     }
 
-    /// Moves every transpose as far as it goes; returns the number of node moves.
-    fn run(&mut self) -> usize {
-        self.sink_regions() + self.sink_each()
+    /// Moves every transpose as far as it goes.
+    fn run(&mut self, c: &mut Counts) {
+        c.transposes_reshaped += self.reshape_transposes();
+        c.transposes_sunk += self.sink_regions() + self.sink_each();
+    }
+
+    /// Turns `Transpose(Reshape(x, s), p)` into `Reshape(x, s permuted)` when
+    /// `p` moves only axes that `s` makes 1: the elements keep their order,
+    /// so the transpose is only a change of shape. (Squeeze-and-excite blocks
+    /// reshape a pooled `[N, C]` to NHWC `[N, 1, 1, C]` before a Conv.)
+    fn reshape_transposes(&mut self) -> usize {
+        let mut done = 0;
+        for k in 0..self.g.nodes.len() {
+            let Some(p) = self.transpose_perm(k) else { continue };
+            let n = &self.g.nodes[k];
+            let Some(r) = n.input(0).map(str::to_string) else { continue };
+            let Some(reshape) = self.producers.get(&r).map(|&j| &self.g.nodes[j]) else { continue };
+            if reshape.op != "Reshape" || !is_onnx(reshape) {
+                continue;
+            }
+            let (Some(x), Some(shape)) = (reshape.input(0), reshape.input(1).and_then(|s| self.constant_ints(s)))
+            else {
+                continue;
+            };
+            // A 0 copies the input dimension at its own index, which moving it would change.
+            if shape.len() != p.len() || shape.contains(&0) {
+                continue;
+            }
+            let kept: Vec<usize> = p.iter().copied().filter(|&a| shape[a] != 1).collect();
+            if !kept.windows(2).all(|w| w[0] < w[1]) {
+                continue;
+            }
+            let x = x.to_string();
+            let hint = format!("{}_shape", if n.name.is_empty() { &r } else { &n.name });
+            let s = self.int_constant(&hint, p.iter().map(|&a| shape[a]).collect());
+            let node = &mut self.g.nodes[k];
+            node.op = "Reshape".into();
+            node.attrs.clear();
+            node.inputs.clear();
+            if let Some(us) = self.uses.get_mut(&r) {
+                us.retain(|u| *u != Use::Input { node: k, slot: 0 });
+            }
+            self.set_input(k, 0, x);
+            self.set_input(k, 1, s);
+            done += 1;
+        }
+        done
     }
 
     /// Moves transposes one at a time into their readers, following them as
@@ -187,7 +241,7 @@ impl<'g> Sink<'g> {
         let n = &self.g.nodes[t];
         let (Some(x), Some(y)) = (n.input(0), n.output(0)) else { return 0 };
         // Two transposes in a row become one (merge_reshapes) before moving on.
-        if self.producers.get(x).is_some_and(|&k| self.transpose_perm(k).is_some()) {
+        if self.made_by_transpose(x) {
             return 0;
         }
         let y = y.to_string();
@@ -256,6 +310,11 @@ impl<'g> Sink<'g> {
         self.uses.get(v).is_some_and(|u| !u.is_empty())
     }
 
+    /// Whether `v` is the output of a transpose.
+    fn made_by_transpose(&self, v: &str) -> bool {
+        self.producers.get(v).is_some_and(|&k| self.transpose_perm(k).is_some())
+    }
+
     /// Whether `v` is the output of a transpose of permutation `p`.
     fn is_transposed_by(&self, v: &str, p: &[usize]) -> bool {
         self.producers.get(v).and_then(|&k| self.transpose_perm(k)).is_some_and(|q| q == p)
@@ -283,12 +342,14 @@ impl<'g> Sink<'g> {
             }
             let known = self.permuted.contains_key(&(v.to_string(), p.to_vec()));
             let bytewise = t.dtype().bits().is_some_and(|b| b % 8 == 0);
-            let temporary = match self.mode {
-                Mode::Local => self.copy_is_temporary(i, v, p),
-                Mode::Grow => self.readers_take_layout(v),
-                Mode::Replay => self.cleared.contains(v),
-            };
-            if !(known || (bytewise && temporary)) {
+            let copy_ok = known
+                || bytewise
+                    && match self.mode {
+                        Mode::Local => self.copy_is_temporary(i, v, p),
+                        Mode::Grow => self.readers_take_layout(v),
+                        Mode::Replay => self.cleared.contains(v),
+                    };
+            if !copy_ok {
                 return None;
             }
             return Some(Src::Constant(v.to_string(), true));
@@ -450,9 +511,8 @@ impl<'g> Sink<'g> {
             };
             self.set_input(i, slot, v);
         }
-        for (slot, hint, t) in m.consts {
-            let name = self.names.fresh(&format!("{base}_{hint}"));
-            self.g.initializers.insert(name.clone(), t);
+        for (slot, hint, values) in m.consts {
+            let name = self.int_constant(&format!("{base}_{hint}"), values);
             self.set_input(i, slot, name);
         }
         for (k, v) in m.attrs {
@@ -476,6 +536,19 @@ impl<'g> Sink<'g> {
             }
         }
         true
+    }
+
+    /// An initializer holding `values` (1-D int64): an existing one with those
+    /// values, or a new one named after `hint`.
+    fn int_constant(&mut self, hint: &str, values: Vec<i64>) -> String {
+        if let Some(name) = self.ints.get(&values) {
+            return name.clone();
+        }
+        let name = self.names.fresh(hint);
+        let t = Tensor::from_vec(vec![values.len()], values.clone()).expect("length matches the shape");
+        self.g.initializers.insert(name.clone(), t);
+        self.ints.insert(values, name.clone());
+        name
     }
 
     /// Appends `Transpose(x, p) -> y`; returns its index.

@@ -42,7 +42,7 @@ impl Sink<'_> {
         let n = &self.g.nodes[i];
         !self.inverses.contains(&i)
             && self.transpose_perm(i).is_some_and(|q| q == p)
-            && n.input(0).is_some_and(|x| self.producers.get(x).is_none_or(|&k| self.transpose_perm(k).is_none()))
+            && n.input(0).is_some_and(|x| !self.made_by_transpose(x))
             && n.output(0).is_some_and(|y| self.is_used(y))
     }
 

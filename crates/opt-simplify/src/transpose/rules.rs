@@ -4,7 +4,7 @@
 //! belong in `ir`'s op table (one place for op classes) and should be read
 //! from there once it exists.
 
-use ir::{Attribute, Node, Tensor};
+use ir::{Attribute, Node};
 
 use super::perm;
 use super::{Move, Sink};
@@ -175,7 +175,8 @@ pub(super) fn plan(s: &Sink<'_>, i: usize, p: &[usize]) -> Option<Move> {
                 return None;
             }
             m.inputs.push((0, s.source(i, n.input(0)?, p, Feed::Exact)?));
-            m.outputs.push(same);
+            // An unread mask changes layout too, so it is renamed with the result.
+            m.outputs = n.outputs.iter().map(|_| same.clone()).collect();
         }
         Family::Broadcast => {
             for (slot, v) in n.inputs.iter().enumerate() {
@@ -202,10 +203,10 @@ pub(super) fn plan(s: &Sink<'_>, i: usize, p: &[usize]) -> Option<Move> {
                 // Opset 18's `axes` input lists the padded axes; the pads follow that list.
                 let axes = s.constant_ints(axes)?;
                 let new = axes.iter().map(|&a| perm::norm_axis(a, r).map(remap)).collect::<Option<Vec<_>>>()?;
-                m.consts.push((3, "axes", ints(new)?));
+                m.consts.push((3, "axes", new));
             } else {
                 let pads = s.constant_ints(n.input(1)?)?;
-                m.consts.push((1, "pads", ints(permute_pads(&pads, p)?)?));
+                m.consts.push((1, "pads", permute_pads(&pads, p)?));
             }
             m.outputs.push(same);
         }
@@ -234,7 +235,7 @@ pub(super) fn plan(s: &Sink<'_>, i: usize, p: &[usize]) -> Option<Move> {
             if attr_form {
                 m.attrs.push(("axes".into(), Attribute::Ints(new)));
             } else {
-                m.consts.push((3, "axes", ints(new)?));
+                m.consts.push((3, "axes", new));
             }
             m.outputs.push(same);
         }
@@ -253,7 +254,7 @@ pub(super) fn plan(s: &Sink<'_>, i: usize, p: &[usize]) -> Option<Move> {
                 _ => (0..r).collect(),
             };
             if axes.as_ref().is_some_and(|a| !a.is_empty()) {
-                set_axes(&mut m, reduced.iter().map(|&a| remap(a)).collect(), attr_form)?;
+                set_axes(&mut m, reduced.iter().map(|&a| remap(a)).collect(), attr_form);
             }
             m.outputs.push(if keepdims {
                 // Reducing every axis leaves only 1s: no layout left to restore.
@@ -274,7 +275,7 @@ pub(super) fn plan(s: &Sink<'_>, i: usize, p: &[usize]) -> Option<Move> {
             // Without axes every size-1 axis goes, which needs the shape.
             let (Some(axes), attr_form) = axes_of(s, n)? else { return None };
             let removed = perm::norm_axes(&axes, r)?;
-            set_axes(&mut m, removed.iter().map(|&a| remap(a)).collect(), attr_form)?;
+            set_axes(&mut m, removed.iter().map(|&a| remap(a)).collect(), attr_form);
             m.outputs.push(nontrivial(perm::after_removing(p, &removed)));
         }
         Family::Unsqueeze => {
@@ -341,21 +342,16 @@ fn axes_of(s: &Sink<'_>, n: &Node) -> Option<(Option<Vec<i64>>, bool)> {
     }
 }
 
-fn set_axes(m: &mut Move, axes: Vec<i64>, attr_form: bool) -> Option<()> {
+fn set_axes(m: &mut Move, axes: Vec<i64>, attr_form: bool) {
     if attr_form {
         m.attrs.push(("axes".into(), Attribute::Ints(axes)));
     } else {
-        m.consts.push((1, "axes", ints(axes)?));
+        m.consts.push((1, "axes", axes));
     }
-    Some(())
 }
 
 fn nontrivial(q: Vec<usize>) -> Option<Vec<usize>> {
     (!perm::is_identity(&q)).then_some(q)
-}
-
-fn ints(v: Vec<i64>) -> Option<Tensor> {
-    Tensor::from_vec(vec![v.len()], v).ok()
 }
 
 #[cfg(test)]
