@@ -631,3 +631,45 @@ fn control_flow_round_trips_through_openvino_ir() {
     let err = worst_error(&again, &inputs, &outputs);
     assert!(err <= 1e-6, "second round: relative L2 error {err:e}");
 }
+
+/// `--keep-unknown-ops`: a layer type with no rule stays an `openvino`-domain
+/// node (attributes as strings) instead of failing the import; the
+/// evaluator runs it through a kernel registered with `Registry::add_kernel`,
+/// and the ONNX writer stores it in its domain.
+#[test]
+fn unknown_layers_kept_in_the_origin_domain_run_through_registered_kernels() {
+    fn twice_plus(node: &ir::Node, ins: &[Option<Tensor>]) -> ir::Result<Vec<Tensor>> {
+        let k: f32 = node.attr_str("offset", "0")?.parse().map_err(|_| ir::Error::invalid("offset"))?;
+        let x = ins[0].as_ref().ok_or_else(|| ir::Error::invalid("input"))?;
+        let v: Vec<f32> = x.as_slice::<f32>()?.iter().map(|v| 2.0 * v + k).collect();
+        Ok(vec![Tensor::from_vec(x.shape().to_vec(), v)?])
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xml = GOOD.replace(
+        r#"type="Add" version="opset1">
+      <data auto_broadcast="numpy"/>"#,
+        r#"type="VendorTwicePlus" version="extension">
+      <data offset="0.5"/>"#,
+    );
+    let e = try_import(dir.path(), "unknown", &xml, true).unwrap_err();
+    assert!(e.contains("openvino::VendorTwicePlus"), "{e}");
+
+    let path = dir.path().join("unknown.xml");
+    let opts = ImportOptions { keep_unknown_ops: true, ..ImportOptions::default() };
+    let m = fmt_openvino::OpenVinoImporter.import(&path, &opts).unwrap();
+    let n = m.graph.nodes.iter().find(|n| n.op == "VendorTwicePlus").expect("kept");
+    assert_eq!((n.domain.as_str(), n.attr_str("offset", "").unwrap()), ("openvino", "0.5"));
+    assert_eq!(m.opset_imports.get("openvino"), Some(&1));
+
+    let mut registry = ir::Registry::new();
+    registry.add_kernel("openvino", "VendorTwicePlus", twice_plus);
+    let x = eval::Value::Tensor(eval::from_ir(&Tensor::from_vec(vec![2, 2], vec![1f32, 2., 3., 4.]).unwrap()).unwrap());
+    let out = convert::verify::run(&m, vec![("x".into(), x)]).unwrap();
+    let y = eval::to_ir(out[0].1.tensor().unwrap()).unwrap();
+    assert_eq!(y.as_slice::<f32>().unwrap().as_ref(), &[2.5, 4.5, 6.5, 8.5]);
+
+    let onnx = dir.path().join("kept.onnx");
+    fmt_onnx::OnnxExporter.export(&m, &onnx, &ExportOptions::default()).unwrap();
+    let back = convert::load(&convert::registry(), &onnx, None, &ImportOptions::default()).unwrap().0;
+    assert!(back.graph.nodes.iter().any(|n| n.domain == "openvino" && n.op == "VendorTwicePlus"));
+}

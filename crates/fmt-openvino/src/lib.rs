@@ -20,7 +20,7 @@ mod import;
 pub mod xml;
 
 pub use export::{Rule as ExportRule, check, rules as export_rules};
-pub use import::{Arity, ImportRule, Ports, import_rules, translate};
+pub use import::{Arity, ImportRule, Ports, import_rules, translate, translate_with};
 
 /// The format's facts.
 pub const INFO: FormatInfo = FormatInfo {

@@ -28,7 +28,7 @@ fn port_index(l: &Layer, id: i64, output: bool) -> Option<usize> {
 /// Translates a body of `l`, continuing the outer namespace.
 fn body(cx: &mut Cx<'_>, l: &Layer, tag: &str) -> Result<super::Translated> {
     let net = l.body(tag).ok_or_else(|| cx.bad(l, format!("no <{tag}>")))?;
-    let t = translate_net(net, cx.bin, cx.path, cx.b.value_names().clone())?;
+    let t = translate_net(net, cx.bin, cx.path, cx.b.value_names().clone(), cx.keep_unknown)?;
     cx.b.merge_value_names(&t.taken);
     Ok(t)
 }

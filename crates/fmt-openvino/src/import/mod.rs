@@ -158,8 +158,11 @@ pub fn import_rules() -> Vec<ImportRule> {
     v
 }
 
+/// The domain of layers kept as they are (`ir::opset::ORIGIN_DOMAINS`).
+const ORIGIN: &str = "openvino";
+
 /// Reads `path` (`.xml`) and the `.bin` beside it.
-pub fn import(path: &Path, _options: &ImportOptions) -> Result<Model> {
+pub fn import(path: &Path, options: &ImportOptions) -> Result<Model> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let net = xml::parse(&text, path)?;
     let bin_path = path.with_extension("bin");
@@ -172,7 +175,7 @@ pub fn import(path: &Path, _options: &ImportOptions) -> Result<Model> {
     } else {
         None
     };
-    translate(&net, bin.as_ref(), path)
+    translate_with(&net, bin.as_ref(), path, options.keep_unknown_ops)
 }
 
 /// The translation context handed to every rule.
@@ -198,6 +201,8 @@ pub(crate) struct Cx<'a> {
     results: Vec<(u64, String)>,
     /// Layer being translated (for helper names and errors).
     current: String,
+    /// Keep layer types without a rule as `openvino`-domain nodes.
+    keep_unknown: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -239,6 +244,26 @@ impl<'a> Cx<'a> {
         for (k, v) in attrs {
             n.attrs.insert(k.to_string(), v);
         }
+        self.b.add_node(n, None);
+    }
+
+    /// Keeps `layer` as it is: a node of the `openvino` origin domain with
+    /// the layer's type, its `<data>` attributes as strings and its opset
+    /// as `version`, reading and producing the layer's ports.
+    pub(crate) fn emit_origin(&mut self, layer: &Layer, ins: Vec<String>, outs: &[String]) {
+        let name = self.b.fresh_node(&layer.name);
+        let mut n = Node {
+            op: layer.kind.clone(),
+            domain: ORIGIN.to_string(),
+            name,
+            inputs: ins.into_iter().map(Some).collect(),
+            outputs: outs.to_vec(),
+            ..Node::default()
+        };
+        for (k, v) in &layer.data {
+            n.attrs.insert(k.clone(), ir::Attribute::String(v.clone()));
+        }
+        n.attrs.insert("version".into(), ir::Attribute::String(layer.version.clone()));
         self.b.add_node(n, None);
     }
 
@@ -524,8 +549,16 @@ fn check_arity(path: &Path, l: &Layer, rule: &ImportRule) -> Result<()> {
 }
 
 /// Translates a parsed net (stage two); `bin` is the mapped weights file.
+/// Layer types without a rule are an error listing all of them.
 pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> {
-    let t = translate_net(net, bin, path, NameGen::default())?;
+    translate_with(net, bin, path, false)
+}
+
+/// [`translate`], keeping layer types without a rule as nodes of the
+/// `openvino` origin domain (their `<data>` attributes as string attributes,
+/// plus `version`) when `keep_unknown` is set (`--keep-unknown-ops`).
+pub fn translate_with(net: &Net, bin: Option<&Buffer>, path: &Path, keep_unknown: bool) -> Result<Model> {
+    let t = translate_net(net, bin, path, NameGen::default(), keep_unknown)?;
     let mut graph = t.graph;
     // Graph outputs: each Result's input value, in Result file order.
     let mut seen = HashSet::new();
@@ -539,6 +572,9 @@ pub fn translate(net: &Net, bin: Option<&Buffer>, path: &Path) -> Result<Model> 
     graph.topo_sort().map_err(|e| Error::malformed(path, e.to_string()))?;
     let mut model = Model::new(graph);
     model.opset_imports.insert(String::new(), OPSET);
+    if model.graph.nodes.iter().any(|n| n.domain == ORIGIN) {
+        model.opset_imports.insert(ORIGIN.to_string(), 1);
+    }
     model.producer_name = "openvino-ir".into();
     model.metadata = net.rt_info.clone();
     Ok(model)
@@ -556,7 +592,13 @@ pub(crate) struct Translated {
 }
 
 /// Translates `net` with `taken` names already used by enclosing graphs.
-pub(crate) fn translate_net(net: &Net, bin: Option<&Buffer>, path: &Path, taken: NameGen) -> Result<Translated> {
+pub(crate) fn translate_net(
+    net: &Net,
+    bin: Option<&Buffer>,
+    path: &Path,
+    taken: NameGen,
+    keep_unknown: bool,
+) -> Result<Translated> {
     let (ordered, sources) = order(net, path)?;
     let rules: HashMap<&str, ImportRule> = import_rules().into_iter().map(|r| (r.openvino, r)).collect();
     for l in &ordered {
@@ -584,6 +626,7 @@ pub(crate) fn translate_net(net: &Net, bin: Option<&Buffer>, path: &Path, taken:
         done: HashSet::new(),
         results: Vec::new(),
         current: String::new(),
+        keep_unknown,
     };
     // Name every output port up front: its first tensor name, else the
     // layer's name (with the port index when there are several).
@@ -612,7 +655,14 @@ pub(crate) fn translate_net(net: &Net, bin: Option<&Buffer>, path: &Path, taken:
                 continue;
             }
             let Some(r) = rules.get(l.kind.as_str()).filter(|r| r.bodies || !l.has_body) else {
-                unsupported.push((&l.kind, &l.name));
+                if cx.keep_unknown && !l.has_body {
+                    cx.current = l.name.clone();
+                    let (ins, outs) = cx.ports(l)?;
+                    cx.emit_origin(l, ins, &outs);
+                    cx.mark_done(l);
+                } else {
+                    unsupported.push((&l.kind, &l.name));
+                }
                 continue;
             };
             cx.current = l.name.clone();
