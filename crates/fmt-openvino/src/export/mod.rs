@@ -124,7 +124,7 @@ pub(crate) struct Ex<'m> {
     /// Index of the first layer made for the node being built.
     node_start: usize,
     counter: usize,
-    layer_names: HashMap<String, usize>,
+    layer_names: ir::NameGen,
 }
 
 /// Element types whose elementwise ops broadcast numpy-style (output rank = max of inputs).
@@ -208,7 +208,7 @@ impl<'m> Ex<'m> {
             base: String::new(),
             node_start: 0,
             counter: 0,
-            layer_names: HashMap::new(),
+            layer_names: ir::NameGen::default(),
         }
     }
 
@@ -270,9 +270,9 @@ impl<'m> Ex<'m> {
     }
 
     fn unique_name(&mut self, base: &str) -> String {
-        let n = self.layer_names.entry(base.to_string()).or_insert(0);
-        *n += 1;
-        if *n == 1 { base.to_string() } else { format!("{base}_{}", *n - 1) }
+        // NameGen, not a per-base counter: `a`, `a` -> `a_1`, then a literal
+        // `a_1` must not get `a_1` again.
+        self.layer_names.fresh(base)
     }
 
     /// Adds a layer with `n_out` outputs; returns its output sources. The
