@@ -10,17 +10,23 @@
 //! of the next Conv, and `merge_reshapes` then removes both.
 //!
 //! A move of `t = Transpose(x, p)` past a node `N` makes `N` read `x`
-//! (constants are permuted once, axes and pads attributes are remapped) and
-//! puts a transpose after each of `N`'s outputs (the output keeps its name,
-//! so readers, graph outputs and subgraph captures are unaffected). A
-//! transpose moves into all of its readers that can take it at once, or,
-//! if that would add transposes, into those that do not. Moves are counted
-//! before they are made: transposes removed (the moved one once nothing else
-//! reads it, others read through in the same move), added (after outputs,
-//! unless every reader there is a transpose it merges into; before inputs
-//! that come from elsewhere), and cancelled (a merge giving the identity). A
-//! move is made when the count goes down, or stays even and only pushes
-//! transposes forward, so the pass never adds a transpose and always ends.
+//! (constants are permuted once, axes and pads are remapped) and puts a
+//! transpose after each of `N`'s outputs (the output keeps its name, so
+//! readers, graph outputs and subgraph captures are unaffected). Moves are
+//! counted before they are made: transposes removed (one nothing reads any
+//! more), added (after outputs, unless every reader there is a transpose it
+//! merges into; before inputs that come from elsewhere), and cancelled (a
+//! merge giving the identity). A move is made when the count goes down, or
+//! stays even and only pushes transposes forward, so the pass never adds a
+//! transpose and always ends. Moves are planned for whole regions of nodes
+//! first (`region.rs`: fan-outs and residual joins only pay off together),
+//! then one transpose at a time for what is left (inputs needing an inverse
+//! transpose, permutations that are their own inverse).
+//!
+//! Ranks come from initializers, declared shapes (graph inputs, outputs,
+//! `value_info`) and transpose permutations; a value of unknown rank never
+//! gets an inverse transpose. A transpose after a `Reshape` that moves only
+//! size-1 axes becomes part of that `Reshape`.
 //!
 //! A `Transpose` of an initializer becomes a transposed initializer when
 //! every reader of that initializer is such a transpose with the same
@@ -117,7 +123,7 @@ struct Sink<'g> {
     names: NameGen,
     /// Permuted copies of constants, by (constant, permutation of the moved transpose).
     permuted: HashMap<(String, Vec<usize>), String>,
-    /// Small 1-D int64 constants (axes, pads, shapes) by value, so that nodes share them.
+    /// 1-D int64 constants (axes, pads, shapes) by value, so that nodes share them.
     ints: HashMap<Vec<i64>, String>,
     /// Inverse transposes inserted before inputs: they point backward and never move in this sweep.
     inverses: HashSet<usize>,
