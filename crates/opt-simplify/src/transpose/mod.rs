@@ -31,9 +31,9 @@
 //! A `Transpose` of an initializer becomes a transposed initializer when
 //! every reader of that initializer is such a transpose with the same
 //! permutation (they then share the one copy); otherwise it stays, so the
-//! weights never grow. Constants permuted for a move follow the same rule
-//! (they are shared between nodes, and a constant others still read is only
-//! copied when those readers are about to move too).
+//! weights never grow. Constants permuted for a move follow the same rule:
+//! one copy per permutation, made only when every reader of the original
+//! moves with it.
 
 mod perm;
 mod region;
@@ -89,7 +89,7 @@ enum Src {
 /// What [`Sink::source`] may assume while planning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// One node at a time: inverse transposes allowed, constants copied only when temporary.
+    /// One node at a time: inverse transposes allowed, constants copied only for their sole reader.
     Local,
     /// Growing a region: values in `frontier` will carry the permutation;
     /// constants are checked once the region is known.
@@ -321,11 +321,6 @@ impl<'g> Sink<'g> {
         self.producers.get(v).is_some_and(|&k| self.transpose_perm(k).is_some())
     }
 
-    /// Whether `v` is the output of a transpose of permutation `p`.
-    fn is_transposed_by(&self, v: &str, p: &[usize]) -> bool {
-        self.producers.get(v).and_then(|&k| self.transpose_perm(k)).is_some_and(|q| q == p)
-    }
-
     /// Where layout input `v` of node `i` comes from once a transpose of `p` moves past `i`.
     fn source(&self, i: usize, v: &str, p: &[usize], feed: Feed) -> Option<Src> {
         if let Some(&k) = self.producers.get(v)
@@ -351,7 +346,7 @@ impl<'g> Sink<'g> {
             let copy_ok = known
                 || bytewise
                     && match self.mode {
-                        Mode::Local => self.copy_is_temporary(i, v, p),
+                        Mode::Local => self.sole_reader(i, v),
                         Mode::Grow => self.readers_take_layout(v),
                         Mode::Replay => self.cleared.contains(v),
                     };
@@ -364,25 +359,11 @@ impl<'g> Sink<'g> {
             .then(|| Src::Inverse(v.to_string()))
     }
 
-    /// Whether a permuted copy of constant `c` for node `i` would leave the
-    /// original unused once the transposes of `p` have moved on: every other
-    /// reader reads `c` in its layout and already reads a transpose of `p`.
-    fn copy_is_temporary(&self, i: usize, c: &str, p: &[usize]) -> bool {
-        self.uses.get(c).into_iter().flatten().all(|u| match *u {
-            Use::Input { node, slot } if node == i => {
-                rules::family(&self.g.nodes[node]).is_some_and(|f| rules::is_layout_slot(f, slot))
-            }
-            Use::Input { node, slot } => {
-                let n = &self.g.nodes[node];
-                rules::family(n).is_some_and(|f| {
-                    rules::is_layout_slot(f, slot)
-                        && n.inputs.iter().enumerate().any(|(s, v)| {
-                            rules::is_layout_slot(f, s) && v.as_deref().is_some_and(|v| self.is_transposed_by(v, p))
-                        })
-                })
-            }
-            _ => false,
-        })
+    /// Whether node `i` is the only reader of constant `c`, so that its
+    /// permuted copy replaces it. (Constants shared by several moving nodes
+    /// are the business of regions, which move all their readers together.)
+    fn sole_reader(&self, i: usize, c: &str) -> bool {
+        self.uses.get(c).into_iter().flatten().all(|u| matches!(*u, Use::Input { node, .. } if node == i))
     }
 
     /// Whether every reader of `c` reads it where the layout follows the data.
