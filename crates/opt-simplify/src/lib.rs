@@ -19,7 +19,7 @@
 //!   layout-agnostic ops (elementwise, Pad, Concat, Split, Slice, reductions,
 //!   Squeeze/Unsqueeze, Q/DQ) until they cancel against an inverse one, and
 //!   transposes of initializers become transposed initializers, never adding
-//!   a transpose or growing the weights (see `transpose.rs`);
+//!   a transpose or growing the weights (see `transpose/mod.rs`);
 //! - **common-subexpression elimination**: nodes with the same op, domain,
 //!   attributes and inputs compute the same value (random ops and nodes with
 //!   subgraphs excepted);

@@ -10,24 +10,30 @@
 //! of the next Conv, and `merge_reshapes` then removes both.
 //!
 //! A move of `t = Transpose(x, p)` past a node `N` makes `N` read `x`
-//! (constants are permuted once, axes and pads attributes are remapped) and
-//! puts a transpose after each of `N`'s outputs (the output keeps its name,
-//! so readers, graph outputs and subgraph captures are unaffected). A
-//! transpose moves into all of its readers that can take it at once, or,
-//! if that would add transposes, into those that do not. Moves are counted
-//! before they are made: transposes removed (the moved one once nothing else
-//! reads it, others read through in the same move), added (after outputs,
-//! unless every reader there is a transpose it merges into; before inputs
-//! that come from elsewhere), and cancelled (a merge giving the identity). A
-//! move is made when the count goes down, or stays even and only pushes
-//! transposes forward, so the pass never adds a transpose and always ends.
+//! (constants are permuted once, axes and pads are remapped) and puts a
+//! transpose after each of `N`'s outputs (the output keeps its name, so
+//! readers, graph outputs and subgraph captures are unaffected). Moves are
+//! counted before they are made: transposes removed (one nothing reads any
+//! more), added (after outputs, unless every reader there is a transpose it
+//! merges into; before inputs that come from elsewhere), and cancelled (a
+//! merge giving the identity). A move is made when the count goes down, or
+//! stays even and only pushes transposes forward, so the pass never adds a
+//! transpose and always ends. Moves are planned for whole regions of nodes
+//! first (`region.rs`: fan-outs and residual joins only pay off together),
+//! then one transpose at a time for what is left (inputs needing an inverse
+//! transpose, permutations that are their own inverse).
+//!
+//! Ranks come from initializers, declared shapes (graph inputs, outputs,
+//! `value_info`) and transpose permutations; a value of unknown rank never
+//! gets an inverse transpose. A transpose after a `Reshape` that moves only
+//! size-1 axes becomes part of that `Reshape`.
 //!
 //! A `Transpose` of an initializer becomes a transposed initializer when
 //! every reader of that initializer is such a transpose with the same
 //! permutation (they then share the one copy); otherwise it stays, so the
-//! weights never grow. Constants permuted for a move follow the same rule
-//! (they are shared between nodes, and a constant others still read is only
-//! copied when those readers are about to move too).
+//! weights never grow. Constants permuted for a move follow the same rule:
+//! one copy per permutation, made only when every reader of the original
+//! moves with it.
 
 mod perm;
 mod region;
@@ -83,7 +89,7 @@ enum Src {
 /// What [`Sink::source`] may assume while planning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// One node at a time: inverse transposes allowed, constants copied only when temporary.
+    /// One node at a time: inverse transposes allowed, constants copied only for their sole reader.
     Local,
     /// Growing a region: values in `frontier` will carry the permutation;
     /// constants are checked once the region is known.
@@ -117,7 +123,7 @@ struct Sink<'g> {
     names: NameGen,
     /// Permuted copies of constants, by (constant, permutation of the moved transpose).
     permuted: HashMap<(String, Vec<usize>), String>,
-    /// Small 1-D int64 constants (axes, pads, shapes) by value, so that nodes share them.
+    /// 1-D int64 constants (axes, pads, shapes) by value, so that nodes share them.
     ints: HashMap<Vec<i64>, String>,
     /// Inverse transposes inserted before inputs: they point backward and never move in this sweep.
     inverses: HashSet<usize>,
@@ -315,11 +321,6 @@ impl<'g> Sink<'g> {
         self.producers.get(v).is_some_and(|&k| self.transpose_perm(k).is_some())
     }
 
-    /// Whether `v` is the output of a transpose of permutation `p`.
-    fn is_transposed_by(&self, v: &str, p: &[usize]) -> bool {
-        self.producers.get(v).and_then(|&k| self.transpose_perm(k)).is_some_and(|q| q == p)
-    }
-
     /// Where layout input `v` of node `i` comes from once a transpose of `p` moves past `i`.
     fn source(&self, i: usize, v: &str, p: &[usize], feed: Feed) -> Option<Src> {
         if let Some(&k) = self.producers.get(v)
@@ -345,7 +346,7 @@ impl<'g> Sink<'g> {
             let copy_ok = known
                 || bytewise
                     && match self.mode {
-                        Mode::Local => self.copy_is_temporary(i, v, p),
+                        Mode::Local => self.sole_reader(i, v),
                         Mode::Grow => self.readers_take_layout(v),
                         Mode::Replay => self.cleared.contains(v),
                     };
@@ -358,25 +359,11 @@ impl<'g> Sink<'g> {
             .then(|| Src::Inverse(v.to_string()))
     }
 
-    /// Whether a permuted copy of constant `c` for node `i` would leave the
-    /// original unused once the transposes of `p` have moved on: every other
-    /// reader reads `c` in its layout and already reads a transpose of `p`.
-    fn copy_is_temporary(&self, i: usize, c: &str, p: &[usize]) -> bool {
-        self.uses.get(c).into_iter().flatten().all(|u| match *u {
-            Use::Input { node, slot } if node == i => {
-                rules::family(&self.g.nodes[node]).is_some_and(|f| rules::is_layout_slot(f, slot))
-            }
-            Use::Input { node, slot } => {
-                let n = &self.g.nodes[node];
-                rules::family(n).is_some_and(|f| {
-                    rules::is_layout_slot(f, slot)
-                        && n.inputs.iter().enumerate().any(|(s, v)| {
-                            rules::is_layout_slot(f, s) && v.as_deref().is_some_and(|v| self.is_transposed_by(v, p))
-                        })
-                })
-            }
-            _ => false,
-        })
+    /// Whether node `i` is the only reader of constant `c`, so that its
+    /// permuted copy replaces it. (Constants shared by several moving nodes
+    /// are the business of regions, which move all their readers together.)
+    fn sole_reader(&self, i: usize, c: &str) -> bool {
+        self.uses.get(c).into_iter().flatten().all(|u| matches!(*u, Use::Input { node, .. } if node == i))
     }
 
     /// Whether every reader of `c` reads it where the layout follows the data.
