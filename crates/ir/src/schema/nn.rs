@@ -19,6 +19,8 @@ use crate::{AttrKind, DType};
 const X: &[Slot] = &[data("X")];
 const Y: &[Slot] = &[data("Y")];
 const NORM: C = cls(&[C::NORM, C::KEEP_F32]);
+/// LayerNormalization's Mean and InvStdDev: the `stash_type` dtype (f32 by default).
+const STASH: DTypeRule = DTypeRule::Attr("stash_type", &DTypeRule::Fixed(DType::F32));
 
 const CONV_ATTRS: &[super::AttrSpec] = &[
     string("auto_pad", "NOTSET"),
@@ -248,7 +250,7 @@ pub(super) static OPS: &[OpSchema] = &[
         inputs: &[data("X"), slot("Scale", Role::Scale), slot("B", Role::Bias).opt()],
         outputs: &[data("Y"), slot("Mean", Role::Mean).opt(), slot("InvStdDev", Role::Variance).opt()],
         attrs: &[int("axis", -1), float("epsilon", 1e-5), int("stash_type", 1)],
-        dtypes: &[SAME, DTypeRule::Fixed(DType::F32), DTypeRule::Fixed(DType::F32)],
+        dtypes: &[SAME, STASH, STASH],
         ..norm("LayerNormalization", 17)
     },
     OpSchema {
@@ -273,6 +275,7 @@ pub(super) static OPS: &[OpSchema] = &[
     OpSchema {
         inputs: &[data("X"), slot("scale", Role::Scale)],
         attrs: &[int("axis", -1), float("epsilon", 1e-5), int("stash_type", 1)],
+        dtypes: &[DTypeRule::Input(1)],
         ..norm("RMSNormalization", 23)
     },
     OpSchema {
