@@ -341,13 +341,18 @@ pub(super) fn run(ws: &Workspace, opts: Options<'_>) -> Result<Outcome> {
                 r.status = Status::XFail;
             }
         }
-        // Real-size outputs add up to tens of GB: keep an export's files only
-        // while one of its rows failed, for the commands in the failure list.
+        // Real-size outputs add up to tens of GB: keep only the files a
+        // failed command in the failure list reads, so it can be rerun.
         for e in exports.iter().filter(|e| &e.model == name) {
+            let dir = out_root.join(&e.model).join(&e.export);
             let case = e.case();
-            if !batch.rows.iter().any(|r| r.case == case && r.status == Status::Fail) {
-                let _ = std::fs::remove_dir_all(out_root.join(&e.model).join(&e.export));
-            }
+            let commands: Vec<&str> = batch
+                .rows
+                .iter()
+                .filter(|r| r.case == case && r.status == Status::Fail)
+                .filter_map(|r| r.command.as_ref().map(|(c, _)| c.as_str()))
+                .collect();
+            prune_outputs(&dir, &commands);
         }
         let seconds = start.elapsed().as_secs_f64();
         for r in &batch.rows {
@@ -398,6 +403,22 @@ pub(super) fn run(ws: &Workspace, opts: Options<'_>) -> Result<Outcome> {
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 && passed > 0 { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// Removes everything under `dir` that no command in `keep_for` names.
+fn prune_outputs(dir: &Path, keep_for: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // An IR's .bin goes with its .xml.
+        let named =
+            if path.extension().is_some_and(|x| x == "bin") { path.with_extension("xml") } else { path.clone() };
+        if keep_for.iter().any(|c| c.contains(named.to_string_lossy().as_ref())) {
+            continue;
+        }
+        // Best effort: a file left behind costs disk, not correctness.
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
 }
 
 fn print_row(r: &Row) {
