@@ -429,7 +429,7 @@ impl<'m> Ex<'m> {
     /// A scalar of `dtype` (defaulting to f32) with value `v`.
     pub(crate) fn scalar(&mut self, v: f64, dtype: Option<DType>) -> Result<Src> {
         let base = format!("{}/const", self.base);
-        let t = scalar_tensor(v, dtype.unwrap_or(DType::F32))?;
+        let t = ir::build::scalar_tensor(v, dtype.unwrap_or(DType::F32))?;
         self.tensor(&base, t)
     }
 
@@ -518,26 +518,6 @@ pub(crate) fn floats_of(t: &Tensor) -> Option<Vec<f64>> {
         DType::F16 => t.as_slice::<ir::f16>().ok()?.iter().map(|v| v.to_f64()).collect(),
         DType::BF16 => t.as_slice::<ir::bf16>().ok()?.iter().map(|v| v.to_f64()).collect(),
         _ => return ints_of(t).map(|v| v.into_iter().map(|x| x as f64).collect()),
-    })
-}
-
-/// A 0-D tensor of `dtype` holding `v` (rounded or truncated as the type needs).
-pub(crate) fn scalar_tensor(v: f64, dtype: DType) -> Result<Tensor> {
-    Ok(match dtype {
-        DType::F32 => Tensor::scalar(v as f32),
-        DType::F64 => Tensor::scalar(v),
-        DType::F16 => Tensor::scalar(ir::f16::from_f64(v)),
-        DType::BF16 => Tensor::scalar(ir::bf16::from_f64(v)),
-        DType::I8 => Tensor::scalar(v as i8),
-        DType::U8 => Tensor::scalar(v as u8),
-        DType::I16 => Tensor::scalar(v as i16),
-        DType::U16 => Tensor::scalar(v as u16),
-        DType::I32 => Tensor::scalar(v as i32),
-        DType::I64 => Tensor::scalar(v as i64),
-        DType::U32 => Tensor::scalar(v as u32),
-        DType::U64 => Tensor::scalar(v as u64),
-        DType::Bool => Tensor::from_bools(vec![], &[v != 0.0])?,
-        d => return Err(Error::invalid(format!("cannot make a {d} scalar constant"))),
     })
 }
 
