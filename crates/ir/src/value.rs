@@ -40,6 +40,22 @@ impl ValueType {
     pub fn tensor(dtype: DType, shape: impl Into<Option<Shape>>) -> Self {
         ValueType::Tensor { dtype: Some(dtype), shape: shape.into() }
     }
+
+    /// The element type, if a (dense or sparse) tensor of known dtype.
+    pub fn dtype(&self) -> Option<DType> {
+        match self {
+            ValueType::Tensor { dtype, .. } | ValueType::SparseTensor { dtype, .. } => *dtype,
+            _ => None,
+        }
+    }
+
+    /// The shape, if a (dense or sparse) tensor of known rank.
+    pub fn shape(&self) -> Option<&Shape> {
+        match self {
+            ValueType::Tensor { shape, .. } | ValueType::SparseTensor { shape, .. } => shape.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ValueType {
@@ -92,17 +108,11 @@ impl ValueInfo {
 
     /// The element type, if this is a tensor of known dtype.
     pub fn dtype(&self) -> Option<DType> {
-        match &self.ty {
-            ValueType::Tensor { dtype, .. } | ValueType::SparseTensor { dtype, .. } => *dtype,
-            _ => None,
-        }
+        self.ty.dtype()
     }
 
     /// The shape, if this is a tensor of known rank.
     pub fn shape(&self) -> Option<&Shape> {
-        match &self.ty {
-            ValueType::Tensor { shape, .. } | ValueType::SparseTensor { shape, .. } => shape.as_ref(),
-            _ => None,
-        }
+        self.ty.shape()
     }
 }

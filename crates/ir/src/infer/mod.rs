@@ -77,18 +77,12 @@ impl Known {
 
     /// The element type, if a tensor of known dtype.
     pub fn dtype(&self) -> Option<DType> {
-        match &self.ty {
-            ValueType::Tensor { dtype, .. } | ValueType::SparseTensor { dtype, .. } => *dtype,
-            _ => None,
-        }
+        self.ty.dtype()
     }
 
     /// The shape, if a tensor of known rank.
     pub fn shape(&self) -> Option<&Shape> {
-        match &self.ty {
-            ValueType::Tensor { shape, .. } | ValueType::SparseTensor { shape, .. } => shape.as_ref(),
-            _ => None,
-        }
+        self.ty.shape()
     }
 
     /// The rank, if known.

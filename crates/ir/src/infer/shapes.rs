@@ -568,8 +568,11 @@ fn one_hot(cx: &Cx<'_>) -> Result<Vec<Out>> {
     Ok(vec![Out::dims(out)])
 }
 
-fn compress(cx: &Cx<'_>) -> Result<Vec<Out>> {
-    Ok(vec![match (cx.node.attr("axis"), cx.dims(0)) {
+/// An output whose size along `axis` depends on the data (Compress, Unique):
+/// input 0's shape with that axis unknown, or 1-D when there is no `axis`
+/// (the input is flattened).
+fn data_sized_along_axis(cx: &Cx<'_>) -> Result<Out> {
+    Ok(match (cx.node.attr("axis"), cx.dims(0)) {
         (Some(_), Some(d)) => {
             let axis = cx.axis(cx.int("axis", 0)?, d.len())?;
             let mut out = d.to_vec();
@@ -578,21 +581,15 @@ fn compress(cx: &Cx<'_>) -> Result<Vec<Out>> {
         }
         (None, _) => Out::rank(1),
         _ => Out::default(),
-    }])
+    })
+}
+
+fn compress(cx: &Cx<'_>) -> Result<Vec<Out>> {
+    Ok(vec![data_sized_along_axis(cx)?])
 }
 
 fn unique(cx: &Cx<'_>) -> Result<Vec<Out>> {
-    let y = match (cx.node.attr("axis"), cx.dims(0)) {
-        (Some(_), Some(d)) => {
-            let axis = cx.axis(cx.int("axis", 0)?, d.len())?;
-            let mut out = d.to_vec();
-            out[axis] = Dim::Unknown;
-            Out::dims(out)
-        }
-        (None, _) => Out::rank(1),
-        _ => Out::default(),
-    };
-    Ok(vec![y, Out::rank(1), Out::rank(1), Out::rank(1)])
+    Ok(vec![data_sized_along_axis(cx)?, Out::rank(1), Out::rank(1), Out::rank(1)])
 }
 
 fn arg_reduce(cx: &Cx<'_>) -> Result<Vec<Out>> {
