@@ -108,7 +108,12 @@ impl Cx<'_> {
         let mut sparse_initializers = IndexMap::new();
         for s in &g.sparse_initializer {
             let name = s.values.as_ref().map(|v| v.name.clone()).unwrap_or_default();
-            let v = self.sparse(s).map_err(|e| e.context(format!("sparse initializer '{name}'")))?;
+            let v = self.sparse(s).map_err(|e| match e {
+                // Name the initializer inside the file's message instead of
+                // wrapping it, so the path is printed once, first.
+                Error::Malformed { message, .. } => self.bad(format!("sparse initializer '{name}': {message}")),
+                e => e.context(format!("sparse initializer '{name}'")),
+            })?;
             sparse_initializers.insert(name, v);
         }
         let value_infos = |cx: &Self, list: &[ValueInfoProto]| -> Result<Vec<ValueInfo>> {

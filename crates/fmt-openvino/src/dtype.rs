@@ -47,6 +47,16 @@ pub fn precision(d: Option<DType>) -> &'static str {
     d.and_then(|d| TABLE.iter().find(|t| t.2 == d)).map_or("UNSPECIFIED", |t| t.1)
 }
 
+/// Integer values of a tensor of any integer dtype.
+pub(crate) fn ints_of(t: &ir::Tensor) -> Option<Vec<i64>> {
+    t.to_i64s().ok()
+}
+
+/// Values of a float tensor, or of an integer one converted.
+pub(crate) fn floats_of(t: &ir::Tensor) -> Option<Vec<f64>> {
+    t.to_f64s().ok().or_else(|| ints_of(t).map(|v| v.into_iter().map(|x| x as f64).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

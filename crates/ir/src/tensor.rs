@@ -151,6 +151,38 @@ impl Tensor {
         }
     }
 
+    /// The elements of an integer tensor of any width and signedness as
+    /// `i64` (u64 values above `i64::MAX` wrap), for shapes, axes, indices
+    /// and zero points read by importers and passes.
+    pub fn to_i64s(&self) -> Result<Vec<i64>> {
+        fn widen<T: Element + Copy>(t: &Tensor, f: impl Fn(T) -> i64) -> Result<Vec<i64>> {
+            Ok(t.as_slice::<T>()?.iter().map(|&v| f(v)).collect())
+        }
+        match self.dtype {
+            DType::I64 => Ok(self.as_slice::<i64>()?.into_owned()),
+            DType::I32 => widen(self, |v: i32| i64::from(v)),
+            DType::I16 => widen(self, |v: i16| i64::from(v)),
+            DType::I8 => widen(self, |v: i8| i64::from(v)),
+            DType::U8 => widen(self, |v: u8| i64::from(v)),
+            DType::U16 => widen(self, |v: u16| i64::from(v)),
+            DType::U32 => widen(self, |v: u32| i64::from(v)),
+            DType::U64 => widen(self, |v: u64| v as i64),
+            _ => Err(self.mismatch("integer")),
+        }
+    }
+
+    /// The elements of a float tensor (f16, bf16, f32, f64) as `f64`, for
+    /// weight arithmetic done once in double precision.
+    pub fn to_f64s(&self) -> Result<Vec<f64>> {
+        match self.dtype {
+            DType::F32 => Ok(self.as_slice::<f32>()?.iter().map(|&v| f64::from(v)).collect()),
+            DType::F64 => Ok(self.as_slice::<f64>()?.into_owned()),
+            DType::F16 => Ok(self.as_slice::<crate::f16>()?.iter().map(|v| v.to_f64()).collect()),
+            DType::BF16 => Ok(self.as_slice::<crate::bf16>()?.iter().map(|v| v.to_f64()).collect()),
+            _ => Err(self.mismatch("float (f16, bf16, f32, f64)")),
+        }
+    }
+
     /// The elements of a boolean tensor.
     pub fn to_bools(&self) -> Result<Vec<bool>> {
         match (&self.data, self.dtype) {

@@ -21,7 +21,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ir::{Attribute, Error, Graph, Model, ModelStats, NameGen, Node, Pass, PassReport, Result, Tensor};
+use indexmap::IndexMap;
+use ir::schema::{self, Class, DTypeRule};
+use ir::{
+    Attribute, DType, Error, Graph, Model, ModelStats, NameGen, Node, Pass, PassReport, Result, Tensor, ValueInfo,
+};
 use opt_simplify::num;
 
 use crate::macs;
@@ -193,28 +197,22 @@ impl Analysis {
     }
 }
 
-/// Elementwise ops with one input whose effect on a constant channel is computed in [`unary`].
-const UNARY: &[&str] = &[
-    "Relu",
-    "LeakyRelu",
-    "Sigmoid",
-    "Tanh",
-    "Clip",
-    "HardSigmoid",
-    "HardSwish",
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Gelu",
-    "Erf",
-    "Identity",
-    "Dropout",
-    "Neg",
-    "Abs",
-];
-/// Ops that keep each channel's constant value (pooling of a constant map is that constant).
-const POOLS: &[&str] = &["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"];
-/// Binary elementwise ops handled (with broadcasting).
+/// A float-to-float elementwise op of one data input (the op table's
+/// `UNARY` class, output dtype = input dtype): channels pass through it
+/// unchanged, and a constant channel's value through it is computed by the
+/// evaluator ([`through_unary`]).
+fn is_unary(n: &Node) -> bool {
+    schema::of(n).is_some_and(|s| s.is(Class::UNARY) && matches!(s.dtype_rule(0), Some(DTypeRule::Input(0))))
+}
+
+/// A pooling op, which keeps each channel's constant value (pooling of a
+/// constant map is that constant; padding does not enter max or average
+/// pools that exclude it, and `LpPool` is left out since it scales).
+fn is_pool(n: &Node) -> bool {
+    schema::is(n, Class::POOL) && !n.op.contains("Lp") && n.op != "MaxRoiPool"
+}
+
+/// Binary elementwise ops whose effect on constant channels is computed here (with broadcasting).
 const BINARY: &[&str] = &["Add", "Sub", "Mul", "Div", "Max", "Min"];
 
 fn is_onnx(n: &Node) -> bool {
@@ -375,7 +373,7 @@ fn analyze(g: &Graph) -> Analysis {
                     continue;
                 }
             }
-            op if (UNARY.contains(&op) || POOLS.contains(&op) || op == "Flatten") && single_out => {
+            op if (is_unary(n) || is_pool(n) || op == "Flatten") && single_out => {
                 if let (Some(s), Some(l)) = (input0, in_layout) {
                     let extra_ok = match op {
                         "Clip" => (1..3).all(|k| n.input(k).is_none() || const_f(g, n.input(k)).is_some()),
@@ -389,7 +387,7 @@ fn analyze(g: &Graph) -> Analysis {
                         ("MaxPool" | "AveragePool", Layout::Axis1 { rank, .. }) => {
                             Some(Layout::Axis1 { rank, spatial_one: false })
                         }
-                        (p, _) if POOLS.contains(&p) => None,
+                        _ if is_pool(n) => None,
                         // Flatten(axis=1) of [N, C, 1, 1] is [N, C]: channel c stays feature c.
                         ("Flatten", Layout::Axis1 { spatial_one: true, .. }) => {
                             (n.attr_int("axis", 1).ok() == Some(1)).then_some(Layout::Last { rank: Some(2) })
@@ -511,65 +509,32 @@ fn set_input(g: &mut Graph, names: &mut NameGen, i: usize, slot: usize, t: Tenso
     n.inputs[slot] = Some(name);
 }
 
-/// The value of an elementwise op on a channel whose input is the constant `x`.
-fn unary(n: &Node, g: &Graph, x: f64) -> Option<f64> {
-    let attr = |k: &str, d: f32| n.attr_float(k, d).ok().map(f64::from);
-    Some(match n.op.as_str() {
-        "Relu" => x.max(0.0),
-        "LeakyRelu" => {
-            let a = attr("alpha", 0.01)?;
-            if x < 0.0 { a * x } else { x }
-        }
-        "Sigmoid" => 1.0 / (1.0 + (-x).exp()),
-        "Tanh" => x.tanh(),
-        "Clip" => {
-            let bound = |k: usize, attr_name: &str, d: f64| -> Option<f64> {
-                match const_f(g, n.input(k)) {
-                    Some(t) => num::to_f64(t).ok()?.first().copied(),
-                    None => Some(n.attr_float(attr_name, d as f32).ok().map_or(d, f64::from)),
-                }
-            };
-            x.max(bound(1, "min", f64::NEG_INFINITY)?).min(bound(2, "max", f64::INFINITY)?)
-        }
-        "HardSigmoid" => (attr("alpha", 0.2)? * x + attr("beta", 0.5)?).clamp(0.0, 1.0),
-        "HardSwish" => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-        "Elu" => {
-            if x < 0.0 {
-                attr("alpha", 1.0)? * (x.exp() - 1.0)
-            } else {
-                x
-            }
-        }
-        "Selu" => {
-            let (a, gm) = (attr("alpha", 1.673_263_2)?, attr("gamma", 1.050_701)?);
-            gm * if x > 0.0 { x } else { a * (x.exp() - 1.0) }
-        }
-        "Softplus" => x.exp().ln_1p(),
-        "Gelu" => {
-            if n.attr_str("approximate", "none").ok()? == "tanh" {
-                0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
-            } else {
-                0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))
-            }
-        }
-        "Erf" => erf(x),
-        "Identity" | "Dropout" | "Flatten" => x,
-        "Neg" => -x,
-        "Abs" => x.abs(),
-        op if POOLS.contains(&op) => x,
-        _ => return None,
-    })
-}
-
-/// The error function (Abramowitz–Stegun 7.1.26 refined by one Newton step is
-/// overkill here: the folded constant only needs float accuracy).
-fn erf(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
-            * t
-            * (-x * x).exp();
-    if x < 0.0 { -y } else { y }
+/// The values of a pass-through op on channels whose inputs are the
+/// constants `x`: pools and reshapes keep them, elementwise ops are run by
+/// the evaluator on a `[channels]` tensor (their other inputs, such as
+/// `Clip` bounds, are constants by the analysis). `None` when it cannot.
+fn through_unary(n: &Node, g: &Graph, opsets: &IndexMap<String, i64>, x: &[f64]) -> Option<Vec<f64>> {
+    if is_pool(n) || matches!(n.op.as_str(), "Flatten" | "Identity" | "Dropout") {
+        return Some(x.to_vec());
+    }
+    let mut mini = Graph::default();
+    let mut node = n.clone();
+    node.inputs[0] = Some("x".to_string());
+    // The other inputs (`Clip` bounds) fix the dtype the op runs in.
+    let mut dtype = DType::F32;
+    for v in node.inputs.iter().skip(1).flatten() {
+        let t = num::constant(g, v)?;
+        dtype = t.dtype();
+        mini.initializers.insert(v.clone(), t.clone());
+    }
+    mini.initializers.insert("x".to_string(), num::from_f64(dtype, vec![x.len()], x).ok()?);
+    node.outputs.truncate(1);
+    mini.outputs.push(ValueInfo::untyped(node.outputs[0].clone()));
+    mini.nodes.push(node);
+    let model = Model { graph: mini, opset_imports: opsets.clone(), ..Model::default() };
+    let (_, out) = eval::run(&model, Vec::new()).ok()?.into_iter().next()?;
+    let t = eval::to_ir(out.tensor().ok()?).ok()?;
+    num::to_f64(&t).ok()
 }
 
 /// What one group's pruning did.
@@ -584,6 +549,7 @@ type MatMulBias = (String, Tensor);
 
 fn prune_group(
     g: &mut Graph,
+    opsets: &IndexMap<String, i64>,
     space: &Space,
     opts: &ChannelOptions,
     names: &mut NameGen,
@@ -604,11 +570,9 @@ fn prune_group(
         let n = &g.nodes[*i];
         labels.push(if n.name.is_empty() { n.op.clone() } else { n.name.clone() });
         let w = input_tensor(g, n, 1).ok_or_else(|| Error::invalid("producer weight vanished"))?;
-        let axis = match n.op.as_str() {
-            "Conv" => 0,
-            "Gemm" if n.attr_int("transB", 0)? != 0 => 0,
-            _ => 1,
-        };
+        let axis = schema::weight_layout(n, w.shape().len())
+            .ok_or_else(|| Error::invalid(format!("producer {} has no weight layout", n.describe())))?
+            .out_axis;
         let nv = if axis == 0 { norms(&w, 0, opts.norm)? } else { column_norms(&w, opts.norm)? };
         for (s, v) in score.iter_mut().zip(nv) {
             *s += v;
@@ -659,7 +623,7 @@ fn prune_group(
                 // Interior value; borders see fewer taps (zero padding), an approximation.
                 Some((0..c).map(|k| x[k] * w[k * per..(k + 1) * per].iter().sum::<f64>() + b[k]).collect())
             }),
-            Role::Pass => input_k(0).and_then(|x| x.iter().map(|&v| unary(n, g, v)).collect()),
+            Role::Pass => input_k(0).and_then(|x| through_unary(n, g, opsets, &x)),
             Role::Elementwise { consts } => {
                 let operand = |k: usize| -> Option<Vec<f64>> {
                     if let Some((_, axis)) = consts.iter().find(|(s, _)| *s == k) {
@@ -854,6 +818,7 @@ pub fn prune_channels(model: &mut Model, opts: &ChannelOptions) -> Result<Vec<St
     let params_before = ModelStats::of(model).parameters;
     let macs_before = macs::count(model);
     let mut a = analyze(&model.graph);
+    let opsets = model.opset_imports.clone();
     let g = &mut model.graph;
     let mut names = NameGen::for_graph(g);
     let mut lines = Vec::new();
@@ -869,7 +834,7 @@ pub fn prune_channels(model: &mut Model, opts: &ChannelOptions) -> Result<Vec<St
             *blocked.entry(why.clone()).or_default() += 1;
             continue;
         }
-        if let Some(r) = prune_group(g, space, opts, &mut names, &mut matmul_bias)? {
+        if let Some(r) = prune_group(g, &opsets, space, opts, &mut names, &mut matmul_bias)? {
             lines.push(format!("{}: {} -> {} channels", r.label, r.before, r.after));
         }
     }

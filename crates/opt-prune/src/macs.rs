@@ -1,77 +1,59 @@
 //! Multiply-accumulate counts of Conv, ConvTranspose, Gemm and MatMul.
 //!
 //! MACs depend on activation shapes, which the IR does not always record,
-//! so the model is run once with the reference evaluator on zero inputs
-//! (symbolic dimensions set to 1) and the shapes are read off the run.
+//! so they are inferred (`ir::infer`) with every symbolic input dimension
+//! set to 1: one sample, one token.
 
-use std::collections::HashMap;
+use ir::{Dim, Error, Model, Node, Result, Shape, ValueType};
 
-use ir::{Buffer, Dim, Error, Model, Result, Tensor, ValueInfo, ValueType};
+/// Input values with every symbolic or unknown dimension set to 1.
+fn fixed_inputs(model: &Model) -> ir::Graph {
+    let mut g = model.graph.clone();
+    for v in &mut g.inputs {
+        if let ValueType::Tensor { shape: Some(shape), .. } = &mut v.ty {
+            let dims = shape.dims().iter().map(|d| if let Dim::Fixed(n) = d { Dim::Fixed(*n) } else { Dim::Fixed(1) });
+            *shape = Shape(dims.collect());
+        }
+    }
+    g
+}
 
-const COUNTED: &[&str] = &["Conv", "ConvTranspose", "Gemm", "MatMul"];
-
-/// Zero-filled feed for a graph input (symbolic dimensions are 1).
-fn zeros(v: &ValueInfo) -> Result<Tensor> {
-    let ValueType::Tensor { dtype: Some(dtype), shape: Some(shape) } = &v.ty else {
-        return Err(Error::invalid(format!("input '{}' has no known tensor type", v.name)));
-    };
-    let dims: Vec<usize> = shape.dims().iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
-    let numel: usize = dims.iter().product();
-    let bytes = dtype
-        .byte_len(numel as u64)
-        .ok_or_else(|| Error::invalid(format!("input '{}': {dtype} inputs are not supported", v.name)))?;
-    Tensor::from_raw(*dtype, dims, Buffer::from_vec(vec![0; bytes as usize]))
+/// The MACs of one node, reading the shapes it needs through `shape`, or
+/// `None` for an op that is not counted.
+fn macs_of(n: &Node, shape: &impl Fn(Option<&str>) -> Result<Vec<u64>>) -> Result<Option<u64>> {
+    let numel = |s: &[u64]| s.iter().product::<u64>();
+    let (x, w, y) = (|| shape(n.input(0)), || shape(n.input(1)), || shape(n.output(0)));
+    Ok(Some(match n.op.as_str() {
+        // Every output element sums (C_in / group) * kernel products.
+        "Conv" => numel(&y()?) * numel(w()?.get(1..).unwrap_or_default()),
+        // Every input element is spread over (C_out / group) * kernel outputs.
+        "ConvTranspose" => numel(&x()?) * numel(w()?.get(1..).unwrap_or_default()),
+        "Gemm" => {
+            let a = x()?;
+            let k = if n.attr_int("transA", 0)? != 0 { a.first() } else { a.get(1) };
+            numel(&y()?) * k.copied().unwrap_or(1)
+        }
+        "MatMul" => numel(&y()?) * x()?.last().copied().unwrap_or(1),
+        _ => return Ok(None),
+    }))
 }
 
 /// Total MACs of the main graph's Conv/ConvTranspose/Gemm/MatMul nodes for
 /// one run (batch and other symbolic dimensions 1).
 pub fn count(model: &Model) -> Result<u64> {
-    let g = &model.graph;
-    let mut probe = model.clone();
-    let mut wanted: Vec<String> = Vec::new();
-    for n in g.nodes.iter().filter(|n| COUNTED.contains(&n.op.as_str()) && n.domain.is_empty()) {
-        wanted.extend([n.input(0), n.input(1), n.output(0)].into_iter().flatten().map(str::to_string));
-    }
-    wanted.sort();
-    wanted.dedup();
-    for w in &wanted {
-        if !probe.graph.outputs.iter().any(|o| &o.name == w) {
-            probe.graph.outputs.push(ValueInfo::untyped(w.clone()));
-        }
-    }
-    let mut feeds = Vec::new();
-    for v in &g.inputs {
-        if g.initializers.contains_key(&v.name) {
-            continue;
-        }
-        let t = zeros(v)?;
-        feeds
-            .push((v.name.clone(), eval::Value::Tensor(eval::from_ir(&t).map_err(|e| Error::invalid(e.to_string()))?)));
-    }
-    let outs =
-        eval::run(&probe, feeds).map_err(|e| Error::invalid(format!("cannot run the model to get shapes: {e}")))?;
-    let shapes: HashMap<String, Vec<usize>> =
-        outs.into_iter().filter_map(|(name, v)| Some((name, v.tensor().ok()?.shape().to_vec()))).collect();
-    let shape = |name: Option<&str>| -> Result<&Vec<usize>> {
+    let g = fixed_inputs(model);
+    let types = ir::infer::infer(&g, model.onnx_opset())?;
+    let shape = |name: Option<&str>| -> Result<Vec<u64>> {
         let name = name.ok_or_else(|| Error::invalid("node without input or output"))?;
-        shapes.get(name).ok_or_else(|| Error::invalid(format!("no shape for '{name}'")))
+        types
+            .ty(name)
+            .and_then(ValueType::shape)
+            .and_then(Shape::as_fixed)
+            .ok_or_else(|| Error::invalid(format!("no static shape for '{name}'")))
     };
     let mut total: u64 = 0;
-    for n in g.nodes.iter().filter(|n| COUNTED.contains(&n.op.as_str()) && n.domain.is_empty()) {
-        let (a, w, y) = (shape(n.input(0))?, shape(n.input(1))?, shape(n.output(0))?);
-        let numel = |s: &[usize]| s.iter().map(|&d| d as u64).product::<u64>();
-        let macs = match n.op.as_str() {
-            // Every output element sums (C_in / group) * kernel products.
-            "Conv" => numel(y) * numel(&w[1..]),
-            // Every input element is spread over (C_out / group) * kernel outputs.
-            "ConvTranspose" => numel(a) * numel(&w[1..]),
-            "Gemm" => {
-                let k = if n.attr_int("transA", 0)? != 0 { a.first() } else { a.get(1) };
-                numel(y) * k.copied().unwrap_or(1) as u64
-            }
-            _ => numel(y) * a.last().copied().unwrap_or(1) as u64,
-        };
-        total = total.saturating_add(macs);
+    for n in g.nodes.iter().filter(|n| n.domain.is_empty() || n.domain == "ai.onnx") {
+        total = total.saturating_add(macs_of(n, &shape)?.unwrap_or(0));
     }
     Ok(total)
 }

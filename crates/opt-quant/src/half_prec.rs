@@ -16,48 +16,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ir::{Attribute, DType, Graph, Model, NameGen, Node, Result, Tensor, bf16, f16};
+use ir::{Attribute, DType, Model, NameGen, Node, Result, Tensor, bf16, f16};
 
 use crate::{Config, LayerError, Method, MethodReport, opset};
 
 /// Initializers smaller than this stay f32.
 const MIN_ELEMENTS: usize = 16;
 
-/// Ops kept in f32 when activations are converted, and why:
-/// - Softmax/LogSoftmax: exp of unnormalised logits and the sum over a row
-///   overflow f16 (max 65504) well within normal logits ranges;
-/// - LayerNormalization/GroupNormalization/InstanceNormalization/
-///   BatchNormalization/LpNormalization/MeanVarianceNormalization: sums of
-///   squares over the normalised axes overflow or lose all precision;
-/// - ReduceSum/ReduceMean/ReduceSumSquare/ReduceL2/ReduceLogSumExp/
-///   ReduceProd/CumSum/Pow/Exp: large sums, squares and exponentials;
-/// - Range, Resize, RoiAlign, GridSample, NonMaxSuppression, TopK: index and
-///   coordinate arithmetic needs more than 11 bits of mantissa.
-pub const F32_OPS: &[&str] = &[
-    "Softmax",
-    "LogSoftmax",
-    "LayerNormalization",
-    "GroupNormalization",
-    "InstanceNormalization",
-    "BatchNormalization",
-    "LpNormalization",
-    "MeanVarianceNormalization",
-    "ReduceSum",
-    "ReduceMean",
-    "ReduceSumSquare",
-    "ReduceL2",
-    "ReduceLogSumExp",
-    "ReduceProd",
-    "CumSum",
-    "Pow",
-    "Exp",
-    "Range",
-    "Resize",
-    "RoiAlign",
-    "GridSample",
-    "NonMaxSuppression",
-    "TopK",
-];
+/// Whether `node` stays in f32 when activations are converted: the op
+/// table's `KEEP_F32` class (`ir::schema`): exponentials and sums over rows
+/// overflow f16's 65504 (Softmax, Exp, Pow, the large reductions, CumSum),
+/// normalization statistics lose all precision, and index or coordinate
+/// arithmetic needs more than 11 bits of mantissa (Range, Resize, RoiAlign,
+/// GridSample, NonMaxSuppression, TopK).
+fn keeps_f32(node: &Node) -> bool {
+    ir::schema::is(node, ir::schema::Class::KEEP_F32)
+}
 
 /// Counts of values changed beyond rounding by a conversion.
 #[derive(Debug, Default, Clone, Copy)]
@@ -171,71 +145,10 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
     Ok(report)
 }
 
-/// Element types of the values of `g`, as far as they follow from the
-/// graph's declarations and each op's typing rule (inputs, initializers,
-/// declared value_info, then per node: explicit rules for the ops whose
-/// output type is not their first input's, else the first typed input's).
-pub(crate) fn infer_dtypes(g: &Graph, outer: &HashMap<String, DType>) -> HashMap<String, DType> {
-    let mut t: HashMap<String, DType> = outer.clone();
-    for v in g.inputs.iter().chain(&g.value_info).chain(&g.outputs) {
-        if let Some(d) = v.dtype() {
-            t.insert(v.name.clone(), d);
-        }
-    }
-    for (n, init) in &g.initializers {
-        t.insert(n.clone(), init.dtype());
-    }
-    for n in &g.nodes {
-        let inp = |i: usize| n.input(i).and_then(|x| t.get(x).copied());
-        let first = n.present_inputs().find_map(|x| t.get(x).copied());
-        let to_attr = |k: &str| n.attr_int(k, 1).ok().and_then(DType::from_onnx_code);
-        let outs: Vec<Option<DType>> = match (n.domain.as_str(), n.op.as_str()) {
-            ("", "Shape" | "Size" | "NonZero" | "ArgMax" | "ArgMin") => vec![Some(DType::I64)],
-            ("", "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "Not" | "And" | "Or" | "Xor")
-            | ("", "IsNaN" | "IsInf") => vec![Some(DType::Bool)],
-            ("", "Cast") => vec![to_attr("to")],
-            ("", "CastLike") => vec![inp(1)],
-            ("", "Constant") => vec![n.attrs.get("value").and_then(|a| a.as_tensor().ok()).map(Tensor::dtype).or(
-                if n.attrs.contains_key("value_float") || n.attrs.contains_key("value_floats") {
-                    Some(DType::F32)
-                } else if n.attrs.contains_key("value_int") || n.attrs.contains_key("value_ints") {
-                    Some(DType::I64)
-                } else {
-                    None
-                },
-            )],
-            ("", "ConstantOfShape") => {
-                vec![Some(n.attrs.get("value").and_then(|a| a.as_tensor().ok()).map_or(DType::F32, Tensor::dtype))]
-            }
-            ("", "EyeLike" | "RandomNormalLike" | "RandomUniformLike") => {
-                vec![n.attrs.get("dtype").and_then(|a| a.as_int().ok()).and_then(DType::from_onnx_code).or(first)]
-            }
-            ("", "RandomNormal" | "RandomUniform") => vec![Some(to_attr("dtype").unwrap_or(DType::F32))],
-            ("", "TopK") => vec![first, Some(DType::I64)],
-            ("", "Unique") => vec![first, Some(DType::I64), Some(DType::I64), Some(DType::I64)],
-            ("", "Where") => vec![inp(1)],
-            ("", "DequantizeLinear") => vec![inp(1)],
-            ("", "QuantizeLinear") => vec![inp(2).or(Some(DType::U8))],
-            ("", "DynamicQuantizeLinear") => vec![Some(DType::U8), Some(DType::F32), Some(DType::U8)],
-            ("", "MatMulInteger" | "ConvInteger") => vec![Some(DType::I32)],
-            ("", "MaxPool") => vec![first, Some(DType::I64)],
-            ("", "LayerNormalization") => vec![first, Some(DType::F32), Some(DType::F32)],
-            ("", "If" | "Loop" | "Scan") => vec![],
-            _ => n.outputs.iter().map(|_| first).collect(),
-        };
-        for (name, d) in n.outputs.iter().zip(outs) {
-            if let (false, Some(d)) = (name.is_empty(), d) {
-                t.entry(name.clone()).or_insert(d);
-            }
-        }
-    }
-    t
-}
-
 /// Converts the whole main graph to half precision: f32 initializers,
 /// Constant values and `Cast(to=float)` targets become `dtype`; each f32
 /// graph input is cast to `dtype` on entry and each f32 output back on exit;
-/// the ops of [`F32_OPS`] get Casts to f32 around their float inputs and
+/// the ops of the `KEEP_F32` class get Casts to f32 around their float inputs and
 /// back on their float outputs. Subgraphs are left as they are (their
 /// captured float values are cast back to f32 for them).
 pub(crate) fn convert_activations(
@@ -245,9 +158,10 @@ pub(crate) fn convert_activations(
     report: &mut MethodReport,
 ) -> Result<()> {
     let mut names = NameGen::for_graph(&model.graph);
+    let opset = model.onnx_opset();
     let g = &mut model.graph;
-    let types = infer_dtypes(g, &HashMap::new());
-    let is_f32 = |n: &str| types.get(n) == Some(&DType::F32);
+    let types = ir::infer::infer(g, opset).map_err(|e| e.context("fp16 activations need the graph's types"))?;
+    let is_f32 = |n: &str| types.ty(n).and_then(ir::ValueType::dtype) == Some(DType::F32);
     let half = onnx_type(dtype);
     let mut nodes = Vec::with_capacity(g.nodes.len() * 2);
     // Graph inputs: rename the input's readers to a cast copy.
@@ -320,8 +234,7 @@ pub(crate) fn convert_activations(
         {
             node.attrs.insert("dtype".into(), Attribute::Int(half));
         }
-        let keep_f32 =
-            (node.domain.is_empty() && F32_OPS.contains(&node.op.as_str())) || node.subgraphs().next().is_some();
+        let keep_f32 = keeps_f32(&node) || node.subgraphs().next().is_some();
         if keep_f32 {
             // Float inputs (and captures) go back to f32; float outputs come back to half.
             let captures: Vec<String> = node.subgraphs().flat_map(|s| s.captures()).collect();

@@ -15,18 +15,13 @@
 
 use ir::{Attribute, Graph, Model, NameGen, Result, Tensor};
 
-/// `Reduce*` ops whose `axes` moved from attribute to input at opset 18.
-const REDUCE_AXES_18: &[&str] = &[
-    "ReduceL1",
-    "ReduceL2",
-    "ReduceLogSum",
-    "ReduceLogSumExp",
-    "ReduceMax",
-    "ReduceMean",
-    "ReduceMin",
-    "ReduceProd",
-    "ReduceSumSquare",
-];
+/// Whether `op` took `axes` as an attribute until 17 and as an input from 18
+/// (the `Reduce*` ops other than `ReduceSum`), from the op table in `ir`.
+fn axes_became_input_at_18(op: &str) -> bool {
+    ir::schema::lookup("", op).is_some_and(|s| {
+        s.attr_at("axes", 17).is_some() && s.input_at("axes", 17).is_none() && s.input_at("axes", 18).is_some()
+    })
+}
 
 /// Ops whose meaning changed at the given opset, in a way not rewritten here.
 const CHANGED: &[(&str, i64)] = &[("RoiAlign", 16), ("GridSample", 20), ("DFT", 20), ("GroupNormalization", 21)];
@@ -74,7 +69,7 @@ pub fn raise(model: &mut Model, target: i64) -> Result<Vec<String>> {
     model.graph.walk_mut(&mut |g: &mut Graph| {
         let mut added = Vec::new();
         for n in g.nodes.iter_mut().filter(|n| n.domain.is_empty()) {
-            if from < 18 && target >= 18 && REDUCE_AXES_18.contains(&n.op.as_str()) {
+            if from < 18 && target >= 18 && axes_became_input_at_18(&n.op) {
                 if let Some(Attribute::Ints(axes)) = n.attrs.shift_remove("axes") {
                     let name = names.fresh(&format!("{}_axes", if n.name.is_empty() { &n.op } else { &n.name }));
                     let len = axes.len();
@@ -110,6 +105,24 @@ mod tests {
     use ir::{DType, Node, ValueInfo};
 
     use super::*;
+
+    #[test]
+    fn reduce_axes_moved_at_18_for_all_but_reduce_sum() {
+        let moved: Vec<&str> =
+            ir::schema::all().iter().map(|s| s.op).filter(|op| axes_became_input_at_18(op)).collect();
+        let expected = [
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceMax",
+            "ReduceMean",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceSumSquare",
+        ];
+        assert_eq!(moved, expected);
+    }
 
     #[test]
     fn rewrites_reduce_and_split_and_refuses_changed_ops() {

@@ -68,9 +68,12 @@ fn try_fold(g: &mut Graph, bi: usize, names: &mut NameGen) -> Result<bool> {
     if !layer.domain.is_empty() || layer.present_outputs().count() != 1 {
         return Ok(false);
     }
+    // Which inputs are the layer's weight and bias comes from the op table.
+    let weight_rank = layer.input(1).and_then(|w| num::constant(g, w)).map_or(0, |t| t.shape().len());
+    let Some(wl) = ir::schema::weight_layout(&layer, weight_rank) else { return Ok(false) };
     // A weight other layers also read would have to be stored twice (the
     // scaled copy beside the original): keep the BatchNormalization instead.
-    if let Some(w) = layer.input(1)
+    if let Some(w) = layer.input(wl.input)
         && (reads(g, w) > 1 || g.inputs.iter().any(|v| v.name == w))
     {
         tracing::debug!("BatchNormalization after {} kept: its weight '{w}' is shared", layer.describe());
@@ -86,7 +89,9 @@ fn try_fold(g: &mut Graph, bi: usize, names: &mut NameGen) -> Result<bool> {
     new_node.outputs[0] = y;
     // Write the new weights under the old names when only this layer reads
     // them, else under fresh names so the other readers keep the old values.
-    for (slot, tensor, suffix) in [(1usize, weight, "bn_folded"), (2, bias, "bn_bias")] {
+    // MatMul has no bias slot: it becomes a Gemm, whose bias is input 2.
+    let bias_slot = wl.bias.unwrap_or(2);
+    for (slot, tensor, suffix) in [(wl.input, weight, "bn_folded"), (bias_slot, bias, "bn_bias")] {
         let old = new_node.input(slot).map(str::to_string);
         let name = match old {
             Some(o) if reads(g, &o) == 1 && !g.inputs.iter().any(|v| v.name == o) => o,

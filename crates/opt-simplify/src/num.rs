@@ -14,13 +14,7 @@ pub fn is_rewritable_float(dtype: DType) -> bool {
 
 /// The elements of a float tensor as `f64`.
 pub fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
-    Ok(match t.dtype() {
-        DType::F32 => t.as_slice::<f32>()?.iter().map(|&v| f64::from(v)).collect(),
-        DType::F64 => t.as_slice::<f64>()?.into_owned(),
-        DType::F16 => t.as_slice::<f16>()?.iter().map(|v| v.to_f64()).collect(),
-        DType::BF16 => t.as_slice::<bf16>()?.iter().map(|v| v.to_f64()).collect(),
-        d => return Err(Error::invalid(format!("expected a float tensor (f16, bf16, f32, f64), found {d}"))),
-    })
+    t.to_f64s()
 }
 
 /// A tensor of `dtype` (f16, bf16, f32 or f64) from `f64` values, rounded once.
@@ -47,11 +41,7 @@ pub fn constant<'g>(g: &'g Graph, name: &str) -> Option<&'g Tensor> {
 /// The integer values of a constant int64/int32 tensor (shapes, axes, perms).
 pub fn constant_ints(g: &Graph, name: &str) -> Option<Vec<i64>> {
     let t = constant(g, name)?;
-    match t.dtype() {
-        DType::I64 => t.as_slice::<i64>().ok().map(|s| s.into_owned()),
-        DType::I32 => t.as_slice::<i32>().ok().map(|s| s.iter().map(|&v| i64::from(v)).collect()),
-        _ => None,
-    }
+    matches!(t.dtype(), DType::I64 | DType::I32).then(|| t.to_i64s().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -67,6 +57,6 @@ mod tests {
         }
         assert!(from_f64(DType::I8, vec![1], &[1.0]).is_err());
         let i = Tensor::from_vec(vec![1], vec![1i64]).unwrap();
-        assert_eq!(to_f64(&i).unwrap_err().to_string(), "expected a float tensor (f16, bf16, f32, f64), found i64");
+        assert_eq!(to_f64(&i).unwrap_err().to_string(), "dtype mismatch: expected float (f16, bf16, f32, f64), found i64");
     }
 }

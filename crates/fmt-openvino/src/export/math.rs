@@ -98,8 +98,8 @@ fn clip(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         (ex.opt_input(n, 1)?, ex.opt_input(n, 2)?)
     };
     let float_bounds = d.is_some_and(DType::is_float);
-    let lo_v = lo.and_then(|s| ex.constant(s)).and_then(super::floats_of).and_then(|v| v.first().copied());
-    let hi_v = hi.and_then(|s| ex.constant(s)).and_then(super::floats_of).and_then(|v| v.first().copied());
+    let lo_v = lo.and_then(|s| ex.constant(s)).and_then(crate::dtype::floats_of).and_then(|v| v.first().copied());
+    let hi_v = hi.and_then(|s| ex.constant(s)).and_then(crate::dtype::floats_of).and_then(|v| v.first().copied());
     // Clamp takes constant float bounds; otherwise Maximum/Minimum do the same.
     if float_bounds && lo.is_none_or(|_| lo_v.is_some()) && hi.is_none_or(|_| hi_v.is_some()) {
         let lo = lo_v.unwrap_or(f64::from(f32::MIN));

@@ -467,7 +467,7 @@ impl<'m> Ex<'m> {
     /// Integer values of a constant input (any integer dtype), if it is one.
     pub(crate) fn const_ints(&mut self, node: &Node, i: usize) -> Result<Option<Vec<i64>>> {
         let Some(s) = self.opt_input(node, i)? else { return Ok(None) };
-        Ok(self.constant(s).and_then(ints_of))
+        Ok(self.constant(s).and_then(crate::dtype::ints_of))
     }
 
     /// Records that output `i` of `node` is `src`, naming the port after it.
@@ -493,32 +493,6 @@ impl<'m> Ex<'m> {
         }
         self.values.insert(name.to_string(), src);
     }
-}
-
-/// Integer values of a tensor of any integer dtype.
-pub(crate) fn ints_of(t: &Tensor) -> Option<Vec<i64>> {
-    Some(match t.dtype() {
-        DType::I64 => t.as_slice::<i64>().ok()?.to_vec(),
-        DType::I32 => t.as_slice::<i32>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::I16 => t.as_slice::<i16>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::I8 => t.as_slice::<i8>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::U8 => t.as_slice::<u8>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::U16 => t.as_slice::<u16>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::U32 => t.as_slice::<u32>().ok()?.iter().map(|&v| i64::from(v)).collect(),
-        DType::U64 => t.as_slice::<u64>().ok()?.iter().map(|&v| v as i64).collect(),
-        _ => return None,
-    })
-}
-
-/// Float values of a tensor of a float dtype.
-pub(crate) fn floats_of(t: &Tensor) -> Option<Vec<f64>> {
-    Some(match t.dtype() {
-        DType::F32 => t.as_slice::<f32>().ok()?.iter().map(|&v| f64::from(v)).collect(),
-        DType::F64 => t.as_slice::<f64>().ok()?.to_vec(),
-        DType::F16 => t.as_slice::<ir::f16>().ok()?.iter().map(|v| v.to_f64()).collect(),
-        DType::BF16 => t.as_slice::<ir::bf16>().ok()?.iter().map(|v| v.to_f64()).collect(),
-        _ => return ints_of(t).map(|v| v.into_iter().map(|x| x as f64).collect()),
-    })
 }
 
 /// Checks that every node has a rule and every value type a counterpart.

@@ -8,7 +8,8 @@
 use ir::{DType, Error, Node, Result, Tensor};
 
 use super::math::binary;
-use super::{Ex, Rule, Src, floats_of, int, ints_of};
+use super::{Ex, Rule, Src, int};
+use crate::dtype::{floats_of, ints_of};
 
 /// The representable range of a quantized type.
 fn qrange(d: DType) -> Option<(f64, f64)> {

@@ -79,7 +79,7 @@ fn round(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
 /// The first value of a float constant input (an ONNX attribute).
 fn scalar_value(cx: &Cx<'_>, l: &Layer, v: &str) -> Result<f32> {
     cx.const_of(v)
-        .and_then(crate::export::floats_of)
+        .and_then(crate::dtype::floats_of)
         .and_then(|v| v.first().copied())
         .map(|v| v as f32)
         .ok_or_else(|| cx.bad(l, "this parameter must be a constant"))

@@ -324,7 +324,7 @@ impl<'a> Cx<'a> {
 
     /// Integer values of a constant value.
     pub(crate) fn const_ints(&self, v: &str) -> Option<Vec<i64>> {
-        self.const_of(v).and_then(crate::export::ints_of)
+        self.const_of(v).and_then(crate::dtype::ints_of)
     }
 
     /// `v` as an i64 tensor (ONNX wants i64 shapes, axes, indices of
@@ -675,7 +675,8 @@ pub(crate) fn translate_net(
         }
     }
     if !unsupported.is_empty() {
-        return Err(Error::unsupported_ops("openvino import", unsupported.iter().map(|(op, n)| (*op, "openvino", *n))));
+        let err = Error::unsupported_ops("openvino import", unsupported.iter().map(|(op, n)| (*op, "openvino", *n)));
+        return Err(err.context(path.display().to_string()));
     }
     let position: HashMap<u64, usize> = net.layers.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
     let mut results = std::mem::take(&mut cx.results);

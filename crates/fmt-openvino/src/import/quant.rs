@@ -12,7 +12,7 @@
 use ir::{Attribute as A, DType, Result, Tensor};
 
 use super::{Arity, Cx, ImportRule};
-use crate::export::{floats_of, ints_of};
+use crate::dtype::{floats_of, ints_of};
 use crate::xml::Layer;
 
 /// `(layer, output port)` of the producer of input `i` of `l`.

@@ -1,108 +1,14 @@
 //! Which ops a `Transpose` can move past, and how each changes when it does.
 //!
-//! The op lists below are the layout-agnostic ops of the canonical set; they
-//! belong in `ir`'s op table (one place for op classes) and should be read
-//! from there once it exists.
+//! The op classes come from `ir::schema` (one place for op facts): unary
+//! elementwise ops, broadcasting ops and reductions commute with a transpose
+//! once their axes are remapped.
 
+use ir::schema::{self, Class};
 use ir::{Attribute, Node};
 
 use super::perm;
 use super::{Move, Sink};
-
-/// Elementwise ops of one data input (input 0); other inputs, if any, are
-/// scalars or types (`Clip` bounds, `Dropout` ratio, `CastLike` target).
-const UNARY: &[&str] = &[
-    "Abs",
-    "Acos",
-    "Acosh",
-    "Asin",
-    "Asinh",
-    "Atan",
-    "Atanh",
-    "BitwiseNot",
-    "Cast",
-    "CastLike",
-    "Ceil",
-    "Celu",
-    "Clip",
-    "Cos",
-    "Cosh",
-    "Dropout",
-    "Elu",
-    "Erf",
-    "Exp",
-    "Floor",
-    "Gelu",
-    "HardSigmoid",
-    "HardSwish",
-    "Identity",
-    "IsInf",
-    "IsNaN",
-    "LeakyRelu",
-    "Log",
-    "Mish",
-    "Neg",
-    "Not",
-    "Reciprocal",
-    "Relu",
-    "Round",
-    "Selu",
-    "Shrink",
-    "Sigmoid",
-    "Sign",
-    "Sin",
-    "Sinh",
-    "Softplus",
-    "Softsign",
-    "Sqrt",
-    "Swish",
-    "Tan",
-    "Tanh",
-    "ThresholdedRelu",
-];
-
-/// Elementwise ops whose inputs all broadcast against each other (numpy rules;
-/// `PRelu`'s slope one way, to `X`).
-const BROADCAST: &[&str] = &[
-    "Add",
-    "And",
-    "BitShift",
-    "BitwiseAnd",
-    "BitwiseOr",
-    "BitwiseXor",
-    "Div",
-    "Equal",
-    "Greater",
-    "GreaterOrEqual",
-    "Less",
-    "LessOrEqual",
-    "Max",
-    "Mean",
-    "Min",
-    "Mod",
-    "Mul",
-    "Or",
-    "Pow",
-    "PRelu",
-    "Sub",
-    "Sum",
-    "Where",
-    "Xor",
-];
-
-/// Reductions over a set of axes (`axes` attribute or input, `keepdims`).
-const REDUCE: &[&str] = &[
-    "ReduceL1",
-    "ReduceL2",
-    "ReduceLogSum",
-    "ReduceLogSumExp",
-    "ReduceMax",
-    "ReduceMean",
-    "ReduceMin",
-    "ReduceProd",
-    "ReduceSum",
-    "ReduceSumSquare",
-];
 
 /// How an op relates to the layout of its data input(s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,16 +32,20 @@ pub(super) fn family(n: &Node) -> Option<Family> {
     if !(n.domain.is_empty() || n.domain == "ai.onnx") || n.subgraphs().next().is_some() {
         return None;
     }
-    let op = n.op.as_str();
-    Some(match op {
-        _ if UNARY.contains(&op) => Family::Unary,
-        _ if BROADCAST.contains(&op) => Family::Broadcast,
-        _ if REDUCE.contains(&op) => Family::Reduce,
+    let op = schema::of(n)?;
+    let unary = op.is(Class::UNARY) || (op.is(Class::LAYOUT_AGNOSTIC) && !op.is(Class::BROADCAST));
+    Some(match op.op {
+        // Elementwise ops of one data input (input 0); other inputs, if any,
+        // are scalars or types (`Clip` bounds, `Dropout` ratio, `CastLike` target).
+        _ if unary => Family::Unary,
+        // Inputs broadcast against each other (`PRelu`'s slope one way, to `X`).
+        _ if op.is(Class::BROADCAST) => Family::Broadcast,
+        "ArgMax" | "ArgMin" => Family::ArgReduce,
+        _ if op.is(Class::REDUCE) => Family::Reduce,
         "Pad" => Family::Pad,
         "Concat" => Family::Concat,
         "Split" => Family::Split,
         "Slice" => Family::Slice,
-        "ArgMax" | "ArgMin" => Family::ArgReduce,
         "Squeeze" => Family::Squeeze,
         "Unsqueeze" => Family::Unsqueeze,
         "QuantizeLinear" | "DequantizeLinear" => Family::Quantize,
