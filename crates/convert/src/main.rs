@@ -75,6 +75,12 @@ struct Cli {
     /// Channel ranking norm for --prune-channels.
     #[arg(long, value_name = "NORM", default_value = "l1", value_parser = ["l1", "l2"])]
     prune_norm: String,
+    /// Cut the model: these values become its inputs (comma-separated value names; TF tensor names like `op:0`).
+    #[arg(long, value_name = "NAME[,..]", value_delimiter = ',')]
+    graph_inputs: Vec<String>,
+    /// Cut the model: these values become its outputs (comma-separated), as onnx.utils.extract_model does.
+    #[arg(long, value_name = "NAME[,..]", value_delimiter = ',')]
+    graph_outputs: Vec<String>,
     /// Keep ops with no ONNX meaning in their origin domain (tf, torch, openvino) instead of failing on them.
     #[arg(long)]
     keep_unknown_ops: bool,
@@ -286,6 +292,8 @@ fn run(cli: Cli) -> Result<()> {
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
     opts.import.keep_unknown_ops = cli.keep_unknown_ops;
+    opts.import.graph_inputs = cli.graph_inputs.clone();
+    opts.import.graph_outputs = cli.graph_outputs.clone();
     opts.export.format_options = parse_kv(&cli.export_option, "-O")?;
     opts.export.progress = progress;
     opts.export.external_data = match (cli.external_data, cli.no_external_data) {

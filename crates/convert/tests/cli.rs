@@ -522,3 +522,31 @@ fn inspect_values_shows_inferred_shapes() {
     assert_eq!(typed, total, "every value typed:\n{}", r.stdout);
     assert!(section.iter().any(|l| l.contains("batch")), "symbolic batch dimension kept:\n{}", r.stdout);
 }
+
+#[test]
+fn graph_inputs_and_outputs_cut_a_subgraph() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("mlp");
+    let out = dir.path().join("cut.onnx");
+    let r = convert(&[
+        src.as_os_str(),
+        out.as_os_str(),
+        OsStr::new("--graph-inputs"),
+        OsStr::new("/1/Relu_output_0"),
+        OsStr::new("--graph-outputs"),
+        OsStr::new("/3/Erf_output_0"),
+        OsStr::new("-q"),
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let m = convert::load(&convert::registry(), &out, None, &Default::default()).unwrap().0;
+    assert_eq!(m.graph.inputs[0].name, "/1/Relu_output_0");
+    assert_eq!(m.graph.inputs[0].ty, ir::ValueType::tensor(DType::F32, Shape::fixed(&[4, 128])));
+    assert_eq!(m.graph.outputs[0].name, "/3/Erf_output_0");
+    let mut ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op.as_str()).collect();
+    ops.sort();
+    assert_eq!(ops, ["Constant", "Div", "Erf", "Gemm"]);
+    // A name no value has is a one-line error naming the file.
+    let r = convert(&[src.as_os_str(), out.as_os_str(), OsStr::new("--graph-outputs"), OsStr::new("nope")]);
+    let line = assert_one_line_error(&r, &src);
+    assert!(line.contains("no value named 'nope'"), "{line}");
+}

@@ -29,6 +29,7 @@ mod buffer;
 pub mod build;
 mod dtype;
 mod error;
+pub mod extract;
 mod graph;
 pub mod infer;
 pub mod io;

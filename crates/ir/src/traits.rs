@@ -70,6 +70,14 @@ pub struct ImportOptions {
     /// (`ir::opset::ORIGIN_DOMAINS`) instead of failing with the list of
     /// unsupported ops (`--keep-unknown-ops`).
     pub keep_unknown_ops: bool,
+    /// Values that become the graph's inputs (`--graph-inputs`): the part
+    /// of the model before them is cut off. Empty: the model's own inputs.
+    /// Importers that can cut while parsing (TensorFlow) read it; the CLI
+    /// cuts any format afterwards with [`crate::extract::extract`].
+    pub graph_inputs: Vec<String>,
+    /// Values that become the graph's outputs (`--graph-outputs`); empty:
+    /// the model's own outputs.
+    pub graph_outputs: Vec<String>,
 }
 
 /// Whether weights go to files beside the model.

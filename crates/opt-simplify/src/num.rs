@@ -57,6 +57,9 @@ mod tests {
         }
         assert!(from_f64(DType::I8, vec![1], &[1.0]).is_err());
         let i = Tensor::from_vec(vec![1], vec![1i64]).unwrap();
-        assert_eq!(to_f64(&i).unwrap_err().to_string(), "dtype mismatch: expected float (f16, bf16, f32, f64), found i64");
+        assert_eq!(
+            to_f64(&i).unwrap_err().to_string(),
+            "dtype mismatch: expected float (f16, bf16, f32, f64), found i64"
+        );
     }
 }
