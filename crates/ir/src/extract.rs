@@ -62,16 +62,15 @@ pub fn extract(model: &mut Model, inputs: &[String], outputs: &[String]) -> Resu
             continue;
         }
         match producers.get(v.as_str()) {
-            Some(&i) => {
-                if !live[i] {
-                    live[i] = true;
-                    let n = &g.nodes[i];
-                    stack.extend(n.present_inputs().map(str::to_string));
-                    for sub in n.subgraphs() {
-                        stack.extend(sub.captures());
-                    }
+            Some(&i) if !live[i] => {
+                live[i] = true;
+                let n = &g.nodes[i];
+                stack.extend(n.present_inputs().map(str::to_string));
+                for sub in n.subgraphs() {
+                    stack.extend(sub.captures());
                 }
             }
+            Some(_) => {}
             None if g.inputs.iter().any(|i| i.name == v) && !g.initializers.contains_key(&v) => {
                 needed_inputs.insert(v);
             }
