@@ -238,7 +238,7 @@ fn pool(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     }
     let kernel = if nhwc { [ksize[1], ksize[2]] } else { [ksize[2], ksize[3]] };
     let w = window(cx, n, nhwc, kernel)?;
-    let op = cx.target;
+    let op = if n.op == "AvgPool" { "AveragePool" } else { "MaxPool" };
     let y = in_nchw(cx, nhwc, &ins[0], |cx, x| {
         let mut attrs = vec![("kernel_shape", A::Ints(w.kernel.to_vec())), ("strides", A::Ints(w.strides.to_vec()))];
         attrs.extend(padding(cx, n, x, &w, nhwc)?);
@@ -302,8 +302,11 @@ fn fused_batch_norm(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<Str
         return Err(cx.bad(n, "is_training=true (batch statistics) is not supported; export the model for inference"));
     }
     let eps = cx.float(n, "epsilon", 1e-4)?;
-    let x = &ins[0];
-    let dt = cx.dtype_of(n, x)?;
+    let data_type = cx.dtype_of(n, &ins[0])?;
+    // Half-precision data is normalized in f32, as TF's kernels do, and rounded once.
+    let half = matches!(data_type, DType::F16 | DType::BF16);
+    let x = &if half { cx.cast(&ins[0], DType::F32)? } else { ins[0].clone() };
+    let dt = if half { DType::F32 } else { data_type };
     let (s, b) = match batch_norm_consts(cx, ins, eps, dt) {
         Some(sb) => sb,
         None => {
@@ -327,6 +330,7 @@ fn fused_batch_norm(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<Str
     };
     let xs = cx.op("Mul", &[x, &s], vec![])?;
     let y = cx.op("Add", &[&xs, &b], vec![])?;
+    let y = cx.cast(&y, data_type)?;
     // In inference mode the batch statistics are the moving ones passed in.
     let mut outs = vec![y, ins[3].clone(), ins[4].clone(), ins[3].clone(), ins[4].clone()];
     if n.op == "FusedBatchNormV3" {
