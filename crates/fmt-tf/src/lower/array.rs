@@ -148,7 +148,7 @@ fn pad(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     if let Some(v) = ins.get(2) {
         inputs.push(Some(v.clone()));
     }
-    Ok(cx.emit("Pad", inputs, 1, vec![])?)
+    cx.emit("Pad", inputs, 1, vec![])
 }
 
 fn mirror_pad(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
@@ -351,7 +351,8 @@ fn dynamic_bounds(
     let e = cx.as_i64(&ins[2])?;
     let b = cx.op("Gather", &[&b, &idx], vec![("axis", A::Int(0))])?;
     let e = cx.op("Gather", &[&e, &idx], vec![("axis", A::Int(0))])?;
-    let vector = |cx: &mut Cx<'_>, v: Vec<bool>| -> Result<String> { Ok(cx.constant(Tensor::from_bools(vec![k], &v)?)) };
+    let vector =
+        |cx: &mut Cx<'_>, v: Vec<bool>| -> Result<String> { Ok(cx.constant(Tensor::from_bools(vec![k], &v)?)) };
     let begin_masked = vector(cx, sliced.iter().map(|s| s.3).collect())?;
     let end_masked = vector(cx, sliced.iter().map(|s| s.4).collect())?;
     let shrink = vector(cx, sliced.iter().map(|s| s.5).collect())?;
@@ -398,8 +399,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Pack", Ports::at_least(1), "Unsqueeze + Concat", pack).notes("`axis`"),
     Rule::new("Pad", TWO, "Pad", pad),
     Rule::new("PadV2", Ports::exactly(3), "Pad", pad).notes("`constant_values`"),
-    Rule::new("PlaceholderWithDefault", ONE, "(none)", pass_through)
-        .notes("its default, unless it is a model input"),
+    Rule::new("PlaceholderWithDefault", ONE, "(none)", pass_through).notes("its default, unless it is a model input"),
     Rule::new("PreventGradient", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("Range", Ports::exactly(3), "Range", range),
     Rule::new("Rank", ONE, "Shape + Size + Cast", rank),

@@ -287,9 +287,10 @@ impl<'g> Lowering<'g> {
                 .inputs
                 .iter()
                 .map(|r| {
-                    values.get(r).cloned().ok_or_else(|| {
-                        cx.bad(n, format!("reads '{r}', which node '{}' does not produce", r.node))
-                    })
+                    values
+                        .get(r)
+                        .cloned()
+                        .ok_or_else(|| cx.bad(n, format!("reads '{r}', which node '{}' does not produce", r.node)))
                 })
                 .collect::<Result<Vec<_>>>();
             let rule = rules.get(n.op.as_str());
@@ -372,14 +373,15 @@ impl<'g> Lowering<'g> {
             }
         }
         let inputs: HashSet<&str> = self.graph.inputs.iter().map(|p| p.name.as_str()).collect();
-        let node_outputs: HashSet<String> =
-            cx.b.graph.nodes.iter().flat_map(|n| n.outputs.iter().cloned()).collect();
+        let node_outputs: HashSet<String> = cx.b.graph.nodes.iter().flat_map(|n| n.outputs.iter().cloned()).collect();
         let mut used_as_output = HashSet::new();
         let mut outputs = Vec::new();
         for p in &self.graph.outputs {
             let v = values
                 .get(&p.tensor)
-                .ok_or_else(|| bad_graph(self.graph, format!("output '{}' reads '{}', which is not produced", p.name, p.tensor)))?
+                .ok_or_else(|| {
+                    bad_graph(self.graph, format!("output '{}' reads '{}', which is not produced", p.name, p.tensor))
+                })?
                 .clone();
             let known = cx.known(&v);
             let declared = ValueInfo::tensor(&p.name, p.dtype, port_shape(&p.name, &p.shape));

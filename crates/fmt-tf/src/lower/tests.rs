@@ -131,10 +131,7 @@ fn cnn() -> TfGraph {
             name,
             "Conv2D",
             &[x, w],
-            vec![
-                ("strides", TfAttr::List(vec![TfAttr::Int(1); 4])),
-                ("padding", TfAttr::Str(b"SAME".to_vec())),
-            ],
+            vec![("strides", TfAttr::List(vec![TfAttr::Int(1); 4])), ("padding", TfAttr::Str(b"SAME".to_vec()))],
         )
     };
     TfGraph {
