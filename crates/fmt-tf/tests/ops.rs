@@ -17,10 +17,7 @@ use serde_json::Value;
 
 /// Cases expected to fail, with why. The test fails if one of them passes,
 /// so the list cannot go stale.
-const SKIP: &[(&str, &str)] = &[
-    // GatherV2 with batch_dims > 0 has no single canonical op; not lowered yet.
-    ("GatherV2_batch_dims1", "batch_dims is not supported"),
-];
+const SKIP: &[(&str, &str)] = &[];
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tf_ops")
@@ -165,7 +162,8 @@ fn tensorflow_op_cases() {
     let mut ops = std::collections::BTreeSet::new();
     for d in &dirs {
         let name = d.file_name().unwrap().to_string_lossy().into_owned();
-        ops.insert(name.split('_').next().unwrap().to_string());
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(d.join("spec.json")).unwrap()).unwrap();
+        ops.insert(spec["op"].as_str().unwrap().to_string());
         match (run_case(d), skip.get(name.as_str())) {
             (Ok(()), None) => passed += 1,
             (Ok(()), Some(_)) => problems.push(format!("{name}: passes but is in the skip list")),

@@ -117,10 +117,76 @@ fn fill(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
 fn gather(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let axis = if ins.len() == 3 { axis_of(cx, n, &ins[2])? } else { 0 };
     let batch_dims = cx.int(n, "batch_dims", 0)?;
-    if batch_dims != 0 {
-        return Err(cx.bad(n, format!("batch_dims={batch_dims} is not supported")));
+    if batch_dims == 0 {
+        return Ok(vec![cx.op("Gather", &[&ins[0], &ins[1]], vec![("axis", A::Int(axis))])?]);
     }
-    Ok(vec![cx.op("Gather", &[&ins[0], &ins[1]], vec![("axis", A::Int(axis))])?])
+    batched_gather(cx, n, ins, axis, batch_dims)
+}
+
+/// `GatherV2` with `batch_dims` b > 0 and axis b: the batch axes and the
+/// gathered one are merged into one (a Reshape), and each index offset by
+/// its batch row's start, so one plain `Gather` does it.
+fn batched_gather(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>, axis: i64, batch_dims: i64) -> Result<Vec<String>> {
+    let rank_p = cx.rank_of(n, &ins[0])? as i64;
+    let rank_i = cx.rank_of(n, &ins[1])? as i64;
+    let b = if batch_dims < 0 { batch_dims + rank_i } else { batch_dims };
+    let a = if axis < 0 { axis + rank_p } else { axis };
+    if b <= 0 || a != b || b >= rank_p || b > rank_i {
+        return Err(cx.bad(n, format!("batch_dims={batch_dims} with axis={axis} is not supported")));
+    }
+    let dims: Option<Vec<i64>> = (0..=b as usize).map(|k| cx.dim(&ins[0], k)).collect();
+    let dims = dims.ok_or_else(|| cx.bad(n, "batch_dims needs the batch and gathered sizes of params known"))?;
+    let (batch, rows) = (dims[..b as usize].iter().product::<i64>(), dims[b as usize]);
+    // params → [batch·rows, trailing dims of params...].
+    let shape = cx.op("Shape", &[&ins[0]], vec![])?;
+    let (from, to, ax) = (cx.i64s(&[b + 1]), cx.i64s(&[i64::MAX]), cx.i64s(&[0]));
+    let tail = cx.op("Slice", &[&shape, &from, &to, &ax], vec![])?;
+    let head = cx.i64s(&[batch * rows]);
+    let target = cx.op("Concat", &[&head, &tail], vec![("axis", A::Int(0))])?;
+    let flat = cx.op("Reshape", &[&ins[0], &target], vec![])?;
+    let it = cx.dtype_of(n, &ins[1])?;
+    let mut offset_shape: Vec<usize> = dims[..b as usize].iter().map(|&d| d as usize).collect();
+    offset_shape.extend(std::iter::repeat_n(1, (rank_i - b) as usize));
+    let offsets: Vec<i64> = (0..batch).map(|k| k * rows).collect();
+    let offsets = Tensor::from_vec(offset_shape, offsets)?;
+    let offsets = cx.constant(offsets);
+    let offsets = cx.cast(&offsets, it)?;
+    let idx = cx.op("Add", &[&ins[1], &offsets], vec![])?;
+    Ok(vec![cx.op("Gather", &[&flat, &idx], vec![("axis", A::Int(0))])?])
+}
+
+fn split(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    // Split: (axis, value); SplitV: (value, size_splits, axis).
+    let (value, axis) = if n.op == "Split" { (&ins[1], &ins[0]) } else { (&ins[0], &ins[2]) };
+    let axis = axis_of(cx, n, axis)?;
+    let num = cx.int(n, "num_split", -1)?;
+    let num = usize::try_from(num).ok().filter(|&k| k > 0).ok_or_else(|| cx.bad(n, format!("num_split={num}")))?;
+    let mut inputs = vec![Some(value.clone())];
+    if n.op == "SplitV" {
+        let mut sizes = cx.ints_of(n, &ins[1], "size_splits")?;
+        // One size may be -1: whatever the others leave.
+        if let Some(k) = sizes.iter().position(|&s| s == -1) {
+            let rank = cx.rank_of(n, value)? as i64;
+            let ax = if axis < 0 { axis + rank } else { axis };
+            let total = usize::try_from(ax).ok().and_then(|a| cx.dim(value, a));
+            let total = total.ok_or_else(|| cx.bad(n, "a size of -1 needs the split axis's size known"))?;
+            sizes[k] = total - sizes.iter().filter(|&&s| s != -1).sum::<i64>();
+        }
+        inputs.push(Some(cx.i64s(&sizes)));
+    }
+    cx.emit("Split", inputs, num, vec![("axis", A::Int(axis))])
+}
+
+fn broadcast_to(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let shape = cx.as_i64(&ins[1])?;
+    Ok(vec![cx.op("Expand", &[&ins[0], &shape], vec![])?])
+}
+
+fn filled_like(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let d = cx.dtype_of(n, &ins[0])?;
+    let v = cx.scalar(if n.op == "OnesLike" { 1.0 } else { 0.0 }, d)?;
+    let shape = cx.op("Shape", &[&ins[0]], vec![])?;
+    Ok(vec![cx.op("Expand", &[&v, &shape], vec![])?])
 }
 
 fn gather_nd(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
@@ -383,6 +449,7 @@ const TWO: Ports = Ports::exactly(2);
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
+    Rule::new("BroadcastTo", TWO, "Expand", broadcast_to),
     Rule::new("CheckNumerics", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("ConcatV2", Ports::at_least(2), "Concat", concat).notes("constant axis"),
     Rule::new("EnsureShape", ONE, "(none)", pass_through).notes("passes its input through"),
@@ -390,12 +457,14 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Fill", TWO, "Expand", fill),
     Rule::new("Gather", TWO, "Gather", gather),
     Rule::new("GatherNd", TWO, "GatherND", gather_nd),
-    Rule::new("GatherV2", Ports::exactly(3), "Gather", gather).notes("constant axis; `batch_dims` 0 only"),
+    Rule::new("GatherV2", Ports::exactly(3), "Gather", gather)
+        .notes("constant axis; `batch_dims` > 0 (axis = batch_dims) as one Gather over merged batch rows"),
     Rule::new("Identity", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("IdentityN", Ports::at_least(0), "(none)", pass_through).notes("passes its inputs through"),
     Rule::new("MirrorPad", TWO, "Pad / Slice + Concat", mirror_pad)
         .notes("REFLECT: `Pad` reflect; SYMMETRIC (constant paddings): reversed slices concatenated"),
     Rule::new("NoOp", Ports::at_least(0), "(none)", no_op).notes("no outputs"),
+    Rule::new("OnesLike", ONE, "Shape + Expand", filled_like),
     Rule::new("Pack", Ports::at_least(1), "Unsqueeze + Concat", pack).notes("`axis`"),
     Rule::new("Pad", TWO, "Pad", pad),
     Rule::new("PadV2", Ports::exactly(3), "Pad", pad).notes("`constant_values`"),
@@ -408,6 +477,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Size", ONE, "Size (+ Cast)", size).notes("`out_type` (default i32)"),
     Rule::new("Slice", Ports::exactly(3), "Slice", slice).notes("size -1 is \"to the end\""),
     Rule::new("Snapshot", ONE, "(none)", pass_through).notes("passes its input through"),
+    Rule::new("Split", TWO, "Split", split).notes("`num_split`, constant axis"),
+    Rule::new("SplitV", Ports::exactly(3), "Split", split).notes("constant sizes (one may be -1), constant axis"),
     Rule::new("Squeeze", ONE, "Squeeze", squeeze).notes("`squeeze_dims` (empty: every size-1 axis)"),
     Rule::new("StopGradient", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("StridedSlice", Ports::exactly(4), "Slice + Squeeze + Unsqueeze", strided_slice)
@@ -415,6 +486,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Tile", TWO, "Tile", tile),
     Rule::new("Transpose", TWO, "Transpose", transpose).notes("constant permutation"),
     Rule::new("Unpack", ONE, "Split + Squeeze", unpack).notes("`num`, `axis`"),
+    Rule::new("ZerosLike", ONE, "Shape + Expand", filled_like),
 ];
 
 #[cfg(test)]

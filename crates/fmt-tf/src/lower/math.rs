@@ -139,6 +139,21 @@ fn cumsum(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     Ok(vec![cx.op("CumSum", &[&ins[0], &ins[1]], attrs)?])
 }
 
+fn add_n(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    if ins.len() == 1 {
+        return Ok(ins.to_vec());
+    }
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    Ok(vec![cx.op("Sum", &refs, vec![])?])
+}
+
+fn softsign(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let a = cx.op("Abs", &[&ins[0]], vec![])?;
+    let one = scalar_like(cx, n, &ins[0], 1.0)?;
+    let d = cx.op("Add", &[&a, &one], vec![])?;
+    Ok(vec![cx.op("Div", &[&ins[0], &d], vec![])?])
+}
+
 const ONE: Ports = Ports::exactly(1);
 const TWO: Ports = Ports::exactly(2);
 
@@ -146,6 +161,7 @@ const TWO: Ports = Ports::exactly(2);
 pub(crate) const RULES: &[Rule] = &[
     Rule::new("Abs", ONE, "Abs", direct),
     Rule::new("Add", TWO, "Add", direct),
+    Rule::new("AddN", Ports::at_least(1), "Sum", add_n),
     Rule::new("AddV2", TWO, "Add", direct),
     Rule::new("Cast", ONE, "Cast", cast).notes("`DstT`; float → int truncates as TF does"),
     Rule::new("Ceil", ONE, "Ceil", direct),
@@ -156,6 +172,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Equal", TWO, "Equal", direct),
     Rule::new("Erf", ONE, "Erf", direct),
     Rule::new("Erfc", ONE, "Erf + Sub", erfc).notes("`1 - Erf(x)`: no canonical Erfc"),
+    Rule::new("Cos", ONE, "Cos", direct),
     Rule::new("Exp", ONE, "Exp", direct),
     Rule::new("Floor", ONE, "Floor", direct),
     Rule::new("FloorDiv", TWO, "Div + Floor / Mod + Sub + Div", floor_div)
@@ -187,7 +204,9 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Selu", ONE, "Selu", selu),
     Rule::new("Sigmoid", ONE, "Sigmoid", direct),
     Rule::new("Sign", ONE, "Sign", direct),
+    Rule::new("Sin", ONE, "Sin", direct),
     Rule::new("Softplus", ONE, "Softplus", direct),
+    Rule::new("Softsign", ONE, "Abs + Add + Div", softsign).notes("`x / (1 + |x|)`"),
     Rule::new("Sqrt", ONE, "Sqrt", direct),
     Rule::new("Square", ONE, "Mul", square).notes("`x * x`"),
     Rule::new("SquaredDifference", TWO, "Sub + Mul", squared_difference),

@@ -6,7 +6,7 @@
 //! takes axes as an input or an attribute at the import opset is read from
 //! `ir::schema`. `ArgMax`/`ArgMin` return `output_type` (default `i64`).
 
-use ir::{Attribute as A, Result};
+use ir::{Attribute as A, DType, Result};
 
 use super::{Cx, Ports, Rule, type_attr};
 use crate::graph::TfNode;
@@ -32,13 +32,21 @@ fn reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     Ok(vec![cx.op(op, &[&ins[0]], attrs)?])
 }
 
+/// `All`/`Any`: the canonical min/max reductions take no booleans at the
+/// import opset, so they run on 0/1 integers.
+fn bool_reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let x = cx.cast(&ins[0], DType::I32)?;
+    let r = reduction(cx, n, &[x, ins[1].clone()])?;
+    Ok(vec![cx.cast(&r[0], DType::Bool)?])
+}
+
 fn arg_reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let axis = match cx.ints_of(n, &ins[1], "dimension")?.as_slice() {
         [a] => *a,
         v => return Err(cx.bad(n, format!("the dimension must be one axis, found {v:?}"))),
     };
     let out = cx.op(cx.target, &[&ins[0]], vec![("axis", A::Int(axis)), ("keepdims", A::Int(0))])?;
-    let to = type_attr(n, "output_type").unwrap_or(ir::DType::I64);
+    let to = type_attr(n, "output_type").unwrap_or(DType::I64);
     Ok(vec![cx.cast(&out, to)?])
 }
 
@@ -46,6 +54,8 @@ const TWO: Ports = Ports::exactly(2);
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
+    Rule::new("All", TWO, "ReduceMin", bool_reduction).notes("on 0/1 `i32`; `keep_dims`; constant axes"),
+    Rule::new("Any", TWO, "ReduceMax", bool_reduction).notes("on 0/1 `i32`; `keep_dims`; constant axes"),
     Rule::new("ArgMax", TWO, "ArgMax", arg_reduction).notes("`output_type` (`Cast` to i32 when asked)"),
     Rule::new("ArgMin", TWO, "ArgMin", arg_reduction).notes("`output_type` (`Cast` to i32 when asked)"),
     Rule::new("Max", TWO, "ReduceMax", reduction).notes("`keep_dims`; constant axes"),
