@@ -8,5 +8,7 @@
 
 pub mod dtype;
 pub mod graph;
+pub mod lower;
 
 pub use graph::{TfAttr, TfGraph, TfNode, TfPort, TfRef, TfShape};
+pub use lower::{LowerOptions, lower, ops_markdown};

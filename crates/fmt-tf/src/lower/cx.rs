@@ -1,0 +1,311 @@
+//! The lowering context every rule gets: the graph being built, what
+//! `ir::infer` knows of each value, and helpers for attributes, constants
+//! and the small subgraphs rules keep needing.
+
+use std::fmt;
+
+use ir::build::GraphBuilder;
+use ir::infer::{Known, Types};
+use ir::{Attribute, DType, Dim, Error, Node, Result, Shape, Tensor};
+
+use super::{ORIGIN, to_ir_attr};
+use crate::graph::{TfAttr, TfNode};
+
+/// See the module documentation.
+pub(crate) struct Cx<'a> {
+    /// The model's name, for errors.
+    path: &'a str,
+    /// The graph being built.
+    pub(crate) b: GraphBuilder,
+    /// What inference knows of each value so far.
+    types: Types,
+    /// The TF node being lowered (helper nodes are named after it).
+    current: String,
+    /// The canonical op(s) the rule being run names (one-to-one rules emit it).
+    pub(crate) target: &'static str,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(path: &'a str) -> Self {
+        Cx { path, b: GraphBuilder::new(path), types: Types::default(), current: String::new(), target: "" }
+    }
+
+    /// A malformed-model error naming the node.
+    pub(crate) fn bad(&self, n: &TfNode, msg: impl fmt::Display) -> Error {
+        Error::malformed(self.path, format!("node '{}' ({}): {msg}", n.name, n.op))
+    }
+
+    /// Names helper nodes after `name` from now on.
+    pub(crate) fn set_current(&mut self, name: &str) {
+        self.current = name.to_string();
+    }
+
+    /// Records a graph input's type.
+    pub(crate) fn input(&mut self, name: &str, dtype: DType, shape: Option<Shape>) {
+        self.b.set_dtype(name, dtype);
+        self.types.insert(name, Known::tensor(Some(dtype), shape));
+    }
+
+    /// Stores `t` as the initializer `name` (a name taken from the builder).
+    pub(crate) fn set_constant(&mut self, name: &str, t: Tensor) {
+        self.types.insert(name, Known::from_tensor(&t));
+        self.b.set_initializer(name, t);
+    }
+
+    /// What is known about `v`.
+    pub(crate) fn known(&self, v: &str) -> Known {
+        self.types.get(v).cloned().unwrap_or_else(Known::unknown)
+    }
+
+    /// The element type of `v`.
+    pub(crate) fn dtype(&self, v: &str) -> Option<DType> {
+        self.types.dtype(v).or_else(|| self.b.dtype(v))
+    }
+
+    /// The element type of `v`, required.
+    pub(crate) fn dtype_of(&self, n: &TfNode, v: &str) -> Result<DType> {
+        self.dtype(v).ok_or_else(|| self.bad(n, format!("the element type of '{v}' is unknown")))
+    }
+
+    /// The shape of `v`, if its rank is known.
+    pub(crate) fn shape(&self, v: &str) -> Option<&Shape> {
+        self.types.shape(v)
+    }
+
+    /// The rank of `v`, required.
+    pub(crate) fn rank_of(&self, n: &TfNode, v: &str) -> Result<usize> {
+        self.types.rank(v).ok_or_else(|| self.bad(n, format!("the rank of '{v}' is unknown")))
+    }
+
+    /// The fixed size of dimension `k` of `v`, if known.
+    pub(crate) fn dim(&self, v: &str, k: usize) -> Option<i64> {
+        match self.shape(v)?.dims().get(k)? {
+            Dim::Fixed(d) => i64::try_from(*d).ok(),
+            _ => None,
+        }
+    }
+
+    /// The initializer behind `v`, if it is one.
+    pub(crate) fn const_of(&self, v: &str) -> Option<&Tensor> {
+        self.b.initializer(v)
+    }
+
+    /// The integer elements of `v` when they are known (a constant, or a
+    /// shape computation inference tracked).
+    pub(crate) fn const_ints(&self, v: &str) -> Option<Vec<i64>> {
+        self.types.get(v)?.ints()?.iter().map(|x| x.int()).collect()
+    }
+
+    /// The integer elements of `v`, required to be known.
+    pub(crate) fn ints_of(&self, n: &TfNode, v: &str, what: &str) -> Result<Vec<i64>> {
+        self.const_ints(v).ok_or_else(|| self.bad(n, format!("the {what} ('{v}') must be a constant")))
+    }
+
+    /// Appends a node of `op` with fresh output names (named after the
+    /// current TF node), types its outputs through `ir::infer`, and returns them.
+    pub(crate) fn emit(
+        &mut self,
+        op: &str,
+        inputs: Vec<Option<String>>,
+        outputs: usize,
+        attrs: Vec<(&str, Attribute)>,
+    ) -> Result<Vec<String>> {
+        let base = format!("{}/{op}", self.current);
+        let outs: Vec<String> = (0..outputs).map(|_| self.b.fresh_value(&base)).collect();
+        let mut node = Node { op: op.to_string(), inputs, outputs: outs.clone(), ..Node::default() };
+        node.name = self.b.fresh_node(&base);
+        for (k, v) in attrs {
+            node.attrs.insert(k.to_string(), v);
+        }
+        self.add(node)?;
+        Ok(outs)
+    }
+
+    /// Appends `node`, typing its outputs.
+    fn add(&mut self, node: Node) -> Result<()> {
+        let unknown = Known::unknown();
+        let ins: Vec<Option<&Known>> =
+            node.inputs.iter().map(|i| i.as_deref().map(|v| self.types.get(v).unwrap_or(&unknown))).collect();
+        let outs = ir::infer::infer_node(&node, &ins, ir::opset::DEFAULT_OPSET)
+            .map_err(|e| Error::malformed(self.path, format!("lowering node '{}': {e}", self.current)))?;
+        for (name, k) in node.outputs.iter().zip(outs) {
+            if let Some(d) = k.dtype() {
+                self.b.set_dtype(name, d);
+            }
+            self.types.insert(name.clone(), k);
+        }
+        self.b.add_node(node, None);
+        Ok(())
+    }
+
+    /// A one-output node of `op`; returns its output.
+    pub(crate) fn op(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attribute)>) -> Result<String> {
+        let ins = inputs.iter().map(|v| Some(v.to_string())).collect();
+        Ok(self.emit(op, ins, 1, attrs)?.remove(0))
+    }
+
+    /// Adds `t` as an initializer named after the current node.
+    pub(crate) fn constant(&mut self, t: Tensor) -> String {
+        let name = self.b.fresh_value(&format!("{}/const", self.current));
+        self.set_constant(&name, t);
+        name
+    }
+
+    /// A 1-D `i64` initializer.
+    pub(crate) fn i64s(&mut self, v: &[i64]) -> String {
+        self.constant(Tensor::from_vec(vec![v.len()], v.to_vec()).expect("a vector's length is its shape"))
+    }
+
+    /// A 0-D initializer of `dtype` holding `v`.
+    pub(crate) fn scalar(&mut self, v: f64, dtype: DType) -> Result<String> {
+        Ok(self.constant(ir::build::scalar_tensor(v, dtype)?))
+    }
+
+    /// `v` as `i64` (ONNX wants shapes, axes and indices as `i64`; TF
+    /// mostly writes `i32`): converted once for constants, a `Cast` otherwise.
+    pub(crate) fn as_i64(&mut self, v: &str) -> Result<String> {
+        if self.dtype(v) == Some(DType::I64) {
+            return Ok(v.to_string());
+        }
+        if let Some(t) = self.const_of(v)
+            && let Some(vals) = self.const_ints(v)
+        {
+            let t = Tensor::from_vec(t.shape().to_vec(), vals)?;
+            return Ok(self.constant(t));
+        }
+        self.cast(v, DType::I64)
+    }
+
+    /// `Cast` of `v` to `to` (nothing when it already has that type).
+    pub(crate) fn cast(&mut self, v: &str, to: DType) -> Result<String> {
+        if self.dtype(v) == Some(to) {
+            return Ok(v.to_string());
+        }
+        self.op("Cast", &[v], vec![("to", Attribute::Int(i64::from(to.onnx_code())))])
+    }
+
+    /// `v` as a 1-D `i64` vector (a scalar axis or count becomes `[x]`).
+    pub(crate) fn as_i64_vector(&mut self, v: &str) -> Result<String> {
+        if let Some(vals) = self.const_ints(v)
+            && self.const_of(v).is_some()
+        {
+            return Ok(self.i64s(&vals));
+        }
+        let v = self.as_i64(v)?;
+        if self.shape(&v).is_some_and(|s| s.rank() == 1) {
+            return Ok(v);
+        }
+        let shape = self.i64s(&[-1]);
+        self.op("Reshape", &[&v, &shape], vec![])
+    }
+
+    /// `Transpose` of `v` by `perm`; a constant is permuted once instead.
+    pub(crate) fn transpose(&mut self, v: &str, perm: &[usize]) -> Result<String> {
+        if let Some(t) = self.const_of(v) {
+            let t = permute(t, perm)?;
+            return Ok(self.constant(t));
+        }
+        let p = perm.iter().map(|&p| p as i64).collect();
+        self.op("Transpose", &[v], vec![("perm", Attribute::Ints(p))])
+    }
+
+    /// Keeps `n` as it is: a node of the `tf` domain reading `ins`, with
+    /// `outputs` outputs and the node's attributes.
+    pub(crate) fn keep(&mut self, n: &TfNode, ins: &[String], outputs: usize) -> Result<Vec<String>> {
+        let outs: Vec<String> = (0..outputs).map(|k| self.b.fresh_value(&format!("{}:{k}", n.name))).collect();
+        let mut node = Node {
+            op: n.op.clone(),
+            domain: ORIGIN.to_string(),
+            name: self.b.fresh_node(&n.name),
+            inputs: ins.iter().cloned().map(Some).collect(),
+            outputs: outs.clone(),
+            ..Node::default()
+        };
+        for (k, a) in &n.attrs {
+            if let Some(a) = to_ir_attr(a) {
+                node.attrs.insert(k.clone(), a);
+            }
+        }
+        self.add(node)?;
+        Ok(outs)
+    }
+
+    /// Integer attribute `name`, `default` when absent.
+    pub(crate) fn int(&self, n: &TfNode, name: &str, default: i64) -> Result<i64> {
+        match n.attr(name) {
+            None => Ok(default),
+            Some(a) => a.as_int().ok_or_else(|| self.bad(n, format!("attribute '{name}' is not an integer"))),
+        }
+    }
+
+    /// Integer-list attribute `name`, if present.
+    pub(crate) fn ints(&self, n: &TfNode, name: &str) -> Result<Option<Vec<i64>>> {
+        match n.attr(name) {
+            None => Ok(None),
+            Some(a) => a
+                .as_ints()
+                .map(Some)
+                .ok_or_else(|| self.bad(n, format!("attribute '{name}' is not a list of integers"))),
+        }
+    }
+
+    /// Float attribute `name`, `default` when absent.
+    pub(crate) fn float(&self, n: &TfNode, name: &str, default: f32) -> Result<f32> {
+        match n.attr(name) {
+            None => Ok(default),
+            Some(TfAttr::Int(v)) => Ok(*v as f32),
+            Some(a) => a.as_float().ok_or_else(|| self.bad(n, format!("attribute '{name}' is not a number"))),
+        }
+    }
+
+    /// Boolean attribute `name`, `default` when absent.
+    pub(crate) fn bool(&self, n: &TfNode, name: &str, default: bool) -> Result<bool> {
+        match n.attr(name) {
+            None => Ok(default),
+            Some(a) => a.as_bool().ok_or_else(|| self.bad(n, format!("attribute '{name}' is not a boolean"))),
+        }
+    }
+
+    /// String attribute `name`, `default` when absent.
+    pub(crate) fn str<'n>(&self, n: &'n TfNode, name: &str, default: &'n str) -> Result<&'n str> {
+        match n.attr(name) {
+            None => Ok(default),
+            Some(a) => a.as_str().ok_or_else(|| self.bad(n, format!("attribute '{name}' is not a string"))),
+        }
+    }
+}
+
+/// `t` with its axes permuted (`out.shape[i] = t.shape[perm[i]]`), moving
+/// whole elements as bytes so every fixed-width dtype works.
+pub(crate) fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor> {
+    let shape = t.shape();
+    let mut seen = vec![false; shape.len()];
+    if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true)) {
+        return Err(Error::invalid(format!("cannot permute a tensor of shape {shape:?} by {perm:?}")));
+    }
+    let width = match t.dtype().bits() {
+        Some(b) if b % 8 == 0 => (b / 8) as usize,
+        _ => return Err(Error::invalid(format!("cannot permute {} tensors", t.dtype()))),
+    };
+    let src = t.raw().ok_or_else(|| Error::invalid(format!("cannot permute {} tensors", t.dtype())))?.as_bytes();
+    let mut strides = vec![1usize; shape.len()];
+    for k in (0..shape.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * shape[k + 1];
+    }
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let out_strides: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
+    let mut out = Vec::with_capacity(src.len());
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..t.numel() {
+        let off = idx.iter().zip(&out_strides).map(|(i, s)| i * s).sum::<usize>() * width;
+        out.extend_from_slice(&src[off..off + width]);
+        for k in (0..idx.len()).rev() {
+            idx[k] += 1;
+            if idx[k] < out_shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    Tensor::from_raw(t.dtype(), out_shape, ir::Buffer::from_vec(out))
+}
