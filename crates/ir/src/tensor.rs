@@ -191,6 +191,51 @@ impl Tensor {
         }
     }
 
+    /// The tensor with its axes permuted (`out.shape[i] = shape[perm[i]]`),
+    /// as a `Transpose` computes it. Borrows the bytes when only size-1 axes
+    /// move (the element order is unchanged); otherwise moves whole elements
+    /// as bytes, so every dtype of a byte or more works (not strings, not
+    /// 4/2-bit types).
+    pub fn permuted(&self, perm: &[usize]) -> Result<Self> {
+        let shape = &self.shape;
+        let mut seen = vec![false; shape.len()];
+        if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true))
+        {
+            return Err(Error::invalid(format!("cannot permute a tensor of shape {shape:?} by {perm:?}")));
+        }
+        let out_shape: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
+        let moved: Vec<usize> = perm.iter().copied().filter(|&a| shape[a] != 1).collect();
+        if moved.windows(2).all(|w| w[0] < w[1]) {
+            return self.reshaped(out_shape);
+        }
+        let width = match (self.dtype.bits(), &self.data) {
+            (Some(b), TensorData::Bytes(_)) if b % 8 == 0 => (b / 8) as usize,
+            _ => return Err(Error::invalid(format!("cannot permute {} tensors", self.dtype))),
+        };
+        let src = self.raw().map(Buffer::as_bytes).unwrap_or_default();
+        let mut in_strides = vec![width; shape.len()];
+        for k in (0..shape.len().saturating_sub(1)).rev() {
+            in_strides[k] = in_strides[k + 1] * shape[k + 1];
+        }
+        let strides: Vec<usize> = perm.iter().map(|&a| in_strides[a]).collect();
+        let mut out = Vec::with_capacity(src.len());
+        let mut index = vec![0usize; out_shape.len()];
+        for _ in 0..self.numel() {
+            let offset: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+            let element =
+                src.get(offset..offset + width).ok_or_else(|| Error::invalid("tensor shorter than its shape"))?;
+            out.extend_from_slice(element);
+            for k in (0..index.len()).rev() {
+                index[k] += 1;
+                if index[k] < out_shape[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+        Tensor::from_raw(self.dtype, out_shape, Buffer::from_vec(out))
+    }
+
     /// The same data seen with another shape of equal element count.
     pub fn reshaped(&self, shape: Vec<usize>) -> Result<Self> {
         if numel_of(&shape)? != self.numel() {

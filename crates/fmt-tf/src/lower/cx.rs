@@ -202,7 +202,7 @@ impl<'a> Cx<'a> {
     /// `Transpose` of `v` by `perm`; a constant is permuted once instead.
     pub(crate) fn transpose(&mut self, v: &str, perm: &[usize]) -> Result<String> {
         if let Some(t) = self.const_of(v) {
-            let t = permute(t, perm)?;
+            let t = t.permuted(perm)?;
             return Ok(self.constant(t));
         }
         let p = perm.iter().map(|&p| p as i64).collect();
@@ -273,39 +273,4 @@ impl<'a> Cx<'a> {
             Some(a) => a.as_str().ok_or_else(|| self.bad(n, format!("attribute '{name}' is not a string"))),
         }
     }
-}
-
-/// `t` with its axes permuted (`out.shape[i] = t.shape[perm[i]]`), moving
-/// whole elements as bytes so every fixed-width dtype works.
-pub(crate) fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor> {
-    let shape = t.shape();
-    let mut seen = vec![false; shape.len()];
-    if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true)) {
-        return Err(Error::invalid(format!("cannot permute a tensor of shape {shape:?} by {perm:?}")));
-    }
-    let width = match t.dtype().bits() {
-        Some(b) if b % 8 == 0 => (b / 8) as usize,
-        _ => return Err(Error::invalid(format!("cannot permute {} tensors", t.dtype()))),
-    };
-    let src = t.raw().ok_or_else(|| Error::invalid(format!("cannot permute {} tensors", t.dtype())))?.as_bytes();
-    let mut strides = vec![1usize; shape.len()];
-    for k in (0..shape.len().saturating_sub(1)).rev() {
-        strides[k] = strides[k + 1] * shape[k + 1];
-    }
-    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-    let out_strides: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
-    let mut out = Vec::with_capacity(src.len());
-    let mut idx = vec![0usize; shape.len()];
-    for _ in 0..t.numel() {
-        let off = idx.iter().zip(&out_strides).map(|(i, s)| i * s).sum::<usize>() * width;
-        out.extend_from_slice(&src[off..off + width]);
-        for k in (0..idx.len()).rev() {
-            idx[k] += 1;
-            if idx[k] < out_shape[k] {
-                break;
-            }
-            idx[k] = 0;
-        }
-    }
-    Tensor::from_raw(t.dtype(), out_shape, ir::Buffer::from_vec(out))
 }

@@ -16,7 +16,6 @@
 
 use ir::{Attribute as A, DType, Result, Tensor};
 
-use super::cx::permute;
 use super::{Cx, Ports, Rule, type_attr};
 use crate::graph::TfNode;
 
@@ -161,7 +160,7 @@ fn depthwise(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let [kh, kw] = kernel;
     let weight = match cx.const_of(&ins[1]) {
         Some(t) => {
-            let t = permute(t, &[2, 3, 0, 1])?.reshaped(vec![(c * m) as usize, 1, kh as usize, kw as usize])?;
+            let t = t.permuted(&[2, 3, 0, 1])?.reshaped(vec![(c * m) as usize, 1, kh as usize, kw as usize])?;
             cx.constant(t)
         }
         None => {

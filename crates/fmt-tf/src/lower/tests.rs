@@ -180,9 +180,9 @@ fn nchw_input_layout_declares_the_input_channels_first() {
 #[test]
 fn permute_moves_whole_elements() {
     let t = Tensor::from_vec(vec![2, 3], vec![1i16, 2, 3, 4, 5, 6]).unwrap();
-    let p = cx::permute(&t, &[1, 0]).unwrap();
+    let p = t.permuted(&[1, 0]).unwrap();
     assert_eq!(p.shape(), &[3, 2]);
     assert_eq!(&*p.as_slice::<i16>().unwrap(), &[1, 4, 2, 5, 3, 6]);
-    assert!(cx::permute(&t, &[0, 0]).is_err());
-    assert!(cx::permute(&t, &[0]).is_err());
+    assert!(t.permuted(&[0, 0]).is_err());
+    assert!(t.permuted(&[0]).is_err());
 }

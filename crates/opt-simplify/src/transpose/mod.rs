@@ -604,7 +604,7 @@ fn fold_into_constants(g: &mut Graph, c: &mut Counts) {
         if p.len() != rank || perms.iter().any(|q| q != p) {
             continue;
         }
-        let Some(folded) = perm::permute(t, p) else { continue };
+        let Ok(folded) = t.permuted(p) else { continue };
         let first = g.nodes[ts[0]].output(0).unwrap_or_default().to_string();
         for &k in &ts[1..] {
             let y = g.nodes[k].output(0).unwrap_or_default().to_string();

@@ -3,7 +3,7 @@
 //! Convention (ONNX `Transpose`): `y = Transpose(x, p)` has `y.shape[k] =
 //! x.shape[p[k]]`, i.e. axis `k` of the result is axis `p[k]` of the input.
 
-use ir::{Buffer, Tensor};
+use ir::Tensor;
 
 /// Whether `p` is a permutation of `0..p.len()`.
 pub(crate) fn is_perm(p: &[usize]) -> bool {
@@ -70,46 +70,6 @@ pub(crate) fn after_inserting(p: &[usize], axes: &[usize]) -> Vec<usize> {
     q
 }
 
-/// `t` transposed by `p` (`t.shape().len() == p.len()`). Borrows the bytes
-/// when only size-1 axes move (the element order is unchanged); `None` for
-/// dtypes narrower than a byte and for strings.
-pub(crate) fn permute(t: &Tensor, p: &[usize]) -> Option<Tensor> {
-    let shape = t.shape();
-    if shape.len() != p.len() || !is_perm(p) {
-        return None;
-    }
-    let out_shape: Vec<usize> = p.iter().map(|&a| shape[a]).collect();
-    let moved: Vec<usize> = p.iter().copied().filter(|&a| shape[a] != 1).collect();
-    if moved.windows(2).all(|w| w[0] < w[1]) {
-        return t.reshaped(out_shape).ok();
-    }
-    let bits = t.dtype().bits()?;
-    if bits % 8 != 0 {
-        return None;
-    }
-    let width = (bits / 8) as usize;
-    let src = t.raw()?.as_bytes();
-    let mut in_strides = vec![width; shape.len()];
-    for k in (0..shape.len().saturating_sub(1)).rev() {
-        in_strides[k] = in_strides[k + 1] * shape[k + 1];
-    }
-    let strides: Vec<usize> = p.iter().map(|&a| in_strides[a]).collect();
-    let mut out = Vec::with_capacity(src.len());
-    let mut index = vec![0usize; out_shape.len()];
-    for _ in 0..t.numel() {
-        let offset: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
-        out.extend_from_slice(src.get(offset..offset + width)?);
-        for k in (0..index.len()).rev() {
-            index[k] += 1;
-            if index[k] < out_shape[k] {
-                break;
-            }
-            index[k] = 0;
-        }
-    }
-    Tensor::from_raw(t.dtype(), out_shape, Buffer::from_vec(out)).ok()
-}
-
 /// A constant of rank at most `rank` prepared to meet a tensor whose
 /// transpose by `p` it was broadcast against: padded with leading 1s to
 /// `rank` (numpy broadcasting) and transposed by `inverse(p)`.
@@ -121,7 +81,7 @@ pub(crate) fn for_untransposed(t: &Tensor, p: &[usize]) -> Option<Tensor> {
     }
     let mut full = vec![1usize; rank - have];
     full.extend_from_slice(t.shape());
-    permute(&t.reshaped(full).ok()?, &inverse(p))
+    t.reshaped(full).ok()?.permuted(&inverse(p)).ok()
 }
 
 #[cfg(test)]
@@ -151,7 +111,7 @@ mod tests {
     #[test]
     fn permute_moves_bytes_and_borrows_when_it_can() {
         let t = Tensor::from_vec(vec![2, 3], (0..6).map(|v| v as f32).collect()).unwrap();
-        let u = permute(&t, &[1, 0]).unwrap();
+        let u = t.permuted(&[1, 0]).unwrap();
         assert_eq!(u.shape(), [3, 2]);
         assert_eq!(&*u.as_slice::<f32>().unwrap(), &[0., 3., 1., 4., 2., 5.]);
         // [1, C, 1, 1] <- [1, 1, 1, C]: same bytes.
@@ -159,7 +119,7 @@ mod tests {
         let c = for_untransposed(&b, &[0, 2, 3, 1]).unwrap();
         assert_eq!(c.shape(), [1, 3, 1, 1]);
         assert_eq!(c.raw().unwrap().as_bytes().as_ptr(), b.raw().unwrap().as_bytes().as_ptr());
-        let q = Tensor::from_raw(ir::DType::I4, vec![2, 2], Buffer::from_vec(vec![0x21, 0x43])).unwrap();
-        assert!(permute(&q, &[1, 0]).is_none());
+        let q = Tensor::from_raw(ir::DType::I4, vec![2, 2], ir::Buffer::from_vec(vec![0x21, 0x43])).unwrap();
+        assert!(q.permuted(&[1, 0]).is_err());
     }
 }
