@@ -6,7 +6,11 @@
 //! control edges; the lowering maps each TensorFlow op to canonical (ONNX)
 //! nodes through one rule table split by op family.
 
+pub mod bundle;
 pub mod dtype;
+pub mod generated;
 pub mod graph;
+pub mod parse;
+pub mod tensor;
 
 pub use graph::{TfAttr, TfGraph, TfNode, TfPort, TfRef, TfShape};

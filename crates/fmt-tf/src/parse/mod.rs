@@ -1,0 +1,4 @@
+//! The parser: bytes → [`TfGraph`](crate::TfGraph).
+
+pub mod attr;
+pub mod outputs;
