@@ -14,3 +14,6 @@ pub mod parse;
 pub mod tensor;
 
 pub use graph::{TfAttr, TfGraph, TfNode, TfPort, TfRef, TfShape};
+pub use parse::{
+    ParseOptions, SignatureInfo, detect_frozen, detect_saved_model, read_frozen, read_saved_model, signatures,
+};

@@ -169,7 +169,7 @@ fn narrow<T: Clone + Default>(vals: &[i32], n: usize, f: impl Fn(i32) -> T) -> s
 
 /// (real, imaginary) pairs of a complex field.
 fn pairs_of<T: Copy + Default>(vals: &[T], field: &str) -> std::result::Result<Vec<[T; 2]>, String> {
-    if vals.len() % 2 != 0 {
+    if !vals.len().is_multiple_of(2) {
         return Err(format!("{field} has an odd number of values"));
     }
     Ok(vals.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
@@ -181,7 +181,10 @@ mod tests {
     use crate::generated::tensorflow::tensor_shape_proto::Dim;
 
     fn shape(dims: &[i64]) -> Option<TensorShapeProto> {
-        Some(TensorShapeProto { dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(), unknown_rank: false })
+        Some(TensorShapeProto {
+            dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(),
+            unknown_rank: false,
+        })
     }
 
     fn dec(p: &TensorProto) -> std::result::Result<Tensor, String> {
@@ -198,9 +201,11 @@ mod tests {
         assert_eq!(&*dec(&zeros).unwrap().as_slice::<i64>().unwrap(), &[0, 0, 0]);
         let scalar = TensorProto { dtype: 3, int_val: vec![7], ..Default::default() };
         assert_eq!(dec(&scalar).unwrap().shape(), &[] as &[usize]);
-        let too_many = TensorProto { dtype: 1, tensor_shape: shape(&[1]), float_val: vec![1.0, 2.0], ..Default::default() };
+        let too_many =
+            TensorProto { dtype: 1, tensor_shape: shape(&[1]), float_val: vec![1.0, 2.0], ..Default::default() };
         assert!(dec(&too_many).unwrap_err().contains("2 values for 1"));
-        let huge = TensorProto { dtype: 1, tensor_shape: shape(&[1 << 40]), float_val: vec![1.0], ..Default::default() };
+        let huge =
+            TensorProto { dtype: 1, tensor_shape: shape(&[1 << 40]), float_val: vec![1.0], ..Default::default() };
         assert!(dec(&huge).unwrap_err().contains("would expand"));
         let negative = TensorProto { dtype: 1, tensor_shape: shape(&[-1]), ..Default::default() };
         assert!(dec(&negative).unwrap_err().contains("dimension -1"));
@@ -219,7 +224,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(dec(&s).unwrap().strings().unwrap(), &[b"ab".to_vec(), b"ab".to_vec()]);
-        let bools = TensorProto { dtype: 10, tensor_shape: shape(&[2]), bool_val: vec![true, false], ..Default::default() };
+        let bools =
+            TensorProto { dtype: 10, tensor_shape: shape(&[2]), bool_val: vec![true, false], ..Default::default() };
         assert_eq!(dec(&bools).unwrap().to_bools().unwrap(), [true, false]);
         let i8s = TensorProto { dtype: 6, tensor_shape: shape(&[2]), int_val: vec![-3, 5], ..Default::default() };
         assert_eq!(&*dec(&i8s).unwrap().as_slice::<i8>().unwrap(), &[-3, 5]);

@@ -106,7 +106,11 @@ impl Bundle {
         };
         let shard_err = |m: String| Error::malformed(path, format!("key '{key}': {m}"));
         let bytes = shard.slice_u64(offset, size).map_err(|_| {
-            shard_err(format!("bytes {offset}..{} are past the end of the {}-byte file", offset.saturating_add(size), shard.len()))
+            shard_err(format!(
+                "bytes {offset}..{} are past the end of the {}-byte file",
+                offset.saturating_add(size),
+                shard.len()
+            ))
         })?;
         let numel = shape
             .iter()
@@ -162,7 +166,10 @@ mod tests {
     use crate::generated::tensorflow::{TensorShapeProto, tensor_shape_proto::Dim};
 
     fn entry(dtype: i32, dims: &[i64], offset: i64, size: i64) -> Vec<u8> {
-        let shape = TensorShapeProto { dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(), unknown_rank: false };
+        let shape = TensorShapeProto {
+            dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(),
+            unknown_rank: false,
+        };
         BundleEntryProto { dtype, shape: Some(shape), shard_id: 0, offset, size, ..Default::default() }.encode_to_vec()
     }
 
@@ -175,8 +182,7 @@ mod tests {
         let floats = entry(1, &[3], 0, 12);
         let strings = entry(7, &[2], 12, 9);
         let past = entry(1, &[2], 16, 8);
-        let rows: Vec<(&[u8], &[u8])> =
-            vec![(b"", &header), (b"a/w", &floats), (b"b/s", &strings), (b"c/past", &past)];
+        let rows: Vec<(&[u8], &[u8])> = vec![(b"", &header), (b"a/w", &floats), (b"b/s", &strings), (b"c/past", &past)];
         let prefix = dir.join("variables");
         std::fs::write(with_suffix(&prefix, ".index"), table::tests::make_table(&rows)).unwrap();
         std::fs::write(with_suffix(&prefix, ".data-00000-of-00001"), data).unwrap();

@@ -22,7 +22,10 @@ pub fn attr(value: &AttrValue, source: &Buffer, path: &Path, what: &str) -> Resu
         Some(Value::Tensor(t)) => TfAttr::Tensor(decode(t, source, path, what)?),
         Some(Value::Func(f)) => TfAttr::Func(f.name.clone()),
         Some(Value::Placeholder(p)) => {
-            return Err(Error::malformed(path, format!("{what} refers to function attribute '{p}', which is not bound")));
+            return Err(Error::malformed(
+                path,
+                format!("{what} refers to function attribute '{p}', which is not bound"),
+            ));
         }
         Some(Value::List(l)) => {
             let mut items = Vec::new();
@@ -72,6 +75,9 @@ mod tests {
         assert_eq!(attr(&v(Value::List(list)), &b, p, "a").unwrap().as_ints(), Some(vec![1, 2, 2, 1]));
         assert_eq!(attr(&AttrValue { value: None }, &b, p, "a").unwrap(), TfAttr::List(vec![]));
         let e = attr(&v(Value::Placeholder("T".into())), &b, p, "node 'x' attribute 'dtype'").unwrap_err();
-        assert_eq!(e.to_string(), "g.pb: node 'x' attribute 'dtype' refers to function attribute 'T', which is not bound");
+        assert_eq!(
+            e.to_string(),
+            "g.pb: node 'x' attribute 'dtype' refers to function attribute 'T', which is not bound"
+        );
     }
 }

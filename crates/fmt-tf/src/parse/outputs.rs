@@ -23,8 +23,14 @@ use Count::{Number, One, Types};
 
 /// Ops whose output arguments are not one unnamed-in-practice list.
 const LAYOUTS: &[(&str, &[(&str, Count)])] = &[
-    ("FusedBatchNorm", &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)]),
-    ("FusedBatchNormV2", &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)]),
+    (
+        "FusedBatchNorm",
+        &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)],
+    ),
+    (
+        "FusedBatchNormV2",
+        &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)],
+    ),
     (
         "FusedBatchNormV3",
         &[
