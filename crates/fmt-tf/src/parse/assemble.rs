@@ -231,10 +231,10 @@ impl Draft<'_> {
             };
             let Some(value) = value_of(var, &self.nodes)? else {
                 let v = &self.nodes[var];
-                return Err(self.err(format!(
-                    "variable '{}' ({}) read by '{}' has no value in the checkpoint",
-                    v.name, v.op, n.name
-                )));
+                let reader = if v.name == n.name { String::new() } else { format!(" read by '{}'", n.name) };
+                return Err(
+                    self.err(format!("variable '{}' ({}){reader} has no value in the checkpoint", v.name, v.op))
+                );
             };
             if let Some(expected) = n.attr("dtype").and_then(TfAttr::as_dtype).filter(|&d| d != value.dtype()) {
                 return Err(self.err(format!(

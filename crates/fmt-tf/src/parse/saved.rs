@@ -213,11 +213,8 @@ struct Tf2Variables {
 
 impl Variables for Tf2Variables {
     fn value(&self, node: &TfNode) -> Result<Option<Tensor>> {
-        let Some(key) = self.by_node.get(&node.name) else { return Ok(None) };
-        match &self.bundle {
-            Some(b) => b.get(key).map(Some),
-            None => Err(missing_variables(&self.path, &node.name)),
-        }
+        let Some(bundle) = &self.bundle else { return Err(missing_variables(&self.path, &node.name)) };
+        self.by_node.get(&node.name).map(|key| bundle.get(key)).transpose()
     }
 }
 
