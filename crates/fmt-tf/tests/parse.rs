@@ -312,6 +312,10 @@ fn bundle_values_match_tensorflow() {
         let keys: Vec<&str> = bundle.keys().filter(|k| *k != "_CHECKPOINTABLE_OBJECT_GRAPH").collect();
         let want: Vec<&str> = expected.of("variable").iter().map(|l| l[0].as_str()).collect();
         assert_eq!(keys, want, "{case}");
+        for key in &keys {
+            bundle.verify(key).unwrap();
+        }
+        assert!(bundle.verify("_CHECKPOINTABLE_OBJECT_GRAPH").is_err());
         for (key, value) in npz(case) {
             let got = bundle.get(&key).unwrap();
             assert_eq!(got.shape(), value.shape(), "{case} {key}");

@@ -123,6 +123,42 @@ impl Bundle {
     }
 }
 
+impl Bundle {
+    /// Checks the stored CRC-32C of `key`'s bytes. [`Bundle::get`] does not,
+    /// since that would read every weight; call this when the cost is fine.
+    /// String entries, which TensorFlow checksums over their length
+    /// encoding rather than their bytes, are refused.
+    pub fn verify(&self, key: &str) -> Result<()> {
+        let entry = self
+            .entries
+            .get(key)
+            .ok_or_else(|| Error::malformed(&self.index, format!("key '{key}': not in the checkpoint")))?;
+        if crate::dtype::to_ir(entry.dtype) == Some(DType::String) {
+            return Err(Error::invalid(format!("key '{key}': CRC checks of string entries are not supported")));
+        }
+        let (path, shard) = usize::try_from(entry.shard_id).ok().and_then(|i| self.shards.get(i)).ok_or_else(|| {
+            Error::malformed(&self.index, format!("key '{key}': shard {} does not exist", entry.shard_id))
+        })?;
+        let (Ok(offset), Ok(size)) = (u64::try_from(entry.offset), u64::try_from(entry.size)) else {
+            return Err(Error::malformed(&self.index, format!("key '{key}': negative offset or size")));
+        };
+        let bytes = shard.slice_u64(offset, size).map_err(|_| {
+            Error::malformed(
+                path,
+                format!("key '{key}': bytes {offset}..{} are past the end", offset.saturating_add(size)),
+            )
+        })?;
+        let actual = crc32c::mask(crc32c::crc32c(&bytes));
+        if actual != entry.crc32c {
+            return Err(Error::malformed(
+                path,
+                format!("key '{key}': bad CRC: stored {:#010x}, computed {actual:#010x}", entry.crc32c),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `prefix` with `suffix` appended to its file name.
 fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
