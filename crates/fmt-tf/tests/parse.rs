@@ -220,6 +220,13 @@ fn frozen_graphs() {
         assert_eq!(a, b, "{case}");
         assert_eq!(histogram(&g), e.histogram(), "{case}");
         assert_eq!(fmt_tf::detect_frozen(&path), Detection::Content);
+        // Weights are views of the mapped file (tensor_content is not copied).
+        let weights: Vec<&Tensor> =
+            g.nodes.iter().filter_map(|n| n.attr("value").and_then(TfAttr::as_tensor)).collect();
+        assert!(
+            weights.iter().any(|t| t.numel() > 4 && format!("{:?}", t.raw().unwrap()).contains("mapped")),
+            "{case}"
+        );
     }
 }
 

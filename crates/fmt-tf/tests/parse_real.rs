@@ -1,6 +1,7 @@
 //! Opt-in: real Keras applications (random weights), exported by
 //! `model.export` with a frozen twin written by
 //! `convert_variables_to_constants_v2` as `<name>.pb` beside `<name>/`.
+//! Make them with `make_tf_fixtures.py --real-models /dir`, then
 //! `TF_MODELS=/dir cargo test -p fmt-tf --test parse_real -- --ignored --nocapture`.
 //! Each SavedModel must inline to the ops TensorFlow's own freezing finds.
 
@@ -37,6 +38,33 @@ fn weight_bytes(g: &TfGraph) -> usize {
     g.nodes.iter().filter_map(|n| n.attr("value").and_then(fmt_tf::TfAttr::as_tensor)).map(ir::Tensor::byte_len).sum()
 }
 
+/// Freezing names nodes like the inlined SavedModel minus the outer call's
+/// name: each variable read TensorFlow froze must hold the value this
+/// parser bound to the same read. Returns how many matched.
+fn same_variables(saved: &TfGraph, frozen: &TfGraph) -> usize {
+    let by_name: std::collections::HashMap<&str, &fmt_tf::TfNode> =
+        saved.nodes.iter().filter_map(|n| Some((n.name.split_once('/')?.1, n))).collect();
+    let frozen_nodes: std::collections::HashMap<&str, &fmt_tf::TfNode> =
+        frozen.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    // Freezing leaves an Identity where the read was, reading the new Const.
+    let value = |n: &fmt_tf::TfNode| -> Option<ir::Tensor> {
+        let mut n = frozen_nodes.get(n.name.as_str()).copied().unwrap_or(n);
+        while n.op == "Identity" {
+            n = frozen_nodes.get(n.inputs[0].node.as_str()).copied()?;
+        }
+        n.attr("value").and_then(fmt_tf::TfAttr::as_tensor).cloned()
+    };
+    let mut matched = 0;
+    for n in frozen.nodes.iter().filter(|n| n.name.ends_with("ReadVariableOp")) {
+        let ours = by_name.get(n.name.as_str()).unwrap_or_else(|| panic!("no node for {}", n.name));
+        assert_eq!(ours.op, "Const", "{}", ours.name);
+        assert!(value(n).is_some(), "{}", n.name);
+        assert_eq!(value(ours), value(n), "{}", ours.name);
+        matched += 1;
+    }
+    matched
+}
+
 #[test]
 #[ignore = "needs TF_MODELS with real Keras SavedModels"]
 fn real_keras_applications() {
@@ -64,5 +92,8 @@ fn real_keras_applications() {
         );
         assert_eq!(histogram(&g), histogram(&f), "{}", saved.display());
         assert_eq!(weight_bytes(&g), weight_bytes(&f), "{}", saved.display());
+        let reads = f.nodes.iter().filter(|n| n.name.ends_with("ReadVariableOp")).count();
+        assert_eq!(same_variables(&g, &f), reads);
+        println!("  {reads} variable reads hold the values TensorFlow froze into them");
     }
 }

@@ -399,8 +399,8 @@ pub mod tensor_info {
 /// The TF2 object graph: trackable objects and concrete functions.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SavedObjectGraph {
-    /// Objects; node 0 is the root. Aligned node-for-node with the
-    /// checkpoint's TrackableObjectGraph.
+    /// Objects; node 0 is the root. Matched to the checkpoint's
+    /// TrackableObjectGraph by child local names from the root.
     #[prost(message, repeated, tag = "1")]
     pub nodes: ::prost::alloc::vec::Vec<SavedObject>,
     /// Concrete functions by name (FunctionDef name).

@@ -4,8 +4,9 @@
 //! TF2 SavedModels (an object graph is present) keep the computation in the
 //! function library behind a `StatefulPartitionedCall`, whose last inputs
 //! are the captured variables: the concrete function's `bound_inputs` name
-//! their object-graph nodes, the checkpoint's own object graph (aligned node
-//! for node) gives each its `VARIABLE_VALUE` checkpoint key. TF1
+//! their object-graph nodes, and the checkpoint's own object graph (matched
+//! to it by child names from the root) gives each its `VARIABLE_VALUE`
+//! checkpoint key. TF1
 //! SavedModels keep `VariableV2` nodes restored by the saver under their own
 //! names.
 
@@ -20,7 +21,7 @@ use super::assemble::{Draft, Variables};
 use super::flatten::Flattener;
 use crate::bundle::{Bundle, scalar_bytes};
 use crate::generated::tensorflow::{
-    MetaGraphDef, SavedModel, SignatureDef, TensorInfo, TrackableObjectGraph, tensor_info,
+    MetaGraphDef, SavedModel, SavedObjectGraph, SignatureDef, TensorInfo, TrackableObjectGraph, tensor_info,
 };
 use crate::graph::{TfGraph, TfNode, TfPort, TfRef};
 use crate::tensor::{ir_dtype, shape_of};
@@ -87,7 +88,7 @@ pub fn read_saved_model(dir: &Path, options: &ParseOptions) -> Result<TfGraph> {
     let vars: Box<dyn Variables> = match mg.object_graph_def.as_ref().filter(|o| !o.nodes.is_empty()) {
         Some(objects) => {
             let keys = match &bundle {
-                Some(b) => checkpoint_keys(b, objects.nodes.len())?,
+                Some(b) => checkpoint_keys(b, objects)?,
                 None => Vec::new(),
             };
             let mut by_node = HashMap::new();
@@ -184,24 +185,34 @@ fn ports(map: &HashMap<String, TensorInfo>, path: &Path, sig: &str) -> Result<Ve
         .collect()
 }
 
-/// The `VARIABLE_VALUE` checkpoint key of each object-graph node (`None`
-/// for objects that are not variables), from the checkpoint's own object
-/// graph, which must align with the SavedModel's node for node.
-fn checkpoint_keys(bundle: &Bundle, saved_nodes: usize) -> Result<Vec<Option<String>>> {
+/// The `VARIABLE_VALUE` checkpoint key of each SavedModel object-graph
+/// node (`None` for objects that are not variables or have no value).
+///
+/// The checkpoint keeps its own object graph, and the two are matched the
+/// way TensorFlow restores: from the roots, child by child through their
+/// local names. They often coincide node for node, but not always (Keras
+/// EfficientNetV2B0's SavedModel has objects the checkpoint lacks).
+fn checkpoint_keys(bundle: &Bundle, saved: &SavedObjectGraph) -> Result<Vec<Option<String>>> {
     let bytes = scalar_bytes(bundle, OBJECT_GRAPH_KEY)?;
-    let graph = TrackableObjectGraph::decode(bytes)
+    let ckpt = TrackableObjectGraph::decode(bytes)
         .map_err(|e| Error::malformed(bundle.index_path(), format!("{OBJECT_GRAPH_KEY} does not decode: {e}")))?;
-    if graph.nodes.len() != saved_nodes {
-        return Err(Error::malformed(
-            bundle.index_path(),
-            format!("the checkpoint's object graph has {} nodes, the SavedModel's {saved_nodes}", graph.nodes.len()),
-        ));
+    let mut keys = vec![None; saved.nodes.len()];
+    let mut seen = vec![false; saved.nodes.len()];
+    let mut queue = vec![(0usize, 0usize)];
+    while let Some((s, c)) = queue.pop() {
+        let (Some(saved_node), Some(ckpt_node)) = (saved.nodes.get(s), ckpt.nodes.get(c)) else { continue };
+        if std::mem::replace(&mut seen[s], true) {
+            continue;
+        }
+        keys[s] = ckpt_node.attributes.iter().find(|a| a.name == "VARIABLE_VALUE").map(|a| a.checkpoint_key.clone());
+        for child in &saved_node.children {
+            let twin = ckpt_node.children.iter().find(|c| c.local_name == child.local_name);
+            if let (Ok(s), Some(Ok(c))) = (usize::try_from(child.node_id), twin.map(|t| usize::try_from(t.node_id))) {
+                queue.push((s, c));
+            }
+        }
     }
-    Ok(graph
-        .nodes
-        .iter()
-        .map(|n| n.attributes.iter().find(|a| a.name == "VARIABLE_VALUE").map(|a| a.checkpoint_key.clone()))
-        .collect())
+    Ok(keys)
 }
 
 /// TF2: variables are the outer graph's `VarHandleOp`s bound to the calls.
