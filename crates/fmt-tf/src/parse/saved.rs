@@ -196,6 +196,11 @@ fn checkpoint_keys(bundle: &Bundle, saved: &SavedObjectGraph) -> Result<Vec<Opti
     let bytes = scalar_bytes(bundle, OBJECT_GRAPH_KEY)?;
     let ckpt = TrackableObjectGraph::decode(bytes)
         .map_err(|e| Error::malformed(bundle.index_path(), format!("{OBJECT_GRAPH_KEY} does not decode: {e}")))?;
+    Ok(match_keys(saved, &ckpt))
+}
+
+/// [`checkpoint_keys`] once the checkpoint's object graph is decoded.
+fn match_keys(saved: &SavedObjectGraph, ckpt: &TrackableObjectGraph) -> Vec<Option<String>> {
     let mut keys = vec![None; saved.nodes.len()];
     let mut seen = vec![false; saved.nodes.len()];
     let mut queue = vec![(0usize, 0usize)];
@@ -212,7 +217,7 @@ fn checkpoint_keys(bundle: &Bundle, saved: &SavedObjectGraph) -> Result<Vec<Opti
             }
         }
     }
-    Ok(keys)
+    keys
 }
 
 /// TF2: variables are the outer graph's `VarHandleOp`s bound to the calls.
@@ -250,4 +255,53 @@ impl Variables for Tf1Variables {
 fn missing_variables(path: &Path, var: &str) -> Error {
     let index = path.with_file_name("variables").join("variables.index");
     Error::malformed(path, format!("variable '{var}' needs {}, which is missing", index.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generated::tensorflow::trackable_object_graph::TrackableObject;
+    use crate::generated::tensorflow::trackable_object_graph::trackable_object::{ObjectReference, SerializedTensor};
+    use crate::generated::tensorflow::{SavedObject, SavedObjectReference};
+
+    #[test]
+    fn object_graphs_match_by_child_names() {
+        let saved_ref = |node_id, name: &str| SavedObjectReference { node_id, local_name: name.into() };
+        let ckpt_ref = |node_id, name: &str| ObjectReference { node_id, local_name: name.into() };
+        // The SavedModel has an extra object (a function) at node 1 that the checkpoint lacks.
+        let saved = SavedObjectGraph {
+            nodes: vec![
+                SavedObject { children: vec![saved_ref(1, "f"), saved_ref(2, "w"), saved_ref(3, "sub")], kind: None },
+                SavedObject::default(),
+                SavedObject::default(),
+                SavedObject { children: vec![saved_ref(2, "shared"), saved_ref(4, "b")], kind: None },
+                SavedObject::default(),
+            ],
+            concrete_functions: Default::default(),
+        };
+        let value = |key: &str| SerializedTensor {
+            name: "VARIABLE_VALUE".into(),
+            full_name: String::new(),
+            checkpoint_key: key.into(),
+        };
+        let ckpt = TrackableObjectGraph {
+            nodes: vec![
+                TrackableObject { children: vec![ckpt_ref(1, "sub"), ckpt_ref(3, "w")], attributes: vec![] },
+                TrackableObject { children: vec![ckpt_ref(2, "b"), ckpt_ref(3, "shared")], attributes: vec![] },
+                TrackableObject { children: vec![], attributes: vec![value("sub/b/.ATTRIBUTES/VARIABLE_VALUE")] },
+                TrackableObject { children: vec![], attributes: vec![value("w/.ATTRIBUTES/VARIABLE_VALUE")] },
+            ],
+        };
+        let keys = match_keys(&saved, &ckpt);
+        assert_eq!(
+            keys,
+            [
+                None,
+                None,
+                Some("w/.ATTRIBUTES/VARIABLE_VALUE".to_string()),
+                None,
+                Some("sub/b/.ATTRIBUTES/VARIABLE_VALUE".to_string())
+            ]
+        );
+    }
 }
