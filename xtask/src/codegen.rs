@@ -44,12 +44,25 @@ struct Target {
 }
 
 /// Every schema this workspace generates code for.
-const TARGETS: &[Target] = &[Target {
-    protos: &["onnx/onnx.proto"],
-    include: "proto",
-    package: "onnx",
-    output: "crates/fmt-onnx/src/generated/onnx.rs",
-}];
+const TARGETS: &[Target] = &[
+    Target {
+        protos: &["onnx/onnx.proto"],
+        include: "proto",
+        package: "onnx",
+        output: "crates/fmt-onnx/src/generated/onnx.rs",
+    },
+    Target {
+        protos: &[
+            "tensorflow/tensor.proto",
+            "tensorflow/graph.proto",
+            "tensorflow/saved_model.proto",
+            "tensorflow/checkpoint.proto",
+        ],
+        include: "proto",
+        package: "tensorflow",
+        output: "crates/fmt-tf/src/generated/tensorflow.rs",
+    },
+];
 
 /// A documentation file generated from tables in the code.
 #[derive(Debug)]

@@ -33,6 +33,8 @@ pub fn registry() -> Registry {
     fmt_safetensors::register(&mut r);
     #[cfg(feature = "openvino")]
     fmt_openvino::register(&mut r);
+    #[cfg(feature = "tf")]
+    fmt_tf::register(&mut r);
     #[cfg(feature = "quant")]
     opt_quant::register(&mut r);
     #[cfg(feature = "simplify")]
@@ -121,9 +123,39 @@ pub fn load(
     // third-party importer's bug an error message rather than a bad output.
     model.graph.topo_sort().map_err(|e| e.context(path.display().to_string()))?;
     model.graph.validate().map_err(|e| e.context(path.display().to_string()))?;
+    sink_layout_transposes(&mut model).map_err(|e| e.context(path.display().to_string()))?;
     ir::extract::extract(&mut model, &opts.graph_inputs, &opts.graph_outputs)
         .map_err(|e| e.context(format!("{}: --graph-inputs/--graph-outputs", path.display())))?;
     Ok((model, importer.info().name))
+}
+
+/// Cancels the layout transposes an NHWC importer (TensorFlow) wrapped
+/// around each convolution and pool, as the importer asked through the
+/// model's metadata: without it every conv would run between two
+/// transposes. Without the `simplify` feature the transposes stay (the
+/// model is correct, only slower).
+fn sink_layout_transposes(model: &mut Model) -> Result<()> {
+    const KEY: &str = "model-convert.sink-transposes";
+    if model.metadata.shift_remove(KEY).is_none() {
+        return Ok(());
+    }
+    #[cfg(feature = "simplify")]
+    {
+        // Constant folding too: Keras writes BatchNorm as arithmetic on its
+        // statistics, and a transpose only moves past a constant operand.
+        let only_layout = opt_simplify::Options {
+            fold_constants: true,
+            fold_batch_norm: false,
+            remove_identity: false,
+            merge_reshapes: true,
+            cse: false,
+            sink_transposes: true,
+            ..opt_simplify::Options::default()
+        };
+        let counts = opt_simplify::simplify(model, &only_layout)?;
+        tracing::info!("layout transposes {} -> {}", counts.transposes.0, counts.transposes.1);
+    }
+    Ok(())
 }
 
 /// Converts `input` to `output`: import, run passes, export atomically.

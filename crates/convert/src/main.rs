@@ -75,6 +75,15 @@ struct Cli {
     /// Channel ranking norm for --prune-channels.
     #[arg(long, value_name = "NORM", default_value = "l1", value_parser = ["l1", "l2"])]
     prune_norm: String,
+    /// SavedModel: the MetaGraph's tags (comma-separated; default serve).
+    #[arg(long, value_name = "TAG[,..]")]
+    tags: Option<String>,
+    /// SavedModel: the signature to convert (default serving_default; `convert inspect` lists them).
+    #[arg(long, value_name = "NAME")]
+    signature: Option<String>,
+    /// NHWC sources (TensorFlow): declare 4-D inputs as nchw (no transpose at the interface) or keep nhwc.
+    #[arg(long, value_name = "LAYOUT", value_parser = ["nchw", "nhwc"])]
+    input_layout: Option<String>,
     /// Cut the model: these values become its inputs (comma-separated value names; TF tensor names like `op:0`).
     #[arg(long, value_name = "NAME[,..]", value_delimiter = ',')]
     graph_inputs: Vec<String>,
@@ -292,6 +301,11 @@ fn run(cli: Cli) -> Result<()> {
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
     opts.import.keep_unknown_ops = cli.keep_unknown_ops;
+    for (key, value) in [("tags", &cli.tags), ("signature", &cli.signature), ("input-layout", &cli.input_layout)] {
+        if let Some(v) = value {
+            opts.import.format_options.insert(key.to_string(), v.clone());
+        }
+    }
     opts.import.graph_inputs = cli.graph_inputs.clone();
     opts.import.graph_outputs = cli.graph_outputs.clone();
     opts.export.format_options = parse_kv(&cli.export_option, "-O")?;

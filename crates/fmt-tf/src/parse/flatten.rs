@@ -1,0 +1,307 @@
+//! Inlining of the function library: a GraphDef whose nodes call
+//! `FunctionDef`s (`StatefulPartitionedCall`, `PartitionedCall`, or a node
+//! whose op is a function name) becomes one flat list of nodes.
+//!
+//! Each call's body is emitted with its node names prefixed by the call
+//! node's name, its argument references replaced by the caller's inputs,
+//! and the call node itself replaced by an alias: a reference to output `k`
+//! of the call stands for the tensor the function returns as its `k`-th
+//! output. Aliases are resolved at the end, so bodies may list their nodes
+//! in any order.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use ir::{Buffer, Error, Result};
+
+use super::attr::node;
+use super::outputs::flat_index;
+use crate::generated::tensorflow::{FunctionDef, FunctionDefLibrary, NodeDef};
+use crate::graph::{TfNode, TfRef};
+
+/// Deepest nesting of function calls followed before giving up.
+const MAX_DEPTH: usize = 64;
+
+/// A call found in the outer graph (its variables are bound through it).
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The call node's name.
+    pub name: String,
+    /// The called function.
+    pub function: String,
+    /// Its data inputs, as written in the graph.
+    pub inputs: Vec<TfRef>,
+}
+
+/// Accumulates the flat graph.
+pub struct Flattener<'a> {
+    library: HashMap<&'a str, &'a FunctionDef>,
+    source: &'a Buffer,
+    path: &'a Path,
+    /// The emitted nodes (call nodes excluded).
+    pub nodes: Vec<TfNode>,
+    /// Call node name → the tensors its outputs stand for.
+    aliases: HashMap<String, Vec<TfRef>>,
+    /// Functions being inlined, outermost first (for the cycle check).
+    stack: Vec<String>,
+    /// Calls of the outer graph.
+    pub calls: Vec<Call>,
+}
+
+impl std::fmt::Debug for Flattener<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flattener").field("nodes", &self.nodes.len()).field("aliases", &self.aliases.len()).finish()
+    }
+}
+
+/// What a name in a function body or graph stands for.
+enum Local {
+    /// An emitted node, by index into `Flattener::nodes`.
+    Node(usize),
+    /// A call of the named function; `direct` when the node's op is the
+    /// function name (outputs then named by the function's output args).
+    Call { function: String, direct: bool },
+}
+
+/// Name resolution inside one graph or function body.
+struct Scope {
+    prefix: String,
+    /// Function arguments by name; `None` for the outer graph, whose
+    /// references use the GraphDef syntax `node:k`.
+    args: Option<HashMap<String, TfRef>>,
+    locals: HashMap<String, Local>,
+    what: String,
+}
+
+impl<'a> Flattener<'a> {
+    /// A flattener over `library`; `source` is the buffer the protobufs
+    /// were decoded from and `path` the file named in errors.
+    pub fn new(library: Option<&'a FunctionDefLibrary>, source: &'a Buffer, path: &'a Path) -> Self {
+        let library = library
+            .map(|l| l.function.iter().filter_map(|f| Some((f.signature.as_ref()?.name.as_str(), f))).collect())
+            .unwrap_or_default();
+        Flattener {
+            library,
+            source,
+            path,
+            nodes: Vec::new(),
+            aliases: HashMap::new(),
+            stack: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    fn err(&self, message: String) -> Error {
+        Error::malformed(self.path, message)
+    }
+
+    /// Emits the outer graph's nodes, inlining every call.
+    pub fn graph(&mut self, defs: &'a [NodeDef]) -> Result<()> {
+        let scope = self.body(String::new(), defs, None, "graph".into())?;
+        drop(scope);
+        Ok(())
+    }
+
+    /// The function a node calls, if it is a call.
+    fn callee(&self, def: &NodeDef) -> Option<(String, bool)> {
+        if matches!(def.op.as_str(), "StatefulPartitionedCall" | "PartitionedCall") {
+            use crate::generated::tensorflow::attr_value::Value;
+            return match def.attr.get("f").and_then(|a| a.value.as_ref()) {
+                Some(Value::Func(f)) => Some((f.name.clone(), false)),
+                _ => None,
+            };
+        }
+        self.library.contains_key(def.op.as_str()).then(|| (def.op.clone(), true))
+    }
+
+    /// Emits the nodes of one body and inlines its calls; returns its scope
+    /// so the caller can resolve the function's return values.
+    fn body(
+        &mut self,
+        prefix: String,
+        defs: &'a [NodeDef],
+        args: Option<HashMap<String, TfRef>>,
+        what: String,
+    ) -> Result<Scope> {
+        let mut scope = Scope { prefix, args, locals: HashMap::new(), what };
+        let first = self.nodes.len();
+        let mut calls = Vec::new();
+        for def in defs {
+            let full = scope.full(&def.name);
+            let local = match self.callee(def) {
+                Some((function, direct)) => {
+                    calls.push(def);
+                    Local::Call { function, direct }
+                }
+                None => {
+                    self.nodes.push(node(def, full, Vec::new(), self.source, self.path)?);
+                    Local::Node(self.nodes.len() - 1)
+                }
+            };
+            if scope.locals.insert(def.name.clone(), local).is_some() {
+                return Err(self.err(format!("{}: node name '{}' is used twice", scope.what, def.name)));
+            }
+        }
+        // Inputs are resolved only once every local name is known.
+        let mut index = first;
+        for def in defs {
+            if matches!(scope.locals.get(&def.name), Some(Local::Node(_))) {
+                let inputs = self.inputs(&scope, def)?;
+                self.nodes[index].inputs = inputs;
+                index += 1;
+            }
+        }
+        for def in calls {
+            let Some(Local::Call { function, .. }) = scope.locals.get(&def.name) else { continue };
+            let function = function.clone();
+            let name = scope.full(&def.name);
+            let inputs = self.inputs(&scope, def)?;
+            if scope.args.is_none() {
+                self.calls.push(Call { name: name.clone(), function: function.clone(), inputs: inputs.clone() });
+            }
+            let outputs = self.inline(&function, &name, inputs)?;
+            self.aliases.insert(name, outputs);
+        }
+        Ok(scope)
+    }
+
+    /// The data inputs of `def`, resolved in `scope`.
+    fn inputs(&self, scope: &Scope, def: &NodeDef) -> Result<Vec<TfRef>> {
+        let mut out = Vec::with_capacity(def.input.len());
+        for input in &def.input {
+            if let Some(r) = self
+                .resolve_name(scope, input)
+                .map_err(|m| self.err(format!("{}: node '{}' input '{input}': {m}", scope.what, def.name)))?
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A reference as written in a body: `None` for a control input.
+    fn resolve_name(&self, scope: &Scope, input: &str) -> std::result::Result<Option<TfRef>, String> {
+        if input.starts_with('^') {
+            return Ok(None);
+        }
+        let Some(args) = &scope.args else {
+            let r = TfRef::parse(input).ok_or_else(|| "not a tensor name".to_string())?;
+            return Ok(Some(TfRef::new(scope.full(&r.node), r.index)));
+        };
+        let mut parts = input.split(':');
+        let (name, arg, k) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(name), None, None, None) => {
+                return args.get(name).cloned().map(Some).ok_or_else(|| "names no function argument".into());
+            }
+            (Some(name), Some(arg), Some(k), None) => {
+                (name, arg, k.parse::<usize>().map_err(|_| format!("'{k}' is not an output index"))?)
+            }
+            _ => return Err("is neither an argument nor node:output:index".into()),
+        };
+        let index = match scope.locals.get(name) {
+            None => return Err(format!("node '{name}' is not in the function")),
+            Some(Local::Node(i)) => flat_index(&self.nodes[*i], arg, k)?,
+            Some(Local::Call { direct: false, .. }) => k,
+            Some(Local::Call { function, direct: true }) => {
+                let sig = self.library.get(function.as_str()).and_then(|f| f.signature.as_ref());
+                let pos = sig.and_then(|s| s.output_arg.iter().position(|a| a.name == arg));
+                pos.ok_or_else(|| format!("function '{function}' has no output '{arg}'"))? + k
+            }
+        };
+        Ok(Some(TfRef::new(scope.full(name), index)))
+    }
+
+    /// Inlines `function` called by node `call` with `inputs`; returns the
+    /// tensors of its outputs, in signature order.
+    fn inline(&mut self, function: &str, call: &str, inputs: Vec<TfRef>) -> Result<Vec<TfRef>> {
+        if let Some(pos) = self.stack.iter().position(|f| f == function) {
+            let via = self.stack[pos + 1..].join(" -> ");
+            let via = if via.is_empty() { String::new() } else { format!(" (through {via})") };
+            return Err(self.err(format!("function '{function}' calls itself{via}")));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.err(format!("function calls nest deeper than {MAX_DEPTH} at '{function}'")));
+        }
+        let Some(&fdef) = self.library.get(function) else {
+            return Err(self.err(format!("node '{call}' calls function '{function}', which is not in the library")));
+        };
+        let Some(sig) = fdef.signature.as_ref() else {
+            return Err(self.err(format!("function '{function}' has no signature")));
+        };
+        let list_arg = sig
+            .input_arg
+            .iter()
+            .chain(&sig.output_arg)
+            .find(|a| !a.number_attr.is_empty() || !a.type_list_attr.is_empty());
+        if let Some(a) = list_arg {
+            return Err(self.err(format!("function '{function}': list argument '{}' is not supported", a.name)));
+        }
+        if inputs.len() != sig.input_arg.len() {
+            return Err(self.err(format!(
+                "node '{call}' passes {} inputs to function '{function}', which takes {}",
+                inputs.len(),
+                sig.input_arg.len()
+            )));
+        }
+        let args = sig.input_arg.iter().map(|a| a.name.clone()).zip(inputs).collect();
+        self.stack.push(function.to_string());
+        let scope = self.body(call.to_string(), &fdef.node_def, Some(args), format!("function '{function}'"))?;
+        let mut outputs = Vec::with_capacity(sig.output_arg.len());
+        for arg in &sig.output_arg {
+            let ret = fdef
+                .ret
+                .get(&arg.name)
+                .ok_or_else(|| self.err(format!("function '{function}' does not return its output '{}'", arg.name)))?;
+            let r = self
+                .resolve_name(&scope, ret)
+                .map_err(|m| self.err(format!("function '{function}' output '{}' = '{ret}': {m}", arg.name)))?
+                .ok_or_else(|| self.err(format!("function '{function}' returns a control edge as '{}'", arg.name)))?;
+            outputs.push(r);
+        }
+        self.stack.pop();
+        Ok(outputs)
+    }
+
+    /// Follows aliases until `r` names an emitted node (or a name no call defines).
+    pub fn resolve(&self, r: &TfRef) -> Result<TfRef> {
+        let mut r = r.clone();
+        for _ in 0..=self.aliases.len() {
+            match self.aliases.get(&r.node) {
+                None => return Ok(r),
+                Some(outs) => {
+                    r = outs.get(r.index).cloned().ok_or_else(|| {
+                        self.err(format!(
+                            "output {} of call '{}' is read, but it has {} outputs",
+                            r.index,
+                            r.node,
+                            outs.len()
+                        ))
+                    })?;
+                }
+            }
+        }
+        Err(self.err(format!("call outputs refer to each other in a loop at '{}'", r.node)))
+    }
+
+    /// Finishes: every node input resolved through the aliases.
+    pub fn finish(mut self) -> Result<Vec<TfNode>> {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        for n in &mut nodes {
+            for input in &mut n.inputs {
+                *input = self.resolve(input)?;
+            }
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = nodes.iter().find(|n| !seen.insert(n.name.as_str())) {
+            return Err(self.err(format!("node name '{}' is used twice after inlining", dup.name)));
+        }
+        Ok(nodes)
+    }
+}
+
+impl Scope {
+    /// The flat name of a local node.
+    fn full(&self, name: &str) -> String {
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}/{name}", self.prefix) }
+    }
+}
