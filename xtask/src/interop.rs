@@ -149,6 +149,55 @@ fn load_openvino_cases(fixtures: &Path) -> Result<Vec<(Case, bool)>> {
     Ok(out)
 }
 
+/// The TensorFlow fixtures (`tests/fixtures/tf/<case>/`, written by
+/// `make_tf_fixtures.py` with TensorFlow's own outputs): a SavedModel folder,
+/// or `model.pb` for a frozen graph. Input and output names are the
+/// signature keys (SavedModels) or the node names (frozen graphs), as the
+/// importer names them.
+fn load_tf_cases(fixtures: &Path) -> Result<Vec<Case>> {
+    let root = fixtures.join("tf");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("cannot read {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    dirs.sort();
+    let mut cases = Vec::new();
+    for dir in dirs {
+        let path = dir.join("expected.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let e: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        let port_name = |v: &Value| -> Option<String> {
+            let name = v["key"].as_str().or(v["name"].as_str()).or(v.as_str())?;
+            Some(name.strip_suffix(":0").unwrap_or(name).to_string())
+        };
+        let ports = |key: &str, prefix: &str| -> BTreeMap<String, PathBuf> {
+            e[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter_map(|(k, v)| Some((port_name(v)?, dir.join(format!("{prefix}_{k}.npy")))))
+                .collect()
+        };
+        let dynamic = e["inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["shape"].as_array().is_some_and(|s| s.iter().any(|d| d.as_i64() == Some(-1))));
+        let frozen = dir.join("model.pb");
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        cases.push(Case {
+            name: format!("tf:{name}"),
+            model: if frozen.is_file() { frozen } else { dir.clone() },
+            inputs: ports("inputs", "input"),
+            outputs: ports("outputs", "output"),
+            dynamic,
+        });
+    }
+    Ok(cases)
+}
+
 /// Converts `case` to `out` with the release binary; the first stderr line on failure.
 fn convert_case(bin: &Path, case: &Case, out: &Path, flags: &[&str]) -> Result<Result<(), String>> {
     let res = Command::new(bin).arg(&case.model).arg(out).args(flags).arg("--quiet").output()?;
@@ -288,6 +337,28 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
             Err(msg) => row.detail = msg,
         }
         rows.push(row);
+    }
+
+    // TensorFlow's SavedModels and frozen graphs → ONNX and OpenVINO IR,
+    // against TensorFlow's own outputs.
+    let tf_cases: Vec<Case> = load_tf_cases(&fixtures)?
+        .into_iter()
+        .filter(|c| args.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
+        .collect();
+    for case in &tf_cases {
+        let dir = out_root.join(case.name.replace(':', "_"));
+        std::fs::create_dir_all(&dir)?;
+        for (file, runtime) in [("model.onnx", "onnxruntime"), ("model.xml", "openvino")] {
+            let out = dir.join(file);
+            let to = if runtime == "openvino" { "openvino" } else { "onnx" };
+            let mut row = pending(&case.name, format!("tf -> {to}"), runtime);
+            match convert_case(&bin, case, &out, &[])? {
+                Ok(()) if runtime == "openvino" => ov_jobs.push(job(rows.len(), &out, case, RTOL)),
+                Ok(()) => ort_jobs.push(job(rows.len(), &out, case, RTOL)),
+                Err(msg) => row.detail = msg,
+            }
+            rows.push(row);
+        }
     }
 
     // The simplify and prune passes' outputs, run in onnxruntime and OpenVINO.

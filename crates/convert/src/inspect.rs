@@ -80,3 +80,26 @@ pub fn report(m: &Model, path: &Path, format: &str, all_values: bool) -> String 
     }
     out
 }
+
+/// The signatures of a SavedModel (every MetaGraph), for choosing one with
+/// `--signature` and `--tags`.
+#[cfg(feature = "tf")]
+pub fn signatures(path: &Path) -> ir::Result<String> {
+    let mut out = String::from("signatures:\n");
+    let shape = |s: &fmt_tf::TfShape| match s {
+        None => "?".to_string(),
+        Some(d) => {
+            let dims: Vec<String> = d.iter().map(|x| x.map_or("?".to_string(), |v| v.to_string())).collect();
+            format!("[{}]", dims.join(","))
+        }
+    };
+    for sig in fmt_tf::signatures(path)? {
+        let _ = writeln!(out, "  {} (tags {}; {})", sig.name, sig.tags.join(","), sig.method_name);
+        for (dir, ports) in [("in ", &sig.inputs), ("out", &sig.outputs)] {
+            for p in ports {
+                let _ = writeln!(out, "    {dir} {}  {}{}  ({})", p.name, p.dtype.name(), shape(&p.shape), p.tensor);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -270,6 +270,10 @@ fn run(cli: Cli) -> Result<()> {
             let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
                 .with_context(|| format!("cannot read {}", model.display()))?;
             print!("{}", inspect::report(&m, model, fmt, *values));
+            #[cfg(feature = "tf")]
+            if fmt == "tf" {
+                print!("{}", inspect::signatures(model).with_context(|| format!("cannot read {}", model.display()))?);
+            }
             return Ok(());
         }
         Some(Command::Verify { reference, candidate, check }) => {
