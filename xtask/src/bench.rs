@@ -29,6 +29,18 @@ pub(crate) struct Args {
     /// Add the 4 GiB model to the conversion benchmark.
     #[arg(long)]
     large: bool,
+    /// Only the TensorFlow benchmark: Keras SavedModels to ONNX and OpenVINO
+    /// IR, against tf2onnx and OpenVINO's converter (venv target/venv-tf).
+    #[arg(long, conflicts_with_all = ["eval_only", "convert_only"])]
+    tf: bool,
+    /// With --tf: the Keras applications (resnet50, mobilenetv3small,
+    /// efficientnetv2b0, convnexttiny), comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "resnet50,convnexttiny", requires = "tf")]
+    tf_models: String,
+    /// With --tf: use this existing venv (tensorflow, tf2onnx, openvino,
+    /// onnxruntime) instead of creating target/venv-tf.
+    #[arg(long, value_name = "PATH", requires = "tf")]
+    venv: Option<PathBuf>,
 }
 
 struct Row {
@@ -64,6 +76,20 @@ fn ours(bin: &Path, dir: &Path, repeat: usize, scratch: &Path) -> Result<f64> {
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let bin = crate::convert::build_release(ws)?;
+    if args.tf {
+        let venv = match &args.venv {
+            Some(dir) => Venv::existing(dir)?,
+            None => Venv::ensure_named(ws, "venv-tf", Path::new("xtask/python/requirements-tf.txt"))?,
+        };
+        let models: Vec<&str> = args.tf_models.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+        let table = crate::bench_tf::run(&bin, &venv, &ws.root, &models, args.convert_repeat)?;
+        println!(
+            "\n{table}medians of {} runs; peak RSS is the largest of the runs; rel. L2 of the first run's output in \
+             onnxruntime / OpenVINO (f32) against TensorFlow's",
+            args.convert_repeat
+        );
+        return Ok(Outcome::Ok);
+    }
     let venv = Venv::ensure(ws)?;
     if !args.convert_only {
         eval_bench(ws, &bin, &venv, args.repeat)?;

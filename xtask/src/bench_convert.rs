@@ -12,13 +12,15 @@ use crate::venv::Venv;
 
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
-struct Sample {
-    seconds: f64,
-    rss_mib: f64,
+pub(crate) struct Sample {
+    /// Wall-clock seconds.
+    pub(crate) seconds: f64,
+    /// Peak resident set size, MiB.
+    pub(crate) rss_mib: f64,
 }
 
 /// Runs `cmd` under `/usr/bin/time`, returning wall time and peak RSS.
-fn measure(cmd: &[&str]) -> Result<Sample> {
+pub(crate) fn measure(cmd: &[&str]) -> Result<Sample> {
     let report = std::env::temp_dir().join(format!("xtask-bench-time-{}", std::process::id()));
     let status = Command::new("/usr/bin/time")
         .args(["-f", "%e %M", "-o"])
@@ -38,7 +40,8 @@ fn measure(cmd: &[&str]) -> Result<Sample> {
     Ok(Sample { seconds, rss_mib: kib / 1024.0 })
 }
 
-fn median(mut v: Vec<Sample>) -> Sample {
+/// The median time of the samples, with the largest peak RSS among them.
+pub(crate) fn median(mut v: Vec<Sample>) -> Sample {
     v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let rss = v.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
     Sample { seconds: v[v.len() / 2].seconds, rss_mib: rss }

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_convert;
+mod bench_tf;
 mod codegen;
 mod conformance;
 mod convert;
