@@ -142,10 +142,12 @@ fn sink_layout_transposes(model: &mut Model) -> Result<()> {
     #[cfg(feature = "simplify")]
     {
         // Constant folding too: Keras writes BatchNorm as arithmetic on its
-        // statistics, and a transpose only moves past a constant operand.
+        // statistics, and a transpose only moves past a constant operand;
+        // the per-channel Mul/Add it leaves after each Conv then folds into
+        // the Conv (exact up to one rounding per weight).
         let only_layout = opt_simplify::Options {
             fold_constants: true,
-            fold_batch_norm: false,
+            fold_batch_norm: true,
             remove_identity: false,
             merge_reshapes: true,
             cse: false,

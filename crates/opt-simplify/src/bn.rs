@@ -5,6 +5,11 @@
 //! else reads, scaling that layer's weights by `s` along its output channels
 //! and setting its bias to `s * (bias - mean) + beta` computes the same thing
 //! with one node fewer.
+//!
+//! The same holds for a `Mul` or `Add` by a per-output-channel constant
+//! right after such a layer (how Keras writes BatchNormalization, and what
+//! TensorFlow imports carry): scale `s`, shift 0 for `Mul`; scale 1, shift
+//! `b` for `Add`.
 
 use ir::{Attribute, Graph, NameGen, Node, Result, Tensor, Use, ValueType};
 
@@ -20,14 +25,92 @@ pub(crate) fn fold_batch_norms(g: &mut Graph, c: &mut Counts) -> Result<()> {
     let mut names = NameGen::for_graph(g);
     let mut i = 0;
     while i < g.nodes.len() {
-        if g.nodes[i].op == "BatchNormalization" && g.nodes[i].domain.is_empty() && try_fold(g, i, &mut names)? {
+        let n = &g.nodes[i];
+        let folded = if !n.domain.is_empty() {
+            None
+        } else if n.op == "BatchNormalization" {
+            match (affine(g, n), n.input(0)) {
+                (Some(aff), Some(x)) => Some((aff, x.to_string(), true)),
+                _ => None,
+            }
+        } else if n.op == "Mul" || n.op == "Add" {
+            channel_affine(g, n).map(|(aff, x)| (aff, x, false))
+        } else {
+            None
+        };
+        if let Some((aff, x, is_bn)) = folded
+            && try_fold(g, i, &x, &aff, &mut names)?
+        {
             g.nodes.remove(i);
-            c.bn_folded += 1;
+            if is_bn {
+                c.bn_folded += 1;
+            } else {
+                c.affine_folded += 1;
+            }
             continue;
         }
         i += 1;
     }
     Ok(())
+}
+
+/// The affine map of a `Mul`/`Add` (`n`) of a layer output by a constant with
+/// one value per output channel of that layer (or one value), and the layer
+/// output it reads.
+fn channel_affine(g: &Graph, n: &Node) -> Option<(Affine, String)> {
+    if n.inputs.len() != 2 || n.present_outputs().count() != 1 {
+        return None;
+    }
+    let producers = g.producers();
+    for (k, other) in [(0usize, 1usize), (1, 0)] {
+        let (Some(x), Some(cname)) = (n.input(k), n.input(other)) else { continue };
+        let Some(t) = num::constant(g, cname).filter(|t| num::is_rewritable_float(t.dtype())) else { continue };
+        let Some(&li) = producers.get(x) else { continue };
+        let Some(values) = channel_values(g, &g.nodes[li], t) else { continue };
+        let m = values.len();
+        let aff = if n.op == "Mul" {
+            Affine { scale: values, shift: vec![0.0; m] }
+        } else {
+            Affine { scale: vec![1.0; m], shift: values }
+        };
+        return Some((aff, x.to_string()));
+    }
+    None
+}
+
+/// The per-output-channel values of constant `t` broadcast against the
+/// output of `layer` (a Conv/ConvTranspose with one group, a Gemm, a 2-D
+/// MatMul), or `None` if it varies along any other axis.
+fn channel_values(g: &Graph, layer: &Node, t: &Tensor) -> Option<Vec<f64>> {
+    if !layer.domain.is_empty() {
+        return None;
+    }
+    let w = layer.input(1).and_then(|n| num::constant(g, n))?;
+    let wl = ir::schema::weight_layout(layer, w.shape().len())?;
+    let (channels, out_rank) = match layer.op.as_str() {
+        "Conv" => (w.shape()[wl.out_axis], w.shape().len()),
+        "ConvTranspose" if layer.attr_int("group", 1).ok()? == 1 => (w.shape()[wl.out_axis], w.shape().len()),
+        "Gemm" => (w.shape()[wl.out_axis], 2),
+        "MatMul" if w.shape().len() == 2 => (w.shape()[1], 2),
+        _ => return None,
+    };
+    // The channel axis is 1: counted from the end, out_rank - 2.
+    let from_end = out_rank - 2;
+    let shape = t.shape();
+    if shape.len() > out_rank {
+        return None;
+    }
+    let axis = shape.len().checked_sub(from_end + 1);
+    let ok = shape.iter().enumerate().all(|(k, &d)| d == 1 || (Some(k) == axis && d == channels));
+    if !ok {
+        return None;
+    }
+    let v = num::to_f64(t).ok()?;
+    match v.len() {
+        1 => Some(vec![v[0]; channels]),
+        n if n == channels => Some(v),
+        _ => None,
+    }
 }
 
 /// The BN's affine map, if it is in inference mode with constant float parameters.
@@ -54,15 +137,15 @@ fn reads(g: &Graph, value: &str) -> usize {
     g.consumers(value).len()
 }
 
-fn try_fold(g: &mut Graph, bi: usize, names: &mut NameGen) -> Result<bool> {
-    let bn = &g.nodes[bi];
-    let (Some(x), Some(y)) = (bn.input(0), bn.output(0)) else { return Ok(false) };
+/// Folds the affine map `aff` of node `bi`, which reads layer output `x`,
+/// into that layer; returns whether it did (the caller removes node `bi`).
+fn try_fold(g: &mut Graph, bi: usize, x: &str, aff: &Affine, names: &mut NameGen) -> Result<bool> {
+    let Some(y) = g.nodes[bi].output(0) else { return Ok(false) };
     let Some(pi) = g.nodes[..bi].iter().position(|n| n.output(0) == Some(x)) else { return Ok(false) };
     let uses = g.consumers(x);
-    if uses.len() != 1 || !matches!(uses[0], Use::Input { node, slot: 0 } if node == bi) {
+    if uses.len() != 1 || !matches!(uses[0], Use::Input { node, .. } if node == bi) {
         return Ok(false);
     }
-    let Some(aff) = affine(g, bn) else { return Ok(false) };
     let (x, y) = (x.to_string(), y.to_string());
     let layer = g.nodes[pi].clone();
     if !layer.domain.is_empty() || layer.present_outputs().count() != 1 {
@@ -80,9 +163,9 @@ fn try_fold(g: &mut Graph, bi: usize, names: &mut NameGen) -> Result<bool> {
         return Ok(false);
     }
     let folded = match layer.op.as_str() {
-        "Conv" | "ConvTranspose" => fold_conv(g, &layer, &aff)?,
-        "Gemm" => fold_gemm(g, &layer, &aff)?,
-        "MatMul" => fold_matmul(g, &layer, &y, &aff)?,
+        "Conv" | "ConvTranspose" => fold_conv(g, &layer, aff)?,
+        "Gemm" => fold_gemm(g, &layer, aff)?,
+        "MatMul" => fold_matmul(g, &layer, &y, aff)?,
         _ => None,
     };
     let Some((mut new_node, weight, bias)) = folded else { return Ok(false) };

@@ -121,6 +121,8 @@ pub struct Counts {
     pub folded: usize,
     /// BatchNormalization nodes folded into the preceding layer.
     pub bn_folded: usize,
+    /// Per-channel `Mul`/`Add` by constants folded into the Conv/Gemm/MatMul before them.
+    pub affine_folded: usize,
     /// Identity nodes removed.
     pub identities: usize,
     /// Dropout nodes removed.
@@ -161,6 +163,7 @@ impl Counts {
     fn changes(&self) -> usize {
         self.folded
             + self.bn_folded
+            + self.affine_folded
             + self.identities
             + self.dropouts
             + self.transposes_merged
@@ -186,6 +189,7 @@ impl Counts {
         };
         add(self.folded, "constant nodes folded into initializers");
         add(self.bn_folded, "BatchNormalization folded into Conv/Gemm/MatMul");
+        add(self.affine_folded, "per-channel Mul/Add folded into Conv/Gemm/MatMul");
         add(self.identities, "Identity removed");
         add(self.dropouts, "Dropout removed");
         add(self.transposes_merged, "Transpose pairs merged");

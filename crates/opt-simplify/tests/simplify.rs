@@ -472,3 +472,57 @@ fn simplify_never_grows_stored_bytes_on_any_fixture() {
     }
     assert!(seen >= 11, "only {seen} fixtures");
 }
+
+#[test]
+fn per_channel_mul_and_add_fold_into_the_layer_before() {
+    // Keras' BatchNormalization as TensorFlow imports it: Conv, then Mul and
+    // Add by [C, 1, 1] constants.
+    let conv = model(
+        vec![vi("x", &[1, 2, 4, 4])],
+        vec![vi("y", &[1, 3, 4, 4])],
+        vec![
+            Node::new("Conv", ["x", "w"], ["t"]).with_attr("pads", vec![1i64, 1, 1, 1]),
+            Node::new("Mul", ["t", "s"], ["u"]),
+            Node::new("Add", ["b", "u"], ["y"]),
+        ],
+        vec![
+            ("w", f32s(&[3, 2, 3, 3], |i| (i % 5) as f32 * 0.1 - 0.2)),
+            ("s", f32s(&[3, 1, 1], |i| 0.5 + i as f32)),
+            ("b", f32s(&[3, 1, 1], |i| i as f32 * 0.3 - 0.1)),
+        ],
+    );
+    let (after, c) = run(&conv);
+    assert_eq!((c.affine_folded, after.graph.nodes.len()), (2, 1));
+    assert_eq!(after.graph.nodes[0].op, "Conv");
+
+    // A 2-D MatMul with a [C] scale, and a scalar shift.
+    let mm = model(
+        vec![vi("x", &[2, 4])],
+        vec![vi("y", &[2, 3])],
+        vec![
+            Node::new("MatMul", ["x", "w"], ["t"]),
+            Node::new("Mul", ["t", "s"], ["u"]),
+            Node::new("Add", ["u", "b"], ["y"]),
+        ],
+        vec![
+            ("w", f32s(&[4, 3], |i| 0.3 - i as f32 * 0.07)),
+            ("s", f32s(&[3], |i| 1.5 - i as f32)),
+            ("b", f32s(&[], |_| 0.25)),
+        ],
+    );
+    let (after, c) = run(&mm);
+    assert_eq!((c.affine_folded, after.graph.nodes.len()), (2, 1));
+
+    // A constant that varies along a spatial axis is not per channel: kept.
+    let spatial = model(
+        vec![vi("x", &[1, 2, 4, 4])],
+        vec![vi("y", &[1, 3, 4, 4])],
+        vec![
+            Node::new("Conv", ["x", "w"], ["t"]).with_attr("pads", vec![1i64, 1, 1, 1]),
+            Node::new("Mul", ["t", "s"], ["y"]),
+        ],
+        vec![("w", f32s(&[3, 2, 3, 3], |i| (i % 5) as f32 * 0.1)), ("s", f32s(&[1, 4], |i| 1.0 + i as f32))],
+    );
+    let (after, c) = run(&spatial);
+    assert_eq!((c.affine_folded, after.graph.nodes.len()), (0, 2));
+}
