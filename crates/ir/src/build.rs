@@ -8,14 +8,15 @@
 //!   because bodies read outer values by name and must not shadow them;
 //! - adds constants as initializers (scalars of any numeric dtype, 1-D
 //!   `i64` vectors, whole tensors);
-//! - records the element type of every value it is told about, so later
-//!   ops can pick casts and constants of the right type;
+//! - types every value through [`crate::infer`] as nodes are added (dtype,
+//!   shape with symbolic dimensions, small constant values), so later ops
+//!   can pick casts and constants of the right type and read ranks and
+//!   constant operands: importers keep no type tracker of their own;
 //! - emits the small subgraphs importers keep needing (`Cast`, `Reshape`
 //!   to a constant shape).
 
-use std::collections::HashMap;
-
-use crate::{Attribute, DType, Error, Graph, NameGen, Node, Result, Tensor};
+use crate::infer::{Known, Types};
+use crate::{Attribute, DType, Error, Graph, NameGen, Node, Result, Tensor, ValueType};
 
 /// Builds one [`Graph`]; see the module documentation.
 #[derive(Debug, Default)]
@@ -26,7 +27,10 @@ pub struct GraphBuilder {
     pub graph: Graph,
     values: NameGen,
     nodes: NameGen,
-    dtypes: HashMap<String, DType>,
+    types: Types,
+    /// The `ai.onnx` opset the nodes follow (for inference); `None` is
+    /// [`crate::opset::DEFAULT_OPSET`].
+    opset: Option<i64>,
 }
 
 impl GraphBuilder {
@@ -62,14 +66,44 @@ impl GraphBuilder {
         self.nodes.fresh(base)
     }
 
-    /// The recorded element type of a value.
-    pub fn dtype(&self, value: &str) -> Option<DType> {
-        self.dtypes.get(value).copied()
+    /// Sets the `ai.onnx` opset the nodes follow (default
+    /// [`crate::opset::DEFAULT_OPSET`]), which inference reads.
+    pub fn set_opset(&mut self, opset: i64) {
+        self.opset = Some(opset);
     }
 
-    /// Records the element type of a value.
+    fn opset(&self) -> i64 {
+        self.opset.unwrap_or(crate::opset::DEFAULT_OPSET)
+    }
+
+    /// Everything known about a value: type, shape, small constant elements.
+    pub fn known(&self, value: &str) -> Option<&Known> {
+        self.types.get(value)
+    }
+
+    /// The types of every value so far.
+    pub fn types(&self) -> &Types {
+        &self.types
+    }
+
+    /// The element type of a value.
+    pub fn dtype(&self, value: &str) -> Option<DType> {
+        self.types.dtype(value)
+    }
+
+    /// Records the element type of a value (keeping a known shape), for
+    /// values the builder cannot type itself (graph inputs, ops outside the
+    /// canonical set) or where the importer knows better.
     pub fn set_dtype(&mut self, value: &str, dtype: DType) {
-        self.dtypes.insert(value.to_string(), dtype);
+        let shape = self.types.shape(value).cloned();
+        let value_known =
+            self.types.get(value).and_then(|k| k.value.clone()).filter(|_| self.dtype(value) == Some(dtype));
+        self.types.insert(value, Known { ty: ValueType::tensor(dtype, shape), value: value_known });
+    }
+
+    /// Records everything known about a value (graph inputs with shapes).
+    pub fn set_known(&mut self, value: &str, known: Known) {
+        self.types.insert(value, known);
     }
 
     /// The initializer named `value`, if there is one.
@@ -80,7 +114,7 @@ impl GraphBuilder {
     /// Stores `t` as the initializer `name` (a name this builder handed
     /// out), replacing any tensor already there, and records its dtype.
     pub fn set_initializer(&mut self, name: &str, t: Tensor) {
-        self.set_dtype(name, t.dtype());
+        self.types.insert(name, Known::from_tensor(&t));
         self.graph.initializers.insert(name.to_string(), t);
     }
 
@@ -101,14 +135,47 @@ impl GraphBuilder {
         self.constant(base, Tensor::from_vec(vec![v.len()], v.to_vec()).expect("a vector's length is its shape"))
     }
 
-    /// Appends `node`; every output gets `dtype` when it is given.
+    /// The outputs of `node` as [`crate::infer::infer_node`] types them
+    /// from what is known of its inputs.
+    fn infer(&self, node: &Node) -> Result<Vec<Known>> {
+        let unknown = Known::unknown();
+        let ins: Vec<Option<&Known>> =
+            node.inputs.iter().map(|i| i.as_deref().map(|v| self.types.get(v).unwrap_or(&unknown))).collect();
+        crate::infer::infer_node(node, &ins, self.opset())
+    }
+
+    /// Appends `node`, typing its outputs by inference; `dtype`, when
+    /// given, overrides the inferred element type of every output (for ops
+    /// inference does not know). A contradiction inference finds leaves the
+    /// outputs untyped rather than failing: use [`GraphBuilder::try_add_node`]
+    /// to have it reported.
     pub fn add_node(&mut self, node: Node, dtype: Option<DType>) {
-        if let Some(d) = dtype {
-            for o in node.outputs.iter().filter(|o| !o.is_empty()) {
-                self.dtypes.insert(o.clone(), d);
+        let inferred = self.infer(&node).unwrap_or_default();
+        self.record(&node, inferred, dtype);
+        self.graph.nodes.push(node);
+    }
+
+    /// Appends `node`, typing its outputs by inference; an error when its
+    /// inputs contradict the op (wrong dtype, incompatible shapes).
+    pub fn try_add_node(&mut self, node: Node) -> Result<()> {
+        let inferred = self.infer(&node)?;
+        self.record(&node, inferred, None);
+        self.graph.nodes.push(node);
+        Ok(())
+    }
+
+    fn record(&mut self, node: &Node, inferred: Vec<Known>, dtype: Option<DType>) {
+        let mut inferred = inferred.into_iter();
+        for o in &node.outputs {
+            let k = inferred.next().unwrap_or_else(Known::unknown);
+            if o.is_empty() {
+                continue;
+            }
+            self.types.insert(o.clone(), k);
+            if let Some(d) = dtype {
+                self.set_dtype(o, d);
             }
         }
-        self.graph.nodes.push(node);
     }
 
     /// Appends a one-output node of `op` whose output and node names are

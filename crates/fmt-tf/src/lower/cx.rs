@@ -5,7 +5,7 @@
 use std::fmt;
 
 use ir::build::GraphBuilder;
-use ir::infer::{Known, Types};
+use ir::infer::Known;
 use ir::{Attribute, DType, Dim, Error, Node, Result, Shape, Tensor};
 
 use super::{ORIGIN, to_ir_attr};
@@ -17,8 +17,6 @@ pub(crate) struct Cx<'a> {
     path: &'a str,
     /// The graph being built.
     pub(crate) b: GraphBuilder,
-    /// What inference knows of each value so far.
-    types: Types,
     /// The TF node being lowered (helper nodes are named after it).
     current: String,
     /// The canonical op(s) the rule being run names (one-to-one rules emit it).
@@ -27,7 +25,7 @@ pub(crate) struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     pub(crate) fn new(path: &'a str) -> Self {
-        Cx { path, b: GraphBuilder::new(path), types: Types::default(), current: String::new(), target: "" }
+        Cx { path, b: GraphBuilder::new(path), current: String::new(), target: "" }
     }
 
     /// A malformed-model error naming the node.
@@ -42,24 +40,22 @@ impl<'a> Cx<'a> {
 
     /// Records a graph input's type.
     pub(crate) fn input(&mut self, name: &str, dtype: DType, shape: Option<Shape>) {
-        self.b.set_dtype(name, dtype);
-        self.types.insert(name, Known::tensor(Some(dtype), shape));
+        self.b.set_known(name, Known::tensor(Some(dtype), shape));
     }
 
     /// Stores `t` as the initializer `name` (a name taken from the builder).
     pub(crate) fn set_constant(&mut self, name: &str, t: Tensor) {
-        self.types.insert(name, Known::from_tensor(&t));
         self.b.set_initializer(name, t);
     }
 
     /// What is known about `v`.
     pub(crate) fn known(&self, v: &str) -> Known {
-        self.types.get(v).cloned().unwrap_or_else(Known::unknown)
+        self.b.known(v).cloned().unwrap_or_else(Known::unknown)
     }
 
     /// The element type of `v`.
     pub(crate) fn dtype(&self, v: &str) -> Option<DType> {
-        self.types.dtype(v).or_else(|| self.b.dtype(v))
+        self.b.dtype(v)
     }
 
     /// The element type of `v`, required.
@@ -69,12 +65,12 @@ impl<'a> Cx<'a> {
 
     /// The shape of `v`, if its rank is known.
     pub(crate) fn shape(&self, v: &str) -> Option<&Shape> {
-        self.types.shape(v)
+        self.b.types().shape(v)
     }
 
     /// The rank of `v`, required.
     pub(crate) fn rank_of(&self, n: &TfNode, v: &str) -> Result<usize> {
-        self.types.rank(v).ok_or_else(|| self.bad(n, format!("the rank of '{v}' is unknown")))
+        self.b.types().rank(v).ok_or_else(|| self.bad(n, format!("the rank of '{v}' is unknown")))
     }
 
     /// The fixed size of dimension `k` of `v`, if known.
@@ -93,7 +89,7 @@ impl<'a> Cx<'a> {
     /// The integer elements of `v` when they are known (a constant, or a
     /// shape computation inference tracked).
     pub(crate) fn const_ints(&self, v: &str) -> Option<Vec<i64>> {
-        self.types.get(v)?.ints()?.iter().map(|x| x.int()).collect()
+        self.b.known(v)?.ints()?.iter().map(|x| x.int()).collect()
     }
 
     /// The integer elements of `v`, required to be known.
@@ -121,21 +117,10 @@ impl<'a> Cx<'a> {
         Ok(outs)
     }
 
-    /// Appends `node`, typing its outputs.
+    /// Appends `node`, typing its outputs (`ir::build::GraphBuilder` infers them).
     fn add(&mut self, node: Node) -> Result<()> {
-        let unknown = Known::unknown();
-        let ins: Vec<Option<&Known>> =
-            node.inputs.iter().map(|i| i.as_deref().map(|v| self.types.get(v).unwrap_or(&unknown))).collect();
-        let outs = ir::infer::infer_node(&node, &ins, ir::opset::DEFAULT_OPSET)
-            .map_err(|e| Error::malformed(self.path, format!("lowering node '{}': {e}", self.current)))?;
-        for (name, k) in node.outputs.iter().zip(outs) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(name, d);
-            }
-            self.types.insert(name.clone(), k);
-        }
-        self.b.add_node(node, None);
-        Ok(())
+        let current = &self.current;
+        self.b.try_add_node(node).map_err(|e| Error::malformed(self.path, format!("lowering node '{current}': {e}")))
     }
 
     /// A one-output node of `op`; returns its output.
