@@ -36,7 +36,9 @@ pub(crate) struct Args {
     /// Instead of the fixtures, run real architectures at real size (random
     /// weights) through every conversion and pass: all models, or the
     /// comma-separated LIST (resnet50, mobilenetv2, convnext_tiny, vit_base,
-    /// bert_base, gpt2, resnet18, mobilenet_v3_small).
+    /// bert_base, gpt2, resnet18, mobilenet_v3_small; `keras` for the Keras
+    /// applications as TensorFlow SavedModels, or `keras:resnet50`,
+    /// `keras:mobilenetv3small`, `keras:efficientnetv2b0`, `keras:convnexttiny`).
     #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = "")]
     models: Option<String>,
     /// With --models: use this existing venv (torch, transformers, the
@@ -274,7 +276,32 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         None => crate::convert::build(ws, !args.dev)?,
     };
     if let Some(list) = &args.models {
-        return models::run(ws, models::Options { bin: &bin, models: list, venv: args.venv.as_deref() });
+        // `keras` or `keras:NAME` entries are TensorFlow models (their own
+        // tier); the rest are the torch-exported ONNX models.
+        let entries: Vec<&str> = list.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+        let (keras, onnx): (Vec<&str>, Vec<&str>) = entries.iter().partition(|e| e.starts_with("keras"));
+        let mut keras_names: Vec<&str> = keras.iter().filter_map(|e| e.strip_prefix("keras:")).collect();
+        if entries.is_empty() || keras.contains(&"keras") {
+            keras_names = crate::interop_keras::MODELS.to_vec();
+        }
+        if let Some(bad) = keras_names.iter().find(|n| !crate::interop_keras::MODELS.contains(n)) {
+            bail!("--models keras:{bad}: unknown (known: {})", crate::interop_keras::MODELS.join(", "));
+        }
+        let mut outcome = Outcome::Ok;
+        if entries.is_empty() || !onnx.is_empty() {
+            let list = onnx.join(",");
+            outcome = models::run(ws, models::Options { bin: &bin, models: &list, venv: args.venv.as_deref() })?;
+        }
+        if !keras_names.is_empty() {
+            let venv = match &args.venv {
+                Some(dir) => Venv::existing(dir)?,
+                None => Venv::ensure_named(ws, "venv-tf", Path::new("xtask/python/requirements-tf.txt"))?,
+            };
+            if !crate::interop_keras::run(&ws.root, &bin, &venv, &keras_names)? {
+                outcome = Outcome::CheckFailed;
+            }
+        }
+        return Ok(outcome);
     }
     let venv = Venv::ensure(ws)?;
     let out_root = ws.root.join("target").join("interop");

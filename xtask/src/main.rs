@@ -18,6 +18,7 @@ mod codegen;
 mod conformance;
 mod convert;
 mod interop;
+mod interop_keras;
 mod interop_quant;
 mod venv;
 
