@@ -6,3 +6,12 @@
 //! module tree and an AST; the lowering interprets `forward` over that tree
 //! and maps each `aten` op to canonical (ONNX) nodes through one rule table
 //! split by op family.
+
+pub mod archive;
+pub mod dtype;
+pub mod pickle;
+pub mod source;
+pub mod tensor;
+pub mod weights;
+
+pub use weights::read_state_dict;
