@@ -73,7 +73,8 @@ impl Archive {
     pub fn from_buffer(path: &Path, map: Buffer) -> Result<Archive> {
         let bad = |m: String| Error::malformed(path, m);
         let file_len = map.len() as u64;
-        let mut zip = zip::ZipArchive::new(Cursor::new(map.clone())).map_err(|e| bad(format!("not a zip archive: {e}")))?;
+        let mut zip =
+            zip::ZipArchive::new(Cursor::new(map.clone())).map_err(|e| bad(format!("not a zip archive: {e}")))?;
         let mut entries = HashMap::new();
         let mut top: Option<String> = None;
         for i in 0..zip.len() {
@@ -94,7 +95,11 @@ impl Archive {
             let deflated = match f.compression() {
                 zip::CompressionMethod::Stored => false,
                 zip::CompressionMethod::Deflated => true,
-                m => return Err(bad(format!("zip entry '{name}' uses compression {m}; only stored and deflated are read"))),
+                m => {
+                    return Err(bad(format!(
+                        "zip entry '{name}' uses compression {m}; only stored and deflated are read"
+                    )));
+                }
             };
             let start = f.data_start().ok_or_else(|| bad(format!("zip entry '{name}': no data offset")))?;
             let (compressed, size) = (f.compressed_size(), f.size());
@@ -163,6 +168,7 @@ impl Archive {
     /// The text of an entry, which must be UTF-8.
     pub fn read_text(&self, name: &str) -> Result<String> {
         let b = self.read(name)?;
-        String::from_utf8(b.to_vec()).map_err(|_| Error::malformed(&self.path, format!("entry '{name}' is not UTF-8 text")))
+        String::from_utf8(b.to_vec())
+            .map_err(|_| Error::malformed(&self.path, format!("entry '{name}' is not UTF-8 text")))
     }
 }

@@ -9,9 +9,18 @@
 
 pub mod archive;
 pub mod dtype;
+mod import;
+pub mod lower;
+pub mod module;
 pub mod pickle;
 pub mod source;
 pub mod tensor;
 pub mod weights;
 
+pub use import::TorchScriptImporter;
 pub use weights::read_state_dict;
+
+/// Registers the `torchscript` importer.
+pub fn register(registry: &mut ir::Registry) {
+    registry.add_importer(TorchScriptImporter);
+}

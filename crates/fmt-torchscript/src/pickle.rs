@@ -216,9 +216,11 @@ type Res<T> = std::result::Result<T, String>;
 
 impl<'a> Machine<'a> {
     fn take(&mut self, n: usize) -> Res<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| {
-            format!("truncated: needs {n} bytes at offset {} of {}", self.pos, self.data.len())
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| format!("truncated: needs {n} bytes at offset {} of {}", self.pos, self.data.len()))?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -282,7 +284,10 @@ impl<'a> Machine<'a> {
         let at = self.stack.iter().rposition(|i| matches!(i, Item::Mark)).ok_or("no MARK on the stack")?;
         let items = self.stack.split_off(at + 1);
         self.stack.pop();
-        Ok(items.into_iter().map(|i| if let Item::Id(i) = i { i } else { unreachable!("marks were split off") }).collect())
+        Ok(items
+            .into_iter()
+            .map(|i| if let Item::Id(i) = i { i } else { unreachable!("marks were split off") })
+            .collect())
     }
 
     fn leaf(&self, id: usize) -> Option<&Value> {
@@ -436,7 +441,8 @@ impl<'a> Machine<'a> {
                 }
                 b'L' => {
                     let l = self.line()?;
-                    let v: i64 = l.trim_end_matches('L').parse().map_err(|_| format!("LONG '{l}' is not a 64-bit integer"))?;
+                    let v: i64 =
+                        l.trim_end_matches('L').parse().map_err(|_| format!("LONG '{l}' is not a 64-bit integer"))?;
                     self.push(Value::Int(v));
                 }
                 b'J' => {
@@ -649,7 +655,9 @@ impl<'a> Machine<'a> {
                 }
                 b'P' => return Err("text persistent ids (protocol 0) are not read".into()),
                 b'i' | b'o' | 0x82..=0x84 | 0x97 | 0x98 => {
-                    return Err(format!("opcode 0x{op:02x} at offset {at} (instantiation or out-of-band data) is not read"));
+                    return Err(format!(
+                        "opcode 0x{op:02x} at offset {at} (instantiation or out-of-band data) is not read"
+                    ));
                 }
                 _ => return Err(format!("unknown opcode 0x{op:02x} at offset {at}")),
             }
@@ -660,7 +668,9 @@ impl<'a> Machine<'a> {
         if depth > MAX_DEPTH {
             return Err(format!("values nested deeper than {MAX_DEPTH} (or a cycle)"));
         }
-        *budget = budget.checked_sub(1).ok_or_else(|| format!("more than {MAX_NODES} values once shared references are expanded"))?;
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| format!("more than {MAX_NODES} values once shared references are expanded"))?;
         let many = |ids: &[usize], budget: &mut usize| -> Res<Vec<Value>> {
             ids.iter().map(|&i| self.tree(i, depth + 1, budget)).collect()
         };
@@ -735,7 +745,9 @@ mod tests {
 
     #[test]
     fn malformed_pickles_are_errors_not_panics() {
-        for bad in [&b""[..], b"\x80", b"\x80\x02X\xff\xff\xff\xff", b"\x80\x02t.", b"\x80\x02h\x05.", b"\x80\x02a.", b"\xff"] {
+        for bad in
+            [&b""[..], b"\x80", b"\x80\x02X\xff\xff\xff\xff", b"\x80\x02t.", b"\x80\x02h\x05.", b"\x80\x02a.", b"\xff"]
+        {
             assert!(read(bad).is_err(), "{bad:?}");
         }
         // A cycle: a list appended to itself.
@@ -748,7 +760,10 @@ mod tests {
         let p = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQK\x00K\x02K\x03\x86K\x03K\x01\x86\x89ccollections\nOrderedDict\n)RtR.";
         let (v, _) = read(p).unwrap();
         let Value::Tensor(t) = v else { panic!("{v:?}") };
-        assert_eq!((t.storage.key.as_str(), t.storage.numel, t.sizes.as_slice(), t.strides.as_slice()), ("0", 6, &[2u64, 3][..], &[3i64, 1][..]));
+        assert_eq!(
+            (t.storage.key.as_str(), t.storage.numel, t.sizes.as_slice(), t.strides.as_slice()),
+            ("0", 6, &[2u64, 3][..], &[3i64, 1][..])
+        );
         assert_eq!(t.storage.ty.dtype, ir::DType::F32);
         let magic = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.";
         assert_eq!(read(magic).unwrap().0, Value::BigInt(0x1950a86a20f9469cfc6c));

@@ -18,7 +18,11 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tenso
     let elem = dtype.byte_len(1).ok_or_else(|| bad(format!("{dtype} storages are not read")))?;
     let declared = t.storage.numel.checked_mul(elem).ok_or_else(|| bad("storage size overflows".into()))?;
     if (storage.len() as u64) < declared {
-        return Err(bad(format!("storage holds {} bytes, shorter than its declared {} elements", storage.len(), t.storage.numel)));
+        return Err(bad(format!(
+            "storage holds {} bytes, shorter than its declared {} elements",
+            storage.len(),
+            t.storage.numel
+        )));
     }
     let numel = t.sizes.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows".into()))?;
     let shape: Vec<usize> = t
@@ -33,7 +37,10 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tenso
     let mut last = t.offset;
     for (&size, &stride) in t.sizes.iter().zip(&t.strides) {
         let stride = u64::try_from(stride).map_err(|_| bad(format!("negative stride {stride}")))?;
-        last = (size - 1).checked_mul(stride).and_then(|s| last.checked_add(s)).ok_or_else(|| bad("view extent overflows".into()))?;
+        last = (size - 1)
+            .checked_mul(stride)
+            .and_then(|s| last.checked_add(s))
+            .ok_or_else(|| bad("view extent overflows".into()))?;
     }
     if last >= t.storage.numel {
         return Err(bad(format!(
@@ -54,7 +61,12 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tenso
         let data = storage.slice_u64(start, numel * elem).map_err(|e| bad(e.to_string()))?;
         return Tensor::from_raw(dtype, shape, data).map_err(|e| bad(e.to_string()));
     }
-    tracing::debug!("{}: storage '{key}': non-contiguous view {:?}/{:?} copied once", path.display(), t.sizes, t.strides);
+    tracing::debug!(
+        "{}: storage '{key}': non-contiguous view {:?}/{:?} copied once",
+        path.display(),
+        t.sizes,
+        t.strides
+    );
     let bytes = storage.as_bytes();
     let elem = elem as usize;
     let mut out = Vec::with_capacity(numel as usize * elem);

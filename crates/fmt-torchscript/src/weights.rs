@@ -134,7 +134,10 @@ fn read_legacy(path: &Path, map: &Buffer) -> Result<IndexMap<String, Tensor>> {
         }
         let len = s.ty.dtype.byte_len(numel).ok_or_else(|| bad(format!("storage '{key}': size overflows")))?;
         let data = map.slice_u64(pos as u64 + 8, len).map_err(|_| {
-            bad(format!("storage '{key}' needs {len} bytes at offset {}, past the end of the file (truncated?)", pos + 8))
+            bad(format!(
+                "storage '{key}' needs {len} bytes at offset {}, past the end of the file (truncated?)",
+                pos + 8
+            ))
         })?;
         pos += 8 + len as usize;
         bytes.insert(key.to_string(), data);

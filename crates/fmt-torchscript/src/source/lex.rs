@@ -29,9 +29,9 @@ pub enum Tok {
 
 /// Operators, longest first so `//=` wins over `//` and `/`.
 const OPS: &[&str] = &[
-    "**=", "//=", ">>=", "<<=", "->", "**", "//", "==", "!=", "<=", ">=", "<<", ">>", "+=", "-=", "*=", "/=", "%=", "&=",
-    "|=", "^=", "@=", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "=", "+", "-", "*", "/", "%", "<", ">", "&", "|",
-    "^", "~", "@",
+    "**=", "//=", ">>=", "<<=", "->", "**", "//", "==", "!=", "<=", ">=", "<<", ">>", "+=", "-=", "*=", "/=", "%=",
+    "&=", "|=", "^=", "@=", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "=", "+", "-", "*", "/", "%", "<", ">",
+    "&", "|", "^", "~", "@",
 ];
 
 /// Splits `text` into tokens with their positions; errors carry the position.
@@ -128,7 +128,8 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
                             '\\' | '\'' | '"' => s.push(e),
                             'x' => {
                                 let hex: String = chars.get(j..j + 2).map(|h| h.iter().collect()).unwrap_or_default();
-                                let v = u32::from_str_radix(&hex, 16).map_err(|_| (pos, "bad \\x escape".to_string()))?;
+                                let v =
+                                    u32::from_str_radix(&hex, 16).map_err(|_| (pos, "bad \\x escape".to_string()))?;
                                 s.push(char::from_u32(v).unwrap_or('\u{fffd}'));
                                 j += 2;
                             }

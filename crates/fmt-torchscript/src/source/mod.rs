@@ -354,7 +354,11 @@ impl Parser {
     }
 
     fn expect_op(&mut self, op: &str) -> PResult<()> {
-        if self.eat_op(op) { Ok(()) } else { self.err(format!("expected '{op}', found {}", Self::describe(self.peek()))) }
+        if self.eat_op(op) {
+            Ok(())
+        } else {
+            self.err(format!("expected '{op}', found {}", Self::describe(self.peek())))
+        }
     }
 
     fn name(&mut self) -> PResult<String> {
@@ -496,12 +500,20 @@ impl Parser {
                 }
                 "return" => {
                     self.bump();
-                    let v = if matches!(self.peek(), Tok::Newline | Tok::End | Tok::Dedent) { None } else { Some(self.expr_list()?) };
+                    let v = if matches!(self.peek(), Tok::Newline | Tok::End | Tok::Dedent) {
+                        None
+                    } else {
+                        Some(self.expr_list()?)
+                    };
                     StmtKind::Return(v)
                 }
                 "raise" => {
                     self.bump();
-                    let v = if matches!(self.peek(), Tok::Newline | Tok::End | Tok::Dedent) { None } else { Some(self.expr()?) };
+                    let v = if matches!(self.peek(), Tok::Newline | Tok::End | Tok::Dedent) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     if self.eat_kw("from") {
                         self.expr()?;
                     }
@@ -615,7 +627,10 @@ impl Parser {
                 return self.err("expected 'else' in a conditional expression");
             }
             let other = self.expr()?;
-            return Ok(Expr { kind: ExprKind::IfExp { cond: cond.into(), then: then.into(), other: other.into() }, pos });
+            return Ok(Expr {
+                kind: ExprKind::IfExp { cond: cond.into(), then: then.into(), other: other.into() },
+                pos,
+            });
         }
         Ok(then)
     }
@@ -783,7 +798,8 @@ impl Parser {
                     items.push(self.subscript()?);
                 }
                 self.expect_op("]")?;
-                let index = if tuple { Expr { kind: ExprKind::Tuple(items), pos: ipos } } else { items.pop().expect("one") };
+                let index =
+                    if tuple { Expr { kind: ExprKind::Tuple(items), pos: ipos } } else { items.pop().expect("one") };
                 e = Expr { kind: ExprKind::Index(e.into(), index.into()), pos };
             } else {
                 return Ok(e);
@@ -894,7 +910,9 @@ mod tests {
         assert_eq!(f.body.len(), 4);
         let StmtKind::Assign(t, _) = &f.body[2].kind else { panic!() };
         assert!(matches!(&t[0].kind, ExprKind::Tuple(v) if v.len() == 3));
-        let StmtKind::Return(Some(Expr { kind: ExprKind::Call { kwargs, .. }, .. })) = &f.body[3].kind else { panic!() };
+        let StmtKind::Return(Some(Expr { kind: ExprKind::Call { kwargs, .. }, .. })) = &f.body[3].kind else {
+            panic!()
+        };
         assert_eq!(kwargs[0].0, "rounding_mode");
     }
 
