@@ -203,8 +203,10 @@ mod tests {
         let x = ir::tensor_file::read_npy(&dir.join("state_dict/input_0.npy")).unwrap();
         let y = ir::tensor_file::read_npy(&dir.join("state_dict/output_0.npy")).unwrap();
         for file in ["state_dict/weights.pt", "state_dict_legacy/weights.pt"] {
-            let (mut model, _) = load(&registry, &dir.join("state_dict/model.onnx"), None, &ImportOptions::default()).unwrap();
-            let before = eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();
+            let (mut model, _) =
+                load(&registry, &dir.join("state_dict/model.onnx"), None, &ImportOptions::default()).unwrap();
+            let before =
+                eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();
             let weights = read_weights(&dir.join(file)).unwrap();
             let report = fmt_safetensors::apply_weights(&mut model.graph, weights).unwrap();
             assert_eq!((report.replaced, report.missing.len(), report.unused.len()), (4, 0, 0), "{file}: {report:?}");

@@ -1118,6 +1118,9 @@ impl<'a> Lower<'a> {
         let eval = |me: &mut Self, scope: &mut Scope| -> Result<Args> {
             let pos = args.iter().map(|a| me.expr(a, scope)).collect::<Result<_>>()?;
             let kw = kwargs.iter().map(|(k, a)| Ok((k.clone(), me.expr(a, scope)?))).collect::<Result<_>>()?;
+            // Errors and node names point at the call, not its last argument.
+            me.loc.line = func.pos.line;
+            me.loc.col = func.pos.col;
             Ok(Args { pos, kw })
         };
         if let Some(q) = &qual
