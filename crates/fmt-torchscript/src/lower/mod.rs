@@ -50,6 +50,8 @@ pub(crate) enum V {
     T(String),
     List(Vec<V>),
     Tuple(Vec<V>),
+    /// A dict (insertion order kept; models return `{"name": tensor}`).
+    Dict(Vec<(V, V)>),
     Module(Rc<Module>),
     /// A dtype, as its `ScalarType` code.
     DType(i64),
@@ -70,6 +72,7 @@ impl V {
             V::T(_) => "tensor",
             V::List(_) => "list",
             V::Tuple(_) => "tuple",
+            V::Dict(_) => "dict",
             V::Module(_) => "module",
             V::DType(_) => "dtype",
             V::Device => "device",
@@ -962,7 +965,9 @@ impl<'a> Lower<'a> {
             },
             ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
             ExprKind::List(xs) => V::List(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::Dict(_) => return Err(Error::invalid("dict values are not supported")),
+            ExprKind::Dict(pairs) => V::Dict(
+                pairs.iter().map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?))).collect::<Result<_>>()?,
+            ),
             ExprKind::Attr(obj, name) => {
                 if let Some(q) = dotted(e)
                     && (q.starts_with("CONSTANTS.c"))
@@ -991,6 +996,11 @@ impl<'a> Lower<'a> {
                             .cloned()
                             .ok_or_else(|| Error::invalid(format!("index {k} out of range")))?
                     }
+                    V::Dict(pairs) => pairs
+                        .iter()
+                        .find(|(k, _)| same(k, &i))
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| Error::invalid("dict key not found"))?,
                     V::T(t) => {
                         let idx = self.tensor(&i, Some(DType::I64))?;
                         V::T(self.node("Gather", &[&t, &idx], vec![("axis", Attribute::Int(0))])?)
@@ -1413,16 +1423,39 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         ));
     }
     let result = result.map_err(|e| e.context(ar.archive.path().display().to_string()))?;
-    let values = match result {
-        V::Tuple(xs) | V::List(xs) => xs,
-        v => vec![v],
+    // A dict's keys name the outputs.
+    let (values, names): (Vec<V>, Vec<Option<String>>) = match result {
+        V::Tuple(xs) | V::List(xs) => {
+            let n = xs.len();
+            (xs, vec![None; n])
+        }
+        V::Dict(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let name = match k {
+                    V::Str(s) => Some(s),
+                    _ => None,
+                };
+                (v, name)
+            })
+            .unzip(),
+        v => (vec![v], vec![None]),
     };
     let mut seen = std::collections::HashSet::new();
     for (i, v) in values.iter().enumerate() {
         let t = lw.tensor(v, None).map_err(|e| e.context(format!("{}: output {i}", ar.archive.path().display())))?;
         // Outputs are node outputs, each once.
         let is_node_output = lw.b.graph.nodes.iter().any(|n| n.outputs.contains(&t));
-        let t = if !is_node_output || !seen.insert(t.clone()) { lw.node("Identity", &[&t], vec![])? } else { t };
+        let t = match &names[i] {
+            Some(n) => {
+                let name = lw.b.fresh_value(n);
+                let node = Node::new("Identity", [t.as_str()], [name.clone()]).named(lw.b.fresh_node(n));
+                lw.add(node)?;
+                name
+            }
+            None if !is_node_output || !seen.insert(t.clone()) => lw.node("Identity", &[&t], vec![])?,
+            None => t,
+        };
         let ty = lw.known(&t).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
         lw.b.graph.outputs.push(ValueInfo { name: t, ty, doc: String::new() });
     }

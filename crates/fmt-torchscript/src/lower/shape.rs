@@ -68,6 +68,12 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("narrow", narrow),
     ("select", select),
     ("index", index),
+    ("gather", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        let d = l.int(a.req(1, "dim")?, "dim")?;
+        let i = l.tensor(a.req(2, "index")?, Some(DType::I64))?;
+        Ok(V::T(l.node("GatherElements", &[&x, &i], vec![("axis", Attribute::Int(d))])?))
+    }),
     ("__getitem__", getitem),
 ];
 
