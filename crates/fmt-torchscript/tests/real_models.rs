@@ -16,7 +16,8 @@ fn real_models_match_torch() {
         return;
     };
     let mut failures = Vec::new();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.pt").exists()).collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.pt").exists()).collect();
     cases.sort();
     for case in cases {
         let start = std::time::Instant::now();

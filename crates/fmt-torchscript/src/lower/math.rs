@@ -63,6 +63,8 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("maximum", |l, a| binary(l, a.req(0, "self")?, a.req(1, "other")?, "Max")),
     ("minimum", |l, a| binary(l, a.req(0, "self")?, a.req(1, "other")?, "Min")),
     ("argmax", |l, a| arg_reduce(l, a, "ArgMax")),
+    ("cumsum", cumsum),
+    ("diff", diff),
     ("argmin", |l, a| arg_reduce(l, a, "ArgMin")),
 ];
 
@@ -483,4 +485,52 @@ fn arg_reduce(l: &mut Lower<'_>, a: &Args, op: &str) -> Result<V> {
         }
     };
     Ok(V::T(l.node(op, &[&x], vec![("axis", Attribute::Int(axis)), ("keepdims", Attribute::Int(i64::from(keep)))])?))
+}
+
+/// `cumsum(x, dim, dtype)`: integers and booleans sum in int64, as in torch.
+fn cumsum(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let mut x = l.tensor(a.req(0, "self")?, None)?;
+    let d = l.int(a.req(1, "dim")?, "dim")?;
+    if let Some(V::Int(code)) = a.opt(2, "dtype") {
+        let t = crate::dtype::by_code(*code).ok_or_else(|| Error::invalid(format!("dtype code {code}")))?;
+        x = l.cast(&x, t.dtype)?;
+    } else if l.dtype(&x).is_some_and(|t| !t.is_float()) {
+        x = l.cast(&x, DType::I64)?;
+    }
+    let axis = l.scalar(d as f64, DType::I64)?;
+    Ok(V::T(l.node("CumSum", &[&x, &axis], vec![])?))
+}
+
+/// `diff(x, n, dim, prepend, append)`: `x[1:] - x[:-1]` along `dim`, `n` times,
+/// after joining `prepend` and `append`.
+fn diff(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let mut x = l.tensor(a.req(0, "self")?, None)?;
+    let n = a.opt(1, "n").map_or(Ok(1), |v| l.int(v, "n"))?;
+    let d = a.opt(2, "dim").map_or(Ok(-1), |v| l.int(v, "dim"))?;
+    let mut parts = Vec::new();
+    if let Some(p) = a.opt(3, "prepend") {
+        parts.push(l.tensor(p, None)?);
+    }
+    parts.push(x.clone());
+    if let Some(p) = a.opt(4, "append") {
+        parts.push(l.tensor(p, None)?);
+    }
+    if parts.len() > 1 {
+        let dt = l.dtype(&x);
+        if let Some(dt) = dt {
+            parts = parts.iter().map(|p| l.cast(p, dt)).collect::<Result<_>>()?;
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        x = l.node("Concat", &refs, vec![("axis", Attribute::Int(d))])?;
+    }
+    let bool_input = l.dtype(&x) == Some(DType::Bool);
+    for _ in 0..n {
+        let ax = l.i64s(&[d]);
+        let (one, zero, end, last) = (l.i64s(&[1]), l.i64s(&[0]), l.i64s(&[i64::MAX]), l.i64s(&[-1]));
+        let hi = l.node("Slice", &[&x, &one, &end, &ax], vec![])?;
+        let lo = l.node("Slice", &[&x, &zero, &last, &ax], vec![])?;
+        // torch's diff of booleans is their exclusive or.
+        x = l.node(if bool_input { "Xor" } else { "Sub" }, &[&hi, &lo], vec![])?;
+    }
+    Ok(V::T(x))
 }

@@ -413,8 +413,11 @@ fn index(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         v => vec![v.clone()],
     };
     let given: Vec<(usize, &V)> = items.iter().enumerate().filter(|(_, v)| !matches!(v, V::None)).collect();
+    if given.len() > 1 && given.iter().enumerate().all(|(k, (p, _))| k == *p) {
+        return index_leading(l, &x, &given.iter().map(|(_, v)| (*v).clone()).collect::<Vec<_>>());
+    }
     let [(pos, idx)] = given.as_slice() else {
-        return Err(Error::invalid("index with more than one index tensor"));
+        return Err(Error::invalid("index with index tensors on non-leading dimensions"));
     };
     let i = l.tensor(idx, Some(DType::I64))?;
     if l.dtype(&i) == Some(DType::Bool) {
@@ -434,4 +437,33 @@ fn getitem(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         }
         v => Err(Error::invalid(format!("__getitem__ of a {}", v.kind()))),
     }
+}
+
+/// `x[i0, i1, ..., ik]` with index tensors on the leading dimensions:
+/// the indices are broadcast together, stacked on a last axis and read by
+/// `GatherND`.
+fn index_leading(l: &mut Lower<'_>, x: &str, idx: &[V]) -> Result<V> {
+    let mut ts = Vec::new();
+    for v in idx {
+        let t = l.tensor(v, Some(DType::I64))?;
+        if l.dtype(&t) == Some(DType::Bool) {
+            return Err(Error::invalid("boolean mask indexing (a data-dependent shape)"));
+        }
+        ts.push(l.cast(&t, DType::I64)?);
+    }
+    // The broadcast shape, from a sum of all the indices.
+    let mut sum = ts[0].clone();
+    for t in &ts[1..] {
+        sum = l.node("Add", &[&sum, t], vec![])?;
+    }
+    let shape = l.node("Shape", &[&sum], vec![])?;
+    let last = l.i64s(&[-1]);
+    let mut cols = Vec::new();
+    for t in &ts {
+        let e = l.node("Expand", &[t, &shape], vec![])?;
+        cols.push(l.node("Unsqueeze", &[&e, &last], vec![])?);
+    }
+    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let stacked = l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?;
+    Ok(V::T(l.node("GatherND", &[x, &stacked], vec![])?))
 }

@@ -18,6 +18,10 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ones_like", |l, a| full_like(l, a, Some(1.0))),
     ("full_like", |l, a| full_like(l, a, None)),
     ("to", to),
+    ("device", |_, _| Ok(V::Device)),
+    ("new_ones", |l, a| new_full(l, a, Some(1.0))),
+    ("new_zeros", |l, a| new_full(l, a, Some(0.0))),
+    ("new_full", |l, a| new_full(l, a, None)),
     ("type_as", |l, a| {
         let x = l.tensor(a.req(0, "self")?, None)?;
         let o = l.tensor(a.req(1, "other")?, None)?;
@@ -114,6 +118,23 @@ fn full_like(l: &mut Lower<'_>, a: &Args, value: Option<f64>) -> Result<V> {
     let d = dtype_arg(l, a.opt(di, "dtype"))?.or_else(|| l.dtype(&x)).unwrap_or(DType::F32);
     let s = l.node("Shape", &[&x], vec![])?;
     fill(l, &s, v, d)
+}
+
+/// `new_ones(x, size, dtype, ...)`, `new_full(x, size, fill_value, dtype, ...)`:
+/// a filled tensor of `x`'s dtype unless `dtype` says otherwise.
+fn new_full(l: &mut Lower<'_>, a: &Args, value: Option<f64>) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let shape = l.tensor(a.req(1, "size")?, Some(DType::I64))?;
+    let (v, di) = match value {
+        Some(v) => (v, 2),
+        None => (
+            l.float_of(a.req(2, "fill_value")?)
+                .ok_or_else(|| Error::invalid("new_full() with a fill value not known at import"))?,
+            3,
+        ),
+    };
+    let d = dtype_arg(l, a.opt(di, "dtype"))?.or_else(|| l.dtype(&x)).unwrap_or(DType::F32);
+    fill(l, &shape, v, d)
 }
 
 /// `to(x, dtype, ...)`, `to(x, device, dtype, ...)`, `to(x, other, ...)`.
