@@ -1442,6 +1442,7 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         v => (vec![v], vec![None]),
     };
     let mut seen = std::collections::HashSet::new();
+    let mut renames = Vec::new();
     for (i, v) in values.iter().enumerate() {
         let t = lw.tensor(v, None).map_err(|e| e.context(format!("{}: output {i}", ar.archive.path().display())))?;
         // Outputs are node outputs, each once.
@@ -1456,11 +1457,19 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
             None if !is_node_output || !seen.insert(t.clone()) => lw.node("Identity", &[&t], vec![])?,
             None => t,
         };
+        if names[i].is_none() {
+            // Unnamed results get plain names (`output`, `output_1`, ...) instead of internal ones.
+            let want = if values.len() == 1 { "output".to_string() } else { format!("output_{i}") };
+            renames.push((t.clone(), lw.b.fresh_value(&want)));
+        }
         let ty = lw.known(&t).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
         lw.b.graph.outputs.push(ValueInfo { name: t, ty, doc: String::new() });
     }
     let inits = std::mem::take(&mut lw.inits);
     let mut g = lw.b.finish();
+    for (old, new) in renames {
+        g.rename_value(&old, &new);
+    }
     let consts = std::mem::take(&mut g.initializers);
     for (n, t) in inits {
         g.initializers.insert(n, t);
