@@ -96,3 +96,20 @@ fn dynamic_batch() {
     check(&m, &dir);
     check(&m, &dir.join("alt"));
 }
+
+#[test]
+fn gpt2_tiny() {
+    // transformers' GPT-2: diff/cumsum/new_ones/multi-tensor index build its mask; addmm, split.
+    let m = import("gpt2_tiny", &[]);
+    assert_eq!(m.graph.outputs[0].name, "last_hidden_state", "a returned dict names the outputs");
+    check(&m, &fixtures().join("gpt2_tiny"));
+}
+
+#[test]
+fn bert_tiny() {
+    // transformers' BERT: gather of buffered token types, two named outputs.
+    let m = import("bert_tiny", &[]);
+    let names: Vec<&str> = m.graph.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["last_hidden_state", "pooler_output"]);
+    check(&m, &fixtures().join("bert_tiny"));
+}
