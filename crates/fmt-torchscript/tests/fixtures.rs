@@ -113,3 +113,24 @@ fn bert_tiny() {
     assert_eq!(names, ["last_hidden_state", "pooler_output"]);
     check(&m, &fixtures().join("bert_tiny"));
 }
+
+#[test]
+fn ops_traced() {
+    // One traced module touching many rules (norms, pools, transposed and
+    // grouped convolution, joins and splits, masks, reductions, creation ops).
+    case("ops_traced");
+}
+
+#[test]
+fn scripted_loop() {
+    // `for i in range(x.size(0))` over a dynamic dimension: a Loop with a trip count.
+    let m = import("scripted_loop", &[("input-shape", "x=n,5")]);
+    assert!(m.graph.nodes.iter().any(|n| n.op == "Loop" && n.input(0).is_some()), "a counted Loop");
+    let dir = fixtures().join("scripted_loop");
+    check(&m, &dir);
+    check(&m, &dir.join("alt"));
+    // With the length known at import, the loop is unrolled.
+    let m = import("scripted_loop", &[("input-shape", "x=3,5")]);
+    assert!(m.graph.nodes.iter().all(|n| n.op != "Loop"));
+    check(&m, &dir);
+}
