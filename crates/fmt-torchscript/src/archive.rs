@@ -44,6 +44,8 @@ pub struct Archive {
     entries: HashMap<String, Entry>,
     /// The zip reader, kept to inflate deflated entries.
     zip: Mutex<zip::ZipArchive<Cursor<Buffer>>>,
+    /// Deflated entries already inflated (a storage several tensors view is inflated once).
+    inflated: Mutex<HashMap<String, Buffer>>,
 }
 
 fn check_name(name: &str) -> std::result::Result<(), &'static str> {
@@ -118,7 +120,14 @@ impl Archive {
             }
             entries.insert(rest.to_string(), Entry { start, compressed, size, deflated, index: i });
         }
-        Ok(Archive { path: path.to_path_buf(), map, top: top.unwrap_or_default(), entries, zip: Mutex::new(zip) })
+        Ok(Archive {
+            path: path.to_path_buf(),
+            map,
+            top: top.unwrap_or_default(),
+            entries,
+            zip: Mutex::new(zip),
+            inflated: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The file the archive was read from.
@@ -152,6 +161,10 @@ impl Archive {
         if !e.deflated {
             return Ok(raw);
         }
+        let poisoned = || bad("zip reader poisoned by an earlier panic".into());
+        if let Some(b) = self.inflated.lock().map_err(|_| poisoned())?.get(name) {
+            return Ok(b.clone());
+        }
         let size = usize::try_from(e.size).map_err(|_| bad(format!("entry '{name}' does not fit in memory")))?;
         let mut zip = self.zip.lock().map_err(|_| bad("zip reader poisoned by an earlier panic".into()))?;
         let f = zip.by_index(e.index).map_err(|err| bad(format!("entry '{name}': {err}")))?;
@@ -162,7 +175,9 @@ impl Archive {
             return Err(bad(format!("entry '{name}' inflates to {} bytes, not the {size} it declares", out.len())));
         }
         tracing::debug!("{}: inflated '{name}' ({size} bytes)", self.path.display());
-        Ok(Buffer::from_vec(out))
+        let b = Buffer::from_vec(out);
+        self.inflated.lock().map_err(|_| poisoned())?.insert(name.to_string(), b.clone());
+        Ok(b)
     }
 
     /// The text of an entry, which must be UTF-8.
@@ -170,5 +185,45 @@ impl Archive {
         let b = self.read(name)?;
         String::from_utf8(b.to_vec())
             .map_err(|_| Error::malformed(&self.path, format!("entry '{name}' is not UTF-8 text")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn zip_of(entries: &[(&str, &[u8], bool)]) -> Buffer {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes, deflate) in entries {
+            let m = if *deflate { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+            w.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(m)).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        Buffer::from_vec(w.finish().unwrap().into_inner())
+    }
+
+    #[test]
+    fn stored_entries_are_views_and_deflated_ones_are_inflated_once() {
+        let data = vec![7u8; 1000];
+        let buf = zip_of(&[("top/data/0", &data, false), ("top/data/1", &data, true)]);
+        let a = Archive::from_buffer(Path::new("m.pt"), buf.clone()).unwrap();
+        assert_eq!(a.top(), "top");
+        assert_eq!(a.names(), ["data/0", "data/1"]);
+        let stored = a.read("data/0").unwrap();
+        assert!(buf.as_bytes().as_ptr_range().contains(&stored.as_ptr()), "a view into the file");
+        let first = a.read("data/1").unwrap();
+        assert_eq!(first.as_bytes(), &data[..]);
+        assert_eq!(a.read("data/1").unwrap().as_ptr(), first.as_ptr(), "inflated once");
+        let e = a.read("data/2").unwrap_err().to_string();
+        assert_eq!(e, "m.pt: archive has no entry 'top/data/2'");
+    }
+
+    #[test]
+    fn entries_outside_the_top_folder_are_refused() {
+        let buf = zip_of(&[("a/data.pkl", b"x", false), ("b/data.pkl", b"y", false)]);
+        let e = Archive::from_buffer(Path::new("m.pt"), buf).unwrap_err().to_string();
+        assert!(e.contains("outside the top folder 'a'"), "{e}");
     }
 }
