@@ -18,8 +18,9 @@ const LEGACY_MAGIC: i128 = 0x1950a86a20f9469cfc6c;
 const LEGACY_PROTOCOL: i64 = 1001;
 
 /// Every tensor of a `torch.save`d `state_dict` (zip or legacy format),
-/// keyed by name in file order. Nested dicts (`{"model": {...}}`) give
-/// dotted names; values other than tensors are skipped.
+/// keyed by name in file order. Nested dicts (`{"model": {...}}`) and the
+/// module tree of a `torch.jit.save` archive give dotted names
+/// (`block.conv1.weight`); values other than tensors are skipped.
 pub fn read_state_dict(path: &Path) -> Result<IndexMap<String, Tensor>> {
     let map = Buffer::map_file(path)?;
     if map.starts_with(b"PK") {
@@ -28,11 +29,6 @@ pub fn read_state_dict(path: &Path) -> Result<IndexMap<String, Tensor>> {
     } else {
         read_legacy(path, &map)
     }
-}
-
-/// Whether `path` looks like a `torch.save` file (zip or legacy pickle).
-pub fn looks_like_torch_save(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
 }
 
 fn unpickle(path: &Path, what: &str, data: &[u8]) -> Result<(Value, usize)> {
@@ -73,6 +69,8 @@ fn collect(
             let bytes = storage(&t.storage)?;
             out.insert(prefix.to_string(), materialize(t, &bytes, path)?);
         }
+        // A TorchScript module (`torch.jit.save`): its attributes, named by path.
+        Value::Object { state, .. } => collect(path, prefix, state, out, storage)?,
         _ => {}
     }
     Ok(())
@@ -147,4 +145,47 @@ fn read_legacy(path: &Path, map: &Buffer) -> Result<IndexMap<String, Tensor>> {
         bytes.get(&s.key).cloned().ok_or_else(|| bad(format!("storage '{}' is not in the file", s.key)))
     })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(p: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torchscript").join(p)
+    }
+
+    #[test]
+    fn zip_and_legacy_state_dicts_agree() {
+        let zip = read_state_dict(&fixture("state_dict/weights.pt")).unwrap();
+        let legacy = read_state_dict(&fixture("state_dict_legacy/weights.pt")).unwrap();
+        let names: Vec<&str> = zip.keys().map(String::as_str).collect();
+        assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+        assert_eq!(zip["fc1.weight"].shape(), &[10, 6]);
+        assert_eq!(zip, legacy);
+        // Zero-copy: the zip's storages are views into the mapped file.
+        assert!(format!("{:?}", zip["fc1.weight"].raw().unwrap()).contains("mapped"));
+    }
+
+    #[test]
+    fn a_torchscript_archive_gives_its_parameters_by_path() {
+        let w = read_state_dict(&fixture("cnn_traced/model.pt")).unwrap();
+        assert_eq!(w["block.conv1.weight"].shape(), &[8, 8, 3, 3]);
+        assert_eq!(w["bn.running_var"].shape(), &[8]);
+        assert_eq!(w["fc.bias"].shape(), &[5]);
+    }
+
+    #[test]
+    fn not_a_torch_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.pt");
+        std::fs::write(&p, b"\x80\x02K\x01.").unwrap();
+        let e = read_state_dict(&p).unwrap_err().to_string();
+        assert!(e.contains("not a torch.save file"), "{e}");
+        // A legacy file cut inside its storages.
+        let bytes = std::fs::read(fixture("state_dict_legacy/weights.pt")).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 8]).unwrap();
+        let e = read_state_dict(&p).unwrap_err().to_string();
+        assert!(e.contains("past the end of the file"), "{e}");
+    }
 }
