@@ -10,25 +10,39 @@
 //! condition runs the taken branch only, and `for` over a known range is
 //! unrolled up to [`MAX_UNROLL`] iterations.
 //!
-//! Each `aten` op is one rule in the table [`rules`], filled by the family
-//! modules (`nn`, `math`, `shape`, `tensor`, `attention`).
+//! Each `aten` op is one rule in the table `rules()`, filled by the family
+//! modules (`nn`, `math`, `shape`, `tensor`, `attention`); the interpreter
+//! itself is this module (values, statements), `expr` (expressions and
+//! calls), `control` (`If`/`Loop`) and `entry` (inputs and outputs).
+//!
+//! Graph inputs: TorchScript declares no shapes. A traced archive's
+//! `traced_inputs.pkl` gives the dtypes and shapes it was traced with; the
+//! import options `input-shape=NAME=D0,D1,...[;NAME=...]` (a dimension may
+//! be a number, a symbol such as `batch`, or `?`) and
+//! `input-dtype=NAME=int64[;...]` override them. Otherwise an input is `f32`
+//! of unknown shape, and ops that need its rank say so.
 
 mod attention;
+mod control;
+mod entry;
+mod expr;
 mod math;
 mod nn;
 mod shape;
 mod tensor;
+
+pub use entry::lower;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use ir::build::GraphBuilder;
 use ir::infer::{Known, Types};
-use ir::{Attribute, DType, Dim, Error, Graph, Node, Result, Shape, ValueInfo, ValueType};
+use ir::{Attribute, DType, Error, Node, Result, Shape};
 
 use crate::module::{Attr, Module, ScriptArchive, SourceFile};
 use crate::pickle::Value;
-use crate::source::{BinOp, Expr, ExprKind, FuncDef, Stmt, StmtKind, UnOp};
+use crate::source::{Expr, ExprKind, FuncDef, Stmt, StmtKind};
 
 /// Most iterations of a `for` over a known range that are unrolled; longer
 /// loops become `Loop` nodes.
@@ -645,133 +659,6 @@ impl<'a> Lower<'a> {
         self.node("Not", &[&eq], vec![])
     }
 
-    /// Runs `f` with `g` as the graph being built; returns the graph after.
-    fn with_graph<R>(&mut self, g: Graph, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<(Graph, R)> {
-        let saved = std::mem::replace(&mut self.b.graph, g);
-        let r = f(self);
-        let g = std::mem::replace(&mut self.b.graph, saved);
-        Ok((g, r?))
-    }
-
-    /// A body graph with these typed inputs.
-    fn body_graph(&mut self, name: &str, inputs: &[(String, Known)]) -> Graph {
-        let mut g = Graph { name: self.b.fresh_node(name), ..Graph::default() };
-        for (n, k) in inputs {
-            g.inputs.push(ValueInfo { name: n.clone(), ty: k.ty.clone(), doc: String::new() });
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(n, d);
-            }
-            self.types.insert(n.clone(), k.clone());
-        }
-        g
-    }
-
-    /// What a loop-carried or branch-merged value is known to be: its dtype
-    /// and rank (dimensions may change from one iteration to the next).
-    fn loose(&self, t: &str) -> Known {
-        let dtype = self.dtype(t);
-        let shape = self.shape(t).map(|s| Shape(vec![Dim::Unknown; s.rank()]));
-        Known::tensor(dtype, shape)
-    }
-
-    /// Makes `v` a graph value inside the current graph for a subgraph
-    /// output (always a fresh `Identity`, so outputs are body values).
-    fn body_output(&mut self, v: &V, dtype: Option<DType>) -> Result<String> {
-        let t = match v {
-            V::Uninit => self.scalar(0.0, dtype.unwrap_or(DType::F32))?,
-            v => self.tensor(v, dtype)?,
-        };
-        let t = match dtype {
-            Some(d) => self.cast(&t, d)?,
-            None => t,
-        };
-        self.node("Identity", &[&t], vec![])
-    }
-
-    fn if_stmt(&mut self, c: V, then: &[Stmt], other: &[Stmt], scope: &mut Scope) -> Result<Flow> {
-        if let Some(b) = self.truth(&c) {
-            return self.block(if b { then } else { other }, scope);
-        }
-        let cond = self.bool_tensor(&c)?;
-        let g = self.body_graph("then", &[]);
-        let (g1, (s1, f1)) = self.with_graph(g, |me| {
-            let mut s = scope.clone();
-            let f = me.block(then, &mut s)?;
-            Ok((s, f))
-        })?;
-        let g = self.body_graph("else", &[]);
-        let (g2, (s2, f2)) = self.with_graph(g, |me| {
-            let mut s = scope.clone();
-            let f = me.block(other, &mut s)?;
-            Ok((s, f))
-        })?;
-        if matches!(f1, Flow::Return(_)) || matches!(f2, Flow::Return(_)) {
-            return Err(Error::invalid("'return' inside a data-dependent 'if' is not supported"));
-        }
-        // Variables the branches leave different from each other or from before.
-        let mut names: Vec<&String> = s1.keys().filter(|k| s2.contains_key(*k)).collect();
-        names.sort();
-        let mut merged = Vec::new();
-        for n in names {
-            let (a, b) = (&s1[n], &s2[n]);
-            let before = scope.get(n);
-            if same(a, b) && before.is_some_and(|x| same(x, a)) {
-                continue;
-            }
-            if same(a, b) {
-                // Both branches set it alike (e.g. the same module): no output needed.
-                merged.push((n.clone(), None, a.clone()));
-                continue;
-            }
-            if !matches!(a, V::T(_) | V::Int(_) | V::Float(_) | V::Bool(_) | V::Uninit)
-                || !matches!(b, V::T(_) | V::Int(_) | V::Float(_) | V::Bool(_) | V::Uninit)
-            {
-                continue; // not a value the code can read after the if (a branch-local module or list)
-            }
-            merged.push((n.clone(), Some((a.clone(), b.clone())), V::None));
-        }
-        // Branch outputs, typed alike: the first tensor branch's dtype wins.
-        let mut outs1 = Vec::new();
-        let mut outs2 = Vec::new();
-        let mut kinds = Vec::new();
-        let (mut g1, mut g2) = (g1, g2);
-        for (_, pair, _) in &merged {
-            let Some((a, b)) = pair else { continue };
-            let d = self.value_dtype(a).or_else(|| self.value_dtype(b));
-            let (g, o1) = self.with_graph(g1, |me| me.body_output(a, d))?;
-            g1 = g;
-            let (g, o2) = self.with_graph(g2, |me| me.body_output(b, d))?;
-            g2 = g;
-            kinds.push(self.loose(&o1));
-            outs1.push(o1);
-            outs2.push(o2);
-        }
-        for (g, outs) in [(&mut g1, &outs1), (&mut g2, &outs2)] {
-            for o in outs {
-                let ty = self.known(o).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
-                g.outputs.push(ValueInfo { name: o.clone(), ty, doc: String::new() });
-            }
-        }
-        let outs: Vec<String> = outs1.iter().map(|_| self.b.fresh_value(&format!("if_{}", self.loc.line))).collect();
-        let node = Node::new("If", [cond.as_str()], outs.iter().cloned())
-            .named(self.b.fresh_node("If"))
-            .with_attr("then_branch", Attribute::Graph(Box::new(g1)))
-            .with_attr("else_branch", Attribute::Graph(Box::new(g2)));
-        for (o, k) in outs.iter().zip(kinds) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(o, d);
-            }
-            self.types.insert(o.clone(), k);
-        }
-        self.b.add_node(node, None);
-        let mut it = outs.into_iter();
-        for (n, pair, v) in merged {
-            let v = if pair.is_some() { V::T(it.next().expect("one output per pair")) } else { v };
-            scope.insert(n, v);
-        }
-        Ok(Flow::Next)
-    }
-
     /// The dtype a Python or graph value has as a tensor.
     fn value_dtype(&self, v: &V) -> Option<DType> {
         match v {
@@ -781,486 +668,6 @@ impl<'a> Lower<'a> {
             V::Bool(_) => Some(DType::Bool),
             _ => None,
         }
-    }
-
-    fn for_stmt(&mut self, target: &Expr, iter: &Expr, body: &[Stmt], scope: &mut Scope) -> Result<()> {
-        // `range(...)` with bounds known at import is unrolled when short.
-        if let ExprKind::Call { func, args, .. } = &iter.kind
-            && matches!(&func.kind, ExprKind::Name(n) if n == "range")
-        {
-            let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
-            let known: Option<Vec<i64>> = vals.iter().map(|v| self.int_of(v)).collect();
-            if let Some(k) = known {
-                let (start, stop, step) = match k.as_slice() {
-                    [n] => (0, *n, 1),
-                    [a, b] => (*a, *b, 1),
-                    [a, b, c] if *c != 0 => (*a, *b, *c),
-                    _ => return Err(Error::invalid("range() takes 1 to 3 arguments with a non-zero step")),
-                };
-                let (span, by) = if step > 0 { (stop - start, step) } else { (start - stop, -step) };
-                let count = if span <= 0 { 0 } else { (span + by - 1) / by };
-                if count <= MAX_UNROLL {
-                    for i in 0..count {
-                        self.assign(target, V::Int(start + i * step), scope)?;
-                        if let Flow::Return(_) = self.block(body, scope)? {
-                            return Err(Error::invalid("'return' inside a loop is not supported"));
-                        }
-                    }
-                    return Ok(());
-                }
-            }
-            let [n] = vals.as_slice() else {
-                return Err(Error::invalid("a range() loop that is not unrolled must be range(n)"));
-            };
-            let m = self.tensor(n, Some(DType::I64))?;
-            let m = self.cast(&m, DType::I64)?;
-            return self.loop_node(Some(m), None, target, None, body, scope);
-        }
-        let it = self.expr(iter, scope)?;
-        match it {
-            V::List(items) | V::Tuple(items) => {
-                for x in items {
-                    self.assign(target, x, scope)?;
-                    if let Flow::Return(_) = self.block(body, scope)? {
-                        return Err(Error::invalid("'return' inside a loop is not supported"));
-                    }
-                }
-                Ok(())
-            }
-            v => Err(Error::invalid(format!("for loops over a {} are not supported", v.kind()))),
-        }
-    }
-
-    fn while_stmt(&mut self, cond: &Expr, body: &[Stmt], scope: &mut Scope) -> Result<()> {
-        let mut iterations = 0;
-        loop {
-            let c = self.expr(cond, scope)?;
-            match self.truth(&c) {
-                Some(false) => return Ok(()),
-                Some(true) => {
-                    iterations += 1;
-                    if iterations > MAX_STATIC_ITERATIONS {
-                        return Err(Error::invalid(format!(
-                            "a while loop known at import ran {MAX_STATIC_ITERATIONS} times"
-                        )));
-                    }
-                    if let Flow::Return(_) = self.block(body, scope)? {
-                        return Err(Error::invalid("'return' inside a loop is not supported"));
-                    }
-                }
-                None if iterations == 0 => {
-                    let c = self.bool_tensor(&c)?;
-                    return self.loop_node(
-                        None,
-                        Some(c),
-                        &Expr { kind: ExprKind::None, pos: Default::default() },
-                        Some(cond),
-                        body,
-                        scope,
-                    );
-                }
-                None => return Err(Error::invalid("a while condition became data-dependent after some iterations")),
-            }
-        }
-    }
-
-    /// A `Loop` node: trip count `m` and/or initial condition `cond`; the
-    /// variables the body assigns that exist before it are carried.
-    fn loop_node(
-        &mut self,
-        m: Option<String>,
-        cond: Option<String>,
-        target: &Expr,
-        cond_expr: Option<&Expr>,
-        body: &[Stmt],
-        scope: &mut Scope,
-    ) -> Result<()> {
-        let mut assigned = Vec::new();
-        assigned_names(body, &mut assigned);
-        let mut carried = Vec::new();
-        for n in assigned {
-            if let Some(v @ (V::T(_) | V::Int(_) | V::Float(_) | V::Bool(_))) = scope.get(&n)
-                && !carried.iter().any(|(c, _, _): &(String, String, Known)| *c == n)
-            {
-                let v = v.clone();
-                let d = self.value_dtype(&v);
-                let t = self.tensor(&v, d)?;
-                let k = self.loose(&t);
-                carried.push((n, t, k));
-            }
-        }
-        let line = self.loc.line;
-        let iter_name = self.b.fresh_value(&format!("loop_{line}_i"));
-        let cond_in = self.b.fresh_value(&format!("loop_{line}_cond"));
-        let mut inputs = vec![
-            (iter_name.clone(), Known::tensor(Some(DType::I64), Some(Shape(vec![])))),
-            (cond_in.clone(), Known::tensor(Some(DType::Bool), Some(Shape(vec![])))),
-        ];
-        let body_names: Vec<String> = carried.iter().map(|(n, _, _)| self.b.fresh_value(&format!("{n}_in"))).collect();
-        for ((_, _, k), bn) in carried.iter().zip(&body_names) {
-            inputs.push((bn.clone(), k.clone()));
-        }
-        let g = self.body_graph("loop_body", &inputs);
-        let (mut g, outs) = self.with_graph(g, |me| {
-            let mut s = scope.clone();
-            for ((n, _, _), bn) in carried.iter().zip(&body_names) {
-                s.insert(n.clone(), V::T(bn.clone()));
-            }
-            if !matches!(target.kind, ExprKind::None) {
-                me.assign(target, V::T(iter_name.clone()), &mut s)?;
-            }
-            if let Flow::Return(_) = me.block(body, &mut s)? {
-                return Err(Error::invalid("'return' inside a loop is not supported"));
-            }
-            let c = match cond_expr {
-                Some(e) => {
-                    let c = me.expr(e, &mut s)?;
-                    me.bool_tensor(&c)?
-                }
-                None => cond_in.clone(),
-            };
-            let mut outs = vec![me.node("Identity", &[&c], vec![])?];
-            for (n, _, k) in &carried {
-                let v = s.get(n).cloned().unwrap_or(V::Uninit);
-                outs.push(me.body_output(&v, k.dtype())?);
-            }
-            Ok(outs)
-        })?;
-        for o in &outs {
-            let ty = self.known(o).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
-            g.outputs.push(ValueInfo { name: o.clone(), ty, doc: String::new() });
-        }
-        let results: Vec<String> = carried.iter().map(|(n, _, _)| self.b.fresh_value(n)).collect();
-        let mut ins = vec![m.unwrap_or_default(), cond.unwrap_or_default()];
-        ins.extend(carried.iter().map(|(_, t, _)| t.clone()));
-        let mut node =
-            Node::new("Loop", Vec::<String>::new(), results.iter().cloned()).named(self.b.fresh_node("Loop"));
-        node.inputs = ins.into_iter().map(|i| if i.is_empty() { None } else { Some(i) }).collect();
-        node.attrs.insert("body".into(), Attribute::Graph(Box::new(g)));
-        for ((n, _, k), r) in carried.iter().zip(&results) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(r, d);
-            }
-            self.types.insert(r.clone(), k.clone());
-            scope.insert(n.clone(), V::T(r.clone()));
-        }
-        self.b.add_node(node, None);
-        Ok(())
-    }
-
-    // ------------------------------------------------------------ expressions
-
-    fn expr(&mut self, e: &Expr, scope: &mut Scope) -> Result<V> {
-        self.loc.line = e.pos.line;
-        self.loc.col = e.pos.col;
-        Ok(match &e.kind {
-            ExprKind::Int(i) => V::Int(*i),
-            ExprKind::Float(f) => V::Float(*f),
-            ExprKind::Str(s) => V::Str(s.clone()),
-            ExprKind::Bool(b) => V::Bool(*b),
-            ExprKind::None => V::None,
-            ExprKind::Name(n) => match scope.get(n) {
-                Some(v) => v.clone(),
-                None => return Err(Error::invalid(format!("name '{n}' is not defined"))),
-            },
-            ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::List(xs) => V::List(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::Dict(pairs) => V::Dict(
-                pairs.iter().map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?))).collect::<Result<_>>()?,
-            ),
-            ExprKind::Attr(obj, name) => {
-                if let Some(q) = dotted(e)
-                    && (q.starts_with("CONSTANTS.c"))
-                {
-                    let i = q["CONSTANTS.c".len()..]
-                        .parse()
-                        .map_err(|_| Error::invalid(format!("'{q}' is not a constant")))?;
-                    return self.constant_value(i);
-                }
-                match self.expr(obj, scope)? {
-                    V::Module(m) => self.attr_value(&m, name)?,
-                    v => return Err(Error::invalid(format!("attribute '{name}' of a {}", v.kind()))),
-                }
-            }
-            ExprKind::Call { func, args, kwargs } => return self.call(func, args, kwargs, scope),
-            ExprKind::Index(v, i) => {
-                let v = self.expr(v, scope)?;
-                let i = self.expr(i, scope)?;
-                match v {
-                    V::List(items) | V::Tuple(items) => {
-                        let k = self.int(&i, "an index")?;
-                        let n = items.len() as i64;
-                        let k = if k < 0 { k + n } else { k };
-                        items
-                            .get(usize::try_from(k).unwrap_or(usize::MAX))
-                            .cloned()
-                            .ok_or_else(|| Error::invalid(format!("index {k} out of range")))?
-                    }
-                    V::Dict(pairs) => pairs
-                        .iter()
-                        .find(|(k, _)| same(k, &i))
-                        .map(|(_, v)| v.clone())
-                        .ok_or_else(|| Error::invalid("dict key not found"))?,
-                    V::T(t) => {
-                        let idx = self.tensor(&i, Some(DType::I64))?;
-                        V::T(self.node("Gather", &[&t, &idx], vec![("axis", Attribute::Int(0))])?)
-                    }
-                    v => return Err(Error::invalid(format!("subscript of a {}", v.kind()))),
-                }
-            }
-            ExprKind::Slice(..) => return Err(Error::invalid("slices outside a subscript")),
-            ExprKind::Unary(op, x) => {
-                let v = self.expr(x, scope)?;
-                match op {
-                    UnOp::Not => match self.truth(&v) {
-                        Some(b) => V::Bool(!b),
-                        None => {
-                            let t = self.bool_tensor(&v)?;
-                            V::T(self.node("Not", &[&t], vec![])?)
-                        }
-                    },
-                    UnOp::Pos => v,
-                    UnOp::Neg => self.call_op("neg", Args { pos: vec![v], kw: vec![] })?,
-                    UnOp::Invert => self.call_op("bitwise_not", Args { pos: vec![v], kw: vec![] })?,
-                }
-            }
-            ExprKind::Binary(BinOp::And, l, r) | ExprKind::Binary(BinOp::Or, l, r) => {
-                let is_and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
-                let a = self.expr(l, scope)?;
-                match self.truth(&a) {
-                    Some(t) if t == is_and => self.expr(r, scope)?,
-                    Some(_) => a,
-                    None => {
-                        let b = self.expr(r, scope)?;
-                        let (x, y) = (self.bool_tensor(&a)?, self.bool_tensor(&b)?);
-                        V::T(self.node(if is_and { "And" } else { "Or" }, &[&x, &y], vec![])?)
-                    }
-                }
-            }
-            ExprKind::Binary(op, l, r) => {
-                let a = self.expr(l, scope)?;
-                let b = self.expr(r, scope)?;
-                self.binop(*op, a, b)?
-            }
-            ExprKind::IfExp { cond, then, other } => {
-                let c = self.expr(cond, scope)?;
-                match self.truth(&c) {
-                    Some(true) => self.expr(then, scope)?,
-                    Some(false) => self.expr(other, scope)?,
-                    None => {
-                        let c = self.bool_tensor(&c)?;
-                        let a = self.expr(then, scope)?;
-                        let b = self.expr(other, scope)?;
-                        self.call_op("where", Args { pos: vec![V::T(c), a, b], kw: vec![] })?
-                    }
-                }
-            }
-        })
-    }
-
-    fn binop(&mut self, op: BinOp, a: V, b: V) -> Result<V> {
-        let name = match op {
-            BinOp::Is | BinOp::IsNot => {
-                let same_kind = match (&a, &b) {
-                    (V::None, V::None) => true,
-                    (V::None, _) | (_, V::None) => false,
-                    _ => return Err(Error::invalid("'is' between values other than None")),
-                };
-                return Ok(V::Bool(same_kind == (op == BinOp::Is)));
-            }
-            BinOp::In | BinOp::NotIn => {
-                let items = match &b {
-                    V::List(x) | V::Tuple(x) => x,
-                    _ => return Err(Error::invalid("'in' needs a list")),
-                };
-                let found = items.iter().any(|x| same(x, &a));
-                return Ok(V::Bool(found == (op == BinOp::In)));
-            }
-            BinOp::Add => {
-                if let (V::List(x), V::List(y)) = (&a, &b) {
-                    return Ok(V::List(x.iter().chain(y).cloned().collect()));
-                }
-                "add"
-            }
-            BinOp::Sub => "sub",
-            BinOp::Mul => "mul",
-            BinOp::Div => "div",
-            BinOp::FloorDiv => "floor_divide",
-            BinOp::Mod => "remainder",
-            BinOp::Pow => "pow",
-            BinOp::MatMul => "matmul",
-            BinOp::BitAnd => "bitwise_and",
-            BinOp::BitOr => "bitwise_or",
-            BinOp::BitXor => "bitwise_xor",
-            BinOp::Eq => "eq",
-            BinOp::Ne => "ne",
-            BinOp::Lt => "lt",
-            BinOp::Le => "le",
-            BinOp::Gt => "gt",
-            BinOp::Ge => "ge",
-            BinOp::Shl | BinOp::Shr => return Err(Error::invalid("shift operators are not supported")),
-            BinOp::And | BinOp::Or => unreachable!("handled with short-circuiting"),
-        };
-        self.call_op(name, Args { pos: vec![a, b], kw: vec![] })
-    }
-
-    fn call(&mut self, func: &Expr, args: &[Expr], kwargs: &[(String, Expr)], scope: &mut Scope) -> Result<V> {
-        // List methods mutate the variable they are called on.
-        if let ExprKind::Attr(obj, meth) = &func.kind
-            && let ExprKind::Name(var) = &obj.kind
-            && let Some(V::List(items)) = scope.get(var).cloned()
-        {
-            let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
-            let mut items = items;
-            match (meth.as_str(), vals.as_slice()) {
-                ("append", [v]) => items.push(v.clone()),
-                ("extend", [V::List(v)]) => items.extend(v.iter().cloned()),
-                ("insert", [i, v]) => {
-                    let i = self.int(i, "insert position")?.clamp(0, items.len() as i64) as usize;
-                    items.insert(i, v.clone());
-                }
-                _ => return Err(Error::invalid(format!("list method '{meth}' is not supported"))),
-            }
-            scope.insert(var.clone(), V::List(items));
-            return Ok(V::None);
-        }
-        let qual = dotted(func);
-        let eval = |me: &mut Self, scope: &mut Scope| -> Result<Args> {
-            let pos = args.iter().map(|a| me.expr(a, scope)).collect::<Result<_>>()?;
-            let kw = kwargs.iter().map(|(k, a)| Ok((k.clone(), me.expr(a, scope)?))).collect::<Result<_>>()?;
-            // Errors and node names point at the call, not its last argument.
-            me.loc.line = func.pos.line;
-            me.loc.col = func.pos.col;
-            Ok(Args { pos, kw })
-        };
-        if let Some(q) = &qual
-            && !scope.contains_key(q.split('.').next().unwrap_or(""))
-        {
-            if let Some(op) = q.strip_prefix("torch.") {
-                let a = eval(self, scope)?;
-                return self.call_op(op, a);
-            }
-            if let Some(op) = q.strip_prefix("ops.prim.") {
-                let a = eval(self, scope)?;
-                return self.call_op(&format!("prim::{op}"), a);
-            }
-            if let Some(op) = q.strip_prefix("ops.aten.") {
-                let a = eval(self, scope)?;
-                return self.call_op(op, a);
-            }
-            if q.starts_with("__torch__.") {
-                let a = eval(self, scope)?;
-                let (file, f) = self.ar.function(q)?;
-                let mut s = Scope::new();
-                self.bind(&f, f.params.clone(), a.pos, &mut s)?;
-                return self.run_function(&file, &f, s);
-            }
-            if !q.contains('.') {
-                return self.builtin(q, args, kwargs, scope);
-            }
-            if q.starts_with("ops.") || q.starts_with("math.") {
-                let a = eval(self, scope)?;
-                return self.call_op(q.trim_start_matches("ops."), a);
-            }
-        }
-        if let ExprKind::Attr(obj, meth) = &func.kind {
-            let o = self.expr(obj, scope)?;
-            let a = eval(self, scope)?;
-            return match o {
-                V::Module(m) => {
-                    if !a.kw.is_empty() {
-                        return Err(Error::invalid("keyword arguments to module methods are not supported"));
-                    }
-                    self.call_method(&m, meth, a.pos)
-                }
-                V::T(_) => {
-                    let mut pos = vec![o];
-                    pos.extend(a.pos);
-                    self.call_op(meth, Args { pos, kw: a.kw })
-                }
-                v => Err(Error::invalid(format!("method '{meth}' of a {}", v.kind()))),
-            };
-        }
-        Err(Error::invalid("call of something that is not a function"))
-    }
-
-    fn builtin(&mut self, name: &str, args: &[Expr], kwargs: &[(String, Expr)], scope: &mut Scope) -> Result<V> {
-        if name == "uninitialized" {
-            return Ok(V::Uninit);
-        }
-        if name == "annotate" || name == "unchecked_cast" {
-            let v = args.get(1).ok_or_else(|| Error::invalid(format!("{name} needs two arguments")))?;
-            return self.expr(v, scope);
-        }
-        if name == "isinstance" {
-            return Err(Error::invalid("isinstance is not supported"));
-        }
-        let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
-        if !kwargs.is_empty() {
-            return Err(Error::invalid(format!("keyword arguments to {name}()")));
-        }
-        let one = || vals.first().cloned().ok_or_else(|| Error::invalid(format!("{name}() needs an argument")));
-        Ok(match name {
-            "int" => match one()? {
-                V::Float(f) => V::Int(f.trunc() as i64),
-                V::T(t) => match self.int_of(&V::T(t.clone())) {
-                    Some(i) => V::Int(i),
-                    None => V::T(self.cast(&t, DType::I64)?),
-                },
-                v => V::Int(self.int(&v, "int()")?),
-            },
-            "float" => match one()? {
-                V::T(t) => match self.float_of(&V::T(t.clone())) {
-                    Some(f) if self.int_of(&V::T(t.clone())).is_some() => V::Float(f),
-                    _ => V::T(self.cast(&t, DType::F32)?),
-                },
-                v => V::Float(self.float_of(&v).ok_or_else(|| Error::invalid("float() of a non-number"))?),
-            },
-            "bool" => {
-                let v = one()?;
-                match self.truth(&v) {
-                    Some(b) => V::Bool(b),
-                    None => V::T(self.bool_tensor(&v)?),
-                }
-            }
-            "len" => match one()? {
-                V::List(x) | V::Tuple(x) => V::Int(x.len() as i64),
-                V::T(t) => self.call_op("size", Args { pos: vec![V::T(t), V::Int(0)], kw: vec![] })?,
-                v => return Err(Error::invalid(format!("len() of a {}", v.kind()))),
-            },
-            "getattr" => match (vals.first(), vals.get(1)) {
-                (Some(V::Module(m)), Some(V::Str(a))) => {
-                    let m = m.clone();
-                    self.attr_value(&m, a)?
-                }
-                _ => return Err(Error::invalid("getattr() of something other than a module attribute")),
-            },
-            "range" => {
-                let k: Vec<i64> = vals.iter().map(|v| self.int(v, "range bound")).collect::<Result<_>>()?;
-                let (a, b) = match k.as_slice() {
-                    [n] => (0, *n),
-                    [a, b] => (*a, *b),
-                    _ => return Err(Error::invalid("range() with a step outside a for loop")),
-                };
-                V::List((a..b).map(V::Int).collect())
-            }
-            "min" | "max" => {
-                let items = match vals.as_slice() {
-                    [V::List(x)] => x.clone(),
-                    x => x.to_vec(),
-                };
-                let ints: Option<Vec<i64>> = items.iter().map(|v| self.int_of(v)).collect();
-                let ints = ints.ok_or_else(|| Error::invalid(format!("{name}() of values not known at import")))?;
-                let r = if name == "min" { ints.iter().min() } else { ints.iter().max() };
-                V::Int(*r.ok_or_else(|| Error::invalid(format!("{name}() of nothing")))?)
-            }
-            "abs" => match one()? {
-                V::Int(i) => V::Int(i.abs()),
-                V::Float(f) => V::Float(f.abs()),
-                v => self.call_op("abs", Args { pos: vec![v], kw: vec![] })?,
-            },
-            _ => return Err(Error::invalid(format!("function '{name}' is not supported"))),
-        })
     }
 }
 
@@ -1290,198 +697,90 @@ fn dotted(e: &Expr) -> Option<String> {
     }
 }
 
-/// Names a statement list assigns (in order, with repeats).
-fn assigned_names(stmts: &[Stmt], out: &mut Vec<String>) {
-    fn targets(e: &Expr, out: &mut Vec<String>) {
-        match &e.kind {
-            ExprKind::Name(n) => out.push(n.clone()),
-            ExprKind::Tuple(xs) | ExprKind::List(xs) => xs.iter().for_each(|x| targets(x, out)),
-            _ => {}
-        }
-    }
-    for s in stmts {
-        match &s.kind {
-            StmtKind::Assign(ts, _) => ts.iter().for_each(|t| targets(t, out)),
-            StmtKind::AugAssign(t, _, _) | StmtKind::AnnAssign(t, _, _) => targets(t, out),
-            StmtKind::If(_, a, b) => {
-                assigned_names(a, out);
-                assigned_names(b, out);
-            }
-            StmtKind::For(t, _, body) => {
-                targets(t, out);
-                assigned_names(body, out);
-            }
-            StmtKind::While(_, body) => assigned_names(body, out),
-            StmtKind::Expr(Expr { kind: ExprKind::Call { func, .. }, .. }) => {
-                // `xs.append(v)` changes `xs`.
-                if let ExprKind::Attr(o, _) = &func.kind
-                    && let ExprKind::Name(n) = &o.kind
-                {
-                    out.push(n.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-// ------------------------------------------------------------ entry point
-
-/// Graph input types from `-I input-shape=NAME=D0,D1;...` and
-/// `-I input-dtype=NAME=int64;...`; dims are numbers, symbols or `?`.
-fn input_options(options: &ir::ImportOptions) -> Result<(HashMap<String, Shape>, HashMap<String, DType>)> {
-    let mut shapes = HashMap::new();
-    let mut dtypes = HashMap::new();
-    for (key, value) in &options.format_options {
-        match key.as_str() {
-            "input-shape" => {
-                for part in value.split(';').filter(|p| !p.is_empty()) {
-                    let (name, dims) = part.split_once('=').ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-shape={value}: expected NAME=D0,D1,..."))
-                    })?;
-                    let dims = dims
-                        .split(',')
-                        .filter(|d| !d.is_empty())
-                        .map(|d| match d.trim() {
-                            "?" => Dim::Unknown,
-                            d => d.parse::<u64>().map_or_else(|_| Dim::Symbolic(d.to_string()), Dim::Fixed),
-                        })
-                        .collect();
-                    shapes.insert(name.to_string(), Shape(dims));
-                }
-            }
-            "input-dtype" => {
-                for part in value.split(';').filter(|p| !p.is_empty()) {
-                    let (name, d) = part.split_once('=').ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-dtype={value}: expected NAME=DTYPE"))
-                    })?;
-                    let t = crate::dtype::by_name(d.trim()).ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-dtype: unknown dtype '{d}'"))
-                    })?;
-                    dtypes.insert(name.to_string(), t.dtype);
-                }
-            }
-            k => {
-                return Err(Error::invalid(format!(
-                    "unknown torchscript import option '{k}' (known: input-shape, input-dtype)"
-                )));
-            }
-        }
+    #[test]
+    fn the_issue_op_list_is_covered() {
+        let have = supported_ops();
+        let want = [
+            "_convolution",
+            "conv1d",
+            "conv2d",
+            "conv3d",
+            "linear",
+            "addmm",
+            "matmul",
+            "mm",
+            "bmm",
+            "batch_norm",
+            "layer_norm",
+            "group_norm",
+            "instance_norm",
+            "relu",
+            "gelu",
+            "silu",
+            "hardswish",
+            "hardsigmoid",
+            "sigmoid",
+            "tanh",
+            "softmax",
+            "log_softmax",
+            "max_pool2d",
+            "avg_pool2d",
+            "adaptive_avg_pool2d",
+            "view",
+            "reshape",
+            "flatten",
+            "permute",
+            "transpose",
+            "contiguous",
+            "size",
+            "numel",
+            "cat",
+            "stack",
+            "split",
+            "chunk",
+            "unbind",
+            "slice",
+            "select",
+            "index",
+            "narrow",
+            "embedding",
+            "masked_fill",
+            "where",
+            "expand",
+            "repeat",
+            "mean",
+            "sum",
+            "amax",
+            "add",
+            "sub",
+            "mul",
+            "div",
+            "pow",
+            "rsqrt",
+            "sqrt",
+            "neg",
+            "eq",
+            "ne",
+            "lt",
+            "le",
+            "gt",
+            "ge",
+            "arange",
+            "zeros",
+            "ones",
+            "full",
+            "to",
+            "type_as",
+            "dropout",
+            "scaled_dot_product_attention",
+            "_native_multi_head_attention",
+            "_transformer_encoder_layer_fwd",
+        ];
+        let missing: Vec<&str> = want.iter().copied().filter(|op| !have.contains(op)).collect();
+        assert!(missing.is_empty(), "{missing:?}");
     }
-    Ok((shapes, dtypes))
-}
-
-/// The example inputs a traced archive records (`traced_inputs.pkl`):
-/// dtype and shape of each `forward` argument.
-fn traced_inputs(ar: &ScriptArchive) -> Vec<(DType, Shape)> {
-    let Ok(bytes) = ar.archive.read("traced_inputs.pkl") else { return Vec::new() };
-    let Ok((v, _)) = crate::pickle::read(&bytes) else { return Vec::new() };
-    let Some(list) = v.get("forward").and_then(Value::items) else { return Vec::new() };
-    list.iter()
-        .map_while(|x| match x {
-            Value::Tensor(t) => Some((t.storage.ty.dtype, Shape::fixed(&t.sizes))),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Lowers the root module's `forward` into a model.
-pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Model> {
-    let (shapes, dtypes) = input_options(options)?;
-    let traced = traced_inputs(ar);
-    let mut lw = Lower::new(ar);
-    let (file, f) = ar.method(&ar.root.class, "forward")?;
-    let mut scope = Scope::new();
-    let mut params = f.params.iter();
-    if let Some(p) = params.next() {
-        scope.insert(p.name.clone(), V::Module(ar.root.clone()));
-    }
-    for (i, p) in params.enumerate() {
-        let is_tensor = p.ty.as_ref().and_then(dotted).is_none_or(|t| t == "Tensor");
-        if !is_tensor {
-            return Err(Error::invalid(format!(
-                "forward argument '{}' is not a Tensor (only tensor inputs are supported)",
-                p.name
-            )));
-        }
-        let (td, ts) = traced.get(i).cloned().map_or((None, None), |(d, s)| (Some(d), Some(s)));
-        let dtype = dtypes.get(&p.name).copied().or(td).unwrap_or(DType::F32);
-        let shape = shapes.get(&p.name).cloned().or(ts);
-        let name = lw.b.fresh_value(&p.name);
-        let ty = ValueType::Tensor { dtype: Some(dtype), shape };
-        lw.b.graph.inputs.push(ValueInfo { name: name.clone(), ty: ty.clone(), doc: String::new() });
-        lw.b.set_dtype(&name, dtype);
-        lw.types.insert(name.clone(), Known::of(ty));
-        scope.insert(p.name.clone(), V::T(name));
-    }
-    let result = lw.run_function(&file, &f, scope);
-    if !lw.unsupported.is_empty() && !options.keep_unknown_ops {
-        let ops: Vec<(String, String)> = std::mem::take(&mut lw.unsupported);
-        return Err(Error::unsupported_ops(
-            "torchscript",
-            ops.iter().map(|(o, at)| (o.as_str(), "torch", at.as_str())),
-        ));
-    }
-    let result = result.map_err(|e| e.context(ar.archive.path().display().to_string()))?;
-    // A dict's keys name the outputs.
-    let (values, names): (Vec<V>, Vec<Option<String>>) = match result {
-        V::Tuple(xs) | V::List(xs) => {
-            let n = xs.len();
-            (xs, vec![None; n])
-        }
-        V::Dict(pairs) => pairs
-            .into_iter()
-            .map(|(k, v)| {
-                let name = match k {
-                    V::Str(s) => Some(s),
-                    _ => None,
-                };
-                (v, name)
-            })
-            .unzip(),
-        v => (vec![v], vec![None]),
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut renames = Vec::new();
-    for (i, v) in values.iter().enumerate() {
-        let t = lw.tensor(v, None).map_err(|e| e.context(format!("{}: output {i}", ar.archive.path().display())))?;
-        // Outputs are node outputs, each once.
-        let is_node_output = lw.b.graph.nodes.iter().any(|n| n.outputs.contains(&t));
-        let t = match &names[i] {
-            Some(n) => {
-                let name = lw.b.fresh_value(n);
-                let node = Node::new("Identity", [t.as_str()], [name.clone()]).named(lw.b.fresh_node(n));
-                lw.add(node)?;
-                name
-            }
-            None if !is_node_output || !seen.insert(t.clone()) => lw.node("Identity", &[&t], vec![])?,
-            None => t,
-        };
-        if names[i].is_none() {
-            // Unnamed results get plain names (`output`, `output_1`, ...) instead of internal ones.
-            let want = if values.len() == 1 { "output".to_string() } else { format!("output_{i}") };
-            renames.push((t.clone(), lw.b.fresh_value(&want)));
-        }
-        let ty = lw.known(&t).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
-        lw.b.graph.outputs.push(ValueInfo { name: t, ty, doc: String::new() });
-    }
-    let inits = std::mem::take(&mut lw.inits);
-    let mut g = lw.b.finish();
-    for (old, new) in renames {
-        g.rename_value(&old, &new);
-    }
-    let consts = std::mem::take(&mut g.initializers);
-    for (n, t) in inits {
-        g.initializers.insert(n, t);
-    }
-    g.initializers.extend(consts);
-    g.remove_dead_nodes();
-    g.remove_unused_initializers();
-    let mut m = ir::Model::new(g);
-    m.opset_imports.insert(String::new(), ir::opset::DEFAULT_OPSET);
-    if options.keep_unknown_ops && m.graph.nodes.iter().any(|n| n.domain == "torch") {
-        m.opset_imports.insert("torch".into(), 1);
-    }
-    m.producer_name = "model-convert (torchscript)".into();
-    Ok(m)
 }
