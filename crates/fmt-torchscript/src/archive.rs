@@ -118,7 +118,9 @@ impl Archive {
                     "zip entry '{name}' declares {size} bytes inflated from {compressed} (a zip bomb?); refusing it"
                 )));
             }
-            entries.insert(rest.to_string(), Entry { start, compressed, size, deflated, index: i });
+            if entries.insert(rest.to_string(), Entry { start, compressed, size, deflated, index: i }).is_some() {
+                return Err(bad(format!("zip entry '{name}' appears twice")));
+            }
         }
         Ok(Archive {
             path: path.to_path_buf(),

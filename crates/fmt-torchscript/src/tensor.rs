@@ -9,6 +9,10 @@ use ir::{Buffer, Error, Result, Tensor};
 
 use crate::pickle::TensorRef;
 
+/// Largest copy made of a strided view (a stride-0 view of a small
+/// storage can describe any number of elements).
+const MAX_COPY: u64 = 4 << 30;
+
 /// The tensor `t` describes, given the bytes of its storage. Every extent is
 /// checked against the storage before anything is sliced or allocated.
 pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tensor> {
@@ -61,6 +65,9 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tenso
         let data = storage.slice_u64(start, numel * elem).map_err(|e| bad(e.to_string()))?;
         return Tensor::from_raw(dtype, shape, data).map_err(|e| bad(e.to_string()));
     }
+    let bytes_needed = numel.checked_mul(elem).filter(|&n| n <= MAX_COPY).ok_or_else(|| {
+        bad(format!("the strided view {:?}/{:?} would need more than {MAX_COPY} bytes", t.sizes, t.strides))
+    })?;
     tracing::debug!(
         "{}: storage '{key}': non-contiguous view {:?}/{:?} copied once",
         path.display(),
@@ -69,7 +76,7 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path) -> Result<Tenso
     );
     let bytes = storage.as_bytes();
     let elem = elem as usize;
-    let mut out = Vec::with_capacity(numel as usize * elem);
+    let mut out = Vec::with_capacity(bytes_needed as usize);
     let mut index = vec![0u64; t.sizes.len()];
     for _ in 0..numel {
         let at = t.offset + index.iter().zip(&t.strides).map(|(&i, &s)| i * s as u64).sum::<u64>();
@@ -122,5 +129,8 @@ mod tests {
         assert!(e.contains("shorter than its declared 8 elements"), "{e}");
         assert!(materialize(&tref(6, 0, &[2, 3], &[-3, 1]), &buf, p).is_err());
         assert!(materialize(&tref(6, u64::MAX, &[2], &[1]), &buf, p).is_err());
+        // A stride-0 view describing 2^40 elements of a 6-element storage.
+        let e = materialize(&tref(6, 0, &[1 << 20, 1 << 20], &[0, 0]), &buf, p).unwrap_err().to_string();
+        assert!(e.contains("would need more than"), "{e}");
     }
 }
