@@ -134,3 +134,25 @@ fn scripted_loop() {
     assert!(m.graph.nodes.iter().all(|n| n.op != "Loop"));
     check(&m, &dir);
 }
+
+#[test]
+fn scripted_checks() {
+    // A raising input check is dropped; `ops.prim.min`, `ops.prim.dtype`,
+    // `torch.warn` and `is None` fold at import.
+    let m = import("scripted_checks", &[("input-shape", "x=5,4")]);
+    assert!(m.graph.nodes.iter().all(|n| n.op != "If"), "only the non-raising path is kept");
+    check(&m, &fixtures().join("scripted_checks"));
+}
+
+#[test]
+fn every_fixture_parses() {
+    let mut n = 0;
+    for e in std::fs::read_dir(fixtures()).unwrap() {
+        let p = e.unwrap().path().join("model.pt");
+        if p.exists() {
+            let a = fmt_torchscript::module::ScriptArchive::open(&p).unwrap();
+            n += a.parse_all().unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    assert!(n >= 30, "{n} source files");
+}

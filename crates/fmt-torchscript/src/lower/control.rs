@@ -57,6 +57,13 @@ impl Lower<'_> {
         if let Some(b) = self.truth(&c) {
             return self.block(if b { then } else { other }, scope);
         }
+        // A branch that raises is an input check (`if x.dim() != 4: raise`):
+        // the model is converted for the inputs that pass it.
+        match (raises(then), raises(other)) {
+            (true, false) => return self.block(other, scope),
+            (false, true) => return self.block(then, scope),
+            _ => {}
+        }
         let cond = self.bool_tensor(&c)?;
         let g = self.body_graph("then", &[]);
         let (g1, (s1, f1)) = self.with_graph(g, |me| {
@@ -301,6 +308,18 @@ impl Lower<'_> {
         self.b.add_node(node, None);
         Ok(())
     }
+}
+
+/// Whether a statement list raises unconditionally (`raise ...` or
+/// `ops.prim.RaiseException(...)` at its top level).
+fn raises(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        StmtKind::Raise(_) => true,
+        StmtKind::Expr(Expr { kind: ExprKind::Call { func, .. }, .. }) => {
+            super::dotted(func).is_some_and(|q| q == "ops.prim.RaiseException")
+        }
+        _ => false,
+    })
 }
 
 /// Names a statement list assigns (in order, with repeats).

@@ -19,6 +19,9 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("div", div),
     ("true_divide", div),
     ("floor_divide", floor_divide),
+    ("floordiv", floor_divide),
+    ("prim::min", |l, a| py_min_max(l, a, false)),
+    ("prim::max", |l, a| py_min_max(l, a, true)),
     ("remainder", remainder),
     ("pow", pow),
     ("neg", neg),
@@ -533,4 +536,23 @@ fn diff(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         x = l.node(if bool_input { "Xor" } else { "Sub" }, &[&hi, &lo], vec![])?;
     }
     Ok(V::T(x))
+}
+
+/// `ops.prim.min(a, b)` / `max` on Python numbers (or a list of them),
+/// elementwise on tensors.
+fn py_min_max(l: &mut Lower<'_>, a: &Args, is_max: bool) -> Result<V> {
+    let items: Vec<V> = match (a.pos.as_slice(), a.pos.first()) {
+        ([_], Some(V::List(x))) => x.clone(),
+        _ => a.pos.clone(),
+    };
+    let pick = |x: f64, y: f64| if is_max { x.max(y) } else { x.min(y) };
+    let mut acc = items.first().cloned().ok_or_else(|| Error::invalid("min/max of nothing"))?;
+    for v in &items[1..] {
+        let (x, y) = (py(l, &acc), py(l, v));
+        acc = match fold(&x, &y, |p, q| Some(if is_max { p.max(q) } else { p.min(q) }), pick) {
+            Some(r) => r,
+            None => binary(l, &x, &y, if is_max { "Max" } else { "Min" })?,
+        };
+    }
+    Ok(acc)
 }

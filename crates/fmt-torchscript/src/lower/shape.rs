@@ -15,6 +15,23 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ScalarImplicit", |_, a| Ok(a.req(0, "a")?.clone())),
     ("Int", |l, a| int_of_tensor(l, a)),
     ("numel", numel),
+    ("prim::dtype", |l, a| {
+        let x = l.tensor(a.req(0, "a")?, None)?;
+        let d = l.dtype(&x).ok_or_else(|| Error::invalid("dtype of a value of unknown dtype"))?;
+        let t = crate::dtype::TYPES
+            .iter()
+            .find(|t| t.dtype == d)
+            .ok_or_else(|| Error::invalid(format!("{d} has no torch dtype")))?;
+        Ok(V::Int(t.code))
+    }),
+    ("prim::device", |_, _| Ok(V::Device)),
+    ("warn", |_, _| Ok(V::None)),
+    ("__is__", |_, a| {
+        Ok(V::Bool(matches!(a.get(0, "self"), Some(V::None)) == matches!(a.get(1, "obj"), Some(V::None))))
+    }),
+    ("__isnot__", |_, a| {
+        Ok(V::Bool(matches!(a.get(0, "self"), Some(V::None)) != matches!(a.get(1, "obj"), Some(V::None))))
+    }),
     ("dim", |l, a| {
         let x = l.tensor(a.req(0, "self")?, None)?;
         Ok(V::Int(l.rank(&x)? as i64))
