@@ -80,10 +80,16 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         scope.insert(p.name.clone(), V::Module(ar.root.clone()));
     }
     for (i, p) in params.enumerate() {
-        let is_tensor = p.ty.as_ref().and_then(dotted).is_none_or(|t| t == "Tensor");
+        let is_tensor = p.ty.as_ref().is_none_or(|t| dotted(t).is_some_and(|t| t == "Tensor"));
+        if !is_tensor && let Some(d) = &p.default {
+            // `mask: Optional[Tensor]=None`: the default is what the model gets.
+            let v = lw.literal(d)?;
+            scope.insert(p.name.clone(), v);
+            continue;
+        }
         if !is_tensor {
             return Err(Error::invalid(format!(
-                "forward argument '{}' is not a Tensor (only tensor inputs are supported)",
+                "forward argument '{}' is not a Tensor and has no default (only tensor inputs are supported)",
                 p.name
             )));
         }
