@@ -156,3 +156,18 @@ fn every_fixture_parses() {
     }
     assert!(n >= 30, "{n} source files");
 }
+
+#[test]
+fn upsample_traced() {
+    // nearest, nearest-exact, bilinear (half-pixel and align_corners), bicubic; by factor and by size.
+    case("upsample_traced");
+}
+
+#[test]
+fn scripted_lists() {
+    // torch.append on a list variable, len, `...` slices, and the scripted
+    // `F.interpolate` (a free function of ~400 lines of Python logic folded at import).
+    let m = import("scripted_lists", &[("input-shape", "x=2,3,8")]);
+    assert!(m.graph.nodes.iter().any(|n| n.op == "Resize"));
+    check(&m, &fixtures().join("scripted_lists"));
+}

@@ -35,6 +35,13 @@ impl Lower<'_> {
                         .map_err(|_| Error::invalid(format!("'{q}' is not a constant")))?;
                     return self.constant_value(i);
                 }
+                // A reference to a function of the archive's code (`_0 = __torch__.m.f`).
+                if let Some(q) = dotted(e)
+                    && q.starts_with("__torch__.")
+                    && !scope.contains_key("__torch__")
+                {
+                    return Ok(V::Func(q));
+                }
                 match self.expr(obj, scope)? {
                     V::Module(m) => self.attr_value(&m, name)?,
                     v => return Err(Error::invalid(format!("attribute '{name}' of a {}", v.kind()))),
@@ -169,11 +176,24 @@ impl Lower<'_> {
         kwargs: &[(String, Expr)],
         scope: &mut Scope,
     ) -> Result<V> {
-        // List methods mutate the variable they are called on.
-        if let ExprKind::Attr(obj, meth) = &func.kind
-            && let ExprKind::Name(var) = &obj.kind
-            && let Some(V::List(items)) = scope.get(var).cloned()
-        {
+        // List methods mutate the variable they are called on, as methods
+        // (`xs.append(v)`) or as TorchScript writes them (`torch.append(xs, v)`).
+        let list_call = match (&func.kind, dotted(func).as_deref(), args.first()) {
+            (ExprKind::Attr(obj, meth), _, _) if matches!(&obj.kind, ExprKind::Name(v) if matches!(scope.get(v), Some(V::List(_)))) =>
+            {
+                let ExprKind::Name(var) = &obj.kind else { unreachable!("matched above") };
+                Some((var.clone(), meth.clone(), args))
+            }
+            (_, Some(q), Some(Expr { kind: ExprKind::Name(var), .. }))
+                if matches!(q, "torch.append" | "torch.extend" | "torch.insert")
+                    && matches!(scope.get(var), Some(V::List(_))) =>
+            {
+                Some((var.clone(), q["torch.".len()..].to_string(), &args[1..]))
+            }
+            _ => None,
+        };
+        if let Some((var, meth, args)) = list_call {
+            let Some(V::List(items)) = scope.get(&var).cloned() else { unreachable!("checked above") };
             let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
             let mut items = items;
             match (meth.as_str(), vals.as_slice()) {
@@ -185,8 +205,8 @@ impl Lower<'_> {
                 }
                 _ => return Err(Error::invalid(format!("list method '{meth}' is not supported"))),
             }
-            scope.insert(var.clone(), V::List(items));
-            return Ok(V::None);
+            scope.insert(var, V::List(items.clone()));
+            return Ok(V::List(items));
         }
         let qual = dotted(func);
         let eval = |me: &mut Self, scope: &mut Scope| -> Result<Args> {
@@ -214,10 +234,7 @@ impl Lower<'_> {
             }
             if q.starts_with("__torch__.") {
                 let a = eval(self, scope)?;
-                let (file, f) = self.ar.function(q)?;
-                let mut s = Scope::new();
-                self.bind(&f, f.params.clone(), a.pos, &mut s)?;
-                return self.run_function(&file, &f, s);
+                return self.call_function(q, a);
             }
             if !q.contains('.') {
                 return self.builtin(q, args, kwargs, scope);
@@ -226,6 +243,12 @@ impl Lower<'_> {
                 let a = eval(self, scope)?;
                 return self.call_op(q.trim_start_matches("ops."), a);
             }
+        }
+        if let ExprKind::Name(n) = &func.kind
+            && let Some(V::Func(q)) = scope.get(n).cloned()
+        {
+            let a = eval(self, scope)?;
+            return self.call_function(&q, a);
         }
         if let ExprKind::Attr(obj, meth) = &func.kind {
             let o = self.expr(obj, scope)?;
@@ -246,6 +269,21 @@ impl Lower<'_> {
             };
         }
         Err(Error::invalid("call of something that is not a function"))
+    }
+
+    /// Calls a free function of the archive's code (keyword arguments bound by name).
+    pub(super) fn call_function(&mut self, q: &str, a: Args) -> Result<V> {
+        let (file, f) = self.ar.function(q)?;
+        let mut pos = a.pos;
+        for p in f.params.iter().skip(pos.len()) {
+            match a.kw.iter().find(|(k, _)| *k == p.name) {
+                Some((_, v)) => pos.push(v.clone()),
+                None => break,
+            }
+        }
+        let mut s = Scope::new();
+        self.bind(&f, f.params.clone(), pos, &mut s)?;
+        self.run_function(&file, &f, s)
     }
 
     pub(super) fn builtin(

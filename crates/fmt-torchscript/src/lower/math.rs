@@ -33,8 +33,15 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("erf", |l, a| unary(l, a, "Erf")),
     ("sin", |l, a| unary(l, a, "Sin")),
     ("cos", |l, a| unary(l, a, "Cos")),
-    ("floor", |l, a| unary(l, a, "Floor")),
-    ("ceil", |l, a| unary(l, a, "Ceil")),
+    ("floor", |l, a| rounding(l, a, "Floor", f64::floor)),
+    ("ceil", |l, a| rounding(l, a, "Ceil", f64::ceil)),
+    ("__not__", |l, a| {
+        let v = a.req(0, "self")?;
+        match l.truth(v) {
+            Some(b) => Ok(V::Bool(!b)),
+            None => bitwise_not(l, a),
+        }
+    }),
     ("round", |l, a| unary(l, a, "Round")),
     ("reciprocal", |l, a| unary(l, a, "Reciprocal")),
     ("eq", |l, a| compare(l, a, "eq")),
@@ -317,6 +324,18 @@ fn rsqrt(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 }
 
 fn compare(l: &mut Lower<'_>, a: &Args, which: &str) -> Result<V> {
+    // Strings, None and other Python values compare at import (`mode == "nearest"`).
+    match (a.get(0, "self"), a.get(1, "other")) {
+        (Some(x @ (V::Str(_) | V::None)), Some(y)) | (Some(x), Some(y @ (V::Str(_) | V::None))) => {
+            let eq = super::same(x, y);
+            return match which {
+                "eq" => Ok(V::Bool(eq)),
+                "ne" => Ok(V::Bool(!eq)),
+                _ => Err(Error::invalid(format!("'{which}' between a {} and a {}", x.kind(), y.kind()))),
+            };
+        }
+        _ => {}
+    }
     let x = py(l, a.req(0, "self")?);
     let y = py(l, a.req(1, "other")?);
     let known = |v: &V| if is_py(v) { l.float_of(v) } else { None };
@@ -555,4 +574,13 @@ fn py_min_max(l: &mut Lower<'_>, a: &Args, is_max: bool) -> Result<V> {
         };
     }
     Ok(acc)
+}
+
+/// `floor`/`ceil`: of a Python number, an int (as `math.floor`); of a tensor, the ONNX op.
+fn rounding(l: &mut Lower<'_>, a: &Args, op: &str, f: fn(f64) -> f64) -> Result<V> {
+    match a.req(0, "self")? {
+        V::Int(i) => Ok(V::Int(*i)),
+        V::Float(x) => Ok(V::Int(f(*x) as i64)),
+        _ => unary(l, a, op),
+    }
 }

@@ -71,6 +71,8 @@ pub(crate) enum V {
     DType(i64),
     /// A device.
     Device,
+    /// A function of the archive's code, by qualified name.
+    Func(String),
     /// `uninitialized(T)`: a value the code never reads on this path.
     Uninit,
 }
@@ -90,6 +92,7 @@ impl V {
             V::Module(_) => "module",
             V::DType(_) => "dtype",
             V::Device => "device",
+            V::Func(_) => "function",
             V::Uninit => "uninitialized",
         }
     }
@@ -644,7 +647,7 @@ impl<'a> Lower<'a> {
             V::Bool(b) => Some(*b),
             V::Str(s) => Some(!s.is_empty()),
             V::List(x) | V::Tuple(x) => Some(!x.is_empty()),
-            V::Module(_) | V::DType(_) | V::Device => Some(true),
+            V::Module(_) | V::DType(_) | V::Device | V::Func(_) => Some(true),
             v => self.float_of(v).map(|f| f != 0.0),
         }
     }
@@ -678,7 +681,7 @@ fn same(a: &V, b: &V) -> bool {
         (V::Bool(x), V::Bool(y)) => x == y,
         (V::Int(x), V::Int(y)) => x == y,
         (V::Float(x), V::Float(y)) => x == y,
-        (V::Str(x), V::Str(y)) | (V::T(x), V::T(y)) => x == y,
+        (V::Str(x), V::Str(y)) | (V::T(x), V::T(y)) | (V::Func(x), V::Func(y)) => x == y,
         (V::DType(x), V::DType(y)) => x == y,
         (V::Module(x), V::Module(y)) => Rc::ptr_eq(x, y),
         (V::List(x), V::List(y)) | (V::Tuple(x), V::Tuple(y)) => {

@@ -45,6 +45,16 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("adaptive_avg_pool2d", adaptive_avg_pool),
     ("adaptive_avg_pool3d", adaptive_avg_pool),
     ("embedding", embedding),
+    ("upsample_nearest1d", |l, a| upsample(l, a, "nearest", false)),
+    ("upsample_nearest2d", |l, a| upsample(l, a, "nearest", false)),
+    ("upsample_nearest3d", |l, a| upsample(l, a, "nearest", false)),
+    ("_upsample_nearest_exact1d", |l, a| upsample(l, a, "nearest-exact", false)),
+    ("_upsample_nearest_exact2d", |l, a| upsample(l, a, "nearest-exact", false)),
+    ("_upsample_nearest_exact3d", |l, a| upsample(l, a, "nearest-exact", false)),
+    ("upsample_linear1d", |l, a| upsample(l, a, "linear", true)),
+    ("upsample_bilinear2d", |l, a| upsample(l, a, "linear", true)),
+    ("upsample_trilinear3d", |l, a| upsample(l, a, "linear", true)),
+    ("upsample_bicubic2d", |l, a| upsample(l, a, "cubic", true)),
     ("dropout", identity),
     ("feature_dropout", identity),
     ("alpha_dropout", identity),
@@ -422,4 +432,66 @@ fn embedding(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let w = l.tensor(a.req(0, "weight")?, None)?;
     let i = l.tensor(a.req(1, "indices")?, Some(DType::I64))?;
     Ok(V::T(l.node("Gather", &[&w, &i], vec![("axis", Attribute::Int(0))])?))
+}
+
+/// `upsample_*(input, output_size, [align_corners,] scale_factors)` (and
+/// the older per-axis `scales_h, scales_w` form) as `Resize`: torch's
+/// `nearest` is ONNX `asymmetric` + `floor`, `nearest-exact` is
+/// `half_pixel` + `round_prefer_ceil`, linear and cubic are
+/// `pytorch_half_pixel` (or `align_corners`), cubic with `a = -0.75`.
+fn upsample(l: &mut Lower<'_>, a: &Args, mode: &str, has_align: bool) -> Result<V> {
+    let x = l.tensor(a.req(0, "input")?, None)?;
+    let rank = l.rank(&x)?;
+    let n = rank.checked_sub(2).ok_or_else(|| Error::invalid("upsampling an input of rank below 3"))?;
+    let align = has_align && a.opt(2, "align_corners").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
+    let first_scale = if has_align { 3 } else { 2 };
+    let (onnx_mode, transform, nearest) = match mode {
+        "nearest" => ("nearest", "asymmetric", "floor"),
+        "nearest-exact" => ("nearest", "half_pixel", "round_prefer_ceil"),
+        m => (m, if align { "align_corners" } else { "pytorch_half_pixel" }, "floor"),
+    };
+    let mut attrs = vec![
+        ("mode", Attribute::String(onnx_mode.into())),
+        ("coordinate_transformation_mode", Attribute::String(transform.into())),
+        ("nearest_mode", Attribute::String(nearest.into())),
+    ];
+    if mode == "cubic" {
+        attrs.push(("cubic_coeff_a", Attribute::Float(-0.75)));
+    }
+    let (scales, sizes) = match a.opt(1, "output_size") {
+        Some(size) => {
+            let size = l.tensor(size, Some(DType::I64))?;
+            let size = l.cast(&size, DType::I64)?;
+            let shape = l.node("Shape", &[&x], vec![])?;
+            let (b, e, ax) = (l.i64s(&[0]), l.i64s(&[2]), l.i64s(&[0]));
+            let head = l.node("Slice", &[&shape, &b, &e, &ax], vec![])?;
+            (String::new(), l.node("Concat", &[&head, &size], vec![("axis", Attribute::Int(0))])?)
+        }
+        None => {
+            // A list of factors, or one optional float per spatial axis.
+            let f: Vec<f64> = match a.opt(first_scale, "scale_factors") {
+                Some(V::List(v)) | Some(V::Tuple(v)) => v.iter().map(|x| l.float_of(x)).collect::<Option<_>>(),
+                _ => (0..n).map(|i| a.opt(first_scale + i, "scales").and_then(|x| l.float_of(x))).collect(),
+            }
+            .ok_or_else(|| Error::invalid("upsampling needs an output size or scale factors known at import"))?;
+            if f.len() != n {
+                return Err(Error::invalid(format!("{} scale factors for {n} spatial axes", f.len())));
+            }
+            let all: Vec<f32> = [1.0, 1.0].into_iter().chain(f.iter().map(|&v| v as f32)).collect();
+            (l.constant("scales", ir::Tensor::from_vec(vec![all.len()], all)?), String::new())
+        }
+    };
+    let node = ir::Node::new("Resize", [x.as_str(), "", scales.as_str(), sizes.as_str()], [l.b.fresh_value("resize")])
+        .named(l.b.fresh_node("Resize"));
+    let mut node = node;
+    node.inputs = node.inputs.into_iter().map(|i| i.filter(|s| !s.is_empty())).collect();
+    while node.inputs.last().is_some_and(Option::is_none) {
+        node.inputs.pop();
+    }
+    for (k, v) in attrs {
+        node.attrs.insert(k.to_string(), v);
+    }
+    let out = node.outputs[0].clone();
+    l.add(node)?;
+    Ok(V::T(out))
 }

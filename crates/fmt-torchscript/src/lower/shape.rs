@@ -15,6 +15,24 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ScalarImplicit", |_, a| Ok(a.req(0, "a")?.clone())),
     ("Int", |l, a| int_of_tensor(l, a)),
     ("numel", numel),
+    ("len", |l, a| match a.req(0, "a")? {
+        V::List(x) | V::Tuple(x) => Ok(V::Int(x.len() as i64)),
+        V::Str(x) => Ok(V::Int(x.chars().count() as i64)),
+        v => {
+            let x = l.tensor(v, None)?;
+            dim_of(l, &x, 0)
+        }
+    }),
+    ("__contains__", |_, a| match (a.req(0, "self")?, a.req(1, "key")?) {
+        (V::List(x) | V::Tuple(x), k) => Ok(V::Bool(x.iter().any(|v| super::same(v, k)))),
+        (V::Dict(x), k) => Ok(V::Bool(x.iter().any(|(v, _)| super::same(v, k)))),
+        (v, _) => Err(Error::invalid(format!("'in' of a {}", v.kind()))),
+    }),
+    ("format", |_, a| match a.req(0, "self")? {
+        // Messages of exceptions on paths not taken; the text does not matter.
+        V::Str(s) => Ok(V::Str(s.clone())),
+        v => Err(Error::invalid(format!("format of a {}", v.kind()))),
+    }),
     ("prim::dtype", |l, a| {
         let x = l.tensor(a.req(0, "a")?, None)?;
         let d = l.dtype(&x).ok_or_else(|| Error::invalid("dtype of a value of unknown dtype"))?;
