@@ -19,6 +19,9 @@ impl Lower<'_> {
             ExprKind::None => V::None,
             ExprKind::Name(n) => match scope.get(n) {
                 Some(v) => v.clone(),
+                // How TorchScript prints non-finite floats.
+                None if n == "inf" => V::Float(f64::INFINITY),
+                None if n == "nan" => V::Float(f64::NAN),
                 None => return Err(Error::invalid(format!("name '{n}' is not defined"))),
             },
             ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),

@@ -74,6 +74,10 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("minimum", |l, a| binary(l, a.req(0, "self")?, a.req(1, "other")?, "Min")),
     ("argmax", |l, a| arg_reduce(l, a, "ArgMax")),
     ("cumsum", cumsum),
+    ("any", |l, a| any_all(l, a, true)),
+    ("all", |l, a| any_all(l, a, false)),
+    ("triu", |l, a| trilu(l, a, 1)),
+    ("tril", |l, a| trilu(l, a, 0)),
     ("diff", diff),
     ("argmin", |l, a| arg_reduce(l, a, "ArgMin")),
 ];
@@ -583,4 +587,42 @@ fn rounding(l: &mut Lower<'_>, a: &Args, op: &str, f: fn(f64) -> f64) -> Result<
         V::Float(x) => Ok(V::Int(f(*x) as i64)),
         _ => unary(l, a, op),
     }
+}
+
+/// `any(x[, dim, keepdim])` as a count of non-zero elements above zero;
+/// `all` as `not any(not x)` (boolean reductions are opset 20).
+fn any_all(l: &mut Lower<'_>, a: &Args, any: bool) -> Result<V> {
+    // Of a Python list (TorchScript's `any([...])` over flags): folded.
+    if let V::List(items) = a.req(0, "self")? {
+        let truths: Option<Vec<bool>> = items.iter().map(|v| l.truth(v)).collect();
+        if let Some(t) = truths {
+            return Ok(V::Bool(if any { t.iter().any(|&b| b) } else { t.iter().all(|&b| b) }));
+        }
+    }
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let mut b = if l.dtype(&x) == Some(DType::Bool) {
+        x
+    } else {
+        let z = l.scalar(0.0, l.dtype(&x).unwrap_or(DType::F32))?;
+        let eq = l.node("Equal", &[&x, &z], vec![])?;
+        l.node("Not", &[&eq], vec![])?
+    };
+    if !any {
+        b = l.node("Not", &[&b], vec![])?;
+    }
+    let n = l.cast(&b, DType::I64)?;
+    let axes = dims(l, a.get(1, "dim"))?;
+    let keep = a.opt(2, "keepdim").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
+    let count = reduce_axes(l, &n, "ReduceSum", axes.as_deref(), keep)?;
+    let zero = l.scalar(0.0, DType::I64)?;
+    let r = l.node("Greater", &[&count, &zero], vec![])?;
+    Ok(V::T(if any { r } else { l.node("Not", &[&r], vec![])? }))
+}
+
+/// `triu(x, diagonal)` / `tril(x, diagonal)` as `Trilu`.
+fn trilu(l: &mut Lower<'_>, a: &Args, upper: i64) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let k = a.opt(1, "diagonal").map_or(Ok(0), |v| l.int(v, "diagonal"))?;
+    let k = l.scalar(k as f64, DType::I64)?;
+    Ok(V::T(l.node("Trilu", &[&x, &k], vec![("upper", Attribute::Int(upper))])?))
 }

@@ -18,6 +18,7 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("len", |l, a| match a.req(0, "a")? {
         V::List(x) | V::Tuple(x) => Ok(V::Int(x.len() as i64)),
         V::Str(x) => Ok(V::Int(x.chars().count() as i64)),
+        V::Dict(x) => Ok(V::Int(x.len() as i64)),
         v => {
             let x = l.tensor(v, None)?;
             dim_of(l, &x, 0)

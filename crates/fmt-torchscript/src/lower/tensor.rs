@@ -18,6 +18,27 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ones_like", |l, a| full_like(l, a, Some(1.0))),
     ("full_like", |l, a| full_like(l, a, None)),
     ("to", to),
+    ("is_floating_point", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        Ok(V::Bool(
+            l.dtype(&x).ok_or_else(|| Error::invalid("is_floating_point of a value of unknown dtype"))?.is_float(),
+        ))
+    }),
+    // The state an imported model runs in: inference on the CPU, no
+    // autograd, no autocast, dense tensors.
+    ("prim::is_nested", not_here),
+    ("prim::is_cuda", not_here),
+    ("prim::is_sparse", not_here),
+    ("prim::is_mkldnn", not_here),
+    ("prim::is_quantized", not_here),
+    ("prim::is_meta", not_here),
+    ("prim::is_xpu", not_here),
+    ("prim::is_mps", not_here),
+    ("prim::requires_grad", not_here),
+    ("is_grad_enabled", not_here),
+    ("is_autocast_enabled", not_here),
+    ("is_autocast_cpu_enabled", not_here),
+    ("prim::type", |_, _| Ok(V::Str("cpu".into()))),
     ("device", |_, _| Ok(V::Device)),
     ("new_ones", |l, a| new_full(l, a, Some(1.0))),
     ("new_zeros", |l, a| new_full(l, a, Some(0.0))),
@@ -34,6 +55,11 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("bool", |l, a| cast_rule(l, a, DType::Bool)),
     ("half", |l, a| cast_rule(l, a, DType::F16)),
 ];
+
+/// A property the imported model never has (see the table).
+fn not_here(_: &mut Lower<'_>, _: &Args) -> Result<V> {
+    Ok(V::Bool(false))
+}
 
 fn cast_rule(l: &mut Lower<'_>, a: &Args, d: DType) -> Result<V> {
     let x = l.tensor(a.req(0, "self")?, None)?;
