@@ -181,3 +181,12 @@ fn encoder_scripted() {
     assert!(m.graph.nodes.iter().all(|n| n.op != "If" && n.op != "Loop"), "every check folds");
     check(&m, &fixtures().join("encoder_scripted"));
 }
+
+#[test]
+fn attention_variants() {
+    // _native_multi_head_attention, a norm-first GELU fused encoder layer,
+    // boolean and additive attention masks, an explicit scale, any/all, tril/triu.
+    let m = import("attention_variants", &[]);
+    assert!(m.graph.nodes.iter().all(|n| n.domain.is_empty()));
+    check(&m, &fixtures().join("attention_variants"));
+}
