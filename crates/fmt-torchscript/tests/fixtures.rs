@@ -190,3 +190,23 @@ fn attention_variants() {
     assert!(m.graph.nodes.iter().all(|n| n.domain.is_empty()));
     check(&m, &fixtures().join("attention_variants"));
 }
+
+#[test]
+fn initializers_are_views_into_the_archive() {
+    let m = import("cnn_traced", &[]);
+    let w = &m.graph.initializers["stem.weight"];
+    assert_eq!(w.shape(), &[8, 3, 3, 3]);
+    assert!(format!("{:?}", w.raw().unwrap()).contains("mapped"), "zero-copy from the archive");
+    // Parameters keep their state_dict names (the --weights contract).
+    for name in ["bn.running_mean", "block.conv1.weight", "block.bn2.bias", "fc.weight", "fc.bias"] {
+        assert!(m.graph.initializers.contains_key(name), "{name}");
+    }
+}
+
+#[test]
+fn tied_weights_are_one_initializer() {
+    let m = import("tied_traced", &[]);
+    let names: Vec<&str> = m.graph.initializers.keys().map(String::as_str).collect();
+    assert_eq!(names.iter().filter(|n| n.ends_with("weight")).count(), 1, "{names:?}");
+    check(&m, &fixtures().join("tied_traced"));
+}

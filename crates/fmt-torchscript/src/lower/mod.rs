@@ -169,6 +169,9 @@ pub(crate) struct Lower<'a> {
     rules: HashMap<&'static str, Rule>,
     /// Initializer names of module tensors already added, by dotted path.
     params: HashMap<String, String>,
+    /// The same, by the bytes they view: a tensor two modules share (tied
+    /// weights) becomes one initializer.
+    tied: HashMap<(usize, usize, DType, Vec<usize>), String>,
     loc: Loc,
     depth: usize,
     /// Ops with no rule: (op, node or location).
@@ -191,6 +194,7 @@ impl<'a> Lower<'a> {
             opset: ir::opset::DEFAULT_OPSET,
             rules: rules(),
             params: HashMap::new(),
+            tied: HashMap::new(),
             loc: Loc { file: String::new(), line: 0, col: 0 },
             depth: 0,
             unsupported: Vec::new(),
@@ -403,7 +407,17 @@ impl<'a> Lower<'a> {
         if let Some(n) = self.params.get(path) {
             return n.clone();
         }
+        let key =
+            t.raw().filter(|b| !b.is_empty()).map(|b| (b.as_ptr() as usize, b.len(), t.dtype(), t.shape().to_vec()));
+        if let Some(n) = key.as_ref().and_then(|k| self.tied.get(k)) {
+            let n = n.clone();
+            self.params.insert(path.to_string(), n.clone());
+            return n;
+        }
         let name = self.b.fresh_value(path);
+        if let Some(k) = key {
+            self.tied.insert(k, name.clone());
+        }
         self.b.set_dtype(&name, t.dtype());
         self.inits.push((name.clone(), t.clone()));
         self.types.insert(name.clone(), Known::from_tensor(t));
