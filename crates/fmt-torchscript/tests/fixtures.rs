@@ -210,3 +210,24 @@ fn tied_weights_are_one_initializer() {
     assert_eq!(names.iter().filter(|n| n.ends_with("weight")).count(), 1, "{names:?}");
     check(&m, &fixtures().join("tied_traced"));
 }
+
+#[test]
+fn input_options() {
+    let m = import("embed_attention", &[("input-dtype", "tokens=int32"), ("input-shape", "tokens=1,seq")]);
+    assert_eq!(m.graph.inputs[0].dtype(), Some(ir::DType::I32));
+    assert_eq!(m.graph.inputs[0].shape().unwrap().dims()[1], ir::Dim::Symbolic("seq".into()));
+    // A dynamic sequence length: the causal mask and head reshapes are computed in the graph.
+    let m = import("embed_attention", &[("input-shape", "tokens=batch,seq")]);
+    check(&m, &fixtures().join("embed_attention"));
+    let path = fixtures().join("cnn_traced/model.pt");
+    let mut o = ImportOptions::default();
+    o.format_options.insert("input-size".into(), "x=1".into());
+    let e = fmt_torchscript::TorchScriptImporter.import(&path, &o).unwrap_err().to_string();
+    assert!(e.contains("unknown torchscript import option 'input-size'"), "{e}");
+    // A scripted model without shapes: the error says how to give them.
+    let e = fmt_torchscript::TorchScriptImporter
+        .import(&fixtures().join("scripted_loop/model.pt"), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("-I input-shape="), "{e}");
+}

@@ -2,7 +2,7 @@
 //! too large to commit: `TORCHSCRIPT_MODELS=DIR cargo test -p
 //! fmt-torchscript --test real_models -- --ignored --nocapture`, where each
 //! `DIR/<model>/` holds `model.pt`, `input_<k>.npy` and torch's
-//! `output_<k>.npy` (`target/realmodels/make.py` writes them).
+//! `output_<k>.npy` (`tests/make_real_models.py DIR` writes them).
 
 use std::path::PathBuf;
 
