@@ -162,20 +162,19 @@ fn py(l: &Lower<'_>, v: &V) -> V {
     }
 }
 
-fn scaled(l: &mut Lower<'_>, a: &Args, name: &str) -> Result<V> {
+/// `other * alpha` for `add`/`sub` (`alpha` is usually absent or 1).
+fn scaled(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let b = a.req(1, "other")?.clone();
     match a.opt(2, "alpha") {
-        Some(alpha) if l.float_of(alpha) != Some(1.0) => {
-            let _ = name;
-            mul(l, &Args { pos: vec![b, alpha.clone()], kw: vec![] })
-        }
+        Some(alpha) if l.float_of(alpha) != Some(1.0) => mul(l, &Args { pos: vec![b, alpha.clone()], kw: vec![] }),
         _ => Ok(b),
     }
 }
 
-fn add(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+/// `add(self, other, alpha)`, folded on Python numbers.
+pub(super) fn add(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let x = py(l, a.req(0, "self")?);
-    let y = scaled(l, a, "add")?;
+    let y = scaled(l, a)?;
     let y = py(l, &y);
     if let Some(v) = fold(&x, &y, i64::checked_add, |p, q| p + q) {
         return Ok(v);
@@ -185,7 +184,7 @@ fn add(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 
 fn sub(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let x = py(l, a.req(0, "self")?);
-    let y = scaled(l, a, "sub")?;
+    let y = scaled(l, a)?;
     let y = py(l, &y);
     if let Some(v) = fold(&x, &y, i64::checked_sub, |p, q| p - q) {
         return Ok(v);

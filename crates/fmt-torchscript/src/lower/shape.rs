@@ -418,8 +418,7 @@ fn narrow(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let d = l.int(a.req(1, "dim")?, "dim")?;
     let s = a.req(2, "start")?.clone();
     let n = a.req(3, "length")?.clone();
-    let e = super::math::RULES.iter().find(|(k, _)| *k == "add").map(|(_, r)| *r).expect("add rule");
-    let end = e(l, &Args { pos: vec![s.clone(), n], kw: vec![] })?;
+    let end = super::math::add(l, &Args { pos: vec![s.clone(), n], kw: vec![] })?;
     let start = bound(l, Some(&s), 0)?;
     let end = bound(l, Some(&end), 0)?;
     let ax = l.i64s(&[d]);
