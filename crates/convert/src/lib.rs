@@ -35,6 +35,8 @@ pub fn registry() -> Registry {
     fmt_openvino::register(&mut r);
     #[cfg(feature = "tf")]
     fmt_tf::register(&mut r);
+    #[cfg(feature = "torchscript")]
+    fmt_torchscript::register(&mut r);
     #[cfg(feature = "quant")]
     opt_quant::register(&mut r);
     #[cfg(feature = "simplify")]
@@ -58,7 +60,8 @@ pub struct ConvertOptions {
     /// Passes to run between import and export, in order.
     pub passes: Vec<Box<dyn Pass>>,
     /// Weights to load into the graph by name before the passes
-    /// (`.safetensors` or a sharded `.safetensors.index.json`).
+    /// (`.safetensors` or a sharded `.safetensors.index.json`; with the
+    /// `torchscript` feature also a `torch.save`d state_dict, `.pt`/`.pth`/`.bin`).
     #[cfg(feature = "safetensors")]
     pub weights: Option<PathBuf>,
     /// When passes run: also run the model before and after them on inputs
@@ -160,6 +163,17 @@ fn sink_layout_transposes(model: &mut Model) -> Result<()> {
     Ok(())
 }
 
+/// The tensors of a `--weights` file: a PyTorch state_dict (`torch.save`,
+/// zip or legacy format) for `.pt`/`.pth`/`.bin`, else safetensors.
+#[cfg(feature = "safetensors")]
+fn read_weights(path: &Path) -> Result<indexmap::IndexMap<String, ir::Tensor>> {
+    #[cfg(feature = "torchscript")]
+    if matches!(path.extension().and_then(|e| e.to_str()), Some("pt" | "pth" | "bin")) {
+        return fmt_torchscript::read_state_dict(path);
+    }
+    Ok(fmt_safetensors::read_weights(path)?.0)
+}
+
 /// Converts `input` to `output`: import, run passes, export atomically.
 pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertOptions) -> Result<ConvertSummary> {
     let start = Instant::now();
@@ -179,7 +193,7 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
     let mut passes = Vec::new();
     #[cfg(feature = "safetensors")]
     if let Some(w) = &opts.weights {
-        let (weights, _) = fmt_safetensors::read_weights(w)?;
+        let weights = read_weights(w)?;
         let report = fmt_safetensors::apply_weights(&mut model.graph, weights)
             .map_err(|e| e.context(w.display().to_string()))?;
         passes.push(PassReport { pass: "weights".into(), lines: report.lines() });
@@ -209,4 +223,35 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         model,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(all(test, feature = "torchscript", feature = "safetensors", feature = "onnx"))]
+mod tests {
+    use super::*;
+
+    /// `--weights weights.pt` (a torch.save'd state_dict, zip and legacy
+    /// format) fills the ONNX export of the same module by name, and the
+    /// result computes what torch computed with those weights.
+    #[test]
+    fn torch_state_dict_weights_fill_an_onnx_graph() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torchscript");
+        let registry = registry();
+        let x = ir::tensor_file::read_npy(&dir.join("state_dict/input_0.npy")).unwrap();
+        let y = ir::tensor_file::read_npy(&dir.join("state_dict/output_0.npy")).unwrap();
+        for file in ["state_dict/weights.pt", "state_dict_legacy/weights.pt"] {
+            let (mut model, _) =
+                load(&registry, &dir.join("state_dict/model.onnx"), None, &ImportOptions::default()).unwrap();
+            let before =
+                eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();
+            let weights = read_weights(&dir.join(file)).unwrap();
+            let report = fmt_safetensors::apply_weights(&mut model.graph, weights).unwrap();
+            assert_eq!((report.replaced, report.missing.len(), report.unused.len()), (4, 0, 0), "{file}: {report:?}");
+            let after = eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();
+            let reference = eval::Value::Tensor(eval::from_ir(&y).unwrap());
+            let m = eval::compare::compare_values(&reference, &after[0].1).unwrap();
+            assert!(m.rel_l2 <= 1e-6, "{file}: rel L2 {}", m.rel_l2);
+            let m = eval::compare::compare_values(&reference, &before[0].1).unwrap();
+            assert!(m.rel_l2 > 1e-2, "the graph's own weights differ from the state_dict's");
+        }
+    }
 }

@@ -1,0 +1,376 @@
+//! Expressions: names, literals, attribute access on modules, calls of
+//! module methods, `torch.*`/`ops.*` ops, `__torch__` functions and Python
+//! builtins, operators (folded on Python values, graph ops on tensors).
+
+use ir::{Attribute, DType, Error, Result};
+
+use super::{Args, Lower, Scope, V, dotted, same};
+use crate::source::{BinOp, Expr, ExprKind, UnOp};
+
+impl Lower<'_> {
+    pub(super) fn expr(&mut self, e: &Expr, scope: &mut Scope) -> Result<V> {
+        self.loc.line = e.pos.line;
+        self.loc.col = e.pos.col;
+        Ok(match &e.kind {
+            ExprKind::Int(i) => V::Int(*i),
+            ExprKind::Float(f) => V::Float(*f),
+            ExprKind::Str(s) => V::Str(s.clone()),
+            ExprKind::Bool(b) => V::Bool(*b),
+            ExprKind::None => V::None,
+            ExprKind::Name(n) => match scope.get(n) {
+                Some(v) => v.clone(),
+                // How TorchScript prints non-finite floats.
+                None if n == "inf" => V::Float(f64::INFINITY),
+                None if n == "nan" => V::Float(f64::NAN),
+                None => return Err(Error::invalid(format!("name '{n}' is not defined"))),
+            },
+            ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
+            ExprKind::List(xs) => V::List(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
+            ExprKind::Dict(pairs) => V::Dict(
+                pairs.iter().map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?))).collect::<Result<_>>()?,
+            ),
+            ExprKind::Attr(obj, name) => {
+                if let Some(q) = dotted(e)
+                    && (q.starts_with("CONSTANTS.c"))
+                {
+                    let i = q["CONSTANTS.c".len()..]
+                        .parse()
+                        .map_err(|_| Error::invalid(format!("'{q}' is not a constant")))?;
+                    return self.constant_value(i);
+                }
+                // A reference to a function of the archive's code (`_0 = __torch__.m.f`).
+                if let Some(q) = dotted(e)
+                    && q.starts_with("__torch__.")
+                    && !scope.contains_key("__torch__")
+                {
+                    return Ok(V::Func(q));
+                }
+                match self.expr(obj, scope)? {
+                    V::Module(m) => self.attr_value(&m, name)?,
+                    v => return Err(Error::invalid(format!("attribute '{name}' of a {}", v.kind()))),
+                }
+            }
+            ExprKind::Call { func, args, kwargs } => return self.call(func, args, kwargs, scope),
+            ExprKind::Index(v, i) => {
+                let v = self.expr(v, scope)?;
+                let i = self.expr(i, scope)?;
+                match v {
+                    V::List(items) | V::Tuple(items) => {
+                        let k = self.int(&i, "an index")?;
+                        let n = items.len() as i64;
+                        let k = if k < 0 { k + n } else { k };
+                        items
+                            .get(usize::try_from(k).unwrap_or(usize::MAX))
+                            .cloned()
+                            .ok_or_else(|| Error::invalid(format!("index {k} out of range")))?
+                    }
+                    V::Dict(pairs) => pairs
+                        .iter()
+                        .find(|(k, _)| same(k, &i))
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| Error::invalid("dict key not found"))?,
+                    V::T(t) => {
+                        let idx = self.tensor(&i, Some(DType::I64))?;
+                        V::T(self.node("Gather", &[&t, &idx], vec![("axis", Attribute::Int(0))])?)
+                    }
+                    v => return Err(Error::invalid(format!("subscript of a {}", v.kind()))),
+                }
+            }
+            ExprKind::Slice(..) => return Err(Error::invalid("slices outside a subscript")),
+            ExprKind::Unary(op, x) => {
+                let v = self.expr(x, scope)?;
+                match op {
+                    UnOp::Not => match self.truth(&v) {
+                        Some(b) => V::Bool(!b),
+                        None => {
+                            let t = self.bool_tensor(&v)?;
+                            V::T(self.node("Not", &[&t], vec![])?)
+                        }
+                    },
+                    UnOp::Pos => v,
+                    UnOp::Neg => self.call_op("neg", Args { pos: vec![v], kw: vec![] })?,
+                    UnOp::Invert => self.call_op("bitwise_not", Args { pos: vec![v], kw: vec![] })?,
+                }
+            }
+            ExprKind::Binary(BinOp::And, l, r) | ExprKind::Binary(BinOp::Or, l, r) => {
+                let is_and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
+                let a = self.expr(l, scope)?;
+                match self.truth(&a) {
+                    Some(t) if t == is_and => self.expr(r, scope)?,
+                    Some(_) => a,
+                    None => {
+                        let b = self.expr(r, scope)?;
+                        let (x, y) = (self.bool_tensor(&a)?, self.bool_tensor(&b)?);
+                        V::T(self.node(if is_and { "And" } else { "Or" }, &[&x, &y], vec![])?)
+                    }
+                }
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.expr(l, scope)?;
+                let b = self.expr(r, scope)?;
+                self.binop(*op, a, b)?
+            }
+            ExprKind::IfExp { cond, then, other } => {
+                let c = self.expr(cond, scope)?;
+                match self.truth(&c) {
+                    Some(true) => self.expr(then, scope)?,
+                    Some(false) => self.expr(other, scope)?,
+                    None => {
+                        let c = self.bool_tensor(&c)?;
+                        let a = self.expr(then, scope)?;
+                        let b = self.expr(other, scope)?;
+                        self.call_op("where", Args { pos: vec![V::T(c), a, b], kw: vec![] })?
+                    }
+                }
+            }
+        })
+    }
+
+    pub(super) fn binop(&mut self, op: BinOp, a: V, b: V) -> Result<V> {
+        let name = match op {
+            BinOp::Is | BinOp::IsNot => {
+                let same_kind = match (&a, &b) {
+                    (V::None, V::None) => true,
+                    (V::None, _) | (_, V::None) => false,
+                    _ => return Err(Error::invalid("'is' between values other than None")),
+                };
+                return Ok(V::Bool(same_kind == (op == BinOp::Is)));
+            }
+            BinOp::In | BinOp::NotIn => {
+                let items = match &b {
+                    V::List(x) | V::Tuple(x) => x,
+                    _ => return Err(Error::invalid("'in' needs a list")),
+                };
+                let found = items.iter().any(|x| same(x, &a));
+                return Ok(V::Bool(found == (op == BinOp::In)));
+            }
+            BinOp::Add => {
+                if let (V::List(x), V::List(y)) = (&a, &b) {
+                    return Ok(V::List(x.iter().chain(y).cloned().collect()));
+                }
+                "add"
+            }
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "div",
+            BinOp::FloorDiv => "floor_divide",
+            BinOp::Mod => "remainder",
+            BinOp::Pow => "pow",
+            BinOp::MatMul => "matmul",
+            BinOp::BitAnd => "bitwise_and",
+            BinOp::BitOr => "bitwise_or",
+            BinOp::BitXor => "bitwise_xor",
+            BinOp::Eq => "eq",
+            BinOp::Ne => "ne",
+            BinOp::Lt => "lt",
+            BinOp::Le => "le",
+            BinOp::Gt => "gt",
+            BinOp::Ge => "ge",
+            BinOp::Shl | BinOp::Shr => return Err(Error::invalid("shift operators are not supported")),
+            BinOp::And | BinOp::Or => unreachable!("handled with short-circuiting"),
+        };
+        self.call_op(name, Args { pos: vec![a, b], kw: vec![] })
+    }
+
+    pub(super) fn call(
+        &mut self,
+        func: &Expr,
+        args: &[Expr],
+        kwargs: &[(String, Expr)],
+        scope: &mut Scope,
+    ) -> Result<V> {
+        // List methods mutate the variable they are called on, as methods
+        // (`xs.append(v)`) or as TorchScript writes them (`torch.append(xs, v)`).
+        let list_call = match (&func.kind, dotted(func).as_deref(), args.first()) {
+            (ExprKind::Attr(obj, meth), _, _) if matches!(&obj.kind, ExprKind::Name(v) if matches!(scope.get(v), Some(V::List(_)))) =>
+            {
+                let ExprKind::Name(var) = &obj.kind else { unreachable!("matched above") };
+                Some((var.clone(), meth.clone(), args))
+            }
+            (_, Some(q), Some(Expr { kind: ExprKind::Name(var), .. }))
+                if matches!(q, "torch.append" | "torch.extend" | "torch.insert")
+                    && matches!(scope.get(var), Some(V::List(_))) =>
+            {
+                Some((var.clone(), q["torch.".len()..].to_string(), &args[1..]))
+            }
+            _ => None,
+        };
+        if let Some((var, meth, args)) = list_call {
+            let Some(V::List(items)) = scope.get(&var).cloned() else { unreachable!("checked above") };
+            let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
+            let mut items = items;
+            match (meth.as_str(), vals.as_slice()) {
+                ("append", [v]) => items.push(v.clone()),
+                ("extend", [V::List(v)]) => items.extend(v.iter().cloned()),
+                ("insert", [i, v]) => {
+                    let i = self.int(i, "insert position")?.clamp(0, items.len() as i64) as usize;
+                    items.insert(i, v.clone());
+                }
+                _ => return Err(Error::invalid(format!("list method '{meth}' is not supported"))),
+            }
+            scope.insert(var, V::List(items.clone()));
+            return Ok(V::List(items));
+        }
+        let qual = dotted(func);
+        let eval = |me: &mut Self, scope: &mut Scope| -> Result<Args> {
+            let pos = args.iter().map(|a| me.expr(a, scope)).collect::<Result<_>>()?;
+            let kw = kwargs.iter().map(|(k, a)| Ok((k.clone(), me.expr(a, scope)?))).collect::<Result<_>>()?;
+            // Errors and node names point at the call, not its last argument.
+            me.loc.line = func.pos.line;
+            me.loc.col = func.pos.col;
+            Ok(Args { pos, kw })
+        };
+        if let Some(q) = &qual
+            && !scope.contains_key(q.split('.').next().unwrap_or(""))
+        {
+            if let Some(op) = q.strip_prefix("torch.") {
+                let a = eval(self, scope)?;
+                return self.call_op(op, a);
+            }
+            if let Some(op) = q.strip_prefix("ops.prim.") {
+                let a = eval(self, scope)?;
+                return self.call_op(&format!("prim::{op}"), a);
+            }
+            if let Some(op) = q.strip_prefix("ops.aten.") {
+                let a = eval(self, scope)?;
+                return self.call_op(op, a);
+            }
+            if q.starts_with("__torch__.") {
+                let a = eval(self, scope)?;
+                return self.call_function(q, a);
+            }
+            if !q.contains('.') {
+                return self.builtin(q, args, kwargs, scope);
+            }
+            if q.starts_with("ops.") || q.starts_with("math.") {
+                let a = eval(self, scope)?;
+                return self.call_op(q.trim_start_matches("ops."), a);
+            }
+        }
+        if let ExprKind::Name(n) = &func.kind
+            && let Some(V::Func(q)) = scope.get(n).cloned()
+        {
+            let a = eval(self, scope)?;
+            return self.call_function(&q, a);
+        }
+        if let ExprKind::Attr(obj, meth) = &func.kind {
+            let o = self.expr(obj, scope)?;
+            let a = eval(self, scope)?;
+            return match o {
+                V::Module(m) => {
+                    if !a.kw.is_empty() {
+                        return Err(Error::invalid("keyword arguments to module methods are not supported"));
+                    }
+                    self.call_method(&m, meth, a.pos)
+                }
+                V::T(_) => {
+                    let mut pos = vec![o];
+                    pos.extend(a.pos);
+                    self.call_op(meth, Args { pos, kw: a.kw })
+                }
+                v => Err(Error::invalid(format!("method '{meth}' of a {}", v.kind()))),
+            };
+        }
+        Err(Error::invalid("call of something that is not a function"))
+    }
+
+    /// Calls a free function of the archive's code (keyword arguments bound by name).
+    pub(super) fn call_function(&mut self, q: &str, a: Args) -> Result<V> {
+        let (file, f) = self.ar.function(q)?;
+        let mut pos = a.pos;
+        for p in f.params.iter().skip(pos.len()) {
+            match a.kw.iter().find(|(k, _)| *k == p.name) {
+                Some((_, v)) => pos.push(v.clone()),
+                None => break,
+            }
+        }
+        let mut s = Scope::new();
+        self.bind(&f, f.params.clone(), pos, &mut s)?;
+        self.run_function(&file, &f, s)
+    }
+
+    pub(super) fn builtin(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        kwargs: &[(String, Expr)],
+        scope: &mut Scope,
+    ) -> Result<V> {
+        if name == "uninitialized" {
+            return Ok(V::Uninit);
+        }
+        if name == "annotate" || name == "unchecked_cast" {
+            let v = args.get(1).ok_or_else(|| Error::invalid(format!("{name} needs two arguments")))?;
+            return self.expr(v, scope);
+        }
+        if name == "isinstance" {
+            return Err(Error::invalid("isinstance is not supported"));
+        }
+        let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
+        if !kwargs.is_empty() {
+            return Err(Error::invalid(format!("keyword arguments to {name}()")));
+        }
+        let one = || vals.first().cloned().ok_or_else(|| Error::invalid(format!("{name}() needs an argument")));
+        Ok(match name {
+            "int" => match one()? {
+                V::Float(f) => V::Int(f.trunc() as i64),
+                V::T(t) => match self.int_of(&V::T(t.clone())) {
+                    Some(i) => V::Int(i),
+                    None => V::T(self.cast(&t, DType::I64)?),
+                },
+                v => V::Int(self.int(&v, "int()")?),
+            },
+            "float" => match one()? {
+                V::T(t) => match self.float_of(&V::T(t.clone())) {
+                    Some(f) if self.int_of(&V::T(t.clone())).is_some() => V::Float(f),
+                    _ => V::T(self.cast(&t, DType::F32)?),
+                },
+                v => V::Float(self.float_of(&v).ok_or_else(|| Error::invalid("float() of a non-number"))?),
+            },
+            "bool" => {
+                let v = one()?;
+                match self.truth(&v) {
+                    Some(b) => V::Bool(b),
+                    None => V::T(self.bool_tensor(&v)?),
+                }
+            }
+            "len" => match one()? {
+                V::List(x) | V::Tuple(x) => V::Int(x.len() as i64),
+                V::T(t) => self.call_op("size", Args { pos: vec![V::T(t), V::Int(0)], kw: vec![] })?,
+                v => return Err(Error::invalid(format!("len() of a {}", v.kind()))),
+            },
+            "getattr" => match (vals.first(), vals.get(1)) {
+                (Some(V::Module(m)), Some(V::Str(a))) => {
+                    let m = m.clone();
+                    self.attr_value(&m, a)?
+                }
+                _ => return Err(Error::invalid("getattr() of something other than a module attribute")),
+            },
+            "range" => {
+                let k: Vec<i64> = vals.iter().map(|v| self.int(v, "range bound")).collect::<Result<_>>()?;
+                let (a, b) = match k.as_slice() {
+                    [n] => (0, *n),
+                    [a, b] => (*a, *b),
+                    _ => return Err(Error::invalid("range() with a step outside a for loop")),
+                };
+                V::List((a..b).map(V::Int).collect())
+            }
+            "min" | "max" => {
+                let items = match vals.as_slice() {
+                    [V::List(x)] => x.clone(),
+                    x => x.to_vec(),
+                };
+                let ints: Option<Vec<i64>> = items.iter().map(|v| self.int_of(v)).collect();
+                let ints = ints.ok_or_else(|| Error::invalid(format!("{name}() of values not known at import")))?;
+                let r = if name == "min" { ints.iter().min() } else { ints.iter().max() };
+                V::Int(*r.ok_or_else(|| Error::invalid(format!("{name}() of nothing")))?)
+            }
+            "abs" => match one()? {
+                V::Int(i) => V::Int(i.abs()),
+                V::Float(f) => V::Float(f.abs()),
+                v => self.call_op("abs", Args { pos: vec![v], kw: vec![] })?,
+            },
+            _ => return Err(Error::invalid(format!("function '{name}' is not supported"))),
+        })
+    }
+}
