@@ -6,3 +6,6 @@
 //! module tree and an AST; the lowering interprets `forward` over that tree
 //! and maps each `aten` op to canonical (ONNX) nodes through one rule table
 //! split by op family.
+
+pub mod export;
+pub use export::TorchScriptExporter;
