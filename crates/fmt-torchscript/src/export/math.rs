@@ -164,8 +164,18 @@ fn hard_sigmoid(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 }
 
 fn gelu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
-    let approx = n.attr_str("approximate", "none").map_err(|e| e.to_string())?;
-    assign(outs, format!("torch.gelu({}, approximate=\"{approx}\")", g.inp(n, 0)?))
+    let x = g.inp(n, 0)?;
+    // TorchScript's aten::gelu schema has no `approximate` argument: write the tanh form out.
+    match n.attr_str("approximate", "none").map_err(|e| e.to_string())? {
+        "none" => assign(outs, format!("torch.gelu({x})")),
+        "tanh" => assign(
+            outs,
+            format!(
+                "torch.mul(torch.mul({x}, 0.5), torch.add(torch.tanh(torch.mul(torch.add({x}, torch.mul(torch.pow({x}, 3), 0.044715)), 0.7978845608028654)), 1.))"
+            ),
+        ),
+        a => Err(format!("approximate '{a}'")),
+    }
 }
 
 fn prelu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -300,7 +310,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { op: "Elu", torch: "torch.elu", note: "`alpha`", emit: elu },
     Rule { op: "Celu", torch: "torch.celu", note: "`alpha`", emit: celu },
     Rule { op: "Selu", torch: "torch.where + torch.expm1", note: "`alpha`, `gamma`", emit: selu },
-    Rule { op: "Gelu", torch: "torch.gelu", note: "`approximate` (`none`, `tanh`)", emit: gelu },
+    Rule { op: "Gelu", torch: "torch.gelu", note: "`approximate` `none`; `tanh` written out (TorchScript's gelu has no `approximate`)", emit: gelu },
     Rule { op: "PRelu", torch: "torch.where(x < 0, x * slope, x)", note: "numpy broadcasting of the slope", emit: prelu },
     Rule { op: "ThresholdedRelu", torch: "torch.where", note: "`alpha`", emit: thresholded_relu },
     Rule { op: "Shrink", torch: "torch.where", note: "`bias`, `lambd`", emit: shrink },
