@@ -341,6 +341,10 @@ fn pad(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
             None => tp.extend([0, 0]),
         }
     }
+    // Leading axes without padding are left out: torch's reflect/replicate/circular pad only the last ones.
+    while tp.len() > 2 && tp[tp.len() - 2..] == [0, 0] {
+        tp.truncate(tp.len() - 2);
+    }
     let mode = n.attr_str("mode", "constant").map_err(|e| e.to_string())?;
     let e = match mode {
         "constant" => {
