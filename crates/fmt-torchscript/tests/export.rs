@@ -145,7 +145,9 @@ fn check_archive(path: &Path, model: &Model) -> String {
     assert_eq!(storages, attrs, "one attribute per initializer");
     assert_eq!(globals[0], format!("__torch__.{stem}.Model"));
     let allowed = ["torch._utils._rebuild_tensor_v2", "collections.OrderedDict"];
-    assert!(globals[1..].iter().all(|g| allowed.contains(&g.as_str()) || g.starts_with("torch.") && g.ends_with("Storage")));
+    assert!(
+        globals[1..].iter().all(|g| allowed.contains(&g.as_str()) || g.starts_with("torch.") && g.ends_with("Storage"))
+    );
     let (_, cpersids) = walk_pickle(&read_entry(&mut z, &format!("{stem}/constants.pkl")));
     assert_eq!(cpersids, names.iter().filter(|n| n.starts_with(&format!("{stem}/constants/"))).count());
     // Each storage holds exactly its initializer's bytes.
@@ -284,5 +286,9 @@ fn docs_table_is_current() {
     if std::env::var_os("UPDATE_DOCS").is_some() {
         fs::write(&path, &want).unwrap();
     }
-    assert_eq!(fs::read_to_string(&path).unwrap_or_default(), want, "run with UPDATE_DOCS=1 to regenerate docs/torch-ops.md");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap_or_default(),
+        want,
+        "run with UPDATE_DOCS=1 to regenerate docs/torch-ops.md"
+    );
 }

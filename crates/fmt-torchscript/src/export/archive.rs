@@ -58,7 +58,8 @@ impl Archive {
     /// Writes the central directory and renames the file into place; returns its size.
     pub fn commit(self) -> Result<u64> {
         let path = self.path.clone();
-        let stream = self.zip.finish().map_err(|e| Error::invalid(format!("{}: writing the archive: {e}", path.display())))?;
+        let stream =
+            self.zip.finish().map_err(|e| Error::invalid(format!("{}: writing the archive: {e}", path.display())))?;
         stream.into_inner().commit()
     }
 }

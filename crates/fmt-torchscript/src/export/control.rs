@@ -52,7 +52,10 @@ fn loop_(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let cond = g.opt(n, 1);
     let it = g.fresh("i");
     let keep = g.fresh("keep_going");
-    let mut lines = vec![format!("{it} = 0"), format!("{keep} = {}", cond.as_ref().map_or("True".into(), |c| format!("bool({c})")))];
+    let mut lines = vec![
+        format!("{it} = 0"),
+        format!("{keep} = {}", cond.as_ref().map_or("True".into(), |c| format!("bool({c})"))),
+    ];
     let vars: Vec<String> = body.inputs[2..].iter().map(|v| g.fresh(&v.name)).collect();
     for (k, v) in vars.iter().enumerate() {
         lines.push(format!("{v} = {}", g.inp(n, k + 2)?));
@@ -102,7 +105,12 @@ fn loop_(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
-    Rule { op: "If", torch: "if bool(cond): … else: …", note: "both branches inline; captures are enclosing variables", emit: if_ },
+    Rule {
+        op: "If",
+        torch: "if bool(cond): … else: …",
+        note: "both branches inline; captures are enclosing variables",
+        emit: if_,
+    },
     Rule {
         op: "Loop",
         torch: "while keep_going and i < trip_count: …",

@@ -6,7 +6,7 @@
 
 use ir::{DType, Node};
 
-use super::{assign, float_lit, rule_for, scalar_type, Emitted, Gen, Rule};
+use super::{Emitted, Gen, Rule, assign, float_lit, rule_for, scalar_type};
 
 /// `torch.f(x)` with `f` taken from the rule's `torch` column.
 fn unary(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -153,14 +153,21 @@ fn selu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let x = g.inp(n, 0)?;
     assign(
         outs,
-        format!("torch.mul(torch.where(torch.gt({x}, 0), {x}, torch.mul(torch.expm1({x}), {})), {})", float_lit(a), float_lit(s)),
+        format!(
+            "torch.mul(torch.where(torch.gt({x}, 0), {x}, torch.mul(torch.expm1({x}), {})), {})",
+            float_lit(a),
+            float_lit(s)
+        ),
     )
 }
 
 fn hard_sigmoid(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let a = attr_f(n, "alpha", 0.2)? as f64;
     let b = attr_f(n, "beta", 0.5)? as f64;
-    assign(outs, format!("torch.clamp(torch.add(torch.mul({}, {}), {}), 0., 1.)", g.inp(n, 0)?, float_lit(a), float_lit(b)))
+    assign(
+        outs,
+        format!("torch.clamp(torch.add(torch.mul({}, {}), {}), 0., 1.)", g.inp(n, 0)?, float_lit(a), float_lit(b)),
+    )
 }
 
 fn gelu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -257,9 +264,19 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { op: "Sub", torch: "torch.sub", note: "", emit: binary },
     Rule { op: "Mul", torch: "torch.mul", note: "", emit: binary },
     Rule { op: "Div", torch: "torch.div", note: "integers: `rounding_mode=\"trunc\"`", emit: div },
-    Rule { op: "Pow", torch: "torch.pow", note: "cast back to the base's dtype when the exponent's differs", emit: pow },
+    Rule {
+        op: "Pow",
+        torch: "torch.pow",
+        note: "cast back to the base's dtype when the exponent's differs",
+        emit: pow,
+    },
     Rule { op: "Mod", torch: "torch.remainder / torch.fmod", note: "`fmod`", emit: modulo },
-    Rule { op: "BitShift", torch: "torch.bitwise_left_shift / bitwise_right_shift", note: "`direction`", emit: bitshift },
+    Rule {
+        op: "BitShift",
+        torch: "torch.bitwise_left_shift / bitwise_right_shift",
+        note: "`direction`",
+        emit: bitshift,
+    },
     Rule { op: "Max", torch: "torch.maximum", note: "variadic, folded", emit: variadic },
     Rule { op: "Min", torch: "torch.minimum", note: "variadic, folded", emit: variadic },
     Rule { op: "Sum", torch: "torch.add", note: "variadic, folded", emit: variadic },
@@ -302,27 +319,62 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { op: "Sigmoid", torch: "torch.sigmoid", note: "", emit: unary },
     Rule { op: "Erf", torch: "torch.erf", note: "", emit: unary },
     Rule { op: "IsNaN", torch: "torch.isnan", note: "", emit: unary },
-    Rule { op: "IsInf", torch: "torch.isinf / isposinf / isneginf", note: "`detect_positive`, `detect_negative`", emit: is_inf },
+    Rule {
+        op: "IsInf",
+        torch: "torch.isinf / isposinf / isneginf",
+        note: "`detect_positive`, `detect_negative`",
+        emit: is_inf,
+    },
     Rule { op: "Relu", torch: "torch.relu", note: "", emit: unary },
     Rule { op: "HardSwish", torch: "torch.hardswish", note: "", emit: unary },
-    Rule { op: "HardSigmoid", torch: "torch.clamp(x * alpha + beta, 0, 1)", note: "`alpha`, `beta`", emit: hard_sigmoid },
+    Rule {
+        op: "HardSigmoid",
+        torch: "torch.clamp(x * alpha + beta, 0, 1)",
+        note: "`alpha`, `beta`",
+        emit: hard_sigmoid,
+    },
     Rule { op: "LeakyRelu", torch: "torch.leaky_relu", note: "`alpha`", emit: leaky },
     Rule { op: "Elu", torch: "torch.elu", note: "`alpha`", emit: elu },
     Rule { op: "Celu", torch: "torch.celu", note: "`alpha`", emit: celu },
     Rule { op: "Selu", torch: "torch.where + torch.expm1", note: "`alpha`, `gamma`", emit: selu },
-    Rule { op: "Gelu", torch: "torch.gelu", note: "`approximate` `none`; `tanh` written out (TorchScript's gelu has no `approximate`)", emit: gelu },
-    Rule { op: "PRelu", torch: "torch.where(x < 0, x * slope, x)", note: "numpy broadcasting of the slope", emit: prelu },
+    Rule {
+        op: "Gelu",
+        torch: "torch.gelu",
+        note: "`approximate` `none`; `tanh` written out (TorchScript's gelu has no `approximate`)",
+        emit: gelu,
+    },
+    Rule {
+        op: "PRelu",
+        torch: "torch.where(x < 0, x * slope, x)",
+        note: "numpy broadcasting of the slope",
+        emit: prelu,
+    },
     Rule { op: "ThresholdedRelu", torch: "torch.where", note: "`alpha`", emit: thresholded_relu },
     Rule { op: "Shrink", torch: "torch.where", note: "`bias`, `lambd`", emit: shrink },
     Rule { op: "Softplus", torch: "torch.log1p(torch.exp(x))", note: "", emit: softplus },
     Rule { op: "Softsign", torch: "x / (1 + abs(x))", note: "", emit: softsign },
     Rule { op: "Mish", torch: "x * tanh(softplus(x))", note: "", emit: mish },
-    Rule { op: "Cast", torch: "torch.to(x, dtype)", note: "every dtype torch has (floats, 8-bit floats, all integers, bool, complex)", emit: cast },
+    Rule {
+        op: "Cast",
+        torch: "torch.to(x, dtype)",
+        note: "every dtype torch has (floats, 8-bit floats, all integers, bool, complex)",
+        emit: cast,
+    },
     Rule { op: "CastLike", torch: "torch.type_as", note: "", emit: cast_like },
     Rule { op: "Identity", torch: "(assignment)", note: "", emit: identity },
     Rule { op: "Dropout", torch: "(assignment)", note: "inference; the mask output is all true", emit: dropout },
-    Rule { op: "Clip", torch: "torch.clamp", note: "bounds as attributes (opset < 11) or inputs, either optional", emit: clip },
+    Rule {
+        op: "Clip",
+        torch: "torch.clamp",
+        note: "bounds as attributes (opset < 11) or inputs, either optional",
+        emit: clip,
+    },
     Rule { op: "Where", torch: "torch.where", note: "", emit: where_ },
     Rule { op: "Einsum", torch: "torch.einsum", note: "`equation`", emit: einsum },
-    Rule { op: "CumSum", torch: "torch.cumsum", note: "`exclusive`, `reverse`, axis input; keeps the dtype", emit: cumsum },
+    Rule {
+        op: "CumSum",
+        torch: "torch.cumsum",
+        note: "`exclusive`, `reverse`, axis input; keeps the dtype",
+        emit: cumsum,
+    },
 ];

@@ -25,7 +25,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use ir::infer::Values;
-use ir::{DType, Error, ExportOptions, ExportReport, Exporter, FormatInfo, Graph, Model, NameGen, Node, Result, Tensor};
+use ir::{
+    DType, Error, ExportOptions, ExportReport, Exporter, FormatInfo, Graph, Model, NameGen, Node, Result, Tensor,
+};
 
 use pickle::{Pickler, TensorRef};
 
@@ -149,11 +151,71 @@ pub(crate) fn scalar_type(dtype: DType) -> Option<i64> {
 /// Names the TorchScript source uses for its own purposes; a value named
 /// like one gets a prefix.
 const RESERVED: &[&str] = &[
-    "self", "torch", "ops", "annotate", "CONSTANTS", "int", "float", "bool", "str", "range", "len", "List", "Tuple",
-    "Tensor", "Optional", "uninitialized", "math", "Module", "False", "None", "True", "and", "as", "assert", "break",
-    "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "print",
-    "training", "forward", "max", "min", "abs", "all", "any", "isinstance", "getattr", "sum", "tuple", "list", "dict",
+    "self",
+    "torch",
+    "ops",
+    "annotate",
+    "CONSTANTS",
+    "int",
+    "float",
+    "bool",
+    "str",
+    "range",
+    "len",
+    "List",
+    "Tuple",
+    "Tensor",
+    "Optional",
+    "uninitialized",
+    "math",
+    "Module",
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "print",
+    "training",
+    "forward",
+    "max",
+    "min",
+    "abs",
+    "all",
+    "any",
+    "isinstance",
+    "getattr",
+    "sum",
+    "tuple",
+    "list",
+    "dict",
 ];
 
 /// A readable identifier derived from a graph name.
@@ -325,7 +387,9 @@ impl Gen {
         let outs = g
             .outputs
             .iter()
-            .map(|o| self.exprs.get(&o.name).cloned().ok_or_else(|| format!("subgraph output '{}' is not computed", o.name)))
+            .map(|o| {
+                self.exprs.get(&o.name).cloned().ok_or_else(|| format!("subgraph output '{}' is not computed", o.name))
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok((lines, outs))
     }
@@ -333,7 +397,11 @@ impl Gen {
     fn nodes(&mut self, g: &Graph) -> Vec<String> {
         let mut lines = Vec::new();
         for node in &g.nodes {
-            let label = if node.name.is_empty() { node.outputs.first().cloned().unwrap_or_default() } else { node.name.clone() };
+            let label = if node.name.is_empty() {
+                node.outputs.first().cloned().unwrap_or_default()
+            } else {
+                node.name.clone()
+            };
             let canonical = node.domain.is_empty() || node.domain == "ai.onnx";
             let Some(rule) = rule_for(&node.op).filter(|_| canonical) else {
                 self.bad.push((node.op.clone(), node.domain.clone(), label));
@@ -438,7 +506,10 @@ impl Program {
         }
         let body = st.nodes(g);
         if !st.bad.is_empty() {
-            let ops = Error::unsupported_ops("torchscript", st.bad.iter().map(|(o, d, n)| (o.as_str(), d.as_str(), n.as_str())));
+            let ops = Error::unsupported_ops(
+                "torchscript",
+                st.bad.iter().map(|(o, d, n)| (o.as_str(), d.as_str(), n.as_str())),
+            );
             if problems.is_empty() {
                 return Err(ops);
             }
@@ -547,7 +618,9 @@ impl Program {
 /// Unpacks two 4-bit values per byte (low nibble first) from the uint8
 /// attribute `packed` into `t`'s shape; int4 is sign-extended into int8.
 fn unpack4(packed: &str, t: &Tensor) -> String {
-    let nibbles = format!("torch.flatten(torch.stack([torch.bitwise_and({packed}, 15), torch.bitwise_right_shift({packed}, 4)], -1))");
+    let nibbles = format!(
+        "torch.flatten(torch.stack([torch.bitwise_and({packed}, 15), torch.bitwise_right_shift({packed}, 4)], -1))"
+    );
     let nibbles = if t.dtype() == DType::I4 {
         format!("torch.sub(torch.bitwise_xor(torch.to({nibbles}, 1), 8), 8)")
     } else {

@@ -7,7 +7,7 @@
 use ir::Node;
 
 use super::math::{attr_f, attr_i, attr_is};
-use super::{assign, float_lit, int_list, Emitted, Gen, Rule};
+use super::{Emitted, Gen, Rule, assign, float_lit, int_list};
 
 /// Spatial geometry of a conv or pool: kernel, strides, dilations and
 /// (begin, end) pads per spatial axis.
@@ -46,7 +46,8 @@ fn window(g: &Gen, n: &Node, kernel: Option<Vec<i64>>) -> Result<Window, String>
             let dims = g.dims(n, 0).ok_or("auto_pad SAME needs the input shape")?;
             (0..k)
                 .map(|i| {
-                    let size = dims.get(i + 2).copied().flatten().ok_or("auto_pad SAME needs fixed spatial sizes")? as i64;
+                    let size =
+                        dims.get(i + 2).copied().flatten().ok_or("auto_pad SAME needs fixed spatial sizes")? as i64;
                     let out = (size + strides[i] - 1) / strides[i];
                     let total = ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size).max(0);
                     let small = total / 2;
@@ -247,10 +248,7 @@ fn hardmax(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     }
     let x = g.inp(n, 0)?;
     let axis = attr_i(n, "axis", -1)?;
-    assign(
-        outs,
-        format!("torch.scatter(torch.zeros_like({x}), {axis}, torch.argmax({x}, {axis}, True), 1.)"),
-    )
+    assign(outs, format!("torch.scatter(torch.zeros_like({x}), {axis}, torch.argmax({x}, {axis}, True), 1.)"))
 }
 
 fn lp_norm(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -306,7 +304,12 @@ fn avg_pool(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let inc = if include { "True" } else { "False" };
     assign(
         outs,
-        format!("torch.avg_pool{k}d({x}, {}, {}, {}, {ceil}, {inc})", int_list(&w.kernel), int_list(&w.strides), int_list(&pad)),
+        format!(
+            "torch.avg_pool{k}d({x}, {}, {}, {}, {ceil}, {inc})",
+            int_list(&w.kernel),
+            int_list(&w.strides),
+            int_list(&pad)
+        ),
     )
 }
 
@@ -338,7 +341,12 @@ pub(crate) const RULES: &[Rule] = &[
         note: "`strides`, `dilations`, `group`, `output_padding`, `pads` (asymmetric: sliced after); not `output_shape` or `auto_pad` SAME",
         emit: conv_transpose,
     },
-    Rule { op: "Gemm", torch: "torch.addmm / torch.mm", note: "`alpha`, `beta`, `transA`, `transB`, optional C", emit: gemm },
+    Rule {
+        op: "Gemm",
+        torch: "torch.addmm / torch.mm",
+        note: "`alpha`, `beta`, `transA`, `transB`, optional C",
+        emit: gemm,
+    },
     Rule { op: "MatMul", torch: "torch.matmul", note: "batched and attention-style products", emit: matmul },
     Rule { op: "BatchNormalization", torch: "torch.batch_norm", note: "inference; `epsilon`", emit: batch_norm },
     Rule { op: "InstanceNormalization", torch: "torch.instance_norm", note: "`epsilon`", emit: instance_norm },

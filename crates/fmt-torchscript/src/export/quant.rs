@@ -6,7 +6,7 @@
 use ir::{DType, Node};
 
 use super::math::{attr_i, code};
-use super::{assign, Emitted, Gen, Rule};
+use super::{Emitted, Gen, Rule, assign};
 
 /// Input `i` (a scale or zero point) reshaped to broadcast along `axis` of
 /// input 0 when it is a vector.
@@ -107,7 +107,9 @@ fn matmul_integer(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let side = |i: usize, zp: usize| -> Result<String, String> {
         let v = format!("torch.to({}, 7)", g.inp(n, i)?);
         Ok(match g.opt(n, zp) {
-            Some(z) if i == 0 && g.rank(n, zp) == Some(1) => format!("torch.sub({v}, torch.unsqueeze(torch.to({z}, 7), -1))"),
+            Some(z) if i == 0 && g.rank(n, zp) == Some(1) => {
+                format!("torch.sub({v}, torch.unsqueeze(torch.to({z}, 7), -1))")
+            }
             Some(z) => format!("torch.sub({v}, torch.to({z}, 7))"),
             None => v,
         })
@@ -136,5 +138,10 @@ pub(crate) const RULES: &[Rule] = &[
         note: "six statements (uint8 asymmetric)",
         emit: dynamic_quantize,
     },
-    Rule { op: "MatMulInteger", torch: "torch.matmul in float64, to int32", note: "zero points per tensor, per row of A or column of B", emit: matmul_integer },
+    Rule {
+        op: "MatMulInteger",
+        torch: "torch.matmul in float64, to int32",
+        note: "zero points per tensor, per row of A or column of B",
+        emit: matmul_integer,
+    },
 ];

@@ -5,7 +5,7 @@
 use ir::Node;
 
 use super::math::{attr_i, attr_is, code};
-use super::{assign, int_list, Emitted, Gen, Rule};
+use super::{Emitted, Gen, Rule, assign, int_list};
 
 /// The reduced axes from the attribute (older opsets) or input 1; `None` when not given.
 fn axes(g: &Gen, n: &Node) -> Result<Option<Vec<i64>>, String> {
@@ -62,14 +62,22 @@ fn arg(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let keep = if attr_i(n, "keepdims", 1)? != 0 { "True" } else { "False" };
     if attr_i(n, "select_last_index", 0)? != 0 {
         // The last extreme is the first one of the flipped tensor.
-        return assign(outs, format!("torch.rsub(torch.{f}(torch.flip({x}, [{axis}]), {axis}, {keep}), {x}.size({axis}) - 1)"));
+        return assign(
+            outs,
+            format!("torch.rsub(torch.{f}(torch.flip({x}, [{axis}]), {axis}, {keep}), {x}.size({axis}) - 1)"),
+        );
     }
     assign(outs, format!("torch.{f}({x}, {axis}, {keep})"))
 }
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
-    Rule { op: "ReduceSum", torch: "torch.sum", note: "axes attribute or input, `keepdims`, `noop_with_empty_axes`; keeps the dtype", emit: reduce },
+    Rule {
+        op: "ReduceSum",
+        torch: "torch.sum",
+        note: "axes attribute or input, `keepdims`, `noop_with_empty_axes`; keeps the dtype",
+        emit: reduce,
+    },
     Rule { op: "ReduceMean", torch: "torch.mean", note: "as ReduceSum", emit: reduce },
     Rule { op: "ReduceMax", torch: "torch.amax", note: "as ReduceSum", emit: reduce },
     Rule { op: "ReduceMin", torch: "torch.amin", note: "as ReduceSum", emit: reduce },

@@ -9,7 +9,7 @@
 use ir::{Attribute, DType, Node, Tensor};
 
 use super::math::{attr_i, attr_is, code};
-use super::{assign, float_lit, int_list, Emitted, Gen, Rule};
+use super::{Emitted, Gen, Rule, assign, float_lit, int_list};
 
 fn constant(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let t = match n.attrs.iter().next() {
@@ -61,9 +61,9 @@ fn reshape(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     }
     let s = g.inp(n, 1)?;
     let shape = match (allowzero, g.out_rank(n, 0), g.rank(n, 0)) {
-        (false, Some(ro), Some(ri)) if ro <= ri => format!(
-            "torch.where(torch.eq({s}, 0), torch.slice(torch._shape_as_tensor({x}), 0, 0, {ro}), {s})"
-        ),
+        (false, Some(ro), Some(ri)) if ro <= ri => {
+            format!("torch.where(torch.eq({s}, 0), torch.slice(torch._shape_as_tensor({x}), 0, 0, {ro}), {s})")
+        }
         _ => s,
     };
     assign(outs, format!("torch.reshape({x}, annotate(List[int], ({shape}).tolist()))"))
@@ -306,7 +306,10 @@ fn constant_of_shape(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
         Some(a) => {
             let t = a.as_tensor().map_err(|e| e.to_string())?;
             let v = match t.dtype() {
-                DType::Bool => if t.to_bools().map_err(|e| e.to_string())?.first() == Some(&true) { "True" } else { "False" }.into(),
+                DType::Bool => {
+                    if t.to_bools().map_err(|e| e.to_string())?.first() == Some(&true) { "True" } else { "False" }
+                        .into()
+                }
                 d if d.is_float() => float_lit(*t.to_f64s().map_err(|e| e.to_string())?.first().ok_or("empty value")?),
                 _ => t.to_i64s().map_err(|e| e.to_string())?.first().ok_or("empty value")?.to_string(),
             };
@@ -383,7 +386,12 @@ fn trilu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
-    Rule { op: "Constant", torch: "CONSTANTS.cN", note: "tensor, `value_float(s)`, `value_int(s)`; stored in `constants.pkl`", emit: constant },
+    Rule {
+        op: "Constant",
+        torch: "CONSTANTS.cN",
+        note: "tensor, `value_float(s)`, `value_int(s)`; stored in `constants.pkl`",
+        emit: constant,
+    },
     Rule { op: "Shape", torch: "torch._shape_as_tensor", note: "`start`, `end`; stays dynamic", emit: shape },
     Rule { op: "Size", torch: "torch.numel", note: "", emit: size },
     Rule {
@@ -395,9 +403,19 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { op: "Flatten", torch: "torch.flatten", note: "any `axis`", emit: flatten },
     Rule { op: "Transpose", torch: "torch.permute", note: "`perm` (default reversed)", emit: transpose },
     Rule { op: "Squeeze", torch: "torch.squeeze", note: "axes as attribute or constant input", emit: squeeze },
-    Rule { op: "Unsqueeze", torch: "torch.unsqueeze (per axis)", note: "axes as attribute or constant input, negative axes", emit: unsqueeze },
+    Rule {
+        op: "Unsqueeze",
+        torch: "torch.unsqueeze (per axis)",
+        note: "axes as attribute or constant input, negative axes",
+        emit: unsqueeze,
+    },
     Rule { op: "Concat", torch: "torch.cat", note: "", emit: concat },
-    Rule { op: "Split", torch: "torch.split / torch.chunk", note: "sizes as attribute or constant input, `num_outputs`", emit: split },
+    Rule {
+        op: "Split",
+        torch: "torch.split / torch.chunk",
+        note: "sizes as attribute or constant input, `num_outputs`",
+        emit: split,
+    },
     Rule {
         op: "Slice",
         torch: "torch.slice (+ torch.flip for negative steps)",
