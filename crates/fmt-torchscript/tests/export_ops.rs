@@ -507,6 +507,44 @@ fn cases() -> Vec<(&'static str, Model, Vec<usize>)> {
                 .node(n("Gemm", &["x", "w"], &["y"]).with_attr("transB", 1i64))
                 .model(&["y"])
         }),
+        (
+            "resize_modes",
+            B::new(18)
+                .input("x", &[1, 2, 4, 5])
+                .init("s2", &[4], vec![1.0f32, 1.0, 2.0, 3.0])
+                .init("sz", &[4], vec![1i64, 2, 7, 3])
+                .init("s1", &[4], vec![1.0f32, 1.0, 1.5, 0.6])
+                .node(
+                    n("Resize", &["x", "", "s2"], &["a"])
+                        .with_attr("mode", "nearest")
+                        .with_attr("coordinate_transformation_mode", "asymmetric")
+                        .with_attr("nearest_mode", "floor"),
+                )
+                .node(n("Resize", &["x", "", "s2"], &["b"]))
+                .node(n("Resize", &["x", "", "s1"], &["c"]).with_attr("mode", "linear"))
+                .node(
+                    n("Resize", &["x", "", "", "sz"], &["d"])
+                        .with_attr("mode", "linear")
+                        .with_attr("coordinate_transformation_mode", "align_corners"),
+                )
+                .node(n("Resize", &["x", "", "s2"], &["e"]).with_attr("mode", "cubic"))
+                .node(
+                    n("Resize", &["x", "", "", "sz"], &["f"])
+                        .with_attr("mode", "nearest")
+                        .with_attr("coordinate_transformation_mode", "half_pixel")
+                        .with_attr("nearest_mode", "round_prefer_ceil"),
+                )
+                .model(&["a", "b", "c", "d", "e", "f"]),
+        ),
+        (
+            "depth_space",
+            B::new(17)
+                .input("x", &[2, 8, 3, 4])
+                .node(n("DepthToSpace", &["x"], &["dcr"]).with_attr("blocksize", 2i64))
+                .node(n("DepthToSpace", &["x"], &["crd"]).with_attr("blocksize", 2i64).with_attr("mode", "CRD"))
+                .node(n("SpaceToDepth", &["dcr"], &["s"]).with_attr("blocksize", 2i64))
+                .model(&["dcr", "crd", "s"]),
+        ),
         ("control_flow", {
             let then_g = Graph {
                 outputs: vec![ValueInfo::tensor("t", DType::F32, None)],

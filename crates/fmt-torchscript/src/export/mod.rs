@@ -232,14 +232,15 @@ pub(crate) fn ident(name: &str) -> String {
     }
 }
 
-/// A float literal TorchScript reads back as the same f32/f64.
+/// A float literal TorchScript reads back as the same f32/f64 (NaN and infinities included).
 pub(crate) fn float_lit(v: f64) -> String {
     if v.is_nan() {
         "float(\"nan\")".into()
     } else if v.is_infinite() {
         if v > 0.0 { "float(\"inf\")".into() } else { "float(\"-inf\")".into() }
     } else {
-        let s = format!("{v:?}");
+        // An f32 attribute prints in its shortest form: torch rounds it back to the same f32.
+        let s = if (v as f32) as f64 == v { format!("{:?}", v as f32) } else { format!("{v:?}") };
         if s.contains('.') || s.contains('e') { s } else { format!("{s}.") }
     }
 }
@@ -326,6 +327,12 @@ impl Gen {
             Some(Values::Ints(v)) => v.iter().map(|s| s.int()).collect(),
             _ => None,
         }
+    }
+
+    /// The float values of constant input `i`.
+    pub fn floats(&self, node: &Node, i: usize) -> Option<Vec<f64>> {
+        let name = node.input(i).filter(|n| !n.is_empty())?;
+        self.consts.get(name)?.to_f64s().ok()
     }
 
     /// Input `i` as a `List[int]` expression: a literal when known, else

@@ -327,6 +327,106 @@ fn global_max(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     global_pool(g, n, outs, "amax")
 }
 
+fn resize(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    if g.opset < 11 {
+        return Err("opset < 11 (Upsample-style scales)".into());
+    }
+    let r = g.rank(n, 0).ok_or("rank unknown")?;
+    let k = r.checked_sub(2).filter(|k| (1..=3).contains(k)).ok_or("only 3-d to 5-d inputs (N, C, spatial)")?;
+    if n.attr("axes").is_some() || attr_i(n, "antialias", 0)? != 0 || attr_i(n, "exclude_outside", 0)? != 0 {
+        return Err("axes, antialias or exclude_outside".into());
+    }
+    if n.attr_str("keep_aspect_ratio_policy", "stretch").map_err(|e| e.to_string())? != "stretch" {
+        return Err("keep_aspect_ratio_policy".into());
+    }
+    // torch resizes the spatial axes only: batch and channel must stay.
+    let (size, scales) = match (g.opt(n, 3), g.floats(n, 2)) {
+        (Some(_), _) => {
+            let size = match g.ints(n, 3) {
+                Some(v) => int_list(&v[2..]),
+                None => format!("annotate(List[int], (torch.slice({}, 0, 2)).tolist())", g.inp(n, 3)?),
+            };
+            (size, "None".to_string())
+        }
+        (None, Some(s)) if s.len() == r && s[0] == 1.0 && s[1] == 1.0 => {
+            ("None".to_string(), format!("[{}]", s[2..].iter().map(|&v| float_lit(v)).collect::<Vec<_>>().join(", ")))
+        }
+        _ => return Err("scales must be constants with 1 for batch and channels".into()),
+    };
+    let mode = n.attr_str("mode", "nearest").map_err(|e| e.to_string())?;
+    let ctm = n.attr_str("coordinate_transformation_mode", "half_pixel").map_err(|e| e.to_string())?;
+    let integer_up = g.floats(n, 2).is_some_and(|s| s.iter().all(|&v| v >= 1.0 && v.fract() == 0.0));
+    let e = match mode {
+        "nearest" => {
+            let nm = n.attr_str("nearest_mode", "round_prefer_floor").map_err(|e| e.to_string())?;
+            match (ctm, nm) {
+                ("asymmetric", "floor") => format!("torch.upsample_nearest{k}d({x}, {size}, {scales})"),
+                // floor(x_in + 0.5): rounding half up, which is also half down when no
+                // source coordinate falls on .5 (integer upscale factors).
+                ("half_pixel" | "pytorch_half_pixel", "round_prefer_ceil") => {
+                    format!("torch._upsample_nearest_exact{k}d({x}, {size}, {scales})")
+                }
+                ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor") if integer_up => {
+                    format!("torch._upsample_nearest_exact{k}d({x}, {size}, {scales})")
+                }
+                _ => return Err(format!("nearest with {ctm}/{nm}")),
+            }
+        }
+        "linear" | "cubic" => {
+            let align = match ctm {
+                "half_pixel" | "pytorch_half_pixel" => "False",
+                "align_corners" => "True",
+                c => return Err(format!("{mode} with {c}")),
+            };
+            let f = match (mode, k) {
+                ("linear", 1) => "upsample_linear1d",
+                ("linear", 2) => "upsample_bilinear2d",
+                ("linear", 3) => "upsample_trilinear3d",
+                ("cubic", 2) => "upsample_bicubic2d",
+                _ => return Err(format!("{mode} on {k} spatial axes")),
+            };
+            if mode == "cubic" && attr_f(n, "cubic_coeff_a", -0.75)? != -0.75 {
+                return Err("cubic_coeff_a other than -0.75".into());
+            }
+            format!("torch.{f}({x}, {size}, {align}, {scales})")
+        }
+        m => return Err(format!("mode '{m}'")),
+    };
+    assign(outs, e)
+}
+
+fn depth_to_space(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    let b = attr_i(n, "blocksize", 0)?;
+    match n.attr_str("mode", "DCR").map_err(|e| e.to_string())? {
+        "CRD" => assign(outs, format!("torch.pixel_shuffle({x}, {b})")),
+        "DCR" => {
+            // [N, b, b, C/b², H, W] → [N, C/b², H, b, W, b]
+            let t = format!(
+                "torch.permute(torch.reshape({x}, [{x}.size(0), {b}, {b}, -1, {x}.size(2), {x}.size(3)]), [0, 3, 4, 1, 5, 2])"
+            );
+            assign(outs, format!("torch.reshape({t}, [{x}.size(0), -1, {x}.size(2) * {b}, {x}.size(3) * {b}])"))
+        }
+        m => Err(format!("mode '{m}'")),
+    }
+}
+
+fn space_to_depth(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    let b = attr_i(n, "blocksize", 0)?;
+    // [N, C, H/b, b, W/b, b] → [N, b, b, C, H/b, W/b] (ONNX's order; pixel_unshuffle's differs)
+    let t = format!(
+        "torch.permute(torch.reshape({x}, [{x}.size(0), {x}.size(1), torch.floordiv({x}.size(2), {b}), {b}, torch.floordiv({x}.size(3), {b}), {b}]), [0, 3, 5, 1, 2, 4])"
+    );
+    assign(
+        outs,
+        format!(
+            "torch.reshape({t}, [{x}.size(0), -1, torch.floordiv({x}.size(2), {b}), torch.floordiv({x}.size(3), {b})])"
+        ),
+    )
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
     Rule {
@@ -378,6 +478,19 @@ pub(crate) const RULES: &[Rule] = &[
         note: "`kernel_shape`, `strides`, `pads`, `ceil_mode`, `count_include_pad`, `auto_pad`; asymmetric pads only with count_include_pad=1",
         emit: avg_pool,
     },
+    Rule {
+        op: "Resize",
+        torch: "torch.upsample_nearest*d / _upsample_nearest_exact*d / upsample_(bi|tri)linear*d / upsample_bicubic2d",
+        note: "scales (constant, 1 for N and C) or sizes (also at run time); nearest asymmetric+floor, half_pixel+round_prefer_ceil, half_pixel+round_prefer_floor for integer upscales; linear/cubic half_pixel, pytorch_half_pixel, align_corners; not antialias, axes, exclude_outside",
+        emit: resize,
+    },
+    Rule {
+        op: "DepthToSpace",
+        torch: "torch.pixel_shuffle (CRD); reshape/permute (DCR)",
+        note: "`blocksize`, `mode`",
+        emit: depth_to_space,
+    },
+    Rule { op: "SpaceToDepth", torch: "reshape/permute", note: "`blocksize`", emit: space_to_depth },
     Rule { op: "GlobalAveragePool", torch: "torch.mean(x, spatial axes, True)", note: "", emit: global_avg },
     Rule { op: "GlobalMaxPool", torch: "torch.amax(x, spatial axes, True)", note: "", emit: global_max },
 ];
