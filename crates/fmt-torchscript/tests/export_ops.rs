@@ -545,6 +545,25 @@ fn cases() -> Vec<(&'static str, Model, Vec<usize>)> {
                 .node(n("SpaceToDepth", &["dcr"], &["s"]).with_attr("blocksize", 2i64))
                 .model(&["dcr", "crd", "s"]),
         ),
+        (
+            "misc_layers",
+            B::new(17)
+                .input("x", &[2, 5, 3, 4])
+                .typed("xi", DType::U8, &[1, 2, 5, 5])
+                .init("ind", &[2, 3], vec![0i64, -1, 2, 3, 5, 1])
+                .init("depth", &[], vec![4i64])
+                .init("onoff", &[2], vec![-1.0f32, 2.0])
+                .init("wi", &[3, 2, 3, 3], (0..54).map(|v| (v * 29 % 200) as u8).collect::<Vec<u8>>())
+                .init("xz", &[], vec![7u8])
+                .init("wz", &[], vec![100u8])
+                .init("e", &[3, 5], vec![0.0f32; 15])
+                .node(n("OneHot", &["ind", "depth", "onoff"], &["oh"]).with_attr("axis", 1i64))
+                .node(n("EyeLike", &["e"], &["eye"]).with_attr("k", 1i64))
+                .node(n("MeanVarianceNormalization", &["x"], &["mvn"]))
+                .node(n("LRN", &["x"], &["lrn"]).with_attr("size", 3i64).with_attr("alpha", 0.01f32))
+                .node(n("ConvInteger", &["xi", "wi", "xz", "wz"], &["ci"]).with_attr("pads", ints(&[1, 1, 1, 1])))
+                .model(&["oh", "eye", "mvn", "lrn", "ci"]),
+        ),
         ("control_flow", {
             let then_g = Graph {
                 outputs: vec![ValueInfo::tensor("t", DType::F32, None)],

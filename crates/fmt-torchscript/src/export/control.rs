@@ -65,7 +65,7 @@ fn loop_(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
         lines.push(format!("{l} = annotate(List[Tensor], [])"));
     }
     let test = match &trip {
-        Some(_) => format!("{keep} and torch.lt({it}, {})", g.int(n, 0)?),
+        Some(_) => format!("{keep} and {it} < {}", g.int(n, 0)?),
         None => keep.clone(),
     };
     lines.push(format!("while {test}:"));

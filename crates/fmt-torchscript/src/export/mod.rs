@@ -218,6 +218,44 @@ const RESERVED: &[&str] = &[
     "dict",
 ];
 
+/// Names a module already has in torch (attributes and the methods users
+/// call on a loaded module); an initializer named like one gets a suffix.
+const MODULE_NAMES: &[&str] = &[
+    "training",
+    "forward",
+    "eval",
+    "train",
+    "to",
+    "cpu",
+    "cuda",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "type",
+    "parameters",
+    "named_parameters",
+    "buffers",
+    "named_buffers",
+    "modules",
+    "named_modules",
+    "children",
+    "named_children",
+    "state_dict",
+    "load_state_dict",
+    "apply",
+    "code",
+    "graph",
+    "save",
+    "requires_grad_",
+    "zero_grad",
+    "extra_repr",
+    "original_name",
+    "inlined_graph",
+    "define",
+    "dump_patches",
+];
+
 /// A readable identifier derived from a graph name.
 pub(crate) fn ident(name: &str) -> String {
     let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
@@ -470,7 +508,7 @@ impl Program {
         let mut problems = Vec::new();
         let input_names: Vec<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
         let mut attr_names = NameGen::default();
-        for r in ["training", "forward"] {
+        for r in MODULE_NAMES {
             attr_names.take(r);
         }
         for (name, t) in &g.initializers {

@@ -427,6 +427,36 @@ fn space_to_depth(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     )
 }
 
+fn mvn(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    let axes = attr_is(n, "axes")?.unwrap_or_else(|| vec![0, 2, 3]);
+    let a = int_list(&axes);
+    let mean = format!("torch.mean({x}, {a}, True)");
+    // ONNX: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9).
+    let var = format!("torch.sub(torch.mean(torch.mul({x}, {x}), {a}, True), torch.mul({mean}, {mean}))");
+    assign(outs, format!("torch.div(torch.sub({x}, {mean}), torch.add(torch.sqrt({var}), 1e-09))"))
+}
+
+fn lrn(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    let size = attr_i(n, "size", 0)?;
+    let (alpha, beta, bias) =
+        (attr_f(n, "alpha", 1e-4)? as f64, attr_f(n, "beta", 0.75)? as f64, attr_f(n, "bias", 1.0)? as f64);
+    let (lo, hi) = ((size - 1) / 2, size - 1 - (size - 1) / 2);
+    // The square sum over a window of channels: pad the channel axis, then average over it.
+    let sq = format!("torch.constant_pad_nd(torch.unsqueeze(torch.mul({x}, {x}), 1), [0, 0, 0, 0, {lo}, {hi}], 0.)");
+    let avg = format!("torch.squeeze(torch.avg_pool3d({sq}, [{size}, 1, 1], [1, 1, 1], [0, 0, 0], False, True), [1])");
+    assign(
+        outs,
+        format!(
+            "torch.div({x}, torch.pow(torch.add(torch.mul({avg}, {}), {}), {}))",
+            float_lit(alpha),
+            float_lit(bias),
+            float_lit(beta)
+        ),
+    )
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
     Rule {
@@ -491,6 +521,13 @@ pub(crate) const RULES: &[Rule] = &[
         emit: depth_to_space,
     },
     Rule { op: "SpaceToDepth", torch: "reshape/permute", note: "`blocksize`", emit: space_to_depth },
+    Rule { op: "MeanVarianceNormalization", torch: "(x - mean) / (sqrt(var) + 1e-9)", note: "`axes`", emit: mvn },
+    Rule {
+        op: "LRN",
+        torch: "x / (bias + alpha · avg_pool3d(x²))^beta",
+        note: "`size`, `alpha`, `beta`, `bias`",
+        emit: lrn,
+    },
     Rule { op: "GlobalAveragePool", torch: "torch.mean(x, spatial axes, True)", note: "", emit: global_avg },
     Rule { op: "GlobalMaxPool", torch: "torch.amax(x, spatial axes, True)", note: "", emit: global_max },
 ];

@@ -118,6 +118,49 @@ fn matmul_integer(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     assign(outs, format!("torch.to(torch.matmul({a}, {b}), 3)"))
 }
 
+fn conv_integer(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let k = g.rank(n, 1).and_then(|r| r.checked_sub(2)).filter(|k| (1..=3).contains(k)).ok_or("weight rank unknown")?;
+    let pads = super::math::attr_is(n, "pads")?.unwrap_or_else(|| vec![0; 2 * k]);
+    if pads.len() != 2 * k || (0..k).any(|i| pads[i] != pads[i + k]) || n.attr("auto_pad").is_some() {
+        return Err("asymmetric pads or auto_pad".into());
+    }
+    let ones = vec![1; k];
+    let strides = super::math::attr_is(n, "strides")?.unwrap_or_else(|| ones.clone());
+    let dil = super::math::attr_is(n, "dilations")?.unwrap_or(ones);
+    // The zero point is subtracted before padding, so padded zeros stay zeros (ONNX pads x - x_zero_point).
+    let x = match g.opt(n, 2) {
+        Some(z) => format!("torch.sub(torch.to({}, 7), torch.to({z}, 7))", g.inp(n, 0)?),
+        None => format!("torch.to({}, 7)", g.inp(n, 0)?),
+    };
+    let w = match per_channel(g, n, 3, 1)? {
+        Some(z) => format!("torch.sub(torch.to({}, 7), torch.to({z}, 7))", g.inp(n, 1)?),
+        None => format!("torch.to({}, 7)", g.inp(n, 1)?),
+    };
+    let il = super::int_list;
+    assign(
+        outs,
+        format!(
+            "torch.to(torch.conv{k}d({x}, {w}, None, {}, {}, {}, {}), 3)",
+            il(&strides),
+            il(&pads[..k]),
+            il(&dil),
+            attr_i(n, "group", 1)?
+        ),
+    )
+}
+
+/// Input `i` (a zero point per output channel, axis 0) shaped to broadcast over input `of`.
+fn per_channel(g: &Gen, n: &Node, i: usize, of: usize) -> Result<Option<String>, String> {
+    let Some(e) = g.opt(n, i) else { return Ok(None) };
+    if g.rank(n, i) != Some(1) || g.dims(n, i).is_some_and(|d| d == [Some(1)]) {
+        return Ok(Some(e));
+    }
+    let r = g.rank(n, of).ok_or("rank unknown")?;
+    let mut shape = vec!["-1".to_string()];
+    shape.extend(std::iter::repeat_n("1".to_string(), r - 1));
+    Ok(Some(format!("torch.reshape({e}, [{}])", shape.join(", "))))
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
     Rule {
@@ -137,6 +180,12 @@ pub(crate) const RULES: &[Rule] = &[
         torch: "min/max range, scale, zero point, then as QuantizeLinear",
         note: "six statements (uint8 asymmetric)",
         emit: dynamic_quantize,
+    },
+    Rule {
+        op: "ConvInteger",
+        torch: "torch.conv*d in float64, to int32",
+        note: "zero points per tensor (x) and per tensor or output channel (w); symmetric pads",
+        emit: conv_integer,
     },
     Rule {
         op: "MatMulInteger",

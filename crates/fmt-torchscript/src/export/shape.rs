@@ -384,6 +384,36 @@ fn trilu(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     assign(outs, format!("torch.{f}({}, {k})", g.inp(n, 0)?))
 }
 
+fn one_hot(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let depth = g.int(n, 1)?;
+    let v = g.inp(n, 2)?;
+    let axis = attr_i(n, "axis", -1)?;
+    // Negative indices count from the end, as ONNX says; out-of-range ones give all-off rows.
+    let i = index(g, n, 0)?;
+    let norm = format!("torch.where(torch.lt({i}, 0), torch.add({i}, {depth}), {i})");
+    let hot = format!("torch.eq(torch.unsqueeze({norm}, -1), torch.arange({depth}, dtype=4))");
+    let mut e = format!("torch.where({hot}, torch.select({v}, 0, 1), torch.select({v}, 0, 0))");
+    if axis != -1 {
+        let r = g.rank(n, 0).ok_or("rank unknown")? as i64 + 1;
+        let a = if axis < 0 { axis + r } else { axis };
+        e = format!("torch.movedim({e}, -1, {a})");
+    }
+    assign(outs, e)
+}
+
+fn eye_like(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
+    let x = g.inp(n, 0)?;
+    let k = attr_i(n, "k", 0)?;
+    let d = match n.attr("dtype") {
+        Some(_) => DType::from_onnx_code(attr_i(n, "dtype", 1)?).ok_or("unknown dtype")?,
+        None => g.dtype(n, 0).ok_or("dtype unknown")?,
+    };
+    // Ones where column - row == k.
+    let rows = format!("torch.unsqueeze(torch.arange({x}.size(0), dtype=4), 1)");
+    let cols = format!("torch.arange({x}.size(1), dtype=4)");
+    assign(outs, format!("torch.to(torch.eq(torch.sub({cols}, {rows}), {k}), {})", code(d)?))
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
     Rule {
@@ -443,6 +473,13 @@ pub(crate) const RULES: &[Rule] = &[
         emit: pad,
     },
     Rule { op: "TopK", torch: "torch.topk", note: "`axis`, `largest`, `sorted`; k as input or attribute", emit: topk },
+    Rule {
+        op: "OneHot",
+        torch: "torch.where(indices == arange(depth), on, off)",
+        note: "any `axis`, negative indices",
+        emit: one_hot,
+    },
+    Rule { op: "EyeLike", torch: "torch.eq(cols - rows, k)", note: "`k`, `dtype`", emit: eye_like },
     Rule { op: "NonZero", torch: "torch.t(torch.nonzero(x))", note: "", emit: nonzero },
     Rule { op: "Trilu", torch: "torch.triu / torch.tril", note: "`upper`, k", emit: trilu },
 ];
