@@ -564,17 +564,29 @@ fn cases() -> Vec<(&'static str, Model, Vec<usize>)> {
                 .node(n("ConvInteger", &["xi", "wi", "xz", "wz"], &["ci"]).with_attr("pads", ints(&[1, 1, 1, 1])))
                 .model(&["oh", "eye", "mvn", "lrn", "ci"]),
         ),
+        (
+            "empty_and_scalar_tensors",
+            B::new(17)
+                .input("x", &[2, 3])
+                .init("e", &[0, 3], Vec::<f32>::new())
+                .init("s", &[], vec![3.5f32])
+                .node(n("Concat", &["x", "e"], &["c"]).with_attr("axis", 0i64))
+                .node(n("Mul", &["c", "s"], &["y"]))
+                .model(&["y"]),
+        ),
         ("control_flow", {
             let then_g = Graph {
                 outputs: vec![ValueInfo::tensor("t", DType::F32, None)],
                 nodes: vec![n("Relu", &["x"], &["t"])],
                 ..Default::default()
             };
-            let else_g = Graph {
+            let mut else_g = Graph {
                 outputs: vec![ValueInfo::tensor("e", DType::F32, None)],
-                nodes: vec![n("Neg", &["x"], &["e"])],
+                nodes: vec![n("Neg", &["x"], &["ne"]), n("Add", &["ne", "bias"], &["e"])],
                 ..Default::default()
             };
+            // A branch with its own initializer; the second If takes it.
+            else_g.initializers.insert("bias".into(), Tensor::from_vec(vec![3], vec![0.5f32, -1.0, 2.0]).unwrap());
             let body = Graph {
                 inputs: vec![
                     ValueInfo::tensor("it", DType::I64, Shape(vec![])),
@@ -599,9 +611,15 @@ fn cases() -> Vec<(&'static str, Model, Vec<usize>)> {
                 .init("trip", &[], vec![5i64])
                 .init("two", &[], vec![2i64])
                 .node(n("Cast", &["flag"], &["fb"]).with_attr("to", 9i64))
-                .node(n("If", &["fb"], &["yi"]).with_attr("then_branch", then_g).with_attr("else_branch", else_g))
+                .node(
+                    n("If", &["fb"], &["yi"])
+                        .with_attr("then_branch", then_g.clone())
+                        .with_attr("else_branch", else_g.clone()),
+                )
+                .node(n("Not", &["fb"], &["nfb"]))
+                .node(n("If", &["nfb"], &["ye"]).with_attr("then_branch", then_g).with_attr("else_branch", else_g))
                 .node(n("Loop", &["trip", "fb", "yi"], &["yl", "scan"]).with_attr("body", body))
-                .model(&["yi", "yl", "scan"])
+                .model(&["yi", "yl", "scan", "ye"])
         }),
     ];
     c.drain(..).map(|(name, (m, d))| (name, m, d)).collect()

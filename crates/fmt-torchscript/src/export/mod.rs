@@ -305,6 +305,10 @@ pub(crate) struct Gen {
     attrs: Vec<(String, Tensor)>,
     /// Statements at the top of `forward` (unpacking 4-bit weights).
     prologue: Vec<String>,
+    /// Attribute names taken.
+    attr_names: NameGen,
+    /// Values that cannot be written (dtypes torch lacks), listed with the unsupported nodes.
+    problems: Vec<String>,
     /// Tensors of `constants.pkl`.
     constants: Vec<Tensor>,
     /// Nodes that cannot be written: (op, domain, "node: reason").
@@ -409,14 +413,42 @@ impl Gen {
         self.consts.insert(value.to_string(), t);
     }
 
+    /// Makes initializer `name` a module attribute (subgraphs' too: they are constants).
+    fn initializer(&mut self, name: &str, t: &Tensor) {
+        if matches!(t.dtype(), DType::I4 | DType::U4)
+            && let Some(buf) = t.raw()
+            && let Ok(packed) = Tensor::from_raw(DType::U8, vec![buf.len()], buf.clone())
+        {
+            // torch has no 4-bit dtype: keep the packed bytes and unpack in `forward`.
+            let a = self.attr_names.fresh(&format!("{}_packed", ident(name)));
+            let var = self.fresh(name);
+            self.prologue.push(format!("{var} = {}", unpack4(&format!("self.{a}"), t)));
+            self.exprs.insert(name.to_string(), var);
+            self.consts.insert(name.to_string(), t.clone());
+            self.attrs.push((a, packed));
+            return;
+        }
+        if pickle::storage_class(t.dtype()).is_none() {
+            self.problems.push(format!("initializer '{name}' has dtype {}, which torch cannot store", t.dtype()));
+            self.exprs.insert(name.to_string(), format!("self.{}", ident(name)));
+            return;
+        }
+        let a = self.attr_names.fresh(&ident(name));
+        self.exprs.insert(name.to_string(), format!("self.{a}"));
+        self.consts.insert(name.to_string(), t.clone());
+        self.attrs.push((a, t.clone()));
+    }
+
     /// Emits a subgraph's nodes with its inputs bound to `inputs`; returns
     /// the statements and the expressions of its outputs.
     pub fn body(&mut self, g: &Graph, inputs: &[String]) -> std::result::Result<(Vec<String>, Vec<String>), String> {
-        if !g.initializers.is_empty() {
-            return Err("subgraph initializers are not written".into());
-        }
         for (v, e) in g.inputs.iter().zip(inputs) {
             self.exprs.insert(v.name.clone(), e.clone());
+        }
+        for (name, t) in &g.initializers {
+            if !g.inputs.iter().any(|v| &v.name == name) {
+                self.initializer(name, t);
+            }
         }
         if let Ok(t) = ir::infer::infer(g, self.opset) {
             for (n, k) in t.iter() {
@@ -499,57 +531,37 @@ impl Program {
             vars: NameGen::default(),
             attrs: Vec::new(),
             prologue: Vec::new(),
+            attr_names: NameGen::default(),
+            problems: Vec::new(),
             constants: Vec::new(),
             bad: Vec::new(),
         };
         for r in RESERVED {
             st.vars.take(r);
         }
-        let mut problems = Vec::new();
-        let input_names: Vec<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
-        let mut attr_names = NameGen::default();
         for r in MODULE_NAMES {
-            attr_names.take(r);
+            st.attr_names.take(r);
         }
+        let input_names: Vec<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
         for (name, t) in &g.initializers {
-            if input_names.contains(&name.as_str()) {
-                continue;
+            if !input_names.contains(&name.as_str()) {
+                st.initializer(name, t);
             }
-            if matches!(t.dtype(), DType::I4 | DType::U4) {
-                // torch has no 4-bit dtype: keep the packed bytes and unpack in `forward`.
-                let buf = t.raw().ok_or_else(|| Error::invalid(format!("initializer '{name}': no raw bytes")))?;
-                let packed = Tensor::from_raw(DType::U8, vec![buf.len()], buf.clone())?;
-                let a = attr_names.fresh(&format!("{}_packed", ident(name)));
-                let var = st.fresh(name);
-                st.prologue.push(format!("{var} = {}", unpack4(&format!("self.{a}"), t)));
-                st.exprs.insert(name.clone(), var);
-                st.consts.insert(name.clone(), t.clone());
-                st.attrs.push((a, packed));
-                continue;
-            }
-            if pickle::storage_class(t.dtype()).is_none() {
-                problems.push(format!("initializer '{name}' has dtype {}, which torch cannot store", t.dtype()));
-                st.exprs.insert(name.clone(), format!("self.{}", ident(name)));
-                continue;
-            }
-            let a = attr_names.fresh(&ident(name));
-            st.exprs.insert(name.clone(), format!("self.{a}"));
-            st.consts.insert(name.clone(), t.clone());
-            st.attrs.push((a, t.clone()));
         }
         if !g.sparse_initializers.is_empty() {
-            problems.push("sparse initializers are not written (densify them first)".into());
+            st.problems.push("sparse initializers are not written (densify them first)".into());
         }
         let mut params = Vec::new();
         for v in &g.inputs {
             if v.dtype().is_some_and(|d| scalar_type(d).is_none()) {
-                problems.push(format!("input '{}' has a dtype torch lacks", v.name));
+                st.problems.push(format!("input '{}' has a dtype torch lacks", v.name));
             }
             let var = st.fresh(&v.name);
             st.exprs.insert(v.name.clone(), var.clone());
             params.push(var);
         }
         let body = st.nodes(g);
+        let mut problems = std::mem::take(&mut st.problems);
         if !st.bad.is_empty() {
             let ops = Error::unsupported_ops(
                 "torchscript",
