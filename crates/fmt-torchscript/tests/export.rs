@@ -292,3 +292,30 @@ fn docs_table_is_current() {
         "run with UPDATE_DOCS=1 to regenerate docs/torch-ops.md"
     );
 }
+
+/// Exports any ONNX or OpenVINO model named by `FMT_TORCHSCRIPT_MODEL`
+/// into `FMT_TORCHSCRIPT_EXPORT_DIR` (run with `--ignored`), with a job for
+/// `run_torch.py` that compares torch against the ONNX model in onnxruntime.
+#[test]
+#[ignore]
+fn export_model_from_env() {
+    let (Some(model), Some(dir)) =
+        (std::env::var_os("FMT_TORCHSCRIPT_MODEL"), std::env::var_os("FMT_TORCHSCRIPT_EXPORT_DIR"))
+    else {
+        return;
+    };
+    let (model, dir) = (PathBuf::from(model), PathBuf::from(dir));
+    fs::create_dir_all(&dir).unwrap();
+    let m = import(&model);
+    let stem = model.file_stem().unwrap().to_string_lossy().into_owned();
+    let out = dir.join(format!("{stem}.pt"));
+    TorchScriptExporter.export(&m, &out, &ExportOptions::default()).unwrap();
+    check_archive(&out, &m);
+    let dynamic: Vec<usize> = (0..m.graph.inputs.len())
+        .filter(|&i| m.graph.inputs[i].shape().is_some_and(|s| s.dims().first().is_some_and(|d| d.is_dynamic())))
+        .collect();
+    let job = serde_json::json!([{
+        "id": stem, "model": out, "reference_onnx": model, "dynamic_batch_inputs": dynamic, "rtol": 1e-5,
+    }]);
+    fs::write(dir.join(format!("{stem}.jobs.json")), serde_json::to_vec_pretty(&job).unwrap()).unwrap();
+}
