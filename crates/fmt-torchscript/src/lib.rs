@@ -17,9 +17,14 @@
 //!
 //! [`read_state_dict`] reads the tensors of a `torch.save` file (zip or
 //! legacy format) or of a TorchScript archive by name, for `--weights`.
+//!
+//! Export ([`export`]) writes an archive `torch.jit.load` runs: one module
+//! class holding the weights, `forward` as TorchScript source (one
+//! statement per node), storages stored 64-byte aligned and streamed.
 
 pub mod archive;
 pub mod dtype;
+pub mod export;
 mod import;
 pub mod lower;
 pub mod module;
@@ -28,10 +33,59 @@ pub mod source;
 pub mod tensor;
 pub mod weights;
 
+pub use export::TorchScriptExporter;
 pub use import::TorchScriptImporter;
 pub use weights::read_state_dict;
 
-/// Registers the `torchscript` importer.
+/// Registers the `torchscript` importer and exporter.
 pub fn register(registry: &mut ir::Registry) {
     registry.add_importer(TorchScriptImporter);
+    registry.add_exporter(TorchScriptExporter);
+}
+
+/// The archive entry (under `extra/`, which `torch.jit.load` keeps as an
+/// extra file) where the exporter records `forward`'s inputs with their
+/// dtypes and shapes, symbolic dimensions by name, since TorchScript source
+/// declares none; the importer reads it when no `-I input-shape` is given.
+pub const INPUTS_ENTRY: &str = "extra/model_convert_inputs.txt";
+
+/// The text of [`INPUTS_ENTRY`]: one line per input, `name dtype dims`,
+/// dims comma-separated (a number, a symbol, or `?`), `-` for an unknown
+/// rank or dtype.
+pub fn input_record(inputs: &[(String, ir::ValueType)]) -> String {
+    let mut s = String::new();
+    for (name, ty) in inputs {
+        let dtype = ty.dtype().map_or("-", ir::DType::name);
+        let dims = match ty.shape() {
+            None => "-".to_string(),
+            Some(shape) => shape.dims().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        };
+        s.push_str(&format!("{name} {dtype} {dims}\n"));
+    }
+    s
+}
+
+/// Parses [`input_record`]'s text: name → (dtype, shape). Lines that do not
+/// parse are skipped (the record is a hint; `-I` options override it).
+pub fn parse_input_record(text: &str) -> Vec<(String, Option<ir::DType>, Option<ir::Shape>)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut it = line.split(' ');
+            let (name, dtype, dims) = (it.next()?, it.next()?, it.next()?);
+            let dtype = dtype.parse::<ir::DType>().ok();
+            let shape = (dims != "-").then(|| {
+                let dims = if dims.is_empty() { Vec::new() } else { dims.split(',').map(parse_dim).collect() };
+                ir::Shape(dims)
+            });
+            Some((name.to_string(), dtype, shape))
+        })
+        .collect()
+}
+
+fn parse_dim(d: &str) -> ir::Dim {
+    match d.parse::<u64>() {
+        Ok(n) => ir::Dim::Fixed(n),
+        Err(_) if d == "?" => ir::Dim::Unknown,
+        Err(_) => ir::Dim::Symbolic(d.to_string()),
+    }
 }

@@ -72,6 +72,16 @@ fn traced_inputs(ar: &ScriptArchive) -> Vec<(DType, Shape)> {
 pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Model> {
     let (shapes, dtypes) = input_options(options)?;
     let traced = traced_inputs(ar);
+    // What our own exporter recorded (TorchScript source declares no shapes).
+    let recorded: HashMap<String, (Option<DType>, Option<Shape>)> = ar
+        .archive
+        .read(crate::INPUTS_ENTRY)
+        .ok()
+        .map(|b| crate::parse_input_record(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(n, d, s)| (n, (d, s)))
+        .collect();
     let mut lw = Lower::new(ar);
     let (file, f) = ar.method(&ar.root.class, "forward")?;
     let mut scope = Scope::new();
@@ -93,7 +103,11 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
                 p.name
             )));
         }
-        let (td, ts) = traced.get(i).cloned().map_or((None, None), |(d, s)| (Some(d), Some(s)));
+        let (td, ts) = match (traced.get(i).cloned(), recorded.get(&p.name).cloned()) {
+            (Some((d, s)), _) => (Some(d), Some(s)),
+            (None, Some((d, s))) => (d, s),
+            (None, None) => (None, None),
+        };
         let dtype = dtypes.get(&p.name).copied().or(td).unwrap_or(DType::F32);
         let shape = shapes.get(&p.name).cloned().or(ts);
         let name = lw.b.fresh_value(&p.name);

@@ -15,6 +15,12 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ScalarImplicit", |_, a| Ok(a.req(0, "a")?.clone())),
     ("Int", |l, a| int_of_tensor(l, a)),
     ("numel", numel),
+    // The shape as a 1-D int64 tensor (what our exporter writes for shapes
+    // that must stay dynamic).
+    ("_shape_as_tensor", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        Ok(V::T(l.node("Shape", &[&x], vec![])?))
+    }),
     ("len", |l, a| match a.req(0, "a")? {
         V::List(x) | V::Tuple(x) => Ok(V::Int(x.len() as i64)),
         V::Str(x) => Ok(V::Int(x.chars().count() as i64)),
