@@ -200,6 +200,97 @@ fn load_tf_cases(fixtures: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
+/// TorchScript fixtures whose `forward` records no example inputs
+/// (scripted modules): the `-I input-shape` they are converted with.
+const TORCH_INPUT_SHAPES: &[(&str, &str)] = &[
+    ("scripted_control", "x=2,8"),
+    ("dynamic_batch", "x=batch,2,4,4"),
+    ("scripted_loop", "x=n,5"),
+    ("scripted_checks", "x=5,4"),
+    ("scripted_lists", "x=2,3,8"),
+    ("encoder_scripted", "src=1,5,16"),
+];
+
+/// The TorchScript fixtures (`tests/fixtures/torchscript/<case>/model.pt`,
+/// written by `make_torch_fixtures.py` with torch's own outputs), converted
+/// to ONNX and OpenVINO IR. TorchScript names no outputs and the archive
+/// lists no inputs, so the names are read back from the converted ONNX
+/// model, in order.
+fn add_torch_cases(
+    bin: &Path,
+    fixtures: &Path,
+    out_root: &Path,
+    filter: Option<&str>,
+    rows: &mut Vec<Row>,
+    ort_jobs: &mut Vec<Value>,
+    ov_jobs: &mut Vec<Value>,
+) -> Result<()> {
+    let root = fixtures.join("torchscript");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("cannot read {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("model.pt").is_file() && p.join("output_0.npy").is_file())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = format!("torch:{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let short = name.trim_start_matches("torch:");
+        let mut flags: Vec<String> = Vec::new();
+        if let Some((_, shape)) = TORCH_INPUT_SHAPES.iter().find(|(c, _)| *c == short) {
+            flags.extend(["-I".to_string(), format!("input-shape={shape}")]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let out = out_root.join(name.replace(':', "_"));
+        std::fs::create_dir_all(&out)?;
+        let files = |prefix: &str| -> Vec<PathBuf> {
+            (0..).map(|k| dir.join(format!("{prefix}_{k}.npy"))).take_while(|p| p.is_file()).collect()
+        };
+        let mut case = Case {
+            name: name.clone(),
+            model: dir.join("model.pt"),
+            inputs: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            dynamic: false,
+        };
+        let onnx = out.join("model.onnx");
+        let mut row = Row {
+            case: name.clone(),
+            path: "torchscript -> onnx".into(),
+            runtime: "onnxruntime",
+            ok: false,
+            detail: String::new(),
+        };
+        match convert_case(bin, &case, &onnx, &flags)? {
+            Ok(()) => {
+                let m = ir::Importer::import(&fmt_onnx::OnnxImporter, &onnx, &ir::ImportOptions::default())?;
+                case.inputs = m.graph.inputs.iter().map(|v| v.name.clone()).zip(files("input")).collect();
+                case.outputs = m.graph.outputs.iter().map(|v| v.name.clone()).zip(files("output")).collect();
+                ort_jobs.push(job(rows.len(), &onnx, &case, RTOL));
+            }
+            Err(msg) => row.detail = msg,
+        }
+        rows.push(row);
+        let xml = out.join("model.xml");
+        let mut row = Row {
+            case: name.clone(),
+            path: "torchscript -> openvino".into(),
+            runtime: "openvino",
+            ok: false,
+            detail: String::new(),
+        };
+        match convert_case(bin, &case, &xml, &flags)? {
+            Ok(()) if !case.outputs.is_empty() => ov_jobs.push(job(rows.len(), &xml, &case, RTOL)),
+            Ok(()) => row.detail = "no names (the ONNX conversion failed)".into(),
+            Err(msg) => row.detail = msg,
+        }
+        rows.push(row);
+    }
+    Ok(())
+}
+
 /// Converts `case` to `out` with the release binary; the first stderr line on failure.
 fn convert_case(bin: &Path, case: &Case, out: &Path, flags: &[&str]) -> Result<Result<(), String>> {
     let res = Command::new(bin).arg(&case.model).arg(out).args(flags).arg("--quiet").output()?;
@@ -387,6 +478,8 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
             rows.push(row);
         }
     }
+
+    add_torch_cases(&bin, &fixtures, &out_root, args.filter.as_deref(), &mut rows, &mut ort_jobs, &mut ov_jobs)?;
 
     // The simplify and prune passes' outputs, run in onnxruntime and OpenVINO.
     passes::add(&bin, &cases, &out_root, &mut rows, &mut ort_jobs, &mut ov_jobs)?;
