@@ -89,3 +89,22 @@ fn parse_dim(d: &str) -> ir::Dim {
         Err(_) => ir::Dim::Symbolic(d.to_string()),
     }
 }
+
+/// `docs/torch-ops.md`: the export table ([`export::ops_markdown`]) and the
+/// `aten` ops the importer lowers ([`lower::supported_ops`]).
+pub fn ops_markdown() -> String {
+    let mut s = export::ops_markdown();
+    s.push_str("\n# TorchScript → canonical ops (import)\n\n");
+    s.push_str(
+        "Generated from `fmt_torchscript::lower::supported_ops()`. The ops (`aten::`, `prim::` and Python builtins) \
+         the importer's interpreter lowers; any other call in a model's `forward` is reported with all others at \
+         once, or kept in the `torch` domain with `--keep-unknown-ops`.\n\n",
+    );
+    let ops = lower::supported_ops();
+    for chunk in ops.chunks(8) {
+        let row: Vec<String> = chunk.iter().map(|o| format!("`{o}`")).collect();
+        s.push_str(&row.join(", "));
+        s.push_str("\n\n");
+    }
+    s
+}

@@ -9,7 +9,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use fmt_torchscript::TorchScriptExporter;
-use fmt_torchscript::export::ops_markdown;
 use ir::{ExportOptions, Exporter, Graph, ImportOptions, Importer, Model, Node, Tensor, ValueInfo};
 
 fn root() -> PathBuf {
@@ -282,7 +281,7 @@ fn generated_source_is_readable_and_keeps_dynamic_shapes() {
 #[test]
 fn docs_table_is_current() {
     let path = root().join("docs/torch-ops.md");
-    let want = ops_markdown();
+    let want = fmt_torchscript::ops_markdown();
     if std::env::var_os("UPDATE_DOCS").is_some() {
         fs::write(&path, &want).unwrap();
     }
