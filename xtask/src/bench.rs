@@ -37,9 +37,14 @@ pub(crate) struct Args {
     /// efficientnetv2b0, convnexttiny), comma-separated.
     #[arg(long, value_name = "LIST", default_value = "resnet50,convnexttiny", requires = "tf")]
     tf_models: String,
-    /// With --tf: use this existing venv (tensorflow, tf2onnx, openvino,
-    /// onnxruntime) instead of creating target/venv-tf.
-    #[arg(long, value_name = "PATH", requires = "tf")]
+    /// Only the TorchScript benchmark: a traced ResNet-50 to ONNX, ours
+    /// against torch.jit.load + torch.onnx.export (venv target/venv-models).
+    #[arg(long, conflicts_with_all = ["eval_only", "convert_only", "tf"])]
+    torch: bool,
+    /// With --tf or --torch: use this existing venv instead of creating
+    /// target/venv-tf (tensorflow, tf2onnx, openvino, onnxruntime) or
+    /// target/venv-models (torch, torchvision, onnxruntime).
+    #[arg(long, value_name = "PATH")]
     venv: Option<PathBuf>,
 }
 
@@ -76,6 +81,19 @@ fn ours(bin: &Path, dir: &Path, repeat: usize, scratch: &Path) -> Result<f64> {
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     let bin = crate::convert::build_release(ws)?;
+    if args.torch {
+        let venv = match &args.venv {
+            Some(dir) => Venv::existing(dir)?,
+            None => Venv::ensure_named(ws, "venv-models", Path::new("xtask/python/requirements-models.txt"))?,
+        };
+        let table = crate::bench_torch::run(&bin, &venv, &ws.root, args.convert_repeat)?;
+        println!(
+            "\n{table}medians of {} runs; peak RSS is the largest of the runs; rel. L2 of the first run's output in \
+             onnxruntime against torch's",
+            args.convert_repeat
+        );
+        return Ok(Outcome::Ok);
+    }
     if args.tf {
         let venv = match &args.venv {
             Some(dir) => Venv::existing(dir)?,

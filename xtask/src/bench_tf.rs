@@ -118,18 +118,18 @@ pub(crate) fn run(bin: &Path, venv: &Venv, ws_root: &Path, models: &[&str], repe
 /// TensorFlow's output, formatted; a run that fails is reported as such.
 fn check(venv: &Venv, scripts: &Path, dir: &Path, model: &Path) -> Result<String> {
     let out = Command::new(venv.python())
-        .arg(scripts.join("check_keras_output.py"))
+        .arg(scripts.join("check_output.py"))
         .arg(dir)
         .arg(model)
         .output()
-        .context("running check_keras_output.py")?;
+        .context("running check_output.py")?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("failed");
         return Ok(format!("does not run: {}", last.chars().take(80).collect::<String>()));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let err: f64 = text.trim().parse().with_context(|| format!("bad output from check_keras_output.py: {text}"))?;
+    let err: f64 = text.trim().parse().with_context(|| format!("bad output from check_output.py: {text}"))?;
     if !err.is_finite() {
         bail!("non-finite error");
     }

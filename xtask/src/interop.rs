@@ -41,10 +41,16 @@ pub(crate) struct Args {
     /// `keras:mobilenetv3small`, `keras:efficientnetv2b0`, `keras:convnexttiny`).
     #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = "")]
     models: Option<String>,
-    /// With --models: use this existing venv (torch, transformers, the
-    /// runtimes) instead of creating target/venv-models.
-    #[arg(long, value_name = "PATH", requires = "models")]
+    /// With --models or --torch: use this existing venv (torch,
+    /// transformers, the runtimes; tensorflow for `keras`) instead of
+    /// creating target/venv-models (target/venv-tf for `keras`).
+    #[arg(long, value_name = "PATH")]
     venv: Option<PathBuf>,
+    /// Also write every ONNX and OpenVINO fixture as TorchScript and run it
+    /// with `torch.jit.load` against the references (opt-in: torch is
+    /// several GB; --venv, or target/venv-models).
+    #[arg(long)]
+    torch: bool,
 }
 
 /// Relative L2 error allowed between the runtime's output and the reference.
@@ -312,6 +318,36 @@ fn job(id: usize, model: &Path, case: &Case, rtol: f64) -> Value {
     })
 }
 
+/// A `run_torch.py` job: inputs and outputs as lists in the source model's
+/// order (TorchScript's `forward` takes positional arguments), read back
+/// from the fixture with our importers.
+fn torch_job(id: usize, model: &Path, case: &Case, rtol: f64) -> Result<Value> {
+    let opts = ir::ImportOptions::default();
+    let src = if case.model.extension().is_some_and(|e| e == "xml") {
+        ir::Importer::import(&fmt_openvino::OpenVinoImporter, &case.model, &opts)?
+    } else {
+        ir::Importer::import(&fmt_onnx::OnnxImporter, &case.model, &opts)?
+    };
+    let g = &src.graph;
+    let feeds: Vec<&ir::ValueInfo> = g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect();
+    let inputs: Vec<&PathBuf> = feeds.iter().filter_map(|v| case.inputs.get(&v.name)).collect();
+    let outputs: Vec<&PathBuf> = g.outputs.iter().filter_map(|v| case.outputs.get(&v.name)).collect();
+    let dynamic: Vec<usize> = feeds
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.shape().and_then(|s| s.dims().first()).is_some_and(|d| !matches!(d, ir::Dim::Fixed(_))))
+        .map(|(k, _)| k)
+        .collect();
+    Ok(json!({
+        "id": id,
+        "model": model,
+        "inputs": inputs,
+        "outputs": outputs,
+        "rtol": rtol,
+        "dynamic_batch_inputs": dynamic,
+    }))
+}
+
 /// Runs one runner script over its jobs and fills in their rows.
 fn run_jobs(venv: &Venv, script: &Path, jobs: &[Value], file: &Path, rows: &mut [Row]) -> Result<()> {
     if jobs.is_empty() {
@@ -492,6 +528,28 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         &mut rows,
     )?;
     run_jobs(&venv, &scripts.join("run_openvino.py"), &ov_jobs, &out_root.join("openvino-jobs.json"), &mut rows)?;
+
+    if args.torch {
+        let venv = match &args.venv {
+            Some(dir) => Venv::existing(dir)?,
+            None => Venv::ensure_named(ws, "venv-models", Path::new("xtask/python/requirements-models.txt"))?,
+        };
+        let mut torch_jobs = Vec::new();
+        let sources = cases.iter().map(|c| (c, false)).chain(ov_cases.iter().map(|(c, z)| (c, *z)));
+        for (case, compressed) in sources {
+            let dir = out_root.join(case.name.replace(':', "_")).join("torchscript");
+            std::fs::create_dir_all(&dir)?;
+            let out = dir.join("model.pt");
+            let mut row = pending(&case.name, "-> torchscript".into(), "torch");
+            let rtol = if compressed { RTOL_COMPRESSED } else { RTOL };
+            match convert_case(&bin, case, &out, &[])? {
+                Ok(()) => torch_jobs.push(torch_job(rows.len(), &out, case, rtol)?),
+                Err(msg) => row.detail = msg,
+            }
+            rows.push(row);
+        }
+        run_jobs(&venv, &scripts.join("run_torch.py"), &torch_jobs, &out_root.join("torch-jobs.json"), &mut rows)?;
+    }
 
     let saturation = int8_saturation();
     let passed = rows.iter().filter(|r| r.ok).count();

@@ -56,7 +56,7 @@ pub(crate) fn run(ws_root: &Path, bin: &Path, venv: &Venv, names: &[&str]) -> Re
                     Err(String::from_utf8_lossy(&res.stderr).lines().next().unwrap_or("").to_string())
                 } else {
                     let check = Command::new(venv.python())
-                        .arg(scripts.join("check_keras_output.py"))
+                        .arg(scripts.join("check_output.py"))
                         .arg(&dir)
                         .arg(&out)
                         .output()?;

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_convert;
 mod bench_tf;
+mod bench_torch;
 mod codegen;
 mod conformance;
 mod convert;

@@ -1,7 +1,8 @@
-"""Runs a converted Keras model and prints its relative L2 error against
-TensorFlow's output (`make_keras_models.py` wrote both).
+"""Runs a converted model and prints its relative L2 error against the
+source framework's output: MODEL_DIR holds input_0.npy and output_0.npy
+(TensorFlow's from `make_keras_models.py`, torch's from the traced models).
 
-Usage: check_keras_output.py MODEL_DIR CONVERTED.{onnx,xml}
+Usage: check_output.py MODEL_DIR CONVERTED.{onnx,xml}
 """
 import sys
 
