@@ -218,6 +218,25 @@ impl DType {
         )
     }
 
+    /// The smallest and largest values of an integer dtype of at most 32
+    /// bits (the saturation range quantization rounds into); `None` for
+    /// floats, 64-bit integers, bools and strings.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        Some(match self {
+            DType::U2 => (0, 3),
+            DType::I2 => (-2, 1),
+            DType::U4 => (0, 15),
+            DType::I4 => (-8, 7),
+            DType::U8 => (0, 255),
+            DType::I8 => (-128, 127),
+            DType::U16 => (0, 65535),
+            DType::I16 => (-32768, 32767),
+            DType::U32 => (0, i64::from(u32::MAX)),
+            DType::I32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            _ => return None,
+        })
+    }
+
     /// The short lowercase name used in the CLI, docs and error messages.
     pub fn name(self) -> &'static str {
         match self {

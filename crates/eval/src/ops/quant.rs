@@ -29,19 +29,13 @@ pub(crate) fn register(r: &mut OpRegistry) {
     r.add("DynamicQuantizeLinear", dynamic_quantize_op);
 }
 
-/// The saturation range of an integer quantized type.
+/// The saturation range of an integer quantized type (the quantization
+/// ops take 2- to 16-bit integers; `ir::DType::int_range` is the fact).
 pub(crate) fn int_range(d: DType) -> Option<(f64, f64)> {
-    Some(match d {
-        DType::U8 => (0.0, 255.0),
-        DType::I8 => (-128.0, 127.0),
-        DType::U16 => (0.0, 65535.0),
-        DType::I16 => (-32768.0, 32767.0),
-        DType::U4 => (0.0, 15.0),
-        DType::I4 => (-8.0, 7.0),
-        DType::U2 => (0.0, 3.0),
-        DType::I2 => (-2.0, 1.0),
-        _ => return None,
-    })
+    matches!(d, DType::U8 | DType::I8 | DType::U16 | DType::I16 | DType::U4 | DType::I4 | DType::U2 | DType::I2)
+        .then(|| d.int_range())
+        .flatten()
+        .map(|(lo, hi)| (lo as f64, hi as f64))
 }
 
 /// Rounds (to nearest even) and saturates real values to a quantized type:

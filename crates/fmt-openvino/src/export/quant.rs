@@ -11,19 +11,10 @@ use super::math::binary;
 use super::{Ex, Rule, Src, int};
 use crate::dtype::{floats_of, ints_of};
 
-/// The representable range of a quantized type.
+/// The representable range of a quantized type (2- to 16-bit integers).
 fn qrange(d: DType) -> Option<(f64, f64)> {
-    Some(match d {
-        DType::U8 => (0.0, 255.0),
-        DType::I8 => (-128.0, 127.0),
-        DType::U16 => (0.0, 65535.0),
-        DType::I16 => (-32768.0, 32767.0),
-        DType::U4 => (0.0, 15.0),
-        DType::I4 => (-8.0, 7.0),
-        DType::U2 => (0.0, 3.0),
-        DType::I2 => (-2.0, 1.0),
-        _ => return None,
-    })
+    let (lo, hi) = d.int_range().filter(|_| d.bits().is_some_and(|b| b <= 16))?;
+    Some((lo as f64, hi as f64))
 }
 
 /// How scale and zero point line up with `x`.

@@ -33,46 +33,8 @@ use crate::xml::{self, Layer, Net};
 /// needs 21; `Gelu` 20; reductions with an axes input 18).
 pub const OPSET: i64 = 21;
 
-/// How many ports one side of a layer has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ports {
-    /// The fewest allowed.
-    pub min: usize,
-    /// The most allowed; `None` when any number is (variadic).
-    pub max: Option<usize>,
-}
-
-impl Ports {
-    /// Exactly `n` ports.
-    pub const fn exactly(n: usize) -> Self {
-        Ports { min: n, max: Some(n) }
-    }
-
-    /// `min` to `max` ports: the ones past `min` are optional.
-    pub const fn between(min: usize, max: usize) -> Self {
-        Ports { min, max: Some(max) }
-    }
-
-    /// `min` or more ports.
-    pub const fn at_least(min: usize) -> Self {
-        Ports { min, max: None }
-    }
-
-    /// Whether `n` ports are allowed.
-    pub fn allows(self, n: usize) -> bool {
-        n >= self.min && self.max.is_none_or(|m| n <= m)
-    }
-}
-
-impl fmt::Display for Ports {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.max {
-            Some(m) if m == self.min => write!(f, "{m}"),
-            Some(m) => write!(f, "{}–{m}", self.min),
-            None => write!(f, "{}+", self.min),
-        }
-    }
-}
+/// How many ports one side of an op has (the fact is `ir::schema::Ports`).
+pub use ir::schema::Ports;
 
 /// The input and output ports of a layer type, as OpenVINO's op
 /// specification defines them.

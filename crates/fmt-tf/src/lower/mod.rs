@@ -48,41 +48,8 @@ pub struct LowerOptions {
     pub input_layout_nchw: bool,
 }
 
-/// How many inputs an op takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ports {
-    /// The fewest allowed.
-    pub min: usize,
-    /// The most allowed; `None` for list inputs of any length.
-    pub max: Option<usize>,
-}
-
-impl Ports {
-    /// Exactly `n`.
-    pub const fn exactly(n: usize) -> Self {
-        Ports { min: n, max: Some(n) }
-    }
-
-    /// `min` or more.
-    pub const fn at_least(min: usize) -> Self {
-        Ports { min, max: None }
-    }
-
-    /// Whether `n` inputs are allowed.
-    pub fn allows(self, n: usize) -> bool {
-        n >= self.min && self.max.is_none_or(|m| n <= m)
-    }
-}
-
-impl fmt::Display for Ports {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.max {
-            Some(m) if m == self.min => write!(f, "{m}"),
-            Some(m) => write!(f, "{}–{m}", self.min),
-            None => write!(f, "{}+", self.min),
-        }
-    }
-}
+/// How many ports one side of an op has (the fact is `ir::schema::Ports`).
+pub use ir::schema::Ports;
 
 /// Lowers one node: `ins` are its input values in order (already checked
 /// against the rule's [`Ports`]); returns one value per TF output index.

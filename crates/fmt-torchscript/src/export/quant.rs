@@ -59,16 +59,14 @@ fn dequantize(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     assign(outs, e)
 }
 
-/// The saturation range of an integer dtype.
+/// The saturation range of an integer dtype torch can quantize into.
 fn int_range(d: DType) -> Result<(i64, i64), String> {
-    Ok(match d {
-        DType::U8 => (0, 255),
-        DType::I8 => (-128, 127),
-        DType::U16 => (0, 65535),
-        DType::I16 => (-32768, 32767),
-        DType::I32 => (i32::MIN as i64, i32::MAX as i64),
-        d => return Err(format!("quantizing to {d}")),
-    })
+    match d {
+        DType::U8 | DType::I8 | DType::U16 | DType::I16 | DType::I32 => {
+            d.int_range().ok_or_else(|| format!("quantizing to {d}"))
+        }
+        d => Err(format!("quantizing to {d}")),
+    }
 }
 
 fn quantize(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {

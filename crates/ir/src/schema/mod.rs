@@ -64,6 +64,49 @@ pub enum Role {
     Param,
 }
 
+/// How many ports (inputs or outputs) one side of a source format's op
+/// has: the arity tables of the importers (OpenVINO layers, TensorFlow ops)
+/// are checked with it before a rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// The fewest allowed.
+    pub min: usize,
+    /// The most allowed; `None` when any number is (variadic, list inputs).
+    pub max: Option<usize>,
+}
+
+impl Ports {
+    /// Exactly `n` ports.
+    pub const fn exactly(n: usize) -> Self {
+        Ports { min: n, max: Some(n) }
+    }
+
+    /// `min` to `max` ports: the ones past `min` are optional.
+    pub const fn between(min: usize, max: usize) -> Self {
+        Ports { min, max: Some(max) }
+    }
+
+    /// `min` or more ports.
+    pub const fn at_least(min: usize) -> Self {
+        Ports { min, max: None }
+    }
+
+    /// Whether `n` ports are allowed.
+    pub fn allows(self, n: usize) -> bool {
+        n >= self.min && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl std::fmt::Display for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(m) if m == self.min => write!(f, "{m}"),
+            Some(m) => write!(f, "{}–{m}", self.min),
+            None => write!(f, "{}+", self.min),
+        }
+    }
+}
+
 /// How many values an input or output slot takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arity {
