@@ -33,7 +33,20 @@ pub const TYPES: &[TorchType] = &[
     TorchType { code: 15, storage: "BFloat16Storage", names: &["bfloat16"], dtype: DType::BF16 },
     TorchType { code: 23, storage: "Float8_e5m2Storage", names: &["float8_e5m2"], dtype: DType::F8E5M2 },
     TorchType { code: 24, storage: "Float8_e4m3fnStorage", names: &["float8_e4m3fn"], dtype: DType::F8E4M3FN },
+    TorchType { code: 25, storage: "Float8_e5m2fnuzStorage", names: &["float8_e5m2fnuz"], dtype: DType::F8E5M2FNUZ },
+    TorchType { code: 26, storage: "Float8_e4m3fnuzStorage", names: &["float8_e4m3fnuz"], dtype: DType::F8E4M3FNUZ },
+    // Not in torch's Python storage map, but torch.jit.load's unpickler
+    // takes any `<ScalarType>Storage`.
+    TorchType { code: 27, storage: "UInt16Storage", names: &["uint16"], dtype: DType::U16 },
+    TorchType { code: 28, storage: "UInt32Storage", names: &["uint32"], dtype: DType::U32 },
+    TorchType { code: 29, storage: "UInt64Storage", names: &["uint64"], dtype: DType::U64 },
+    TorchType { code: 44, storage: "Float8_e8m0fnuStorage", names: &["float8_e8m0fnu"], dtype: DType::F8E8M0 },
 ];
+
+/// The torch type holding elements of an IR dtype.
+pub fn of(dtype: DType) -> Option<&'static TorchType> {
+    TYPES.iter().find(|t| t.dtype == dtype)
+}
 
 /// The element type of a `torch.<X>Storage` class.
 pub fn by_storage(name: &str) -> Option<&'static TorchType> {

@@ -123,29 +123,7 @@ pub fn ops_markdown() -> String {
 /// torch's `ScalarType` code for `dtype` (the integer TorchScript source
 /// uses for `dtype=` arguments).
 pub(crate) fn scalar_type(dtype: DType) -> Option<i64> {
-    Some(match dtype {
-        DType::U8 => 0,
-        DType::I8 => 1,
-        DType::I16 => 2,
-        DType::I32 => 3,
-        DType::I64 => 4,
-        DType::F16 => 5,
-        DType::F32 => 6,
-        DType::F64 => 7,
-        DType::C64 => 9,
-        DType::C128 => 10,
-        DType::Bool => 11,
-        DType::BF16 => 15,
-        DType::F8E5M2 => 23,
-        DType::F8E4M3FN => 24,
-        DType::F8E5M2FNUZ => 25,
-        DType::F8E4M3FNUZ => 26,
-        DType::U16 => 27,
-        DType::U32 => 28,
-        DType::U64 => 29,
-        DType::F8E8M0 => 44,
-        _ => return None,
-    })
+    crate::dtype::of(dtype).map(|t| t.code)
 }
 
 /// Names the TorchScript source uses for its own purposes; a value named

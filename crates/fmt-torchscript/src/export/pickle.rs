@@ -30,33 +30,9 @@ impl TensorRef {
     }
 }
 
-/// The torch storage class holding elements of `dtype`, as torch's
-/// `_dtype_to_storage_type_map` names them.
+/// The torch storage class holding elements of `dtype` (`crate::dtype`).
 pub(crate) fn storage_class(dtype: DType) -> Option<&'static str> {
-    Some(match dtype {
-        DType::F32 => "FloatStorage",
-        DType::F64 => "DoubleStorage",
-        DType::F16 => "HalfStorage",
-        DType::BF16 => "BFloat16Storage",
-        DType::I64 => "LongStorage",
-        DType::I32 => "IntStorage",
-        DType::I16 => "ShortStorage",
-        DType::I8 => "CharStorage",
-        DType::U8 => "ByteStorage",
-        DType::Bool => "BoolStorage",
-        DType::C64 => "ComplexFloatStorage",
-        DType::C128 => "ComplexDoubleStorage",
-        // Not in torch's Python map, but torch.jit.load's unpickler takes any `<ScalarType>Storage`.
-        DType::U16 => "UInt16Storage",
-        DType::U32 => "UInt32Storage",
-        DType::U64 => "UInt64Storage",
-        DType::F8E4M3FN => "Float8_e4m3fnStorage",
-        DType::F8E4M3FNUZ => "Float8_e4m3fnuzStorage",
-        DType::F8E5M2 => "Float8_e5m2Storage",
-        DType::F8E5M2FNUZ => "Float8_e5m2fnuzStorage",
-        DType::F8E8M0 => "Float8_e8m0fnuStorage",
-        _ => return None,
-    })
+    crate::dtype::of(dtype).map(|t| t.storage)
 }
 
 /// Builds one pickle stream.
