@@ -38,7 +38,7 @@ struct Cli {
     /// Never write external data; fail if the model cannot be stored inline.
     #[arg(long)]
     no_external_data: bool,
-    /// Load weights by name from a .safetensors file (or a sharded .safetensors.index.json) before writing.
+    /// Load weights by name before writing: .safetensors (or a sharded .safetensors.index.json), or a torch.save state_dict (.pt/.pth/.bin).
     #[cfg(feature = "safetensors")]
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
