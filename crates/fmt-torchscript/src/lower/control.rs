@@ -23,10 +23,7 @@ impl Lower<'_> {
         let mut g = Graph { name: self.b.fresh_node(name), ..Graph::default() };
         for (n, k) in inputs {
             g.inputs.push(ValueInfo { name: n.clone(), ty: k.ty.clone(), doc: String::new() });
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(n, d);
-            }
-            self.types.insert(n.clone(), k.clone());
+            self.b.set_known(n, k.clone());
         }
         g
     }
@@ -129,13 +126,11 @@ impl Lower<'_> {
             .named(self.b.fresh_node("If"))
             .with_attr("then_branch", Attribute::Graph(Box::new(g1)))
             .with_attr("else_branch", Attribute::Graph(Box::new(g2)));
-        for (o, k) in outs.iter().zip(kinds) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(o, d);
-            }
-            self.types.insert(o.clone(), k);
-        }
         self.b.add_node(node, None);
+        // What the branches agree on, over what inference makes of the If.
+        for (o, k) in outs.iter().zip(kinds) {
+            self.b.set_known(o, k);
+        }
         let mut it = outs.into_iter();
         for (n, pair, v) in merged {
             let v = if pair.is_some() { V::T(it.next().expect("one output per pair")) } else { v };
@@ -298,14 +293,11 @@ impl Lower<'_> {
             Node::new("Loop", Vec::<String>::new(), results.iter().cloned()).named(self.b.fresh_node("Loop"));
         node.inputs = ins.into_iter().map(|i| if i.is_empty() { None } else { Some(i) }).collect();
         node.attrs.insert("body".into(), Attribute::Graph(Box::new(g)));
+        self.b.add_node(node, None);
         for ((n, _, k), r) in carried.iter().zip(&results) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(r, d);
-            }
-            self.types.insert(r.clone(), k.clone());
+            self.b.set_known(r, k.clone());
             scope.insert(n.clone(), V::T(r.clone()));
         }
-        self.b.add_node(node, None);
         Ok(())
     }
 }

@@ -113,8 +113,7 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         let name = lw.b.fresh_value(&p.name);
         let ty = ValueType::Tensor { dtype: Some(dtype), shape };
         lw.b.graph.inputs.push(ValueInfo { name: name.clone(), ty: ty.clone(), doc: String::new() });
-        lw.b.set_dtype(&name, dtype);
-        lw.types.insert(name.clone(), Known::of(ty));
+        lw.b.set_known(&name, Known::of(ty));
         scope.insert(p.name.clone(), V::T(name));
     }
     let result = lw.run_function(&file, &f, scope);

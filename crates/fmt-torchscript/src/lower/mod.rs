@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use ir::build::GraphBuilder;
-use ir::infer::{Known, Types};
+use ir::infer::Known;
 use ir::{Attribute, DType, Error, Node, Result, Shape};
 
 use crate::module::{Attr, Module, ScriptArchive, SourceFile};
@@ -163,8 +163,10 @@ struct Loc {
 /// The interpreter and the graph it builds.
 pub(crate) struct Lower<'a> {
     ar: &'a ScriptArchive,
+    /// The graph being built; its types (`ir::infer`, through the builder)
+    /// span the main graph and every body, since value names are unique
+    /// model-wide.
     pub b: GraphBuilder,
-    pub types: Types,
     pub opset: i64,
     rules: HashMap<&'static str, Rule>,
     /// Initializer names of module tensors already added, by dotted path.
@@ -190,7 +192,6 @@ impl<'a> Lower<'a> {
         Lower {
             ar,
             b: GraphBuilder::new("torchscript"),
-            types: Types::default(),
             opset: ir::opset::DEFAULT_OPSET,
             rules: rules(),
             params: HashMap::new(),
@@ -206,12 +207,12 @@ impl<'a> Lower<'a> {
 
     /// What is known about a graph value (this graph or an enclosing one).
     pub fn known(&self, name: &str) -> Option<&Known> {
-        self.types.get(name)
+        self.b.known(name)
     }
 
     /// The dtype of a graph value.
     pub fn dtype(&self, name: &str) -> Option<DType> {
-        self.known(name).and_then(Known::dtype).or_else(|| self.b.dtype(name))
+        self.b.dtype(name)
     }
 
     /// The shape of a graph value, if its rank is known.
@@ -253,39 +254,20 @@ impl<'a> Lower<'a> {
     }
 
     /// Adds a built node (its inputs may be `""` for omitted ones) and infers its outputs.
-    pub fn add(&mut self, n: Node) -> Result<()> {
-        let unknown = Known::unknown();
-        let outs = {
-            let ins: Vec<Option<&Known>> = n
-                .inputs
-                .iter()
-                .map(|i| match i.as_deref() {
-                    Some(s) if !s.is_empty() => Some(self.known(s).unwrap_or(&unknown)),
-                    _ => None,
-                })
-                .collect();
-            if n.domain.is_empty() {
-                ir::infer::infer_node(&n, &ins, self.opset).map_err(|e| e.context(format!("{} node", n.op)))?
-            } else {
-                vec![Known::unknown(); n.outputs.len()]
+    pub fn add(&mut self, mut n: Node) -> Result<()> {
+        for i in &mut n.inputs {
+            if i.as_deref() == Some("") {
+                *i = None;
             }
-        };
-        for (o, k) in n.outputs.iter().zip(outs) {
-            if let Some(d) = k.dtype() {
-                self.b.set_dtype(o, d);
-            }
-            self.types.insert(o.clone(), k);
         }
-        self.b.add_node(n, None);
-        Ok(())
+        let op = n.op.clone();
+        self.b.set_opset(self.opset);
+        self.b.try_add_node(n).map_err(|e| e.context(format!("{op} node")))
     }
 
     /// A constant initializer.
     pub fn constant(&mut self, base: &str, t: ir::Tensor) -> String {
-        let k = Known::from_tensor(&t);
-        let name = self.b.constant(base, t);
-        self.types.insert(name.clone(), k);
-        name
+        self.b.constant(base, t)
     }
 
     /// A 0-D constant of `dtype`.
@@ -418,9 +400,8 @@ impl<'a> Lower<'a> {
         if let Some(k) = key {
             self.tied.insert(k, name.clone());
         }
-        self.b.set_dtype(&name, t.dtype());
+        self.b.set_known(&name, Known::from_tensor(t));
         self.inits.push((name.clone(), t.clone()));
-        self.types.insert(name.clone(), Known::from_tensor(t));
         self.params.insert(path.to_string(), name.clone());
         name
     }
