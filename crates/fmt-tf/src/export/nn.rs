@@ -1,0 +1,566 @@
+//! Convolutions, pools, normalizations, matrix products and softmax.
+//!
+//! TensorFlow's CPU convolution and pooling kernels run NHWC only, so the
+//! canonical NCHW ops read their input in NHWC (a `Transpose` only if the
+//! input is not NHWC already) and produce NHWC; weights are permuted once
+//! (OIHW → HWIO; depthwise OIHW → HW·C·multiplier). ONNX pads become
+//! `VALID`, `SAME` (`SAME_UPPER`, TF's extra row at the end) or `EXPLICIT`
+//! paddings.
+
+use ir::{DType, Node, Result};
+
+use super::{Ex, Rule, bool_attr, float_attr, ints_attr, layout, str_attr, ty, unsupported};
+
+/// The 2-D spatial attributes of a conv or pool.
+struct Window {
+    strides: [i64; 2],
+    dilations: [i64; 2],
+    /// `VALID`, `SAME` or `EXPLICIT`.
+    padding: &'static str,
+    /// `[top, bottom, left, right]` for `EXPLICIT`.
+    pads: [i64; 4],
+}
+
+fn pair(v: Option<&[i64]>, default: i64) -> [i64; 2] {
+    match v {
+        Some([a, b]) => [*a, *b],
+        _ => [default, default],
+    }
+}
+
+fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
+    let strides = pair(n.attr_ints("strides")?, 1);
+    let dilations = pair(n.attr_ints("dilations")?, 1);
+    let auto_pad = n.attr_str("auto_pad", "NOTSET")?;
+    let mut pads = match n.attr_ints("pads")? {
+        Some([t, l, b, r]) => [*t, *b, *l, *r],
+        Some(_) => return Err(unsupported(n, "pads of a non-2-D window")),
+        None => [0; 4],
+    };
+    let padding = match auto_pad {
+        "VALID" => "VALID",
+        "SAME_UPPER" => "SAME",
+        "SAME_LOWER" => {
+            // The extra row goes first: explicit pads from the static size.
+            let dims = ex.dims(x).ok_or_else(|| unsupported(n, "SAME_LOWER with unknown input size"))?;
+            for a in 0..2 {
+                let size = dims
+                    .get(2 + a)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| unsupported(n, "SAME_LOWER with unknown input size"))?
+                    as i64;
+                let out = (size + strides[a] - 1) / strides[a];
+                let eff = (kernel[a] - 1) * dilations[a] + 1;
+                let total = ((out - 1) * strides[a] + eff - size).max(0);
+                pads[2 * a] = total - total / 2;
+                pads[2 * a + 1] = total / 2;
+            }
+            "EXPLICIT"
+        }
+        _ => "EXPLICIT",
+    };
+    let padding = if padding == "EXPLICIT" && pads.iter().all(|&p| p == 0) { "VALID" } else { padding };
+    if n.attr_int("ceil_mode", 0)? != 0 {
+        // Ceil mode adds end padding when the last window would be partial.
+        let dims = ex.dims(x).ok_or_else(|| unsupported(n, "ceil_mode with unknown input size"))?;
+        for a in 0..2 {
+            let size =
+                dims.get(2 + a).copied().flatten().ok_or_else(|| unsupported(n, "ceil_mode with unknown input size"))?
+                    as i64;
+            let eff = (kernel[a] - 1) * dilations[a] + 1;
+            let span = size + pads[2 * a] + pads[2 * a + 1] - eff;
+            if span % strides[a] != 0 {
+                return Err(unsupported(n, "ceil_mode=1 with a partial last window"));
+            }
+        }
+    }
+    Ok(Window { strides, dilations, padding, pads })
+}
+
+fn window_attrs(w: &Window, attrs: &mut Vec<(&'static str, super::AttrValue)>) {
+    attrs.push(("padding", str_attr(w.padding)));
+    attrs.push(("data_format", str_attr("NHWC")));
+    if w.padding == "EXPLICIT" {
+        let p = w.pads;
+        attrs.push(("explicit_paddings", ints_attr(&[0, 0, p[0], p[1], p[2], p[3], 0, 0])));
+    }
+}
+
+fn need_rank4(ex: &Ex<'_>, n: &Node, x: &str) -> Result<()> {
+    match ex.rank(x) {
+        Some(4) => Ok(()),
+        r => Err(unsupported(
+            n,
+            &format!(
+                "a {}-D input (only 2-D spatial NCHW is written)",
+                r.map_or("?".into(), |r| (r as i64 - 2).to_string())
+            ),
+        )),
+    }
+}
+
+fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let w = ex.in_name(n, 1)?;
+    need_rank4(ex, n, x)?;
+    let d = ex.dtype(x)?;
+    let wd = ex.dims(w).ok_or_else(|| unsupported(n, "a weight of unknown shape"))?;
+    let wdim = |i: usize| wd.get(i).copied().flatten().ok_or_else(|| unsupported(n, "a weight of unknown shape"));
+    let (o, i_per_group) = (wdim(0)? as i64, wdim(1)? as i64);
+    let kernel = [wdim(2)? as i64, wdim(3)? as i64];
+    let group = n.attr_int("group", 1)?;
+    let win = window(ex, n, kernel, x)?;
+    let xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let hwio = ex.in_layout_of(w, &[2, 3, 1, 0])?;
+    let mut attrs = vec![("T", ty(d)?), ("strides", ints_attr(&[1, win.strides[0], win.strides[1], 1]))];
+    attrs.push(("dilations", ints_attr(&[1, win.dilations[0], win.dilations[1], 1])));
+    window_attrs(&win, &mut attrs);
+    let y = if group > 1 && i_per_group == 1 && o % group == 0 {
+        // Depthwise: filter [kh, kw, C, multiplier]; O = c * multiplier + m.
+        let shape = ex.ints(&[kernel[0], kernel[1], group, o / group], DType::I32)?;
+        let f = match ex.const_value(w).cloned() {
+            Some(t) => {
+                let p = t.permuted(&[2, 3, 1, 0])?.reshaped(vec![
+                    kernel[0] as usize,
+                    kernel[1] as usize,
+                    group as usize,
+                    (o / group) as usize,
+                ])?;
+                ex.constant(&p)?
+            }
+            None => ex.op("Reshape", vec![hwio, shape], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)]),
+        };
+        ex.op("DepthwiseConv2dNative", vec![xt, f], attrs)
+    } else if group > 1 {
+        // Grouped: split input channels and filters, one Conv2D per group.
+        let three = ex.i32_scalar(3)?;
+        let xs = ex.op("Split", vec![three.clone(), xt], vec![("T", ty(d)?), ("num_split", super::int_attr(group))]);
+        let fs = ex.op("Split", vec![three.clone(), hwio], vec![("T", ty(d)?), ("num_split", super::int_attr(group))]);
+        let mut parts = Vec::new();
+        for g in 0..group {
+            parts.push(ex.op("Conv2D", vec![format!("{xs}:{g}"), format!("{fs}:{g}")], attrs.clone()));
+        }
+        let mut ins = parts;
+        ins.push(three);
+        ex.op("ConcatV2", ins, vec![("T", ty(d)?), ("N", super::int_attr(group)), ("Tidx", ty(DType::I32)?)])
+    } else {
+        ex.op("Conv2D", vec![xt, hwio], attrs)
+    };
+    let y = bias(ex, n, y, d)?;
+    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    Ok(())
+}
+
+/// Adds input 2 (a per-channel bias) along the NHWC channel axis.
+fn bias(ex: &mut Ex<'_>, n: &Node, y: String, d: DType) -> Result<String> {
+    if !Ex::has_input(n, 2) {
+        return Ok(y);
+    }
+    let b = ex.logical(n, 2)?;
+    Ok(ex.op("BiasAdd", vec![y, b], vec![("T", ty(d)?), ("data_format", str_attr("NHWC"))]))
+}
+
+fn conv_transpose(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let w = ex.in_name(n, 1)?;
+    need_rank4(ex, n, x)?;
+    if n.attr_int("group", 1)? != 1 {
+        return Err(unsupported(n, "grouped ConvTranspose"));
+    }
+    let d = ex.dtype(x)?;
+    let out = ex.out_name(n, 0);
+    let od = ex.dims(out).ok_or_else(|| unsupported(n, "an output of unknown size"))?;
+    let spatial: Vec<i64> = (1..4)
+        .map(|i| {
+            od.get(i).copied().flatten().map(|v| v as i64).ok_or_else(|| unsupported(n, "an output of unknown size"))
+        })
+        .collect::<Result<_>>()?;
+    let wd = ex.dims(w).ok_or_else(|| unsupported(n, "a weight of unknown shape"))?;
+    let kernel = [wd[2].unwrap_or(1) as i64, wd[3].unwrap_or(1) as i64];
+    let strides = pair(n.attr_ints("strides")?, 1);
+    let dilations = pair(n.attr_ints("dilations")?, 1);
+    let pads = match n.attr_ints("pads")? {
+        Some([t, l, b, r]) => [*t, *b, *l, *r],
+        _ => [0; 4],
+    };
+    let auto_pad = n.attr_str("auto_pad", "NOTSET")?;
+    let (padding, pads) = match auto_pad {
+        "SAME_UPPER" | "SAME_LOWER" => {
+            // Total padding from the output size; SAME_UPPER puts the extra at the end.
+            let xd = ex.dims(x).unwrap_or_default();
+            let mut p = [0; 4];
+            for a in 0..2 {
+                let inp = xd.get(2 + a).copied().flatten().unwrap_or(1) as i64;
+                let total = ((inp - 1) * strides[a] + (kernel[a] - 1) * dilations[a] + 1 - spatial[1 + a]).max(0);
+                let (lo, hi) = if auto_pad == "SAME_UPPER" {
+                    (total / 2, total - total / 2)
+                } else {
+                    (total - total / 2, total / 2)
+                };
+                p[2 * a] = lo;
+                p[2 * a + 1] = hi;
+            }
+            ("EXPLICIT", p)
+        }
+        _ => ("EXPLICIT", pads),
+    };
+    let padding = if pads.iter().all(|&p| p == 0) { "VALID" } else { padding };
+    let xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    // Conv2DBackpropInput's filter is [kh, kw, out, in]; ONNX's [in, out, kh, kw].
+    let f = ex.in_layout_of(w, &[2, 3, 1, 0])?;
+    // input_sizes: the NHWC output shape, batch read at run time.
+    let shape = ex.op("Shape", vec![xt.clone()], vec![("T", ty(d)?), ("out_type", ty(DType::I32)?)]);
+    let (b0, b1, s1) = (ex.ints(&[0], DType::I32)?, ex.ints(&[1], DType::I32)?, ex.ints(&[1], DType::I32)?);
+    let batch =
+        ex.op("StridedSlice", vec![shape, b0, b1, s1], vec![("T", ty(DType::I32)?), ("Index", ty(DType::I32)?)]);
+    let rest = ex.ints(&[spatial[1], spatial[2], spatial[0]], DType::I32)?;
+    let axis = ex.i32_scalar(0)?;
+    let sizes = ex.op(
+        "ConcatV2",
+        vec![batch, rest, axis],
+        vec![("T", ty(DType::I32)?), ("N", super::int_attr(2)), ("Tidx", ty(DType::I32)?)],
+    );
+    let mut attrs = vec![("T", ty(d)?), ("strides", ints_attr(&[1, strides[0], strides[1], 1]))];
+    attrs.push(("dilations", ints_attr(&[1, dilations[0], dilations[1], 1])));
+    attrs.push(("padding", str_attr(padding)));
+    attrs.push(("data_format", str_attr("NHWC")));
+    if padding == "EXPLICIT" {
+        attrs.push(("explicit_paddings", ints_attr(&[0, 0, pads[0], pads[1], pads[2], pads[3], 0, 0])));
+    }
+    let y = ex.op("Conv2DBackpropInput", vec![sizes, f, xt], attrs);
+    let y = bias(ex, n, y, d)?;
+    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    Ok(())
+}
+
+fn pool(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    need_rank4(ex, n, x)?;
+    if n.outputs.len() > 1 && !n.outputs[1].is_empty() {
+        return Err(unsupported(n, "MaxPool's Indices output"));
+    }
+    let d = ex.dtype(x)?;
+    let kernel = pair(n.attr_ints("kernel_shape")?, 1);
+    let win = window(ex, n, kernel, x)?;
+    if win.dilations != [1, 1] {
+        return Err(unsupported(n, "pool dilations"));
+    }
+    let mut xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let mut padding = win.padding;
+    if padding == "EXPLICIT" {
+        let include = n.attr_int("count_include_pad", 0)? != 0;
+        if op == "AvgPool" && !include {
+            return Err(unsupported(n, "AveragePool with explicit pads excluded from the count"));
+        }
+        // MaxPool pads with the lowest value, AvgPool (counting pads) with zeros.
+        let p = win.pads;
+        let paddings = ex.constant(&ir::Tensor::from_vec(
+            vec![4, 2],
+            vec![0i32, 0, p[0] as i32, p[1] as i32, p[2] as i32, p[3] as i32, 0, 0],
+        )?)?;
+        let fill = if op == "MaxPool" { f64::NEG_INFINITY } else { 0.0 };
+        let c = ex.scalar(fill, d)?;
+        xt = ex.op("PadV2", vec![xt, paddings, c], vec![("T", ty(d)?), ("Tpaddings", ty(DType::I32)?)]);
+        padding = "VALID";
+    } else if padding == "SAME" && op == "AvgPool" && n.attr_int("count_include_pad", 0)? != 0 {
+        return Err(unsupported(n, "AveragePool SAME padding counted in the average"));
+    }
+    let attrs = vec![
+        ("T", ty(d)?),
+        ("ksize", ints_attr(&[1, kernel[0], kernel[1], 1])),
+        ("strides", ints_attr(&[1, win.strides[0], win.strides[1], 1])),
+        ("padding", str_attr(padding)),
+        ("data_format", str_attr("NHWC")),
+    ];
+    let y = ex.op(op, vec![xt], attrs);
+    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    Ok(())
+}
+
+fn max_pool(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    pool(ex, n, "MaxPool")
+}
+
+fn average_pool(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    pool(ex, n, "AvgPool")
+}
+
+/// `GlobalAveragePool`/`GlobalMaxPool`: a kept-dims reduction over every
+/// spatial axis, in whatever layout the input is held.
+fn global_pool(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
+    let axes: Vec<usize> = (2..r).collect();
+    super::reduce::reduce_axes(ex, n, x, op, &axes, true)
+}
+
+fn global_average_pool(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    global_pool(ex, n, "Mean")
+}
+
+fn global_max_pool(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    global_pool(ex, n, "Max")
+}
+
+fn batch_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let eps = n.attr_float("epsilon", 1e-5)?;
+    if n.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(unsupported(n, "training-mode BatchNormalization"));
+    }
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
+    if r == 4 && d == DType::F32 {
+        let xt = ex.in_layout(n, 0, &layout::NHWC)?;
+        let ins = [xt, ex.logical(n, 1)?, ex.logical(n, 2)?, ex.logical(n, 3)?, ex.logical(n, 4)?];
+        let y = ex.op(
+            "FusedBatchNormV3",
+            ins.to_vec(),
+            vec![
+                ("T", ty(d)?),
+                ("U", ty(DType::F32)?),
+                ("epsilon", float_attr(eps)),
+                ("data_format", str_attr("NHWC")),
+                ("is_training", bool_attr(false)),
+            ],
+        );
+        ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+        return Ok(());
+    }
+    // Other ranks: (x - mean) * scale / sqrt(var + eps) + bias on axis 1,
+    // per-channel vectors reshaped to [C, 1, ...] for broadcasting.
+    let mut shape = vec![-1i64];
+    shape.extend(std::iter::repeat_n(1, r.saturating_sub(2)));
+    let shape = ex.ints(&shape, DType::I32)?;
+    let mut chan = Vec::new();
+    for i in 1..5 {
+        let v = ex.logical(n, i)?;
+        chan.push(ex.op("Reshape", vec![v, shape.clone()], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)]));
+    }
+    let xl = ex.logical(n, 0)?;
+    let e = ex.scalar(f64::from(eps), d)?;
+    let ve = ex.op_t("AddV2", vec![chan[3].clone(), e], d)?;
+    let rs = ex.op_t("Rsqrt", vec![ve], d)?;
+    let k = ex.op_t("Mul", vec![chan[0].clone(), rs], d)?;
+    let c = ex.op_t("Sub", vec![xl, chan[2].clone()], d)?;
+    let m = ex.op_t("Mul", vec![c, k], d)?;
+    let y = ex.op_t("AddV2", vec![m, chan[1].clone()], d)?;
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn layer_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))? as i64;
+    let axis = n.attr_int("axis", -1)?;
+    let axis = if axis < 0 { axis + r } else { axis };
+    if n.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(unsupported(n, "LayerNormalization's mean/inv_std_dev outputs"));
+    }
+    let eps = f64::from(n.attr_float("epsilon", 1e-5)?);
+    let axes: Vec<i64> = (axis..r).collect();
+    let xl = ex.logical(n, 0)?;
+    let ax = ex.ints(&axes, DType::I32)?;
+    let mattrs = vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", bool_attr(true))];
+    let mean = ex.op("Mean", vec![xl.clone(), ax.clone()], mattrs.clone());
+    let c = ex.op_t("Sub", vec![xl, mean], d)?;
+    let sq = ex.op_t("Square", vec![c.clone()], d)?;
+    let var = ex.op("Mean", vec![sq, ax], mattrs);
+    let e = ex.scalar(eps, d)?;
+    let ve = ex.op_t("AddV2", vec![var, e], d)?;
+    let rs = ex.op_t("Rsqrt", vec![ve], d)?;
+    let mut y = ex.op_t("Mul", vec![c, rs], d)?;
+    let scale = ex.logical(n, 1)?;
+    y = ex.op_t("Mul", vec![y, scale], d)?;
+    if Ex::has_input(n, 2) {
+        let b = ex.logical(n, 2)?;
+        y = ex.op_t("AddV2", vec![y, b], d)?;
+    }
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn softmax_like(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
+    let default = if ex.opset() >= 13 { -1 } else { 1 };
+    let axis = n.attr_int("axis", default)?;
+    let axis = if axis < 0 { axis + r as i64 } else { axis } as usize;
+    if ex.opset() < 13 && axis != r - 1 {
+        return Err(unsupported(n, "opset < 13 Softmax over flattened trailing axes"));
+    }
+    // TF normalizes the last axis: keep the input's layout if the axis is
+    // already last there, else move it last.
+    let current = ex.perm_of(x).unwrap_or_else(|| layout::identity(r));
+    let target = if current.last() == Some(&axis) {
+        current
+    } else {
+        let mut t: Vec<usize> = (0..r).filter(|&a| a != axis).collect();
+        t.push(axis);
+        t
+    };
+    let xt = ex.in_layout_of(x, &target)?;
+    let y = ex.op_t(op, vec![xt], d)?;
+    ex.bind_perm(n, 0, y, Some(target));
+    Ok(())
+}
+
+fn softmax(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    softmax_like(ex, n, "Softmax")
+}
+
+fn log_softmax(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    softmax_like(ex, n, "LogSoftmax")
+}
+
+fn matmul(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let a = ex.in_name(n, 0)?;
+    let d = ex.dtype(a)?;
+    let (ra, rb) = (ex.rank(a), ex.rank(ex.in_name(n, 1)?));
+    let (xa, xb) = (ex.logical(n, 0)?, ex.logical(n, 1)?);
+    let y = if ra == Some(2) && rb == Some(2) {
+        ex.op("MatMul", vec![xa, xb], vec![("T", ty(d)?)])
+    } else {
+        ex.op("BatchMatMulV2", vec![xa, xb], vec![("T", ty(d)?)])
+    };
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn gemm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let a = ex.in_name(n, 0)?;
+    let d = ex.dtype(a)?;
+    let alpha = f64::from(n.attr_float("alpha", 1.0)?);
+    let beta = f64::from(n.attr_float("beta", 1.0)?);
+    let (ta, tb) = (n.attr_int("transA", 0)? != 0, n.attr_int("transB", 0)? != 0);
+    let (xa, xb) = (ex.logical(n, 0)?, ex.logical(n, 1)?);
+    let mut y = ex.op(
+        "MatMul",
+        vec![xa, xb],
+        vec![("T", ty(d)?), ("transpose_a", bool_attr(ta)), ("transpose_b", bool_attr(tb))],
+    );
+    if alpha != 1.0 {
+        let k = ex.scalar(alpha, d)?;
+        y = ex.op_t("Mul", vec![y, k], d)?;
+    }
+    if Ex::has_input(n, 2) && beta != 0.0 {
+        let c_name = ex.in_name(n, 2)?;
+        let c = match ex.const_value(c_name).cloned() {
+            Some(t) if beta != 1.0 => {
+                let scaled: Vec<f64> = t.to_f64s()?.iter().map(|v| v * beta).collect();
+                let s = ir::Tensor::from_vec(t.shape().to_vec(), scaled)?;
+                let s = cast_tensor(&s, d)?;
+                ex.constant(&s)?
+            }
+            _ => {
+                let c = ex.logical(n, 2)?;
+                if beta == 1.0 {
+                    c
+                } else {
+                    let k = ex.scalar(beta, d)?;
+                    ex.op_t("Mul", vec![c, k], d)?
+                }
+            }
+        };
+        let bias_1d = ex.rank(c_name) == Some(1);
+        y = if bias_1d {
+            ex.op("BiasAdd", vec![y, c], vec![("T", ty(d)?), ("data_format", str_attr("NHWC"))])
+        } else {
+            ex.op_t("AddV2", vec![y, c], d)?
+        };
+    }
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// A float64 tensor converted to `dtype` (f32, f64, f16).
+fn cast_tensor(t: &ir::Tensor, dtype: DType) -> Result<ir::Tensor> {
+    let v = t.to_f64s()?;
+    let shape = t.shape().to_vec();
+    match dtype {
+        DType::F32 => ir::Tensor::from_vec(shape, v.iter().map(|&x| x as f32).collect::<Vec<_>>()),
+        DType::F16 => ir::Tensor::from_vec(shape, v.iter().map(|&x| half::f16::from_f64(x)).collect::<Vec<_>>()),
+        DType::F64 => Ok(t.clone()),
+        d => Err(ir::Error::invalid(format!("Gemm on {d}"))),
+    }
+}
+
+fn einsum(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let eq = n.attr_str("equation", "")?.replace(' ', "");
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let ins: Vec<String> = (0..n.inputs.len()).map(|i| ex.logical(n, i)).collect::<Result<_>>()?;
+    let k = ins.len() as i64;
+    let y = ex.op("Einsum", ins, vec![("T", ty(d)?), ("N", super::int_attr(k)), ("equation", str_attr(&eq))]);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// The rules of this family.
+pub(crate) const RULES: &[Rule] = &[
+    Rule {
+        onnx: "AveragePool",
+        tf: "AvgPool (NHWC)",
+        notes: "kernel, strides, pads (explicit pads counted: PadV2 + VALID), auto_pad, ceil_mode when exact",
+        build: average_pool,
+    },
+    Rule {
+        onnx: "BatchNormalization",
+        tf: "FusedBatchNormV3 (NHWC)",
+        notes: "inference; other ranks/dtypes: Sub/Mul/Rsqrt/AddV2",
+        build: batch_norm,
+    },
+    Rule {
+        onnx: "Conv",
+        tf: "Conv2D / DepthwiseConv2dNative / Split + Conv2D + ConcatV2 (+ BiasAdd)",
+        notes: "2-D NCHW; pads, strides, dilations, groups, auto_pad; weights OIHW → HWIO once",
+        build: conv,
+    },
+    Rule {
+        onnx: "ConvTranspose",
+        tf: "Conv2DBackpropInput (+ BiasAdd)",
+        notes: "2-D, group 1, static output H/W; pads, strides, dilations",
+        build: conv_transpose,
+    },
+    Rule { onnx: "Einsum", tf: "Einsum", notes: "equation", build: einsum },
+    Rule { onnx: "Gemm", tf: "MatMul (+ Mul, BiasAdd/AddV2)", notes: "alpha, beta, transA, transB", build: gemm },
+    Rule {
+        onnx: "GlobalAveragePool",
+        tf: "Mean (keep_dims)",
+        notes: "over the spatial axes, in the input's layout",
+        build: global_average_pool,
+    },
+    Rule {
+        onnx: "GlobalMaxPool",
+        tf: "Max (keep_dims)",
+        notes: "over the spatial axes, in the input's layout",
+        build: global_max_pool,
+    },
+    Rule {
+        onnx: "LayerNormalization",
+        tf: "Mean, Sub, Square, Rsqrt, Mul, AddV2",
+        notes: "axis, epsilon",
+        build: layer_norm,
+    },
+    Rule {
+        onnx: "LogSoftmax",
+        tf: "LogSoftmax",
+        notes: "any axis (moved last through the layout)",
+        build: log_softmax,
+    },
+    Rule { onnx: "MatMul", tf: "MatMul / BatchMatMulV2", notes: "broadcasting batch dims", build: matmul },
+    Rule {
+        onnx: "MaxPool",
+        tf: "MaxPool (NHWC)",
+        notes: "kernel, strides, pads (PadV2 with -inf), auto_pad, ceil_mode when exact; no Indices",
+        build: max_pool,
+    },
+    Rule {
+        onnx: "Softmax",
+        tf: "Softmax",
+        notes: "any axis (opset ≥ 13), moved last through the layout",
+        build: softmax,
+    },
+];

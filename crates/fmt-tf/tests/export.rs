@@ -1,0 +1,210 @@
+//! Export round trips: every committed ONNX and OpenVINO fixture is written
+//! as a frozen GraphDef and as a SavedModel, read back with this crate's
+//! importers and run in the reference evaluator against the source model
+//! (relative L2 ≤ 1e-5). TensorFlow itself runs the same exports in
+//! `xtask/python/run_tf.py`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ir::{ExportOptions, Exporter, Importer, Model};
+
+/// Fixtures expected not to export, with why. The test fails if one of them
+/// exports, so the list cannot go stale.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("ops_subgraph", "If/Loop bodies (StatelessIf/StatelessWhile) are not written yet"),
+    ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger have no rule yet"),
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// Names as they come back from TF (signature keys / node names).
+fn norm(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+fn feeds(model: &Model, inputs: &[ir::Tensor]) -> Vec<(String, eval::Value)> {
+    let real: Vec<_> = model.graph.inputs.iter().filter(|v| !model.graph.initializers.contains_key(&v.name)).collect();
+    real.iter().zip(inputs).map(|(v, t)| (v.name.clone(), eval::Value::Tensor(eval::from_ir(t).unwrap()))).collect()
+}
+
+fn run(model: &Model, inputs: Vec<(String, eval::Value)>) -> HashMap<String, eval::Value> {
+    eval::run(model, inputs).unwrap().into_iter().map(|(k, v)| (norm(&k), v)).collect()
+}
+
+/// Exports `model` both ways, re-imports, runs and compares; returns the
+/// worst relative L2 error.
+fn round_trip(name: &str, model: &Model, inputs: &[ir::Tensor]) -> ir::Result<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let want = run(model, feeds(model, inputs));
+    let mut worst = 0.0f64;
+    let opts = ExportOptions::default();
+    let cases: [(&dyn Exporter, &dyn Importer, PathBuf); 2] = [
+        (&fmt_tf::FrozenExporter, &fmt_tf::FrozenImporter, dir.path().join("model.pb")),
+        (&fmt_tf::SavedModelExporter, &fmt_tf::SavedModelImporter, dir.path().join("saved")),
+    ];
+    for (exporter, importer, path) in cases {
+        exporter.check(model)?;
+        exporter.export(model, &path, &opts)?;
+        let back = importer.import(&path, &Default::default()).unwrap_or_else(|e| panic!("{name}: re-import: {e}"));
+        // Feed by normalized name: TF renames inputs to valid node names.
+        let src_inputs = feeds(model, inputs);
+        let by_name: HashMap<String, eval::Value> = src_inputs.into_iter().map(|(k, v)| (norm(&k), v)).collect();
+        let back_feeds: Vec<(String, eval::Value)> = back
+            .graph
+            .inputs
+            .iter()
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    by_name.get(&norm(&v.name)).unwrap_or_else(|| panic!("{name}: input {}", v.name)).clone(),
+                )
+            })
+            .collect();
+        let got = run(&back, back_feeds);
+        for (k, w) in &want {
+            let g = got.get(k).unwrap_or_else(|| panic!("{name}: output {k} missing after {}", path.display()));
+            let m = eval::compare::compare_values(w, g).unwrap_or_else(|e| panic!("{name}: output {k}: {e}"));
+            let err = if m.rel_l2.is_nan() { f64::INFINITY } else { m.rel_l2 };
+            worst = worst.max(err);
+        }
+    }
+    Ok(worst)
+}
+
+fn onnx_cases() -> Vec<(String, Model, Vec<ir::Tensor>)> {
+    let mut out = Vec::new();
+    let root = fixtures().join("onnx");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    for d in dirs {
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let model = fmt_onnx::OnnxImporter.import(&d.join("model.onnx"), &Default::default()).unwrap();
+        let mut inputs = Vec::new();
+        for k in 0.. {
+            let p = d.join(format!("input_{k}.npy"));
+            if !p.exists() {
+                break;
+            }
+            inputs.push(ir::tensor_file::read_npy(&p).unwrap());
+        }
+        out.push((name, model, inputs));
+    }
+    out
+}
+
+fn openvino_cases() -> Vec<(String, Model, Vec<ir::Tensor>)> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("openvino/manifest.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for c in manifest["cases"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap().to_string();
+        let model = fmt_openvino::OpenVinoImporter
+            .import(&fixtures().join(c["model"].as_str().unwrap()), &Default::default())
+            .unwrap();
+        let inputs = c["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| ir::tensor_file::read_npy(&fixtures().join(i["file"].as_str().unwrap())).unwrap())
+            .collect();
+        out.push((format!("openvino/{name}"), model, inputs));
+    }
+    out
+}
+
+fn check_all(cases: Vec<(String, Model, Vec<ir::Tensor>)>) {
+    let mut failures = Vec::new();
+    for (name, model, inputs) in cases {
+        let short = name.trim_start_matches("openvino/");
+        let expected_fail = UNSUPPORTED.iter().find(|u| u.0 == short);
+        match (round_trip(&name, &model, &inputs), expected_fail) {
+            (Ok(err), None) if err <= 1e-5 => eprintln!("{name}: rel L2 {err:.2e}"),
+            (Ok(err), None) => failures.push(format!("{name}: rel L2 {err:.2e} > 1e-5")),
+            (Err(e), None) => failures.push(format!("{name}: {e}")),
+            (Ok(_), Some(_)) => failures.push(format!("{name}: listed as unsupported but exports; update UNSUPPORTED")),
+            (Err(e), Some(why)) => eprintln!("{name}: unsupported as expected ({}): {e}", why.1),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn onnx_fixtures_round_trip() {
+    check_all(onnx_cases());
+}
+
+#[test]
+fn openvino_fixtures_round_trip() {
+    check_all(openvino_cases());
+}
+
+/// Transposes that act on activations (reachable from a Placeholder).
+fn activation_transposes(pb: &Path) -> Vec<String> {
+    use prost::Message;
+    let g = fmt_tf::generated::tensorflow::GraphDef::decode(&std::fs::read(pb).unwrap()[..]).unwrap();
+    let by_name: HashMap<&str, &fmt_tf::generated::tensorflow::NodeDef> =
+        g.node.iter().map(|n| (n.name.as_str(), n)).collect();
+    let mut dynamic: HashMap<&str, bool> = HashMap::new();
+    fn is_dyn<'a>(
+        n: &'a str,
+        by: &HashMap<&'a str, &'a fmt_tf::generated::tensorflow::NodeDef>,
+        memo: &mut HashMap<&'a str, bool>,
+    ) -> bool {
+        if let Some(&v) = memo.get(n) {
+            return v;
+        }
+        memo.insert(n, false);
+        let node = by[n];
+        let v = node.op == "Placeholder"
+            || node.input.iter().any(|i| is_dyn(i.trim_start_matches('^').split(':').next().unwrap(), by, memo));
+        memo.insert(n, v);
+        v
+    }
+    g.node
+        .iter()
+        .filter(|n| n.op == "Transpose" && is_dyn(&n.name, &by_name, &mut dynamic))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+#[test]
+fn cnns_transpose_only_at_the_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["cnn_bn_residual", "resnet_tiny_ts", "dynamic_batch", "cnn_dynamo_default"] {
+        let model = fmt_onnx::OnnxImporter
+            .import(&fixtures().join(format!("onnx/{name}/model.onnx")), &Default::default())
+            .unwrap();
+        let pb = dir.path().join(format!("{name}.pb"));
+        fmt_tf::FrozenExporter.export(&model, &pb, &ExportOptions::default()).unwrap();
+        let t = activation_transposes(&pb);
+        // One NCHW → NHWC at the input; the head reduces to [N, C] in NHWC.
+        assert!(t.len() <= 1, "{name}: transposes {t:?}");
+        let mut opts = ExportOptions::default();
+        opts.format_options.insert("output-layout".into(), "nhwc".into());
+        fmt_tf::FrozenExporter.export(&model, &pb, &opts).unwrap();
+        let t = activation_transposes(&pb);
+        assert!(t.is_empty(), "{name} with NHWC interface: transposes {t:?}");
+    }
+}
+
+#[test]
+fn check_lists_every_unsupported_op_and_failed_exports_leave_nothing() {
+    let mut g = ir::Graph::default();
+    g.inputs.push(ir::ValueInfo::tensor("x", ir::DType::F32, ir::Shape::fixed(&[2, 3])));
+    g.nodes.push(ir::Node::new("Relu", ["x"], ["a"]));
+    g.nodes.push(ir::Node::new("NonMaxSuppression", ["a"], ["b"]));
+    g.nodes.push(ir::Node::new("Foo", ["b"], ["c"]).in_domain("custom"));
+    g.nodes.push(ir::Node::new("NonMaxSuppression", ["c"], ["y"]));
+    g.outputs.push(ir::ValueInfo::tensor("y", ir::DType::F32, None));
+    let model = Model { graph: g, ..Model::default() };
+    let e = fmt_tf::FrozenExporter.check(&model).unwrap_err();
+    let names = e.unsupported_op_names();
+    assert!(names.contains(&"NonMaxSuppression") && names.contains(&"Foo"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(fmt_tf::FrozenExporter.export(&model, &dir.path().join("m.pb"), &ExportOptions::default()).is_err());
+    assert!(fmt_tf::SavedModelExporter.export(&model, &dir.path().join("sm"), &ExportOptions::default()).is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed export left files");
+}
