@@ -14,6 +14,8 @@ use ir::{ExportOptions, Exporter, Importer, Model};
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("ops_subgraph", "If/Loop bodies (StatelessIf/StatelessWhile) are not written yet"),
     ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger have no rule yet"),
+    ("dtypes", "float8 e4m3fnuz/e5m2fnuz and other types TensorFlow lacks"),
+    ("mlp_int4", "blocked (group-wise) DequantizeLinear is not written yet"),
 ];
 
 fn fixtures() -> PathBuf {
@@ -38,6 +40,7 @@ fn run(model: &Model, inputs: Vec<(String, eval::Value)>) -> HashMap<String, eva
 /// worst relative L2 error.
 fn round_trip(name: &str, model: &Model, inputs: &[ir::Tensor]) -> ir::Result<f64> {
     let dir = tempfile::tempdir().unwrap();
+    fmt_tf::FrozenExporter.check(model)?;
     let want = run(model, feeds(model, inputs));
     let mut worst = 0.0f64;
     let opts = ExportOptions::default();
@@ -207,4 +210,60 @@ fn check_lists_every_unsupported_op_and_failed_exports_leave_nothing() {
     assert!(fmt_tf::FrozenExporter.export(&model, &dir.path().join("m.pb"), &ExportOptions::default()).is_err());
     assert!(fmt_tf::SavedModelExporter.export(&model, &dir.path().join("sm"), &ExportOptions::default()).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed export left files");
+}
+
+/// With `TF_EXPORT_DIR` set, writes every fixture's exports there with a
+/// `jobs.json` for `xtask/python/run_tf.py` (ONNX fixtures against their
+/// framework references; OpenVINO fixtures against the reference
+/// evaluator's outputs of the imported IR, since OpenVINO's own outputs of
+/// the fp16/int8/int4 IRs differ from exact arithmetic by up to 1e-1).
+#[test]
+fn write_tf_interop_jobs() {
+    let Some(out) = std::env::var_os("TF_EXPORT_DIR").map(PathBuf::from) else { return };
+    std::fs::create_dir_all(&out).unwrap();
+    let mut jobs = Vec::new();
+    let mut cases = onnx_cases();
+    cases.extend(openvino_cases());
+    for (name, model, inputs) in cases {
+        let id = name.replace('/', "_");
+        let real: Vec<_> =
+            model.graph.inputs.iter().filter(|v| !model.graph.initializers.contains_key(&v.name)).collect();
+        let mut ins = serde_json::Map::new();
+        for (k, (v, t)) in real.iter().zip(&inputs).enumerate() {
+            let p = ir::tensor_file::write(&out.join(format!("{id}_in{k}")), "x", t).unwrap();
+            ins.insert(v.name.clone(), p.to_string_lossy().into_owned().into());
+        }
+        let mut outs = serde_json::Map::new();
+        if name.starts_with("openvino/") {
+            let got = eval::run(&model, feeds(&model, &inputs)).unwrap();
+            for (k, (oname, v)) in got.iter().enumerate() {
+                let eval::Value::Tensor(t) = v else { continue };
+                let p =
+                    ir::tensor_file::write(&out.join(format!("{id}_out{k}")), "y", &eval::to_ir(t).unwrap()).unwrap();
+                outs.insert(oname.clone(), p.to_string_lossy().into_owned().into());
+            }
+        } else {
+            for (k, v) in model.graph.outputs.iter().enumerate() {
+                let p = fixtures().join(format!("onnx/{name}/output_{k}.npy"));
+                outs.insert(v.name.clone(), p.to_string_lossy().into_owned().into());
+            }
+        }
+        for (kind, path) in [("frozen", out.join(format!("{id}.pb"))), ("saved_model", out.join(format!("{id}_saved")))]
+        {
+            let r = if kind == "frozen" {
+                fmt_tf::FrozenExporter.export(&model, &path, &ExportOptions::default())
+            } else {
+                fmt_tf::SavedModelExporter.export(&model, &path, &ExportOptions::default())
+            };
+            if let Err(e) = r {
+                eprintln!("{id} {kind}: not exported: {e}");
+                continue;
+            }
+            jobs.push(serde_json::json!({
+                "id": format!("{id}/{kind}"), "kind": kind, "model": path.to_string_lossy(),
+                "inputs": ins.clone(), "outputs": outs.clone(), "rtol": 1e-5,
+            }));
+        }
+    }
+    std::fs::write(out.join("jobs.json"), serde_json::to_string_pretty(&jobs).unwrap()).unwrap();
 }

@@ -239,7 +239,11 @@ fn where_(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 }
 
 fn is_nan(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
-    elementwise(ex, n, "IsNan")
+    // x != x, which every importer reads (TF's IsNan is not in every op table).
+    let (p, ins, d) = prepare(ex, n)?;
+    let t = ex.op_t("NotEqual", vec![ins[0].clone(), ins[0].clone()], d)?;
+    ex.bind_perm(n, 0, t, p);
+    Ok(())
 }
 
 fn is_inf(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
@@ -478,7 +482,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "HardSwish", tf: "x * HardSigmoid(1/6, 1/2)", notes: "", build: hard_swish },
     Rule { onnx: "Identity", tf: "(none)", notes: "the output is its input", build: identity },
     Rule { onnx: "IsInf", tf: "IsInf / Equal(±inf)", notes: "detect_positive/negative", build: is_inf },
-    Rule { onnx: "IsNaN", tf: "IsNan", notes: "", build: is_nan },
+    Rule { onnx: "IsNaN", tf: "NotEqual(x, x)", notes: "", build: is_nan },
     Rule { onnx: "LeakyRelu", tf: "LeakyRelu", notes: "alpha", build: leaky_relu },
     Rule { onnx: "Less", tf: "Less", notes: "", build: less },
     Rule { onnx: "LessOrEqual", tf: "LessEqual", notes: "", build: less_equal },

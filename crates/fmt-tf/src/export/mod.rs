@@ -326,7 +326,24 @@ impl<'m> Ex<'m> {
         if layout::is_identity(&r) {
             return Ok(v.t);
         }
+        if let Some(shape) = self.reshape_for(name, &current, target) {
+            // Only size-1 axes move: the bytes are already in order.
+            let dtype = self.tf_dtype_of(name)?;
+            let s = self.ints(&shape, DType::I64)?;
+            return Ok(self.op("Reshape", vec![v.t, s], vec![("T", ty(dtype)?), ("Tshape", ty(DType::I64)?)]));
+        }
         self.transpose(&v.t, &r, name)
+    }
+
+    /// The target shape if going from layout `current` to `target` moves
+    /// only size-1 axes (then a `Reshape` does it); at most one dim unknown.
+    fn reshape_for(&self, name: &str, current: &[usize], target: &[usize]) -> Option<Vec<i64>> {
+        let dims = self.dims(name)?;
+        let big = |order: &[usize]| -> Vec<usize> { order.iter().copied().filter(|&a| dims[a] != Some(1)).collect() };
+        if big(current) != big(target) || target.iter().filter(|&&a| dims[a].is_none()).count() > 1 {
+            return None;
+        }
+        Some(target.iter().map(|&a| dims[a].map_or(-1, |d| d as i64)).collect())
     }
 
     /// Input `i` as the logical tensor transposed by `target`.

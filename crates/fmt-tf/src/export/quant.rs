@@ -17,7 +17,7 @@ fn per_axis(ex: &mut Ex<'_>, n: &Node, i: usize, r: usize, axis: usize, d: DType
     let rank = ex.rank(name).unwrap_or(0);
     let mut shape = vec![1usize; r];
     if let Some(t) = ex.const_value(name).cloned() {
-        let v = t.to_f64s()?;
+        let v = values_f64(&t)?;
         if rank == 1 && r > 0 {
             shape[axis] = v.len();
         } else if rank != 0 {
@@ -47,6 +47,11 @@ fn per_axis(ex: &mut Ex<'_>, n: &Node, i: usize, r: usize, axis: usize, d: DType
         t = ex.op("Reshape", vec![t, s], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)]);
     }
     Ok(t)
+}
+
+/// A tensor's values as f64, integers included.
+fn values_f64(t: &Tensor) -> Result<Vec<f64>> {
+    if t.dtype().is_float() { t.to_f64s() } else { Ok(t.to_i64s()?.iter().map(|&v| v as f64).collect()) }
 }
 
 fn axis_of(ex: &Ex<'_>, n: &Node, r: usize) -> Result<usize> {

@@ -78,7 +78,11 @@ fn reshape(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
-fn concat_i64(ex: &mut Ex<'_>, parts: Vec<String>) -> Result<String> {
+fn concat_i64(ex: &mut Ex<'_>, mut parts: Vec<String>) -> Result<String> {
+    // ConcatV2 needs N >= 2.
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
     let k = parts.len() as i64;
     let mut ins = parts;
     ins.push(ex.i32_scalar(0)?);
@@ -158,6 +162,11 @@ fn concat(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         ins.push(ex.in_layout_of(name, &p)?);
     }
     let k = ins.len() as i64;
+    if k == 1 {
+        let y = ex.op_t("Identity", ins, d)?;
+        ex.bind_perm(n, 0, y, Some(p));
+        return Ok(());
+    }
     ins.push(ex.i32_scalar(layout::physical_axis(&p, axis) as i64)?);
     let y = ex.op("ConcatV2", ins, vec![("T", ty(d)?), ("N", int_attr(k)), ("Tidx", ty(DType::I32)?)]);
     ex.bind_perm(n, 0, y, Some(p));
@@ -197,34 +206,97 @@ fn split(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// Slice bounds: constant values, or a run-time int64 vector.
+enum Bounds {
+    Const(Vec<i64>),
+    Dynamic(String),
+}
+
+impl Bounds {
+    fn read(ex: &mut Ex<'_>, n: &Node, i: usize) -> Result<Bounds> {
+        if let Some(v) = ex.const_ints(n, i)? {
+            return Ok(Bounds::Const(v));
+        }
+        let name = ex.in_name(n, i)?;
+        let d = ex.dtype(name)?;
+        let mut t = ex.logical(n, i)?;
+        if d != DType::I64 {
+            t = ex.op("Cast", vec![t], vec![("SrcT", ty(d)?), ("DstT", ty(DType::I64)?)]);
+        }
+        Ok(Bounds::Dynamic(t))
+    }
+
+    /// The rank-`r` begin/end vector with entry `k` of these bounds at the
+    /// physical axes `at[k]` and 0 elsewhere.
+    fn full(&self, ex: &mut Ex<'_>, at: &[usize], r: usize) -> Result<String> {
+        match self {
+            Bounds::Const(v) => {
+                let mut out = vec![0i64; r];
+                for (k, &a) in at.iter().enumerate() {
+                    // Clamped so that i64::MAX-style "to the end" stays in range.
+                    out[a] = v[k].clamp(-(1 << 40), 1 << 40);
+                }
+                ex.ints(&out, DType::I64)
+            }
+            Bounds::Dynamic(t) => {
+                let mut parts = Vec::new();
+                for a in 0..r {
+                    parts.push(match at.iter().position(|&x| x == a) {
+                        Some(k) => {
+                            let (b, e, s) = (
+                                ex.ints(&[k as i64], DType::I64)?,
+                                ex.ints(&[k as i64 + 1], DType::I64)?,
+                                ex.ints(&[1], DType::I64)?,
+                            );
+                            ex.op(
+                                "StridedSlice",
+                                vec![t.clone(), b, e, s],
+                                vec![("T", ty(DType::I64)?), ("Index", ty(DType::I64)?)],
+                            )
+                        }
+                        None => ex.ints(&[0], DType::I64)?,
+                    });
+                }
+                concat_i64(ex, parts)
+            }
+        }
+    }
+}
+
 fn slice(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.in_name(n, 0)?;
     let d = ex.dtype(x)?;
     let r = rank_of(ex, n, x)?;
-    let need = |ex: &Ex<'_>, i: usize, what: &str| -> Result<Option<Vec<i64>>> {
+    let starts = Bounds::read(ex, n, 1)?;
+    let ends = Bounds::read(ex, n, 2)?;
+    let k = match (&starts, &ends, ex.dims(ex.in_name(n, 1)?)) {
+        (Bounds::Const(v), ..) | (_, Bounds::Const(v), _) => v.len(),
+        (_, _, Some(d)) if d.len() == 1 && d[0].is_some() => d[0].unwrap_or(0) as usize,
+        _ => return Err(unsupported(n, "Slice bounds of unknown length")),
+    };
+    let constant = |ex: &Ex<'_>, i: usize, what: &str| -> Result<Option<Vec<i64>>> {
         if !Ex::has_input(n, i) {
             return Ok(None);
         }
         ex.const_ints(n, i)?.map(Some).ok_or_else(|| unsupported(n, &format!("non-constant {what}")))
     };
-    let starts = need(ex, 1, "starts")?.ok_or_else(|| unsupported(n, "Slice without starts"))?;
-    let ends = need(ex, 2, "ends")?.ok_or_else(|| unsupported(n, "Slice without ends"))?;
-    let axes = need(ex, 3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
-    let steps = need(ex, 4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+    let axes = constant(ex, 3, "axes")?.unwrap_or_else(|| (0..k as i64).collect());
+    let steps = constant(ex, 4, "steps")?.unwrap_or_else(|| vec![1; k]);
     let v = ex.val(x)?;
     let p = v.perm.clone().unwrap_or_else(|| layout::identity(r));
-    let (mut b, mut e, mut s) = (vec![0i64; r], vec![0i64; r], vec![1i64; r]);
-    // Unsliced axes take everything (begin/end masks); slice bounds clamp in TF as in ONNX.
+    let mut at = Vec::new();
+    let mut s = vec![1i64; r];
+    // Unsliced axes take everything (begin/end masks); bounds clamp in TF as in ONNX.
     let mut full = (1i64 << r) - 1;
     for (k, &a) in axes.iter().enumerate() {
         let a = layout::physical_axis(&p, norm_axis(n, a, r)?);
-        let clamp = |v: i64| v.clamp(i64::from(i32::MIN) * 4, i64::from(i32::MAX) * 4);
-        b[a] = clamp(starts[k]);
-        e[a] = clamp(ends[k]);
+        at.push(a);
         s[a] = steps[k];
         full &= !(1 << a);
     }
-    let (bt, et, st) = (ex.ints(&b, DType::I64)?, ex.ints(&e, DType::I64)?, ex.ints(&s, DType::I64)?);
+    let bt = starts.full(ex, &at, r)?;
+    let et = ends.full(ex, &at, r)?;
+    let st = ex.ints(&s, DType::I64)?;
     let y = ex.op(
         "StridedSlice",
         vec![v.t, bt, et, st],
@@ -537,7 +609,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         onnx: "Slice",
         tf: "StridedSlice",
-        notes: "constant starts/ends/axes/steps (negative steps too); in the input's layout",
+        notes: "constant or run-time starts/ends, constant axes/steps (negative steps too); in the input's layout",
         build: slice,
     },
     Rule {
