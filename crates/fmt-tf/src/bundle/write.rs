@@ -144,7 +144,7 @@ impl Block {
     }
 
     fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = if self.count % self.interval == 0 {
+        let shared = if self.count.is_multiple_of(self.interval) {
             self.restarts.push(self.buf.len() as u32);
             0
         } else {
