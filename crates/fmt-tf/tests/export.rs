@@ -15,7 +15,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("ops_subgraph", "If/Loop bodies (StatelessIf/StatelessWhile) are not written yet"),
     ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger have no rule yet"),
     ("dtypes", "float8 e4m3fnuz/e5m2fnuz and other types TensorFlow lacks"),
-    ("mlp_int4", "blocked (group-wise) DequantizeLinear is not written yet"),
 ];
 
 fn fixtures() -> PathBuf {

@@ -505,11 +505,18 @@ pub(crate) fn scalar_tensor(v: f64, dtype: DType) -> Result<Tensor> {
 
 /// A 4-bit tensor widened to 8 bits (TensorFlow's int4 kernels are few;
 /// an int8 constant + `Cast` keeps the file small and runs everywhere).
-fn widen_4bit(t: &Tensor) -> Result<Tensor> {
-    let v = t.to_i64s()?;
+/// The IR packs two elements per byte, low nibble first.
+pub(crate) fn widen_4bit(t: &Tensor) -> Result<Tensor> {
+    let raw = t.raw().ok_or_else(|| Error::invalid("a 4-bit tensor has no raw bytes"))?.as_bytes();
+    let n = t.numel();
+    if raw.len() < n.div_ceil(2) {
+        return Err(Error::invalid(format!("a 4-bit tensor of {n} elements has {} bytes", raw.len())));
+    }
+    let nibble = |i: usize| (raw[i / 2] >> (4 * (i % 2))) & 0x0f;
     match t.dtype() {
-        DType::I4 => Tensor::from_vec(t.shape().to_vec(), v.iter().map(|&x| x as i8).collect::<Vec<_>>()),
-        _ => Tensor::from_vec(t.shape().to_vec(), v.iter().map(|&x| x as u8).collect::<Vec<_>>()),
+        // Sign-extend from bit 3.
+        DType::I4 => Tensor::from_vec(t.shape().to_vec(), (0..n).map(|i| ((nibble(i) << 4) as i8) >> 4).collect::<Vec<_>>()),
+        _ => Tensor::from_vec(t.shape().to_vec(), (0..n).map(nibble).collect::<Vec<_>>()),
     }
 }
 

@@ -3,7 +3,8 @@
 //! A dequantized weight stays an int8/uint8 constant (int4 widened to 8
 //! bits) followed by `Cast`, `Sub` of the zero point and `Mul` by the scale,
 //! so a quantized model stays about as small as its source. Per-axis
-//! scales are reshaped to broadcast along their axis. `QuantizeLinear`
+//! scales are reshaped to broadcast along their axis; blocked scales
+//! broadcast over the quantized axis split into `[blocks, block]`. `QuantizeLinear`
 //! rounds half to even (TF's `Round`), adds the zero point and saturates.
 
 use ir::{DType, Node, Result, Tensor};
@@ -25,12 +26,7 @@ fn per_axis(ex: &mut Ex<'_>, n: &Node, i: usize, r: usize, axis: usize, d: DType
         } else {
             shape.clear();
         }
-        let c = match d {
-            DType::F16 => Tensor::from_vec(shape, v.iter().map(|&x| half::f16::from_f64(x)).collect::<Vec<_>>())?,
-            DType::BF16 => Tensor::from_vec(shape, v.iter().map(|&x| half::bf16::from_f64(x)).collect::<Vec<_>>())?,
-            DType::F64 => Tensor::from_vec(shape, v)?,
-            _ => Tensor::from_vec(shape, v.iter().map(|&x| x as f32).collect::<Vec<_>>())?,
-        };
+        let c = float_tensor(shape, v, d)?;
         return ex.constant(&c);
     }
     if rank > 1 {
@@ -51,13 +47,13 @@ fn per_axis(ex: &mut Ex<'_>, n: &Node, i: usize, r: usize, axis: usize, d: DType
 
 /// A tensor's values as f64, integers included.
 fn values_f64(t: &Tensor) -> Result<Vec<f64>> {
+    if matches!(t.dtype(), DType::I4 | DType::U4) {
+        return values_f64(&super::widen_4bit(t)?);
+    }
     if t.dtype().is_float() { t.to_f64s() } else { Ok(t.to_i64s()?.iter().map(|&v| v as f64).collect()) }
 }
 
 fn axis_of(ex: &Ex<'_>, n: &Node, r: usize) -> Result<usize> {
-    if n.attr_int("block_size", 0)? != 0 {
-        return Err(unsupported(n, "blocked quantization"));
-    }
     let a = n.attr_int("axis", 1)?;
     let a = if a < 0 { a + r as i64 } else { a };
     let _ = ex;
@@ -74,10 +70,14 @@ fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         DType::U4 => DType::U8,
         other => other,
     };
+    let block = n.attr_int("block_size", 0)?;
+    if block > 0 {
+        return dequantize_blocked(ex, n, axis, block as usize, xd, d);
+    }
     let xl = ex.logical(n, 0)?;
     let mut y = ex.op("Cast", vec![xl], vec![("SrcT", ty(xd)?), ("DstT", ty(d)?)]);
     if Ex::has_input(n, 2) {
-        let zero_is_zero = ex.const_input(n, 2).map(|t| t.to_i64s().map(|v| v.iter().all(|&z| z == 0))).transpose()?;
+        let zero_is_zero = ex.const_input(n, 2).map(|t| values_f64(t).map(|v| v.iter().all(|&z| z == 0.0))).transpose()?;
         if zero_is_zero != Some(true) {
             let zp = per_axis(ex, n, 2, r, axis, d)?;
             y = ex.op_t("Sub", vec![y, zp], d)?;
@@ -87,6 +87,64 @@ fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     y = ex.op_t("Mul", vec![y, s], d)?;
     ex.bind(n, 0, y);
     Ok(())
+}
+
+/// Blocked (group-wise) dequantization: the quantized axis is split into
+/// `[blocks, block]` so that the `[.., blocks, 1, ..]` scales broadcast,
+/// then the result is reshaped back. Needs static dims and constant
+/// scales/zero points (the usual weight-only case).
+fn dequantize_blocked(ex: &mut Ex<'_>, n: &Node, axis: usize, block: usize, xd: DType, d: DType) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let dims: Vec<usize> = ex
+        .dims(x)
+        .and_then(|v| v.into_iter().map(|d| d.map(|d| d as usize)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| unsupported(n, "blocked quantization of a value of unknown shape"))?;
+    if dims[axis] % block != 0 {
+        return Err(unsupported(n, "blocked quantization with a partial last block"));
+    }
+    let blocks = dims[axis] / block;
+    let mut split = dims.clone();
+    split.splice(axis..=axis, [blocks, block]);
+    let mut split_scale = dims.clone();
+    split_scale.splice(axis..=axis, [blocks, 1]);
+    let as_i64 = |v: &[usize]| v.iter().map(|&d| d as i64).collect::<Vec<_>>();
+    let xl = ex.logical(n, 0)?;
+    let s_shape = ex.ints(&as_i64(&split), DType::I64)?;
+    let xr = ex.op("Reshape", vec![xl, s_shape], vec![("T", ty(xd)?), ("Tshape", ty(DType::I64)?)]);
+    let mut y = ex.op("Cast", vec![xr], vec![("SrcT", ty(xd)?), ("DstT", ty(d)?)]);
+    let param = |ex: &mut Ex<'_>, i: usize| -> Result<Option<String>> {
+        let Some(t) = ex.const_input(n, i).cloned() else {
+            return if Ex::has_input(n, i) { Err(unsupported(n, "blocked quantization with run-time scales")) } else { Ok(None) };
+        };
+        if t.numel() != split_scale.iter().product::<usize>() {
+            return Err(unsupported(n, "blocked scales of an unexpected shape"));
+        }
+        let v = values_f64(&t)?;
+        if i == 2 && v.iter().all(|&z| z == 0.0) {
+            return Ok(None);
+        }
+        let c = float_tensor(split_scale.clone(), v, d)?;
+        ex.constant(&c).map(Some)
+    };
+    if let Some(zp) = param(ex, 2)? {
+        y = ex.op_t("Sub", vec![y, zp], d)?;
+    }
+    let s = param(ex, 1)?.ok_or_else(|| unsupported(n, "blocked quantization without scales"))?;
+    y = ex.op_t("Mul", vec![y, s], d)?;
+    let back = ex.ints(&as_i64(&dims), DType::I64)?;
+    y = ex.op("Reshape", vec![y, back], vec![("T", ty(d)?), ("Tshape", ty(DType::I64)?)]);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// Values as a float tensor of `d` (f16, bf16, f64, else f32).
+fn float_tensor(shape: Vec<usize>, v: Vec<f64>, d: DType) -> Result<Tensor> {
+    match d {
+        DType::F16 => Tensor::from_vec(shape, v.iter().map(|&x| half::f16::from_f64(x)).collect::<Vec<_>>()),
+        DType::BF16 => Tensor::from_vec(shape, v.iter().map(|&x| half::bf16::from_f64(x)).collect::<Vec<_>>()),
+        DType::F64 => Tensor::from_vec(shape, v),
+        _ => Tensor::from_vec(shape, v.iter().map(|&x| x as f32).collect::<Vec<_>>()),
+    }
 }
 
 fn quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
@@ -106,6 +164,9 @@ fn quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         DType::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
         other => return Err(unsupported(n, &format!("quantizing to {other}"))),
     };
+    if n.attr_int("block_size", 0)? != 0 {
+        return Err(unsupported(n, "blocked QuantizeLinear"));
+    }
     if n.attr_int("saturate", 1)? == 0 {
         return Err(unsupported(n, "saturate=0"));
     }
@@ -136,7 +197,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         onnx: "DequantizeLinear",
         tf: "Cast + Sub + Mul",
-        notes: "int8/uint8/int4 (widened to 8 bits), per-tensor and per-axis; weights stay 8-bit constants; not blocked",
+        notes: "int8/uint8/int4 (widened to 8 bits), per-tensor, per-axis and blocked (axis split into blocks, static shape, constant scales); weights stay 8-bit constants",
         build: dequantize,
     },
     Rule {
