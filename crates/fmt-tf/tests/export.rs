@@ -13,7 +13,6 @@ use ir::{ExportOptions, Exporter, Importer, Model};
 /// exports, so the list cannot go stale.
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("ops_subgraph", "If/Loop bodies (StatelessIf/StatelessWhile) are not written yet"),
-    ("mlp_int8_dynamic", "DynamicQuantizeLinear/MatMulInteger have no rule yet"),
     ("dtypes", "float8 e4m3fnuz/e5m2fnuz and other types TensorFlow lacks"),
 ];
 

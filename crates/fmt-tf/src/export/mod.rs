@@ -50,6 +50,7 @@ pub fn rules() -> Vec<Rule> {
     v.extend_from_slice(shape::RULES);
     v.extend_from_slice(reduce::RULES);
     v.extend_from_slice(quant::RULES);
+    v.extend_from_slice(quant::DYNAMIC_RULES);
     v.sort_by_key(|r| r.onnx);
     v
 }
@@ -515,7 +516,9 @@ pub(crate) fn widen_4bit(t: &Tensor) -> Result<Tensor> {
     let nibble = |i: usize| (raw[i / 2] >> (4 * (i % 2))) & 0x0f;
     match t.dtype() {
         // Sign-extend from bit 3.
-        DType::I4 => Tensor::from_vec(t.shape().to_vec(), (0..n).map(|i| ((nibble(i) << 4) as i8) >> 4).collect::<Vec<_>>()),
+        DType::I4 => {
+            Tensor::from_vec(t.shape().to_vec(), (0..n).map(|i| ((nibble(i) << 4) as i8) >> 4).collect::<Vec<_>>())
+        }
         _ => Tensor::from_vec(t.shape().to_vec(), (0..n).map(nibble).collect::<Vec<_>>()),
     }
 }

@@ -77,7 +77,8 @@ fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let xl = ex.logical(n, 0)?;
     let mut y = ex.op("Cast", vec![xl], vec![("SrcT", ty(xd)?), ("DstT", ty(d)?)]);
     if Ex::has_input(n, 2) {
-        let zero_is_zero = ex.const_input(n, 2).map(|t| values_f64(t).map(|v| v.iter().all(|&z| z == 0.0))).transpose()?;
+        let zero_is_zero =
+            ex.const_input(n, 2).map(|t| values_f64(t).map(|v| v.iter().all(|&z| z == 0.0))).transpose()?;
         if zero_is_zero != Some(true) {
             let zp = per_axis(ex, n, 2, r, axis, d)?;
             y = ex.op_t("Sub", vec![y, zp], d)?;
@@ -114,7 +115,11 @@ fn dequantize_blocked(ex: &mut Ex<'_>, n: &Node, axis: usize, block: usize, xd: 
     let mut y = ex.op("Cast", vec![xr], vec![("SrcT", ty(xd)?), ("DstT", ty(d)?)]);
     let param = |ex: &mut Ex<'_>, i: usize| -> Result<Option<String>> {
         let Some(t) = ex.const_input(n, i).cloned() else {
-            return if Ex::has_input(n, i) { Err(unsupported(n, "blocked quantization with run-time scales")) } else { Ok(None) };
+            return if Ex::has_input(n, i) {
+                Err(unsupported(n, "blocked quantization with run-time scales"))
+            } else {
+                Ok(None)
+            };
         };
         if t.numel() != split_scale.iter().product::<usize>() {
             return Err(unsupported(n, "blocked scales of an unexpected shape"));
@@ -205,5 +210,94 @@ pub(crate) const RULES: &[Rule] = &[
         tf: "RealDiv + Round + AddV2 + ClipByValue + Cast",
         notes: "int8/uint8/int16/uint16/int32, per-tensor and per-axis; saturate=1",
         build: quantize,
+    },
+];
+
+/// `DynamicQuantizeLinear`: uint8 with the scale and zero point from the
+/// range of `x` widened to include 0, as the ONNX reference computes them.
+fn dynamic_quantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let xl = ex.logical(n, 0)?;
+    let flat = ex.ints(&[-1], DType::I32)?;
+    let xf = ex.op("Reshape", vec![xl.clone(), flat], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)]);
+    let axis = ex.ints(&[0], DType::I32)?;
+    let red = |ex: &mut Ex<'_>, op: &str, t: String, a: String| -> Result<String> {
+        Ok(ex.op(
+            op,
+            vec![t, a],
+            vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", super::bool_attr(false))],
+        ))
+    };
+    let lo = red(ex, "Min", xf.clone(), axis.clone())?;
+    let hi = red(ex, "Max", xf, axis)?;
+    let zero = ex.scalar(0.0, d)?;
+    let lo = ex.op_t("Minimum", vec![lo, zero.clone()], d)?;
+    let hi = ex.op_t("Maximum", vec![hi, zero.clone()], d)?;
+    let range = ex.op_t("Sub", vec![hi, lo.clone()], d)?;
+    let qmax = ex.scalar(255.0, d)?;
+    let scale = ex.op_t("RealDiv", vec![range, qmax.clone()], d)?;
+    let neg_lo = ex.op_t("Sub", vec![zero.clone(), lo], d)?;
+    let zp = ex.op_t("RealDiv", vec![neg_lo, scale.clone()], d)?;
+    let zp = ex.op_t("Round", vec![zp], d)?;
+    let zp = ex.op("ClipByValue", vec![zp, zero.clone(), qmax.clone()], vec![("T", ty(d)?)]);
+    let q = ex.op_t("RealDiv", vec![xl, scale.clone()], d)?;
+    let q = ex.op_t("Round", vec![q], d)?;
+    let q = ex.op_t("AddV2", vec![q, zp.clone()], d)?;
+    let q = ex.op("ClipByValue", vec![q, zero, qmax], vec![("T", ty(d)?)]);
+    let to_u8 = |ex: &mut Ex<'_>, t: String| -> Result<String> {
+        Ok(ex.op("Cast", vec![t], vec![("SrcT", ty(d)?), ("DstT", ty(DType::U8)?)]))
+    };
+    let y = to_u8(ex, q)?;
+    let zp = to_u8(ex, zp)?;
+    ex.bind(n, 0, y);
+    ex.bind(n, 1, scale);
+    ex.bind(n, 2, zp);
+    Ok(())
+}
+
+/// `MatMulInteger`: both operands widened to int32 less their zero points,
+/// then an int32 matrix product. A per-row zero point of `A` is reshaped
+/// to `[M, 1]`.
+fn matmul_integer(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let mut ops = Vec::new();
+    for (i, zi) in [(0usize, 2usize), (1, 3)] {
+        let name = ex.in_name(n, i)?;
+        let d = ex.dtype(name)?;
+        let t = ex.logical(n, i)?;
+        let mut t = ex.op("Cast", vec![t], vec![("SrcT", ty(d)?), ("DstT", ty(DType::I32)?)]);
+        if Ex::has_input(n, zi) {
+            let zname = ex.in_name(n, zi)?;
+            let zd = ex.dtype(zname)?;
+            let z = ex.logical(n, zi)?;
+            let mut z = ex.op("Cast", vec![z], vec![("SrcT", ty(zd)?), ("DstT", ty(DType::I32)?)]);
+            if i == 0 && ex.rank(zname) == Some(1) {
+                let s = ex.ints(&[-1, 1], DType::I32)?;
+                z = ex.op("Reshape", vec![z, s], vec![("T", ty(DType::I32)?), ("Tshape", ty(DType::I32)?)]);
+            }
+            t = ex.op_t("Sub", vec![t, z], DType::I32)?;
+        }
+        ops.push(t);
+    }
+    let (ra, rb) = (ex.rank(ex.in_name(n, 0)?), ex.rank(ex.in_name(n, 1)?));
+    let op = if ra == Some(2) && rb == Some(2) { "MatMul" } else { "BatchMatMulV2" };
+    let y = ex.op_t(op, ops, DType::I32)?;
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// The rules of the dynamic-quantization ops.
+pub(crate) const DYNAMIC_RULES: &[Rule] = &[
+    Rule {
+        onnx: "DynamicQuantizeLinear",
+        tf: "Min/Max + RealDiv + Round + ClipByValue + Cast",
+        notes: "uint8, range widened to include 0",
+        build: dynamic_quantize,
+    },
+    Rule {
+        onnx: "MatMulInteger",
+        tf: "Cast + Sub + MatMul/BatchMatMulV2 (int32)",
+        notes: "zero points per tensor, per row of A, per column of B",
+        build: matmul_integer,
     },
 ];
