@@ -484,25 +484,7 @@ pub(crate) fn tensor(t: TensorProto) -> AttrValue {
     AttrValue { value: Some(attr_value::Value::Tensor(t)) }
 }
 
-/// A scalar tensor of `dtype` holding `v`.
-pub(crate) fn scalar_tensor(v: f64, dtype: DType) -> Result<Tensor> {
-    Ok(match dtype {
-        DType::F32 => Tensor::scalar(v as f32),
-        DType::F64 => Tensor::scalar(v),
-        DType::F16 => Tensor::scalar(half::f16::from_f64(v)),
-        DType::BF16 => Tensor::scalar(half::bf16::from_f64(v)),
-        DType::I8 => Tensor::scalar(v as i8),
-        DType::U8 => Tensor::scalar(v as u8),
-        DType::I16 => Tensor::scalar(v as i16),
-        DType::U16 => Tensor::scalar(v as u16),
-        DType::I32 => Tensor::scalar(v as i32),
-        DType::U32 => Tensor::scalar(v as u32),
-        DType::I64 => Tensor::scalar(v as i64),
-        DType::U64 => Tensor::scalar(v as u64),
-        DType::Bool => Tensor::from_bools(vec![], &[v != 0.0])?,
-        d => return Err(Error::invalid(format!("no scalar constant of {d}"))),
-    })
-}
+pub(crate) use ir::build::scalar_tensor;
 
 /// A 4-bit tensor widened to 8 bits (TensorFlow's int4 kernels are few;
 /// an int8 constant + `Cast` keeps the file small and runs everywhere).

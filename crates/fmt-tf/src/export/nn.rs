@@ -498,6 +498,86 @@ fn einsum(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// `Resize` of the two spatial axes of an NCHW tensor, NHWC in TF: the
+/// coordinate modes TF's kernels implement (bilinear: half_pixel,
+/// pytorch_half_pixel, align_corners, asymmetric; nearest: half_pixel or
+/// align_corners rounding half up, asymmetric flooring).
+fn resize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    need_rank4(ex, n, x)?;
+    let d = ex.dtype(x)?;
+    let mode = n.attr_str("mode", "nearest")?.to_string();
+    let coord = n.attr_str("coordinate_transformation_mode", "half_pixel")?.to_string();
+    let nearest = n.attr_str("nearest_mode", "round_prefer_floor")?.to_string();
+    if n.attr_int("antialias", 0)? != 0 {
+        return Err(unsupported(n, "antialias"));
+    }
+    if n.attr_ints("axes")?.is_some() {
+        return Err(unsupported(n, "Resize axes"));
+    }
+    // Output H and W: from the output's static shape, else sizes/scales.
+    let out = ex.out_name(n, 0);
+    let hw = match ex.dims(out) {
+        Some(dd) if dd.len() == 4 && dd[2].is_some() && dd[3].is_some() => {
+            [dd[2].unwrap_or(0) as i64, dd[3].unwrap_or(0) as i64]
+        }
+        _ => {
+            let sizes = if Ex::has_input(n, 3) { ex.const_ints(n, 3)? } else { None };
+            let xd = ex.dims(x).unwrap_or_default();
+            match (sizes, ex.const_input(n, 2).map(|t| t.to_f64s()).transpose()?) {
+                (Some(s), _) if s.len() == 4 => [s[2], s[3]],
+                (_, Some(sc)) if sc.len() == 4 && xd.len() == 4 && xd[2].is_some() && xd[3].is_some() => [
+                    (xd[2].unwrap_or(0) as f64 * sc[2]).floor() as i64,
+                    (xd[3].unwrap_or(0) as f64 * sc[3]).floor() as i64,
+                ],
+                _ => return Err(unsupported(n, "a Resize output size unknown at export")),
+            }
+        }
+    };
+    let (op, align, half) = match (mode.as_str(), coord.as_str(), nearest.as_str()) {
+        ("linear", "half_pixel" | "pytorch_half_pixel", _) => ("ResizeBilinear", false, true),
+        ("linear", "align_corners", _) => ("ResizeBilinear", true, false),
+        ("linear", "asymmetric", _) => ("ResizeBilinear", false, false),
+        ("nearest", "half_pixel", "round_prefer_ceil") => ("ResizeNearestNeighbor", false, true),
+        ("nearest", "align_corners", "round_prefer_ceil") => ("ResizeNearestNeighbor", true, false),
+        ("nearest", "asymmetric", "floor") => ("ResizeNearestNeighbor", false, false),
+        _ => return Err(unsupported(n, &format!("Resize mode {mode} with {coord}/{nearest}"))),
+    };
+    // TF derives the scale from the sizes; ONNX uses given scales as they are.
+    if let (Some(sc), Some(xd)) = (ex.const_input(n, 2).map(|t| t.to_f64s()).transpose()?, ex.dims(x))
+        && sc.len() == 4
+    {
+        for a in 0..2 {
+            if let Some(inp) = xd[2 + a]
+                && (inp as f64 * sc[2 + a] - hw[a] as f64).abs() > 1e-9
+            {
+                return Err(unsupported(n, "Resize scales that are not output/input size"));
+            }
+        }
+    }
+    if coord == "pytorch_half_pixel" && hw.contains(&1) {
+        return Err(unsupported(n, "pytorch_half_pixel to a size of 1"));
+    }
+    let mut xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    // ResizeBilinear computes in and returns f32.
+    let bilinear = op == "ResizeBilinear";
+    if bilinear && d != DType::F32 {
+        xt = ex.op("Cast", vec![xt], vec![("SrcT", ty(d)?), ("DstT", ty(DType::F32)?)]);
+    }
+    let size = ex.ints(&hw, DType::I32)?;
+    let t = if bilinear { DType::F32 } else { d };
+    let mut y = ex.op(
+        op,
+        vec![xt, size],
+        vec![("T", ty(t)?), ("align_corners", bool_attr(align)), ("half_pixel_centers", bool_attr(half))],
+    );
+    if bilinear && d != DType::F32 {
+        y = ex.op("Cast", vec![y], vec![("SrcT", ty(DType::F32)?), ("DstT", ty(d)?)]);
+    }
+    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    Ok(())
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
     Rule {
@@ -556,6 +636,13 @@ pub(crate) const RULES: &[Rule] = &[
         tf: "MaxPool (NHWC)",
         notes: "kernel, strides, pads (PadV2 with -inf), auto_pad, ceil_mode when exact; no Indices",
         build: max_pool,
+    },
+    Rule {
+        onnx: "Resize",
+        tf: "ResizeBilinear / ResizeNearestNeighbor (NHWC)",
+        notes: "2-D NCHW, static output size; linear: half_pixel, pytorch_half_pixel, align_corners, asymmetric; \
+                nearest: half_pixel/align_corners with round_prefer_ceil, asymmetric with floor",
+        build: resize,
     },
     Rule {
         onnx: "Softmax",
