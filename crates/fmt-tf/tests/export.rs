@@ -11,10 +11,11 @@ use ir::{ExportOptions, Exporter, Importer, Model};
 
 /// Fixtures expected not to export, with why. The test fails if one of them
 /// exports, so the list cannot go stale.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("ops_subgraph", "If/Loop bodies (StatelessIf/StatelessWhile) are not written yet"),
-    ("dtypes", "float8 e4m3fnuz/e5m2fnuz and other types TensorFlow lacks"),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[("dtypes", "float8 e4m3fnuz/e5m2fnuz and other types TensorFlow lacks")];
+
+/// Fixtures that export but that this crate's importer cannot read back
+/// (they run in TensorFlow through `run_tf.py`).
+const NOT_REIMPORTED: &[(&str, &str)] = &[("ops_subgraph", "the importer has no StatelessIf/StatelessWhile")];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -27,7 +28,21 @@ fn norm(s: &str) -> String {
 
 fn feeds(model: &Model, inputs: &[ir::Tensor]) -> Vec<(String, eval::Value)> {
     let real: Vec<_> = model.graph.inputs.iter().filter(|v| !model.graph.initializers.contains_key(&v.name)).collect();
-    real.iter().zip(inputs).map(|(v, t)| (v.name.clone(), eval::Value::Tensor(eval::from_ir(t).unwrap()))).collect()
+    real.iter()
+        .zip(inputs)
+        .map(|(v, t)| (v.name.clone(), eval::Value::Tensor(eval::from_ir(&declared(v, t)).unwrap())))
+        .collect()
+}
+
+/// `t` reshaped to `v`'s static shape when only the shape differs (a scalar
+/// stored as `[1]`).
+fn declared(v: &ir::ValueInfo, t: &ir::Tensor) -> ir::Tensor {
+    match v.shape().and_then(ir::Shape::as_fixed) {
+        Some(d) if d.iter().product::<u64>() as usize == t.numel() => {
+            t.reshaped(d.iter().map(|&x| x as usize).collect()).unwrap()
+        }
+        _ => t.clone(),
+    }
 }
 
 fn run(model: &Model, inputs: Vec<(String, eval::Value)>) -> HashMap<String, eval::Value> {
@@ -49,6 +64,9 @@ fn round_trip(name: &str, model: &Model, inputs: &[ir::Tensor]) -> ir::Result<f6
     for (exporter, importer, path) in cases {
         exporter.check(model)?;
         exporter.export(model, &path, &opts)?;
+        if NOT_REIMPORTED.iter().any(|r| r.0 == name) {
+            continue;
+        }
         let back = importer.import(&path, &Default::default()).unwrap_or_else(|e| panic!("{name}: re-import: {e}"));
         // Feed by normalized name: TF renames inputs to valid node names.
         let src_inputs = feeds(model, inputs);
@@ -228,7 +246,7 @@ fn write_tf_interop_jobs() {
             model.graph.inputs.iter().filter(|v| !model.graph.initializers.contains_key(&v.name)).collect();
         let mut ins = serde_json::Map::new();
         for (k, (v, t)) in real.iter().zip(&inputs).enumerate() {
-            let p = ir::tensor_file::write(&out.join(format!("{id}_in{k}")), "x", t).unwrap();
+            let p = ir::tensor_file::write(&out.join(format!("{id}_in{k}")), "x", &declared(v, t)).unwrap();
             ins.insert(v.name.clone(), p.to_string_lossy().into_owned().into());
         }
         let mut outs = serde_json::Map::new();

@@ -12,6 +12,7 @@
 //! NHWC activations from its first convolution to its head. The writers
 //! ([`write`]) turn the built nodes into a frozen GraphDef or a SavedModel.
 
+mod control;
 mod layout;
 mod math;
 mod nn;
@@ -51,6 +52,7 @@ pub fn rules() -> Vec<Rule> {
     v.extend_from_slice(reduce::RULES);
     v.extend_from_slice(quant::RULES);
     v.extend_from_slice(quant::DYNAMIC_RULES);
+    v.extend_from_slice(control::RULES);
     v.sort_by_key(|r| r.onnx);
     v
 }
@@ -117,6 +119,10 @@ pub(crate) struct Ex<'m> {
     transposes: HashMap<(String, Vec<usize>), String>,
     names: ir::NameGen,
     base: String,
+    /// Function bodies of `StatelessIf`/`StatelessWhile` nodes, nested ones included.
+    pub(crate) library: Vec<crate::generated::tensorflow::FunctionDef>,
+    /// Functions made so far (for unique names across nesting).
+    pub(crate) functions: usize,
 }
 
 impl<'m> Ex<'m> {
@@ -131,6 +137,11 @@ impl<'m> Ex<'m> {
             }
         }
         let consts = g.initializers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ex::with(model, types, consts)
+    }
+
+    /// A builder with the given facts and constants.
+    fn with(model: &'m Model, types: HashMap<String, ir::infer::Known>, consts: HashMap<String, Tensor>) -> Self {
         Ex {
             model,
             types,
@@ -141,7 +152,24 @@ impl<'m> Ex<'m> {
             transposes: HashMap::new(),
             names: ir::NameGen::default(),
             base: String::new(),
+            library: Vec::new(),
+            functions: 0,
         }
+    }
+
+    /// Runs the rule of every node, in order.
+    pub(crate) fn build_nodes(&mut self, nodes: &[Node]) -> Result<()> {
+        for node in nodes {
+            self.base = if node.name.is_empty() {
+                node.outputs.first().cloned().unwrap_or_default()
+            } else {
+                node.name.clone()
+            };
+            let rule =
+                rule_for(&node.op).ok_or_else(|| Error::invalid(format!("{}: no TensorFlow rule", node.describe())))?;
+            (rule.build)(self, node).map_err(|e| e.context(node.describe()))?;
+        }
+        Ok(())
     }
 
     /// The model's ONNX opset.
@@ -531,8 +559,13 @@ fn check_nodes<'g>(g: &'g Graph, bad: &mut Vec<(&'g str, &'g str, &'g str)>) {
     for n in &g.nodes {
         let canonical = ir::opset::is_canonical(&n.domain) && n.domain != ir::opset::ONNX_ML_DOMAIN;
         let has_subgraph = n.subgraphs().next().is_some();
-        if !canonical || has_subgraph || rule_for(&n.op).is_none() {
+        // Only If and Loop have a rule that writes bodies.
+        let body_ok = !has_subgraph || matches!(n.op.as_str(), "If" | "Loop");
+        if !canonical || !body_ok || rule_for(&n.op).is_none() {
             bad.push((&n.op, &n.domain, &n.name));
+        }
+        for sub in n.subgraphs() {
+            check_nodes(sub, bad);
         }
     }
 }
@@ -567,6 +600,7 @@ pub(crate) struct Port {
 /// The built graph: nodes, weights, inputs and outputs.
 pub(crate) struct Built {
     pub(crate) nodes: Vec<NodeDef>,
+    pub(crate) library: Vec<crate::generated::tensorflow::FunctionDef>,
     pub(crate) weights: Vec<Weight>,
     pub(crate) inputs: Vec<Port>,
     pub(crate) outputs: Vec<Port>,
@@ -619,13 +653,7 @@ pub(crate) fn build(model: &Model, opts: Options) -> Result<Built> {
         ex.values.insert(v.name.clone(), Val { t: name.clone(), perm: nhwc.then(|| layout::NHWC.to_vec()) });
         inputs.push(Port { key: v.name.clone(), tensor: format!("{name}:0"), dtype, dims: tf_dims });
     }
-    for node in &g.nodes {
-        ex.base =
-            if node.name.is_empty() { node.outputs.first().cloned().unwrap_or_default() } else { node.name.clone() };
-        let rule =
-            rule_for(&node.op).ok_or_else(|| Error::invalid(format!("{}: no TensorFlow rule", node.describe())))?;
-        (rule.build)(&mut ex, node).map_err(|e| e.context(node.describe()))?;
-    }
+    ex.build_nodes(&g.nodes)?;
     for v in &g.outputs {
         let dims = ex.dims(&v.name);
         let rank = ex.rank(&v.name);
@@ -646,7 +674,7 @@ pub(crate) fn build(model: &Model, opts: Options) -> Result<Built> {
         outputs.push(Port { key: v.name.clone(), tensor: format!("{name}:0"), dtype, dims: tf_dims });
     }
     prune(&mut ex, &outputs);
-    Ok(Built { nodes: ex.nodes, weights: ex.weights, inputs, outputs })
+    Ok(Built { nodes: ex.nodes, library: ex.library, weights: ex.weights, inputs, outputs })
 }
 
 /// Drops nodes no output depends on (constants a rule folded), keeping order.

@@ -100,7 +100,7 @@ fn dequantize_blocked(ex: &mut Ex<'_>, n: &Node, axis: usize, block: usize, xd: 
         .dims(x)
         .and_then(|v| v.into_iter().map(|d| d.map(|d| d as usize)).collect::<Option<Vec<_>>>())
         .ok_or_else(|| unsupported(n, "blocked quantization of a value of unknown shape"))?;
-    if dims[axis] % block != 0 {
+    if !dims[axis].is_multiple_of(block) {
         return Err(unsupported(n, "blocked quantization with a partial last block"));
     }
     let blocks = dims[axis] / block;

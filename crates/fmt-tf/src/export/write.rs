@@ -67,7 +67,7 @@ fn frozen_graph(built: Built) -> Result<GraphDef> {
     Ok(GraphDef {
         node: nodes,
         versions: Some(VersionDef { producer: PRODUCER, ..VersionDef::default() }),
-        library: None,
+        library: library(built.library),
     })
 }
 
@@ -175,7 +175,7 @@ fn free_prefix(nodes: &[NodeDef], base: &str) -> String {
 }
 
 fn write_saved_model(built: Built, dir: &Path, options: &ExportOptions) -> Result<Vec<(PathBuf, u64)>> {
-    let Built { mut nodes, weights, inputs, outputs } = built;
+    let Built { mut nodes, library: functions, weights, inputs, outputs } = built;
     let prefix = dir.join("variables").join("variables");
     let mut bundle = BundleWriter::create(&prefix)?;
     options.progress.begin("writing variables", weights.iter().map(|w| w.tensor.byte_len() as u64).sum());
@@ -280,7 +280,7 @@ fn write_saved_model(built: Built, dir: &Path, options: &ExportOptions) -> Resul
         graph_def: Some(GraphDef {
             node: nodes,
             versions: Some(VersionDef { producer: PRODUCER, ..VersionDef::default() }),
-            library: None,
+            library: library(functions),
         }),
         saver_def: saver,
         signature_def: [("serving_default".to_string(), signature)].into_iter().collect(),
@@ -292,6 +292,13 @@ fn write_saved_model(built: Built, dir: &Path, options: &ExportOptions) -> Resul
     std::fs::write(&pb, &bytes).map_err(|e| Error::io(&pb, e))?;
     files.insert(0, (pb, bytes.len() as u64));
     Ok(files)
+}
+
+/// The function library, if there are functions.
+fn library(
+    functions: Vec<crate::generated::tensorflow::FunctionDef>,
+) -> Option<crate::generated::tensorflow::FunctionDefLibrary> {
+    (!functions.is_empty()).then_some(crate::generated::tensorflow::FunctionDefLibrary { function: functions })
 }
 
 /// A signature key: TF exposes them as Python keyword arguments, so
