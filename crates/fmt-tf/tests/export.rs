@@ -283,3 +283,50 @@ fn write_tf_interop_jobs() {
     }
     std::fs::write(out.join("jobs.json"), serde_json::to_string_pretty(&jobs).unwrap()).unwrap();
 }
+
+/// The `dtypes` fixture (constants of every dtype through `Identity` and
+/// `Cast`), cut to the outputs whose dtype TensorFlow has (4-bit types are
+/// widened to 8 bits, so they are left out too): every value comes back
+/// bit for bit from both formats.
+#[test]
+fn every_tensorflow_dtype_round_trips() {
+    let mut model = fmt_onnx::OnnxImporter.import(&fixtures().join("onnx/dtypes/model.onnx"), &Default::default()).unwrap();
+    let keep = |d: Option<ir::DType>| {
+        d.is_some_and(|d| fmt_tf::dtype::from_ir(d).is_some() && !matches!(d, ir::DType::I4 | ir::DType::U4))
+    };
+    let before = model.graph.outputs.len();
+    model.graph.outputs.retain(|o| keep(o.dtype()));
+    model.graph.remove_dead_nodes();
+    model.graph.remove_unused_initializers();
+    let kept = model.graph.outputs.len();
+    assert!(kept >= 35 && kept < before, "{kept} of {before} outputs kept");
+    let worst = round_trip("dtypes", &model, &[]).unwrap();
+    assert_eq!(worst, 0.0);
+}
+
+#[test]
+fn a_failed_export_keeps_the_previous_saved_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fmt_onnx::OnnxImporter.import(&fixtures().join("onnx/mlp/model.onnx"), &Default::default()).unwrap();
+    let target = dir.path().join("sm");
+    fmt_tf::SavedModelExporter.export(&good, &target, &ExportOptions::default()).unwrap();
+    let pb = std::fs::read(target.join("saved_model.pb")).unwrap();
+    // Passes check() (Selu has a rule) but fails while writing: TF's Selu has fixed constants.
+    let mut g = ir::Graph::default();
+    g.inputs.push(ir::ValueInfo::tensor("x", ir::DType::F32, ir::Shape::fixed(&[2])));
+    g.nodes.push(ir::Node::new("Selu", ["x"], ["y"]).with_attr("alpha", ir::Attribute::Float(2.0)));
+    g.outputs.push(ir::ValueInfo::tensor("y", ir::DType::F32, ir::Shape::fixed(&[2])));
+    let bad = Model::new(g);
+    fmt_tf::SavedModelExporter.check(&bad).unwrap();
+    let e = fmt_tf::SavedModelExporter.export(&bad, &target, &ExportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("Selu"), "{e}");
+    assert!(fmt_tf::FrozenExporter.export(&bad, &dir.path().join("m.pb"), &ExportOptions::default()).is_err());
+    assert_eq!(std::fs::read(target.join("saved_model.pb")).unwrap(), pb);
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("sm")], "leftovers: {names:?}");
+    // Overwriting with a good model replaces the folder whole.
+    fmt_tf::SavedModelExporter.export(&good, &target, &ExportOptions::default()).unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1);
+    fmt_tf::SavedModelImporter.import(&target, &Default::default()).unwrap();
+}
