@@ -281,6 +281,28 @@ fn write_tf_interop_jobs() {
             }));
         }
     }
+    // The NHWC interface (`-O output-layout=nhwc`) of the CNN fixtures: inputs transposed.
+    for name in ["cnn_bn_residual", "resnet_tiny_ts", "dynamic_batch", "cnn_dynamo_default"] {
+        let d = fixtures().join(format!("onnx/{name}"));
+        let model = fmt_onnx::OnnxImporter.import(&d.join("model.onnx"), &Default::default()).unwrap();
+        let x = ir::tensor_file::read_npy(&d.join("input_0.npy")).unwrap().permuted(&[0, 2, 3, 1]).unwrap();
+        let inp = ir::tensor_file::write(&out.join(format!("{name}_nhwc_in0")), "x", &x).unwrap();
+        let mut opts = ExportOptions::default();
+        opts.format_options.insert("output-layout".into(), "nhwc".into());
+        let path = out.join(format!("{name}_nhwc.pb"));
+        fmt_tf::FrozenExporter.export(&model, &path, &opts).unwrap();
+        let outs: serde_json::Map<String, serde_json::Value> = model
+            .graph
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (v.name.clone(), d.join(format!("output_{k}.npy")).to_string_lossy().into_owned().into()))
+            .collect();
+        jobs.push(serde_json::json!({
+            "id": format!("{name}_nhwc_interface/frozen"), "kind": "frozen", "model": path.to_string_lossy(),
+            "inputs": {model.graph.inputs[0].name.clone(): inp.to_string_lossy()}, "outputs": outs, "rtol": 1e-5,
+        }));
+    }
     std::fs::write(out.join("jobs.json"), serde_json::to_string_pretty(&jobs).unwrap()).unwrap();
 }
 
