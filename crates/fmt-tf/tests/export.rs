@@ -312,7 +312,8 @@ fn write_tf_interop_jobs() {
 /// bit for bit from both formats.
 #[test]
 fn every_tensorflow_dtype_round_trips() {
-    let mut model = fmt_onnx::OnnxImporter.import(&fixtures().join("onnx/dtypes/model.onnx"), &Default::default()).unwrap();
+    let mut model =
+        fmt_onnx::OnnxImporter.import(&fixtures().join("onnx/dtypes/model.onnx"), &Default::default()).unwrap();
     let keep = |d: Option<ir::DType>| {
         d.is_some_and(|d| fmt_tf::dtype::from_ir(d).is_some() && !matches!(d, ir::DType::I4 | ir::DType::U4))
     };
@@ -351,4 +352,49 @@ fn a_failed_export_keeps_the_previous_saved_model() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 1);
     fmt_tf::SavedModelImporter.import(&target, &Default::default()).unwrap();
+}
+
+/// Weights past protobuf's 2 GiB limit: the frozen exporter refuses them
+/// up front with a pointer to the SavedModel (a sparse file, never read).
+#[test]
+fn frozen_graphs_over_2_gib_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    let n: usize = 550_000_000;
+    std::fs::File::create(&big).unwrap().set_len((n * 4) as u64).unwrap();
+    let w = ir::Tensor::from_raw(ir::DType::F32, vec![n], ir::Buffer::map_file(&big).unwrap()).unwrap();
+    let mut g = ir::Graph::default();
+    g.inputs.push(ir::ValueInfo::tensor("x", ir::DType::F32, ir::Shape::fixed(&[n as u64])));
+    g.initializers.insert("w".into(), w);
+    g.nodes.push(ir::Node::new("Add", ["x", "w"], ["y"]));
+    g.outputs.push(ir::ValueInfo::tensor("y", ir::DType::F32, ir::Shape::fixed(&[n as u64])));
+    let e =
+        fmt_tf::FrozenExporter.export(&Model::new(g), &dir.path().join("m.pb"), &ExportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("SavedModel"), "{e}");
+    assert!(!dir.path().join("m.pb").exists());
+}
+
+/// A SavedModel with 2.2 GB of weights (a sparse file) is streamed into its
+/// bundle and read back; ignored by default for its disk use
+/// (`cargo test -p fmt-tf --test export -- --ignored`).
+#[test]
+#[ignore]
+fn saved_models_over_2_gib_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    let n: usize = 550_000_000;
+    std::fs::File::create(&big).unwrap().set_len((n * 4) as u64).unwrap();
+    let w = ir::Tensor::from_raw(ir::DType::F32, vec![n], ir::Buffer::map_file(&big).unwrap()).unwrap();
+    let mut g = ir::Graph::default();
+    g.inputs.push(ir::ValueInfo::tensor("x", ir::DType::F32, ir::Shape::fixed(&[n as u64])));
+    g.initializers.insert("w".into(), w);
+    g.nodes.push(ir::Node::new("Add", ["x", "w"], ["y"]));
+    g.outputs.push(ir::ValueInfo::tensor("y", ir::DType::F32, ir::Shape::fixed(&[n as u64])));
+    let target = dir.path().join("sm");
+    let report = fmt_tf::SavedModelExporter.export(&Model::new(g), &target, &ExportOptions::default()).unwrap();
+    assert!(report.bytes_written() > 2_200_000_000);
+    let b = fmt_tf::bundle::Bundle::open(&target.join("variables/variables")).unwrap();
+    let key = b.keys().next().unwrap().to_string();
+    b.verify(&key).unwrap();
+    assert_eq!(b.get(&key).unwrap().shape(), &[n]);
 }

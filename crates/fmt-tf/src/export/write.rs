@@ -25,6 +25,10 @@ use crate::generated::tensorflow::{
 /// The GraphDef version written (TensorFlow 2.21's `GRAPH_DEF_VERSION`).
 const PRODUCER: i32 = 2474;
 
+/// Weights a frozen GraphDef can hold: protobuf messages end at 2 GiB, and
+/// the graph's nodes need some of that.
+const FROZEN_LIMIT: u64 = (2 << 30) - (64 << 20);
+
 /// Writes frozen GraphDefs (`tf-frozen`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FrozenExporter;
@@ -44,6 +48,14 @@ impl ir::Exporter for FrozenExporter {
 
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
         let built = build(model, Options::from(options)?)?;
+        let weight_bytes: u64 = built.weights.iter().map(|w| w.tensor.byte_len() as u64).sum();
+        if weight_bytes > FROZEN_LIMIT {
+            return Err(Error::invalid(format!(
+                "{}: {weight_bytes} bytes of weights do not fit a frozen GraphDef (protobuf's 2 GiB limit); \
+                 write a SavedModel (format tf) instead",
+                path.display()
+            )));
+        }
         let graph = frozen_graph(built)?;
         let bytes = graph.encode_to_vec();
         let mut file = ir::io::AtomicFile::create(path)?;
