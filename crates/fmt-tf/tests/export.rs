@@ -398,3 +398,42 @@ fn saved_models_over_2_gib_stream() {
     b.verify(&key).unwrap();
     assert_eq!(b.get(&key).unwrap().shape(), &[n]);
 }
+
+/// With `TF_EXPORT_MODELS` naming a folder of `NAME.onnx` + `NAME_ref.npy`
+/// + `x.npy` (real-size models made outside the repo), exports each both
+/// ways, prints the activation transposes and writes `jobs.json` there.
+#[test]
+fn export_real_models() {
+    let Some(dir) = std::env::var_os("TF_EXPORT_MODELS").map(PathBuf::from) else { return };
+    let mut jobs = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|_| true))
+        .collect();
+    names.retain(|n| dir.join(format!("{n}.onnx")).exists());
+    names.sort();
+    names.dedup();
+    for name in names {
+        let model = fmt_onnx::OnnxImporter.import(&dir.join(format!("{name}.onnx")), &Default::default()).unwrap();
+        let pb = dir.join(format!("{name}.pb"));
+        let sm = dir.join(format!("{name}_saved"));
+        let t0 = std::time::Instant::now();
+        if let Err(e) = fmt_tf::FrozenExporter.export(&model, &pb, &ExportOptions::default()) {
+            eprintln!("{name}: {e}");
+            continue;
+        }
+        let t1 = t0.elapsed();
+        fmt_tf::SavedModelExporter.export(&model, &sm, &ExportOptions::default()).unwrap();
+        eprintln!("{name}: frozen in {t1:?}, activation transposes {:?}", activation_transposes(&pb));
+        let input = model.graph.inputs[0].name.clone();
+        let output = model.graph.outputs[0].name.clone();
+        for (kind, path) in [("frozen", &pb), ("saved_model", &sm)] {
+            jobs.push(serde_json::json!({
+                "id": format!("{name}/{kind}"), "kind": kind, "model": path.to_string_lossy(),
+                "inputs": {input.clone(): dir.join("x.npy").to_string_lossy()},
+                "outputs": {output.clone(): dir.join(format!("{name}_ref.npy")).to_string_lossy()}, "rtol": 1e-5,
+            }));
+        }
+    }
+    std::fs::write(dir.join("jobs.json"), serde_json::to_string_pretty(&jobs).unwrap()).unwrap();
+}

@@ -89,6 +89,21 @@ fn cases() -> Vec<Case> {
             )],
             vec![("w", w(8, 1, 3, 3))],
         ),
+        // TF's oneDNN remapper aborts on EXPLICIT depthwise + BiasAdd: SAME or PadV2 instead.
+        case(
+            "conv_depthwise_bias_explicit_pads",
+            &[1, 4, 8, 8],
+            vec![
+                conv("d", &["x", "w", "b"], vec![("group", Attribute::Int(4)), ("pads", ints(&[1, 1, 1, 1]))]),
+                Node::new("Relu", ["d"], ["r"]),
+                conv(
+                    "y",
+                    &["r", "w2", "b2"],
+                    vec![("group", Attribute::Int(8)), ("pads", ints(&[1, 1, 1, 1])), ("strides", ints(&[2, 2]))],
+                ),
+            ],
+            vec![("w", w(8, 1, 3, 16)), ("b", rand(&[8], 17)), ("w2", w(8, 1, 3, 18)), ("b2", rand(&[8], 19))],
+        ),
         case(
             "conv_grouped_then_softmax_axis1",
             &[1, 4, 6, 6],

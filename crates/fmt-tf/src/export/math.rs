@@ -201,6 +201,12 @@ fn mean(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 
 fn identity(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let name = ex.in_name(n, 0)?;
+    // A constant stays one (exporters dedup weights through Identity), so
+    // that its readers can still permute or fold it.
+    if let Some(t) = ex.const_value(name).cloned() {
+        ex.bind_const(n, t);
+        return Ok(());
+    }
     let v = ex.val(name)?;
     // No node: the output is the same tensor in the same layout.
     ex.bind_perm(n, 0, v.t, v.perm);

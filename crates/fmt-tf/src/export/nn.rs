@@ -78,6 +78,19 @@ fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
     Ok(Window { strides, dilations, padding, pads })
 }
 
+/// Whether explicit `pads` are what TF's SAME computes (static sizes only).
+fn same_pads(ex: &Ex<'_>, x: &str, kernel: [i64; 2], w: &Window) -> bool {
+    let Some(dims) = ex.dims(x) else { return false };
+    (0..2).all(|a| {
+        let Some(size) = dims.get(2 + a).copied().flatten() else { return false };
+        let size = size as i64;
+        let out = (size + w.strides[a] - 1) / w.strides[a];
+        let eff = (kernel[a] - 1) * w.dilations[a] + 1;
+        let total = ((out - 1) * w.strides[a] + eff - size).max(0);
+        w.pads[2 * a] == total / 2 && w.pads[2 * a + 1] == total - total / 2
+    })
+}
+
 fn window_attrs(w: &Window, attrs: &mut Vec<(&'static str, super::AttrValue)>) {
     attrs.push(("padding", str_attr(w.padding)));
     attrs.push(("data_format", str_attr("NHWC")));
@@ -110,13 +123,31 @@ fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (o, i_per_group) = (wdim(0)? as i64, wdim(1)? as i64);
     let kernel = [wdim(2)? as i64, wdim(3)? as i64];
     let group = n.attr_int("group", 1)?;
-    let win = window(ex, n, kernel, x)?;
-    let xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let mut win = window(ex, n, kernel, x)?;
+    let mut xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let depthwise = group > 1 && i_per_group == 1 && o % group == 0;
+    if depthwise && win.padding == "EXPLICIT" {
+        // TF 2.21's oneDNN remapper aborts the process on a depthwise conv
+        // with EXPLICIT padding followed by BiasAdd: use SAME when the pads
+        // are SAME's, else pad first.
+        if same_pads(ex, x, kernel, &win) {
+            win.padding = "SAME";
+        } else {
+            let p = win.pads;
+            let paddings = ex.constant(&ir::Tensor::from_vec(
+                vec![4, 2],
+                vec![0i32, 0, p[0] as i32, p[1] as i32, p[2] as i32, p[3] as i32, 0, 0],
+            )?)?;
+            let zero = ex.scalar(0.0, d)?;
+            xt = ex.op("PadV2", vec![xt, paddings, zero], vec![("T", ty(d)?), ("Tpaddings", ty(DType::I32)?)]);
+            win.padding = "VALID";
+        }
+    }
     let hwio = ex.in_layout_of(w, &[2, 3, 1, 0])?;
     let mut attrs = vec![("T", ty(d)?), ("strides", ints_attr(&[1, win.strides[0], win.strides[1], 1]))];
     attrs.push(("dilations", ints_attr(&[1, win.dilations[0], win.dilations[1], 1])));
     window_attrs(&win, &mut attrs);
-    let y = if group > 1 && i_per_group == 1 && o % group == 0 {
+    let y = if depthwise {
         // Depthwise: filter [kh, kw, C, multiplier]; O = c * multiplier + m.
         let shape = ex.ints(&[kernel[0], kernel[1], group, o / group], DType::I32)?;
         let f = match ex.const_value(w).cloned() {
