@@ -399,8 +399,8 @@ fn saved_models_over_2_gib_stream() {
     assert_eq!(b.get(&key).unwrap().shape(), &[n]);
 }
 
-/// With `TF_EXPORT_MODELS` naming a folder of `NAME.onnx` + `NAME_ref.npy`
-/// + `x.npy` (real-size models made outside the repo), exports each both
+/// With `TF_EXPORT_MODELS` naming a folder of `NAME.onnx`, `NAME_ref.npy`
+/// and `x.npy` (real-size models made outside the repo), exports each both
 /// ways, prints the activation transposes and writes `jobs.json` there.
 #[test]
 fn export_real_models() {
@@ -408,7 +408,7 @@ fn export_real_models() {
     let mut jobs = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
-        .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|_| true))
+        .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     names.retain(|n| dir.join(format!("{n}.onnx")).exists());
     names.sort();
