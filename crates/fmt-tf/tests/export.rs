@@ -400,7 +400,7 @@ fn saved_models_over_2_gib_stream() {
 }
 
 /// With `TF_EXPORT_MODELS` naming a folder of `NAME.onnx`, `NAME_ref.npy`
-/// and `x.npy` (real-size models made outside the repo), exports each both
+/// and `x.npy` (or `NAME_x.npy`) (real-size models made outside the repo), exports each both
 /// ways, prints the activation transposes and writes `jobs.json` there.
 #[test]
 fn export_real_models() {
@@ -427,10 +427,13 @@ fn export_real_models() {
         eprintln!("{name}: frozen in {t1:?}, activation transposes {:?}", activation_transposes(&pb));
         let input = model.graph.inputs[0].name.clone();
         let output = model.graph.outputs[0].name.clone();
+        // The model's own input if it has one (`NAME_x.npy`), else the shared `x.npy`.
+        let own = dir.join(format!("{name}_x.npy"));
+        let x = if own.exists() { own } else { dir.join("x.npy") };
         for (kind, path) in [("frozen", &pb), ("saved_model", &sm)] {
             jobs.push(serde_json::json!({
                 "id": format!("{name}/{kind}"), "kind": kind, "model": path.to_string_lossy(),
-                "inputs": {input.clone(): dir.join("x.npy").to_string_lossy()},
+                "inputs": {input.clone(): x.to_string_lossy()},
                 "outputs": {output.clone(): dir.join(format!("{name}_ref.npy")).to_string_lossy()}, "rtol": 1e-5,
             }));
         }

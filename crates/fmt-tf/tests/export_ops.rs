@@ -203,6 +203,20 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "gather_elements_constant_of_shape",
+            &[3, 4],
+            vec![
+                Node::new("GatherElements", ["x", "gi"], ["g"]).with_attr("axis", Attribute::Int(1)),
+                Node::new("ConstantOfShape", ["cs"], ["c"])
+                    .with_attr("value", Attribute::Tensor(Tensor::from_vec(vec![1], vec![2.0f32]).unwrap())),
+                Node::new("Mul", ["g", "c"], ["y"]),
+            ],
+            vec![
+                ("gi", Tensor::from_vec(vec![3, 2], vec![0i64, -1, 3, 2, -4, 1]).unwrap()),
+                ("cs", Tensor::from_vec(vec![2], vec![3i64, 2]).unwrap()),
+            ],
+        ),
+        case(
             "einsum_where_split",
             &[2, 3, 4],
             vec![

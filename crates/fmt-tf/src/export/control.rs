@@ -90,6 +90,7 @@ const OUTPUT_ARGS: &[(&str, &[&str])] = &[
     ("Mul", &["z"]),
     ("Neg", &["y"]),
     ("NotEqual", &["z"]),
+    ("Pack", &["output"]),
     ("PadV2", &["output"]),
     ("Pow", &["z"]),
     ("Prod", &["output"]),

@@ -391,8 +391,14 @@ fn layer_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         return Err(unsupported(n, "LayerNormalization's mean/inv_std_dev outputs"));
     }
     let eps = f64::from(n.attr_float("epsilon", 1e-5)?);
+    // Runs in the input's layout when the normalized axes are its trailing
+    // physical axes in order (scale and bias broadcast on them as they are).
+    let v = ex.val(x)?;
+    let p = v.perm.clone().unwrap_or_else(|| layout::identity(r as usize));
+    let tail: Vec<usize> = (axis as usize..r as usize).collect();
+    let in_layout = p.ends_with(&tail);
+    let (xl, p) = if in_layout { (v.t, p) } else { (ex.logical(n, 0)?, layout::identity(r as usize)) };
     let axes: Vec<i64> = (axis..r).collect();
-    let xl = ex.logical(n, 0)?;
     let ax = ex.ints(&axes, DType::I32)?;
     let mattrs = vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", bool_attr(true))];
     let mean = ex.op("Mean", vec![xl.clone(), ax.clone()], mattrs.clone());
@@ -409,7 +415,7 @@ fn layer_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         let b = ex.logical(n, 2)?;
         y = ex.op_t("AddV2", vec![y, b], d)?;
     }
-    ex.bind(n, 0, y);
+    ex.bind_perm(n, 0, y, Some(p));
     Ok(())
 }
 
@@ -451,11 +457,29 @@ fn matmul(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let a = ex.in_name(n, 0)?;
     let d = ex.dtype(a)?;
     let (ra, rb) = (ex.rank(a), ex.rank(ex.in_name(n, 1)?));
-    let (xa, xb) = (ex.logical(n, 0)?, ex.logical(n, 1)?);
+    // An operand held with its last two axes swapped is read as is, with
+    // the product's transpose flag set instead of a Transpose.
+    let operand = |ex: &mut Ex<'_>, i: usize| -> Result<(String, bool)> {
+        let name = ex.in_name(n, i)?;
+        let r = ex.rank(name).unwrap_or(0);
+        if r >= 2 && !matches!(d, DType::C64 | DType::C128) {
+            let mut swapped = layout::identity(r);
+            swapped.swap(r - 2, r - 1);
+            if ex.perm_of(name).as_deref() == Some(&swapped[..]) {
+                return Ok((ex.val(name)?.t, true));
+            }
+        }
+        Ok((ex.logical(n, i)?, false))
+    };
+    let ((xa, ta), (xb, tb)) = (operand(ex, 0)?, operand(ex, 1)?);
     let y = if ra == Some(2) && rb == Some(2) {
-        ex.op("MatMul", vec![xa, xb], vec![("T", ty(d)?)])
+        ex.op(
+            "MatMul",
+            vec![xa, xb],
+            vec![("T", ty(d)?), ("transpose_a", bool_attr(ta)), ("transpose_b", bool_attr(tb))],
+        )
     } else {
-        ex.op("BatchMatMulV2", vec![xa, xb], vec![("T", ty(d)?)])
+        ex.op("BatchMatMulV2", vec![xa, xb], vec![("T", ty(d)?), ("adj_x", bool_attr(ta)), ("adj_y", bool_attr(tb))])
     };
     ex.bind(n, 0, y);
     Ok(())

@@ -362,6 +362,56 @@ impl CastLike for Tensor {
     }
 }
 
+/// `GatherElements` as `GatherNd`: the index of every output element is
+/// its own position with the `axis` coordinate replaced by the given index
+/// (negative ones wrapped); positions come from `Range`s broadcast to the
+/// indices' run-time shape.
+fn gather_elements(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = rank_of(ex, n, x)?;
+    let axis = norm_axis(n, n.attr_int("axis", 0)?, r)?;
+    let iname = ex.in_name(n, 1)?;
+    let id = ex.dtype(iname)?;
+    let xl = ex.logical(n, 0)?;
+    let mut il = ex.logical(n, 1)?;
+    if id != DType::I64 {
+        il = ex.op("Cast", vec![il], vec![("SrcT", ty(id)?), ("DstT", ty(DType::I64)?)]);
+    }
+    let dim = dim_of(ex, &xl, d, axis)?;
+    let zero = ex.scalar(0.0, DType::I64)?;
+    let neg = ex.op_t("Less", vec![il.clone(), zero], DType::I64)?;
+    let wrapped = ex.op_t("AddV2", vec![il.clone(), dim], DType::I64)?;
+    let il = ex.op_t("SelectV2", vec![neg, wrapped, il], DType::I64)?;
+    let shape = ex.op("Shape", vec![il.clone()], vec![("T", ty(DType::I64)?), ("out_type", ty(DType::I64)?)]);
+    let mut coords = Vec::new();
+    for i in 0..r {
+        if i == axis {
+            coords.push(il.clone());
+            continue;
+        }
+        let size = dim_of(ex, &il, DType::I64, i)?;
+        let empty = ex.ints(&[], DType::I32)?;
+        let limit = ex.op("Reshape", vec![size, empty], vec![("T", ty(DType::I64)?), ("Tshape", ty(DType::I32)?)]);
+        let (start, step) = (ex.scalar(0.0, DType::I64)?, ex.scalar(1.0, DType::I64)?);
+        let range = ex.op("Range", vec![start, limit, step], vec![("Tidx", ty(DType::I64)?)]);
+        let mut along = vec![1i64; r];
+        along[i] = -1;
+        let along = ex.ints(&along, DType::I64)?;
+        let col = reshape_to(ex, range, along, DType::I64, DType::I64)?;
+        coords.push(ex.op(
+            "BroadcastTo",
+            vec![col, shape.clone()],
+            vec![("T", ty(DType::I64)?), ("Tidx", ty(DType::I64)?)],
+        ));
+    }
+    let k = coords.len() as i64;
+    let stacked = ex.op("Pack", coords, vec![("T", ty(DType::I64)?), ("N", int_attr(k)), ("axis", int_attr(-1))]);
+    let y = ex.op("GatherNd", vec![xl, stacked], vec![("Tparams", ty(d)?), ("Tindices", ty(DType::I64)?)]);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
 fn gather_nd(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     if n.attr_int("batch_dims", 0)? != 0 {
         return Err(unsupported(n, "GatherND batch_dims ≠ 0"));
@@ -378,8 +428,25 @@ fn shape_op(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.in_name(n, 0)?;
     let d = ex.dtype(x)?;
     let r = rank_of(ex, n, x)? as i64;
-    let xl = ex.logical(n, 0)?;
-    let mut y = ex.op("Shape", vec![xl], vec![("T", ty(d)?), ("out_type", ty(DType::I64)?)]);
+    // The shape of the tensor as held, reordered to the logical axes: no
+    // Transpose just to read a shape.
+    let v = ex.val(x)?;
+    let mut y = ex.op("Shape", vec![v.t], vec![("T", ty(d)?), ("out_type", ty(DType::I64)?)]);
+    if let Some(p) = v.perm.filter(|p| !layout::is_identity(p)) {
+        let order: Vec<i64> = (0..r as usize).map(|a| layout::physical_axis(&p, a) as i64).collect();
+        let idx = ex.ints(&order, DType::I64)?;
+        let zero = ex.constant(&Tensor::scalar(0i64))?;
+        y = ex.op(
+            "GatherV2",
+            vec![y, idx, zero],
+            vec![
+                ("Tparams", ty(DType::I64)?),
+                ("Tindices", ty(DType::I64)?),
+                ("Taxis", ty(DType::I64)?),
+                ("batch_dims", int_attr(0)),
+            ],
+        );
+    }
     let start = n.attr_int("start", 0)?;
     let end = n.attr_int("end", r)?;
     let fix = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
@@ -430,11 +497,9 @@ fn constant_of_shape(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     if let Some(dims) = ex.const_ints(n, 0)? {
         // Static: fold into one constant when small, else Fill.
         let numel: i64 = dims.iter().product();
-        if numel <= 4096 {
-            let one = value.to_f64s()?.first().copied().unwrap_or(0.0);
-            let t = super::scalar_tensor(one, d)?;
+        if (0..=4096).contains(&numel) && dims.iter().all(|&x| x >= 0) {
             let v: Vec<usize> = dims.iter().map(|&x| x as usize).collect();
-            let filled = broadcast_scalar(&t, v)?;
+            let filled = broadcast_scalar(&scalar, v)?;
             ex.bind_const(n, filled);
             return Ok(());
         }
@@ -589,6 +654,12 @@ pub(crate) const RULES: &[Rule] = &[
         tf: "GatherV2",
         notes: "axis; negative indices wrapped (constant or SelectV2)",
         build: gather,
+    },
+    Rule {
+        onnx: "GatherElements",
+        tf: "GatherNd of Range/BroadcastTo coordinates + Pack",
+        notes: "axis; negative indices wrapped",
+        build: gather_elements,
     },
     Rule { onnx: "GatherND", tf: "GatherNd", notes: "batch_dims 0", build: gather_nd },
     Rule {
