@@ -114,6 +114,30 @@ fn cases() -> Vec<Case> {
             vec![("w", w(6, 2, 3, 4))],
         ),
         case(
+            "conv1d_chain_pools",
+            &[2, 3, 20],
+            vec![
+                conv(
+                    "c",
+                    &["x", "w1", "b1"],
+                    vec![("pads", ints(&[2, 1])), ("strides", ints(&[1])), ("dilations", ints(&[2]))],
+                ),
+                Node::new("Relu", ["c"], ["r"]),
+                conv("dw", &["r", "w2"], vec![("group", Attribute::Int(4)), ("pads", ints(&[1, 1]))]),
+                Node::new("MaxPool", ["dw"], ["m"])
+                    .with_attr("kernel_shape", ints(&[3]))
+                    .with_attr("strides", ints(&[2])),
+                Node::new("AveragePool", ["m"], ["a"]).with_attr("kernel_shape", ints(&[2])),
+                Node::new("Add", ["a", "bias"], ["y"]),
+            ],
+            vec![
+                ("w1", rand(&[4, 3, 3], 20)),
+                ("b1", rand(&[4], 21)),
+                ("w2", rand(&[4, 1, 3], 22)),
+                ("bias", rand(&[4, 1], 23)),
+            ],
+        ),
+        case(
             "conv_transpose_stride2_pads",
             &[1, 3, 5, 5],
             vec![

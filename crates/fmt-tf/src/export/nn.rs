@@ -28,13 +28,29 @@ fn pair(v: Option<&[i64]>, default: i64) -> [i64; 2] {
     }
 }
 
+/// A 1-D window's attribute lifted to 2-D (a leading 1).
+fn lifted(n: &Node, name: &str) -> Result<Option<Vec<i64>>> {
+    Ok(n.attr_ints(name)?.map(|v| if v.len() == 1 { vec![1, v[0]] } else { v.to_vec() }))
+}
+
+/// Spatial size `a` (of H, W) of `x`, a 1-D input having H = 1.
+fn spatial_size(ex: &Ex<'_>, x: &str, a: usize) -> Option<i64> {
+    let dims = ex.dims(x)?;
+    match dims.len() {
+        3 if a == 0 => Some(1),
+        3 => dims[2].map(|v| v as i64),
+        _ => dims.get(2 + a).copied().flatten().map(|v| v as i64),
+    }
+}
+
 fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
-    let strides = pair(n.attr_ints("strides")?, 1);
-    let dilations = pair(n.attr_ints("dilations")?, 1);
+    let strides = pair(lifted(n, "strides")?.as_deref(), 1);
+    let dilations = pair(lifted(n, "dilations")?.as_deref(), 1);
     let auto_pad = n.attr_str("auto_pad", "NOTSET")?;
     let mut pads = match n.attr_ints("pads")? {
         Some([t, l, b, r]) => [*t, *b, *l, *r],
-        Some(_) => return Err(unsupported(n, "pads of a non-2-D window")),
+        Some([b, e]) => [0, 0, *b, *e],
+        Some(_) => return Err(unsupported(n, "pads of a window that is not 1-D or 2-D")),
         None => [0; 4],
     };
     let padding = match auto_pad {
@@ -42,14 +58,9 @@ fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
         "SAME_UPPER" => "SAME",
         "SAME_LOWER" => {
             // The extra row goes first: explicit pads from the static size.
-            let dims = ex.dims(x).ok_or_else(|| unsupported(n, "SAME_LOWER with unknown input size"))?;
             for a in 0..2 {
-                let size = dims
-                    .get(2 + a)
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| unsupported(n, "SAME_LOWER with unknown input size"))?
-                    as i64;
+                let size =
+                    spatial_size(ex, x, a).ok_or_else(|| unsupported(n, "SAME_LOWER with unknown input size"))?;
                 let out = (size + strides[a] - 1) / strides[a];
                 let eff = (kernel[a] - 1) * dilations[a] + 1;
                 let total = ((out - 1) * strides[a] + eff - size).max(0);
@@ -63,11 +74,8 @@ fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
     let padding = if padding == "EXPLICIT" && pads.iter().all(|&p| p == 0) { "VALID" } else { padding };
     if n.attr_int("ceil_mode", 0)? != 0 {
         // Ceil mode adds end padding when the last window would be partial.
-        let dims = ex.dims(x).ok_or_else(|| unsupported(n, "ceil_mode with unknown input size"))?;
         for a in 0..2 {
-            let size =
-                dims.get(2 + a).copied().flatten().ok_or_else(|| unsupported(n, "ceil_mode with unknown input size"))?
-                    as i64;
+            let size = spatial_size(ex, x, a).ok_or_else(|| unsupported(n, "ceil_mode with unknown input size"))?;
             let eff = (kernel[a] - 1) * dilations[a] + 1;
             let span = size + pads[2 * a] + pads[2 * a + 1] - eff;
             if span % strides[a] != 0 {
@@ -80,10 +88,8 @@ fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
 
 /// Whether explicit `pads` are what TF's SAME computes (static sizes only).
 fn same_pads(ex: &Ex<'_>, x: &str, kernel: [i64; 2], w: &Window) -> bool {
-    let Some(dims) = ex.dims(x) else { return false };
     (0..2).all(|a| {
-        let Some(size) = dims.get(2 + a).copied().flatten() else { return false };
-        let size = size as i64;
+        let Some(size) = spatial_size(ex, x, a) else { return false };
         let out = (size + w.strides[a] - 1) / w.strides[a];
         let eff = (kernel[a] - 1) * w.dilations[a] + 1;
         let total = ((out - 1) * w.strides[a] + eff - size).max(0);
@@ -97,6 +103,20 @@ fn window_attrs(w: &Window, attrs: &mut Vec<(&'static str, super::AttrValue)>) {
     if w.padding == "EXPLICIT" {
         let p = w.pads;
         attrs.push(("explicit_paddings", ints_attr(&[0, 0, p[0], p[1], p[2], p[3], 0, 0])));
+    }
+}
+
+/// The rank of a conv/pool input: 3 (1-D) or 4 (2-D).
+fn need_spatial(ex: &Ex<'_>, n: &Node, x: &str) -> Result<usize> {
+    match ex.rank(x) {
+        Some(r @ (3 | 4)) => Ok(r),
+        r => Err(unsupported(
+            n,
+            &format!(
+                "a {}-D input (1-D and 2-D spatial NC.. are written)",
+                r.map_or("?".into(), |r| (r as i64 - 2).to_string())
+            ),
+        )),
     }
 }
 
@@ -116,15 +136,15 @@ fn need_rank4(ex: &Ex<'_>, n: &Node, x: &str) -> Result<()> {
 fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.in_name(n, 0)?;
     let w = ex.in_name(n, 1)?;
-    need_rank4(ex, n, x)?;
+    let one_d = need_spatial(ex, n, x)? == 3;
     let d = ex.dtype(x)?;
     let wd = ex.dims(w).ok_or_else(|| unsupported(n, "a weight of unknown shape"))?;
     let wdim = |i: usize| wd.get(i).copied().flatten().ok_or_else(|| unsupported(n, "a weight of unknown shape"));
     let (o, i_per_group) = (wdim(0)? as i64, wdim(1)? as i64);
-    let kernel = [wdim(2)? as i64, wdim(3)? as i64];
+    let kernel = if one_d { [1, wdim(2)? as i64] } else { [wdim(2)? as i64, wdim(3)? as i64] };
     let group = n.attr_int("group", 1)?;
     let mut win = window(ex, n, kernel, x)?;
-    let mut xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let mut xt = nhwc_input(ex, n, one_d)?;
     let depthwise = group > 1 && i_per_group == 1 && o % group == 0;
     if depthwise && win.padding == "EXPLICIT" {
         // TF 2.21's oneDNN remapper aborts the process on a depthwise conv
@@ -143,14 +163,27 @@ fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
             win.padding = "VALID";
         }
     }
-    let hwio = ex.in_layout_of(w, &[2, 3, 1, 0])?;
+    let hwio = if one_d {
+        // [O, I, k] → [1, k, I, O].
+        let full = [1, kernel[1], i_per_group, o];
+        match ex.const_value(w).cloned() {
+            Some(t) => ex.constant(&t.permuted(&[2, 1, 0])?.reshaped(full.iter().map(|&v| v as usize).collect())?)?,
+            None => {
+                let kio = ex.in_layout_of(w, &[2, 1, 0])?;
+                let shape = ex.ints(&full, DType::I32)?;
+                ex.op("Reshape", vec![kio, shape], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)])
+            }
+        }
+    } else {
+        ex.in_layout_of(w, &[2, 3, 1, 0])?
+    };
     let mut attrs = vec![("T", ty(d)?), ("strides", ints_attr(&[1, win.strides[0], win.strides[1], 1]))];
     attrs.push(("dilations", ints_attr(&[1, win.dilations[0], win.dilations[1], 1])));
     window_attrs(&win, &mut attrs);
     let y = if depthwise {
         // Depthwise: filter [kh, kw, C, multiplier]; O = c * multiplier + m.
         let shape = ex.ints(&[kernel[0], kernel[1], group, o / group], DType::I32)?;
-        let f = match ex.const_value(w).cloned() {
+        let f = match ex.const_value(w).cloned().filter(|_| !one_d) {
             Some(t) => {
                 let p = t.permuted(&[2, 3, 1, 0])?.reshaped(vec![
                     kernel[0] as usize,
@@ -179,7 +212,28 @@ fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         ex.op("Conv2D", vec![xt, hwio], attrs)
     };
     let y = bias(ex, n, y, d)?;
-    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    bind_spatial(ex, n, y, d, one_d)
+}
+
+/// Input 0 as NHWC; a 1-D (NCW) input as NWC with an H axis of 1 inserted.
+fn nhwc_input(ex: &mut Ex<'_>, n: &Node, one_d: bool) -> Result<String> {
+    if !one_d {
+        return ex.in_layout(n, 0, &layout::NHWC);
+    }
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let nwc = ex.in_layout(n, 0, &[0, 2, 1])?;
+    let one = ex.i32_scalar(1)?;
+    Ok(ex.op("ExpandDims", vec![nwc, one], vec![("T", ty(d)?), ("Tdim", ty(DType::I32)?)]))
+}
+
+/// Binds an NHWC result; a 1-D one loses its H axis again and is held NWC.
+fn bind_spatial(ex: &mut Ex<'_>, n: &Node, y: String, d: DType, one_d: bool) -> Result<()> {
+    if one_d {
+        let s = ex.op("Squeeze", vec![y], vec![("T", ty(d)?), ("squeeze_dims", ints_attr(&[1]))]);
+        ex.bind_perm(n, 0, s, Some(vec![0, 2, 1]));
+    } else {
+        ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    }
     Ok(())
 }
 
@@ -267,17 +321,17 @@ fn conv_transpose(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 
 fn pool(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
     let x = ex.in_name(n, 0)?;
-    need_rank4(ex, n, x)?;
+    let one_d = need_spatial(ex, n, x)? == 3;
     if n.outputs.len() > 1 && !n.outputs[1].is_empty() {
         return Err(unsupported(n, "MaxPool's Indices output"));
     }
     let d = ex.dtype(x)?;
-    let kernel = pair(n.attr_ints("kernel_shape")?, 1);
+    let kernel = pair(lifted(n, "kernel_shape")?.as_deref(), 1);
     let win = window(ex, n, kernel, x)?;
     if win.dilations != [1, 1] {
         return Err(unsupported(n, "pool dilations"));
     }
-    let mut xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let mut xt = nhwc_input(ex, n, one_d)?;
     let mut padding = win.padding;
     if padding == "EXPLICIT" {
         let include = n.attr_int("count_include_pad", 0)? != 0;
@@ -305,8 +359,7 @@ fn pool(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
         ("data_format", str_attr("NHWC")),
     ];
     let y = ex.op(op, vec![xt], attrs);
-    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
-    Ok(())
+    bind_spatial(ex, n, y, d, one_d)
 }
 
 fn max_pool(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
@@ -638,7 +691,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         onnx: "AveragePool",
         tf: "AvgPool (NHWC)",
-        notes: "kernel, strides, pads (explicit pads counted: PadV2 + VALID), auto_pad, ceil_mode when exact",
+        notes: "1-D and 2-D; kernel, strides, pads (explicit pads counted: PadV2 + VALID), auto_pad, ceil_mode when exact",
         build: average_pool,
     },
     Rule {
@@ -650,7 +703,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         onnx: "Conv",
         tf: "Conv2D / DepthwiseConv2dNative / Split + Conv2D + ConcatV2 (+ BiasAdd)",
-        notes: "2-D NCHW; pads, strides, dilations, groups, auto_pad; weights OIHW → HWIO once",
+        notes: "1-D (NCW, as NWC with H = 1) and 2-D NCHW; pads, strides, dilations, groups, auto_pad; weights OIHW → HWIO once",
         build: conv,
     },
     Rule {
@@ -689,7 +742,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         onnx: "MaxPool",
         tf: "MaxPool (NHWC)",
-        notes: "kernel, strides, pads (PadV2 with -inf), auto_pad, ceil_mode when exact; no Indices",
+        notes: "1-D and 2-D; kernel, strides, pads (PadV2 with -inf), auto_pad, ceil_mode when exact; no Indices",
         build: max_pool,
     },
     Rule {
