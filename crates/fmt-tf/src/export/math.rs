@@ -429,6 +429,39 @@ fn celu(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     })
 }
 
+fn bit_shift(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let op = match n.attr_str("direction", "")? {
+        "LEFT" => "LeftShift",
+        "RIGHT" => "RightShift",
+        other => return Err(unsupported(n, &format!("BitShift direction '{other}'"))),
+    };
+    elementwise(ex, n, op)
+}
+
+fn shrink(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let bias = f64::from(n.attr_float("bias", 0.0)?);
+    let lambd = f64::from(n.attr_float("lambd", 0.5)?);
+    formula(ex, n, |ex, x, d| {
+        // x < -lambd: x + bias; x > lambd: x - bias; else 0.
+        let (l, nl, b) = (ex.scalar(lambd, d)?, ex.scalar(-lambd, d)?, ex.scalar(bias, d)?);
+        let lo = ex.op_t("Less", vec![x.clone(), nl], d)?;
+        let hi = ex.op_t("Greater", vec![x.clone(), l], d)?;
+        let plus = ex.op_t("AddV2", vec![x.clone(), b.clone()], d)?;
+        let minus = ex.op_t("Sub", vec![x.clone(), b], d)?;
+        let zero = ex.op_t("ZerosLike", vec![x], d)?;
+        let upper = ex.op_t("SelectV2", vec![hi, minus, zero], d)?;
+        ex.op_t("SelectV2", vec![lo, plus, upper], d)
+    })
+}
+
+fn det(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let xl = ex.logical(n, 0)?;
+    let y = ex.op_t("MatrixDeterminant", vec![xl], d)?;
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
 fn constant(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let t = match n.attr("value") {
         Some(ir::Attribute::Tensor(t)) => t.clone(),
@@ -458,6 +491,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "Asinh", tf: "Asinh", notes: "", build: asinh },
     Rule { onnx: "Atan", tf: "Atan", notes: "", build: atan },
     Rule { onnx: "Atanh", tf: "Atanh", notes: "", build: atanh },
+    Rule { onnx: "BitShift", tf: "LeftShift / RightShift", notes: "direction", build: bit_shift },
     Rule { onnx: "BitwiseAnd", tf: "BitwiseAnd", notes: "", build: bit_and },
     Rule { onnx: "BitwiseNot", tf: "Invert", notes: "", build: bit_not },
     Rule { onnx: "BitwiseOr", tf: "BitwiseOr", notes: "", build: bit_or },
@@ -475,6 +509,7 @@ pub(crate) const RULES: &[Rule] = &[
     },
     Rule { onnx: "Cos", tf: "Cos", notes: "", build: cos },
     Rule { onnx: "Cosh", tf: "Cosh", notes: "", build: cosh },
+    Rule { onnx: "Det", tf: "MatrixDeterminant", notes: "", build: det },
     Rule { onnx: "Div", tf: "RealDiv / TruncateDiv", notes: "integers truncate, as in ONNX", build: div },
     Rule { onnx: "Elu", tf: "Elu (+ Mul/SelectV2 for alpha ≠ 1)", notes: "", build: elu },
     Rule { onnx: "Equal", tf: "Equal", notes: "", build: equal },
@@ -513,6 +548,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "Relu", tf: "Relu", notes: "", build: relu },
     Rule { onnx: "Round", tf: "Round", notes: "half to even, as ONNX", build: round },
     Rule { onnx: "Selu", tf: "Selu", notes: "default alpha/gamma only (TF's constants)", build: selu },
+    Rule { onnx: "Shrink", tf: "Less/Greater + SelectV2", notes: "bias, lambd", build: shrink },
     Rule { onnx: "Sigmoid", tf: "Sigmoid", notes: "", build: sigmoid },
     Rule { onnx: "Sign", tf: "Sign", notes: "", build: sign },
     Rule { onnx: "Sin", tf: "Sin", notes: "", build: sin },

@@ -686,8 +686,154 @@ fn resize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// A per-channel vector (axis 1 of a rank-`r` value) shaped `[1, C, 1, ..]`
+/// and permuted to layout `p`, as a constant.
+fn channel_const(ex: &mut Ex<'_>, t: &ir::Tensor, r: usize, p: &[usize]) -> Result<String> {
+    let mut dims = vec![1usize; r];
+    dims[1] = t.numel();
+    let c = t.reshaped(dims)?.permuted(p)?;
+    ex.constant(&c)
+}
+
+fn instance_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
+    let eps = f64::from(n.attr_float("epsilon", 1e-5)?);
+    let (scale, bias) = match (ex.const_input(n, 1).cloned(), ex.const_input(n, 2).cloned()) {
+        (Some(s), Some(b)) => (s, b),
+        _ => return Err(unsupported(n, "InstanceNormalization with run-time scale or bias")),
+    };
+    // Statistics over the spatial axes, in the input's layout.
+    let v = ex.val(x)?;
+    let p = v.perm.clone().unwrap_or_else(|| layout::identity(r));
+    let axes: Vec<i64> = (2..r).map(|a| layout::physical_axis(&p, a) as i64).collect();
+    let ax = ex.ints(&axes, DType::I32)?;
+    let mattrs = vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", bool_attr(true))];
+    let mean = ex.op("Mean", vec![v.t.clone(), ax.clone()], mattrs.clone());
+    let c = ex.op_t("Sub", vec![v.t, mean], d)?;
+    let sq = ex.op_t("Square", vec![c.clone()], d)?;
+    let var = ex.op("Mean", vec![sq, ax], mattrs);
+    let e = ex.scalar(eps, d)?;
+    let ve = ex.op_t("AddV2", vec![var, e], d)?;
+    let rs = ex.op_t("Rsqrt", vec![ve], d)?;
+    let y = ex.op_t("Mul", vec![c, rs], d)?;
+    let sc = channel_const(ex, &scale, r, &p)?;
+    let y = ex.op_t("Mul", vec![y, sc], d)?;
+    let b = channel_const(ex, &bias, r, &p)?;
+    let y = ex.op_t("AddV2", vec![y, b], d)?;
+    ex.bind_perm(n, 0, y, Some(p));
+    Ok(())
+}
+
+fn mean_variance_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
+    let axes: Vec<usize> = n
+        .attr_ints("axes")?
+        .map(|a| a.iter().map(|&v| if v < 0 { (v + r as i64) as usize } else { v as usize }).collect())
+        .unwrap_or_else(|| vec![0, 2, 3]);
+    let v = ex.val(x)?;
+    let p = v.perm.clone().unwrap_or_else(|| layout::identity(r));
+    let phys: Vec<i64> = axes.iter().map(|&a| layout::physical_axis(&p, a) as i64).collect();
+    let ax = ex.ints(&phys, DType::I32)?;
+    let mattrs = vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", bool_attr(true))];
+    // As ONNX's function body: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9).
+    let mean = ex.op("Mean", vec![v.t.clone(), ax.clone()], mattrs.clone());
+    let sq = ex.op_t("Square", vec![v.t.clone()], d)?;
+    let ex2 = ex.op("Mean", vec![sq, ax], mattrs);
+    let m2 = ex.op_t("Square", vec![mean.clone()], d)?;
+    let var = ex.op_t("Sub", vec![ex2, m2], d)?;
+    let std = ex.op_t("Sqrt", vec![var], d)?;
+    let e = ex.scalar(1e-9, d)?;
+    let den = ex.op_t("AddV2", vec![std, e], d)?;
+    let c = ex.op_t("Sub", vec![v.t, mean], d)?;
+    let y = ex.op_t("RealDiv", vec![c, den], d)?;
+    ex.bind_perm(n, 0, y, Some(p));
+    Ok(())
+}
+
+fn lp_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))? as i64;
+    let axis = n.attr_int("axis", -1)?;
+    let axis = if axis < 0 { axis + r } else { axis };
+    let pnorm = n.attr_int("p", 2)?;
+    let xl = ex.logical(n, 0)?;
+    let ax = ex.ints(&[axis], DType::I32)?;
+    let mattrs = vec![("T", ty(d)?), ("Tidx", ty(DType::I32)?), ("keep_dims", bool_attr(true))];
+    let norm = match pnorm {
+        1 => {
+            let a = ex.op_t("Abs", vec![xl.clone()], d)?;
+            ex.op("Sum", vec![a, ax], mattrs)
+        }
+        2 => {
+            let sq = ex.op_t("Square", vec![xl.clone()], d)?;
+            let s = ex.op("Sum", vec![sq, ax], mattrs);
+            ex.op_t("Sqrt", vec![s], d)?
+        }
+        other => return Err(unsupported(n, &format!("p={other}"))),
+    };
+    let y = ex.op_t("RealDiv", vec![xl, norm], d)?;
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// `DepthToSpace` (DCR) and `SpaceToDepth`: TF's NHWC ops order the depth
+/// the same way.
+fn space_depth(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    need_rank4(ex, n, x)?;
+    if n.attr_str("mode", "DCR")? != "DCR" {
+        return Err(unsupported(n, "DepthToSpace mode CRD"));
+    }
+    let d = ex.dtype(x)?;
+    let bs = n.attr_int("blocksize", 0)?;
+    if bs < 1 {
+        return Err(unsupported(n, "a blocksize below 1"));
+    }
+    let xt = ex.in_layout(n, 0, &layout::NHWC)?;
+    let y = ex.op(
+        op,
+        vec![xt],
+        vec![("T", ty(d)?), ("block_size", super::int_attr(bs)), ("data_format", str_attr("NHWC"))],
+    );
+    ex.bind_perm(n, 0, y, Some(layout::NHWC.to_vec()));
+    Ok(())
+}
+
+fn depth_to_space(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    space_depth(ex, n, "DepthToSpace")
+}
+
+fn space_to_depth(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    space_depth(ex, n, "SpaceToDepth")
+}
+
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
+    Rule { onnx: "DepthToSpace", tf: "DepthToSpace (NHWC)", notes: "blocksize; DCR mode", build: depth_to_space },
+    Rule {
+        onnx: "InstanceNormalization",
+        tf: "Mean, Sub, Square, Rsqrt, Mul, AddV2",
+        notes: "in the input's layout; constant scale and bias",
+        build: instance_norm,
+    },
+    Rule {
+        onnx: "LpNormalization",
+        tf: "Abs/Square + Sum (+ Sqrt) + RealDiv",
+        notes: "axis; p 1 or 2",
+        build: lp_norm,
+    },
+    Rule {
+        onnx: "MeanVarianceNormalization",
+        tf: "Mean, Square, Sub, Sqrt, RealDiv",
+        notes: "axes; in the input's layout",
+        build: mean_variance_norm,
+    },
+    Rule { onnx: "SpaceToDepth", tf: "SpaceToDepth (NHWC)", notes: "blocksize", build: space_to_depth },
     Rule {
         onnx: "AveragePool",
         tf: "AvgPool (NHWC)",

@@ -379,10 +379,7 @@ fn gather_elements(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         il = ex.op("Cast", vec![il], vec![("SrcT", ty(id)?), ("DstT", ty(DType::I64)?)]);
     }
     let dim = dim_of(ex, &xl, d, axis)?;
-    let zero = ex.scalar(0.0, DType::I64)?;
-    let neg = ex.op_t("Less", vec![il.clone(), zero], DType::I64)?;
-    let wrapped = ex.op_t("AddV2", vec![il.clone(), dim], DType::I64)?;
-    let il = ex.op_t("SelectV2", vec![neg, wrapped, il], DType::I64)?;
+    let il = wrap_negative(ex, il, dim)?;
     let shape = ex.op("Shape", vec![il.clone()], vec![("T", ty(DType::I64)?), ("out_type", ty(DType::I64)?)]);
     let mut coords = Vec::new();
     for i in 0..r {
@@ -627,6 +624,134 @@ fn cumsum(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// `idx < 0 ? idx + dim : idx` for int64 TF tensors.
+fn wrap_negative(ex: &mut Ex<'_>, idx: String, dim: String) -> Result<String> {
+    let zero = ex.scalar(0.0, DType::I64)?;
+    let neg = ex.op_t("Less", vec![idx.clone(), zero], DType::I64)?;
+    let wrapped = ex.op_t("AddV2", vec![idx.clone(), dim], DType::I64)?;
+    ex.op_t("SelectV2", vec![neg, wrapped, idx], DType::I64)
+}
+
+/// Input `i` as an int64 TF tensor.
+fn as_i64(ex: &mut Ex<'_>, n: &Node, i: usize) -> Result<String> {
+    let d = ex.dtype(ex.in_name(n, i)?)?;
+    let t = ex.logical(n, i)?;
+    Ok(if d == DType::I64 { t } else { ex.op("Cast", vec![t], vec![("SrcT", ty(d)?), ("DstT", ty(DType::I64)?)]) })
+}
+
+/// A one-element TF tensor as a scalar.
+fn scalar_of(ex: &mut Ex<'_>, t: String, d: DType) -> Result<String> {
+    let empty = ex.ints(&[], DType::I32)?;
+    Ok(ex.op("Reshape", vec![t, empty], vec![("T", ty(d)?), ("Tshape", ty(DType::I32)?)]))
+}
+
+fn one_hot(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let vd = ex.dtype(ex.in_name(n, 2)?)?;
+    let r = rank_of(ex, n, ex.in_name(n, 0)?)?;
+    let axis = n.attr_int("axis", -1)?;
+    let axis = if axis < 0 { axis + r as i64 + 1 } else { axis };
+    let depth = as_i64(ex, n, 1)?;
+    let depth = scalar_of(ex, depth, DType::I64)?;
+    let idx = as_i64(ex, n, 0)?;
+    // ONNX counts negative indices from the end; TF writes all-off rows for them.
+    let idx = wrap_negative(ex, idx, depth.clone())?;
+    let depth32 = ex.op("Cast", vec![depth], vec![("SrcT", ty(DType::I64)?), ("DstT", ty(DType::I32)?)]);
+    let values = ex.logical(n, 2)?;
+    let pick = |ex: &mut Ex<'_>, k: i64| -> Result<String> {
+        let (b, e, s) = (ex.ints(&[k], DType::I64)?, ex.ints(&[k + 1], DType::I64)?, ex.ints(&[1], DType::I64)?);
+        Ok(ex.op(
+            "StridedSlice",
+            vec![values.clone(), b, e, s],
+            vec![("T", ty(vd)?), ("Index", ty(DType::I64)?), ("shrink_axis_mask", int_attr(1))],
+        ))
+    };
+    let (off, on) = (pick(ex, 0)?, pick(ex, 1)?);
+    let y = ex.op(
+        "OneHot",
+        vec![idx, depth32, on, off],
+        vec![("T", ty(vd)?), ("TI", ty(DType::I64)?), ("axis", int_attr(axis))],
+    );
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn scatter_nd(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let op = match n.attr_str("reduction", "none")? {
+        "none" => "TensorScatterUpdate",
+        "add" => "TensorScatterAdd",
+        "max" => "TensorScatterMax",
+        "min" => "TensorScatterMin",
+        other => return Err(unsupported(n, &format!("ScatterND reduction '{other}'"))),
+    };
+    let (xl, il, ul) = (ex.logical(n, 0)?, as_i64(ex, n, 1)?, ex.logical(n, 2)?);
+    let y = ex.op(op, vec![xl, il, ul], vec![("T", ty(d)?), ("Tindices", ty(DType::I64)?)]);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn non_zero(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let xl = ex.logical(n, 0)?;
+    // TF's Where lists coordinates as rows [n, rank]; ONNX wants [rank, n].
+    let w = ex.op("Where", vec![xl], vec![("T", ty(d)?)]);
+    let perm = ex.ints(&[1, 0], DType::I32)?;
+    let y = ex.op("Transpose", vec![w, perm], vec![("T", ty(DType::I64)?), ("Tperm", ty(DType::I32)?)]);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn trilu(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let x = ex.in_name(n, 0)?;
+    let d = ex.dtype(x)?;
+    let r = rank_of(ex, n, x)?;
+    if r < 2 {
+        return Err(unsupported(n, "Trilu of rank < 2"));
+    }
+    let upper = n.attr_int("upper", 1)? != 0;
+    let xl = ex.logical(n, 0)?;
+    let k = if Ex::has_input(n, 1) {
+        let k = as_i64(ex, n, 1)?;
+        scalar_of(ex, k, DType::I64)?
+    } else {
+        ex.scalar(0.0, DType::I64)?
+    };
+    // Keep (row, col) where col - row >= k (upper) or <= k (lower).
+    let axis_range = |ex: &mut Ex<'_>, a: usize, shape: &[i64]| -> Result<String> {
+        let size = dim_of(ex, &xl, d, a)?;
+        let size = scalar_of(ex, size, DType::I64)?;
+        let (start, step) = (ex.scalar(0.0, DType::I64)?, ex.scalar(1.0, DType::I64)?);
+        let range = ex.op("Range", vec![start, size, step], vec![("Tidx", ty(DType::I64)?)]);
+        let s = ex.ints(shape, DType::I64)?;
+        reshape_to(ex, range, s, DType::I64, DType::I64)
+    };
+    let rows = axis_range(ex, r - 2, &[-1, 1])?;
+    let cols = axis_range(ex, r - 1, &[1, -1])?;
+    let diff = ex.op_t("Sub", vec![cols, rows], DType::I64)?;
+    let keep = ex.op_t(if upper { "GreaterEqual" } else { "LessEqual" }, vec![diff, k], DType::I64)?;
+    let zeros = ex.op_t("ZerosLike", vec![xl.clone()], d)?;
+    let y = ex.op_t("SelectV2", vec![keep, xl, zeros], d)?;
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+fn reverse_sequence(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let (xl, ll) = (ex.logical(n, 0)?, as_i64(ex, n, 1)?);
+    let y = ex.op(
+        "ReverseSequence",
+        vec![xl, ll],
+        vec![
+            ("T", ty(d)?),
+            ("Tlen", ty(DType::I64)?),
+            ("seq_dim", int_attr(n.attr_int("time_axis", 0)?)),
+            ("batch_dim", int_attr(n.attr_int("batch_axis", 1)?)),
+        ],
+    );
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
 fn dropout(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     if n.outputs.len() > 1 && !n.outputs[1].is_empty() {
         return Err(unsupported(n, "Dropout's mask output"));
@@ -668,12 +793,21 @@ pub(crate) const RULES: &[Rule] = &[
         notes: "constant (value) and reflect; axes input; in the input's layout",
         build: pad,
     },
+    Rule { onnx: "NonZero", tf: "Where + Transpose", notes: "", build: non_zero },
+    Rule { onnx: "OneHot", tf: "OneHot", notes: "axis; negative indices wrapped", build: one_hot },
     Rule { onnx: "Range", tf: "Range", notes: "", build: range },
     Rule {
         onnx: "Reshape",
         tf: "Reshape",
         notes: "0 = copy dim (static or read at run time), allowzero",
         build: reshape,
+    },
+    Rule { onnx: "ReverseSequence", tf: "ReverseSequence", notes: "batch_axis, time_axis", build: reverse_sequence },
+    Rule {
+        onnx: "ScatterND",
+        tf: "TensorScatterUpdate / Add / Max / Min",
+        notes: "reduction none, add, max, min",
+        build: scatter_nd,
     },
     Rule { onnx: "Shape", tf: "Shape (+ StridedSlice)", notes: "start, end", build: shape_op },
     Rule { onnx: "Size", tf: "Size", notes: "", build: size },
@@ -703,5 +837,6 @@ pub(crate) const RULES: &[Rule] = &[
         notes: "composes the tracked layout; a Transpose is written only where needed",
         build: transpose,
     },
+    Rule { onnx: "Trilu", tf: "Range mask + SelectV2", notes: "upper/lower, k input", build: trilu },
     Rule { onnx: "Unsqueeze", tf: "ExpandDims", notes: "axes attribute or constant input", build: unsqueeze },
 ];
