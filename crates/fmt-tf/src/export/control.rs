@@ -375,8 +375,8 @@ fn if_(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 fn loop_(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let g = body(n, "body")?;
     let nv = n.inputs.len().saturating_sub(2);
-    if g.inputs.len() != 2 + nv {
-        return Err(unsupported(n, "a Loop body whose inputs do not match its carried values"));
+    if g.inputs.len() != 2 + nv || g.outputs.len() < 1 + nv {
+        return Err(unsupported(n, "a Loop body whose inputs or outputs do not match its carried values"));
     }
     let own: Vec<String> = g.inputs.iter().map(|v| v.name.clone()).collect();
     let caps = captures(ex, &[g], &own);

@@ -262,7 +262,10 @@ fn conv_transpose(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let wd = ex.dims(w).ok_or_else(|| unsupported(n, "a weight of unknown shape"))?;
-    let kernel = [wd[2].unwrap_or(1) as i64, wd[3].unwrap_or(1) as i64];
+    let kdim = |i: usize| {
+        wd.get(i).copied().flatten().map(|v| v as i64).ok_or_else(|| unsupported(n, "a weight of unknown shape"))
+    };
+    let kernel = [kdim(2)?, kdim(3)?];
     let strides = pair(n.attr_ints("strides")?, 1);
     let dilations = pair(n.attr_ints("dilations")?, 1);
     let pads = match n.attr_ints("pads")? {
