@@ -17,14 +17,16 @@ use ir::{Detection, Error, FormatInfo, ImportOptions, Model, Registry, Result};
 
 pub mod bundle;
 pub mod dtype;
+pub mod export;
 pub mod generated;
 pub mod graph;
 pub mod lower;
 pub mod parse;
 pub mod tensor;
 
+pub use export::{FrozenExporter, SavedModelExporter, export_ops_markdown};
 pub use graph::{TfAttr, TfGraph, TfNode, TfPort, TfRef, TfShape};
-pub use lower::{LowerOptions, lower, ops_markdown};
+pub use lower::{LowerOptions, lower};
 pub use parse::{
     ParseOptions, SignatureInfo, detect_frozen, detect_saved_model, read_frozen, read_saved_model, signatures,
 };
@@ -56,10 +58,17 @@ pub struct SavedModelImporter;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FrozenImporter;
 
-/// Registers the TensorFlow importers.
+/// Registers the TensorFlow importers and exporters.
 pub fn register(registry: &mut Registry) {
     registry.add_importer(SavedModelImporter);
     registry.add_importer(FrozenImporter);
+    registry.add_exporter(SavedModelExporter);
+    registry.add_exporter(FrozenExporter);
+}
+
+/// `docs/tf-ops.md`: the import table, then the export table.
+pub fn ops_markdown() -> String {
+    lower::ops_markdown() + &export_ops_markdown()
 }
 
 /// The parser's options from the generic import options: `-I tags=a,b`,

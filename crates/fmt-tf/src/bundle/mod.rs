@@ -7,6 +7,7 @@
 
 pub mod crc32c;
 pub mod table;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

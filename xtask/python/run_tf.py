@@ -1,0 +1,93 @@
+"""Runs exported TensorFlow models (SavedModel folders and frozen GraphDefs)
+in TensorFlow and compares with reference outputs.
+
+Called with a JSON job list; prints one JSON result per job on stdout. A job:
+{"id", "kind": "saved_model" | "frozen", "model", "inputs": {name: .npy},
+"outputs": {name: .npy}, "rtol"}. Names are the source model's; they are
+mapped the way the exporter names things (signature keys: characters other
+than letters, digits and `_` become `_`; node names: characters other than
+letters, digits and `_./-` become `_`). Any Python warning raised while
+loading or running is reported (the exports should load without one).
+"""
+import json
+import os
+import re
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def signature_key(name):
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return "_" + s if not s or s[0].isdigit() else s
+
+
+def node_name(name):
+    s = re.sub(r"[^A-Za-z0-9_./-]", "_", name)
+    return "n" + s if not s or not (s[0].isalnum() or s[0] == ".") else s
+
+
+def compare(got, ref, rtol):
+    if got.shape != ref.shape:
+        return False, float("inf"), f"shape {got.shape} != reference {ref.shape}"
+    if got.dtype != ref.dtype:
+        return False, float("inf"), f"dtype {got.dtype} != reference {ref.dtype}"
+    if not np.issubdtype(ref.dtype, np.floating):
+        ok = np.array_equal(got, ref)
+        return ok, 0.0 if ok else 1.0, "" if ok else "integer outputs differ"
+    g, r = got.astype(np.float64), ref.astype(np.float64)
+    norm = np.linalg.norm(r)
+    err = np.linalg.norm(g - r) / norm if norm > 0 else np.max(np.abs(g - r), initial=0.0)
+    return bool(err <= rtol), float(err), "" if err <= rtol else f"relative error {err:.3g} > {rtol:g}"
+
+
+def run_saved_model(job, feeds):
+    fn = tf.saved_model.load(job["model"]).signatures["serving_default"]
+    outs = fn(**{signature_key(k): tf.constant(v) for k, v in feeds.items()})
+    return {k: outs[signature_key(k)].numpy() for k in job["outputs"]}
+
+
+def run_frozen(job, feeds):
+    gd = tf.compat.v1.GraphDef()
+    with open(job["model"], "rb") as f:
+        gd.ParseFromString(f.read())
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.import_graph_def(gd, name="")
+    names = list(job["outputs"])
+    with tf.compat.v1.Session(graph=g) as s:
+        got = s.run([node_name(k) + ":0" for k in names], {node_name(k) + ":0": v for k, v in feeds.items()})
+    return dict(zip(names, got))
+
+
+def run(job):
+    feeds = {name: np.load(path) for name, path in job["inputs"].items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = (run_saved_model if job["kind"] == "saved_model" else run_frozen)(job, feeds)
+    worst = 0.0
+    for name, path in job["outputs"].items():
+        ok, err, msg = compare(np.asarray(got[name]), np.load(path), job["rtol"])
+        worst = max(worst, err)
+        if not ok:
+            return False, err, f"output {name}: {msg}", len(caught)
+    msg = "; ".join(str(w.message).splitlines()[0] for w in caught)
+    return True, worst, msg, len(caught)
+
+
+def main():
+    jobs = json.load(open(sys.argv[1]))
+    for job in jobs:
+        try:
+            ok, err, msg, nwarn = run(job)
+        except Exception as e:  # report, don't stop: every row counts
+            ok, err, msg, nwarn = False, float("inf"), f"{type(e).__name__}: {e}".splitlines()[0], 0
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "warnings": nwarn, "message": msg}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
