@@ -11,7 +11,8 @@
 //!
 //! It also writes the documentation tables that are generated from code:
 //! `docs/openvino-ops.md`, the OpenVINO op mapping, from the rule tables of
-//! `crates/fmt-openvino` (see [`DOCS`]).
+//! `crates/fmt-openvino`, and `docs/tf-ops.md` / `docs/torch-ops.md` from
+//! those of `crates/fmt-tf` / `crates/fmt-torchscript` (see [`DOCS`]).
 
 use std::fs;
 
@@ -71,10 +72,16 @@ struct Doc {
     output: &'static str,
     /// Makes its full text.
     generate: fn() -> String,
+    /// The crate whose op tables it comes from.
+    from: &'static str,
 }
 
 /// Every generated documentation file.
-const DOCS: &[Doc] = &[Doc { output: "docs/openvino-ops.md", generate: fmt_openvino::ops_markdown }];
+const DOCS: &[Doc] = &[
+    Doc { output: "docs/openvino-ops.md", generate: fmt_openvino::ops_markdown, from: "crates/fmt-openvino" },
+    Doc { output: "docs/tf-ops.md", generate: fmt_tf::ops_markdown, from: "crates/fmt-tf" },
+    Doc { output: "docs/torch-ops.md", generate: fmt_torchscript::ops_markdown, from: "crates/fmt-torchscript" },
+];
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> anyhow::Result<Outcome> {
     let mut stale = 0usize;
@@ -84,7 +91,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> anyhow::Result<Outcome> {
         outputs.push((target.output, generated, sources(target)));
     }
     for doc in DOCS {
-        outputs.push((doc.output, (doc.generate)(), "the op tables of crates/fmt-openvino".to_string()));
+        outputs.push((doc.output, (doc.generate)(), format!("the op tables of {}", doc.from)));
     }
     for (target_output, generated, from) in outputs {
         let output = ws.root.join(target_output);

@@ -46,6 +46,11 @@ pub(crate) struct Args {
     /// creating target/venv-models (target/venv-tf for `keras`).
     #[arg(long, value_name = "PATH")]
     venv: Option<PathBuf>,
+    /// Also write every ONNX and OpenVINO fixture as a TensorFlow SavedModel
+    /// and frozen GraphDef and run them in TensorFlow against the
+    /// references (opt-in: --venv, or target/venv-tf).
+    #[arg(long)]
+    tf: bool,
     /// Also write every ONNX and OpenVINO fixture as TorchScript and run it
     /// with `torch.jit.load` against the references (opt-in: torch is
     /// several GB; --venv, or target/venv-models).
@@ -549,6 +554,36 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
             rows.push(row);
         }
         run_jobs(&venv, &scripts.join("run_torch.py"), &torch_jobs, &out_root.join("torch-jobs.json"), &mut rows)?;
+    }
+
+    if args.tf {
+        let venv = match &args.venv {
+            Some(dir) => Venv::existing(dir)?,
+            None => Venv::ensure_named(ws, "venv-tf", Path::new("xtask/python/requirements-tf.txt"))?,
+        };
+        let mut tf_jobs = Vec::new();
+        let sources = cases.iter().map(|c| (c, false)).chain(ov_cases.iter().map(|(c, z)| (c, *z)));
+        for (case, compressed) in sources {
+            let dir = out_root.join(case.name.replace(':', "_")).join("tf");
+            std::fs::create_dir_all(&dir)?;
+            let rtol = if compressed { RTOL_COMPRESSED } else { RTOL };
+            for (kind, out, flags) in [
+                ("saved_model", dir.join("saved_model"), &["--to", "tf"][..]),
+                ("frozen", dir.join("model.pb"), &[][..]),
+            ] {
+                let mut row = pending(&case.name, format!("-> tf ({kind})"), "tensorflow");
+                match convert_case(&bin, case, &out, flags)? {
+                    Ok(()) => {
+                        let mut j = job(rows.len(), &out, case, rtol);
+                        j["kind"] = json!(kind);
+                        tf_jobs.push(j);
+                    }
+                    Err(msg) => row.detail = msg,
+                }
+                rows.push(row);
+            }
+        }
+        run_jobs(&venv, &scripts.join("run_tf.py"), &tf_jobs, &out_root.join("tf-jobs.json"), &mut rows)?;
     }
 
     let saturation = int8_saturation();
