@@ -12,6 +12,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::interop_frameworks::FAMILIES;
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
 
@@ -38,7 +39,9 @@ pub(crate) struct Args {
     /// comma-separated LIST (resnet50, mobilenetv2, convnext_tiny, vit_base,
     /// bert_base, gpt2, resnet18, mobilenet_v3_small; `keras` for the Keras
     /// applications as TensorFlow SavedModels, or `keras:resnet50`,
-    /// `keras:mobilenetv3small`, `keras:efficientnetv2b0`, `keras:convnexttiny`).
+    /// `keras:mobilenetv3small`, `keras:efficientnetv2b0`, `keras:convnexttiny`;
+    /// `torch` for traced TorchScript models, or `torch:resnet18`,
+    /// `torch:resnet50`, `torch:mobilenet`, `torch:vit`, `torch:bert`, `torch:gpt2`).
     #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = "")]
     models: Option<String>,
     /// With --models or --torch: use this existing venv (torch,
@@ -408,28 +411,39 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         None => crate::convert::build(ws, !args.dev)?,
     };
     if let Some(list) = &args.models {
-        // `keras` or `keras:NAME` entries are TensorFlow models (their own
-        // tier); the rest are the torch-exported ONNX models.
+        // `keras[:NAME]` and `torch[:NAME]` entries are framework models
+        // (their own tier); the rest are the torch-exported ONNX models.
         let entries: Vec<&str> = list.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
-        let (keras, onnx): (Vec<&str>, Vec<&str>) = entries.iter().partition(|e| e.starts_with("keras"));
-        let mut keras_names: Vec<&str> = keras.iter().filter_map(|e| e.strip_prefix("keras:")).collect();
-        if entries.is_empty() || keras.contains(&"keras") {
-            keras_names = crate::interop_keras::MODELS.to_vec();
-        }
-        if let Some(bad) = keras_names.iter().find(|n| !crate::interop_keras::MODELS.contains(n)) {
-            bail!("--models keras:{bad}: unknown (known: {})", crate::interop_keras::MODELS.join(", "));
-        }
+        let family_of = |e: &str| FAMILIES.iter().find(|f| e == f.name || e.starts_with(&format!("{}:", f.name)));
+        let onnx: Vec<&str> = entries.iter().copied().filter(|e| family_of(e).is_none()).collect();
         let mut outcome = Outcome::Ok;
         if entries.is_empty() || !onnx.is_empty() {
             let list = onnx.join(",");
             outcome = models::run(ws, models::Options { bin: &bin, models: &list, venv: args.venv.as_deref() })?;
         }
-        if !keras_names.is_empty() {
+        for family in FAMILIES {
+            let mut names: Vec<&str> = Vec::new();
+            for e in &entries {
+                if *e == family.name {
+                    names = family.models.to_vec();
+                } else if let Some(n) = e.strip_prefix(&format!("{}:", family.name)) {
+                    if !family.models.contains(&n) {
+                        bail!("--models {e}: unknown (known: {})", family.models.join(", "));
+                    }
+                    names.push(n);
+                }
+            }
+            if entries.is_empty() {
+                names = family.models.to_vec();
+            }
+            if names.is_empty() {
+                continue;
+            }
             let venv = match &args.venv {
                 Some(dir) => Venv::existing(dir)?,
-                None => Venv::ensure_named(ws, "venv-tf", Path::new("xtask/python/requirements-tf.txt"))?,
+                None => Venv::ensure_named(ws, family.venv.0, Path::new(family.venv.1))?,
             };
-            if !crate::interop_keras::run(&ws.root, &bin, &venv, &keras_names)? {
+            if !crate::interop_frameworks::run(&ws.root, &bin, &venv, family, &names)? {
                 outcome = Outcome::CheckFailed;
             }
         }

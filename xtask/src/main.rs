@@ -19,7 +19,7 @@ mod codegen;
 mod conformance;
 mod convert;
 mod interop;
-mod interop_keras;
+mod interop_frameworks;
 mod interop_quant;
 mod venv;
 
