@@ -176,6 +176,27 @@ fn fit(xshape: &[usize], pshape: &[usize]) -> Option<Fit> {
     axis.map(Fit::Axis)
 }
 
+/// The `Convert` to f32 that is the only reader of `layer`'s output, if
+/// any. OpenVINO's CPU plugin computes an f16 decompression followed by one
+/// in f32 (the f16 is the weights' storage precision, not their arithmetic),
+/// so the importer produces the f32 weights directly and absorbs the
+/// `Convert`: the converted model then computes what OpenVINO computes
+/// (rounding the dequantized weights to f16 first differs by about 3e-4).
+fn f32_convert_after<'a>(cx: &Cx<'a>, layer: &Layer) -> Option<&'a Layer> {
+    let readers = cx.readers(layer, 0);
+    let [c] = readers.as_slice() else { return None };
+    (c.kind == "Convert" && c.data.get("destination_type").map(String::as_str) == Some("f32")).then_some(*c)
+}
+
+/// `t` (f16 scales) as f32, exactly.
+fn to_f32(cx: &Cx<'_>, l: &Layer, t: Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::F32 {
+        return Ok(t);
+    }
+    let v: Vec<f32> = t.to_f64s().map_err(|e| cx.bad(l, e))?.into_iter().map(|x| x as f32).collect();
+    Tensor::from_vec(t.shape().to_vec(), v).map_err(|e| cx.bad(l, e))
+}
+
 /// Recognises the weight-decompression pattern ending at `l` and emits a
 /// `DequantizeLinear` for it. Returns whether it did.
 pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> Result<bool> {
@@ -236,9 +257,17 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             t.len() == merged.len() && t.iter().zip(&merged).all(|(&a, &b)| a == b as i64 || (a == -1))
         });
         if target_ok && let Some(r_out) = cx.value_of(r, 0).map(str::to_string) {
+            let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, r)).flatten();
+            let (r_out, out_dtype) = match convert.and_then(|c| cx.value_of(c, 0)) {
+                Some(c_out) => (c_out.to_string(), DType::F32),
+                None => (r_out, out_dtype),
+            };
             let gshape: Vec<usize> = sshape[..rank - 1].to_vec();
             let xr = x.reshaped(merged).map_err(|e| cx.bad(l, e))?;
-            let sr = scale.reshaped(gshape.clone()).map_err(|e| cx.bad(l, e))?;
+            let mut sr = scale.reshaped(gshape.clone()).map_err(|e| cx.bad(l, e))?;
+            if out_dtype == DType::F32 {
+                sr = to_f32(cx, l, sr)?;
+            }
             let xn = put(cx, &x_owned, &x_name, xr);
             let sn = put(cx, &s_owned, &format!("{base}/scale"), sr);
             let mut inputs = vec![Some(xn), Some(sn)];
@@ -251,6 +280,9 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             cx.emit(r, "DequantizeLinear", inputs, std::slice::from_ref(&r_out), attrs);
             cx.dtypes_set(&[r_out], out_dtype);
             cx.mark_done(r);
+            if let Some(c) = convert {
+                cx.mark_done(c);
+            }
             return Ok(true);
         }
     }
@@ -290,13 +322,26 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             (s, z, vec![("axis", A::Int(axis as i64))])
         }
     };
+    let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, l)).flatten();
+    let converted: Option<(String, &Layer)> = convert.and_then(|c| Some((cx.value_of(c, 0)?.to_string(), c)));
+    let scale_t = if converted.is_some() { to_f32(cx, l, scale_t)? } else { scale_t };
     let sn = put(cx, &s_owned, &format!("{base}/scale"), scale_t);
     let mut inputs = vec![Some(x_name), Some(sn)];
     if let Some(z) = zp_t {
         inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), z)));
     }
-    cx.emit(l, "DequantizeLinear", inputs, outs, attrs);
-    cx.dtypes_set(outs, out_dtype);
+    match converted {
+        Some((c_out, c)) => {
+            let c_outs = [c_out];
+            cx.emit(l, "DequantizeLinear", inputs, &c_outs, attrs);
+            cx.dtypes_set(&c_outs, DType::F32);
+            cx.mark_done(c);
+        }
+        None => {
+            cx.emit(l, "DequantizeLinear", inputs, outs, attrs);
+            cx.dtypes_set(outs, out_dtype);
+        }
+    }
     Ok(true)
 }
 
