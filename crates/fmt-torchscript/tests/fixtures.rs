@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use ir::{ImportOptions, Importer, Model};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torchscript")
 }
@@ -23,26 +25,8 @@ fn import(case: &str, options: &[(&str, &str)]) -> Model {
 /// Runs `m` on `dir/input_<k>.npy` and returns the worst relative L2 error
 /// against `dir/output_<k>.npy`.
 fn check(m: &Model, dir: &Path) -> f64 {
-    let feeds: Vec<(String, eval::Value)> = m
-        .graph
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(k, vi)| {
-            let t = ir::tensor_file::read_npy(&dir.join(format!("input_{k}.npy"))).unwrap();
-            (vi.name.clone(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))
-        })
-        .collect();
-    let out = eval::run(m, feeds).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut worst = 0f64;
-    for (k, (name, v)) in out.iter().enumerate() {
-        let reference = ir::tensor_file::read_npy(&dir.join(format!("output_{k}.npy"))).unwrap();
-        let reference = eval::Value::Tensor(eval::from_ir(&reference).unwrap());
-        let metrics = eval::compare::compare_values(&reference, v)
-            .unwrap_or_else(|e| panic!("{}: output {name}: {e}", dir.display()));
-        worst = worst.max(metrics.rel_l2);
-    }
-    eprintln!("{}: {} nodes, {} outputs, rel L2 {worst:e}", dir.display(), m.graph.nodes.len(), out.len());
+    let worst = common::worst_rel_l2(m, dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    eprintln!("{}: {} nodes, {} outputs, rel L2 {worst:e}", dir.display(), m.graph.nodes.len(), m.graph.outputs.len());
     assert!(worst <= 1e-5, "{}: rel L2 {worst}", dir.display());
     worst
 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use ir::{ImportOptions, Importer};
 
+mod common;
+
 #[test]
 #[ignore = "needs TORCHSCRIPT_MODELS with traced real models"]
 fn real_models_match_torch() {
@@ -31,32 +33,13 @@ fn real_models_match_torch() {
             }
         };
         let imported = start.elapsed();
-        let feeds: Vec<(String, eval::Value)> = m
-            .graph
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(k, vi)| {
-                let t = ir::tensor_file::read_npy(&case.join(format!("input_{k}.npy"))).unwrap();
-                (vi.name.clone(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))
-            })
-            .collect();
-        let out = match eval::run(&m, feeds) {
-            Ok(o) => o,
+        let worst = match common::worst_rel_l2(&m, &case) {
+            Ok(w) => w,
             Err(e) => {
-                failures.push(format!("{}: run: {e}", case.display()));
+                failures.push(format!("{}: {e}", case.display()));
                 continue;
             }
         };
-        let mut worst = 0f64;
-        for (k, (_, v)) in out.iter().enumerate() {
-            let r = ir::tensor_file::read_npy(&case.join(format!("output_{k}.npy"))).unwrap();
-            let r = eval::Value::Tensor(eval::from_ir(&r).unwrap());
-            match eval::compare::compare_values(&r, v) {
-                Ok(metrics) => worst = worst.max(metrics.rel_l2),
-                Err(e) => failures.push(format!("{}: output {k}: {e}", case.display())),
-            }
-        }
         eprintln!(
             "{}: {files} source files, {} nodes, imported in {:.2?}, rel L2 {worst:e}",
             case.display(),

@@ -6,32 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use ir::{Dim, ExportOptions, Exporter, ImportOptions, Importer, Model};
+use ir::{Dim, ExportOptions, Exporter, ImportOptions, Importer};
+
+mod common;
 
 fn onnx_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name)
-}
-
-fn run_against_references(m: &Model, dir: &Path) -> f64 {
-    let feeds: Vec<(String, eval::Value)> = m
-        .graph
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(k, vi)| {
-            let t = ir::tensor_file::read_npy(&dir.join(format!("input_{k}.npy"))).unwrap();
-            (vi.name.clone(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))
-        })
-        .collect();
-    let out = eval::run(m, feeds).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut worst = 0f64;
-    for (k, (name, v)) in out.iter().enumerate() {
-        let reference = ir::tensor_file::read_npy(&dir.join(format!("output_{k}.npy"))).unwrap();
-        let reference = eval::Value::Tensor(eval::from_ir(&reference).unwrap());
-        let m = eval::compare::compare_values(&reference, v).unwrap_or_else(|e| panic!("output {name}: {e}"));
-        worst = worst.max(m.rel_l2);
-    }
-    worst
 }
 
 #[test]
@@ -50,7 +30,7 @@ fn onnx_fixtures_survive_export_and_reimport() {
                 |v: &ir::ValueInfo| v.shape().is_some_and(|s| s.dims().iter().any(|d| !matches!(d, Dim::Fixed(_))));
             assert_eq!(dynamic(a), dynamic(b), "{case}: input {} keeps its dynamic dims", a.name);
         }
-        let err = run_against_references(&back, &dir);
+        let err = common::worst_rel_l2(&back, &dir).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert!(err <= 1e-5, "{case}: rel. L2 {err}");
     }
 }

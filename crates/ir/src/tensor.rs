@@ -252,19 +252,15 @@ impl Tensor {
     }
 }
 
-/// The elements of `src` at the offsets an odometer over `shape` with
-/// element `strides` visits, in order (a transpose's gather). The offset is
-/// updated incrementally, not recomputed per element.
-fn gather<T: Copy>(src: &[T], strides: &[usize], shape: &[usize]) -> Vec<T> {
+/// Calls `f` with the element offsets an odometer over `shape` with element
+/// `strides` visits, in order (a transpose's gather). The offset is updated
+/// incrementally, not recomputed per element.
+fn for_each_offset(strides: &[usize], shape: &[usize], mut f: impl FnMut(usize)) {
     let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n);
-    if n == 0 {
-        return out;
-    }
     let mut index = vec![0usize; shape.len()];
     let mut offset = 0usize;
     for _ in 0..n {
-        out.push(src[offset]);
+        f(offset);
         for k in (0..index.len()).rev() {
             index[k] += 1;
             offset += strides[k];
@@ -275,27 +271,19 @@ fn gather<T: Copy>(src: &[T], strides: &[usize], shape: &[usize]) -> Vec<T> {
             index[k] = 0;
         }
     }
+}
+
+/// The elements of `src` in [`for_each_offset`]'s order.
+fn gather<T: Copy>(src: &[T], strides: &[usize], shape: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for_each_offset(strides, shape, |o| out.push(src[o]));
     out
 }
 
 /// [`gather`] for elements of `width` bytes in an unaligned byte buffer.
 fn gather_bytes(src: &[u8], width: usize, strides: &[usize], shape: &[usize]) -> Vec<u8> {
-    let n: usize = shape.iter().product();
-    let mut out = vec![0u8; n * width];
-    let mut index = vec![0usize; shape.len()];
-    let mut offset = 0usize;
-    for chunk in out.chunks_exact_mut(width) {
-        chunk.copy_from_slice(&src[offset * width..offset * width + width]);
-        for k in (0..index.len()).rev() {
-            index[k] += 1;
-            offset += strides[k];
-            if index[k] < shape[k] {
-                break;
-            }
-            offset -= strides[k] * shape[k];
-            index[k] = 0;
-        }
-    }
+    let mut out = Vec::with_capacity(shape.iter().product::<usize>() * width);
+    for_each_offset(strides, shape, |o| out.extend_from_slice(&src[o * width..o * width + width]));
     out
 }
 
