@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import openvino as ov
 
-from run_onnxruntime import compare
+from compare import compare
 
 
 def fit(model, name, value):

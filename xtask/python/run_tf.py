@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from compare import compare  # noqa: E402
 
 
 def signature_key(name):
@@ -29,20 +30,6 @@ def signature_key(name):
 def node_name(name):
     s = re.sub(r"[^A-Za-z0-9_./-]", "_", name)
     return "n" + s if not s or not (s[0].isalnum() or s[0] == ".") else s
-
-
-def compare(got, ref, rtol):
-    if got.shape != ref.shape:
-        return False, float("inf"), f"shape {got.shape} != reference {ref.shape}"
-    if got.dtype != ref.dtype:
-        return False, float("inf"), f"dtype {got.dtype} != reference {ref.dtype}"
-    if not np.issubdtype(ref.dtype, np.floating):
-        ok = np.array_equal(got, ref)
-        return ok, 0.0 if ok else 1.0, "" if ok else "integer outputs differ"
-    g, r = got.astype(np.float64), ref.astype(np.float64)
-    norm = np.linalg.norm(r)
-    err = np.linalg.norm(g - r) / norm if norm > 0 else np.max(np.abs(g - r), initial=0.0)
-    return bool(err <= rtol), float(err), "" if err <= rtol else f"relative error {err:.3g} > {rtol:g}"
 
 
 def fit(value, shape):

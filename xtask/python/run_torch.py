@@ -17,22 +17,9 @@ import warnings
 
 import numpy as np
 import torch
+from compare import compare
 
 warnings.filterwarnings("ignore")  # torch.jit.load is deprecated in torch 2.15; the format is what is tested
-
-
-def compare(got, ref, rtol):
-    if got.shape != ref.shape:
-        return False, float("inf"), f"shape {got.shape} != reference {ref.shape}"
-    if got.dtype != ref.dtype:
-        return False, float("inf"), f"dtype {got.dtype} != reference {ref.dtype}"
-    if not np.issubdtype(ref.dtype, np.floating):
-        ok = np.array_equal(got, ref)
-        return ok, 0.0 if ok else 1.0, "" if ok else "integer outputs differ"
-    g, r = got.astype(np.float64), ref.astype(np.float64)
-    norm = np.linalg.norm(r)
-    err = np.linalg.norm(g - r) / norm if norm > 0 else np.max(np.abs(g - r), initial=0.0)
-    return bool(err <= rtol), float(err), "" if err <= rtol else f"relative error {err:.3g} > {rtol:g}"
 
 
 def forward(module, arrays):
