@@ -48,8 +48,10 @@ pub fn rules() -> Vec<Rule> {
     v
 }
 
+/// The rule for `op`. The table is built once: export looks a rule up per node.
 fn rule_for(op: &str) -> Option<Rule> {
-    rules().into_iter().find(|r| r.onnx == op)
+    static BY_OP: std::sync::OnceLock<std::collections::HashMap<&'static str, Rule>> = std::sync::OnceLock::new();
+    BY_OP.get_or_init(|| rules().into_iter().map(|r| (r.onnx, r)).collect()).get(op).copied()
 }
 
 /// A produced output: layer index and output index within that layer.
@@ -829,5 +831,16 @@ pub(crate) fn tensor_attr<'a>(node: &'a Node, name: &str) -> Option<&'a Tensor> 
     match node.attr(name) {
         Some(Attribute::Tensor(t)) => Some(t),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod rule_table_tests {
+    #[test]
+    fn one_rule_per_op() {
+        let rules = super::rules();
+        let mut ops: Vec<&str> = rules.iter().map(|r| r.onnx).collect();
+        ops.dedup();
+        assert_eq!(ops.len(), rules.len(), "an op has two export rules; rule_for would pick one silently");
     }
 }

@@ -57,8 +57,10 @@ pub fn rules() -> Vec<Rule> {
     v
 }
 
+/// The rule for `op`. The table is built once: export looks a rule up per node.
 fn rule_for(op: &str) -> Option<Rule> {
-    rules().into_iter().find(|r| r.onnx == op)
+    static BY_OP: std::sync::OnceLock<std::collections::HashMap<&'static str, Rule>> = std::sync::OnceLock::new();
+    BY_OP.get_or_init(|| rules().into_iter().map(|r| (r.onnx, r)).collect()).get(op).copied()
 }
 
 /// The export table as Markdown (the second half of `docs/tf-ops.md`).
@@ -709,4 +711,15 @@ fn prune(ex: &mut Ex<'_>, outputs: &[Port]) {
         w.node = new_index[w.node];
         w.node != usize::MAX
     });
+}
+
+#[cfg(test)]
+mod rule_table_tests {
+    #[test]
+    fn one_rule_per_op() {
+        let rules = super::rules();
+        let mut ops: Vec<&str> = rules.iter().map(|r| r.onnx).collect();
+        ops.dedup();
+        assert_eq!(ops.len(), rules.len(), "an op has two export rules; rule_for would pick one silently");
+    }
 }
