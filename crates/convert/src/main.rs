@@ -111,6 +111,36 @@ struct Cli {
     /// No progress bar and no summary line.
     #[arg(short, long, global = true)]
     quiet: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What an input file may make the importer do (`ir::Limits`); the defaults
+/// are far above real models and far below what hurts the machine.
+#[derive(Debug, Clone, clap::Args)]
+struct LimitArgs {
+    /// Deepest nesting accepted in a file (subgraphs, function calls, pickled values, source expressions).
+    #[arg(long, global = true, value_name = "N", default_value_t = ir::Limits::default().max_depth)]
+    max_depth: usize,
+    /// Most bytes inflated from compressed entries of a zip-based file (TorchScript, .npz).
+    #[arg(long, global = true, value_name = "N", default_value_t = ir::Limits::default().max_inflated_bytes)]
+    max_inflated_bytes: u64,
+    /// Most tensors one file may declare.
+    #[arg(long, global = true, value_name = "N", default_value_t = ir::Limits::default().max_tensors)]
+    max_tensors: usize,
+}
+
+impl LimitArgs {
+    fn import_options(&self) -> ir::ImportOptions {
+        ir::ImportOptions {
+            limits: ir::Limits {
+                max_depth: self.max_depth,
+                max_inflated_bytes: self.max_inflated_bytes,
+                max_tensors: self.max_tensors,
+            },
+            ..ir::ImportOptions::default()
+        }
+    }
 }
 
 /// How models are compared (`--verify`, `verify`) and fed (`run`).
@@ -267,7 +297,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     match &cli.command {
         Some(Command::Inspect { model, from, values }) => {
-            let (m, fmt) = convert::load(&registry, model, from.as_deref(), &Default::default())
+            let (m, fmt) = convert::load(&registry, model, from.as_deref(), &cli.limits.import_options())
                 .with_context(|| format!("cannot read {}", model.display()))?;
             print!("{}", inspect::report(&m, model, fmt, *values));
             #[cfg(feature = "tf")]
@@ -278,14 +308,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Verify { reference, candidate, check }) => {
             let load = |p: &PathBuf| {
-                convert::load(&registry, p, None, &Default::default())
+                convert::load(&registry, p, None, &cli.limits.import_options())
                     .with_context(|| format!("cannot read {}", p.display()))
             };
             let (a, b) = (load(reference)?.0, load(candidate)?.0);
             return check::verify(&a, &b, check, cli.quiet);
         }
         Some(Command::Run { model, from, output_dir, check, repeat }) => {
-            let (m, _) = convert::load(&registry, model, from.as_deref(), &Default::default())
+            let (m, _) = convert::load(&registry, model, from.as_deref(), &cli.limits.import_options())
                 .with_context(|| format!("cannot read {}", model.display()))?;
             return check::run(&m, output_dir, check, *repeat, cli.quiet);
         }
@@ -302,6 +332,7 @@ fn run(cli: Cli) -> Result<()> {
     {
         opts.weights = cli.weights.clone();
     }
+    opts.import = cli.limits.import_options();
     opts.import.format_options = parse_kv(&cli.import_option, "-I")?;
     opts.import.progress = progress.clone();
     opts.import.keep_unknown_ops = cli.keep_unknown_ops;
@@ -388,7 +419,7 @@ fn run(cli: Cli) -> Result<()> {
     if cli.verify {
         // The reference is the model as exported (after any passes): --verify
         // checks the conversion; the passes' own cost is reported above.
-        let (written, _) = convert::load(&registry, output, Some(s.to), &Default::default())
+        let (written, _) = convert::load(&registry, output, Some(s.to), &cli.limits.import_options())
             .with_context(|| format!("cannot re-read {}", output.display()))?;
         check::verify(&s.model, &written, &cli.check, cli.quiet)?;
     }

@@ -78,6 +78,10 @@ pub struct ImportOptions {
     /// Values that become the graph's outputs (`--graph-outputs`); empty:
     /// the model's own outputs.
     pub graph_outputs: Vec<String>,
+    /// What the file may make the importer do: nesting depth, inflated
+    /// bytes, tensor count (`--max-depth`, `--max-inflated-bytes`,
+    /// `--max-tensors`).
+    pub limits: crate::Limits,
 }
 
 /// Whether weights go to files beside the model.
