@@ -18,6 +18,7 @@ mod bench_torch;
 mod codegen;
 mod conformance;
 mod convert;
+mod fuzz;
 mod interop;
 mod interop_frameworks;
 mod interop_quant;
@@ -43,6 +44,8 @@ enum Task {
     Interop(interop::Args),
     /// Time the evaluator against onnxruntime (one thread) on the same models.
     Bench(bench::Args),
+    /// Fuzz every importer (cargo-fuzz, nightly) for N seconds per target; crash inputs go to fuzz/regressions/.
+    Fuzz(fuzz::Args),
 }
 
 /// Paths shared by every task.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Task::Convert(args) => convert::run(&ws, args),
         Task::Interop(args) => interop::run(&ws, args),
         Task::Bench(args) => bench::run(&ws, args),
+        Task::Fuzz(args) => fuzz::run(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,2 @@
+#![no_main]
+model_convert_fuzz::target!("state_dict");
