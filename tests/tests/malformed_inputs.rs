@@ -501,6 +501,7 @@ fn pb_truncated_at_every_offset() {
 #[test]
 fn input_files_for_verify_are_refused_naming_the_file() {
     memory_cap();
+    let _ = convert::registry();
     let dir = tempfile::tempdir().unwrap();
     let x = ir::ValueInfo::tensor("x", ir::DType::F32, Some(ir::Shape::fixed(&[2, 3])));
     let graph = ir::Graph {

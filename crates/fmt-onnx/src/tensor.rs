@@ -113,7 +113,8 @@ pub(crate) fn import(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, 
         let strings = t.string_data.iter().map(|b| b.to_vec()).collect();
         return Tensor::from_strings(shape, strings).map_err(|e| e.to_string());
     }
-    let expected = dt.byte_len(numel).ok_or("tensor too large")?;
+    let expected =
+        dt.byte_len(numel).ok_or_else(|| format!("{dt} tensor of dimensions {:?} overflows in bytes", t.dims))?;
     let mismatch = |field: &str, n: usize, want: u64| {
         format!("{dt} tensor of shape {shape:?} needs {want} values in {field}, found {n}")
     };

@@ -107,7 +107,7 @@ fn if_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
     cx.emit(
         l,
         "If",
-        vec![Some((*port(ins, 0)?).clone())],
+        vec![Some(port(ins, 0)?.clone())],
         outs,
         vec![("then_branch", A::Graph(Box::new(then_g))), ("else_branch", A::Graph(Box::new(else_g)))],
     );
@@ -145,10 +145,10 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
         let id = internal(cx, l, e)?;
         let param = param_of(cx, l, &t, id)?;
         match back.get(&id) {
-            Some(&from) if Some(from) == cond_result && (*port(ins, i)?) == (*port(ins, 1)?) && cond_in.is_none() => {
+            Some(&from) if Some(from) == cond_result && port(ins, i)? == port(ins, 1)? && cond_in.is_none() => {
                 cond_in = Some(param);
             }
-            Some(&from) => carried.push((param, (*port(ins, i)?).clone(), from)),
+            Some(&from) => carried.push((param, port(ins, i)?.clone(), from)),
             None => capture(&mut g, &param, port(ins, i)?),
         }
     }
@@ -195,8 +195,8 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
                     return Err(cx.bad(l, "scan outputs with start/end/stride are not supported"));
                 }
                 g.outputs.push(result_of(cx, l, &t, id)?);
-                let stacked = cx.b.fresh_value(&format!("{}/stacked", (*port(outs, j)?)));
-                scans.push((stacked, (*port(outs, j)?).clone()));
+                let stacked = cx.b.fresh_value(&format!("{}/stacked", port(outs, j)?));
+                scans.push((stacked, port(outs, j)?.clone()));
             }
             Some(a) if a != -1 => return Err(cx.bad(l, format!("scan outputs on axis {a} are not supported"))),
             _ => {
@@ -222,9 +222,9 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
     // A trip count of -1 (or any negative constant) means "no limit" in OpenVINO; ONNX omits M.
     let trip = match cx.const_ints(port(ins, 0)?) {
         Some(v) if v.first().is_some_and(|&x| x < 0) => None,
-        _ => Some((*port(ins, 0)?).clone()),
+        _ => Some(port(ins, 0)?.clone()),
     };
-    let mut node_ins = vec![trip, Some((*port(ins, 1)?).clone())];
+    let mut node_ins = vec![trip, Some(port(ins, 1)?.clone())];
     node_ins.extend(carried.iter().map(|(_, init, _)| Some(init.clone())));
     let name = cx.b.fresh_node(&l.name);
     let mut n = Node { op: "Loop".into(), name, inputs: node_ins, outputs: node_outs, ..Node::default() };

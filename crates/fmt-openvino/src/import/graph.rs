@@ -79,7 +79,7 @@ fn constant(cx: &mut Cx<'_>, l: &Layer, _ins: &[String], outs: &[String]) -> Res
 }
 
 fn result(cx: &mut Cx<'_>, l: &Layer, ins: &[String], _outs: &[String]) -> Result<()> {
-    cx.results.push((l.id, (*port(ins, 0)?).clone()));
+    cx.results.push((l.id, port(ins, 0)?.clone()));
     Ok(())
 }
 

@@ -68,7 +68,7 @@ fn convolution(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, grouped:
         attrs.push(("group", A::Int(g)));
         w
     } else {
-        (*port(ins, 1)?).clone()
+        port(ins, 1)?.clone()
     };
     cx.emit(l, "Conv", vec![some(port(ins, 0)?), Some(w)], outs, attrs);
     Ok(())
@@ -87,7 +87,7 @@ fn backprop(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, grouped: bo
         attrs.push(("group", A::Int(g)));
         w
     } else {
-        (*port(ins, 1)?).clone()
+        port(ins, 1)?.clone()
     };
     cx.emit(l, "ConvTranspose", vec![some(port(ins, 0)?), Some(w)], outs, attrs);
     Ok(())
@@ -98,7 +98,7 @@ fn max_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
     attrs.push(("kernel_shape", A::Ints(cx.ints_attr(l, "kernel")?)));
     let ceil = matches!(l.attr("rounding_type"), Some("ceil" | "ceil_torch"));
     attrs.push(("ceil_mode", A::Int(i64::from(ceil))));
-    let mut o = vec![(*port(outs, 0)?).clone()];
+    let mut o = vec![port(outs, 0)?.clone()];
     if let Some(indices) = outs.get(1)
         && !cx.readers(l, 1).is_empty()
     {
@@ -241,8 +241,8 @@ fn matmul(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
         );
         return Ok(());
     }
-    let a = if ta { swap_last(cx, l, port(ins, 0)?)? } else { (*port(ins, 0)?).clone() };
-    let b = if tb { swap_last(cx, l, port(ins, 1)?)? } else { (*port(ins, 1)?).clone() };
+    let a = if ta { swap_last(cx, l, port(ins, 0)?)? } else { port(ins, 0)?.clone() };
+    let b = if tb { swap_last(cx, l, port(ins, 1)?)? } else { port(ins, 1)?.clone() };
     cx.emit(l, "MatMul", vec![Some(a), Some(b)], outs, vec![]);
     Ok(())
 }
@@ -332,10 +332,10 @@ fn interpolate(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Resul
     let calc = l.attr("shape_calculation_mode").unwrap_or("sizes");
     // Interpolate-4: (data, sizes, scales[, axes]); -11: (data, sizes_or_scales[, axes]).
     let (target, axes) = if l.version == "opset4" {
-        let t = if calc == "sizes" { (*port(ins, 1)?).clone() } else { (*port(ins, 2)?).clone() };
+        let t = if calc == "sizes" { port(ins, 1)?.clone() } else { port(ins, 2)?.clone() };
         (t, ins.get(3))
     } else {
-        ((*port(ins, 1)?).clone(), ins.get(2))
+        (port(ins, 1)?.clone(), ins.get(2))
     };
     let mut attrs = vec![
         ("mode", A::String(mode.into())),

@@ -402,8 +402,7 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
             let q = cx.b.fresh_value(&format!("{base}/quantized"));
             let qn = cx.b.fresh_node(&format!("{base}/QuantizeLinear"));
             let mut node =
-                ir::Node::new("QuantizeLinear", [(*port(ins, 0)?).clone(), s.clone(), z.clone()], [q.clone()])
-                    .named(qn);
+                ir::Node::new("QuantizeLinear", [port(ins, 0)?.clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
             for (k, v) in attrs.clone() {
                 node.attrs.insert(k.to_string(), v);
             }

@@ -282,9 +282,9 @@ fn topk(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         cx.emit(l, "TopK", vec![some(port(ins, 0)?), Some(k)], outs, attrs);
     } else {
         let tmp = cx.b.fresh_value(&format!("{}/indices", l.name));
-        cx.emit(l, "TopK", vec![some(port(ins, 0)?), Some(k)], &[(*port(outs, 0)?).clone(), tmp.clone()], attrs);
+        cx.emit(l, "TopK", vec![some(port(ins, 0)?), Some(k)], &[port(outs, 0)?.clone(), tmp.clone()], attrs);
         let name = cx.b.fresh_node(&format!("{}/indices_cast", l.name));
-        let cast = Node::new("Cast", [tmp], [(*port(outs, 1)?).clone()])
+        let cast = Node::new("Cast", [tmp], [port(outs, 1)?.clone()])
             .named(name)
             .with_attr("to", i64::from(idx_type.onnx_code()));
         cx.b.add_node(cast, Some(idx_type));
