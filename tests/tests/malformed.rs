@@ -1516,13 +1516,15 @@ fn onnx_tensor_count_limit_names_the_flag_and_can_be_raised() {
     for i in 0..4 {
         g.initializer.push(TensorProto { raw_data: vec![0u8; 4].into(), ..f32_tensor(&format!("unused{i}"), &[1]) });
     }
+    // 5 initializers, 1 node, 1 input, 1 output: 8 entries.
     let p = write_model(dir.path(), &m);
-    let limits = ir::Limits { max_tensors: 4, ..ir::Limits::default() };
+    let limits = ir::Limits { max_tensors: 7, ..ir::Limits::default() };
     assert_eq!(
         load_err_body_with(&p, with_limits(limits)),
-        "tensors: tensor count exceeds the limit of 4 (raise it with --max-tensors N)"
+        "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 7 \
+         (raise it with --max-tensors N)"
     );
-    let m = loads_with(&p, ir::Limits { max_tensors: 5, ..ir::Limits::default() });
+    let m = loads_with(&p, ir::Limits { max_tensors: 8, ..ir::Limits::default() });
     assert_eq!(m.graph.initializers.len(), 5);
 }
 
@@ -1537,7 +1539,11 @@ fn onnx_a_million_empty_initializers_are_refused_before_decoding() {
     m.extend(wire_bytes(7, &g));
     let dir = tempfile::tempdir().unwrap();
     let p = write_bytes(dir.path(), "many.onnx", &m);
-    assert_eq!(load_err_body(&p), "tensors: tensor count exceeds the limit of 1000000 (raise it with --max-tensors N)");
+    assert_eq!(
+        load_err_body(&p),
+        "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 1000000 \
+         (raise it with --max-tensors N)"
+    );
 }
 
 /// A model-local function `name` whose one node calls each of `calls`.
@@ -1991,6 +1997,66 @@ fn openvino_weights_file_truncated() {
                 "layer id 1 ('w', Const): offset 0 + size 16 is past the end of {} ({keep} bytes)",
                 p.with_extension("bin").display()
             )
+        );
+    }
+}
+
+#[test]
+fn safetensors_index_paths_out_of_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    three_tensors(outside.path(), "secret.safetensors");
+    std::os::unix::fs::symlink(outside.path().join("secret.safetensors"), d.join("link.safetensors")).unwrap();
+    let cases = [
+        (
+            "../x.safetensors",
+            "weight_map['a']: location '../x.safetensors' escapes the model's folder ('..' is not allowed)",
+        ),
+        (
+            "/etc/passwd",
+            "weight_map['a']: location '/etc/passwd' is absolute; only paths relative to the model's folder are allowed",
+        ),
+        (
+            "link.safetensors",
+            "weight_map['a']: location 'link.safetensors' resolves (through a symbolic link) outside the model's folder",
+        ),
+    ];
+    for (file, want) in cases {
+        let p = write_bytes(
+            d,
+            "model.safetensors.index.json",
+            format!(r#"{{"weight_map": {{"a": "{file}"}}}}"#).as_bytes(),
+        );
+        assert_eq!(load_err_body(&p), want);
+        assert_eq!(weights_err(d, &p, &p), want);
+    }
+}
+
+#[test]
+fn onnx_millions_of_tiny_nodes_or_attributes_are_refused_before_decoding() {
+    // Five bytes on the wire, hundreds once decoded (1.6 kB for an
+    // attribute): four million of them exhausted the memory cap before the
+    // entry count.
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..4_000_000 {
+        nodes.extend_from_slice(&[1 << 3 | 2, 3, 4 << 3 | 2, 1, b'A']);
+    }
+    let mut attrs = vec![4 << 3 | 2, 1, b'A'];
+    for _ in 0..1_500_000 {
+        attrs.extend_from_slice(&[5 << 3 | 2, 0]);
+    }
+    let one_node = wire_bytes(1, &attrs);
+    for (name, g) in [("nodes", nodes), ("attributes", one_node)] {
+        let mut m = vec![1 << 3, 8];
+        m.extend(wire_bytes(7, &g));
+        let p = write_bytes(dir.path(), &format!("{name}.onnx"), &m);
+        assert_eq!(
+            load_err_body(&p),
+            "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 1000000 \
+             (raise it with --max-tensors N)",
+            "{name}"
         );
     }
 }

@@ -4,10 +4,13 @@
 //! Decoding is where a hostile file does its damage: every nested message
 //! is a recursion of the decoder, and every repeated message, however few
 //! bytes it takes on the wire (an empty `TensorProto` is two), becomes a
-//! struct of a few hundred bytes. So the nesting of subgraphs and the number
-//! of tensors are counted here, from the bytes, with an explicit stack (no
-//! recursion), descending only into the messages that can hold subgraphs or
-//! tensors and skipping everything else by its length. Bytes that are not
+//! struct of hundreds of bytes (an `AttributeProto` is 1.6 kB), then an IR
+//! struct (a 19 MB file of four million one-letter nodes exhausted a 2 GiB
+//! address space before this scan). So the nesting of subgraphs and the
+//! number of entries (tensors, nodes, attributes, value infos) are counted
+//! here, from the bytes, with an explicit stack (no recursion),
+//! descending only into the messages that can hold subgraphs, tensors or
+//! attributes and skipping everything else by its length. Bytes that are not
 //! valid protobuf end the scan quietly: the decoder reports them with its
 //! own, more precise, message.
 
@@ -30,6 +33,9 @@ enum Field {
     Message { kind: Msg, deeper: bool },
     /// A tensor (dense or sparse), counted and skipped.
     Tensor,
+    /// A value info (graph input, output or `value_info`), counted as an
+    /// entry and skipped.
+    Entry,
 }
 
 /// The fields of `parent` the scan cares about (ONNX's field numbers).
@@ -40,6 +46,8 @@ fn field(parent: Msg, number: u64) -> Option<Field> {
         (Model, 7) => sub(Graph, false),
         (Model, 25) => sub(Function, false),
         (Graph, 1) => sub(Node, false),
+        // input, output, value_info
+        (Graph, 11 | 12 | 13) | (Function, 12) => Some(Field::Entry),
         (Function, 7) => sub(Node, false),
         (Function, 11) => sub(Attribute, false),
         // initializer, sparse_initializer
@@ -52,6 +60,9 @@ fn field(parent: Msg, number: u64) -> Option<Field> {
         _ => None,
     }
 }
+
+/// What the entry count counts, for the limit's message.
+const ENTRIES: &str = "entries (tensors, nodes, attributes, value infos)";
 
 /// A varint at the start of `bytes`: its value and length.
 fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
@@ -73,14 +84,20 @@ struct Frame {
 }
 
 /// Checks a `ModelProto`'s subgraph nesting against `limits.max_depth` (the
-/// main graph is depth 0) and its tensor count (initializers, sparse
-/// initializers and tensor attributes, in every graph and function) against
-/// `limits.max_tensors`. The error is [`Limits::message`], for the caller to
-/// attach to the file's path.
+/// main graph is depth 0), and its entries (initializers, sparse
+/// initializers, tensor attributes, nodes, attributes and value infos, in
+/// every graph and function) against `limits.max_tensors`: one budget, so
+/// the decoded structs stay a bounded size whatever mix a file declares.
+/// The error is [`Limits::message`], for the caller to attach to the file's
+/// path.
 pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), String> {
     let mut stack = vec![Frame { kind: Msg::Model, end: bytes.len(), depth: 0 }];
     let mut pos = 0usize;
-    let mut tensors = 0u64;
+    let mut entries = 0u64;
+    let mut count = || {
+        entries += 1;
+        if entries > limits.max_tensors as u64 { Err(limits.message(Limit::Tensors, ENTRIES)) } else { Ok(()) }
+    };
     while let Some(top) = stack.last() {
         if pos >= top.end {
             stack.pop();
@@ -106,6 +123,9 @@ pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), String> {
                 };
                 match field(kind, key >> 3) {
                     Some(Field::Message { kind: child, deeper }) => {
+                        if matches!(child, Msg::Node | Msg::Attribute) {
+                            count()?;
+                        }
                         let depth = depth + usize::from(deeper);
                         if depth > limits.max_depth {
                             return Err(limits.message(Limit::Depth, "subgraphs"));
@@ -114,12 +134,7 @@ pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), String> {
                         pos = start;
                         continue;
                     }
-                    Some(Field::Tensor) => {
-                        tensors += 1;
-                        if tensors > limits.max_tensors as u64 {
-                            return Err(limits.message(Limit::Tensors, "tensors"));
-                        }
-                    }
+                    Some(Field::Tensor | Field::Entry) => count()?,
                     None => {}
                 }
                 stop - pos
@@ -156,12 +171,17 @@ mod tests {
 
     #[test]
     fn depth_and_tensors_are_counted() {
-        let limits = Limits { max_depth: 3, max_tensors: 8, ..Limits::default() };
+        // 3 nodes, 3 attributes, 4 × 2 tensors: 14 entries.
+        let limits = Limits { max_depth: 3, max_tensors: 14, ..Limits::default() };
         assert_eq!(check(&nested(3, 2), &limits), Ok(()));
         let e = check(&nested(4, 0), &limits).unwrap_err();
         assert_eq!(e, "subgraphs: nesting depth exceeds the limit of 3 (raise it with --max-depth N)");
         let e = check(&nested(3, 3), &limits).unwrap_err();
-        assert_eq!(e, "tensors: tensor count exceeds the limit of 8 (raise it with --max-tensors N)");
+        assert_eq!(
+            e,
+            "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 14 \
+             (raise it with --max-tensors N)"
+        );
     }
 
     #[test]
