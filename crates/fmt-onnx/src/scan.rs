@@ -47,7 +47,7 @@ fn field(parent: Msg, number: u64) -> Option<Field> {
         (Model, 25) => sub(Function, false),
         (Graph, 1) => sub(Node, false),
         // input, output, value_info
-        (Graph, 11 | 12 | 13) | (Function, 12) => Some(Field::Entry),
+        (Graph, 11..=13) | (Function, 12) => Some(Field::Entry),
         (Function, 7) => sub(Node, false),
         (Function, 11) => sub(Attribute, false),
         // initializer, sparse_initializer
