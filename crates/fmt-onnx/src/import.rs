@@ -445,3 +445,53 @@ fn strip_path(e: &Error, path: &Path) -> String {
     let prefix = format!("{}: ", path.display());
     s.strip_prefix(&prefix).map(str::to_string).unwrap_or(s)
 }
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> ModelProto {
+        let mut g = GraphProto { name: "leaf".into(), ..GraphProto::default() };
+        for k in 0..levels {
+            let a = AttributeProto { name: "body".into(), r#type: AT::Graph as i32, g: Some(g), ..Default::default() };
+            let n = NodeProto { op_type: "Loop".into(), attribute: vec![a], ..NodeProto::default() };
+            g = GraphProto { name: format!("g{k}"), node: vec![n], ..GraphProto::default() };
+        }
+        ModelProto { ir_version: 8, graph: Some(g), ..ModelProto::default() }
+    }
+
+    #[test]
+    fn translation_bounds_subgraph_depth_without_the_wire_scan() {
+        // `translate` takes decoded structures, which need not come from a file.
+        let limits = Limits { max_depth: 2, ..Limits::default() };
+        let path = Path::new("m.onnx");
+        let e = translate_mapped_with(nested(3), Buffer::from_vec(vec![]), path, &limits).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.onnx: node #0 (Loop): attribute 'body': node #0 (Loop): attribute 'body': node #0 (Loop): \
+             attribute 'body': subgraph 'leaf': nesting depth exceeds the limit of 2 (raise it with --max-depth N)"
+        );
+        assert!(translate_mapped_with(nested(2), Buffer::from_vec(vec![]), path, &limits).is_ok());
+    }
+
+    #[test]
+    fn function_call_cycles_and_depth() {
+        let f = |name: &str, calls: &[&str]| FunctionProto {
+            name: name.into(),
+            node: calls.iter().map(|c| NodeProto { op_type: (*c).into(), ..NodeProto::default() }).collect(),
+            ..FunctionProto::default()
+        };
+        let limits = Limits::default();
+        assert_eq!(check_calls(&[f("a", &["a"])], &limits).unwrap_err(), "model-local function 'a' calls itself");
+        assert_eq!(
+            check_calls(&[f("a", &["b"]), f("b", &["c"]), f("c", &["b"])], &limits).unwrap_err(),
+            "model-local functions call each other in a cycle: b -> c -> b"
+        );
+        // A diamond is no cycle.
+        assert_eq!(check_calls(&[f("a", &["b", "c"]), f("b", &["d"]), f("c", &["d"]), f("d", &[])], &limits), Ok(()));
+        let chain = [f("a", &["b"]), f("b", &["c"]), f("c", &[])];
+        assert_eq!(check_calls(&chain, &Limits { max_depth: 2, ..limits }), Ok(()));
+        assert!(check_calls(&chain, &Limits { max_depth: 1, ..limits }).unwrap_err().contains("--max-depth"));
+    }
+}
