@@ -1759,11 +1759,12 @@ fn openvino_cyclic_edges_through_one_layer() {
     assert!(load_err_body(&p).starts_with("the graph has a cycle through layer id(s) 3"), "{}", load_err_body(&p));
 }
 
-/// An IR whose one `Loop` layer nests `levels` bodies, each holding one `Loop`.
-fn ov_body_bomb(levels: usize) -> String {
+/// An IR whose one `kind` layer (`Loop`, `TensorIterator`) nests `levels`
+/// bodies, each holding one such layer.
+fn ov_body_bomb(kind: &str, levels: usize) -> String {
     let mut xml = String::from("<?xml version=\"1.0\"?>\n<net name=\"bomb\" version=\"11\"><layers>");
     for i in 0..levels {
-        xml.push_str(&format!("<layer id=\"{i}\" name=\"loop{i}\" type=\"Loop\" version=\"opset5\"><body><layers>"));
+        xml.push_str(&format!("<layer id=\"{i}\" name=\"l{i}\" type=\"{kind}\" version=\"opset5\"><body><layers>"));
     }
     for _ in 0..levels {
         xml.push_str("</layers><edges/></body></layer>");
@@ -1775,9 +1776,14 @@ fn ov_body_bomb(levels: usize) -> String {
 #[test]
 fn openvino_body_nesting_bomb_names_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write_ov(dir.path(), "bomb", &ov_body_bomb(10_000));
-    let body = load_err_body(&p);
-    assert!(body.ends_with("<body>: nesting depth exceeds the limit of 64 (raise it with --max-depth N)"), "{body}");
+    for kind in ["Loop", "TensorIterator"] {
+        let p = write_ov(dir.path(), kind, &ov_body_bomb(kind, 10_000));
+        let body = load_err_body(&p);
+        assert!(
+            body.ends_with("<body>: nesting depth exceeds the limit of 64 (raise it with --max-depth N)"),
+            "{kind}: {body}"
+        );
+    }
 }
 
 #[test]
