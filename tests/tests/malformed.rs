@@ -2066,3 +2066,19 @@ fn onnx_millions_of_tiny_nodes_or_attributes_are_refused_before_decoding() {
         );
     }
 }
+
+#[test]
+fn openvino_entity_expansion_is_not_performed() {
+    // "Billion laughs": quick-xml expands no DTD entities, so the reference
+    // is an unknown entity, not a gigabyte of text.
+    let dir = tempfile::tempdir().unwrap();
+    let mut dtd = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE net [<!ENTITY l0 \"lol\">");
+    for i in 1..10 {
+        dtd.push_str(&format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)));
+    }
+    dtd.push_str("]>\n");
+    let xml = OV_GOOD.replacen("<?xml version=\"1.0\"?>\n", &dtd, 1).replacen("name=\"m\"", "name=\"&l9;\"", 1);
+    let p = write_ov(dir.path(), "laughs", &xml);
+    let body = load_err_body(&p);
+    assert_eq!(body, "line 2: <net>: at 1..3: unrecognized entity `l9`");
+}
