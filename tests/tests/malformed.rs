@@ -1844,7 +1844,11 @@ fn safetensors_hostile_headers_say_what_is_wrong() {
         )
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("header_length_u64_max", u64::MAX.to_le_bytes().to_vec(), "header too large"),
+        (
+            "header_length_u64_max",
+            u64::MAX.to_le_bytes().to_vec(),
+            "header length 18446744073709551615 is past the end of the 8-byte file",
+        ),
         (
             "header_length_past_the_end",
             {
@@ -1852,18 +1856,32 @@ fn safetensors_hostile_headers_say_what_is_wrong() {
                 v.extend_from_slice(b"{}");
                 v
             },
-            "invalid header length",
+            "header length 4096 is past the end of the 10-byte file",
         ),
-        ("overlapping", safetensors_bytes(&two("[0,8]", "[4,12]"), &w16), "invalid offset for tensor `b`"),
+        (
+            "overlapping",
+            safetensors_bytes(&two("[0,8]", "[4,12]"), &w16),
+            "tensor 'b' (data_offsets [4, 12]) overlaps the tensor before it",
+        ),
         (
             "past_the_end",
             safetensors_bytes(&two("[0,8]", "[8,24]"), &w16),
-            "invalid shape, data type, or offset for tensor",
+            "tensor 'b': data_offsets [8, 24] end past the 16-byte data section",
         ),
         (
-            "out_of_order_gap",
+            "offsets_not_the_shape_size",
             safetensors_bytes(&two("[8,16]", "[0,4]"), &w16),
-            "invalid shape, data type, or offset for tensor",
+            "tensor 'b': shape [2] of F32 needs 8 bytes, data_offsets [0, 4] hold 4",
+        ),
+        (
+            "gap_between_tensors",
+            safetensors_bytes(&two("[12,20]", "[0,8]"), &[0u8; 20]),
+            "tensor 'a' starts at 12, leaving bytes 8..12 unused",
+        ),
+        (
+            "bytes_after_the_tensors",
+            safetensors_bytes(&two("[0,8]", "[8,16]"), &[0u8; 20]),
+            "4 bytes after the last tensor (data section of 20)",
         ),
         (
             "shape_product_overflows",
@@ -1871,7 +1889,7 @@ fn safetensors_hostile_headers_say_what_is_wrong() {
                 r#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,16]}}"#,
                 &w16,
             ),
-            "overflow computing buffer size from shape and/or element type",
+            "tensor 'w': shape [4294967296, 4294967296, 4294967296] of F32 overflows",
         ),
     ];
     let mut wrong = Vec::new();

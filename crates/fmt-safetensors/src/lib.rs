@@ -98,7 +98,10 @@ pub fn read_file(path: &Path) -> Result<(IndexMap<String, Tensor>, BTreeMap<Stri
 pub fn read_file_with(path: &Path, limits: &Limits) -> Result<(IndexMap<String, Tensor>, BTreeMap<String, String>)> {
     let buf = Buffer::map_file(path)?;
     let bad = |m: String| Error::malformed(path, m);
-    let st = SafeTensors::deserialize(&buf).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(&buf).map_err(|e| {
+        let why = diagnose(&buf).unwrap_or_else(|| e.to_string());
+        bad(format!("not a valid safetensors file: {why}"))
+    })?;
     limits.check(Limit::Tensors, st.len() as u64, path, "header entries")?;
     let (_, meta) = SafeTensors::read_metadata(&buf).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let base = buf.as_ptr() as usize;
@@ -117,6 +120,62 @@ pub fn read_file_with(path: &Path, limits: &Limits) -> Result<(IndexMap<String, 
     views.sort_by_key(|v| v.0);
     let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
     Ok((views.into_iter().map(|(_, n, t)| (n, t)).collect(), metadata))
+}
+
+/// What exactly is wrong with the layout of a file the `safetensors` crate
+/// refused, naming the tensor, where the crate's message is generic
+/// ("invalid shape, data type, or offset for tensor"). `None` when nothing
+/// here applies; the crate's message is used then. Runs only after a
+/// refusal, so the crate's own caps (header size) have been applied.
+fn diagnose(buf: &[u8]) -> Option<String> {
+    let (len, rest) = buf.split_first_chunk::<8>()?;
+    let n = u64::from_le_bytes(*len);
+    let Some(header) = usize::try_from(n).ok().and_then(|n| rest.get(..n)) else {
+        return Some(format!("header length {n} is past the end of the {}-byte file", buf.len()));
+    };
+    let data_len = (rest.len() - header.len()) as u64;
+    let serde_json::Value::Object(map) = serde_json::from_slice(header).ok()? else { return None };
+    let mut spans: Vec<(u64, u64, &str)> = Vec::new();
+    for (name, v) in map.iter().filter(|(k, _)| *k != "__metadata__") {
+        let dtype: Dtype = serde_json::from_value(v.get("dtype")?.clone()).ok()?;
+        let shape: Vec<u64> = serde_json::from_value(v.get("shape")?.clone()).ok()?;
+        let [begin, end]: [u64; 2] = serde_json::from_value(v.get("data_offsets")?.clone()).ok()?;
+        if begin > end {
+            return Some(format!("tensor '{name}': data_offsets [{begin}, {end}] are reversed"));
+        }
+        if end > data_len {
+            return Some(format!(
+                "tensor '{name}': data_offsets [{begin}, {end}] end past the {data_len}-byte data section"
+            ));
+        }
+        let need = shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|numel| numel.checked_mul(dtype.bitsize() as u64))
+            .map(|bits| bits.div_ceil(8));
+        match need {
+            None => return Some(format!("tensor '{name}': shape {shape:?} of {dtype:?} overflows")),
+            Some(need) if need != end - begin => {
+                return Some(format!(
+                    "tensor '{name}': shape {shape:?} of {dtype:?} needs {need} bytes, data_offsets [{begin}, {end}] hold {}",
+                    end - begin
+                ));
+            }
+            Some(_) => spans.push((begin, end, name)),
+        }
+    }
+    spans.sort_unstable();
+    let mut at = 0u64;
+    for (begin, end, name) in spans {
+        if begin < at {
+            return Some(format!("tensor '{name}' (data_offsets [{begin}, {end}]) overlaps the tensor before it"));
+        }
+        if begin > at {
+            return Some(format!("tensor '{name}' starts at {begin}, leaving bytes {at}..{begin} unused"));
+        }
+        at = end;
+    }
+    (at != data_len).then(|| format!("{} bytes after the last tensor (data section of {data_len})", data_len - at))
 }
 
 /// The shard files of a `model.safetensors.index.json`, each confined to its
