@@ -50,6 +50,7 @@ pub fn register(registry: &mut Registry) {
     });
 }
 
+#[deny(clippy::indexing_slicing)]
 impl ir::Importer for OnnxImporter {
     fn info(&self) -> FormatInfo {
         INFO

@@ -13,6 +13,7 @@
 //! attributes and skipping everything else by its length. Bytes that are not
 //! valid protobuf end the scan quietly: the decoder reports them with its
 //! own, more precise, message.
+#![deny(clippy::indexing_slicing)]
 
 use ir::{Limit, Limits};
 
