@@ -1,40 +1,46 @@
 //! Bad inputs: every one must give an error (never a panic) whose message
 //! starts with the path of the file concerned and says what is wrong.
 //!
-//! Models are read with `convert::load`, which runs the ONNX importer and
-//! then `Graph::topo_sort` and `Graph::validate`. Hand-built models use the
-//! generated prost types, so the bytes are exactly what a writer could emit.
+//! Refusals go through `workspace_tests::hostile`: a full conversion to
+//! ONNX (the importer, then `Graph::topo_sort` and `Graph::validate`) under
+//! a 2 GiB address-space cap, which must leave no output behind and the
+//! input untouched. Hand-built models use the generated prost types (or,
+//! for nesting bombs too deep for prost to encode, wire bytes written
+//! here), so the bytes are exactly what a writer could emit.
 
 use std::path::{Path, PathBuf};
 
 use fmt_onnx::generated::onnx::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-    TypeProto, ValueInfoProto, attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_shape_proto,
-    type_proto,
+    AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, SparseTensorProto,
+    StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
+    tensor_proto::DataLocation, tensor_shape_proto, type_proto,
 };
 use ir::{DType, Graph, ImportOptions, Model, Node, Shape, ValueInfo};
 use prost::Message;
-use workspace_tests::{case, list_files};
+use workspace_tests::{case, hostile, list_files};
 
 // ---------------------------------------------------------------------------
 // Helpers.
 
-/// Loads `path`, which must fail; returns the message after checking that it
-/// is one line and starts with `"<path>: "`.
-fn load_err(path: &Path) -> String {
-    let registry = convert::registry();
-    let result = convert::load(&registry, path, None, &ImportOptions::default());
-    let msg = match result {
-        Ok(_) => panic!("{} loaded although it is malformed", path.display()),
-        Err(e) => e.to_string(),
-    };
+/// Converts `path`, which must be refused ([`hostile::refuse_with`]: one
+/// line, nothing left behind, input untouched, under the memory cap);
+/// returns the message after checking that it starts with `"<path>: "`.
+#[track_caller]
+fn load_err_with(path: &Path, import: ImportOptions) -> String {
+    let msg = hostile::refuse_with(path, None, import);
     let prefix = format!("{}: ", path.display());
     assert!(msg.starts_with(&prefix), "message does not start with the file path '{prefix}': {msg}");
-    assert!(!msg.contains('\n'), "message is not one line: {msg:?}");
     msg
 }
 
+/// [`load_err_with`] with the default import options.
+#[track_caller]
+fn load_err(path: &Path) -> String {
+    load_err_with(path, ImportOptions::default())
+}
+
 /// `load_err` and the message after the `"<path>: "` prefix.
+#[track_caller]
 fn load_err_body(path: &Path) -> String {
     let msg = load_err(path);
     msg[path.display().to_string().len() + 2..].to_string()
@@ -320,9 +326,8 @@ fn subgraphs_nested_too_deep_are_refused_without_overflowing_the_stack() {
     g.input = vec![vi("cond", 9, &[]), f32_vi("x")];
     let dir = tempfile::tempdir().unwrap();
     let p = write_model(dir.path(), &model(g));
-    let body = load_err_body(&p);
-    assert!(body.starts_with("not a valid ONNX model: protobuf "), "{body}");
-    assert!(body.contains("recursion limit"), "{body}");
+    // Refused from the wire bytes, before prost's own recursion limit is reached.
+    assert_eq!(load_err_body(&p), "subgraphs: nesting depth exceeds the limit of 64 (raise it with --max-depth N)");
 }
 
 // ---------------------------------------------------------------------------
@@ -1309,6 +1314,8 @@ fn safetensors_bytes(header: &str, data: &[u8]) -> Vec<u8> {
 /// Converts a model with an f32 `[4]` initializer `w`, loading `weights`;
 /// it must fail with one line starting with `"<blamed>: "`. Returns the rest.
 fn weights_err(dir: &Path, weights: &Path, blamed: &Path) -> String {
+    hostile::memory_cap();
+    let before = std::fs::read(weights).ok();
     let t = TensorProto { raw_data: vec![0u8; 16].into(), ..f32_tensor("w", &[4]) };
     let input = write_model(dir, &model_with_initializer(t));
     let opts = convert::ConvertOptions { weights: Some(weights.to_path_buf()), ..Default::default() };
@@ -1321,6 +1328,9 @@ fn weights_err(dir: &Path, weights: &Path, blamed: &Path) -> String {
     assert!(msg.starts_with(&prefix), "'{msg}' does not start with '{prefix}'");
     assert!(!msg.contains('\n'), "not one line: {msg:?}");
     assert!(!dir.join("out.onnx").exists(), "no output is written");
+    let left: Vec<PathBuf> = list_files(dir).into_iter().filter(|p| p.to_string_lossy().contains("out.onnx")).collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+    assert_eq!(std::fs::read(weights).ok(), before, "{} was modified", weights.display());
     msg[prefix.len()..].to_string()
 }
 
@@ -1413,4 +1423,680 @@ fn safetensors_broken_shard_indexes() {
     std::fs::write(&a, b"garbage").unwrap();
     let p = index(r#"{"weight_map": {"w": "a.safetensors"}}"#);
     assert!(weights_err(d, &p, &a).starts_with("not a valid safetensors file: "));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 18: limits (nesting, tensor count), self-recursive functions, bombs.
+
+/// `ImportOptions` with `limits`.
+fn with_limits(limits: ir::Limits) -> ImportOptions {
+    ImportOptions { limits, ..ImportOptions::default() }
+}
+
+/// Loads `path` with `limits`, which must succeed.
+fn loads_with(path: &Path, limits: ir::Limits) -> Model {
+    let registry = convert::registry();
+    convert::load(&registry, path, None, &with_limits(limits))
+        .unwrap_or_else(|e| panic!("{} does not load with {limits:?}: {e}", path.display()))
+        .0
+}
+
+/// A valid model whose main graph holds `levels` `If`s nested through their
+/// `then_branch`es: its deepest subgraph is `levels` deep.
+fn nested_ifs(levels: usize) -> ModelProto {
+    let mut g = graph(vec![node("leaf", "Identity", &["x"], &["y0"])], &[], &["y0"]);
+    for k in 1..=levels {
+        let other =
+            graph(vec![node(&format!("e{k}"), "Identity", &["x"], &[&format!("e{k}")])], &[], &[&format!("e{k}")]);
+        let mut n = node(&format!("if{k}"), "If", &["cond"], &[&format!("y{k}")]);
+        n.attribute = vec![graph_attr("then_branch", g), graph_attr("else_branch", other)];
+        g = graph(vec![n], &[], &[&format!("y{k}")]);
+    }
+    g.input = vec![vi("cond", 9, &[]), f32_vi("x")];
+    model(g)
+}
+
+#[test]
+fn onnx_subgraph_depth_limit_names_the_flag_and_can_be_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), &nested_ifs(5));
+    let limits = ir::Limits { max_depth: 4, ..ir::Limits::default() };
+    assert_eq!(
+        load_err_body_with(&p, with_limits(limits)),
+        "subgraphs: nesting depth exceeds the limit of 4 (raise it with --max-depth N)"
+    );
+    let m = loads_with(&p, ir::Limits { max_depth: 5, ..ir::Limits::default() });
+    assert_eq!(m.graph.nodes.len(), 1);
+    loads_with(&p, ir::Limits::default());
+}
+
+/// Protobuf wire helpers, for messages nested deeper than prost can encode
+/// on a test thread's stack.
+fn wire_varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn wire_bytes(field: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    wire_varint(field << 3 | 2, &mut out);
+    wire_varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn onnx_ten_thousand_nested_subgraphs_are_refused_naming_the_flag() {
+    // GraphProto.node(1) → NodeProto.attribute(5) → AttributeProto.g(6), 10,000 times.
+    let mut g: Vec<u8> = Vec::new();
+    for _ in 0..10_000 {
+        let mut attr = wire_bytes(1, b"then_branch");
+        wire_varint(20 << 3, &mut attr);
+        wire_varint(AttributeType::Graph as u64, &mut attr);
+        attr.extend(wire_bytes(6, &g));
+        let mut n = wire_bytes(4, b"If");
+        n.extend(wire_bytes(5, &attr));
+        g = wire_bytes(1, &n);
+    }
+    let mut m = vec![1 << 3, 8]; // ir_version 8
+    m.extend(wire_bytes(7, &g));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_bytes(dir.path(), "bomb.onnx", &m);
+    assert_eq!(load_err_body(&p), "subgraphs: nesting depth exceeds the limit of 64 (raise it with --max-depth N)");
+}
+
+#[test]
+fn onnx_tensor_count_limit_names_the_flag_and_can_be_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = model_with_initializer(TensorProto { raw_data: vec![0u8; 16].into(), ..f32_tensor("w", &[4]) });
+    let g = m.graph.as_mut().unwrap();
+    for i in 0..4 {
+        g.initializer.push(TensorProto { raw_data: vec![0u8; 4].into(), ..f32_tensor(&format!("unused{i}"), &[1]) });
+    }
+    // 5 initializers, 1 node, 1 input, 1 output: 8 entries.
+    let p = write_model(dir.path(), &m);
+    let limits = ir::Limits { max_tensors: 7, ..ir::Limits::default() };
+    assert_eq!(
+        load_err_body_with(&p, with_limits(limits)),
+        "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 7 \
+         (raise it with --max-tensors N)"
+    );
+    let m = loads_with(&p, ir::Limits { max_tensors: 8, ..ir::Limits::default() });
+    assert_eq!(m.graph.initializers.len(), 5);
+}
+
+#[test]
+fn onnx_a_million_empty_initializers_are_refused_before_decoding() {
+    // Two bytes each on the wire, a few hundred bytes each once decoded.
+    let mut g = Vec::new();
+    for _ in 0..1_000_001 {
+        g.extend_from_slice(&[5 << 3 | 2, 0]);
+    }
+    let mut m = vec![1 << 3, 8];
+    m.extend(wire_bytes(7, &g));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_bytes(dir.path(), "many.onnx", &m);
+    assert_eq!(
+        load_err_body(&p),
+        "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 1000000 \
+         (raise it with --max-tensors N)"
+    );
+}
+
+/// A model-local function `name` whose one node calls each of `calls`.
+fn function(name: &str, calls: &[&str]) -> FunctionProto {
+    FunctionProto {
+        name: name.into(),
+        domain: "local".into(),
+        input: vec!["a".into()],
+        output: vec!["b".into()],
+        node: calls.iter().map(|c| NodeProto { domain: "local".into(), ..node(c, c, &["a"], &["b"]) }).collect(),
+        ..FunctionProto::default()
+    }
+}
+
+fn model_with_functions(functions: Vec<FunctionProto>) -> ModelProto {
+    let first = functions[0].name.clone();
+    let mut m = model(graph(
+        vec![NodeProto { domain: "local".into(), ..node("call", &first, &["x"], &["y"]) }],
+        &["x"],
+        &["y"],
+    ));
+    m.opset_import.push(OperatorSetIdProto { domain: "local".into(), version: 1 });
+    m.functions = functions;
+    m
+}
+
+#[test]
+fn onnx_functions_calling_themselves_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), &model_with_functions(vec![function("f", &["f"])]));
+    assert_eq!(load_err_body(&p), "model-local function 'f' calls itself");
+    let p = write_model(
+        dir.path(),
+        &model_with_functions(vec![function("f", &["g"]), function("g", &["h", "f"]), function("h", &[])]),
+    );
+    assert_eq!(load_err_body(&p), "model-local functions call each other in a cycle: f -> g -> f");
+    // A call hidden in a subgraph attribute of a function's node counts too.
+    let mut inner = function("f", &[]);
+    let mut n = node("if", "If", &["c"], &["b"]);
+    n.attribute = vec![graph_attr(
+        "then_branch",
+        graph(vec![NodeProto { domain: "local".into(), ..node("again", "f", &["a"], &["b"]) }], &[], &["b"]),
+    )];
+    inner.node = vec![n];
+    let p = write_model(dir.path(), &model_with_functions(vec![inner]));
+    assert_eq!(load_err_body(&p), "model-local function 'f' calls itself");
+}
+
+#[test]
+fn onnx_function_call_chains_deeper_than_the_limit_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..10_000).map(|i| format!("f{i}")).collect();
+    let functions: Vec<FunctionProto> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| function(n, &names.get(i + 1).map(|c| vec![c.as_str()]).unwrap_or_default()))
+        .collect();
+    let p = write_model(dir.path(), &model_with_functions(functions));
+    assert_eq!(
+        load_err_body(&p),
+        "model-local function calls: nesting depth exceeds the limit of 64 (raise it with --max-depth N)"
+    );
+    // A short chain, just over a lowered limit, then under a raised one:
+    // past the depth check, the functions are refused as unsupported.
+    let functions = vec![function("a", &["b"]), function("b", &["c"]), function("c", &[])];
+    let p = write_model(dir.path(), &model_with_functions(functions));
+    let limits = |d| with_limits(ir::Limits { max_depth: d, ..ir::Limits::default() });
+    assert_eq!(
+        load_err_body_with(&p, limits(1)),
+        "model-local function calls: nesting depth exceeds the limit of 1 (raise it with --max-depth N)"
+    );
+    assert_eq!(load_err_body_with(&p, limits(2)), "model-local functions are not supported yet: a, b, c");
+}
+
+#[test]
+fn onnx_sparse_initializers_with_indices_outside_the_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = TensorProto { raw_data: vec![0u8; 8].into(), ..f32_tensor("s", &[2]) };
+    let indices = |dims: &[i64], v: &[i64]| TensorProto {
+        data_type: 7,
+        dims: dims.to_vec(),
+        raw_data: v.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>().into(),
+        ..TensorProto::default()
+    };
+    let cases: Vec<(&str, SparseTensorProto, &str)> = vec![
+        (
+            "linear_past_the_end",
+            SparseTensorProto { values: Some(values.clone()), indices: Some(indices(&[2], &[1, 10])), dims: vec![4] },
+            "sparse initializer 's': index 10 is outside the 4 elements of shape [4]",
+        ),
+        (
+            "negative_index",
+            SparseTensorProto { values: Some(values.clone()), indices: Some(indices(&[2], &[-1, 0])), dims: vec![4] },
+            "sparse initializer 's': index -1 is outside the 4 elements of shape [4]",
+        ),
+        (
+            "coordinate_past_its_dim",
+            SparseTensorProto {
+                values: Some(values.clone()),
+                indices: Some(indices(&[2, 2], &[0, 0, 1, 3])),
+                dims: vec![2, 3],
+            },
+            "sparse initializer 's': coordinate 3 is outside dimension 3 of shape [2, 3]",
+        ),
+        (
+            "indices_of_the_wrong_shape",
+            SparseTensorProto { values: Some(values.clone()), indices: Some(indices(&[3], &[0, 1, 2])), dims: vec![4] },
+            "sparse initializer 's': indices of shape [3] for 2 values of rank 1",
+        ),
+        (
+            "dense_shape_too_large",
+            SparseTensorProto {
+                values: Some(values.clone()),
+                indices: Some(indices(&[2], &[0, 1])),
+                dims: vec![1 << 61, 2],
+            },
+            "sparse initializer 's': dense shape [2305843009213693952, 2] of f32 is too large",
+        ),
+    ];
+    for (name, s, want) in cases {
+        let mut m = model_with_initializer(TensorProto { raw_data: vec![0u8; 16].into(), ..f32_tensor("w", &[4]) });
+        m.graph.as_mut().unwrap().sparse_initializer.push(s);
+        let p = write_bytes(dir.path(), &format!("{name}.onnx"), &m.encode_to_vec());
+        assert_eq!(load_err_body(&p), want, "{name}");
+    }
+}
+
+/// [`load_err_with`] and the message after the `"<path>: "` prefix.
+#[track_caller]
+fn load_err_body_with(path: &Path, import: ImportOptions) -> String {
+    let msg = load_err_with(path, import);
+    msg[path.display().to_string().len() + 2..].to_string()
+}
+
+// OpenVINO IR.
+
+#[test]
+fn openvino_weights_that_disagree_with_shape_and_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "size_below_shape_times_type",
+            ov_edit(&[("size=\"16\"", "size=\"8\"")]),
+            "layer id 1 ('w', Const): size 8 is less than the 16 bytes of 4 f32 values",
+        ),
+        (
+            "wider_type_than_the_bytes",
+            ov_edit(&[("element_type=\"f32\" shape=\"1,1,2,2\"", "element_type=\"f64\" shape=\"1,1,2,2\"")]),
+            "layer id 1 ('w', Const): size 16 is less than the 32 bytes of 4 f64 values",
+        ),
+        (
+            "u64_max_dim",
+            ov_edit(&[("shape=\"1,1,2,2\"", "shape=\"18446744073709551615,2\"")]),
+            "layer id 1 ('w', Const): shape overflows",
+        ),
+        (
+            "dims_product_overflows",
+            ov_edit(&[("shape=\"1,1,2,2\"", "shape=\"4294967296,4294967296,2\"")]),
+            "layer id 1 ('w', Const): shape overflows",
+        ),
+        (
+            "offset_u64_max",
+            ov_edit(&[("offset=\"0\"", "offset=\"18446744073709551615\"")]),
+            "layer id 1 ('w', Const): offset='18446744073709551615' is not an integer",
+        ),
+        (
+            "offset_plus_size_overflows_i64",
+            ov_edit(&[
+                ("offset=\"0\"", "offset=\"9223372036854775807\""),
+                ("size=\"16\"", "size=\"9223372036854775807\""),
+            ]),
+            "layer id 1 ('w', Const): offset 9223372036854775807 + size 9223372036854775807 is past the end of",
+        ),
+        (
+            "parameter_u64_max_dim",
+            ov_edit(&[("shape=\"1,1,4,4\"", "shape=\"1,18446744073709551616,4,4\"")]),
+            "layer id 0 ('x', Parameter): shape '1,18446744073709551616,4,4' is not a shape",
+        ),
+    ];
+    for (name, xml, want) in cases {
+        let p = write_ov(dir.path(), name, &xml);
+        let body = load_err_body(&p);
+        assert!(body.starts_with(want), "{name}: got '{body}', want '{want}…'");
+    }
+}
+
+#[test]
+fn openvino_weights_file_missing_or_a_symlink_out_of_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_ov(dir.path(), "nobin", OV_GOOD);
+    std::fs::remove_file(p.with_extension("bin")).unwrap();
+    assert_eq!(load_err_body(&p), format!("the weights file {} is missing", p.with_extension("bin").display()));
+
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.bin");
+    std::fs::write(&secret, [0u8; 16]).unwrap();
+    let p = write_ov(dir.path(), "linked", OV_GOOD);
+    std::fs::remove_file(p.with_extension("bin")).unwrap();
+    std::os::unix::fs::symlink(&secret, p.with_extension("bin")).unwrap();
+    assert_eq!(
+        load_err_body(&p),
+        "the weights file: location 'linked.bin' resolves (through a symbolic link) outside the model's folder"
+    );
+}
+
+#[test]
+fn openvino_cyclic_edges_through_one_layer() {
+    // A layer reading its own output.
+    let dir = tempfile::tempdir().unwrap();
+    let relu_in = "<edge from-layer=\"2\" from-port=\"2\" to-layer=\"3\" to-port=\"0\"/>";
+    let xml = ov_edit(&[(relu_in, "<edge from-layer=\"3\" from-port=\"1\" to-layer=\"3\" to-port=\"0\"/>")]);
+    let p = write_ov(dir.path(), "self_loop", &xml);
+    assert!(load_err_body(&p).starts_with("the graph has a cycle through layer id(s) 3"), "{}", load_err_body(&p));
+}
+
+/// An IR whose one `kind` layer (`Loop`, `TensorIterator`) nests `levels`
+/// bodies, each holding one such layer.
+fn ov_body_bomb(kind: &str, levels: usize) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<net name=\"bomb\" version=\"11\"><layers>");
+    for i in 0..levels {
+        xml.push_str(&format!("<layer id=\"{i}\" name=\"l{i}\" type=\"{kind}\" version=\"opset5\"><body><layers>"));
+    }
+    for _ in 0..levels {
+        xml.push_str("</layers><edges/></body></layer>");
+    }
+    xml.push_str("</layers><edges/></net>\n");
+    xml
+}
+
+#[test]
+fn openvino_body_nesting_bomb_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["Loop", "TensorIterator"] {
+        let p = write_ov(dir.path(), kind, &ov_body_bomb(kind, 10_000));
+        let body = load_err_body(&p);
+        assert!(
+            body.ends_with("<body>: nesting depth exceeds the limit of 64 (raise it with --max-depth N)"),
+            "{kind}: {body}"
+        );
+    }
+}
+
+#[test]
+fn openvino_body_depth_limit_can_be_raised() {
+    // A valid IR with bodies 3 deep: ONNX nested Ifs through the exporter.
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = write_model(dir.path(), &nested_ifs(3));
+    let xml = dir.path().join("nested.xml");
+    let registry = convert::registry();
+    convert::convert(&registry, &onnx, &xml, &convert::ConvertOptions::default()).unwrap();
+    let limits = |d| with_limits(ir::Limits { max_depth: d, ..ir::Limits::default() });
+    let body = load_err_body_with(&xml, limits(2));
+    assert!(body.ends_with("nesting depth exceeds the limit of 2 (raise it with --max-depth N)"), "{body}");
+    loads_with(&xml, ir::Limits { max_depth: 3, ..ir::Limits::default() });
+}
+
+#[test]
+fn openvino_layer_count_limit_names_the_flag_and_can_be_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_ov(dir.path(), "five", OV_GOOD);
+    let body = load_err_body_with(&p, with_limits(ir::Limits { max_tensors: 4, ..ir::Limits::default() }));
+    assert!(body.ends_with("layers: tensor count exceeds the limit of 4 (raise it with --max-tensors N)"), "{body}");
+    loads_with(&p, ir::Limits { max_tensors: 5, ..ir::Limits::default() });
+}
+
+#[test]
+fn openvino_truncated_at_every_element_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every cut just before a '<' or just after a '>' of the good file.
+    let cuts: Vec<usize> = OV_GOOD
+        .char_indices()
+        .filter_map(|(i, c)| match c {
+            '<' => Some(i),
+            '>' => Some(i + 1),
+            _ => None,
+        })
+        .filter(|&i| i < OV_GOOD.trim_end().len())
+        .collect();
+    for (k, cut) in cuts.iter().enumerate() {
+        let p = write_ov(dir.path(), &format!("cut{k}"), &OV_GOOD[..*cut]);
+        let body = load_err_body(&p);
+        assert!(
+            body.contains("unexpected end of file") || body.contains("XML error") || body == "no <net> element",
+            "cut at {cut}: {body}"
+        );
+    }
+}
+
+// safetensors.
+
+#[test]
+fn safetensors_hostile_headers_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let w16 = [0u8; 16];
+    let two = |a: &str, b: &str| {
+        format!(
+            r#"{{"a":{{"dtype":"F32","shape":[2],"data_offsets":{a}}},"b":{{"dtype":"F32","shape":[2],"data_offsets":{b}}}}}"#
+        )
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "header_length_u64_max",
+            u64::MAX.to_le_bytes().to_vec(),
+            "header length 18446744073709551615 is past the end of the 8-byte file",
+        ),
+        (
+            "header_length_past_the_end",
+            {
+                let mut v = 4096u64.to_le_bytes().to_vec();
+                v.extend_from_slice(b"{}");
+                v
+            },
+            "header length 4096 is past the end of the 10-byte file",
+        ),
+        (
+            "overlapping",
+            safetensors_bytes(&two("[0,8]", "[4,12]"), &w16),
+            "tensor 'b' (data_offsets [4, 12]) overlaps the tensor before it",
+        ),
+        (
+            "past_the_end",
+            safetensors_bytes(&two("[0,8]", "[8,24]"), &w16),
+            "tensor 'b': data_offsets [8, 24] end past the 16-byte data section",
+        ),
+        (
+            "offsets_not_the_shape_size",
+            safetensors_bytes(&two("[8,16]", "[0,4]"), &w16),
+            "tensor 'b': shape [2] of F32 needs 8 bytes, data_offsets [0, 4] hold 4",
+        ),
+        (
+            "gap_between_tensors",
+            safetensors_bytes(&two("[12,20]", "[0,8]"), &[0u8; 20]),
+            "tensor 'a' starts at 12, leaving bytes 8..12 unused",
+        ),
+        (
+            "bytes_after_the_tensors",
+            safetensors_bytes(&two("[0,8]", "[8,16]"), &[0u8; 20]),
+            "4 bytes after the last tensor (data section of 20)",
+        ),
+        (
+            "shape_product_overflows",
+            safetensors_bytes(
+                r#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,16]}}"#,
+                &w16,
+            ),
+            "tensor 'w': shape [4294967296, 4294967296, 4294967296] of F32 overflows",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, bytes, want) in cases {
+        let p = write_bytes(dir.path(), &format!("{name}.safetensors"), &bytes);
+        let body = load_err_body(&p);
+        if body != format!("not a valid safetensors file: {want}") {
+            wrong.push(format!("{name}: {body}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+fn three_tensors(dir: &Path, name: &str) -> PathBuf {
+    let header = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"c":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#;
+    write_bytes(dir, name, &safetensors_bytes(header, &[0u8; 12]))
+}
+
+#[test]
+fn safetensors_tensor_count_limit_names_the_flag_and_can_be_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = three_tensors(dir.path(), "three.safetensors");
+    let limits = |n| with_limits(ir::Limits { max_tensors: n, ..ir::Limits::default() });
+    assert_eq!(
+        load_err_body_with(&p, limits(2)),
+        "header entries: tensor count exceeds the limit of 2 (raise it with --max-tensors N)"
+    );
+    assert_eq!(loads_with(&p, ir::Limits { max_tensors: 3, ..ir::Limits::default() }).graph.initializers.len(), 3);
+
+    // The index's weight_map, and the shards' tensors together.
+    three_tensors(dir.path(), "s1.safetensors");
+    let index = write_bytes(
+        dir.path(),
+        "model.safetensors.index.json",
+        br#"{"weight_map": {"a": "s1.safetensors", "b": "s1.safetensors", "c": "s1.safetensors"}}"#,
+    );
+    assert_eq!(
+        load_err_body_with(&index, limits(2)),
+        "weight_map entries: tensor count exceeds the limit of 2 (raise it with --max-tensors N)"
+    );
+    assert_eq!(loads_with(&index, ir::Limits { max_tensors: 3, ..ir::Limits::default() }).graph.initializers.len(), 3);
+}
+
+// Truncation at structural boundaries.
+
+/// Where each field of a protobuf message starts in `bytes` (top level only).
+fn field_starts(bytes: &[u8]) -> Vec<(u64, usize, usize)> {
+    let varint = |at: &mut usize| {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = bytes[*at];
+            *at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        v
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let key = varint(&mut at);
+        match key & 7 {
+            0 => {
+                varint(&mut at);
+            }
+            1 => at += 8,
+            5 => at += 4,
+            2 => {
+                let len = varint(&mut at) as usize;
+                out.push((key >> 3, start, at));
+                at += len;
+                continue;
+            }
+            w => panic!("wire type {w}"),
+        }
+        out.push((key >> 3, start, at));
+    }
+    out
+}
+
+#[test]
+fn onnx_truncated_inside_every_field_of_the_model_and_its_graph() {
+    let original = std::fs::read(case("mlp").model).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let top = field_starts(&original);
+    let &(_, _, graph_at) = top.iter().find(|(f, _, _)| *f == 7).expect("a graph field");
+    let graph_len = top.iter().skip_while(|(f, _, _)| *f != 7).nth(1).map_or(original.len(), |(_, s, _)| *s) - graph_at;
+    let inner = field_starts(&original[graph_at..graph_at + graph_len]);
+    // One byte into each field (its tag read, its value not), and one byte
+    // short of its end: the decoder must see a field cut short.
+    let mut cuts: Vec<usize> = top.iter().map(|(_, s, _)| s + 1).collect();
+    cuts.extend(inner.iter().map(|(_, s, _)| graph_at + s + 1));
+    cuts.extend(inner.iter().map(|(_, _, data)| graph_at + data));
+    cuts.sort_unstable();
+    cuts.dedup();
+    assert!(cuts.len() > 10, "{} boundaries", cuts.len());
+    for cut in cuts {
+        let p = write_bytes(dir.path(), "model.onnx", &original[..cut]);
+        let body = load_err_body(&p);
+        assert!(body.starts_with("not a valid ONNX model: protobuf "), "cut at {cut}: {body}");
+    }
+}
+
+#[test]
+fn safetensors_truncated_at_every_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#;
+    let good = safetensors_bytes(header, &[0u8; 16]);
+    for cut in 0..good.len() {
+        let p = write_bytes(dir.path(), &format!("cut{cut}.safetensors"), &good[..cut]);
+        let body = load_err_body(&p);
+        assert!(body.starts_with("not a valid safetensors file: "), "cut at {cut}: {body}");
+    }
+}
+
+#[test]
+fn openvino_weights_file_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    for keep in [0usize, 1, 8, 15] {
+        let p = write_ov(dir.path(), &format!("bin{keep}"), OV_GOOD);
+        let w = std::fs::read(p.with_extension("bin")).unwrap();
+        std::fs::write(p.with_extension("bin"), &w[..keep]).unwrap();
+        assert_eq!(
+            load_err_body(&p),
+            format!(
+                "layer id 1 ('w', Const): offset 0 + size 16 is past the end of {} ({keep} bytes)",
+                p.with_extension("bin").display()
+            )
+        );
+    }
+}
+
+#[test]
+fn safetensors_index_paths_out_of_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    three_tensors(outside.path(), "secret.safetensors");
+    std::os::unix::fs::symlink(outside.path().join("secret.safetensors"), d.join("link.safetensors")).unwrap();
+    let cases = [
+        (
+            "../x.safetensors",
+            "weight_map['a']: location '../x.safetensors' escapes the model's folder ('..' is not allowed)",
+        ),
+        (
+            "/etc/passwd",
+            "weight_map['a']: location '/etc/passwd' is absolute; only paths relative to the model's folder are allowed",
+        ),
+        (
+            "link.safetensors",
+            "weight_map['a']: location 'link.safetensors' resolves (through a symbolic link) outside the model's folder",
+        ),
+    ];
+    for (file, want) in cases {
+        let p = write_bytes(
+            d,
+            "model.safetensors.index.json",
+            format!(r#"{{"weight_map": {{"a": "{file}"}}}}"#).as_bytes(),
+        );
+        assert_eq!(load_err_body(&p), want);
+        assert_eq!(weights_err(d, &p, &p), want);
+    }
+}
+
+#[test]
+fn onnx_millions_of_tiny_nodes_or_attributes_are_refused_before_decoding() {
+    // Five bytes on the wire, hundreds once decoded (1.6 kB for an
+    // attribute): four million of them exhausted the memory cap before the
+    // entry count.
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..4_000_000 {
+        nodes.extend_from_slice(&[1 << 3 | 2, 3, 4 << 3 | 2, 1, b'A']);
+    }
+    let mut attrs = vec![4 << 3 | 2, 1, b'A'];
+    for _ in 0..1_500_000 {
+        attrs.extend_from_slice(&[5 << 3 | 2, 0]);
+    }
+    let one_node = wire_bytes(1, &attrs);
+    for (name, g) in [("nodes", nodes), ("attributes", one_node)] {
+        let mut m = vec![1 << 3, 8];
+        m.extend(wire_bytes(7, &g));
+        let p = write_bytes(dir.path(), &format!("{name}.onnx"), &m);
+        assert_eq!(
+            load_err_body(&p),
+            "entries (tensors, nodes, attributes, value infos): tensor count exceeds the limit of 1000000 \
+             (raise it with --max-tensors N)",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn openvino_entity_expansion_is_not_performed() {
+    // "Billion laughs": quick-xml expands no DTD entities, so the reference
+    // is an unknown entity, not a gigabyte of text.
+    let dir = tempfile::tempdir().unwrap();
+    let mut dtd = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE net [<!ENTITY l0 \"lol\">");
+    for i in 1..10 {
+        dtd.push_str(&format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)));
+    }
+    dtd.push_str("]>\n");
+    let xml = OV_GOOD.replacen("<?xml version=\"1.0\"?>\n", &dtd, 1).replacen("name=\"m\"", "name=\"&l9;\"", 1);
+    let p = write_ov(dir.path(), "laughs", &xml);
+    let body = load_err_body(&p);
+    assert_eq!(body, "line 2: <net>: at 1..3: unrecognized entity `l9`");
 }

@@ -9,6 +9,7 @@
 //! Tensors go through the same import as model initializers, so every dtype,
 //! `raw_data` as well as the typed fields, and external data (resolved
 //! beside the `.pb` file) are read alike. Errors name the file.
+#![deny(clippy::indexing_slicing)]
 
 use std::path::Path;
 
@@ -150,6 +151,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::tensor::{Encoding, export};

@@ -1,4 +1,5 @@
 //! ONNX `TensorProto.DataType` codes and the IR's dtypes.
+#![deny(clippy::indexing_slicing)]
 
 use ir::DType;
 
@@ -57,6 +58,7 @@ pub fn min_ir_version(d: DType) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

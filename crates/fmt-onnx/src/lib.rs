@@ -16,12 +16,13 @@ mod dtype;
 mod export;
 pub mod generated;
 mod import;
+mod scan;
 mod tensor;
 
 pub use data::DataValue;
 pub use dtype::ir_version_for;
 pub use export::{PROTOBUF_LIMIT, Settings as ExportSettings, check};
-pub use import::{parse, parse_mapped, translate, translate_mapped};
+pub use import::{parse, parse_mapped, parse_mapped_with, translate, translate_mapped, translate_mapped_with};
 pub use tensor::Encoding;
 
 /// The format's facts.
@@ -49,6 +50,7 @@ pub fn register(registry: &mut Registry) {
     });
 }
 
+#[deny(clippy::indexing_slicing)]
 impl ir::Importer for OnnxImporter {
     fn info(&self) -> FormatInfo {
         INFO
@@ -72,9 +74,9 @@ impl ir::Importer for OnnxImporter {
         }
     }
 
-    fn import(&self, path: &Path, _options: &ImportOptions) -> Result<Model> {
-        let (proto, source) = parse_mapped(path)?;
-        translate_mapped(proto, source, path)
+    fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {
+        let (proto, source) = parse_mapped_with(path, &options.limits)?;
+        translate_mapped_with(proto, source, path, &options.limits)
     }
 }
 

@@ -1,4 +1,8 @@
 //! `TensorProto` ⇄ [`ir::Tensor`], in `raw_data`, typed fields or external data.
+//!
+//! Import reads dims, lengths and offsets from a file, so indexing is
+//! denied: every size is checked against the bytes present before use.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -90,7 +94,7 @@ pub(crate) fn shape_of(dims: &[i64]) -> Result<(Vec<usize>, u64), String> {
 fn narrow<T: Copy>(values: &[T], width: usize, to_le: impl Fn(T) -> [u8; 8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * width);
     for &v in values {
-        out.extend_from_slice(&to_le(v)[..width]);
+        out.extend(to_le(v).into_iter().take(width));
     }
     out
 }
@@ -109,7 +113,8 @@ pub(crate) fn import(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, 
         let strings = t.string_data.iter().map(|b| b.to_vec()).collect();
         return Tensor::from_strings(shape, strings).map_err(|e| e.to_string());
     }
-    let expected = dt.byte_len(numel).ok_or("tensor too large")?;
+    let expected =
+        dt.byte_len(numel).ok_or_else(|| format!("{dt} tensor of dimensions {:?} overflows in bytes", t.dims))?;
     let mismatch = |field: &str, n: usize, want: u64| {
         format!("{dt} tensor of shape {shape:?} needs {want} values in {field}, found {n}")
     };
@@ -181,9 +186,11 @@ fn pack_bits(values: &[i32], bits: usize) -> Vec<u8> {
     let mut out = vec![0u8; (values.len() * bits).div_ceil(8)];
     for (i, &v) in values.iter().enumerate() {
         for j in 0..bits {
-            if (v >> j) & 1 == 1 {
-                let k = i * bits + j;
-                out[k / 8] |= 1 << (k % 8);
+            let k = i * bits + j;
+            if (v >> j) & 1 == 1
+                && let Some(byte) = out.get_mut(k / 8)
+            {
+                *byte |= 1 << (k % 8);
             }
         }
     }
@@ -196,7 +203,8 @@ fn unpack_bits(bytes: &[u8], bits: usize, n: usize) -> Vec<i32> {
         .map(|i| {
             (0..bits).fold(0i32, |acc, j| {
                 let k = i * bits + j;
-                acc | (i32::from((bytes[k / 8] >> (k % 8)) & 1) << j)
+                let byte = bytes.get(k / 8).copied().unwrap_or(0);
+                acc | (i32::from((byte >> (k % 8)) & 1) << j)
             })
         })
         .collect()
@@ -256,6 +264,7 @@ pub(crate) fn header(name: &str, t: &Tensor) -> TensorProto {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! OpenVINO element types (`element_type="f32"`) and port precisions
 //! (`precision="FP32"`) against the IR's [`DType`].
+#![deny(clippy::indexing_slicing)]
 
 use ir::DType;
 

@@ -1,12 +1,16 @@
 //! Stage one of import and last stage of export: the IR `.xml` as plain
 //! structures (`<net>`, `<layers>`, `<edges>`, `<rt_info>`), with no
 //! knowledge of what any layer type means.
+//!
+//! The text comes from a file, so indexing is denied here: nesting and
+//! counts are bounded by [`ir::Limits`] and every lookup is checked.
+#![deny(clippy::indexing_slicing)]
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use ir::{Error, Result};
+use ir::{Error, Limit, Limits, Result};
 use quick_xml::events::{BytesStart, Event};
 
 /// A parsed `<net>`.
@@ -140,8 +144,8 @@ pub(crate) fn join_names(names: &[String]) -> String {
 
 /// 1-based line of a byte offset, for error messages.
 fn line_of(text: &str, pos: u64) -> usize {
-    let pos = (pos as usize).min(text.len());
-    text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count() + 1
+    let before = usize::try_from(pos).ok().and_then(|p| text.as_bytes().get(..p)).unwrap_or(text.as_bytes());
+    before.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Where a parse is inside the document.
@@ -164,11 +168,17 @@ enum Ctx {
     Skip,
 }
 
-/// How deep bodies may nest (a guard against hostile files).
-const MAX_BODY_DEPTH: usize = 64;
-
 /// Parses the text of an `.xml` file; `path` only names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Net> {
+    parse_with(text, path, &Limits::default())
+}
+
+/// [`parse`] under `limits`: bodies (`Loop`, `TensorIterator`, `If`) nest at
+/// most `max_depth` levels, and the layers of all nets together number at
+/// most `max_tensors` (every `Const` is a tensor; counting all layers bounds
+/// the memory a file of tiny layers can make the parser take).
+pub fn parse_with(text: &str, path: &Path, limits: &Limits) -> Result<Net> {
+    let mut layer_count = 0u64;
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
     // The net being filled is the innermost open body's, else the root.
@@ -220,6 +230,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 (Ctx::Net, "edges") => Ctx::Edges,
                 (Ctx::Net, "rt_info") => Ctx::NetRtInfo,
                 (Ctx::Layers, "layer") => {
+                    layer_count += 1;
+                    if layer_count > limits.max_tensors as u64 {
+                        return Err(bad(limits.message(Limit::Tensors, "layers")));
+                    }
                     let layer = Layer {
                         id: num("id")?,
                         name: get("name").unwrap_or_default().to_string(),
@@ -240,8 +254,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Net> {
                 (Ctx::Layer, "output") => Ctx::LayerOutput,
                 (Ctx::Layer, "body" | "then_body" | "else_body") if !empty => {
                     let version = net.version;
-                    if bodies.len() >= MAX_BODY_DEPTH {
-                        return Err(bad(format!("bodies nest deeper than {MAX_BODY_DEPTH} levels")));
+                    if bodies.len() >= limits.max_depth {
+                        return Err(bad(limits.message(Limit::Depth, &format!("<{tag}>"))));
                     }
                     bodies.push((tag.to_string(), Net { version, ..Net::default() }));
                     Ctx::Body
@@ -475,6 +489,7 @@ fn write_inner(net: &Net, out: &mut String, depth: usize) {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -12,14 +12,16 @@
 //! - loads weights into an existing graph by name ([`apply_weights`]), with
 //!   a report of missing, unused and mismatched names.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use ir::{
-    Buffer, DType, Detection, Error, ExportOptions, ExportReport, FormatInfo, Graph, ImportOptions, Model, Registry,
-    Result, Tensor,
+    Buffer, DType, Detection, Error, ExportOptions, ExportReport, FormatInfo, Graph, ImportOptions, Limit, Limits,
+    Model, Registry, Result, Tensor,
 };
 use safetensors::{Dtype, SafeTensors};
 
@@ -85,17 +87,32 @@ fn st_name(d: Dtype) -> String {
 /// Tensors of one `.safetensors` file, in file order, as views of the mapped file,
 /// and its `__metadata__`.
 pub fn read_file(path: &Path) -> Result<(IndexMap<String, Tensor>, BTreeMap<String, String>)> {
+    read_file_with(path, &Limits::default())
+}
+
+/// [`read_file`] with at most `limits.max_tensors` tensors.
+///
+/// The `safetensors` crate checks the header (its length against the file
+/// and its own 100 MB cap, dtypes, shape products, offsets contiguous and
+/// inside the data section) before anything here reads a tensor.
+pub fn read_file_with(path: &Path, limits: &Limits) -> Result<(IndexMap<String, Tensor>, BTreeMap<String, String>)> {
     let buf = Buffer::map_file(path)?;
     let bad = |m: String| Error::malformed(path, m);
-    let st = SafeTensors::deserialize(&buf).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(&buf).map_err(|e| {
+        let why = diagnose(&buf).unwrap_or_else(|| e.to_string());
+        bad(format!("not a valid safetensors file: {why}"))
+    })?;
+    limits.check(Limit::Tensors, st.len() as u64, path, "header entries")?;
     let (_, meta) = SafeTensors::read_metadata(&buf).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let base = buf.as_ptr() as usize;
     let mut views: Vec<(usize, String, Tensor)> = Vec::new();
     for (name, view) in st.tensors() {
         let dtype = from_st(view.dtype())
             .ok_or_else(|| bad(format!("tensor '{name}': dtype {:?} is not supported", view.dtype())))?;
-        let start = view.data().as_ptr() as usize - base;
-        let data = buf.slice(start..start + view.data().len())?;
+        // The view lies inside `buf` (the crate sliced it from there).
+        let start = (view.data().as_ptr() as usize).wrapping_sub(base);
+        let end = start.checked_add(view.data().len()).ok_or_else(|| bad(format!("tensor '{name}': bad offsets")))?;
+        let data = buf.slice(start..end)?;
         let t =
             Tensor::from_raw(dtype, view.shape().to_vec(), data).map_err(|e| bad(format!("tensor '{name}': {e}")))?;
         views.push((start, name, t));
@@ -105,8 +122,65 @@ pub fn read_file(path: &Path) -> Result<(IndexMap<String, Tensor>, BTreeMap<Stri
     Ok((views.into_iter().map(|(_, n, t)| (n, t)).collect(), metadata))
 }
 
-/// The shard files of a `model.safetensors.index.json`, each confined to its folder.
-fn index_shards(path: &Path) -> Result<Vec<PathBuf>> {
+/// What exactly is wrong with the layout of a file the `safetensors` crate
+/// refused, naming the tensor, where the crate's message is generic
+/// ("invalid shape, data type, or offset for tensor"). `None` when nothing
+/// here applies; the crate's message is used then. Runs only after a
+/// refusal, so the crate's own caps (header size) have been applied.
+fn diagnose(buf: &[u8]) -> Option<String> {
+    let (len, rest) = buf.split_first_chunk::<8>()?;
+    let n = u64::from_le_bytes(*len);
+    let Some(header) = usize::try_from(n).ok().and_then(|n| rest.get(..n)) else {
+        return Some(format!("header length {n} is past the end of the {}-byte file", buf.len()));
+    };
+    let data_len = (rest.len() - header.len()) as u64;
+    let serde_json::Value::Object(map) = serde_json::from_slice(header).ok()? else { return None };
+    let mut spans: Vec<(u64, u64, &str)> = Vec::new();
+    for (name, v) in map.iter().filter(|(k, _)| *k != "__metadata__") {
+        let dtype: Dtype = serde_json::from_value(v.get("dtype")?.clone()).ok()?;
+        let shape: Vec<u64> = serde_json::from_value(v.get("shape")?.clone()).ok()?;
+        let [begin, end]: [u64; 2] = serde_json::from_value(v.get("data_offsets")?.clone()).ok()?;
+        if begin > end {
+            return Some(format!("tensor '{name}': data_offsets [{begin}, {end}] are reversed"));
+        }
+        if end > data_len {
+            return Some(format!(
+                "tensor '{name}': data_offsets [{begin}, {end}] end past the {data_len}-byte data section"
+            ));
+        }
+        let need = shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|numel| numel.checked_mul(dtype.bitsize() as u64))
+            .map(|bits| bits.div_ceil(8));
+        match need {
+            None => return Some(format!("tensor '{name}': shape {shape:?} of {dtype:?} overflows")),
+            Some(need) if need != end - begin => {
+                return Some(format!(
+                    "tensor '{name}': shape {shape:?} of {dtype:?} needs {need} bytes, data_offsets [{begin}, {end}] hold {}",
+                    end - begin
+                ));
+            }
+            Some(_) => spans.push((begin, end, name)),
+        }
+    }
+    spans.sort_unstable();
+    let mut at = 0u64;
+    for (begin, end, name) in spans {
+        if begin < at {
+            return Some(format!("tensor '{name}' (data_offsets [{begin}, {end}]) overlaps the tensor before it"));
+        }
+        if begin > at {
+            return Some(format!("tensor '{name}' starts at {begin}, leaving bytes {at}..{begin} unused"));
+        }
+        at = end;
+    }
+    (at != data_len).then(|| format!("{} bytes after the last tensor (data section of {data_len})", data_len - at))
+}
+
+/// The shard files of a `model.safetensors.index.json`, each confined to its
+/// folder; the index names at most `limits.max_tensors` tensors.
+fn index_shards(path: &Path, limits: &Limits) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::malformed(path, format!("not JSON: {e}")))?;
@@ -114,6 +188,7 @@ fn index_shards(path: &Path) -> Result<Vec<PathBuf>> {
         .get("weight_map")
         .and_then(|m| m.as_object())
         .ok_or_else(|| Error::malformed(path, "no \"weight_map\" object"))?;
+    limits.check(Limit::Tensors, map.len() as u64, path, "weight_map entries")?;
     let dir = ir::io::parent_dir(path);
     let mut files: Vec<PathBuf> = Vec::new();
     for (name, file) in map {
@@ -130,11 +205,17 @@ fn index_shards(path: &Path) -> Result<Vec<PathBuf>> {
 
 /// All weights of a `.safetensors` file or a sharded `*.safetensors.index.json`.
 pub fn read_weights(path: &Path) -> Result<(IndexMap<String, Tensor>, BTreeMap<String, String>)> {
+    read_weights_with(path, &Limits::default())
+}
+
+/// [`read_weights`] with at most `limits.max_tensors` tensors in all.
+pub fn read_weights_with(path: &Path, limits: &Limits) -> Result<(IndexMap<String, Tensor>, BTreeMap<String, String>)> {
     if path.to_string_lossy().ends_with(".json") {
         let mut all = IndexMap::new();
         let mut metadata = BTreeMap::new();
-        for shard in index_shards(path)? {
-            let (tensors, meta) = read_file(&shard)?;
+        for shard in index_shards(path, limits)? {
+            let (tensors, meta) = read_file_with(&shard, limits)?;
+            limits.check(Limit::Tensors, (all.len() + tensors.len()) as u64, &shard, "tensors of the shards")?;
             metadata.extend(meta);
             for (name, t) in tensors {
                 if all.insert(name.clone(), t).is_some() {
@@ -144,7 +225,7 @@ pub fn read_weights(path: &Path) -> Result<(IndexMap<String, Tensor>, BTreeMap<S
         }
         Ok((all, metadata))
     } else {
-        read_file(path)
+        read_file_with(path, limits)
     }
 }
 
@@ -163,8 +244,8 @@ impl ir::Importer for SafetensorsFormat {
     }
 
     /// A weights-only model: initializers, no nodes.
-    fn import(&self, path: &Path, _: &ImportOptions) -> Result<Model> {
-        let (initializers, metadata) = read_weights(path)?;
+    fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {
+        let (initializers, metadata) = read_weights_with(path, &options.limits)?;
         let mut m = Model::new(Graph { name: "weights".into(), initializers, ..Graph::default() });
         m.metadata = metadata.into_iter().collect();
         Ok(m)
@@ -352,8 +433,8 @@ impl ir::Exporter for SafetensorsFormat {
             shards.last_mut().expect("never empty").push(t);
             size += n;
         }
-        let files = if shards.len() == 1 {
-            vec![write_shard(path, &shards[0], &metadata, opts)?]
+        let files = if let [only] = shards.as_slice() {
+            vec![write_shard(path, only, &metadata, opts)?]
         } else {
             let dir = ir::io::parent_dir(path);
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
@@ -387,6 +468,7 @@ impl ir::Exporter for SafetensorsFormat {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use ir::{Exporter, Importer};

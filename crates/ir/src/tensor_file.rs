@@ -7,14 +7,23 @@
 //! u32), a Python-literal dict header `{'descr': '<f4', 'fortran_order':
 //! False, 'shape': (2, 3), }` padded to a multiple of 64 bytes, then the raw
 //! little-endian data. `.npz` is a zip of `.npy` members named `<key>.npy`.
+//!
+//! Every byte here comes from a file, so indexing is denied: lengths are
+//! checked against the bytes present before any slice or allocation, and
+//! `.npz` archives are bounded by [`Limits`] (member count, inflated bytes).
+#![deny(clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::{Buffer, DType, Error, Result, Tensor};
+use crate::{Buffer, DType, Error, Limit, Limits, Result, Tensor};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Deflate cannot expand data by more than about 1032:1, so a member
+/// declaring a larger ratio lies about its size (a zip bomb).
+const MAX_DEFLATE_RATIO: u64 = 1032;
 
 fn descr_dtype(descr: &str) -> Option<DType> {
     // '|' means byte order does not apply; '=' is native (little-endian here).
@@ -64,13 +73,13 @@ fn dtype_descr(d: DType) -> Option<&'static str> {
 /// The value of `'key': ...` in the header dict, up to the next top-level comma.
 fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let start = header.find(&format!("'{key}'"))? + key.len() + 2;
-    let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = header.get(start..)?.trim_start().strip_prefix(':')?.trim_start();
     if rest.starts_with('(') {
         let end = rest.find(')')?;
-        return Some(&rest[..=end]);
+        return rest.get(..=end);
     }
     let end = rest.find([',', '}']).unwrap_or(rest.len());
-    Some(rest[..end].trim())
+    Some(rest.get(..end)?.trim())
 }
 
 /// Reads and writes ONNX `TensorProto` images; registered by the ONNX crate.
@@ -108,9 +117,14 @@ pub fn npy_can_hold(dtype: DType) -> bool {
 /// named by key) or `.pb` (one `TensorProto`, named if the proto has a name
 /// the caller does not need; returned unnamed).
 pub fn read(path: &Path) -> Result<Vec<(Option<String>, Tensor)>> {
+    read_with(path, &Limits::default())
+}
+
+/// [`read`] under `limits` (`.npz` member count and inflated bytes).
+pub fn read_with(path: &Path, limits: &Limits) -> Result<Vec<(Option<String>, Tensor)>> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("npy") => Ok(vec![(None, read_npy(path)?)]),
-        Some("npz") => Ok(read_npz(path)?.into_iter().map(|(k, t)| (Some(k), t)).collect()),
+        Some("npz") => Ok(read_npz_with(path, limits)?.into_iter().map(|(k, t)| (Some(k), t)).collect()),
         Some("pb") => {
             let codec = tensor_proto(path)?;
             let bytes = Buffer::map_file(path)?;
@@ -125,10 +139,19 @@ pub fn read(path: &Path) -> Result<Vec<(Option<String>, Tensor)>> {
 
 /// Reads a file holding exactly one tensor (`.npy`, `.pb`, or a one-member `.npz`).
 pub fn read_one(path: &Path) -> Result<Tensor> {
-    let mut all = read(path)?;
-    match all.len() {
-        1 => Ok(all.remove(0).1),
-        n => Err(Error::invalid(format!("{}: holds {n} arrays where one is expected", path.display()))),
+    read_one_with(path, &Limits::default())
+}
+
+/// [`read_one`] under `limits`.
+pub fn read_one_with(path: &Path, limits: &Limits) -> Result<Tensor> {
+    let mut all = read_with(path, limits)?;
+    match (all.pop(), all.len()) {
+        (Some((_, t)), 0) => Ok(t),
+        (last, n) => Err(Error::invalid(format!(
+            "{}: holds {} arrays where one is expected",
+            path.display(),
+            n + usize::from(last.is_some())
+        ))),
     }
 }
 
@@ -136,6 +159,11 @@ pub fn read_one(path: &Path) -> Result<Tensor> {
 /// `.npz` is one sample keyed by input name; each `.npy` or `.pb` is one
 /// sample of a one-input model. Members must name inputs of `inputs`.
 pub fn read_samples(dir: &Path, inputs: &[&str]) -> Result<Vec<Vec<(String, Tensor)>>> {
+    read_samples_with(dir, inputs, &Limits::default())
+}
+
+/// [`read_samples`] under `limits`, applied to each file.
+pub fn read_samples_with(dir: &Path, inputs: &[&str], limits: &Limits) -> Result<Vec<Vec<(String, Tensor)>>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -148,7 +176,7 @@ pub fn read_samples(dir: &Path, inputs: &[&str]) -> Result<Vec<Vec<(String, Tens
     let mut samples = Vec::with_capacity(files.len());
     for path in files {
         let mut sample = Vec::new();
-        for (key, t) in read(&path)? {
+        for (key, t) in read_with(&path, limits)? {
             let name = match key {
                 Some(k) => k,
                 None => match inputs {
@@ -196,17 +224,31 @@ pub fn write(stem: &Path, name: &str, t: &Tensor) -> Result<PathBuf> {
 /// Parses one `.npy` image; `what` names it in errors.
 pub fn parse(bytes: Buffer, what: &Path) -> Result<Tensor> {
     let bad = |m: String| Error::malformed(what, m);
-    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+    if bytes.get(..MAGIC.len()) != Some(MAGIC) {
         return Err(bad("not a .npy file (bad magic)".into()));
     }
-    let (hlen, hstart): (usize, usize) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+    let version = bytes.get(6).copied().ok_or_else(|| bad("truncated before the version".into()))?;
+    // Version 1 has a u16 header length, versions 2 and 3 a u32.
+    let (hlen, hstart): (usize, usize) = match version {
+        1 => match bytes.get(8..10) {
+            Some(&[a, b]) => (usize::from(u16::from_le_bytes([a, b])), 10),
+            _ => return Err(bad("truncated before the header length".into())),
+        },
+        2 | 3 => match bytes.get(8..12) {
+            Some(&[a, b, c, d]) => {
+                let n = u32::from_le_bytes([a, b, c, d]);
+                (usize::try_from(n).map_err(|_| bad(format!("header length {n} is too large")))?, 12)
+            }
+            _ => return Err(bad("truncated before the header length".into())),
+        },
         v => return Err(bad(format!(".npy version {v} is not supported"))),
     };
-    let data_start =
-        hstart.checked_add(hlen).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header".into()))?;
-    let header = std::str::from_utf8(&bytes[hstart..data_start]).map_err(|_| bad("header is not text".into()))?;
+    let header = hstart
+        .checked_add(hlen)
+        .and_then(|end| bytes.get(hstart..end))
+        .ok_or_else(|| bad(format!("header of {hlen} bytes is past the end of the {}-byte file", bytes.len())))?;
+    let data_start = hstart + header.len();
+    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text".into()))?;
     let descr = header_field(header, "descr").ok_or_else(|| bad("header has no 'descr'".into()))?;
     let descr = descr.trim_matches(['\'', '"']);
     let dtype = descr_dtype(descr)
@@ -226,7 +268,7 @@ pub fn parse(bytes: Buffer, what: &Path) -> Result<Tensor> {
     let numel =
         shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).ok_or_else(|| bad("shape overflows".into()))?;
     let need = dtype.byte_len(numel).ok_or_else(|| bad("shape overflows".into()))?;
-    let have = (bytes.len() - data_start) as u64;
+    let have = bytes.len().saturating_sub(data_start) as u64;
     if have != need {
         return Err(bad(format!("{dtype} array of shape {shape:?} needs {need} data bytes, file has {have}")));
     }
@@ -241,24 +283,74 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
 
 /// Reads every array of a `.npz` file, in archive order, keyed by name (without `.npy`).
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut zip =
-        zip::ZipArchive::new(file).map_err(|e| Error::malformed(path, format!("not a .npz (zip) file: {e}")))?;
-    let file_len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    read_npz_with(path, &Limits::default())
+}
+
+/// [`read_npz`] under `limits`: at most `max_tensors` members, and at most
+/// `max_inflated_bytes` inflated from compressed ones (`np.savez_compressed`).
+/// Stored members (`np.savez`) are views into the mapped file. Sizes are
+/// checked against the file and against what deflate can produce before
+/// anything is read, and an inflating member is cut off at the size it
+/// declares, so a lying header cannot make it allocate more.
+pub fn read_npz_with(path: &Path, limits: &Limits) -> Result<Vec<(String, Tensor)>> {
+    let bad = |m: String| Error::malformed(path, m);
+    let file = Buffer::map_file(path)?;
+    let file_len = file.len() as u64;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.as_bytes()))
+        .map_err(|e| bad(format!("not a .npz (zip) file: {e}")))?;
+    limits.check(Limit::Tensors, zip.len() as u64, path, "members")?;
+    let mut inflated = 0u64;
     let mut out = Vec::new();
     for i in 0..zip.len() {
-        let mut member = zip.by_index(i).map_err(|e| Error::malformed(path, format!("zip member {i}: {e}")))?;
-        let name = member.name().map_err(|e| Error::malformed(path, format!("zip member {i}: {e}")))?.to_string();
-        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        // A compressed member may inflate beyond the file size, but not absurdly.
-        let size = member.size();
-        if size > file_len.saturating_mul(1024).max(1 << 20) {
-            return Err(Error::malformed(path, format!("member '{name}' claims {size} bytes")));
+        let mut member = zip.by_index(i).map_err(|e| bad(format!("zip member {i}: {e}")))?;
+        let name = member.name().map_err(|e| bad(format!("zip member {i}: {e}")))?.to_string();
+        // Nothing is written under these names, but they name arrays and
+        // appear in messages as paths below the archive: keep them there.
+        if name.contains('\0')
+            || Path::new(&name).components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(bad(format!("member '{name}' has an absolute name or one with '..'")));
         }
-        let mut buf = Vec::with_capacity(size as usize);
-        member.read_to_end(&mut buf).map_err(|e| Error::malformed(path, format!("member '{name}': {e}")))?;
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        let (size, compressed) = (member.size(), member.compressed_size());
+        let start = member.data_start().ok_or_else(|| bad(format!("member '{name}': no data offset")))?;
+        if start.checked_add(compressed).is_none_or(|end| end > file_len) {
+            return Err(bad(format!(
+                "member '{name}' claims {compressed} bytes at offset {start}, past the end of the {file_len}-byte file"
+            )));
+        }
+        let bytes = match member.compression() {
+            zip::CompressionMethod::Stored => {
+                if size != compressed {
+                    return Err(bad(format!("stored member '{name}' declares {size} bytes but holds {compressed}")));
+                }
+                file.slice_u64(start, size).map_err(|e| bad(format!("member '{name}': {e}")))?
+            }
+            zip::CompressionMethod::Deflated => {
+                if size > compressed.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(64) {
+                    return Err(bad(format!(
+                        "member '{name}' declares {size} bytes inflated from {compressed} (a zip bomb?)"
+                    )));
+                }
+                inflated = inflated.saturating_add(size);
+                limits.check(Limit::InflatedBytes, inflated, path, &format!("member '{name}'"))?;
+                let mut buf = Vec::new();
+                (&mut member)
+                    .take(size.saturating_add(1))
+                    .read_to_end(&mut buf)
+                    .map_err(|e| bad(format!("member '{name}': {e}")))?;
+                if buf.len() as u64 != size {
+                    return Err(bad(format!(
+                        "member '{name}' inflates to {} bytes, not the {size} it declares",
+                        buf.len()
+                    )));
+                }
+                Buffer::from_vec(buf)
+            }
+            m => return Err(bad(format!("member '{name}' uses compression {m}; only stored and deflated are read"))),
+        };
         let what = path.join(&name);
-        out.push((key, parse(Buffer::from_vec(buf), &what)?));
+        out.push((key, parse(bytes, &what)?));
     }
     Ok(out)
 }
@@ -287,6 +379,7 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use ir::{Attribute as A, DType, Graph, Node, Result, Shape, ValueInfo};
 
-use super::{Arity, Cx, ImportRule, Ports, translate_net};
+use super::{Arity, Cx, ImportRule, Ports, port, translate_net};
 use crate::xml::{Layer, PortMapEntry};
 
 type Ins<'a> = &'a [String];
@@ -79,16 +79,16 @@ fn branch(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, body_tag: &st
         let ext = e.int("external_port_id").unwrap_or(-1);
         let i = port_index(l, ext, false).ok_or_else(|| cx.bad(l, format!("{map_tag}: no input port {ext}")))?;
         let param = param_of(cx, l, &t, internal(cx, l, e)?)?;
-        capture(&mut g, &param, &ins[i]);
+        capture(&mut g, &param, port(ins, i)?);
     }
     if !g.inputs.is_empty() {
         return Err(cx.bad(l, format!("{body_tag} has a Parameter the port map does not feed")));
     }
-    for (port, out) in l.outputs.iter().zip(outs) {
+    for (out_port, out) in l.outputs.iter().zip(outs) {
         let e = map
             .iter()
-            .find(|e| e.output && e.int("external_port_id") == Some(port.id as i64))
-            .ok_or_else(|| cx.bad(l, format!("{map_tag} does not produce output port {}", port.id)))?;
+            .find(|e| e.output && e.int("external_port_id") == Some(out_port.id as i64))
+            .ok_or_else(|| cx.bad(l, format!("{map_tag} does not produce output port {}", out_port.id)))?;
         let mut v = result_of(cx, l, &t, internal(cx, l, e)?)?;
         if v.dtype().is_none()
             && let Some(d) = cx.dtype(out)
@@ -107,7 +107,7 @@ fn if_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
     cx.emit(
         l,
         "If",
-        vec![Some(ins[0].clone())],
+        vec![Some(port(ins, 0)?.clone())],
         outs,
         vec![("then_branch", A::Graph(Box::new(then_g))), ("else_branch", A::Graph(Box::new(else_g)))],
     );
@@ -145,11 +145,11 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
         let id = internal(cx, l, e)?;
         let param = param_of(cx, l, &t, id)?;
         match back.get(&id) {
-            Some(&from) if Some(from) == cond_result && ins[i] == ins[1] && cond_in.is_none() => {
+            Some(&from) if Some(from) == cond_result && port(ins, i)? == port(ins, 1)? && cond_in.is_none() => {
                 cond_in = Some(param);
             }
-            Some(&from) => carried.push((param, ins[i].clone(), from)),
-            None => capture(&mut g, &param, &ins[i]),
+            Some(&from) => carried.push((param, port(ins, i)?.clone(), from)),
+            None => capture(&mut g, &param, port(ins, i)?),
         }
     }
     // Body inputs in ONNX order: iteration, cond_in, carried….
@@ -181,11 +181,11 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
     // Node outputs: carried finals (fresh if unused), then scans, reshaped after.
     let mut finals: Vec<Option<String>> = vec![None; carried.len()];
     let mut scans: Vec<(String, String)> = Vec::new(); // (stacked, outer output)
-    for (j, port) in l.outputs.iter().enumerate() {
+    for (j, out_port) in l.outputs.iter().enumerate() {
         let e = map
             .iter()
-            .find(|e| e.output && e.int("external_port_id") == Some(port.id as i64))
-            .ok_or_else(|| cx.bad(l, format!("port_map does not produce output port {}", port.id)))?;
+            .find(|e| e.output && e.int("external_port_id") == Some(out_port.id as i64))
+            .ok_or_else(|| cx.bad(l, format!("port_map does not produce output port {}", out_port.id)))?;
         let id = internal(cx, l, e)?;
         match e.int("axis") {
             Some(0) => {
@@ -195,8 +195,8 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
                     return Err(cx.bad(l, "scan outputs with start/end/stride are not supported"));
                 }
                 g.outputs.push(result_of(cx, l, &t, id)?);
-                let stacked = cx.b.fresh_value(&format!("{}/stacked", outs[j]));
-                scans.push((stacked, outs[j].clone()));
+                let stacked = cx.b.fresh_value(&format!("{}/stacked", port(outs, j)?));
+                scans.push((stacked, port(outs, j)?.clone()));
             }
             Some(a) if a != -1 => return Err(cx.bad(l, format!("scan outputs on axis {a} are not supported"))),
             _ => {
@@ -204,10 +204,12 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
                     .iter()
                     .position(|(_, _, from)| *from == id)
                     .ok_or_else(|| cx.bad(l, "a Loop output that is not a carried value is not supported"))?;
-                if finals[k].is_some() {
+                if finals.get(k).is_some_and(Option::is_some) {
                     return Err(cx.bad(l, "a carried value is output twice"));
                 }
-                finals[k] = Some(outs[j].clone());
+                if let Some(slot) = finals.get_mut(k) {
+                    *slot = Some(port(outs, j)?.clone());
+                }
             }
         }
     }
@@ -218,11 +220,11 @@ fn loop_op(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
     }
     node_outs.extend(scans.iter().map(|(s, _)| s.clone()));
     // A trip count of -1 (or any negative constant) means "no limit" in OpenVINO; ONNX omits M.
-    let trip = match cx.const_ints(&ins[0]) {
+    let trip = match cx.const_ints(port(ins, 0)?) {
         Some(v) if v.first().is_some_and(|&x| x < 0) => None,
-        _ => Some(ins[0].clone()),
+        _ => Some(port(ins, 0)?.clone()),
     };
-    let mut node_ins = vec![trip, Some(ins[1].clone())];
+    let mut node_ins = vec![trip, Some(port(ins, 1)?.clone())];
     node_ins.extend(carried.iter().map(|(_, init, _)| Some(init.clone())));
     let name = cx.b.fresh_node(&l.name);
     let mut n = Node { op: "Loop".into(), name, inputs: node_ins, outputs: node_outs, ..Node::default() };

@@ -8,7 +8,7 @@
 
 use ir::{Result, Tensor, ValueInfo};
 
-use super::{Arity, Cx, ImportRule, Ports, bounded_numel, parse_shape};
+use super::{Arity, Cx, ImportRule, Ports, bounded_numel, parse_shape, port};
 use crate::dtype;
 use crate::xml::Layer;
 
@@ -17,7 +17,7 @@ fn parameter(cx: &mut Cx<'_>, l: &Layer, _ins: &[String], outs: &[String]) -> Re
     let d = dtype::from_element_type(et).ok_or_else(|| cx.bad(l, format!("element_type '{et}' is not supported")))?;
     let shape_text = cx.attr(l, "shape")?;
     let shape = parse_shape(shape_text).ok_or_else(|| cx.bad(l, format!("shape '{shape_text}' is not a shape")))?;
-    let name = &outs[0];
+    let name = port(outs, 0)?;
     cx.b.set_dtype(name, d);
     if let Some(s) = &shape {
         cx.dims
@@ -61,7 +61,8 @@ fn constant(cx: &mut Cx<'_>, l: &Layer, _ins: &[String], outs: &[String]) -> Res
         }
         let bytes = bin.slice_u64(offset, need).map_err(|e| cx.bad(l, e))?;
         // `numel` is at most 8 bits per byte of the file, so this allocation is bounded by it.
-        let bits: Vec<bool> = (0..numel as usize).map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0).collect();
+        let bits: Vec<bool> =
+            bytes.iter().flat_map(|&b| (0..8).map(move |k| b & (0x80 >> k) != 0)).take(numel as usize).collect();
         Tensor::from_bools(shape, &bits).map_err(|e| cx.bad(l, e))?
     } else {
         let d =
@@ -73,12 +74,12 @@ fn constant(cx: &mut Cx<'_>, l: &Layer, _ins: &[String], outs: &[String]) -> Res
         let bytes = bin.slice_u64(offset, need).map_err(|e| cx.bad(l, e))?;
         Tensor::from_raw(d, shape, bytes).map_err(|e| cx.bad(l, e))?
     };
-    cx.b.set_initializer(&outs[0], tensor);
+    cx.b.set_initializer(port(outs, 0)?, tensor);
     Ok(())
 }
 
 fn result(cx: &mut Cx<'_>, l: &Layer, ins: &[String], _outs: &[String]) -> Result<()> {
-    cx.results.push((l.id, ins[0].clone()));
+    cx.results.push((l.id, port(ins, 0)?.clone()));
     Ok(())
 }
 

@@ -11,17 +11,17 @@
 
 use ir::{Attribute as A, DType, Result};
 
-use super::{Arity, Cx, ImportRule, same, some};
+use super::{Arity, Cx, ImportRule, port, same, some};
 use crate::xml::Layer;
 
 type Ins<'a> = &'a [String];
 
 fn divide(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let python = cx.bool_attr(l, "m_pythondiv", true)?;
-    if python && let Some(d) = cx.dtype(&ins[0]).filter(|d| d.is_int()) {
+    if python && let Some(d) = cx.dtype(port(ins, 0)?).filter(|d| d.is_int()) {
         // Floor division of integers: divide in f64, floor, cast back.
-        let a = cx.cast(&ins[0], DType::F64);
-        let b = cx.cast(&ins[1], DType::F64);
+        let a = cx.cast(port(ins, 0)?, DType::F64);
+        let b = cx.cast(port(ins, 1)?, DType::F64);
         let q = cx.helper("Div", &[&a, &b], vec![], Some(DType::F64));
         let f = cx.helper("Floor", &[&q], vec![], Some(DType::F64));
         cx.emit(l, "Cast", vec![Some(f)], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
@@ -31,31 +31,31 @@ fn divide(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
 }
 
 fn floor_mod(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    if cx.dtype(&ins[0]).is_some_and(DType::is_float) {
+    if cx.dtype(port(ins, 0)?).is_some_and(DType::is_float) {
         // ONNX's float Mod is fmod only; floor modulo is a - floor(a/b)·b.
-        let q = cx.helper("Div", &[&ins[0], &ins[1]], vec![], None);
+        let q = cx.helper("Div", &[port(ins, 0)?, port(ins, 1)?], vec![], None);
         let f = cx.helper("Floor", &[&q], vec![], None);
-        let p = cx.helper("Mul", &[&f, &ins[1]], vec![], None);
-        cx.emit(l, "Sub", vec![some(&ins[0]), Some(p)], outs, vec![]);
+        let p = cx.helper("Mul", &[&f, port(ins, 1)?], vec![], None);
+        cx.emit(l, "Sub", vec![some(port(ins, 0)?), Some(p)], outs, vec![]);
         return Ok(());
     }
-    cx.emit(l, "Mod", vec![some(&ins[0]), some(&ins[1])], outs, vec![("fmod", A::Int(0))]);
+    cx.emit(l, "Mod", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![("fmod", A::Int(0))]);
     Ok(())
 }
 
 fn truncated_mod(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    cx.emit(l, "Mod", vec![some(&ins[0]), some(&ins[1])], outs, vec![("fmod", A::Int(1))]);
+    cx.emit(l, "Mod", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![("fmod", A::Int(1))]);
     Ok(())
 }
 
 fn squared_difference(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let d = cx.helper("Sub", &[&ins[0], &ins[1]], vec![], None);
+    let d = cx.helper("Sub", &[port(ins, 0)?, port(ins, 1)?], vec![], None);
     cx.emit(l, "Mul", vec![Some(d.clone()), Some(d)], outs, vec![]);
     Ok(())
 }
 
 fn not_equal(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let e = cx.helper("Equal", &[&ins[0], &ins[1]], vec![], Some(DType::Bool));
+    let e = cx.helper("Equal", &[port(ins, 0)?, port(ins, 1)?], vec![], Some(DType::Bool));
     cx.emit(l, "Not", vec![Some(e)], outs, vec![]);
     Ok(())
 }
@@ -64,11 +64,11 @@ fn round(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
     match l.attr("mode").unwrap_or("half_to_even") {
         "half_to_even" => same(cx, l, ins, outs, "Round"),
         "half_away_from_zero" => {
-            let a = cx.helper("Abs", &[&ins[0]], vec![], None);
-            let half = cx.scalar_like(l, &ins[0], 0.5)?;
+            let a = cx.helper("Abs", &[port(ins, 0)?], vec![], None);
+            let half = cx.scalar_like(l, port(ins, 0)?, 0.5)?;
             let s = cx.helper("Add", &[&a, &half], vec![], None);
             let f = cx.helper("Floor", &[&s], vec![], None);
-            let sign = cx.helper("Sign", &[&ins[0]], vec![], None);
+            let sign = cx.helper("Sign", &[port(ins, 0)?], vec![], None);
             cx.emit(l, "Mul", vec![Some(f), Some(sign)], outs, vec![]);
             Ok(())
         }
@@ -86,22 +86,28 @@ fn scalar_value(cx: &Cx<'_>, l: &Layer, v: &str) -> Result<f32> {
 }
 
 fn hard_sigmoid(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let alpha = scalar_value(cx, l, &ins[1])?;
-    let beta = scalar_value(cx, l, &ins[2])?;
-    cx.emit(l, "HardSigmoid", vec![some(&ins[0])], outs, vec![("alpha", A::Float(alpha)), ("beta", A::Float(beta))]);
+    let alpha = scalar_value(cx, l, port(ins, 1)?)?;
+    let beta = scalar_value(cx, l, port(ins, 2)?)?;
+    cx.emit(
+        l,
+        "HardSigmoid",
+        vec![some(port(ins, 0)?)],
+        outs,
+        vec![("alpha", A::Float(alpha)), ("beta", A::Float(beta))],
+    );
     Ok(())
 }
 
 fn selu(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let alpha = scalar_value(cx, l, &ins[1])?;
-    let gamma = scalar_value(cx, l, &ins[2])?;
-    cx.emit(l, "Selu", vec![some(&ins[0])], outs, vec![("alpha", A::Float(alpha)), ("gamma", A::Float(gamma))]);
+    let alpha = scalar_value(cx, l, port(ins, 1)?)?;
+    let gamma = scalar_value(cx, l, port(ins, 2)?)?;
+    cx.emit(l, "Selu", vec![some(port(ins, 0)?)], outs, vec![("alpha", A::Float(alpha)), ("gamma", A::Float(gamma))]);
     Ok(())
 }
 
 fn elu(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let alpha = cx.float_attr(l, "alpha", 1.0)?;
-    cx.emit(l, "Elu", vec![some(&ins[0])], outs, vec![("alpha", A::Float(alpha))]);
+    cx.emit(l, "Elu", vec![some(port(ins, 0)?)], outs, vec![("alpha", A::Float(alpha))]);
     Ok(())
 }
 
@@ -111,12 +117,12 @@ fn gelu(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         "TANH" => "tanh",
         m => return Err(cx.bad(l, format!("approximation_mode='{m}' is not supported"))),
     };
-    cx.emit(l, "Gelu", vec![some(&ins[0])], outs, vec![("approximate", A::String(mode.into()))]);
+    cx.emit(l, "Gelu", vec![some(port(ins, 0)?)], outs, vec![("approximate", A::String(mode.into()))]);
     Ok(())
 }
 
 fn swish(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let x = &ins[0];
+    let x = port(ins, 0)?;
     let arg = match ins.get(1) {
         Some(beta) => cx.helper("Mul", &[x, beta], vec![], None),
         None => x.clone(),
@@ -127,16 +133,25 @@ fn swish(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
 }
 
 fn hsigmoid(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    cx.emit(l, "HardSigmoid", vec![some(&ins[0])], outs, vec![("alpha", A::Float(1.0 / 6.0)), ("beta", A::Float(0.5))]);
+    cx.emit(
+        l,
+        "HardSigmoid",
+        vec![some(port(ins, 0)?)],
+        outs,
+        vec![("alpha", A::Float(1.0 / 6.0)), ("beta", A::Float(0.5))],
+    );
     Ok(())
 }
 
 fn prelu(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     // OpenVINO applies a 1-D slope of C values to axis 1; ONNX broadcasts
     // numpy-style, so such a slope is reshaped to [C, 1, …].
-    let slope = &ins[1];
-    let slope_len = cx.static_shape(slope).filter(|s| s.len() == 1).map(|s| s[0]);
-    let rank = cx.rank(&ins[0]);
+    let slope = port(ins, 1)?;
+    let slope_len = cx.static_shape(slope).and_then(|s| match s.as_slice() {
+        [n] => Some(*n),
+        _ => None,
+    });
+    let rank = cx.rank(port(ins, 0)?);
     let slope = match (slope_len, rank) {
         (Some(c), Some(r)) if c > 1 && r > 2 => {
             let mut shape = vec![c as i64];
@@ -145,17 +160,17 @@ fn prelu(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
         }
         _ => slope.clone(),
     };
-    cx.emit(l, "PRelu", vec![some(&ins[0]), Some(slope)], outs, vec![]);
+    cx.emit(l, "PRelu", vec![some(port(ins, 0)?), Some(slope)], outs, vec![]);
     Ok(())
 }
 
 fn clamp(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let lo = cx.float_attr(l, "min", f32::MIN)?;
     let hi = cx.float_attr(l, "max", f32::MAX)?;
-    let d = cx.dtype(&ins[0]).unwrap_or(DType::F32);
+    let d = cx.dtype(port(ins, 0)?).unwrap_or(DType::F32);
     let lo = cx.b.scalar(&format!("{}/min", l.name), f64::from(lo), d).map_err(|e| cx.bad(l, e))?;
     let hi = cx.b.scalar(&format!("{}/max", l.name), f64::from(hi), d).map_err(|e| cx.bad(l, e))?;
-    cx.emit(l, "Clip", vec![some(&ins[0]), Some(lo), Some(hi)], outs, vec![]);
+    cx.emit(l, "Clip", vec![some(port(ins, 0)?), Some(lo), Some(hi)], outs, vec![]);
     Ok(())
 }
 
@@ -163,25 +178,25 @@ fn convert(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
     let et = cx.attr(l, "destination_type")?;
     let d = crate::dtype::from_element_type(et)
         .ok_or_else(|| cx.bad(l, format!("destination_type '{et}' is not supported")))?;
-    cx.emit(l, "Cast", vec![some(&ins[0])], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
+    cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
     cx.dtypes_set(outs, d);
     Ok(())
 }
 
 fn convert_like(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    match cx.dtype(&ins[1]) {
+    match cx.dtype(port(ins, 1)?) {
         Some(d) => {
-            cx.emit(l, "Cast", vec![some(&ins[0])], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
+            cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
             cx.dtypes_set(outs, d);
         }
-        None => cx.emit(l, "CastLike", vec![some(&ins[0]), some(&ins[1])], outs, vec![]),
+        None => cx.emit(l, "CastLike", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![]),
     }
     Ok(())
 }
 
 fn is_finite(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let nan = cx.helper("IsNaN", &[&ins[0]], vec![], Some(DType::Bool));
-    let inf = cx.helper("IsInf", &[&ins[0]], vec![], Some(DType::Bool));
+    let nan = cx.helper("IsNaN", &[port(ins, 0)?], vec![], Some(DType::Bool));
+    let inf = cx.helper("IsInf", &[port(ins, 0)?], vec![], Some(DType::Bool));
     let bad = cx.helper("Or", &[&nan, &inf], vec![], Some(DType::Bool));
     cx.emit(l, "Not", vec![Some(bad)], outs, vec![]);
     Ok(())
@@ -193,7 +208,7 @@ fn is_inf(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
     cx.emit(
         l,
         "IsInf",
-        vec![some(&ins[0])],
+        vec![some(port(ins, 0)?)],
         outs,
         vec![("detect_positive", A::Int(i64::from(p))), ("detect_negative", A::Int(i64::from(n)))],
     );

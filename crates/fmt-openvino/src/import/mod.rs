@@ -10,6 +10,11 @@
 //! `Result` → graph output, every other layer → canonical nodes. The
 //! int8/int4 weight decompression pattern becomes `DequantizeLinear` (see
 //! `quant.rs`).
+//!
+//! Indexing is denied in this module and every rule module below it: ports
+//! are read with [`port`], dims and attribute lists with `get`, so a layer
+//! the arity check did not foresee is an error naming it, never a panic.
+#![deny(clippy::indexing_slicing)]
 
 mod control;
 mod graph;
@@ -126,18 +131,37 @@ const ORIGIN: &str = "openvino";
 /// Reads `path` (`.xml`) and the `.bin` beside it.
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Model> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let net = xml::parse(&text, path)?;
+    let net = xml::parse_with(&text, path, &options.limits)?;
     let bin_path = path.with_extension("bin");
-    let needs_bin = net.layers.iter().any(|l| l.kind == "Const");
+    let needs_bin = has_const(&net);
     let bin = if needs_bin {
         if !bin_path.is_file() {
             return Err(Error::malformed(path, format!("the weights file {} is missing", bin_path.display())));
         }
+        // The `.bin` is named after the `.xml`, but may be a symbolic link:
+        // it is confined to the model's folder like any path a file names.
+        let name = bin_path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        ir::io::resolve_inside(ir::io::parent_dir(path), name)
+            .map_err(|e| Error::malformed(path, format!("the weights file: {e}")))?;
         Some(Buffer::map_file(&bin_path)?)
     } else {
         None
     };
     translate_with(&net, bin.as_ref(), path, options.keep_unknown_ops)
+}
+
+/// Whether `net` or any body in it has a `Const` (which needs the `.bin`).
+fn has_const(net: &Net) -> bool {
+    let mut nets = vec![net];
+    while let Some(n) = nets.pop() {
+        for l in &n.layers {
+            if l.kind == "Const" {
+                return true;
+            }
+            nets.extend(l.bodies.iter().map(|(_, b)| b));
+        }
+    }
+    false
 }
 
 /// The translation context handed to every rule.
@@ -391,6 +415,13 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// Port `i` of a rule's `ins` or `outs`. [`check_arity`] runs before any
+/// rule, so a rule only misses a port its arity leaves optional; that is
+/// still an error (attached to the layer by the walk), never a panic.
+pub(crate) fn port(ports: &[String], i: usize) -> Result<&String> {
+    ports.get(i).ok_or_else(|| Error::invalid(format!("port {i} is missing (the layer has {})", ports.len())))
+}
+
 /// A malformed-file error naming the file and the layer.
 fn bad_layer(path: &Path, l: &Layer, msg: impl fmt::Display) -> Error {
     Error::malformed(path, format!("layer id {} ('{}', {}): {msg}", l.id, l.name, l.kind))
@@ -466,6 +497,7 @@ fn order<'a>(net: &'a Net, path: &Path) -> Result<(Vec<&'a Layer>, Sources)> {
     }
     // Kahn's algorithm in file order, so the node order is deterministic.
     let position: HashMap<u64, usize> = net.layers.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+    // Every index below is a position in `net.layers`, made here.
     let mut indegree = vec![0usize; net.layers.len()];
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); net.layers.len()];
     for (i, l) in net.layers.iter().enumerate() {
@@ -474,24 +506,28 @@ fn order<'a>(net: &'a Net, path: &Path) -> Result<(Vec<&'a Layer>, Sources)> {
                 .get(&(l.id, j))
                 .and_then(|(from, _)| position.get(from))
                 .ok_or_else(|| bad(l, format!("input port {} is not connected", p.id)))?;
-            indegree[i] += 1;
-            next[*from].push(i);
+            if let (Some(d), Some(n)) = (indegree.get_mut(i), next.get_mut(*from)) {
+                *d += 1;
+                n.push(i);
+            }
         }
     }
-    let mut ready: BTreeSet<usize> = (0..net.layers.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: BTreeSet<usize> = indegree.iter().enumerate().filter(|&(_, &d)| d == 0).map(|(i, _)| i).collect();
     let mut out = Vec::with_capacity(net.layers.len());
     while let Some(i) = ready.pop_first() {
-        out.push(&net.layers[i]);
-        for &to in &next[i] {
-            indegree[to] -= 1;
-            if indegree[to] == 0 {
-                ready.insert(to);
+        out.extend(net.layers.get(i));
+        for &to in next.get(i).into_iter().flatten() {
+            if let Some(d) = indegree.get_mut(to) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(to);
+                }
             }
         }
     }
     if out.len() != net.layers.len() {
         let stuck: Vec<String> =
-            (0..net.layers.len()).filter(|&i| indegree[i] > 0).map(|i| net.layers[i].id.to_string()).collect();
+            net.layers.iter().zip(&indegree).filter(|&(_, &d)| d > 0).map(|(l, _)| l.id.to_string()).collect();
         return Err(Error::malformed(path, format!("the graph has a cycle through layer id(s) {}", stuck.join(", "))));
     }
     Ok((out, sources))
@@ -629,10 +665,16 @@ pub(crate) fn translate_net(
             };
             cx.current = l.name.clone();
             let (ins, outs) = cx.ports(l)?;
-            if quant::try_decompression(&mut cx, l, &outs)? {
+            // Errors not already naming the file (from the graph builder,
+            // tensors, a missing port) are attached to the layer.
+            let name_layer = |e: Error| match e {
+                Error::Malformed { .. } | Error::Io { .. } | Error::UnsupportedOps { .. } | Error::Context { .. } => e,
+                other => bad_layer(path, l, other),
+            };
+            if quant::try_decompression(&mut cx, l, &outs).map_err(name_layer)? {
                 continue;
             }
-            (r.build)(&mut cx, l, &ins, &outs)?;
+            (r.build)(&mut cx, l, &ins, &outs).map_err(name_layer)?;
             cx.mark_done(l);
         }
     }
@@ -680,6 +722,7 @@ pub(crate) fn same(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String], 
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

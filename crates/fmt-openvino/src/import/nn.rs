@@ -10,7 +10,7 @@
 
 use ir::{Attribute as A, DType, Node, Result, Tensor};
 
-use super::{Arity, Cx, ImportRule, Ports, some};
+use super::{Arity, Cx, ImportRule, Ports, port, some};
 use crate::xml::Layer;
 
 type Ins<'a> = &'a [String];
@@ -42,31 +42,35 @@ fn window_attrs(cx: &Cx<'_>, l: &Layer, dilations: bool) -> Result<Vec<(&'static
 /// Merges the group dimension of grouped weights: `[G, A, B, k…]` → `[G·A, B, k…]`.
 fn merge_groups(cx: &mut Cx<'_>, l: &Layer, w: &str) -> Result<(String, i64)> {
     let shape = cx.static_shape(w).ok_or_else(|| cx.bad(l, "grouped weights need a static shape"))?;
-    if shape.len() < 3 {
+    let [groups, per_group, rest @ ..] = shape.as_slice() else {
+        return Err(cx.bad(l, format!("grouped weights of shape {shape:?} have too few dimensions")));
+    };
+    if rest.is_empty() {
         return Err(cx.bad(l, format!("grouped weights of shape {shape:?} have too few dimensions")));
     }
     // `static_shape` bounds the product of the dims, so this cannot overflow.
-    let mut merged: Vec<usize> = vec![shape[0] * shape[1]];
-    merged.extend(&shape[2..]);
+    let mut merged: Vec<usize> = vec![groups * per_group];
+    merged.extend(rest);
+    let groups = *groups as i64;
     if let Some(t) = cx.const_of(w).cloned() {
         let base = format!("{w}/merged");
         let t = t.reshaped(merged).map_err(|e| cx.bad(l, e))?;
-        return Ok((cx.constant(&base, t), shape[0] as i64));
+        return Ok((cx.constant(&base, t), groups));
     }
     let target: Vec<i64> = merged.iter().map(|&d| d as i64).collect();
-    Ok((cx.reshape(w, &target), shape[0] as i64))
+    Ok((cx.reshape(w, &target), groups))
 }
 
 fn convolution(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, grouped: bool) -> Result<()> {
     let mut attrs = window_attrs(cx, l, true)?;
     let w = if grouped {
-        let (w, g) = merge_groups(cx, l, &ins[1])?;
+        let (w, g) = merge_groups(cx, l, port(ins, 1)?)?;
         attrs.push(("group", A::Int(g)));
         w
     } else {
-        ins[1].clone()
+        port(ins, 1)?.clone()
     };
-    cx.emit(l, "Conv", vec![some(&ins[0]), Some(w)], outs, attrs);
+    cx.emit(l, "Conv", vec![some(port(ins, 0)?), Some(w)], outs, attrs);
     Ok(())
 }
 
@@ -79,13 +83,13 @@ fn backprop(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, grouped: bo
         attrs.push(("output_padding", A::Ints(cx.ints_attr(l, "output_padding")?)));
     }
     let w = if grouped {
-        let (w, g) = merge_groups(cx, l, &ins[1])?;
+        let (w, g) = merge_groups(cx, l, port(ins, 1)?)?;
         attrs.push(("group", A::Int(g)));
         w
     } else {
-        ins[1].clone()
+        port(ins, 1)?.clone()
     };
-    cx.emit(l, "ConvTranspose", vec![some(&ins[0]), Some(w)], outs, attrs);
+    cx.emit(l, "ConvTranspose", vec![some(port(ins, 0)?), Some(w)], outs, attrs);
     Ok(())
 }
 
@@ -94,7 +98,7 @@ fn max_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
     attrs.push(("kernel_shape", A::Ints(cx.ints_attr(l, "kernel")?)));
     let ceil = matches!(l.attr("rounding_type"), Some("ceil" | "ceil_torch"));
     attrs.push(("ceil_mode", A::Int(i64::from(ceil))));
-    let mut o = vec![outs[0].clone()];
+    let mut o = vec![port(outs, 0)?.clone()];
     if let Some(indices) = outs.get(1)
         && !cx.readers(l, 1).is_empty()
     {
@@ -107,7 +111,7 @@ fn max_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
         } else {
             let tmp = cx.b.fresh_value(&format!("{}/indices", l.name));
             o.push(tmp.clone());
-            cx.emit(l, "MaxPool", vec![some(&ins[0])], &o, attrs);
+            cx.emit(l, "MaxPool", vec![some(port(ins, 0)?)], &o, attrs);
             let to = crate::dtype::from_element_type(idx_type).unwrap_or(DType::I32);
             let name = cx.b.fresh_node(&format!("{}/indices_cast", l.name));
             let cast =
@@ -116,7 +120,7 @@ fn max_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
             return Ok(());
         }
     }
-    cx.emit(l, "MaxPool", vec![some(&ins[0])], &o, attrs);
+    cx.emit(l, "MaxPool", vec![some(port(ins, 0)?)], &o, attrs);
     Ok(())
 }
 
@@ -127,7 +131,7 @@ fn avg_pool(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
     attrs.push(("ceil_mode", A::Int(i64::from(ceil))));
     let exclude = cx.bool_attr(l, "exclude-pad", false)?;
     attrs.push(("count_include_pad", A::Int(i64::from(!exclude))));
-    cx.emit(l, "AveragePool", vec![some(&ins[0])], outs, attrs);
+    cx.emit(l, "AveragePool", vec![some(port(ins, 0)?)], outs, attrs);
     Ok(())
 }
 
@@ -180,14 +184,14 @@ fn mvn(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
             let axes = if l.attr("reduction_axes").is_some() {
                 cx.ints_attr(l, "reduction_axes")?
             } else {
-                let rank = cx.rank(&ins[0]).ok_or_else(|| cx.bad(l, "the input's rank is not known"))? as i64;
+                let rank = cx.rank(port(ins, 0)?).ok_or_else(|| cx.bad(l, "the input's rank is not known"))? as i64;
                 let from = if cx.bool_attr(l, "across_channels", false)? { 1 } else { 2 };
                 (from..rank).collect()
             };
             (cx.i64s(&axes), false)
         }
     };
-    mvn_core(cx, l, &ins[0], &axes, outs, MvnOpts { variance, eps, inside })
+    mvn_core(cx, l, port(ins, 0)?, &axes, outs, MvnOpts { variance, eps, inside })
 }
 
 fn batch_norm(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
@@ -197,7 +201,7 @@ fn batch_norm(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result
     cx.emit(
         l,
         "BatchNormalization",
-        order.iter().map(|&i| some(&ins[i])).collect(),
+        order.iter().map(|&i| port(ins, i).map(|v| some(v))).collect::<Result<_>>()?,
         outs,
         vec![("epsilon", A::Float(eps))],
     );
@@ -206,7 +210,7 @@ fn batch_norm(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result
 
 fn softmax(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, op: &str) -> Result<()> {
     let axis = cx.int_attr(l, "axis", 1)?;
-    cx.emit(l, op, vec![some(&ins[0])], outs, vec![("axis", A::Int(axis))]);
+    cx.emit(l, op, vec![some(port(ins, 0)?)], outs, vec![("axis", A::Int(axis))]);
     Ok(())
 }
 
@@ -225,26 +229,26 @@ fn swap_last(cx: &mut Cx<'_>, l: &Layer, v: &str) -> Result<String> {
 fn matmul(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let ta = cx.bool_attr(l, "transpose_a", false)?;
     let tb = cx.bool_attr(l, "transpose_b", false)?;
-    let (ra, rb) = (cx.rank(&ins[0]), cx.rank(&ins[1]));
+    let (ra, rb) = (cx.rank(port(ins, 0)?), cx.rank(port(ins, 1)?));
     if (ta || tb) && ra == Some(2) && rb == Some(2) {
         // The 2-D case is exactly Gemm, which keeps the transpose as a flag.
         cx.emit(
             l,
             "Gemm",
-            vec![some(&ins[0]), some(&ins[1])],
+            vec![some(port(ins, 0)?), some(port(ins, 1)?)],
             outs,
             vec![("transA", A::Int(i64::from(ta))), ("transB", A::Int(i64::from(tb)))],
         );
         return Ok(());
     }
-    let a = if ta { swap_last(cx, l, &ins[0])? } else { ins[0].clone() };
-    let b = if tb { swap_last(cx, l, &ins[1])? } else { ins[1].clone() };
+    let a = if ta { swap_last(cx, l, port(ins, 0)?)? } else { port(ins, 0)?.clone() };
+    let b = if tb { swap_last(cx, l, port(ins, 1)?)? } else { port(ins, 1)?.clone() };
     cx.emit(l, "MatMul", vec![Some(a), Some(b)], outs, vec![]);
     Ok(())
 }
 
 fn lrn(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    if cx.const_ints(&ins[1]) != Some(vec![1]) {
+    if cx.const_ints(port(ins, 1)?) != Some(vec![1]) {
         return Err(cx.bad(l, "only normalization across channels (axes = [1]) is supported"));
     }
     let attrs = vec![
@@ -253,7 +257,7 @@ fn lrn(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         ("bias", A::Float(cx.float_attr(l, "bias", 1.0)?)),
         ("size", A::Int(cx.int_attr(l, "size", 1)?)),
     ];
-    cx.emit(l, "LRN", vec![some(&ins[0])], outs, attrs);
+    cx.emit(l, "LRN", vec![some(port(ins, 0)?)], outs, attrs);
     Ok(())
 }
 
@@ -261,7 +265,7 @@ fn sdpa(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     if ins.len() > 5 {
         return Err(cx.bad(l, "the attention sink input (port 6) is not supported"));
     }
-    let (q, k, v) = (&ins[0], &ins[1], &ins[2]);
+    let (q, k, v) = (port(ins, 0)?, port(ins, 1)?, port(ins, 2)?);
     let dq = cx.dtype(q);
     let kt = swap_last(cx, l, k)?;
     let mut scores = cx.helper("MatMul", &[q, &kt], vec![], dq);
@@ -305,7 +309,7 @@ fn depth_space(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, op: &str
         ("SpaceToDepth", "blocks_first") => {}
         _ => return Err(cx.bad(l, format!("mode='{mode}' is not supported"))),
     }
-    cx.emit(l, op, vec![some(&ins[0])], outs, attrs);
+    cx.emit(l, op, vec![some(port(ins, 0)?)], outs, attrs);
     Ok(())
 }
 
@@ -328,10 +332,10 @@ fn interpolate(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Resul
     let calc = l.attr("shape_calculation_mode").unwrap_or("sizes");
     // Interpolate-4: (data, sizes, scales[, axes]); -11: (data, sizes_or_scales[, axes]).
     let (target, axes) = if l.version == "opset4" {
-        let t = if calc == "sizes" { ins[1].clone() } else { ins[2].clone() };
+        let t = if calc == "sizes" { port(ins, 1)?.clone() } else { port(ins, 2)?.clone() };
         (t, ins.get(3))
     } else {
-        (ins[1].clone(), ins.get(2))
+        (port(ins, 1)?.clone(), ins.get(2))
     };
     let mut attrs = vec![
         ("mode", A::String(mode.into())),
@@ -351,10 +355,10 @@ fn interpolate(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Resul
     }
     let inputs = if calc == "sizes" {
         let sizes = cx.as_i64(&target);
-        vec![some(&ins[0]), None, None, Some(sizes)]
+        vec![some(port(ins, 0)?), None, None, Some(sizes)]
     } else {
         let scales = if cx.dtype(&target) == Some(DType::F32) { target } else { cx.cast(&target, DType::F32) };
-        vec![some(&ins[0]), None, Some(scales)]
+        vec![some(port(ins, 0)?), None, Some(scales)]
     };
     cx.emit(l, "Resize", inputs, outs, attrs);
     Ok(())

@@ -11,7 +11,7 @@
 
 use ir::{Attribute as A, DType, Result, Tensor};
 
-use super::{Arity, Cx, ImportRule};
+use super::{Arity, Cx, ImportRule, port};
 use crate::dtype::{floats_of, ints_of};
 use crate::xml::Layer;
 
@@ -120,7 +120,9 @@ fn int_tensor(d: DType, shape: Vec<usize>, v: &[i64]) -> Option<Tensor> {
             // Two per byte, low nibble first.
             let mut bytes = vec![0u8; v.len().div_ceil(2)];
             for (i, &x) in v.iter().enumerate() {
-                bytes[i / 2] |= ((x as u8) & 0x0f) << (4 * (i % 2));
+                if let Some(b) = bytes.get_mut(i / 2) {
+                    *b |= ((x as u8) & 0x0f) << (4 * (i % 2));
+                }
             }
             Tensor::from_raw(d, shape, ir::Buffer::from_vec(bytes)).ok()
         }
@@ -135,14 +137,12 @@ fn zp_values(t: &Tensor) -> Option<Vec<i64>> {
     if t.dtype() == DType::I4 || t.dtype() == DType::U4 {
         let raw = t.raw()?;
         let signed = t.dtype() == DType::I4;
-        return Some(
-            (0..t.numel())
-                .map(|i| {
-                    let n = (raw[i / 2] >> (4 * (i % 2))) & 0x0f;
-                    if signed && n >= 8 { i64::from(n) - 16 } else { i64::from(n) }
-                })
-                .collect(),
-        );
+        return (0..t.numel())
+            .map(|i| {
+                let n = (raw.get(i / 2)? >> (4 * (i % 2))) & 0x0f;
+                Some(if signed && n >= 8 { i64::from(n) - 16 } else { i64::from(n) })
+            })
+            .collect();
     }
     let f = floats_of(t)?;
     f.iter().all(|x| x.fract() == 0.0).then(|| f.iter().map(|&x| x as i64).collect())
@@ -159,16 +159,13 @@ fn fit(xshape: &[usize], pshape: &[usize]) -> Option<Fit> {
     if n == 1 {
         return Some(Fit::Scalar);
     }
-    if pshape.len() > xshape.len() {
-        return None;
-    }
-    let pad = xshape.len() - pshape.len();
+    let pad = xshape.len().checked_sub(pshape.len())?;
     let mut axis = None;
     for (i, &d) in pshape.iter().enumerate() {
         if d == 1 {
             continue;
         }
-        if d != xshape[pad + i] || axis.is_some() {
+        if xshape.get(pad + i) != Some(&d) || axis.is_some() {
             return None;
         }
         axis = Some(pad + i);
@@ -241,17 +238,17 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
     // Group-wise: [.., G, B] weights, [.., G, 1] scales, then a Reshape merging G·B.
     let readers = cx.readers(l, 0);
     let rank = xshape.len();
-    if readers.len() == 1
-        && readers[0].kind == "Reshape"
-        && rank >= 2
-        && sshape.len() == rank
-        && sshape[rank - 1] == 1
-        && sshape[..rank - 1] == xshape[..rank - 1]
+    if let [r] = readers.as_slice()
+        && r.kind == "Reshape"
+        && let Some((&block, groups_shape)) = xshape.split_last()
+        && let Some((&groups, outer)) = groups_shape.split_last()
+        && let Some((&1, sgroups)) = sshape.split_last()
+        && sgroups == groups_shape
         && zvals.as_ref().is_none_or(|(_, zs)| *zs == sshape)
     {
-        let r = readers[0];
-        let mut merged: Vec<usize> = xshape[..rank - 2].to_vec();
-        merged.push(xshape[rank - 2] * xshape[rank - 1]);
+        let r = *r;
+        let mut merged: Vec<usize> = outer.to_vec();
+        merged.push(groups * block);
         let target = cx.source(r, 1).and_then(|(c, p)| cx.value_of(c, p).map(str::to_string));
         let target_ok = target.and_then(|t| cx.const_ints(&t)).is_some_and(|t| {
             t.len() == merged.len() && t.iter().zip(&merged).all(|(&a, &b)| a == b as i64 || (a == -1))
@@ -262,7 +259,7 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
                 Some(c_out) => (c_out.to_string(), DType::F32),
                 None => (r_out, out_dtype),
             };
-            let gshape: Vec<usize> = sshape[..rank - 1].to_vec();
+            let gshape: Vec<usize> = sgroups.to_vec();
             let xr = x.reshaped(merged).map_err(|e| cx.bad(l, e))?;
             let mut sr = scale.reshaped(gshape.clone()).map_err(|e| cx.bad(l, e))?;
             if out_dtype == DType::F32 {
@@ -275,7 +272,7 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
                 let Some(zt) = int_tensor(x.dtype(), gshape, z) else { return Ok(false) };
                 inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), zt)));
             }
-            let attrs = vec![("axis", A::Int(rank as i64 - 2)), ("block_size", A::Int(xshape[rank - 1] as i64))];
+            let attrs = vec![("axis", A::Int(rank as i64 - 2)), ("block_size", A::Int(block as i64))];
             // Named after the Reshape, whose output it produces.
             cx.emit(r, "DequantizeLinear", inputs, std::slice::from_ref(&r_out), attrs);
             cx.dtypes_set(&[r_out], out_dtype);
@@ -301,12 +298,12 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
             (s, z, vec![])
         }
         Fit::Axis(axis) => {
-            let c = xshape[axis];
+            let Some(&c) = xshape.get(axis) else { return Ok(false) };
             let s = scale.reshaped(vec![c]).map_err(|e| cx.bad(l, e))?;
             let z = match &zvals {
                 Some((z, zs)) => {
-                    let vals: Vec<i64> = if z.len() == 1 {
-                        vec![z[0]; c]
+                    let vals: Vec<i64> = if let [z0] = z.as_slice() {
+                        vec![*z0; c]
                     } else if matches!(fit(&xshape, zs), Some(Fit::Axis(a)) if a == axis) {
                         z.clone()
                     } else {
@@ -352,21 +349,22 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
     if levels < 2 {
         return Err(cx.bad(l, format!("levels={levels} must be at least 2")));
     }
-    let consts: Option<Vec<Tensor>> = ins[1..5].iter().map(|v| cx.const_of(v).cloned()).collect();
-    if let Some(c) = &consts
+    let consts: Option<Vec<Tensor>> =
+        ins.get(1..5).unwrap_or_default().iter().map(|v| cx.const_of(v).cloned()).collect();
+    if let Some([in_lo, in_hi, out_lo, out_hi]) = consts.as_deref()
         && levels == 256
-        && c[0] == c[2]
-        && c[1] == c[3]
-        && let (Some(lo), Some(hi)) = (floats_of(&c[0]), floats_of(&c[1]))
+        && in_lo == out_lo
+        && in_hi == out_hi
+        && let (Some(lo), Some(hi)) = (floats_of(in_lo), floats_of(in_hi))
         && lo.len() == hi.len()
-        && let Some(xr) = cx.rank(&ins[0])
+        && let Some(xr) = cx.rank(port(ins, 0)?)
     {
-        let pshape = c[0].shape().to_vec();
+        let pshape = in_lo.shape().to_vec();
         let mut xshape = vec![0usize; xr];
         let pad = xr.saturating_sub(pshape.len());
         for (i, &d) in pshape.iter().enumerate() {
-            if pad + i < xr {
-                xshape[pad + i] = d;
+            if let Some(slot) = xshape.get_mut(pad + i) {
+                *slot = d;
             }
         }
         let scale: Vec<f64> = lo.iter().zip(&hi).map(|(l, h)| (h - l) / 255.0).collect();
@@ -378,7 +376,10 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
         } else {
             // One non-1 dimension: per-axis.
             let axes: Vec<usize> = pshape.iter().enumerate().filter(|(_, d)| **d != 1).map(|(i, _)| pad + i).collect();
-            (axes.len() == 1 && pshape.len() <= xr).then(|| Some(axes[0]))
+            match axes.as_slice() {
+                [axis] if pshape.len() <= xr => Some(Some(*axis)),
+                _ => None,
+            }
         };
         if integral
             && positive
@@ -386,7 +387,7 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
         {
             let n = scale.len();
             let shape = if axis.is_some() { vec![n] } else { vec![] };
-            let d = cx.dtype(&ins[0]).unwrap_or(DType::F32);
+            let d = cx.dtype(port(ins, 0)?).unwrap_or(DType::F32);
             let s_t = match d {
                 DType::F16 => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| ir::f16::from_f64(s)).collect()),
                 _ => Tensor::from_vec(shape.clone(), scale.iter().map(|&s| s as f32).collect()),
@@ -401,7 +402,7 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
             let q = cx.b.fresh_value(&format!("{base}/quantized"));
             let qn = cx.b.fresh_node(&format!("{base}/QuantizeLinear"));
             let mut node =
-                ir::Node::new("QuantizeLinear", [ins[0].clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
+                ir::Node::new("QuantizeLinear", [port(ins, 0)?.clone(), s.clone(), z.clone()], [q.clone()]).named(qn);
             for (k, v) in attrs.clone() {
                 node.attrs.insert(k.to_string(), v);
             }
@@ -411,7 +412,7 @@ fn fake_quantize(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String]) ->
         }
     }
     // y = round((clamp(x, il, ih) - il) / (ih - il) · (L-1)) / (L-1) · (oh - ol) + ol
-    let (x, il, ih, ol, oh) = (&ins[0], &ins[1], &ins[2], &ins[3], &ins[4]);
+    let (x, il, ih, ol, oh) = (port(ins, 0)?, port(ins, 1)?, port(ins, 2)?, port(ins, 3)?, port(ins, 4)?);
     let d = cx.dtype(x);
     let lo = cx.helper("Max", &[x, il], vec![], d);
     let c = cx.helper("Min", &[&lo, ih], vec![], d);

@@ -5,15 +5,15 @@
 
 use ir::{Attribute as A, Result};
 
-use super::{Arity, Cx, ImportRule, some};
+use super::{Arity, Cx, ImportRule, port, some};
 use crate::xml::Layer;
 
 fn reduce(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String], op: &str) -> Result<()> {
     let keep = cx.bool_attr(l, "keep_dims", false)?;
-    let axes = cx.as_i64(&ins[1]);
+    let axes = cx.as_i64(port(ins, 1)?);
     let known = cx.const_ints(&axes);
     if known.as_ref().is_some_and(Vec::is_empty) {
-        cx.emit(l, "Identity", vec![some(&ins[0])], outs, vec![]);
+        cx.emit(l, "Identity", vec![some(port(ins, 0)?)], outs, vec![]);
         return Ok(());
     }
     // OpenVINO accepts a scalar axis (its own converter writes one for
@@ -23,7 +23,7 @@ fn reduce(cx: &mut Cx<'_>, l: &Layer, ins: &[String], outs: &[String], op: &str)
         (None, Some(0) | None) => cx.reshape(&axes, &[-1]),
         _ => axes,
     };
-    cx.emit(l, op, vec![some(&ins[0]), Some(axes)], outs, vec![("keepdims", A::Int(i64::from(keep)))]);
+    cx.emit(l, op, vec![some(port(ins, 0)?), Some(axes)], outs, vec![("keepdims", A::Int(i64::from(keep)))]);
     Ok(())
 }
 

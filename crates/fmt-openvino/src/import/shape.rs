@@ -10,23 +10,23 @@
 
 use ir::{Attribute as A, DType, Node, Result, Tensor};
 
-use super::{Arity, Cx, ImportRule, Ports, some};
+use super::{Arity, Cx, ImportRule, Ports, port, some};
 use crate::xml::Layer;
 
 type Ins<'a> = &'a [String];
 
 fn reshape(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let special = cx.bool_attr(l, "special_zero", false)?;
-    let shape = cx.as_i64(&ins[1]);
+    let shape = cx.as_i64(port(ins, 1)?);
     let attrs = if special { vec![] } else { vec![("allowzero", A::Int(1))] };
-    cx.emit(l, "Reshape", vec![some(&ins[0]), Some(shape)], outs, attrs);
+    cx.emit(l, "Reshape", vec![some(port(ins, 0)?), Some(shape)], outs, attrs);
     Ok(())
 }
 
 fn transpose(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let perm = cx.const_ints(&ins[1]).ok_or_else(|| cx.bad(l, "the order input must be a constant"))?;
+    let perm = cx.const_ints(port(ins, 1)?).ok_or_else(|| cx.bad(l, "the order input must be a constant"))?;
     let attrs = if perm.is_empty() { vec![] } else { vec![("perm", A::Ints(perm))] };
-    cx.emit(l, "Transpose", vec![some(&ins[0])], outs, attrs);
+    cx.emit(l, "Transpose", vec![some(port(ins, 0)?)], outs, attrs);
     Ok(())
 }
 
@@ -38,16 +38,19 @@ fn concat(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
 
 fn scalar_int(cx: &Cx<'_>, l: &Layer, v: &str, what: &str) -> Result<i64> {
     cx.const_ints(v)
-        .and_then(|v| (v.len() == 1).then(|| v[0]))
+        .and_then(|v| match v.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        })
         .ok_or_else(|| cx.bad(l, format!("the {what} input must be a one-element constant")))
 }
 
 fn split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let axis = scalar_int(cx, l, &ins[1], "axis")?;
+    let axis = scalar_int(cx, l, port(ins, 1)?, "axis")?;
     cx.emit(
         l,
         "Split",
-        vec![some(&ins[0])],
+        vec![some(port(ins, 0)?)],
         outs,
         vec![("axis", A::Int(axis)), ("num_outputs", A::Int(outs.len() as i64))],
     );
@@ -55,12 +58,12 @@ fn split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
 }
 
 fn variadic_split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let axis = scalar_int(cx, l, &ins[1], "axis")?;
-    let mut lengths = cx.const_ints(&ins[2]).ok_or_else(|| cx.bad(l, "split_lengths must be a constant"))?;
+    let axis = scalar_int(cx, l, port(ins, 1)?, "axis")?;
+    let mut lengths = cx.const_ints(port(ins, 2)?).ok_or_else(|| cx.bad(l, "split_lengths must be a constant"))?;
     if let Some(pos) = lengths.iter().position(|&v| v == -1) {
         // -1 takes what is left: needs the split dimension's size.
         let shape =
-            cx.static_shape(&ins[0]).ok_or_else(|| cx.bad(l, "a -1 split length needs a static input shape"))?;
+            cx.static_shape(port(ins, 0)?).ok_or_else(|| cx.bad(l, "a -1 split length needs a static input shape"))?;
         let ax = if axis < 0 { axis + shape.len() as i64 } else { axis };
         let dim = usize::try_from(ax).ok().and_then(|a| shape.get(a)).ok_or_else(|| cx.bad(l, "axis out of range"))?;
         let rest = lengths
@@ -69,20 +72,22 @@ fn variadic_split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Re
             .try_fold(0i64, |a, &v| a.checked_add(v))
             .and_then(|known| (*dim as i64).checked_sub(known))
             .ok_or_else(|| cx.bad(l, "split_lengths overflow"))?;
-        lengths[pos] = rest;
+        if let Some(slot) = lengths.get_mut(pos) {
+            *slot = rest;
+        }
     }
     let split = cx.i64s(&lengths);
-    cx.emit(l, "Split", vec![some(&ins[0]), Some(split)], outs, vec![("axis", A::Int(axis))]);
+    cx.emit(l, "Split", vec![some(port(ins, 0)?), Some(split)], outs, vec![("axis", A::Int(axis))]);
     Ok(())
 }
 
 fn slice8(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     // Slice-8: (data, start, stop, step[, axes]); ONNX: (data, starts, ends, axes, steps).
-    let starts = cx.as_i64(&ins[1]);
-    let ends = cx.as_i64(&ins[2]);
-    let steps = cx.as_i64(&ins[3]);
+    let starts = cx.as_i64(port(ins, 1)?);
+    let ends = cx.as_i64(port(ins, 2)?);
+    let steps = cx.as_i64(port(ins, 3)?);
     let axes = ins.get(4).map(|a| cx.as_i64(a));
-    cx.emit(l, "Slice", vec![some(&ins[0]), Some(starts), Some(ends), axes, Some(steps)], outs, vec![]);
+    cx.emit(l, "Slice", vec![some(port(ins, 0)?), Some(starts), Some(ends), axes, Some(steps)], outs, vec![]);
     Ok(())
 }
 
@@ -99,8 +104,8 @@ fn strided_slice(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Res
     if new_axis.iter().any(|&v| v != 0) || ellipsis.iter().any(|&v| v != 0) {
         return Err(cx.bad(l, "new_axis_mask and ellipsis_mask are not supported"));
     }
-    let b = cx.const_ints(&ins[1]).ok_or_else(|| cx.bad(l, "begin must be a constant"))?;
-    let e = cx.const_ints(&ins[2]).ok_or_else(|| cx.bad(l, "end must be a constant"))?;
+    let b = cx.const_ints(port(ins, 1)?).ok_or_else(|| cx.bad(l, "begin must be a constant"))?;
+    let e = cx.const_ints(port(ins, 2)?).ok_or_else(|| cx.bad(l, "end must be a constant"))?;
     let s = match ins.get(3) {
         Some(s) => cx.const_ints(s).ok_or_else(|| cx.bad(l, "stride must be a constant"))?,
         None => vec![1; b.len()],
@@ -111,21 +116,22 @@ fn strided_slice(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Res
     let on = |m: &[i64], i: usize| m.get(i).is_some_and(|&v| v != 0);
     let mut starts = Vec::new();
     let mut ends = Vec::new();
-    for i in 0..b.len() {
-        let fwd = s[i] > 0;
-        starts.push(if on(&begin_mask, i) { if fwd { 0 } else { i64::MAX } } else { b[i] });
-        let end = if on(&end_mask, i) { if fwd { i64::MAX } else { i64::MIN } } else { e[i] };
+    // The three lists have one length (checked above).
+    for (i, ((&bi, &ei), &si)) in b.iter().zip(&e).zip(&s).enumerate() {
+        let fwd = si > 0;
+        starts.push(if on(&begin_mask, i) { if fwd { 0 } else { i64::MAX } } else { bi });
+        let end = if on(&end_mask, i) { if fwd { i64::MAX } else { i64::MIN } } else { ei };
         // A shrunk axis keeps exactly the element at `begin`.
-        ends.push(if on(&shrink, i) { if b[i] == -1 { i64::MAX } else { b[i].saturating_add(1) } } else { end });
+        ends.push(if on(&shrink, i) { if bi == -1 { i64::MAX } else { bi.saturating_add(1) } } else { end });
     }
     let axes: Vec<i64> = (0..b.len() as i64).collect();
     let (st, en, ax, sp) = (cx.i64s(&starts), cx.i64s(&ends), cx.i64s(&axes), cx.i64s(&s));
     let squeeze: Vec<i64> = (0..b.len()).filter(|&i| on(&shrink, i)).map(|i| i as i64).collect();
     if squeeze.is_empty() {
-        cx.emit(l, "Slice", vec![some(&ins[0]), Some(st), Some(en), Some(ax), Some(sp)], outs, vec![]);
+        cx.emit(l, "Slice", vec![some(port(ins, 0)?), Some(st), Some(en), Some(ax), Some(sp)], outs, vec![]);
     } else {
-        let d = cx.dtype(&ins[0]);
-        let sl = cx.helper("Slice", &[&ins[0], &st, &en, &ax, &sp], vec![], d);
+        let d = cx.dtype(port(ins, 0)?);
+        let sl = cx.helper("Slice", &[port(ins, 0)?, &st, &en, &ax, &sp], vec![], d);
         let sq = cx.i64s(&squeeze);
         cx.emit(l, "Squeeze", vec![Some(sl), Some(sq)], outs, vec![]);
     }
@@ -136,14 +142,14 @@ fn gather(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
     if cx.int_attr(l, "batch_dims", 0)? != 0 {
         return Err(cx.bad(l, "batch_dims other than 0 is not supported"));
     }
-    let axis = scalar_int(cx, l, &ins[2], "axis")?;
-    cx.emit(l, "Gather", vec![some(&ins[0]), some(&ins[1])], outs, vec![("axis", A::Int(axis))]);
+    let axis = scalar_int(cx, l, port(ins, 2)?, "axis")?;
+    cx.emit(l, "Gather", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![("axis", A::Int(axis))]);
     Ok(())
 }
 
 fn gather_elements(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let axis = cx.int_attr(l, "axis", 0)?;
-    cx.emit(l, "GatherElements", vec![some(&ins[0]), some(&ins[1])], outs, vec![("axis", A::Int(axis))]);
+    cx.emit(l, "GatherElements", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![("axis", A::Int(axis))]);
     Ok(())
 }
 
@@ -152,8 +158,8 @@ fn gather_nd(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<
     if bd != 0 && l.version != "opset8" {
         return Err(cx.bad(l, "GatherND-5 with batch_dims flattens batches, which ONNX does not"));
     }
-    let idx = cx.as_i64(&ins[1]);
-    cx.emit(l, "GatherND", vec![some(&ins[0]), Some(idx)], outs, vec![("batch_dims", A::Int(bd))]);
+    let idx = cx.as_i64(port(ins, 1)?);
+    cx.emit(l, "GatherND", vec![some(port(ins, 0)?), Some(idx)], outs, vec![("batch_dims", A::Int(bd))]);
     Ok(())
 }
 
@@ -173,13 +179,13 @@ fn scatter_nd(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result
     if let Some(r) = reduction_attr(cx, l)? {
         attrs.push(("reduction", A::String(r.into())));
     }
-    let idx = cx.as_i64(&ins[1]);
-    cx.emit(l, "ScatterND", vec![some(&ins[0]), Some(idx), some(&ins[2])], outs, attrs);
+    let idx = cx.as_i64(port(ins, 1)?);
+    cx.emit(l, "ScatterND", vec![some(port(ins, 0)?), Some(idx), some(port(ins, 2)?)], outs, attrs);
     Ok(())
 }
 
 fn scatter_elements(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let axis = scalar_int(cx, l, &ins[3], "axis")?;
+    let axis = scalar_int(cx, l, port(ins, 3)?, "axis")?;
     let mut attrs = vec![("axis", A::Int(axis))];
     if let Some(r) = reduction_attr(cx, l)? {
         if !cx.bool_attr(l, "use_init_val", true)? {
@@ -187,7 +193,7 @@ fn scatter_elements(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> 
         }
         attrs.push(("reduction", A::String(r.into())));
     }
-    cx.emit(l, "ScatterElements", vec![some(&ins[0]), some(&ins[1]), some(&ins[2])], outs, attrs);
+    cx.emit(l, "ScatterElements", vec![some(port(ins, 0)?), some(port(ins, 1)?), some(port(ins, 2)?)], outs, attrs);
     Ok(())
 }
 
@@ -196,8 +202,8 @@ fn broadcast(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<
         // Numpy mode broadcasts the data to the target shape; where that is
         // valid, ONNX's bidirectional Expand gives the same result.
         "numpy" | "bidirectional" => {
-            let shape = cx.as_i64(&ins[1]);
-            cx.emit(l, "Expand", vec![some(&ins[0]), Some(shape)], outs, vec![]);
+            let shape = cx.as_i64(port(ins, 1)?);
+            cx.emit(l, "Expand", vec![some(port(ins, 0)?), Some(shape)], outs, vec![]);
             Ok(())
         }
         m => Err(cx.bad(l, format!("mode='{m}' is not supported"))),
@@ -206,16 +212,16 @@ fn broadcast(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<
 
 fn squeeze(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, op: &str) -> Result<()> {
     let axes = ins.get(1).map(|a| cx.as_i64(a));
-    cx.emit(l, op, vec![some(&ins[0]), axes], outs, vec![]);
+    cx.emit(l, op, vec![some(port(ins, 0)?), axes], outs, vec![]);
     Ok(())
 }
 
 fn shape_of(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     if l.attr("output_type").unwrap_or("i64") == "i64" {
-        cx.emit(l, "Shape", vec![some(&ins[0])], outs, vec![]);
+        cx.emit(l, "Shape", vec![some(port(ins, 0)?)], outs, vec![]);
         cx.dtypes_set(outs, DType::I64);
     } else {
-        let s = cx.helper("Shape", &[&ins[0]], vec![], Some(DType::I64));
+        let s = cx.helper("Shape", &[port(ins, 0)?], vec![], Some(DType::I64));
         cx.emit(l, "Cast", vec![Some(s)], outs, vec![("to", A::Int(i64::from(DType::I32.onnx_code())))]);
         cx.dtypes_set(outs, DType::I32);
     }
@@ -223,8 +229,8 @@ fn shape_of(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<(
 }
 
 fn tile(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
-    let r = cx.as_i64(&ins[1]);
-    cx.emit(l, "Tile", vec![some(&ins[0]), Some(r)], outs, vec![]);
+    let r = cx.as_i64(port(ins, 1)?);
+    cx.emit(l, "Tile", vec![some(port(ins, 0)?), Some(r)], outs, vec![]);
     Ok(())
 }
 
@@ -233,7 +239,7 @@ fn pad(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         m @ ("constant" | "edge" | "reflect") => m,
         m => return Err(cx.bad(l, format!("pad_mode='{m}' is not supported"))),
     };
-    let (b, e) = (cx.as_i64(&ins[1]), cx.as_i64(&ins[2]));
+    let (b, e) = (cx.as_i64(port(ins, 1)?), cx.as_i64(port(ins, 2)?));
     let pads = match (cx.const_ints(&b), cx.const_ints(&e)) {
         (Some(mut b), Some(e)) => {
             b.extend(e);
@@ -242,7 +248,7 @@ fn pad(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         _ => cx.helper("Concat", &[&b, &e], vec![("axis", A::Int(0))], Some(DType::I64)),
     };
     let value = if mode == "constant" { ins.get(3).cloned() } else { None };
-    cx.emit(l, "Pad", vec![some(&ins[0]), Some(pads), value], outs, vec![("mode", A::String(mode.into()))]);
+    cx.emit(l, "Pad", vec![some(port(ins, 0)?), Some(pads), value], outs, vec![("mode", A::String(mode.into()))]);
     Ok(())
 }
 
@@ -268,18 +274,19 @@ fn topk(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
         "none" => 0,
         s => return Err(cx.bad(l, format!("sort='{s}' is not supported"))),
     };
-    let k = cx.as_i64(&ins[1]);
+    let k = cx.as_i64(port(ins, 1)?);
     let k = cx.reshape(&k, &[1]);
     let idx_type = l.attr("index_element_type").and_then(crate::dtype::from_element_type).unwrap_or(DType::I32);
     let attrs = vec![("axis", A::Int(axis)), ("largest", A::Int(largest)), ("sorted", A::Int(sorted))];
     if idx_type == DType::I64 {
-        cx.emit(l, "TopK", vec![some(&ins[0]), Some(k)], outs, attrs);
+        cx.emit(l, "TopK", vec![some(port(ins, 0)?), Some(k)], outs, attrs);
     } else {
         let tmp = cx.b.fresh_value(&format!("{}/indices", l.name));
-        cx.emit(l, "TopK", vec![some(&ins[0]), Some(k)], &[outs[0].clone(), tmp.clone()], attrs);
+        cx.emit(l, "TopK", vec![some(port(ins, 0)?), Some(k)], &[port(outs, 0)?.clone(), tmp.clone()], attrs);
         let name = cx.b.fresh_node(&format!("{}/indices_cast", l.name));
-        let cast =
-            Node::new("Cast", [tmp], [outs[1].clone()]).named(name).with_attr("to", i64::from(idx_type.onnx_code()));
+        let cast = Node::new("Cast", [tmp], [port(outs, 1)?.clone()])
+            .named(name)
+            .with_attr("to", i64::from(idx_type.onnx_code()));
         cx.b.add_node(cast, Some(idx_type));
     }
     Ok(())
@@ -294,15 +301,15 @@ fn cumsum(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
         ("exclusive", A::Int(i64::from(cx.bool_attr(l, "exclusive", false)?))),
         ("reverse", A::Int(i64::from(cx.bool_attr(l, "reverse", false)?))),
     ];
-    cx.emit(l, "CumSum", vec![some(&ins[0]), Some(axis)], outs, attrs);
+    cx.emit(l, "CumSum", vec![some(port(ins, 0)?), Some(axis)], outs, attrs);
     Ok(())
 }
 
 fn nonzero(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     if l.attr("output_type").unwrap_or("i64") == "i64" {
-        cx.emit(l, "NonZero", vec![some(&ins[0])], outs, vec![]);
+        cx.emit(l, "NonZero", vec![some(port(ins, 0)?)], outs, vec![]);
     } else {
-        let s = cx.helper("NonZero", &[&ins[0]], vec![], Some(DType::I64));
+        let s = cx.helper("NonZero", &[port(ins, 0)?], vec![], Some(DType::I64));
         cx.emit(l, "Cast", vec![Some(s)], outs, vec![("to", A::Int(i64::from(DType::I32.onnx_code())))]);
     }
     Ok(())
@@ -311,11 +318,17 @@ fn nonzero(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
 fn one_hot(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let axis = cx.int_attr(l, "axis", -1)?;
     // ONNX takes [off, on] as one input; OpenVINO two scalars.
-    let on = cx.reshape(&ins[2], &[1]);
-    let off = cx.reshape(&ins[3], &[1]);
-    let d = cx.dtype(&ins[2]);
+    let on = cx.reshape(port(ins, 2)?, &[1]);
+    let off = cx.reshape(port(ins, 3)?, &[1]);
+    let d = cx.dtype(port(ins, 2)?);
     let values = cx.helper("Concat", &[&off, &on], vec![("axis", A::Int(0))], d);
-    cx.emit(l, "OneHot", vec![some(&ins[0]), some(&ins[1]), Some(values)], outs, vec![("axis", A::Int(axis))]);
+    cx.emit(
+        l,
+        "OneHot",
+        vec![some(port(ins, 0)?), some(port(ins, 1)?), Some(values)],
+        outs,
+        vec![("axis", A::Int(axis))],
+    );
     Ok(())
 }
 
