@@ -166,12 +166,12 @@ fn sink_layout_transposes(model: &mut Model) -> Result<()> {
 /// The tensors of a `--weights` file: a PyTorch state_dict (`torch.save`,
 /// zip or legacy format) for `.pt`/`.pth`/`.bin`, else safetensors.
 #[cfg(feature = "safetensors")]
-fn read_weights(path: &Path) -> Result<indexmap::IndexMap<String, ir::Tensor>> {
+fn read_weights(path: &Path, limits: &ir::Limits) -> Result<indexmap::IndexMap<String, ir::Tensor>> {
     #[cfg(feature = "torchscript")]
     if matches!(path.extension().and_then(|e| e.to_str()), Some("pt" | "pth" | "bin")) {
         return fmt_torchscript::read_state_dict(path);
     }
-    Ok(fmt_safetensors::read_weights(path)?.0)
+    Ok(fmt_safetensors::read_weights_with(path, limits)?.0)
 }
 
 /// Converts `input` to `output`: import, run passes, export atomically.
@@ -193,7 +193,7 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
     let mut passes = Vec::new();
     #[cfg(feature = "safetensors")]
     if let Some(w) = &opts.weights {
-        let weights = read_weights(w)?;
+        let weights = read_weights(w, &opts.import.limits)?;
         let report = fmt_safetensors::apply_weights(&mut model.graph, weights)
             .map_err(|e| e.context(w.display().to_string()))?;
         passes.push(PassReport { pass: "weights".into(), lines: report.lines() });

@@ -130,6 +130,11 @@ struct LimitArgs {
     max_tensors: usize,
 }
 
+/// `check` reading its input files under the global limits.
+fn with_limits(check: &CheckArgs, limits: &LimitArgs) -> CheckArgs {
+    CheckArgs { limits: limits.import_options().limits, ..check.clone() }
+}
+
 impl LimitArgs {
     fn import_options(&self) -> ir::ImportOptions {
         ir::ImportOptions {
@@ -161,11 +166,14 @@ struct CheckArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Limits on reading the input files: the global --max-* flags, set by `run`.
+    #[arg(skip)]
+    limits: ir::Limits,
 }
 
 impl CheckArgs {
     fn input_options(&self) -> Result<InputOptions> {
-        let mut o = InputOptions { seed: self.seed, ..InputOptions::default() };
+        let mut o = InputOptions { seed: self.seed, limits: self.limits, ..InputOptions::default() };
         for (k, v) in parse_kv(&self.input_shape, "--input-shape")? {
             let dims = v
                 .split(',')
@@ -312,12 +320,12 @@ fn run(cli: Cli) -> Result<()> {
                     .with_context(|| format!("cannot read {}", p.display()))
             };
             let (a, b) = (load(reference)?.0, load(candidate)?.0);
-            return check::verify(&a, &b, check, cli.quiet);
+            return check::verify(&a, &b, &with_limits(check, &cli.limits), cli.quiet);
         }
         Some(Command::Run { model, from, output_dir, check, repeat }) => {
             let (m, _) = convert::load(&registry, model, from.as_deref(), &cli.limits.import_options())
                 .with_context(|| format!("cannot read {}", model.display()))?;
-            return check::run(&m, output_dir, check, *repeat, cli.quiet);
+            return check::run(&m, output_dir, &with_limits(check, &cli.limits), *repeat, cli.quiet);
         }
         None => {}
     }
@@ -400,7 +408,7 @@ fn run(cli: Cli) -> Result<()> {
         opts.passes.splice(0..0, front);
     }
     if !opts.passes.is_empty() && !cli.no_pass_check {
-        opts.pass_check = Some(cli.check.input_options()?);
+        opts.pass_check = Some(with_limits(&cli.check, &cli.limits).input_options()?);
     }
     #[cfg(feature = "quant")]
     let s = cli.quant.convert(&registry, input, output, &mut opts);
@@ -421,7 +429,7 @@ fn run(cli: Cli) -> Result<()> {
         // checks the conversion; the passes' own cost is reported above.
         let (written, _) = convert::load(&registry, output, Some(s.to), &cli.limits.import_options())
             .with_context(|| format!("cannot re-read {}", output.display()))?;
-        check::verify(&s.model, &written, &cli.check, cli.quiet)?;
+        check::verify(&s.model, &written, &with_limits(&cli.check, &cli.limits), cli.quiet)?;
     }
     if !cli.quiet {
         let ModelStats { nodes, parameters, .. } = s.stats;

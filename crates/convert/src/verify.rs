@@ -40,11 +40,13 @@ pub struct InputOptions {
     pub default_dim: usize,
     /// Files feeding inputs; others are random.
     pub files: Vec<InputFile>,
+    /// Limits on reading the input files (`.npz` is a zip).
+    pub limits: ir::Limits,
 }
 
 impl Default for InputOptions {
     fn default() -> Self {
-        InputOptions { seed: 0, shapes: HashMap::new(), dims: HashMap::new(), default_dim: 1, files: Vec::new() }
+        InputOptions { seed: 0, shapes: HashMap::new(), dims: HashMap::new(), default_dim: 1, files: Vec::new(), limits: ir::Limits::default() }
     }
 }
 
@@ -71,7 +73,19 @@ impl Rng {
     }
 }
 
+/// Most elements of one random input: the generator holds them as `f64`
+/// besides the tensor, so this is about 4 GiB at the peak. A model may
+/// declare any dims; a bigger input needs `--input-shape`/`--dim` or a file.
+const MAX_RANDOM_ELEMENTS: u128 = 1 << 28;
+
 fn random_tensor(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> Result<eval::Tensor> {
+    let n = shape.iter().try_fold(1u128, |a, &d| a.checked_mul(d as u128)).unwrap_or(u128::MAX);
+    if n > MAX_RANDOM_ELEMENTS {
+        return Err(Error::invalid(format!(
+            "a random input of shape {shape:?} would have {n} elements (at most {MAX_RANDOM_ELEMENTS} are made); \
+             give smaller sizes with --input-shape/--dim, or an input file"
+        )));
+    }
     random_tensor_inner(dtype, shape, rng).map_err(|e| Error::invalid(e.to_string()))
 }
 
@@ -147,10 +161,10 @@ pub fn make_inputs(model: &Model, opts: &InputOptions) -> Result<Vec<(String, ev
                 if !feeds.iter().any(|v| &v.name == name) {
                     return Err(Error::invalid(format!("--input {name}=...: the model has no input '{name}'")));
                 }
-                given.insert(name.clone(), ir::tensor_file::read_one(path)?);
+                given.insert(name.clone(), ir::tensor_file::read_one_with(path, &opts.limits)?);
             }
             InputFile::Positional(path) if path.extension().is_some_and(|e| e == "npz") => {
-                for (key, t) in ir::tensor_file::read_npz(path)? {
+                for (key, t) in ir::tensor_file::read_npz_with(path, &opts.limits)? {
                     given.insert(key, t);
                 }
             }
@@ -162,7 +176,7 @@ pub fn make_inputs(model: &Model, opts: &InputOptions) -> Result<Vec<(String, ev
                         feeds.len()
                     ))
                 })?;
-                given.insert(vi.name.clone(), ir::tensor_file::read_one(path)?);
+                given.insert(vi.name.clone(), ir::tensor_file::read_one_with(path, &opts.limits)?);
                 next += 1;
             }
         }

@@ -151,6 +151,12 @@ impl Buffer {
     /// file while it is mapped is undefined behaviour at the OS level; the
     /// tools only map inputs, never outputs.
     pub fn map_file(path: &Path) -> Result<Self> {
+        // Opening a FIFO blocks until something writes to it, and a device
+        // can be endless: a path from a model file must name a regular file.
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if !meta.is_file() {
+            return Err(Error::malformed(path, "not a regular file"));
+        }
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {

@@ -68,7 +68,11 @@ pub struct Limits {
     /// (uncompressed) entries are mapped, not counted.
     pub max_inflated_bytes: u64,
     /// Most tensors (initializers, weights, storages, archive entries) one
-    /// file may declare.
+    /// file may declare. Formats whose decoder materialises every entry
+    /// before translation (ONNX: a decoded node or attribute is 200 to
+    /// 1,600 bytes however few bytes it took in the file) count nodes,
+    /// attributes and value infos in the same budget, since those are what
+    /// a few-megabyte file can declare by the million.
     pub max_tensors: usize,
 }
 

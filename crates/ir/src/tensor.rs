@@ -328,7 +328,12 @@ impl SparseTensor {
             s => return Err(bad(format!("indices of shape {s:?} for {nnz} values of rank {rank}"))),
         };
         let src = self.values.raw().ok_or_else(|| bad("string values cannot be densified".into()))?;
-        let mut out = vec![0u8; numel * width];
+        // The dims come from a file: the dense size is checked, and an
+        // allocation the machine cannot make is an error, not an abort.
+        let bytes = numel.checked_mul(width).ok_or_else(|| bad(format!("{numel} elements overflow")))?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(bytes).map_err(|_| bad(format!("the dense form needs {bytes} bytes")))?;
+        out.resize(bytes, 0u8);
         for (k, &i) in linear.iter().enumerate() {
             if i >= numel {
                 return Err(bad(format!("index {i} outside {numel} elements")));
