@@ -4,7 +4,7 @@
 
 use ir::{Attribute, DType, Error, Result};
 
-use super::{Args, Lower, Scope, V, dotted, same};
+use super::{Args, Lower, MAX_STATIC_ITERATIONS, Scope, V, dotted, same};
 use crate::source::{BinOp, Expr, ExprKind, UnOp};
 
 impl Lower<'_> {
@@ -191,7 +191,7 @@ impl Lower<'_> {
                 if matches!(q, "torch.append" | "torch.extend" | "torch.insert")
                     && matches!(scope.get(var), Some(V::List(_))) =>
             {
-                Some((var.clone(), q["torch.".len()..].to_string(), &args[1..]))
+                Some((var.clone(), q.trim_start_matches("torch.").to_string(), args.get(1..).unwrap_or_default()))
             }
             _ => None,
         };
@@ -353,6 +353,13 @@ impl Lower<'_> {
                     [a, b] => (*a, *b),
                     _ => return Err(Error::invalid("range() with a step outside a for loop")),
                 };
+                // A list the interpreter holds element by element: as long as a loop may run.
+                let n = i128::from(b).saturating_sub(i128::from(a)).max(0);
+                if n > MAX_STATIC_ITERATIONS as i128 {
+                    return Err(Error::invalid(format!(
+                        "range({a}, {b}) as a list of {n} values (at most {MAX_STATIC_ITERATIONS} are built at import)"
+                    )));
+                }
                 V::List((a..b).map(V::Int).collect())
             }
             "min" | "max" => {
@@ -366,7 +373,9 @@ impl Lower<'_> {
                 V::Int(*r.ok_or_else(|| Error::invalid(format!("{name}() of nothing")))?)
             }
             "abs" => match one()? {
-                V::Int(i) => V::Int(i.abs()),
+                V::Int(i) => {
+                    V::Int(i.checked_abs().ok_or_else(|| Error::invalid(format!("abs({i}) overflows 64 bits")))?)
+                }
                 V::Float(f) => V::Float(f.abs()),
                 v => self.call_op("abs", Args { pos: vec![v], kw: vec![] })?,
             },

@@ -49,8 +49,11 @@ use crate::source::{Expr, ExprKind, FuncDef, Stmt, StmtKind};
 pub const MAX_UNROLL: i64 = 64;
 /// Most iterations a `while` with a condition known at import may run.
 const MAX_STATIC_ITERATIONS: usize = 10_000;
-/// Deepest inlining of method calls.
-const MAX_CALL_DEPTH: usize = 64;
+/// Most statements interpreted in one import. Unrolled loops and inlined
+/// calls multiply (nested `for` loops of [`MAX_UNROLL`] iterations each
+/// would run 64^k statements); the largest real model here (a GPT-2
+/// trace) runs a few thousand.
+const MAX_STATEMENTS: usize = 1_000_000;
 
 /// A value during interpretation.
 #[derive(Debug, Clone)]
@@ -175,7 +178,10 @@ pub(crate) struct Lower<'a> {
     /// weights) becomes one initializer.
     tied: HashMap<(usize, usize, DType, Vec<usize>), String>,
     loc: Loc,
+    /// Function activations in progress (bounded by `max_depth`).
     depth: usize,
+    /// Statements interpreted so far (bounded by [`MAX_STATEMENTS`]).
+    statements: usize,
     /// Ops with no rule: (op, node or location).
     pub unsupported: Vec<(String, String)>,
     /// Module tensors, added to the main graph at the end (bodies may
@@ -198,6 +204,7 @@ impl<'a> Lower<'a> {
             tied: HashMap::new(),
             loc: Loc { file: String::new(), line: 0, col: 0 },
             depth: 0,
+            statements: 0,
             unsupported: Vec::new(),
             inits: Vec::new(),
         }
@@ -447,7 +454,7 @@ impl<'a> Lower<'a> {
                         x.int().map_or_else(|| V::T(self.constant("const", t.clone())), V::Int)
                     }
                     (DType::Bool, Some([x]), _) => V::Bool(x.int() == Some(1)),
-                    (_, _, Some(f)) if f.len() == 1 => V::Float(f[0]),
+                    (_, _, Some(f)) if f.len() == 1 => V::Float(f.first().copied().unwrap_or_default()),
                     _ => V::T(self.constant("const", t)),
                 }
             }
@@ -460,9 +467,6 @@ impl<'a> Lower<'a> {
     // ------------------------------------------------------------ calls
 
     fn call_method(&mut self, m: &Rc<Module>, method: &str, args: Vec<V>) -> Result<V> {
-        if self.depth >= MAX_CALL_DEPTH {
-            return Err(Error::invalid(format!("calls nested deeper than {MAX_CALL_DEPTH} (recursion?)")));
-        }
         let (file, f) = self.ar.method(&m.class, method)?;
         let mut scope = Scope::new();
         let mut params = f.params.iter();
@@ -494,6 +498,12 @@ impl<'a> Lower<'a> {
     }
 
     fn run_function(&mut self, file: &Rc<SourceFile>, f: &FuncDef, mut scope: Scope) -> Result<V> {
+        // Every call, of a method or a free function, comes through here.
+        let limits = &self.ar.limits;
+        if self.depth >= limits.max_depth {
+            let what = format!("calls nested too deeply (recursion?) at '{}' of {}", f.name, file.name);
+            return Err(Error::invalid(limits.message(ir::Limit::Depth, &what)));
+        }
         let saved = self.loc.clone();
         self.loc = Loc { file: file.name.clone(), line: f.pos.line, col: f.pos.col };
         self.depth += 1;
@@ -543,6 +553,12 @@ impl<'a> Lower<'a> {
         for s in stmts {
             self.loc.line = s.pos.line;
             self.loc.col = s.pos.col;
+            self.statements = self.statements.saturating_add(1);
+            if self.statements > MAX_STATEMENTS {
+                return Err(Error::invalid(format!(
+                    "more than {MAX_STATEMENTS} statements interpreted (loops unrolled into a graph too large)"
+                )));
+            }
             if let Flow::Return(v) = self.stmt(s, scope)? {
                 return Ok(Flow::Return(v));
             }
