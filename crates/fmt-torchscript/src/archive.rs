@@ -69,6 +69,36 @@ fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// The local header at `at` against the central directory's record of the
+/// same entry. Readers that trust the local header (streaming unzippers)
+/// would see other bytes than torch and this reader if they disagreed.
+fn check_local_header(
+    map: &[u8],
+    at: u64,
+    crc: u32,
+    compressed: u64,
+    size: u64,
+) -> std::result::Result<(), &'static str> {
+    let header =
+        usize::try_from(at).ok().and_then(|at| map.get(at..)?.get(..30)).ok_or("is past the end of the file")?;
+    let field =
+        |i: usize| -> u32 { header.get(i..i + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes) };
+    if field(0) != 0x0403_4b50 {
+        return Err("has no local header signature");
+    }
+    let flags = field(6) & 0xFFFF;
+    // With a data descriptor (flag bit 3) the local fields are zero and the
+    // sizes follow the data; 0xFFFFFFFF defers to the zip64 extra field.
+    if flags & 8 != 0 {
+        return Ok(());
+    }
+    let agrees = |local: u32, central: u64| local == u32::MAX || u64::from(local) == central;
+    if field(14) != crc || !agrees(field(18), compressed) || !agrees(field(22), size) {
+        return Err("disagrees with the central directory on the CRC or sizes");
+    }
+    Ok(())
+}
+
 impl Archive {
     /// Opens the zip at `path` and checks every entry's name and extent
     /// against the file and `limits`.
@@ -83,6 +113,11 @@ impl Archive {
         let file_len = map.len() as u64;
         let mut zip =
             zip::ZipArchive::new(Cursor::new(map.clone())).map_err(|e| bad(format!("not a zip archive: {e}")))?;
+        // Which of two same-named entries a reader sees differs between
+        // readers (torch's and ours): a classic way to smuggle content.
+        if zip.has_duplicate_names() {
+            return Err(bad("zip central directory names an entry twice; refusing the archive".into()));
+        }
         limits.check(Limit::Tensors, zip.len() as u64, path, &format!("zip archive of {} entries", zip.len()))?;
         let mut entries = HashMap::new();
         let mut top: Option<String> = None;
@@ -118,6 +153,8 @@ impl Archive {
             };
             let start = f.data_start().ok_or_else(|| bad(format!("zip entry '{name}': no data offset")))?;
             let (compressed, size) = (f.compressed_size(), f.size());
+            check_local_header(&map, f.header_start(), f.crc32(), compressed, size)
+                .map_err(|why| bad(format!("zip entry '{name}': its local header {why}; refusing the archive")))?;
             if start.checked_add(compressed).is_none_or(|end| end > file_len) {
                 return Err(bad(format!(
                     "zip entry '{name}' claims {compressed} bytes at offset {start}, past the end of the {file_len}-byte file (truncated?)"
@@ -244,6 +281,16 @@ mod tests {
         assert_eq!(a.read("data/1").unwrap().as_ptr(), first.as_ptr(), "inflated once");
         let e = a.read("data/2").unwrap_err().to_string();
         assert_eq!(e, "m.pt: archive has no entry 'top/data/2'");
+    }
+
+    #[test]
+    fn symlink_entries_are_refused() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("top/data.pkl", zip::write::SimpleFileOptions::default()).unwrap();
+        w.add_symlink("top/data/0", "/etc/passwd", zip::write::SimpleFileOptions::default()).unwrap();
+        let buf = Buffer::from_vec(w.finish().unwrap().into_inner());
+        let e = Archive::from_buffer(Path::new("m.pt"), buf, &Limits::default()).unwrap_err().to_string();
+        assert_eq!(e, "m.pt: zip entry 'top/data/0' is a symbolic link; refusing the archive");
     }
 
     #[test]

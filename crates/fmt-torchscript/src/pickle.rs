@@ -265,7 +265,10 @@ impl<'a> Machine<'a> {
 
     fn line(&mut self) -> Res<&'a str> {
         let rest = self.data.get(self.pos..).unwrap_or_default();
-        let n = rest.iter().position(|&b| b == b'\n').ok_or("unterminated text argument")?;
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| format!("truncated: text argument at offset {} has no end of line", self.pos))?;
         let (text, _) = rest.split_at_checked(n).ok_or("unterminated text argument")?;
         let s = std::str::from_utf8(text).map_err(|_| "text argument is not UTF-8")?;
         self.pos = self.pos.saturating_add(n).saturating_add(1);

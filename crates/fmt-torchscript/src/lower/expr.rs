@@ -24,11 +24,19 @@ impl Lower<'_> {
                 None if n == "nan" => V::Float(f64::NAN),
                 None => return Err(Error::invalid(format!("name '{n}' is not defined"))),
             },
-            ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::List(xs) => V::List(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::Dict(pairs) => V::Dict(
-                pairs.iter().map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?))).collect::<Result<_>>()?,
-            ),
+            ExprKind::Tuple(xs) | ExprKind::List(xs) => {
+                let items: Vec<V> = xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?;
+                self.check_nesting(&items)?;
+                if matches!(e.kind, ExprKind::Tuple(_)) { V::Tuple(items) } else { V::List(items) }
+            }
+            ExprKind::Dict(pairs) => {
+                let pairs: Vec<(V, V)> = pairs
+                    .iter()
+                    .map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?)))
+                    .collect::<Result<_>>()?;
+                self.check_nesting(pairs.iter().flat_map(|(k, v)| [k, v]))?;
+                V::Dict(pairs)
+            }
             ExprKind::Attr(obj, name) => {
                 if let Some(q) = dotted(e)
                     && (q.starts_with("CONSTANTS.c"))
@@ -198,6 +206,7 @@ impl Lower<'_> {
         if let Some((var, meth, args)) = list_call {
             let Some(V::List(items)) = scope.get(&var).cloned() else { unreachable!("checked above") };
             let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
+            self.check_nesting(&vals)?;
             let mut items = items;
             match (meth.as_str(), vals.as_slice()) {
                 ("append", [v]) => items.push(v.clone()),

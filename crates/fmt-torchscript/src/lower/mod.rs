@@ -673,6 +673,18 @@ impl<'a> Lower<'a> {
         self.node("Not", &[&eq], vec![])
     }
 
+    /// An error unless a container of `items` stays within `max_depth`: the
+    /// code can nest lists at run time (`y = [y]` in a loop), and values
+    /// are cloned, compared and dropped recursively.
+    pub(crate) fn check_nesting<'v>(&self, items: impl IntoIterator<Item = &'v V>) -> Result<()> {
+        let d = items.into_iter().map(depth).max().unwrap_or(0).saturating_add(1);
+        let limits = &self.ar.limits;
+        if d > limits.max_depth {
+            return Err(Error::invalid(limits.message(ir::Limit::Depth, "a list, tuple or dict built by the code")));
+        }
+        Ok(())
+    }
+
     /// The dtype a Python or graph value has as a tensor.
     fn value_dtype(&self, v: &V) -> Option<DType> {
         match v {
@@ -682,6 +694,17 @@ impl<'a> Lower<'a> {
             V::Bool(_) => Some(DType::Bool),
             _ => None,
         }
+    }
+}
+
+/// Nesting depth of a value (0 for anything but a list, tuple or dict).
+/// The recursion is bounded: no value nested deeper than `max_depth` is
+/// ever built ([`Lower::check_nesting`]).
+fn depth(v: &V) -> usize {
+    match v {
+        V::List(x) | V::Tuple(x) => x.iter().map(depth).max().unwrap_or(0).saturating_add(1),
+        V::Dict(p) => p.iter().map(|(k, v)| depth(k).max(depth(v))).max().unwrap_or(0).saturating_add(1),
+        _ => 0,
     }
 }
 
