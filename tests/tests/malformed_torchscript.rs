@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use ir::{ImportOptions, Limits};
-use workspace_tests::hostile::{memory_cap, refuse_saying, refuse_with};
+use workspace_tests::hostile::{memory_cap, refuse, refuse_saying, refuse_with};
 use workspace_tests::{fixtures_dir, list_files};
 
 const TS: Option<&str> = Some("torchscript");
@@ -569,7 +569,7 @@ fn hostile_entry_names_and_links_are_refused_and_nothing_is_extracted() {
         e.push(Entry::stored(name, b"payload"));
         let (dir, p) = zip_case(&e);
         refuse_saying(&p, TS, expected);
-        assert_eq!(list_files(dir.path()), [p.clone()], "something was extracted for '{name}'");
+        assert_eq!(list_files(dir.path()), std::slice::from_ref(&p), "something was extracted for '{name}'");
     }
     // A symbolic link entry (to /etc/passwd), even with a harmless name.
     let mut e = archive_entries(&module_pickle(|p| p), CODE);
@@ -738,10 +738,14 @@ fn pickle_stack_bombs_and_malformed_opcodes() {
     refuse_zip(&archive_entries(&p, CODE), "more than 8000000 values once shared references are expanded");
 }
 
+/// A tensor view case: storage numel, offset, sizes, strides, floats
+/// present in the storage entry, and the expected message.
+type ViewCase = (i64, i64, Vec<i64>, Vec<i64>, usize, &'static str);
+
 #[test]
 fn storages_and_views_that_do_not_fit() {
     let f32s = |n: usize| vec![0u8; 4 * n];
-    let cases: Vec<(i64, i64, Vec<i64>, Vec<i64>, usize, &str)> = vec![
+    let cases: Vec<ViewCase> = vec![
         // numel, offset, sizes, strides, bytes present, message
         (6, 4, vec![2, 3], vec![3, 1], 6, "reaches element 9, but the storage has 6 (storage shorter than its tensor)"),
         (6, i64::MAX, vec![1], vec![1], 6, "reaches element 9223372036854775807, but the storage has 6"),
@@ -858,6 +862,16 @@ fn source_bombs_and_recursion() {
     // A list nested 10,000 deep by a loop the interpreter runs to its bound.
     let (_d, p) = code_case(&forward("    y = [x]\n    while True:\n      y = [y]\n    return x\n"));
     refuse_saying(&p, TS, "a list, tuple or dict built by the code: nesting depth exceeds the limit of 64");
+    // Lists that double until they would fill memory.
+    for body in ["      y = y + y\n", "      y = [y, y]\n", "      y.extend(y)\n", "      y.append(y)\n"] {
+        let (_d, p) = code_case(&forward(&format!("    y = [x]\n    while True:\n{body}    return x\n")));
+        let msg = refuse(&p, TS);
+        assert!(
+            msg.contains("values (at most 65536 are built at import)")
+                || msg.contains("nesting depth exceeds the limit of 64"),
+            "{body}: {msg}"
+        );
+    }
     // Input shapes recorded with dimensions near u64::MAX.
     let mut e = archive_entries(&module_pickle(|p| p), CODE);
     e.push(Entry::stored("m/extra/model_convert_inputs.txt", b"x float32 18446744073709551615,9223372036854775808\n"));

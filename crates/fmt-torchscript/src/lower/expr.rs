@@ -154,6 +154,7 @@ impl Lower<'_> {
             }
             BinOp::Add => {
                 if let (V::List(x), V::List(y)) = (&a, &b) {
+                    self.check_nesting(x.iter().chain(y))?;
                     return Ok(V::List(x.iter().chain(y).cloned().collect()));
                 }
                 "add"
@@ -206,7 +207,10 @@ impl Lower<'_> {
         if let Some((var, meth, args)) = list_call {
             let Some(V::List(items)) = scope.get(&var).cloned() else { unreachable!("checked above") };
             let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
-            self.check_nesting(&vals)?;
+            self.check_nesting(items.iter().chain(vals.iter().flat_map(|v| match (meth.as_str(), v) {
+                ("extend", V::List(x)) => x.as_slice(),
+                _ => std::slice::from_ref(v),
+            })))?;
             let mut items = items;
             match (meth.as_str(), vals.as_slice()) {
                 ("append", [v]) => items.push(v.clone()),

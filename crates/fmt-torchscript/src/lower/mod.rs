@@ -49,6 +49,11 @@ use crate::source::{Expr, ExprKind, FuncDef, Stmt, StmtKind};
 pub const MAX_UNROLL: i64 = 64;
 /// Most iterations a `while` with a condition known at import may run.
 const MAX_STATIC_ITERATIONS: usize = 10_000;
+/// Most values (counted through nested containers) in one list, tuple or
+/// dict the code builds. Python values here are shapes, indices and lists
+/// of layer outputs; the bound keeps doubling (`y = y + y`, `y = [y, y]`)
+/// from exhausting memory, since values are copied, not shared.
+const MAX_VALUES: usize = 1 << 16;
 /// Most statements interpreted in one import. Unrolled loops and inlined
 /// calls multiply (nested `for` loops of [`MAX_UNROLL`] iterations each
 /// would run 64^k statements); the largest real model here (a GPT-2
@@ -673,14 +678,25 @@ impl<'a> Lower<'a> {
         self.node("Not", &[&eq], vec![])
     }
 
-    /// An error unless a container of `items` stays within `max_depth`: the
-    /// code can nest lists at run time (`y = [y]` in a loop), and values
-    /// are cloned, compared and dropped recursively.
+    /// An error unless a container of `items` stays within `max_depth` and
+    /// [`MAX_VALUES`]: the code can nest and grow lists at run time (`y =
+    /// [y]` in a loop), and values are cloned, compared and dropped
+    /// recursively.
     pub(crate) fn check_nesting<'v>(&self, items: impl IntoIterator<Item = &'v V>) -> Result<()> {
-        let d = items.into_iter().map(depth).max().unwrap_or(0).saturating_add(1);
+        let (mut d, mut n) = (0usize, 0usize);
+        for item in items {
+            let (di, ni) = measure(item);
+            d = d.max(di);
+            n = n.saturating_add(ni);
+        }
         let limits = &self.ar.limits;
-        if d > limits.max_depth {
+        if d.saturating_add(1) > limits.max_depth {
             return Err(Error::invalid(limits.message(ir::Limit::Depth, "a list, tuple or dict built by the code")));
+        }
+        if n > MAX_VALUES {
+            return Err(Error::invalid(format!(
+                "a list, tuple or dict built by the code holds {n} values (at most {MAX_VALUES} are built at import)"
+            )));
         }
         Ok(())
     }
@@ -697,15 +713,23 @@ impl<'a> Lower<'a> {
     }
 }
 
-/// Nesting depth of a value (0 for anything but a list, tuple or dict).
-/// The recursion is bounded: no value nested deeper than `max_depth` is
-/// ever built ([`Lower::check_nesting`]).
-fn depth(v: &V) -> usize {
-    match v {
-        V::List(x) | V::Tuple(x) => x.iter().map(depth).max().unwrap_or(0).saturating_add(1),
-        V::Dict(p) => p.iter().map(|(k, v)| depth(k).max(depth(v))).max().unwrap_or(0).saturating_add(1),
-        _ => 0,
+/// Nesting depth of a value (0 for anything but a list, tuple or dict)
+/// and the number of values in it, itself included. The recursion is
+/// bounded: no value nested deeper than `max_depth` is ever built
+/// ([`Lower::check_nesting`]).
+fn measure(v: &V) -> (usize, usize) {
+    let children: Box<dyn Iterator<Item = &V>> = match v {
+        V::List(x) | V::Tuple(x) => Box::new(x.iter()),
+        V::Dict(p) => Box::new(p.iter().flat_map(|(k, v)| [k, v])),
+        _ => return (0, 1),
+    };
+    let (mut d, mut n) = (0usize, 1usize);
+    for c in children {
+        let (dc, nc) = measure(c);
+        d = d.max(dc);
+        n = n.saturating_add(nc);
     }
+    (d.saturating_add(1), n)
 }
 
 /// Whether two interpreter values are the same value.
