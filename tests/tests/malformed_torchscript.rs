@@ -19,14 +19,19 @@ const TS: Option<&str> = Some("torchscript");
 
 /// CRC-32 (IEEE), as zip stores it.
 fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u32; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            }
+            *slot = c;
         }
-    }
-    !crc
+        t
+    });
+    !data.iter().fold(!0u32, |crc, &b| table[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8))
 }
 
 /// One entry as it is written: `data` are the stored (maybe compressed)
@@ -646,6 +651,27 @@ fn the_same_hostile_pickles_through_weights() {
         refuse_weights(&write(dir.path(), "archive.pt", &ts), &expected);
         assert!(!marker.exists(), "{module}.{name} ran");
     }
+    // Hostile zip structure through --weights: names, links, bombs.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (base, _) = read_zip(&fixture("state_dict/weights.pt"));
+    let top = base[0].name.split_once('/').expect("a top folder").0.to_string();
+    let hostile_entries = [
+        (Entry::stored("../evil", b"x"), "zip entry '../evil' contains '..'".to_string()),
+        (Entry::stored("/etc/passwd", b"x"), "zip entry '/etc/passwd' is an absolute path".to_string()),
+        (
+            Entry { symlink: true, ..Entry::stored(&format!("{top}/data/9"), b"/etc/passwd") },
+            format!("zip entry '{top}/data/9' is a symbolic link"),
+        ),
+        (
+            Entry { size: 1 << 40, ..Entry::deflated(&format!("{top}/data/9"), &[0; 100]) },
+            "a ratio over deflate's 1032:1 (a zip bomb)".to_string(),
+        ),
+    ];
+    for (extra, expected) in hostile_entries {
+        let mut e = base.clone();
+        e.push(extra);
+        refuse_weights(&write(dir.path(), "weights.pt", &write_zip(&e).bytes), &expected);
+    }
     // Bombs through --weights too.
     let dir = tempfile::tempdir().expect("temp dir");
     let deep = [&b"\x80\x02"[..], &b"]".repeat(100_001), &b"a".repeat(100_000), b"."].concat();
@@ -916,6 +942,10 @@ fn source_that_is_not_text_or_not_python() {
         let (_d, p) = code_case(&code);
         refuse_saying(&p, TS, expected);
     }
+    // A source file larger than any real one (deflated: 17 MB of blank lines from 17 MB stored blocks).
+    let mut e = archive_entries(&module_pickle(|p| p), CODE);
+    e[1] = Entry::deflated("m/code/__torch__.py", format!("{CODE}{}", "\n".repeat(17 << 20)).as_bytes());
+    refuse_zip(&e, "code/__torch__.py is 17825952 bytes of source (at most 16777216 are parsed)");
     // Arbitrary bytes that happen to be UTF-8: a clean refusal whatever they say.
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..200 {

@@ -208,6 +208,11 @@ impl Archive {
         self.entries.contains_key(name)
     }
 
+    /// The declared (inflated) size of an entry, if it exists.
+    pub fn size(&self, name: &str) -> Option<u64> {
+        self.entries.get(name).map(|e| e.size)
+    }
+
     /// Entry names (relative to the top folder), sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.entries.keys().map(String::as_str).collect();

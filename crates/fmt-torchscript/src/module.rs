@@ -68,6 +68,11 @@ pub struct ScriptArchive {
     files: RefCell<HashMap<String, Rc<SourceFile>>>,
 }
 
+/// Largest source file parsed. Real ones are kilobytes to a few MB; the
+/// lexer holds 4 bytes per character and up to a 40-byte token per
+/// character, so this bounds what a crafted file can make it allocate.
+const MAX_SOURCE: u64 = 16 << 20;
+
 fn bad(path: &Path, m: impl Into<String>) -> Error {
     Error::malformed(path, m)
 }
@@ -173,6 +178,12 @@ impl ScriptArchive {
             return Ok(f.clone());
         }
         let name = format!("code/{}.py", qualifier.replace('.', "/"));
+        if let Some(size) = self.archive.size(&name).filter(|&s| s > MAX_SOURCE) {
+            return Err(bad(
+                self.archive.path(),
+                format!("{name} is {size} bytes of source (at most {MAX_SOURCE} are parsed)"),
+            ));
+        }
         let text = self.archive.read_text(&name)?;
         let stmts = source::parse(&text, &self.limits).map_err(|e| bad(self.archive.path(), format!("{name}:{e}")))?;
         let f = Rc::new(SourceFile { name, stmts });
