@@ -749,8 +749,12 @@ fn pickle_stack_bombs_and_malformed_opcodes() {
             b"\x80\x02i__main__\nX\n.".to_vec(),
             "opcode 0x69 at offset 2 (instantiation or out-of-band data) is not read",
         ),
-        // A list that contains itself.
+        // A list that contains itself; a module that is its own submodule.
         (b"\x80\x02]q\x00h\x00a.".to_vec(), "pickled values nested too deeply (or a cycle)"),
+        (
+            b"\x80\x02c__torch__\nM\n)\x81q\x00}(X\x04\x00\x00\x00selfh\x00ub.".to_vec(),
+            "pickled values nested too deeply (or a cycle)",
+        ),
     ];
     for (pkl, expected) in cases {
         refuse_zip(&archive_entries(&pkl, CODE), expected);
