@@ -5,23 +5,28 @@
 //! file stem); entry names are kept relative to it. Names that could point
 //! outside the archive (`..`, absolute paths, backslashes, NUL) are refused
 //! outright: nothing is ever extracted, but such a name is a sign of a
-//! hostile file. Stored entries (how torch writes storages, 64-byte aligned)
-//! are zero-copy views into the map; deflated entries are inflated once,
-//! after their declared size was checked against the compressed size and a
-//! hard cap, so a zip bomb is an error before any allocation.
+//! hostile file, and so are symbolic-link entries. Stored entries (how torch
+//! writes storages, 64-byte aligned) are zero-copy views into the map;
+//! deflated entries are inflated once, after their declared size was
+//! checked against the compressed size (deflate's ratio bound) and the sum
+//! of all declared sizes against [`ir::Limits::max_inflated_bytes`], so a
+//! zip bomb is an error before any allocation. The entry count is bounded by
+//! [`ir::Limits::max_tensors`] (each entry is at most one storage).
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ir::{Buffer, Error, Result};
+use ir::{Buffer, Error, Limit, Limits, Result};
 
-/// Largest inflated size accepted for one deflated entry.
-const MAX_INFLATED: u64 = 4 << 30;
 /// Deflate cannot expand data by more than about 1032:1; a larger declared
 /// ratio is a lie (a zip bomb).
 const MAX_RATIO: u64 = 1032;
+/// First allocation for an inflated entry: the declared size is only a
+/// claim until the bytes are there, so a lie costs at most this much up
+/// front (the vector grows as real bytes arrive).
+const FIRST_CHUNK: usize = 16 << 20;
 
 /// Where one entry's bytes are.
 #[derive(Debug, Clone)]
@@ -64,25 +69,68 @@ fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// The local header at `at` against the central directory's record of the
+/// same entry. Readers that trust the local header (streaming unzippers)
+/// would see other bytes than torch and this reader if they disagreed.
+fn check_local_header(
+    map: &[u8],
+    at: u64,
+    crc: u32,
+    compressed: u64,
+    size: u64,
+) -> std::result::Result<(), &'static str> {
+    let header =
+        usize::try_from(at).ok().and_then(|at| map.get(at..)?.get(..30)).ok_or("is past the end of the file")?;
+    let field =
+        |i: usize| -> u32 { header.get(i..i + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes) };
+    if field(0) != 0x0403_4b50 {
+        return Err("has no local header signature");
+    }
+    let flags = field(6) & 0xFFFF;
+    // With a data descriptor (flag bit 3) the local fields are zero and the
+    // sizes follow the data; 0xFFFFFFFF defers to the zip64 extra field.
+    if flags & 8 != 0 {
+        return Ok(());
+    }
+    let agrees = |local: u32, central: u64| local == u32::MAX || u64::from(local) == central;
+    if field(14) != crc || !agrees(field(18), compressed) || !agrees(field(22), size) {
+        return Err("disagrees with the central directory on the CRC or sizes");
+    }
+    Ok(())
+}
+
 impl Archive {
-    /// Opens the zip at `path` and checks every entry's name and extent.
-    pub fn open(path: &Path) -> Result<Archive> {
+    /// Opens the zip at `path` and checks every entry's name and extent
+    /// against the file and `limits`.
+    pub fn open(path: &Path, limits: &Limits) -> Result<Archive> {
         let map = Buffer::map_file(path)?;
-        Archive::from_buffer(path, map)
+        Archive::from_buffer(path, map, limits)
     }
 
     /// Reads the archive from bytes already in memory (`path` names it in errors).
-    pub fn from_buffer(path: &Path, map: Buffer) -> Result<Archive> {
+    pub fn from_buffer(path: &Path, map: Buffer, limits: &Limits) -> Result<Archive> {
         let bad = |m: String| Error::malformed(path, m);
         let file_len = map.len() as u64;
         let mut zip =
             zip::ZipArchive::new(Cursor::new(map.clone())).map_err(|e| bad(format!("not a zip archive: {e}")))?;
+        // Which of two same-named entries a reader sees differs between
+        // readers (torch's and ours): a classic way to smuggle content.
+        if zip.has_duplicate_names() {
+            return Err(bad("zip central directory names an entry twice; refusing the archive".into()));
+        }
+        limits.check(Limit::Tensors, zip.len() as u64, path, &format!("zip archive of {} entries", zip.len()))?;
         let mut entries = HashMap::new();
         let mut top: Option<String> = None;
+        let mut inflated_total = 0u64;
         for i in 0..zip.len() {
             let f = zip.by_index_raw(i).map_err(|e| bad(format!("zip entry {i}: {e}")))?;
             let name = f.name().map_err(|e| bad(format!("zip entry {i}: {e}")))?.to_string();
             check_name(&name).map_err(|why| bad(format!("zip entry '{name}' {why}; refusing the archive")))?;
+            // A link is never followed (nothing is extracted), but torch never
+            // writes one: its presence marks a crafted file.
+            if f.is_symlink() {
+                return Err(bad(format!("zip entry '{name}' is a symbolic link; refusing the archive")));
+            }
             if f.is_dir() {
                 continue;
             }
@@ -105,6 +153,8 @@ impl Archive {
             };
             let start = f.data_start().ok_or_else(|| bad(format!("zip entry '{name}': no data offset")))?;
             let (compressed, size) = (f.compressed_size(), f.size());
+            check_local_header(&map, f.header_start(), f.crc32(), compressed, size)
+                .map_err(|why| bad(format!("zip entry '{name}': its local header {why}; refusing the archive")))?;
             if start.checked_add(compressed).is_none_or(|end| end > file_len) {
                 return Err(bad(format!(
                     "zip entry '{name}' claims {compressed} bytes at offset {start}, past the end of the {file_len}-byte file (truncated?)"
@@ -113,10 +163,21 @@ impl Archive {
             if !deflated && size != compressed {
                 return Err(bad(format!("stored zip entry '{name}' declares {size} bytes but holds {compressed}")));
             }
-            if deflated && (size > MAX_INFLATED || size > compressed.saturating_mul(MAX_RATIO).saturating_add(64)) {
-                return Err(bad(format!(
-                    "zip entry '{name}' declares {size} bytes inflated from {compressed} (a zip bomb?); refusing it"
-                )));
+            if deflated {
+                if size > compressed.saturating_mul(MAX_RATIO).saturating_add(64) {
+                    return Err(bad(format!(
+                        "zip entry '{name}' declares {size} bytes inflated from {compressed}, a ratio over deflate's {MAX_RATIO}:1 (a zip bomb); refusing it"
+                    )));
+                }
+                // Inflation is cut at each entry's declared size, so the sum of
+                // the declared sizes bounds what the whole archive can inflate.
+                inflated_total = inflated_total.saturating_add(size);
+                limits.check(
+                    Limit::InflatedBytes,
+                    inflated_total,
+                    path,
+                    &format!("zip entry '{name}' brings the declared inflated size to {inflated_total} bytes"),
+                )?;
             }
             if entries.insert(rest.to_string(), Entry { start, compressed, size, deflated, index: i }).is_some() {
                 return Err(bad(format!("zip entry '{name}' appears twice")));
@@ -147,6 +208,11 @@ impl Archive {
         self.entries.contains_key(name)
     }
 
+    /// The declared (inflated) size of an entry, if it exists.
+    pub fn size(&self, name: &str) -> Option<u64> {
+        self.entries.get(name).map(|e| e.size)
+    }
+
     /// Entry names (relative to the top folder), sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.entries.keys().map(String::as_str).collect();
@@ -170,9 +236,9 @@ impl Archive {
         let size = usize::try_from(e.size).map_err(|_| bad(format!("entry '{name}' does not fit in memory")))?;
         let mut zip = self.zip.lock().map_err(|_| bad("zip reader poisoned by an earlier panic".into()))?;
         let f = zip.by_index(e.index).map_err(|err| bad(format!("entry '{name}': {err}")))?;
-        let mut out = Vec::with_capacity(size);
+        let mut out = Vec::with_capacity(size.min(FIRST_CHUNK));
         // One byte past the declared size shows a lie without reading on.
-        f.take(e.size + 1).read_to_end(&mut out).map_err(|err| bad(format!("entry '{name}': {err}")))?;
+        f.take(e.size.saturating_add(1)).read_to_end(&mut out).map_err(|err| bad(format!("entry '{name}': {err}")))?;
         if out.len() != size {
             return Err(bad(format!("entry '{name}' inflates to {} bytes, not the {size} it declares", out.len())));
         }
@@ -210,7 +276,7 @@ mod tests {
     fn stored_entries_are_views_and_deflated_ones_are_inflated_once() {
         let data = vec![7u8; 1000];
         let buf = zip_of(&[("top/data/0", &data, false), ("top/data/1", &data, true)]);
-        let a = Archive::from_buffer(Path::new("m.pt"), buf.clone()).unwrap();
+        let a = Archive::from_buffer(Path::new("m.pt"), buf.clone(), &Limits::default()).unwrap();
         assert_eq!(a.top(), "top");
         assert_eq!(a.names(), ["data/0", "data/1"]);
         let stored = a.read("data/0").unwrap();
@@ -223,9 +289,19 @@ mod tests {
     }
 
     #[test]
+    fn symlink_entries_are_refused() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("top/data.pkl", zip::write::SimpleFileOptions::default()).unwrap();
+        w.add_symlink("top/data/0", "/etc/passwd", zip::write::SimpleFileOptions::default()).unwrap();
+        let buf = Buffer::from_vec(w.finish().unwrap().into_inner());
+        let e = Archive::from_buffer(Path::new("m.pt"), buf, &Limits::default()).unwrap_err().to_string();
+        assert_eq!(e, "m.pt: zip entry 'top/data/0' is a symbolic link; refusing the archive");
+    }
+
+    #[test]
     fn entries_outside_the_top_folder_are_refused() {
         let buf = zip_of(&[("a/data.pkl", b"x", false), ("b/data.pkl", b"y", false)]);
-        let e = Archive::from_buffer(Path::new("m.pt"), buf).unwrap_err().to_string();
+        let e = Archive::from_buffer(Path::new("m.pt"), buf, &Limits::default()).unwrap_err().to_string();
         assert!(e.contains("outside the top folder 'a'"), "{e}");
     }
 }

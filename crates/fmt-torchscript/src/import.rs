@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use ir::{Detection, FormatInfo, ImportOptions, Model, Result};
+use ir::{Detection, FormatInfo, ImportOptions, Limits, Model, Result};
 
 use crate::module::ScriptArchive;
 
@@ -25,7 +25,10 @@ fn is_torchscript(path: &Path) -> bool {
     if !ok || &head != b"PK\x03\x04" {
         return false;
     }
-    crate::archive::Archive::open(path)
+    // Detection reads only the central directory: the limits are applied by
+    // the import, whose error names them, not by a silent "unknown format".
+    let unlimited = Limits { max_depth: usize::MAX, max_inflated_bytes: u64::MAX, max_tensors: usize::MAX };
+    crate::archive::Archive::open(path, &unlimited)
         .is_ok_and(|a| a.contains("data.pkl") && a.names().iter().any(|n| n.starts_with("code/")))
 }
 
@@ -43,7 +46,7 @@ impl ir::Importer for TorchScriptImporter {
     }
 
     fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {
-        let archive = ScriptArchive::open(path)?;
+        let archive = ScriptArchive::open_with(path, &options.limits)?;
         crate::lower::lower(&archive, options)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
-use ir::{Error, Result, Tensor};
+use ir::{Error, Limit, Limits, Result, Tensor};
 
 use crate::archive::Archive;
 use crate::pickle::{self, Value};
@@ -63,51 +63,74 @@ pub struct ScriptArchive {
     pub root: Rc<Module>,
     /// `CONSTANTS.c<i>`, in order.
     pub constants: Vec<Attr>,
+    /// The limits it was opened with (source nesting, call depth).
+    pub limits: Limits,
     files: RefCell<HashMap<String, Rc<SourceFile>>>,
 }
+
+/// Largest source file parsed. Real ones are kilobytes to a few MB; the
+/// lexer holds 4 bytes per character and up to a 40-byte token per
+/// character, so this bounds what a crafted file can make it allocate.
+const MAX_SOURCE: u64 = 16 << 20;
 
 fn bad(path: &Path, m: impl Into<String>) -> Error {
     Error::malformed(path, m)
 }
 
-/// Converts a pickled value, materializing tensors from `dir/<key>` storages.
-fn attr_of(archive: &Archive, dir: &str, path: &str, v: Value, depth: usize) -> Result<Attr> {
-    Ok(match v {
-        Value::Object { class, state } => {
-            Attr::Module(Rc::new(module_of(archive, dir, path, class, *state, depth + 1)?))
-        }
-        Value::Tensor(t) => {
-            let bytes = archive.read(&format!("{dir}/{}", t.storage.key))?;
-            Attr::Tensor(materialize(&t, &bytes, archive.path())?)
-        }
-        v => Attr::Value(v),
-    })
+/// Where module attributes are read from.
+struct Tree<'a> {
+    archive: &'a Archive,
+    /// The archive folder of the storages (`data`, `constants`).
+    dir: &'a str,
+    limits: &'a Limits,
 }
 
-fn module_of(archive: &Archive, dir: &str, path: &str, class: String, state: Value, depth: usize) -> Result<Module> {
-    if depth > 256 {
-        return Err(bad(archive.path(), "module tree nested deeper than 256"));
+impl Tree<'_> {
+    /// Converts a pickled value, materializing tensors from `dir/<key>` storages.
+    fn attr_of(&self, path: &str, v: Value, depth: usize) -> Result<Attr> {
+        Ok(match v {
+            Value::Object { class, state } => {
+                Attr::Module(Rc::new(self.module_of(path, class, *state, depth.saturating_add(1))?))
+            }
+            Value::Tensor(t) => {
+                let bytes = self.archive.read(&format!("{}/{}", self.dir, t.storage.key))?;
+                Attr::Tensor(materialize(&t, &bytes, self.archive.path(), self.limits)?)
+            }
+            v => Attr::Value(v),
+        })
     }
-    let pairs = match state {
-        Value::Dict(pairs) => pairs,
-        Value::None => Vec::new(),
-        v => return Err(bad(archive.path(), format!("state of '{path}' ({class}) is a {}, not a dict", v.kind()))),
-    };
-    let mut attrs = Vec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        let Value::Str(k) = k else {
-            return Err(bad(archive.path(), format!("'{path}' ({class}) has a non-string attribute name")));
+
+    fn module_of(&self, path: &str, class: String, state: Value, depth: usize) -> Result<Module> {
+        let archive = self.archive;
+        // The pickle reader bounded the value's depth already; this names the module.
+        self.limits.check(Limit::Depth, depth as u64, archive.path(), &format!("module '{path}' ({class})"))?;
+        let pairs = match state {
+            Value::Dict(pairs) => pairs,
+            Value::None => Vec::new(),
+            v => return Err(bad(archive.path(), format!("state of '{path}' ({class}) is a {}, not a dict", v.kind()))),
         };
-        let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-        attrs.push((k, attr_of(archive, dir, &sub, v, depth)?));
+        let mut attrs = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let Value::Str(k) = k else {
+                return Err(bad(archive.path(), format!("'{path}' ({class}) has a non-string attribute name")));
+            };
+            let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            attrs.push((k, self.attr_of(&sub, v, depth)?));
+        }
+        Ok(Module { class, path: path.to_string(), attrs })
     }
-    Ok(Module { class, path: path.to_string(), attrs })
 }
 
 impl ScriptArchive {
-    /// Reads the archive at `path`: module tree and constants (code is read on demand).
+    /// Reads the archive at `path` with the default [`Limits`]; see [`ScriptArchive::open_with`].
     pub fn open(path: &Path) -> Result<ScriptArchive> {
-        let archive = Archive::open(path)?;
+        ScriptArchive::open_with(path, &Limits::default())
+    }
+
+    /// Reads the archive at `path` under `limits`: module tree and
+    /// constants (code is read on demand).
+    pub fn open_with(path: &Path, limits: &Limits) -> Result<ScriptArchive> {
+        let archive = Archive::open(path, limits)?;
         if !archive.contains("data.pkl") {
             return Err(bad(path, "zip archive has no data.pkl: not a TorchScript archive"));
         }
@@ -116,10 +139,12 @@ impl ScriptArchive {
         }
         let unpickle = |name: &str| -> Result<Value> {
             let bytes = archive.read(name)?;
-            pickle::read(&bytes).map(|(v, _)| v).map_err(|m| bad(path, format!("{name}: {m}")))
+            pickle::read(&bytes, limits).map(|(v, _)| v).map_err(|m| bad(path, format!("{name}: {m}")))
         };
         let root = match unpickle("data.pkl")? {
-            Value::Object { class, state } => module_of(&archive, "data", "", class, *state, 0)?,
+            Value::Object { class, state } => {
+                Tree { archive: &archive, dir: "data", limits }.module_of("", class, *state, 0)?
+            }
             v => {
                 return Err(bad(
                     path,
@@ -133,11 +158,18 @@ impl ScriptArchive {
                 Value::Tuple(v) | Value::List(v) => v,
                 v => return Err(bad(path, format!("constants.pkl holds a {}, not a tuple", v.kind()))),
             };
+            let tree = Tree { archive: &archive, dir: "constants", limits };
             for v in items {
-                constants.push(attr_of(&archive, "constants", "", v, 0)?);
+                constants.push(tree.attr_of("", v, 0)?);
             }
         }
-        Ok(ScriptArchive { archive, root: Rc::new(root), constants, files: RefCell::new(HashMap::new()) })
+        Ok(ScriptArchive {
+            archive,
+            root: Rc::new(root),
+            constants,
+            limits: *limits,
+            files: RefCell::new(HashMap::new()),
+        })
     }
 
     /// The parsed source file of a module qualifier (`__torch__.a.b`).
@@ -146,8 +178,14 @@ impl ScriptArchive {
             return Ok(f.clone());
         }
         let name = format!("code/{}.py", qualifier.replace('.', "/"));
+        if let Some(size) = self.archive.size(&name).filter(|&s| s > MAX_SOURCE) {
+            return Err(bad(
+                self.archive.path(),
+                format!("{name} is {size} bytes of source (at most {MAX_SOURCE} are parsed)"),
+            ));
+        }
         let text = self.archive.read_text(&name)?;
-        let stmts = source::parse(&text).map_err(|e| bad(self.archive.path(), format!("{name}:{e}")))?;
+        let stmts = source::parse(&text, &self.limits).map_err(|e| bad(self.archive.path(), format!("{name}:{e}")))?;
         let f = Rc::new(SourceFile { name, stmts });
         self.files.borrow_mut().insert(qualifier.to_string(), f.clone());
         Ok(f)

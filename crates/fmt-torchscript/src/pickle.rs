@@ -15,13 +15,28 @@
 //! lists, dicts and objects after the fact), and are turned into a tree at
 //! `STOP`, with a bound on depth and size so shared references cannot
 //! multiply into an exponential tree.
+//!
+//! Depth is counted per container level (tuple, list, dict, object) against
+//! [`ir::Limits::max_depth`], the same knob that bounds source nesting: a
+//! TorchScript module tree costs two levels per submodule (the object and
+//! its attribute dict), a tensor none (its rebuild call becomes one value
+//! as it is read). Measured on `tests/fixtures/torchscript/`: every
+//! archive imports with `--max-depth 14` (`bert_tiny`, the deepest; the
+//! knob also bounds source nesting and calls), state_dicts with 2, against
+//! a default of 64. Persistent ids (storages) count against
+//! [`ir::Limits::max_tensors`].
+
+use ir::{Limit, Limits};
 
 use crate::dtype::{self, TorchType};
 
-/// Deepest nesting accepted in the result tree.
-const MAX_DEPTH: usize = 512;
-/// Most nodes in one result tree (counting each shared reference again).
-const MAX_NODES: usize = 20_000_000;
+/// Most values in the arena, items on the stack and memo entries while a pickle runs,
+/// and in the result tree once shared references are expanded. Each opcode
+/// adds at most one, so this bounds the memory a pickle of cheap opcodes
+/// (`NONE`, `DUP`, `BINGET`, `MARK`) can claim to a few hundred MB. A
+/// state_dict costs about 15 arena values per tensor (storage tuple, size
+/// and stride tuples, key), so this is room for half a million tensors.
+const MAX_NODES: usize = 8_000_000;
 
 /// A reference to raw storage bytes, from a persistent id
 /// `('storage', torch.<X>Storage, key, location, numel)`.
@@ -102,8 +117,9 @@ pub enum Value {
     },
     /// A storage.
     Storage(StorageRef),
-    /// A tensor.
-    Tensor(TensorRef),
+    /// A tensor (boxed: it is the largest variant, and every value of a
+    /// pickle's arena and tree has the size of the largest).
+    Tensor(Box<TensorRef>),
     /// A device (`cpu`).
     Device(String),
     /// A dtype.
@@ -210,6 +226,9 @@ struct Machine<'a> {
     arena: Vec<Node>,
     stack: Vec<Item>,
     memo: std::collections::HashMap<u64, usize>,
+    limits: &'a Limits,
+    /// Persistent ids (storage references) read so far.
+    storages: usize,
 }
 
 type Res<T> = std::result::Result<T, String>;
@@ -221,13 +240,14 @@ impl<'a> Machine<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.data.len())
             .ok_or_else(|| format!("truncated: needs {n} bytes at offset {} of {}", self.pos, self.data.len()))?;
-        let s = &self.data[self.pos..end];
+        let s = self.data.get(self.pos..end).ok_or("truncated")?;
         self.pos = end;
         Ok(s)
     }
 
     fn u8(&mut self) -> Res<u8> {
-        Ok(self.take(1)?[0])
+        let [b] = self.le::<1>()?;
+        Ok(b)
     }
 
     fn le<const N: usize>(&mut self) -> Res<[u8; N]> {
@@ -246,18 +266,30 @@ impl<'a> Machine<'a> {
     }
 
     fn line(&mut self) -> Res<&'a str> {
-        let rest = &self.data[self.pos..];
-        let n = rest.iter().position(|&b| b == b'\n').ok_or("unterminated text argument")?;
-        let s = std::str::from_utf8(&rest[..n]).map_err(|_| "text argument is not UTF-8")?;
-        self.pos += n + 1;
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| format!("truncated: text argument at offset {} has no end of line", self.pos))?;
+        let (text, _) = rest.split_at_checked(n).ok_or("unterminated text argument")?;
+        let s = std::str::from_utf8(text).map_err(|_| "text argument is not UTF-8")?;
+        self.pos = self.pos.saturating_add(n).saturating_add(1);
         Ok(s)
     }
 
     fn push_node(&mut self, n: Node) -> usize {
+        let id = self.arena.len();
         self.arena.push(n);
-        let id = self.arena.len() - 1;
         self.stack.push(Item::Id(id));
         id
+    }
+
+    fn node(&self, id: usize) -> Res<&Node> {
+        self.arena.get(id).ok_or_else(|| format!("value {id} does not exist"))
+    }
+
+    fn node_mut(&mut self, id: usize) -> Res<&mut Node> {
+        self.arena.get_mut(id).ok_or_else(|| format!("value {id} does not exist"))
     }
 
     fn push(&mut self, v: Value) -> usize {
@@ -282,17 +314,21 @@ impl<'a> Machine<'a> {
     /// Everything above the topmost MARK, which is removed.
     fn pop_mark(&mut self) -> Res<Vec<usize>> {
         let at = self.stack.iter().rposition(|i| matches!(i, Item::Mark)).ok_or("no MARK on the stack")?;
-        let items = self.stack.split_off(at + 1);
+        let items = self.stack.split_off(at.saturating_add(1));
         self.stack.pop();
+        // Everything above the topmost MARK is a value, by the search above.
         Ok(items
             .into_iter()
-            .map(|i| if let Item::Id(i) = i { i } else { unreachable!("marks were split off") })
+            .filter_map(|i| match i {
+                Item::Id(i) => Some(i),
+                Item::Mark => None,
+            })
             .collect())
     }
 
     fn leaf(&self, id: usize) -> Option<&Value> {
-        match &self.arena[id] {
-            Node::Leaf(v) => Some(v),
+        match self.arena.get(id) {
+            Some(Node::Leaf(v)) => Some(v),
             _ => None,
         }
     }
@@ -302,7 +338,7 @@ impl<'a> Machine<'a> {
     }
 
     fn seq(&self, id: usize, what: &str) -> Res<Vec<usize>> {
-        match &self.arena[id] {
+        match self.node(id)? {
             Node::Tuple(v) | Node::List(v) => Ok(v.clone()),
             _ => Err(format!("{what} is not a tuple")),
         }
@@ -317,23 +353,31 @@ impl<'a> Machine<'a> {
     }
 
     fn persistent(&mut self, pid: usize) -> Res<Value> {
+        self.storages = self.storages.saturating_add(1);
+        if self.storages > self.limits.max_tensors {
+            return Err(self
+                .limits
+                .message(Limit::Tensors, &format!("pickle of more than {} storages", self.storages - 1)));
+        }
         let items = self.seq(pid, "a persistent id")?;
-        let tag = items.first().and_then(|&i| self.leaf(i)).and_then(Value::as_str);
-        if tag != Some("storage") || items.len() < 5 {
+        let [tag, ty, key, _location, numel, ..] = items.as_slice() else {
+            return Err("persistent id is not ('storage', type, key, location, numel)".into());
+        };
+        if self.leaf(*tag).and_then(Value::as_str) != Some("storage") {
             return Err("persistent id is not ('storage', type, key, location, numel)".into());
         }
-        let ty = match self.leaf(items[1]) {
+        let ty = match self.leaf(*ty) {
             Some(Value::Global(Global::Storage(t))) => *t,
             // torch >= 2 may name the dtype instead of a storage class.
             Some(Value::DType(t)) | Some(Value::Global(Global::DType(t))) => *t,
             _ => return Err("persistent id's storage type is not a torch storage class".into()),
         };
-        let key = match self.leaf(items[2]) {
+        let key = match self.leaf(*key) {
             Some(Value::Str(s)) => s.clone(),
             Some(Value::Int(i)) => i.to_string(),
             _ => return Err("storage key is not a string".into()),
         };
-        let numel = self.int(items[4], "storage size")?;
+        let numel = self.int(*numel, "storage size")?;
         let numel = u64::try_from(numel).map_err(|_| format!("storage '{key}' has negative size {numel}"))?;
         Ok(Value::Storage(StorageRef { key, ty, numel }))
     }
@@ -368,7 +412,7 @@ impl<'a> Machine<'a> {
                     .into_iter()
                     .map(|s| u64::try_from(s).map_err(|_| format!("negative tensor size {s}")))
                     .collect::<Res<_>>()?;
-                self.push(Value::Tensor(TensorRef { storage, offset, sizes, strides }))
+                self.push(Value::Tensor(Box::new(TensorRef { storage, offset, sizes, strides })))
             }
             Global::RebuildParameter => {
                 let t = arg(0)?;
@@ -394,7 +438,7 @@ impl<'a> Machine<'a> {
 
     fn run(&mut self) -> Res<usize> {
         loop {
-            if self.arena.len() > MAX_NODES {
+            if self.arena.len().max(self.stack.len()).max(self.memo.len()) > MAX_NODES {
                 return Err(format!("more than {MAX_NODES} values"));
             }
             let at = self.pos;
@@ -467,7 +511,8 @@ impl<'a> Machine<'a> {
                     for (i, &byte) in b.iter().enumerate() {
                         v |= i128::from(byte) << (8 * i);
                     }
-                    if n > 0 && n < 16 && b[n - 1] & 0x80 != 0 {
+                    // Two's complement of n bytes (n < 16 here, so the shift fits).
+                    if n < 16 && b.last().is_some_and(|&last| last & 0x80 != 0) {
                         v -= 1i128 << (8 * n);
                     }
                     self.push(i64::try_from(v).map(Value::Int).unwrap_or(Value::BigInt(v)));
@@ -531,7 +576,7 @@ impl<'a> Machine<'a> {
                 b'a' => {
                     let v = self.pop()?;
                     let l = self.top()?;
-                    match &mut self.arena[l] {
+                    match self.node_mut(l)? {
                         Node::List(items) => items.push(v),
                         _ => return Err("APPEND to a non-list".into()),
                     }
@@ -539,7 +584,7 @@ impl<'a> Machine<'a> {
                 b'e' | 0x90 => {
                     let vs = self.pop_mark()?;
                     let l = self.top()?;
-                    match &mut self.arena[l] {
+                    match self.node_mut(l)? {
                         Node::List(items) => items.extend(vs),
                         _ => return Err("APPENDS to a non-list".into()),
                     }
@@ -552,7 +597,7 @@ impl<'a> Machine<'a> {
                     if items.len() % 2 != 0 {
                         return Err("DICT with an odd number of items".into());
                     }
-                    let pairs = items.chunks(2).map(|c| (c[0], c[1])).collect();
+                    let pairs = pairs_of(&items);
                     self.push_node(Node::Dict(pairs));
                 }
                 b's' | b'u' => {
@@ -567,8 +612,8 @@ impl<'a> Machine<'a> {
                         return Err("SETITEMS with an odd number of items".into());
                     }
                     let d = self.top()?;
-                    match &mut self.arena[d] {
-                        Node::Dict(pairs) => pairs.extend(items.chunks(2).map(|c| (c[0], c[1]))),
+                    match self.node_mut(d)? {
+                        Node::Dict(pairs) => pairs.extend(pairs_of(&items)),
                         _ => return Err("SETITEM on a non-dict".into()),
                     }
                 }
@@ -612,7 +657,7 @@ impl<'a> Machine<'a> {
                 b'b' => {
                     let state = self.pop()?;
                     let obj = self.top()?;
-                    match &mut self.arena[obj] {
+                    match self.node_mut(obj)? {
                         Node::Object { state: s, .. } => *s = Some(state),
                         // OrderedDict attributes (`_metadata`) and tensor
                         // state carry nothing the IR keeps.
@@ -665,8 +710,8 @@ impl<'a> Machine<'a> {
     }
 
     fn tree(&self, id: usize, depth: usize, budget: &mut usize) -> Res<Value> {
-        if depth > MAX_DEPTH {
-            return Err(format!("values nested deeper than {MAX_DEPTH} (or a cycle)"));
+        if depth > self.limits.max_depth {
+            return Err(self.limits.message(Limit::Depth, "pickled values nested too deeply (or a cycle)"));
         }
         *budget = budget
             .checked_sub(1)
@@ -674,7 +719,7 @@ impl<'a> Machine<'a> {
         let many = |ids: &[usize], budget: &mut usize| -> Res<Vec<Value>> {
             ids.iter().map(|&i| self.tree(i, depth + 1, budget)).collect()
         };
-        Ok(match &self.arena[id] {
+        Ok(match self.node(id)? {
             Node::Leaf(v) => v.clone(),
             Node::Tuple(v) => Value::Tuple(many(v, budget)?),
             Node::List(v) => Value::List(many(v, budget)?),
@@ -695,10 +740,18 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// Pairs of a flat key, value, key, value list (its length checked even).
+fn pairs_of(items: &[usize]) -> Vec<(usize, usize)> {
+    items.chunks_exact(2).filter_map(|c| Some((*c.first()?, *c.get(1)?))).collect()
+}
+
 /// Reads one pickle from the start of `data`; returns the value and the
-/// number of bytes it took. Errors are messages without the file name.
-pub fn read(data: &[u8]) -> std::result::Result<(Value, usize), String> {
-    let mut m = Machine { data, pos: 0, arena: Vec::new(), stack: Vec::new(), memo: Default::default() };
+/// number of bytes it took. Nesting is bounded by `limits.max_depth` (per
+/// container level) and storage references by `limits.max_tensors`. Errors
+/// are messages without the file name.
+pub fn read(data: &[u8], limits: &Limits) -> std::result::Result<(Value, usize), String> {
+    let mut m =
+        Machine { data, pos: 0, arena: Vec::new(), stack: Vec::new(), memo: Default::default(), limits, storages: 0 };
     let root = m.run()?;
     let mut budget = MAX_NODES;
     let v = m.tree(root, 0, &mut budget)?;
@@ -706,8 +759,13 @@ pub fn read(data: &[u8]) -> std::result::Result<(Value, usize), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    fn read(data: &[u8]) -> std::result::Result<(Value, usize), String> {
+        super::read(data, &Limits::default())
+    }
 
     #[test]
     fn reads_protocol_2_and_4_containers() {
@@ -752,7 +810,7 @@ mod tests {
         }
         // A cycle: a list appended to itself.
         let e = read(b"\x80\x02]q\x00h\x00a.").unwrap_err();
-        assert!(e.contains("deeper"), "{e}");
+        assert!(e.contains("nested too deeply (or a cycle)") && e.contains("--max-depth"), "{e}");
     }
 
     #[test]

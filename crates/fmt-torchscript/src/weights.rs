@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use ir::{Buffer, Error, Result, Tensor};
+use ir::{Buffer, Error, Limit, Limits, Result, Tensor};
 
 use crate::archive::Archive;
 use crate::pickle::{self, StorageRef, Value};
@@ -20,60 +20,87 @@ const LEGACY_PROTOCOL: i64 = 1001;
 /// Every tensor of a `torch.save`d `state_dict` (zip or legacy format),
 /// keyed by name in file order. Nested dicts (`{"model": {...}}`) and the
 /// module tree of a `torch.jit.save` archive give dotted names
-/// (`block.conv1.weight`); values other than tensors are skipped.
+/// (`block.conv1.weight`); values other than tensors are skipped. Default
+/// [`Limits`]; see [`read_state_dict_with`].
 pub fn read_state_dict(path: &Path) -> Result<IndexMap<String, Tensor>> {
+    read_state_dict_with(path, &Limits::default())
+}
+
+/// [`read_state_dict`] under `limits` (archive entries, storages and
+/// tensors against `max_tensors`, inflated bytes, pickle nesting against
+/// `max_depth`).
+pub fn read_state_dict_with(path: &Path, limits: &Limits) -> Result<IndexMap<String, Tensor>> {
     let map = Buffer::map_file(path)?;
     if map.starts_with(b"PK") {
-        let archive = Archive::from_buffer(path, map)?;
-        read_zip(&archive)
+        let archive = Archive::from_buffer(path, map, limits)?;
+        read_zip(&archive, limits)
     } else {
-        read_legacy(path, &map)
+        read_legacy(path, &map, limits)
     }
 }
 
-fn unpickle(path: &Path, what: &str, data: &[u8]) -> Result<(Value, usize)> {
-    pickle::read(data).map_err(|m| Error::malformed(path, format!("{what}: {m}")))
+fn unpickle(path: &Path, what: &str, data: &[u8], limits: &Limits) -> Result<(Value, usize)> {
+    pickle::read(data, limits).map_err(|m| Error::malformed(path, format!("{what}: {m}")))
 }
 
-fn read_zip(archive: &Archive) -> Result<IndexMap<String, Tensor>> {
+fn read_zip(archive: &Archive, limits: &Limits) -> Result<IndexMap<String, Tensor>> {
     let path = archive.path();
     if archive.contains("byteorder") && archive.read_text("byteorder")?.trim() != "little" {
         return Err(Error::malformed(path, "big-endian storages are not read"));
     }
-    let (root, _) = unpickle(path, "data.pkl", &archive.read("data.pkl")?)?;
+    let (root, _) = unpickle(path, "data.pkl", &archive.read("data.pkl")?, limits)?;
     let mut out = IndexMap::new();
-    collect(path, "", &root, &mut out, &mut |s: &StorageRef| archive.read(&format!("data/{}", s.key)))?;
+    let mut c = Collector { path, limits, out: &mut out };
+    c.collect("", &root, &mut |s: &StorageRef| archive.read(&format!("data/{}", s.key)))?;
     Ok(out)
 }
 
-fn collect(
-    path: &Path,
-    prefix: &str,
-    v: &Value,
-    out: &mut IndexMap<String, Tensor>,
-    storage: &mut dyn FnMut(&StorageRef) -> Result<Buffer>,
-) -> Result<()> {
-    match v {
-        Value::Dict(pairs) => {
-            for (k, v) in pairs {
-                let k = match k {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    _ => continue,
-                };
-                let name = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
-                collect(path, &name, v, out, storage)?;
+/// Where [`Collector::collect`] puts the tensors it finds.
+struct Collector<'a> {
+    path: &'a Path,
+    limits: &'a Limits,
+    out: &'a mut IndexMap<String, Tensor>,
+}
+
+impl Collector<'_> {
+    /// Adds every tensor under `v`, named by its dotted key path. The
+    /// recursion follows the pickled value, whose depth the pickle reader
+    /// bounded.
+    fn collect(
+        &mut self,
+        prefix: &str,
+        v: &Value,
+        storage: &mut dyn FnMut(&StorageRef) -> Result<Buffer>,
+    ) -> Result<()> {
+        match v {
+            Value::Dict(pairs) => {
+                for (k, v) in pairs {
+                    let k = match k {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        _ => continue,
+                    };
+                    let name = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+                    self.collect(&name, v, storage)?;
+                }
             }
+            Value::Tensor(t) => {
+                let n = self.out.len().saturating_add(1) as u64;
+                self.limits.check(
+                    Limit::Tensors,
+                    n,
+                    self.path,
+                    &format!("state_dict of more than {} tensors", n - 1),
+                )?;
+                let bytes = storage(&t.storage)?;
+                self.out.insert(prefix.to_string(), materialize(t, &bytes, self.path, self.limits)?);
+            }
+            // A TorchScript module (`torch.jit.save`): its attributes, named by path.
+            Value::Object { state, .. } => self.collect(prefix, state, storage)?,
+            _ => {}
         }
-        Value::Tensor(t) => {
-            let bytes = storage(&t.storage)?;
-            out.insert(prefix.to_string(), materialize(t, &bytes, path)?);
-        }
-        // A TorchScript module (`torch.jit.save`): its attributes, named by path.
-        Value::Object { state, .. } => collect(path, prefix, state, out, storage)?,
-        _ => {}
+        Ok(())
     }
-    Ok(())
 }
 
 fn storages(v: &Value, out: &mut HashMap<String, StorageRef>) {
@@ -97,12 +124,13 @@ fn storages(v: &Value, out: &mut HashMap<String, StorageRef>) {
 /// The pre-1.6 format: pickles of the magic number, the protocol version,
 /// system info and the object, then a pickled list of storage keys, then
 /// each storage as an `i64` element count followed by its raw bytes.
-fn read_legacy(path: &Path, map: &Buffer) -> Result<IndexMap<String, Tensor>> {
+fn read_legacy(path: &Path, map: &Buffer, limits: &Limits) -> Result<IndexMap<String, Tensor>> {
     let bad = |m: String| Error::malformed(path, m);
     let mut pos = 0usize;
     let mut next = |what: &str| -> Result<Value> {
-        let (v, n) = unpickle(path, what, &map[pos..])?;
-        pos += n;
+        let rest = map.get(pos..).ok_or_else(|| bad(format!("{what}: truncated file")))?;
+        let (v, n) = unpickle(path, what, rest, limits)?;
+        pos = pos.saturating_add(n);
         Ok(v)
     };
     if next("magic number").ok() != Some(Value::BigInt(LEGACY_MAGIC)) {
@@ -121,33 +149,38 @@ fn read_legacy(path: &Path, map: &Buffer) -> Result<IndexMap<String, Tensor>> {
     let mut refs = HashMap::new();
     storages(&root, &mut refs);
     let mut bytes: HashMap<String, Buffer> = HashMap::new();
-    for key in keys.items().ok_or_else(|| bad("storage key list is not a list".into()))? {
+    let keys = keys.items().ok_or_else(|| bad("storage key list is not a list".into()))?;
+    limits.check(Limit::Tensors, keys.len() as u64, path, &format!("legacy file of {} storages", keys.len()))?;
+    let mut pos = pos as u64;
+    for key in keys {
         let key = key.as_str().ok_or_else(|| bad("a storage key is not a string".into()))?;
         let s = refs.get(key).ok_or_else(|| bad(format!("storage '{key}' is listed but no tensor uses it")))?;
-        let count = map.slice_u64(pos as u64, 8).map_err(|_| bad(format!("storage '{key}': truncated file")))?;
-        let count = i64::from_le_bytes(count.as_bytes().try_into().expect("8 bytes"));
+        let count = map.slice_u64(pos, 8).map_err(|_| bad(format!("storage '{key}': truncated file")))?;
+        let count: [u8; 8] =
+            count.as_bytes().try_into().map_err(|_| bad(format!("storage '{key}': truncated file")))?;
+        let count = i64::from_le_bytes(count);
         let numel = u64::try_from(count).map_err(|_| bad(format!("storage '{key}' has negative size {count}")))?;
         if numel != s.numel {
             return Err(bad(format!("storage '{key}' holds {numel} elements, its tensors say {}", s.numel)));
         }
         let len = s.ty.dtype.byte_len(numel).ok_or_else(|| bad(format!("storage '{key}': size overflows")))?;
-        let data = map.slice_u64(pos as u64 + 8, len).map_err(|_| {
-            bad(format!(
-                "storage '{key}' needs {len} bytes at offset {}, past the end of the file (truncated?)",
-                pos + 8
-            ))
+        let at = pos.saturating_add(8);
+        let data = map.slice_u64(at, len).map_err(|_| {
+            bad(format!("storage '{key}' needs {len} bytes at offset {at}, past the end of the file (truncated?)"))
         })?;
-        pos += 8 + len as usize;
+        pos = at.saturating_add(len);
         bytes.insert(key.to_string(), data);
     }
     let mut out = IndexMap::new();
-    collect(path, "", &root, &mut out, &mut |s: &StorageRef| {
+    let mut c = Collector { path, limits, out: &mut out };
+    c.collect("", &root, &mut |s: &StorageRef| {
         bytes.get(&s.key).cloned().ok_or_else(|| bad(format!("storage '{}' is not in the file", s.key)))
     })?;
     Ok(out)
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -98,9 +98,10 @@ fn sdpa_rule(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 }
 
 /// The packed input projection's three `[E, E]` (or `[E]`) parts.
-fn split3(l: &mut Lower<'_>, w: &str, e: i64) -> Result<Vec<String>> {
+fn split3(l: &mut Lower<'_>, w: &str, e: i64) -> Result<[String; 3]> {
     let s = l.i64s(&[e, e, e]);
-    l.node_n("Split", &[w, &s], vec![("axis", Attribute::Int(0))], 3)
+    let parts = l.node_n("Split", &[w, &s], vec![("axis", Attribute::Int(0))], 3)?;
+    <[String; 3]>::try_from(parts).map_err(|_| Error::invalid("Split did not give 3 parts"))
 }
 
 /// Multi-head attention with packed `[3E, E]` input weights, on `[B, L, E]` inputs.
@@ -128,13 +129,15 @@ fn mha(
     let w = split3(l, w_in, e)?;
     let b = b_in.map(|b| split3(l, b, e)).transpose()?;
     let mut hs = Vec::new();
-    for (i, x) in [q, k, v].into_iter().enumerate() {
-        let p = linear(l, x, &w[i], b.as_ref().map(|b| b[i].as_str()))?;
+    for (i, (x, w)) in [q, k, v].into_iter().zip(&w).enumerate() {
+        let bias = b.as_ref().and_then(|b| b.get(i)).map(String::as_str);
+        let p = linear(l, x, w, bias)?;
         let s = l.i64s(&[0, 0, heads, e / heads]);
         let r = l.node("Reshape", &[&p, &s], vec![])?;
         hs.push(l.node("Transpose", &[&r], vec![("perm", Attribute::Ints(vec![0, 2, 1, 3]))])?);
     }
-    let o = sdpa(l, &hs[0], &hs[1], &hs[2], None, false, None)?;
+    let [hq, hk, hv] = hs.as_slice() else { return Err(Error::invalid("attention needs q, k and v")) };
+    let o = sdpa(l, hq, hk, hv, None, false, None)?;
     let t = l.node("Transpose", &[&o], vec![("perm", Attribute::Ints(vec![0, 2, 1, 3]))])?;
     let s = l.i64s(&[0, 0, e]);
     let m = l.node("Reshape", &[&t, &s], vec![])?;
@@ -181,7 +184,7 @@ fn encoder_layer(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let use_gelu = a.opt(7, "use_gelu").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
     let norm_first = a.opt(8, "norm_first").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
     let eps = a.opt(9, "eps").and_then(|v| l.float_of(v)).unwrap_or(1e-5);
-    let mut p = Vec::new();
+    let mut p: Vec<String> = Vec::new();
     for (i, n) in [
         (10, "norm_weight_1"),
         (11, "norm_bias_1"),
@@ -197,27 +200,30 @@ fn encoder_layer(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     if a.opt(18, "mask").is_some() {
         return Err(Error::invalid("_transformer_encoder_layer_fwd with a mask"));
     }
+    let [n1w, n1b, n2w, n2b, f1w, f1b, f2w, f2b] = p.as_slice() else {
+        return Err(Error::invalid("_transformer_encoder_layer_fwd needs 8 norm and feed-forward tensors"));
+    };
     let norm = |l: &mut Lower<'_>, x: &str, w: &str, b: &str| layer_norm(l, x, &[e], Some(w), Some(b), eps);
     let attn = |l: &mut Lower<'_>, x: &str| mha(l, x, x, x, e, h, &w_in, b_in.as_deref(), &w_out, b_out.as_deref());
     let ffn = |l: &mut Lower<'_>, x: &str| -> Result<String> {
-        let y = linear(l, x, &p[4], Some(&p[5]))?;
+        let y = linear(l, x, f1w, Some(f1b))?;
         let y = if use_gelu { gelu(l, &y, false)? } else { l.node("Relu", &[&y], vec![])? };
-        linear(l, &y, &p[6], Some(&p[7]))
+        linear(l, &y, f2w, Some(f2b))
     };
     let out = if norm_first {
-        let n1 = norm(l, &src, &p[0], &p[1])?;
+        let n1 = norm(l, &src, n1w, n1b)?;
         let a1 = attn(l, &n1)?;
         let x = l.node("Add", &[&src, &a1], vec![])?;
-        let n2 = norm(l, &x, &p[2], &p[3])?;
+        let n2 = norm(l, &x, n2w, n2b)?;
         let f = ffn(l, &n2)?;
         l.node("Add", &[&x, &f], vec![])?
     } else {
         let a1 = attn(l, &src)?;
         let x = l.node("Add", &[&src, &a1], vec![])?;
-        let x = norm(l, &x, &p[0], &p[1])?;
+        let x = norm(l, &x, n1w, n1b)?;
         let f = ffn(l, &x)?;
         let y = l.node("Add", &[&x, &f], vec![])?;
-        norm(l, &y, &p[2], &p[3])?
+        norm(l, &y, n2w, n2b)?
     };
     Ok(V::T(out))
 }

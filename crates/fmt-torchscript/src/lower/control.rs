@@ -82,7 +82,7 @@ impl Lower<'_> {
         names.sort();
         let mut merged = Vec::new();
         for n in names {
-            let (a, b) = (&s1[n], &s2[n]);
+            let (Some(a), Some(b)) = (s1.get(n), s2.get(n)) else { continue };
             let before = scope.get(n);
             if same(a, b) && before.is_some_and(|x| same(x, a)) {
                 continue;
@@ -153,11 +153,15 @@ impl Lower<'_> {
                     [a, b, c] if *c != 0 => (*a, *b, *c),
                     _ => return Err(Error::invalid("range() takes 1 to 3 arguments with a non-zero step")),
                 };
+                // In i128: bounds near i64's ends must not overflow.
+                let (start, stop, step) = (i128::from(start), i128::from(stop), i128::from(step));
                 let (span, by) = if step > 0 { (stop - start, step) } else { (start - stop, -step) };
                 let count = if span <= 0 { 0 } else { (span + by - 1) / by };
-                if count <= MAX_UNROLL {
+                if count <= i128::from(MAX_UNROLL) {
                     for i in 0..count {
-                        self.assign(target, V::Int(start + i * step), scope)?;
+                        // Inside the range, so within i64.
+                        let value = i64::try_from(start + i * step).unwrap_or_default();
+                        self.assign(target, V::Int(value), scope)?;
                         if let Flow::Return(_) = self.block(body, scope)? {
                             return Err(Error::invalid("'return' inside a loop is not supported"));
                         }

@@ -58,7 +58,7 @@ fn input_options(options: &ir::ImportOptions) -> Result<(HashMap<String, Shape>,
 /// dtype and shape of each `forward` argument.
 fn traced_inputs(ar: &ScriptArchive) -> Vec<(DType, Shape)> {
     let Ok(bytes) = ar.archive.read("traced_inputs.pkl") else { return Vec::new() };
-    let Ok((v, _)) = crate::pickle::read(&bytes) else { return Vec::new() };
+    let Ok((v, _)) = crate::pickle::read(&bytes, &ar.limits) else { return Vec::new() };
     let Some(list) = v.get("forward").and_then(Value::items) else { return Vec::new() };
     list.iter()
         .map_while(|x| match x {
@@ -145,11 +145,11 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
     };
     let mut seen = std::collections::HashSet::new();
     let mut renames = Vec::new();
-    for (i, v) in values.iter().enumerate() {
+    for (i, (v, out_name)) in values.iter().zip(&names).enumerate() {
         let t = lw.tensor(v, None).map_err(|e| e.context(format!("{}: output {i}", ar.archive.path().display())))?;
         // Outputs are node outputs, each once.
         let is_node_output = lw.b.graph.nodes.iter().any(|n| n.outputs.contains(&t));
-        let t = match &names[i] {
+        let t = match out_name {
             Some(n) => {
                 let name = lw.b.fresh_value(n);
                 let node = Node::new("Identity", [t.as_str()], [name.clone()]).named(lw.b.fresh_node(n));
@@ -159,7 +159,7 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
             None if !is_node_output || !seen.insert(t.clone()) => lw.node("Identity", &[&t], vec![])?,
             None => t,
         };
-        if names[i].is_none() {
+        if out_name.is_none() {
             // Unnamed results get plain names (`output`, `output_1`, ...) instead of internal ones.
             let want = if values.len() == 1 { "output".to_string() } else { format!("output_{i}") };
             renames.push((t.clone(), lw.b.fresh_value(&want)));

@@ -4,7 +4,7 @@
 
 use ir::{Attribute, DType, Error, Result};
 
-use super::{Args, Lower, Scope, V, dotted, same};
+use super::{Args, Lower, MAX_STATIC_ITERATIONS, Scope, V, dotted, same};
 use crate::source::{BinOp, Expr, ExprKind, UnOp};
 
 impl Lower<'_> {
@@ -24,11 +24,19 @@ impl Lower<'_> {
                 None if n == "nan" => V::Float(f64::NAN),
                 None => return Err(Error::invalid(format!("name '{n}' is not defined"))),
             },
-            ExprKind::Tuple(xs) => V::Tuple(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::List(xs) => V::List(xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?),
-            ExprKind::Dict(pairs) => V::Dict(
-                pairs.iter().map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?))).collect::<Result<_>>()?,
-            ),
+            ExprKind::Tuple(xs) | ExprKind::List(xs) => {
+                let items: Vec<V> = xs.iter().map(|x| self.expr(x, scope)).collect::<Result<_>>()?;
+                self.check_nesting(&items)?;
+                if matches!(e.kind, ExprKind::Tuple(_)) { V::Tuple(items) } else { V::List(items) }
+            }
+            ExprKind::Dict(pairs) => {
+                let pairs: Vec<(V, V)> = pairs
+                    .iter()
+                    .map(|(k, v)| Ok((self.expr(k, scope)?, self.expr(v, scope)?)))
+                    .collect::<Result<_>>()?;
+                self.check_nesting(pairs.iter().flat_map(|(k, v)| [k, v]))?;
+                V::Dict(pairs)
+            }
             ExprKind::Attr(obj, name) => {
                 if let Some(q) = dotted(e)
                     && (q.starts_with("CONSTANTS.c"))
@@ -146,6 +154,7 @@ impl Lower<'_> {
             }
             BinOp::Add => {
                 if let (V::List(x), V::List(y)) = (&a, &b) {
+                    self.check_nesting(x.iter().chain(y))?;
                     return Ok(V::List(x.iter().chain(y).cloned().collect()));
                 }
                 "add"
@@ -191,13 +200,17 @@ impl Lower<'_> {
                 if matches!(q, "torch.append" | "torch.extend" | "torch.insert")
                     && matches!(scope.get(var), Some(V::List(_))) =>
             {
-                Some((var.clone(), q["torch.".len()..].to_string(), &args[1..]))
+                Some((var.clone(), q.trim_start_matches("torch.").to_string(), args.get(1..).unwrap_or_default()))
             }
             _ => None,
         };
         if let Some((var, meth, args)) = list_call {
             let Some(V::List(items)) = scope.get(&var).cloned() else { unreachable!("checked above") };
             let vals: Vec<V> = args.iter().map(|a| self.expr(a, scope)).collect::<Result<_>>()?;
+            self.check_nesting(items.iter().chain(vals.iter().flat_map(|v| match (meth.as_str(), v) {
+                ("extend", V::List(x)) => x.as_slice(),
+                _ => std::slice::from_ref(v),
+            })))?;
             let mut items = items;
             match (meth.as_str(), vals.as_slice()) {
                 ("append", [v]) => items.push(v.clone()),
@@ -353,6 +366,13 @@ impl Lower<'_> {
                     [a, b] => (*a, *b),
                     _ => return Err(Error::invalid("range() with a step outside a for loop")),
                 };
+                // A list the interpreter holds element by element: as long as a loop may run.
+                let n = i128::from(b).saturating_sub(i128::from(a)).max(0);
+                if n > MAX_STATIC_ITERATIONS as i128 {
+                    return Err(Error::invalid(format!(
+                        "range({a}, {b}) as a list of {n} values (at most {MAX_STATIC_ITERATIONS} are built at import)"
+                    )));
+                }
                 V::List((a..b).map(V::Int).collect())
             }
             "min" | "max" => {
@@ -366,7 +386,9 @@ impl Lower<'_> {
                 V::Int(*r.ok_or_else(|| Error::invalid(format!("{name}() of nothing")))?)
             }
             "abs" => match one()? {
-                V::Int(i) => V::Int(i.abs()),
+                V::Int(i) => {
+                    V::Int(i.checked_abs().ok_or_else(|| Error::invalid(format!("abs({i}) overflows 64 bits")))?)
+                }
                 V::Float(f) => V::Float(f.abs()),
                 v => self.call_op("abs", Args { pos: vec![v], kw: vec![] })?,
             },

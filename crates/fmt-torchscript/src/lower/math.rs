@@ -277,7 +277,8 @@ fn floor_divide(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 fn remainder(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let x = py(l, a.req(0, "self")?);
     let y = py(l, a.req(1, "other")?);
-    if let Some(v) = fold(&x, &y, |p, q| floor_div_int(p, q).map(|f| p - f * q), |p, q| p - (p / q).floor() * q) {
+    let int_rem = |p: i64, q: i64| floor_div_int(p, q).and_then(|f| f.checked_mul(q)).and_then(|m| p.checked_sub(m));
+    if let Some(v) = fold(&x, &y, int_rem, |p, q| p - (p / q).floor() * q) {
         return Ok(v);
     }
     let (p, q, d) = operands(l, &x, &y)?;
@@ -307,7 +308,7 @@ fn pow(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 
 fn neg(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     match py(l, a.req(0, "self")?) {
-        V::Int(i) => Ok(V::Int(-i)),
+        V::Int(i) => i.checked_neg().map(V::Int).ok_or_else(|| Error::invalid(format!("-({i}) overflows 64 bits"))),
         V::Float(f) => Ok(V::Float(-f)),
         v => unary(l, &Args { pos: vec![v], kw: vec![] }, "Neg"),
     }
@@ -429,7 +430,7 @@ fn clamp(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let mut n = ir::Node::new("Clip", [x.as_str(), lo.as_str(), hi.as_str()], [l.b.fresh_value("clip")])
         .named(l.b.fresh_node("Clip"));
     n.inputs = n.inputs.into_iter().map(|i| i.filter(|s| !s.is_empty())).collect();
-    let out = n.outputs[0].clone();
+    let out = n.outputs.first().cloned().unwrap_or_default();
     l.add(n)?;
     Ok(V::T(out))
 }
@@ -569,7 +570,7 @@ fn py_min_max(l: &mut Lower<'_>, a: &Args, is_max: bool) -> Result<V> {
     };
     let pick = |x: f64, y: f64| if is_max { x.max(y) } else { x.min(y) };
     let mut acc = items.first().cloned().ok_or_else(|| Error::invalid("min/max of nothing"))?;
-    for v in &items[1..] {
+    for v in items.iter().skip(1) {
         let (x, y) = (py(l, &acc), py(l, v));
         acc = match fold(&x, &y, |p, q| Some(if is_max { p.max(q) } else { p.min(q) }), pick) {
             Some(r) => r,

@@ -49,8 +49,16 @@ use crate::source::{Expr, ExprKind, FuncDef, Stmt, StmtKind};
 pub const MAX_UNROLL: i64 = 64;
 /// Most iterations a `while` with a condition known at import may run.
 const MAX_STATIC_ITERATIONS: usize = 10_000;
-/// Deepest inlining of method calls.
-const MAX_CALL_DEPTH: usize = 64;
+/// Most values (counted through nested containers) in one list, tuple or
+/// dict the code builds. Python values here are shapes, indices and lists
+/// of layer outputs; the bound keeps doubling (`y = y + y`, `y = [y, y]`)
+/// from exhausting memory, since values are copied, not shared.
+const MAX_VALUES: usize = 1 << 16;
+/// Most statements interpreted in one import. Unrolled loops and inlined
+/// calls multiply (nested `for` loops of [`MAX_UNROLL`] iterations each
+/// would run 64^k statements); the largest real model here (a GPT-2
+/// trace) runs a few thousand.
+const MAX_STATEMENTS: usize = 1_000_000;
 
 /// A value during interpretation.
 #[derive(Debug, Clone)]
@@ -175,7 +183,10 @@ pub(crate) struct Lower<'a> {
     /// weights) becomes one initializer.
     tied: HashMap<(usize, usize, DType, Vec<usize>), String>,
     loc: Loc,
+    /// Function activations in progress (bounded by `max_depth`).
     depth: usize,
+    /// Statements interpreted so far (bounded by [`MAX_STATEMENTS`]).
+    statements: usize,
     /// Ops with no rule: (op, node or location).
     pub unsupported: Vec<(String, String)>,
     /// Module tensors, added to the main graph at the end (bodies may
@@ -198,6 +209,7 @@ impl<'a> Lower<'a> {
             tied: HashMap::new(),
             loc: Loc { file: String::new(), line: 0, col: 0 },
             depth: 0,
+            statements: 0,
             unsupported: Vec::new(),
             inits: Vec::new(),
         }
@@ -447,7 +459,7 @@ impl<'a> Lower<'a> {
                         x.int().map_or_else(|| V::T(self.constant("const", t.clone())), V::Int)
                     }
                     (DType::Bool, Some([x]), _) => V::Bool(x.int() == Some(1)),
-                    (_, _, Some(f)) if f.len() == 1 => V::Float(f[0]),
+                    (_, _, Some(f)) if f.len() == 1 => V::Float(f.first().copied().unwrap_or_default()),
                     _ => V::T(self.constant("const", t)),
                 }
             }
@@ -460,9 +472,6 @@ impl<'a> Lower<'a> {
     // ------------------------------------------------------------ calls
 
     fn call_method(&mut self, m: &Rc<Module>, method: &str, args: Vec<V>) -> Result<V> {
-        if self.depth >= MAX_CALL_DEPTH {
-            return Err(Error::invalid(format!("calls nested deeper than {MAX_CALL_DEPTH} (recursion?)")));
-        }
         let (file, f) = self.ar.method(&m.class, method)?;
         let mut scope = Scope::new();
         let mut params = f.params.iter();
@@ -494,6 +503,12 @@ impl<'a> Lower<'a> {
     }
 
     fn run_function(&mut self, file: &Rc<SourceFile>, f: &FuncDef, mut scope: Scope) -> Result<V> {
+        // Every call, of a method or a free function, comes through here.
+        let limits = &self.ar.limits;
+        if self.depth >= limits.max_depth {
+            let what = format!("calls nested too deeply (recursion?) at '{}' of {}", f.name, file.name);
+            return Err(Error::invalid(limits.message(ir::Limit::Depth, &what)));
+        }
         let saved = self.loc.clone();
         self.loc = Loc { file: file.name.clone(), line: f.pos.line, col: f.pos.col };
         self.depth += 1;
@@ -543,6 +558,12 @@ impl<'a> Lower<'a> {
         for s in stmts {
             self.loc.line = s.pos.line;
             self.loc.col = s.pos.col;
+            self.statements = self.statements.saturating_add(1);
+            if self.statements > MAX_STATEMENTS {
+                return Err(Error::invalid(format!(
+                    "more than {MAX_STATEMENTS} statements interpreted (loops unrolled into a graph too large)"
+                )));
+            }
             if let Flow::Return(v) = self.stmt(s, scope)? {
                 return Ok(Flow::Return(v));
             }
@@ -657,6 +678,29 @@ impl<'a> Lower<'a> {
         self.node("Not", &[&eq], vec![])
     }
 
+    /// An error unless a container of `items` stays within `max_depth` and
+    /// [`MAX_VALUES`]: the code can nest and grow lists at run time (`y =
+    /// [y]` in a loop), and values are cloned, compared and dropped
+    /// recursively.
+    pub(crate) fn check_nesting<'v>(&self, items: impl IntoIterator<Item = &'v V>) -> Result<()> {
+        let (mut d, mut n) = (0usize, 0usize);
+        for item in items {
+            let (di, ni) = measure(item);
+            d = d.max(di);
+            n = n.saturating_add(ni);
+        }
+        let limits = &self.ar.limits;
+        if d.saturating_add(1) > limits.max_depth {
+            return Err(Error::invalid(limits.message(ir::Limit::Depth, "a list, tuple or dict built by the code")));
+        }
+        if n > MAX_VALUES {
+            return Err(Error::invalid(format!(
+                "a list, tuple or dict built by the code holds {n} values (at most {MAX_VALUES} are built at import)"
+            )));
+        }
+        Ok(())
+    }
+
     /// The dtype a Python or graph value has as a tensor.
     fn value_dtype(&self, v: &V) -> Option<DType> {
         match v {
@@ -667,6 +711,25 @@ impl<'a> Lower<'a> {
             _ => None,
         }
     }
+}
+
+/// Nesting depth of a value (0 for anything but a list, tuple or dict)
+/// and the number of values in it, itself included. The recursion is
+/// bounded: no value nested deeper than `max_depth` is ever built
+/// ([`Lower::check_nesting`]).
+fn measure(v: &V) -> (usize, usize) {
+    let children: Box<dyn Iterator<Item = &V>> = match v {
+        V::List(x) | V::Tuple(x) => Box::new(x.iter()),
+        V::Dict(p) => Box::new(p.iter().flat_map(|(k, v)| [k, v])),
+        _ => return (0, 1),
+    };
+    let (mut d, mut n) = (0usize, 1usize);
+    for c in children {
+        let (dc, nc) = measure(c);
+        d = d.max(dc);
+        n = n.saturating_add(nc);
+    }
+    (d.saturating_add(1), n)
 }
 
 /// Whether two interpreter values are the same value.

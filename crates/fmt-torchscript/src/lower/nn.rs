@@ -72,7 +72,10 @@ fn ints_or(l: &Lower<'_>, v: Option<&V>, n: usize, default: i64) -> Result<Vec<i
         None | Some(V::None) => Ok(vec![default; n]),
         Some(v) => {
             let x = l.ints(v, "a window parameter")?;
-            Ok(if x.len() == 1 && n > 1 { vec![x[0]; n] } else { x })
+            Ok(match x.as_slice() {
+                [one] if n > 1 => vec![*one; n],
+                _ => x,
+            })
         }
     }
 }
@@ -408,7 +411,7 @@ fn adaptive_avg_pool(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         return Ok(V::T(l.node("GlobalAveragePool", &[&x], vec![])?));
     }
     let shape = l.shape(&x).ok_or_else(|| Error::invalid("adaptive pooling of an input of unknown shape"))?;
-    let spatial = &shape.dims()[shape.rank().saturating_sub(out.len())..];
+    let spatial = shape.dims().get(shape.rank().saturating_sub(out.len())..).unwrap_or_default();
     let mut kernel = Vec::new();
     for (d, &o) in spatial.iter().zip(&out) {
         match d.fixed() {
@@ -491,7 +494,7 @@ fn upsample(l: &mut Lower<'_>, a: &Args, mode: &str, has_align: bool) -> Result<
     for (k, v) in attrs {
         node.attrs.insert(k.to_string(), v);
     }
-    let out = node.outputs[0].clone();
+    let out = node.outputs.first().cloned().unwrap_or_default();
     l.add(node)?;
     Ok(V::T(out))
 }

@@ -133,7 +133,7 @@ pub(super) fn axis(d: i64, rank: usize) -> Result<i64> {
 pub(super) fn dim_of(l: &mut Lower<'_>, x: &str, d: i64) -> Result<V> {
     let rank = l.rank(x)?;
     let a = axis(d, rank)?;
-    if let Some(n) = l.shape(x).and_then(|s| s.dims()[a as usize].fixed()) {
+    if let Some(n) = l.shape(x).and_then(|s| s.dims().get(a as usize).and_then(ir::Dim::fixed)) {
         return Ok(V::Int(n as i64));
     }
     let s = l.node("Shape", &[x], vec![])?;
@@ -258,7 +258,11 @@ fn squeeze(l: &mut Lower<'_>, a: &Args) -> Result<V> {
                 .map(|d| axis(d, rank))
                 .collect::<Result<Vec<_>>>()?
                 .into_iter()
-                .filter(|&d| shape.as_ref().is_none_or(|s| s.dims()[d as usize].fixed().is_none_or(|n| n == 1)))
+                .filter(|&d| {
+                    shape
+                        .as_ref()
+                        .is_none_or(|s| s.dims().get(d as usize).and_then(ir::Dim::fixed).is_none_or(|n| n == 1))
+                })
                 .collect();
             if dims.is_empty() {
                 return Ok(V::T(x));
@@ -341,7 +345,7 @@ fn known_dim(l: &Lower<'_>, x: &str, d: i64) -> Result<(i64, i64)> {
     let d = axis(d, rank)?;
     let n = l
         .shape(x)
-        .and_then(|s| s.dims()[d as usize].fixed())
+        .and_then(|s| s.dims().get(d as usize).and_then(ir::Dim::fixed))
         .ok_or_else(|| Error::invalid(format!("splitting a dimension of unknown size (dimension {d} of '{x}')")))?;
     Ok((d, n as i64))
 }
@@ -493,8 +497,8 @@ fn index_leading(l: &mut Lower<'_>, x: &str, idx: &[V]) -> Result<V> {
         ts.push(l.cast(&t, DType::I64)?);
     }
     // The broadcast shape, from a sum of all the indices.
-    let mut sum = ts[0].clone();
-    for t in &ts[1..] {
+    let mut sum = ts.first().cloned().ok_or_else(|| Error::invalid("indexing with no index"))?;
+    for t in ts.iter().skip(1) {
         sum = l.node("Add", &[&sum, t], vec![])?;
     }
     let shape = l.node("Shape", &[&sum], vec![])?;

@@ -102,7 +102,8 @@ fn arange(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         let t = l.tensor(v, Some(d))?;
         parts.push(l.cast(&t, d)?);
     }
-    Ok(V::T(l.node("Range", &[&parts[0], &parts[1], &parts[2]], vec![])?))
+    let [start, end, step] = parts.as_slice() else { return Err(Error::invalid("arange needs start, end and step")) };
+    Ok(V::T(l.node("Range", &[start, end, step], vec![])?))
 }
 
 fn fill(l: &mut Lower<'_>, shape: &str, value: f64, d: DType) -> Result<V> {

@@ -42,30 +42,31 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
     let mut at_line_start = true;
     let chars: Vec<char> = text.chars().collect();
     let (mut i, mut line, mut col) = (0usize, 1u32, 1u32);
-    while i < chars.len() {
-        let c = chars[i];
+    let at = |k: usize| chars.get(k).copied();
+    while let Some(c) = at(i) {
         let pos = Pos { line, col };
         if at_line_start && depth == 0 {
             // Measure the indentation of a line with content.
             let mut width = 0;
             let mut j = i;
-            while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t') {
-                width += if chars[j] == '\t' { 8 - width % 8 } else { 1 };
+            while let Some(w @ (' ' | '\t')) = at(j) {
+                width += if w == '\t' { 8 - width % 8 } else { 1 };
                 j += 1;
             }
-            let blank = j >= chars.len() || chars[j] == '\n' || chars[j] == '\r' || chars[j] == '#';
+            let blank = matches!(at(j), None | Some('\n' | '\r' | '#'));
             if !blank {
                 let here = Pos { line, col: col + (j - i) as u32 };
-                let top = *indents.last().expect("never empty");
+                // The bottom level 0 is never popped (no width is below it).
+                let top = indents.last().copied().unwrap_or(0);
                 if width > top {
                     indents.push(width);
                     out.push((Tok::Indent, here));
                 } else {
-                    while width < *indents.last().expect("never empty") {
+                    while width < indents.last().copied().unwrap_or(0) {
                         indents.pop();
                         out.push((Tok::Dedent, here));
                     }
-                    if width != *indents.last().expect("never empty") {
+                    if width != indents.last().copied().unwrap_or(0) {
                         return Err((here, "indentation does not match any outer level".into()));
                     }
                 }
@@ -95,7 +96,7 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
                 col = 1;
             }
             '#' => {
-                while i < chars.len() && chars[i] != '\n' {
+                while at(i).is_some_and(|d| d != '\n') {
                     i += 1;
                 }
             }
@@ -151,10 +152,9 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
             c if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
                 let mut j = i;
                 let mut float = false;
-                while j < chars.len() {
-                    let d = chars[j];
+                while let Some(d) = at(j) {
                     if d.is_ascii_alphanumeric() || d == '_' || d == '.' {
-                        if d == '.' || ((d == 'e' || d == 'E') && !text_is_hex(&chars[i..j])) {
+                        if d == '.' || ((d == 'e' || d == 'E') && !text_is_hex(chars.get(i..j).unwrap_or_default())) {
                             float = true;
                             if (d == 'e' || d == 'E') && matches!(chars.get(j + 1), Some('+' | '-')) {
                                 j += 1;
@@ -165,7 +165,7 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
                         break;
                     }
                 }
-                let s: String = chars[i..j].iter().filter(|&&d| d != '_').collect();
+                let s: String = chars.get(i..j).unwrap_or_default().iter().filter(|&&d| d != '_').collect();
                 let tok = if float {
                     Tok::Float(s.parse().map_err(|_| (pos, format!("bad number '{s}'")))?)
                 } else if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -184,10 +184,10 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
             }
             c if c.is_alphabetic() || c == '_' => {
                 let mut j = i;
-                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                while at(j).is_some_and(|d| d.is_alphanumeric() || d == '_') {
                     j += 1;
                 }
-                out.push((Tok::Name(chars[i..j].iter().collect()), pos));
+                out.push((Tok::Name(chars.get(i..j).unwrap_or_default().iter().collect()), pos));
                 col += (j - i) as u32;
                 i = j;
             }
@@ -222,5 +222,5 @@ pub fn lex(text: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
 }
 
 fn text_is_hex(s: &[char]) -> bool {
-    s.len() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+    matches!(s, ['0', 'x' | 'X', ..])
 }

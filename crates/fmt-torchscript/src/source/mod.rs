@@ -8,10 +8,19 @@
 //! attribute access, subscripts and slices, list/tuple/dict literals,
 //! `if`/`elif`/`else`, `for … in …`, `while`, `return`, `pass`, `raise`
 //! and `assert`. Everything else is an error naming `file:line:col`.
+//!
+//! Nesting is bounded by [`ir::Limits::max_depth`], counted as the depth
+//! of the tree being built: each bracket, operand of an operator chain
+//! (`a + b + c` nests two deep), attribute, call or subscript applied to a
+//! value, and each block or `elif`. The parser's recursion, the AST's
+//! (recursive) drop and the interpreter's evaluation all follow that tree,
+//! so hostile code cannot overflow the stack.
 
 mod lex;
 
 use std::fmt;
+
+use ir::{Limit, Limits};
 
 use lex::{Tok, lex};
 
@@ -258,14 +267,15 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Parses a whole source file into its statements.
-pub fn parse(text: &str) -> Result<Vec<Stmt>, ParseError> {
+/// Parses a whole source file into its statements, nesting bounded by
+/// `limits.max_depth`.
+pub fn parse(text: &str, limits: &Limits) -> Result<Vec<Stmt>, ParseError> {
     let toks = lex(text).map_err(|(pos, message)| ParseError { pos, message })?;
-    let mut p = Parser { toks, i: 0, depth: 0 };
+    let mut p = Parser { toks, i: 0, depth: 0, limits: *limits };
     let mut out = Vec::new();
     while p.peek() != &Tok::End {
         if p.peek() == &Tok::Newline {
-            p.i += 1;
+            p.bump();
             continue;
         }
         out.push(p.stmt()?);
@@ -279,36 +289,60 @@ const KEYWORDS: &[&str] = &[
     "nonlocal", "del", "async", "await",
 ];
 
-/// Deepest expression nesting accepted (no stack overflow on hostile code).
-const MAX_DEPTH: usize = 64;
-
 struct Parser {
+    /// Never empty: the lexer ends every stream with [`Tok::End`].
     toks: Vec<(Tok, Pos)>,
     i: usize,
+    /// Depth of the tree being built (see the module doc).
     depth: usize,
+    limits: Limits,
 }
 
 type PResult<T> = Result<T, ParseError>;
 
 impl Parser {
+    /// The token `k` ahead; past the end, the final [`Tok::End`].
+    fn tok_at(&self, k: usize) -> &(Tok, Pos) {
+        const END: &(Tok, Pos) = &(Tok::End, Pos { line: 0, col: 0 });
+        self.toks.get(self.i.saturating_add(k)).or(self.toks.last()).unwrap_or(END)
+    }
+
     fn peek(&self) -> &Tok {
-        &self.toks[self.i.min(self.toks.len() - 1)].0
+        &self.tok_at(0).0
     }
 
     fn peek_at(&self, k: usize) -> &Tok {
-        &self.toks[(self.i + k).min(self.toks.len() - 1)].0
+        &self.tok_at(k).0
     }
 
     fn pos(&self) -> Pos {
-        self.toks[self.i.min(self.toks.len() - 1)].1
+        self.tok_at(0).1
     }
 
     fn bump(&mut self) -> Tok {
         let t = self.peek().clone();
-        if self.i < self.toks.len() - 1 {
+        if self.i.saturating_add(1) < self.toks.len() {
             self.i += 1;
         }
         t
+    }
+
+    /// One level deeper into the tree; an error past `max_depth`. The
+    /// caller restores `depth` when the level is done (errors end the parse).
+    fn deeper(&mut self) -> PResult<()> {
+        self.depth = self.depth.saturating_add(1);
+        if self.depth > self.limits.max_depth {
+            return self.err(self.limits.message(Limit::Depth, "source nested too deeply"));
+        }
+        Ok(())
+    }
+
+    /// `f` one level deeper.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.deeper()?;
+        let r = f(self);
+        self.depth = self.depth.saturating_sub(1);
+        r
     }
 
     fn err<T>(&self, message: impl Into<String>) -> PResult<T> {
@@ -384,6 +418,10 @@ impl Parser {
     }
 
     fn block(&mut self) -> PResult<Vec<Stmt>> {
+        self.nested(Self::block_body)
+    }
+
+    fn block_body(&mut self) -> PResult<Vec<Stmt>> {
         self.expect_op(":")?;
         if self.peek() != &Tok::Newline {
             // `if c: stmt` on one line.
@@ -451,7 +489,7 @@ impl Parser {
         let other = if self.is_kw("elif") {
             let pos = self.pos();
             self.bump();
-            vec![Stmt { kind: self.if_rest()?, pos }]
+            vec![Stmt { kind: self.nested(Self::if_rest)?, pos }]
         } else if self.eat_kw("else") {
             self.block()?
         } else {
@@ -609,13 +647,7 @@ impl Parser {
     }
 
     fn expr(&mut self) -> PResult<Expr> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.err("expression nested too deeply");
-        }
-        let r = self.ternary();
-        self.depth -= 1;
-        r
+        self.nested(Self::ternary)
     }
 
     fn ternary(&mut self) -> PResult<Expr> {
@@ -636,42 +668,44 @@ impl Parser {
     }
 
     fn or_expr(&mut self) -> PResult<Expr> {
+        let base = self.depth;
         let mut l = self.and_expr()?;
         while self.is_kw("or") {
             let pos = self.pos();
             self.bump();
+            self.deeper()?;
             let r = self.and_expr()?;
             l = Expr { kind: ExprKind::Binary(BinOp::Or, l.into(), r.into()), pos };
         }
+        self.depth = base;
         Ok(l)
     }
 
     fn and_expr(&mut self) -> PResult<Expr> {
+        let base = self.depth;
         let mut l = self.not_expr()?;
         while self.is_kw("and") {
             let pos = self.pos();
             self.bump();
+            self.deeper()?;
             let r = self.not_expr()?;
             l = Expr { kind: ExprKind::Binary(BinOp::And, l.into(), r.into()), pos };
         }
+        self.depth = base;
         Ok(l)
     }
 
     fn not_expr(&mut self) -> PResult<Expr> {
         let pos = self.pos();
         if self.eat_kw("not") {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return self.err("expression nested too deeply");
-            }
-            let e = self.not_expr()?;
-            self.depth -= 1;
+            let e = self.nested(Self::not_expr)?;
             return Ok(Expr { kind: ExprKind::Unary(UnOp::Not, e.into()), pos });
         }
         self.comparison()
     }
 
     fn comparison(&mut self) -> PResult<Expr> {
+        let base = self.depth;
         let mut l = self.binary(0)?;
         loop {
             let pos = self.pos();
@@ -695,9 +729,13 @@ impl Parser {
                     self.bump();
                     BinOp::NotIn
                 }
-                _ => return Ok(l),
+                _ => {
+                    self.depth = base;
+                    return Ok(l);
+                }
             };
             self.bump();
+            self.deeper()?;
             let r = self.binary(0)?;
             l = Expr { kind: ExprKind::Binary(op, l.into(), r.into()), pos };
         }
@@ -720,12 +758,17 @@ impl Parser {
             ("%", BinOp::Mod, 5),
             ("@", BinOp::MatMul, 5),
         ];
+        let base = self.depth;
         let mut l = self.unary()?;
         loop {
             let pos = self.pos();
-            let Some(&(_, op, prec)) = OPS.iter().find(|(o, _, p)| *p >= min && self.is_op(o)) else { return Ok(l) };
+            let Some(&(_, op, prec)) = OPS.iter().find(|(o, _, p)| *p >= min && self.is_op(o)) else {
+                self.depth = base;
+                return Ok(l);
+            };
             self.bump();
-            let r = self.binary(prec + 1)?;
+            self.deeper()?;
+            let r = self.binary(prec.saturating_add(1))?;
             l = Expr { kind: ExprKind::Binary(op, l.into(), r.into()), pos };
         }
     }
@@ -739,12 +782,7 @@ impl Parser {
             _ => return self.power(),
         };
         self.bump();
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.err("expression nested too deeply");
-        }
-        let e = self.unary()?;
-        self.depth -= 1;
+        let e = self.nested(Self::unary)?;
         Ok(Expr { kind: ExprKind::Unary(op, e.into()), pos })
     }
 
@@ -753,16 +791,20 @@ impl Parser {
         if self.is_op("**") {
             let pos = self.pos();
             self.bump();
-            let e = self.unary()?;
+            let e = self.nested(Self::unary)?;
             return Ok(Expr { kind: ExprKind::Binary(BinOp::Pow, base.into(), e.into()), pos });
         }
         Ok(base)
     }
 
     fn postfix(&mut self) -> PResult<Expr> {
+        let base = self.depth;
         let mut e = self.atom()?;
         loop {
             let pos = e.pos;
+            if self.is_op(".") || self.is_op("(") || self.is_op("[") {
+                self.deeper()?;
+            }
             if self.eat_op(".") {
                 let attr = match self.bump() {
                     Tok::Name(n) => n,
@@ -802,6 +844,7 @@ impl Parser {
                     if tuple { Expr { kind: ExprKind::Tuple(items), pos: ipos } } else { items.pop().expect("one") };
                 e = Expr { kind: ExprKind::Index(e.into(), index.into()), pos };
             } else {
+                self.depth = base;
                 return Ok(e);
             }
         }
@@ -895,8 +938,13 @@ impl Parser {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Stmt>, ParseError> {
+        super::parse(text, &Limits::default())
+    }
 
     #[test]
     fn parses_a_traced_class() {
@@ -946,6 +994,23 @@ mod tests {
         assert!(e.to_string().starts_with("1:5: unterminated string"), "{e}");
         let deep = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
         assert!(parse(&deep).unwrap_err().message.contains("too deeply"));
+        // Chains, blocks and elifs count too: each nests the tree one deeper.
+        let chains = [
+            format!("x = a{}\n", " + a".repeat(5000)),
+            format!("x = a{}\n", ".b".repeat(5000)),
+            format!("x = a{}\n", "()".repeat(5000)),
+            format!("x = a{}\n", " ** a".repeat(5000)),
+            format!("x = a{}\n", " and a".repeat(5000)),
+            format!("x = a{}\n", " < a".repeat(5000)),
+            format!("if a:\n  pass\n{}", "elif a:\n  pass\n".repeat(5000)),
+            (0..5000).map(|i| format!("{}if a:\n", " ".repeat(i))).collect::<String>() + &" ".repeat(5000) + "pass\n",
+        ];
+        for src in &chains {
+            let e = parse(src).unwrap_err();
+            assert!(e.message.contains("--max-depth"), "{e}");
+        }
+        let limits = Limits { max_depth: 6000, ..Limits::default() };
+        assert!(super::parse(&chains[0], &limits).is_ok());
         let e = parse("def f(1):\n  pass\n").unwrap_err();
         assert!(e.to_string().starts_with("1:7:"), "{e}");
     }
