@@ -169,7 +169,7 @@ fn sink_layout_transposes(model: &mut Model) -> Result<()> {
 fn read_weights(path: &Path, limits: &ir::Limits) -> Result<indexmap::IndexMap<String, ir::Tensor>> {
     #[cfg(feature = "torchscript")]
     if matches!(path.extension().and_then(|e| e.to_str()), Some("pt" | "pth" | "bin")) {
-        return fmt_torchscript::read_state_dict(path);
+        return fmt_torchscript::read_state_dict_with(path, limits);
     }
     Ok(fmt_safetensors::read_weights_with(path, limits)?.0)
 }
@@ -243,7 +243,7 @@ mod tests {
                 load(&registry, &dir.join("state_dict/model.onnx"), None, &ImportOptions::default()).unwrap();
             let before =
                 eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();
-            let weights = read_weights(&dir.join(file)).unwrap();
+            let weights = read_weights(&dir.join(file), &ir::Limits::default()).unwrap();
             let report = fmt_safetensors::apply_weights(&mut model.graph, weights).unwrap();
             assert_eq!((report.replaced, report.missing.len(), report.unused.len()), (4, 0, 0), "{file}: {report:?}");
             let after = eval::run(&model, vec![("x".into(), eval::Value::Tensor(eval::from_ir(&x).unwrap()))]).unwrap();

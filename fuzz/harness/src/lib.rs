@@ -247,7 +247,7 @@ pub fn run(target: &Target, data: &[u8]) -> Outcome {
         }
         Kind::StateDict => {
             let path = scratch.write("weights.pt", data);
-            outcome(fmt_torchscript::read_state_dict(&path))
+            outcome(fmt_torchscript::read_state_dict_with(&path, &ir::Limits::default()))
         }
         Kind::Bundle => {
             for (name, bytes) in unpack(data) {
@@ -255,14 +255,14 @@ pub fn run(target: &Target, data: &[u8]) -> Outcome {
             }
             outcome(read_bundle(&scratch.0.join("variables/variables")))
         }
-        Kind::Pickle => match fmt_torchscript::pickle::read(data) {
+        Kind::Pickle => match fmt_torchscript::pickle::read(data, &ir::Limits::default()) {
             Ok(_) => Outcome::Read,
             Err(e) => refused(e),
         },
         Kind::TorchSource => match std::str::from_utf8(data) {
             // The importer refuses non-UTF-8 source before parsing.
             Err(_) => Outcome::Refused("not UTF-8".into()),
-            Ok(text) => match fmt_torchscript::source::parse(text) {
+            Ok(text) => match fmt_torchscript::source::parse(text, &ir::Limits::default()) {
                 Ok(_) => Outcome::Read,
                 Err(e) => refused(e.to_string()),
             },

@@ -65,7 +65,7 @@ fn exported(model: &Path, format: &str, file: &str) -> Option<Vec<(String, Vec<u
 fn archive_entries(root: &Path, suffix: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for p in fixture_files(root, "torchscript", "model.pt") {
-        let Ok(archive) = fmt_torchscript::archive::Archive::open(&p) else { continue };
+        let Ok(archive) = fmt_torchscript::archive::Archive::open(&p, &ir::Limits::default()) else { continue };
         for name in archive.names() {
             if name.ends_with(suffix)
                 && let Ok(b) = archive.read(name)
