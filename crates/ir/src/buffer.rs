@@ -180,8 +180,11 @@ impl Buffer {
     /// inside the kernel (`copy_file_range`) instead of through memory.
     pub fn file_range(&self) -> Option<(&std::fs::File, u64)> {
         let m = self.map.as_ref()?;
-        let offset = self.bytes.as_ptr() as usize - m.map.as_ptr() as usize;
-        Some((&m.file, offset as u64))
+        // An empty slice of a mapping is `Bytes`' static empty buffer, whose
+        // pointer is not in the map (a fuzzed ONNX file with an empty
+        // external-data range made this subtraction overflow).
+        let offset = (self.bytes.as_ptr() as usize).checked_sub(m.map.as_ptr() as usize)?;
+        (offset.checked_add(self.bytes.len())? <= m.map.len()).then_some((&m.file, offset as u64))
     }
 
     /// The bytes.
