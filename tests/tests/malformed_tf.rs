@@ -1060,3 +1060,147 @@ fn real_frozen_graph_truncated_at_sampled_offsets() {
     }
     assert!(refused > 0);
 }
+
+// ---------------------------------------------------------------------------
+// Attributes and declared shapes the lowering computes with.
+
+fn ints(v: &[i64]) -> AttrValue {
+    attr(attr_value::Value::List(attr_value::ListValue { i: v.to_vec(), ..Default::default() }))
+}
+
+fn string(s: &str) -> AttrValue {
+    attr(attr_value::Value::S(Bytes::from(s.as_bytes().to_vec())))
+}
+
+/// `y = Conv2D(x, w)` (NHWC) with `x` declared `x_dims` and `attrs` set on the conv.
+fn conv_graph(x_dims: &[i64], w_dims: &[i64], attrs: Vec<(&str, AttrValue)>) -> GraphDef {
+    let numel: i64 = w_dims.iter().product();
+    let mut conv = op("conv", "Conv2D", &["x", "w"]);
+    conv.attr.insert("padding".into(), string("VALID"));
+    conv.attr.insert("strides".into(), ints(&[1, 1, 1, 1]));
+    for (k, v) in attrs {
+        conv.attr.insert(k.into(), v);
+    }
+    GraphDef {
+        node: vec![
+            placeholder("x", x_dims),
+            constant("w", content(w_dims, &vec![0.5; numel as usize])),
+            conv,
+            op("y", "Neg", &["conv"]),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn window_attributes_from_the_file() {
+    let refuse_conv = |graph: GraphDef, expected: &str| {
+        let (_tmp, path) = frozen_in_tmp(&graph);
+        refuse_saying(&path, Some("tf-frozen"), &format!("model.pb: node 'conv' (Conv2D): {expected}"));
+    };
+    let (_tmp, path) = frozen_in_tmp(&conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![]));
+    converts(&path, "tf-frozen", ImportOptions::default());
+    let limits = "strides, dilations and kernel sizes must be in 1..=2147483647";
+    refuse_conv(conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("strides", ints(&[1, 1 << 40, 1, 1]))]), limits);
+    refuse_conv(conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("strides", ints(&[1, 0, 1, 1]))]), limits);
+    refuse_conv(conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("dilations", ints(&[1, i64::MAX, 1, 1]))]), limits);
+    refuse_conv(
+        conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("strides", ints(&[1, 1, 1]))]),
+        "attribute 'strides' has 3 entries, not 4",
+    );
+    refuse_conv(
+        conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("padding", string("EXPLICIT")), ("explicit_paddings", ints(&[0; 7]))]),
+        "explicit_paddings has 7 entries, not 8",
+    );
+    refuse_conv(conv_graph(&[1, 4, 4, 3], &[1, 3, 2], vec![]), "the filter 'w:0' needs a known 4-D shape");
+    // SAME padding over declared sizes near i64::MAX, stride 2.
+    refuse_conv(
+        conv_graph(
+            &[1, i64::MAX, i64::MAX, 3],
+            &[1, 1, 3, 2],
+            vec![("padding", string("SAME")), ("strides", ints(&[1, 2, 2, 1]))],
+        ),
+        &format!("input size {m}x{m} is too large for SAME padding", m = i64::MAX),
+    );
+    let mut pool = op("conv", "MaxPool", &["x"]);
+    pool.attr.insert("ksize".into(), ints(&[1, 3, 3]));
+    pool.attr.insert("padding".into(), string("VALID"));
+    let graph = GraphDef { node: vec![placeholder("x", &[1, 4, 4, 3]), pool, op("y", "Neg", &["conv"])], ..Default::default() };
+    let (_tmp, path) = frozen_in_tmp(&graph);
+    refuse_saying(&path, Some("tf-frozen"), "model.pb: node 'conv' (MaxPool): ksize [1, 3, 3]: only spatial windows are supported");
+}
+
+/// Declared shapes and constant operands the canonical ops reject: each is
+/// refused in one line naming the file (or converts), never a panic.
+#[test]
+fn odd_shapes_and_operands_never_panic() {
+    let i32s = |v: &[i32]| TensorProto {
+        dtype: 3,
+        tensor_shape: Some(shape(&[v.len() as i64])),
+        int_val: v.to_vec(),
+        ..Default::default()
+    };
+    let graphs = [
+        // A transpose by a permutation that repeats an axis and names a missing one.
+        GraphDef {
+            node: vec![placeholder("x", &[2, 3]), constant("p", i32s(&[5, 5])), op("y", "Transpose", &["x", "p"])],
+            ..Default::default()
+        },
+        // A reshape to two unknown sizes.
+        GraphDef {
+            node: vec![placeholder("x", &[2, 3]), constant("s", i32s(&[-1, -1])), op("y", "Reshape", &["x", "s"])],
+            ..Default::default()
+        },
+        // Declared sizes near i64::MAX flowing into a broadcast and a reshape.
+        GraphDef {
+            node: vec![
+                placeholder("x", &[i64::MAX, i64::MAX]),
+                placeholder("z", &[i64::MAX, 3]),
+                op("a", "AddV2", &["x", "z"]),
+                constant("s", i32s(&[-1])),
+                op("y", "Reshape", &["a", "s"]),
+            ],
+            ..Default::default()
+        },
+        // A slice whose begin vector declares more axes than the input has.
+        GraphDef {
+            node: vec![
+                placeholder("x", &[2, 3]),
+                placeholder("b", &[1 << 40]),
+                placeholder("n", &[1 << 40]),
+                op("y", "Slice", &["x", "b", "n"]),
+            ],
+            ..Default::default()
+        },
+        // A strided slice with every mask bit set.
+        GraphDef {
+            node: vec![
+                placeholder("x", &[2, 3]),
+                constant("b", i32s(&[0, 0])),
+                constant("e", i32s(&[i32::MAX, i32::MAX])),
+                constant("s", i32s(&[1, 1])),
+                node(
+                    "y",
+                    "StridedSlice",
+                    &["x", "b", "e", "s"],
+                    vec![
+                        ("T", type_attr(F32)),
+                        ("shrink_axis_mask", attr(attr_value::Value::I(-1))),
+                        ("new_axis_mask", attr(attr_value::Value::I(-1))),
+                    ],
+                ),
+            ],
+            ..Default::default()
+        },
+    ];
+    memory_cap();
+    for (k, graph) in graphs.iter().enumerate() {
+        let (_tmp, path) = frozen_in_tmp(graph);
+        let out = tempfile::tempdir().unwrap();
+        let opts = convert::ConvertOptions { from: Some("tf-frozen".into()), ..Default::default() };
+        if let Err(e) = convert::convert(&convert::registry(), &path, &out.path().join("out.onnx"), &opts) {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n') && msg.starts_with(&path.display().to_string()), "graph {k}: {msg}");
+        }
+    }
+}

@@ -283,7 +283,7 @@ impl<'g> Lowering<'g> {
                         return Err(cx.bad(n, format!("expected {} input(s), found {}", r.inputs, ins.len())));
                     }
                     cx.target = r.onnx;
-                    (r.lower)(&mut cx, n, &ins)?
+                    (r.lower)(&mut cx, n, &ins).map_err(|e| naming_the_file(e, &cx, n))?
                 }
                 None => cx.keep(n, &ins, outputs_needed.get(n.name.as_str()).copied().unwrap_or(1))?,
             };
@@ -392,6 +392,16 @@ impl<'g> Lowering<'g> {
         }
         model.producer_name = "tensorflow".into();
         Ok(model)
+    }
+}
+
+/// A rule's error as one naming the file and the node: IR helpers the
+/// rules call (`Tensor::permuted`, `Tensor::from_vec`) report what is
+/// wrong but not where.
+fn naming_the_file(e: Error, cx: &Cx<'_>, n: &TfNode) -> Error {
+    match e {
+        Error::Malformed { .. } | Error::Io { .. } => e,
+        other => cx.bad(n, other),
     }
 }
 
