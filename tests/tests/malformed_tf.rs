@@ -16,9 +16,9 @@ use bytes::Bytes;
 use fmt_tf::bundle::write::BundleWriter;
 use fmt_tf::bundle::{crc32c, table};
 use fmt_tf::generated::tensorflow::{
-    AttrValue, BundleEntryProto, BundleHeaderProto, FunctionDef, FunctionDefLibrary, GraphDef, MetaGraphDef,
-    NameAttrList, NodeDef, OpDef, SavedModel, SignatureDef, TensorInfo, TensorProto, TensorShapeProto, attr_value,
-    meta_graph_def::MetaInfoDef, op_def::ArgDef, tensor_info, tensor_shape_proto::Dim,
+    AttrValue, BundleEntryProto, FunctionDef, FunctionDefLibrary, GraphDef, MetaGraphDef, NameAttrList, NodeDef, OpDef,
+    SavedModel, SignatureDef, TensorInfo, TensorProto, TensorShapeProto, attr_value, meta_graph_def::MetaInfoDef,
+    op_def::ArgDef, tensor_info, tensor_shape_proto::Dim,
 };
 use ir::{ImportOptions, Limits, Tensor};
 use prost::Message;
@@ -358,9 +358,14 @@ fn the_models_built_here_convert() {
     let mut entry = w_entry(&dir);
     patch_entry(&index(&dir), "w", entry.encode_to_vec());
     converts(&dir, "tf", ImportOptions::default());
+    // A checkpoint value whose shape disagrees with the signature is caught.
     entry.shape = Some(shape(&[2, 3]));
     patch_entry(&index(&dir), "w", entry.encode_to_vec());
-    converts(&dir, "tf", ImportOptions::default());
+    refuse_saying(
+        &dir,
+        Some("tf"),
+        "value 'y': declared type f32[1,1,1,1,1,1,1,1,1,1,1,1,1,1,2,3] contradicts inferred f32[2,3]",
+    );
     let (_tmp, path) = frozen_in_tmp(&call_chain(5));
     converts(&path, "tf-frozen", ImportOptions::default());
     let (_tmp, path) = frozen_in_tmp(&doubling_library(3));
@@ -755,6 +760,14 @@ fn call_chain_10000_deep_is_refused_at_the_depth_limit() {
     );
 }
 
+/// With the limit raised, a deep chain is inlined without recursion, so
+/// the test thread's 2 MiB stack is not the limit.
+#[test]
+fn call_chain_5000_deep_loads_with_the_limit_raised() {
+    let (_tmp, path) = frozen_in_tmp(&call_chain(5_000));
+    converts(&path, "tf-frozen", with_limits(Limits { max_depth: 5_000, ..Limits::default() }));
+}
+
 #[test]
 fn depth_limit_refuses_just_over_and_loads_when_raised() {
     let (_tmp, path) = frozen_in_tmp(&call_chain(6));
@@ -779,7 +792,7 @@ fn inlining_bomb_is_refused_at_the_tensor_limit() {
     refuse_saying(
         &path,
         Some("tf-frozen"),
-        "nodes after inlining function calls: tensor count exceeds the limit of 1000000 (raise it with --max-tensors N)",
+        "model.pb: graph: 2199023255553 nodes after inlining function calls: tensor count exceeds the limit of 1000000 (raise it with --max-tensors N)",
     );
 }
 
@@ -956,7 +969,11 @@ fn const_tensor_content_length_mismatch() {
 
 #[test]
 fn const_huge_declared_dims() {
-    refuse_const(content(&[i64::MAX, 2], &[1.0]), "shape [9223372036854775807, 2] has too many elements");
+    refuse_const(content(&[i64::MAX, 3], &[1.0]), "shape [9223372036854775807, 3] has too many elements");
+    refuse_const(
+        content(&[i64::MAX, 2], &[1.0]),
+        "shape [9223372036854775807, 2] of f32 has more bytes than a file can",
+    );
     refuse_const(content(&[1 << 62], &[1.0]), "shape [4611686018427387904] of f32 has more bytes than a file can");
     refuse_const(content(&[1 << 40], &[1.0]), "f32 tensor of shape [1099511627776] needs 4398046511104 bytes, got 4");
     refuse_const(content(&[-5, 2], &[1.0]), "tensor has dimension -5 in its shape");
@@ -972,7 +989,7 @@ fn const_huge_declared_dims() {
     refuse_const(fill(&[1 << 31, 1 << 31]), "shape [2147483648, 2147483648] of f32 has more bytes than a file can");
     // No values at all means zeros: the same bound.
     let zeros = TensorProto { dtype: F32, tensor_shape: Some(shape(&[1 << 40])), ..Default::default() };
-    refuse_const(zeros, "would expand to 4398046511104 bytes");
+    refuse_const(zeros, "shape [1099511627776] would expand to 4398046511104 bytes");
     // A 1 MB string repeated 10,000 times.
     let strings = TensorProto {
         dtype: 7,
@@ -1109,7 +1126,11 @@ fn window_attributes_from_the_file() {
         "attribute 'strides' has 3 entries, not 4",
     );
     refuse_conv(
-        conv_graph(&[1, 4, 4, 3], &[1, 1, 3, 2], vec![("padding", string("EXPLICIT")), ("explicit_paddings", ints(&[0; 7]))]),
+        conv_graph(
+            &[1, 4, 4, 3],
+            &[1, 1, 3, 2],
+            vec![("padding", string("EXPLICIT")), ("explicit_paddings", ints(&[0; 7]))],
+        ),
         "explicit_paddings has 7 entries, not 8",
     );
     refuse_conv(conv_graph(&[1, 4, 4, 3], &[1, 3, 2], vec![]), "the filter 'w:0' needs a known 4-D shape");
@@ -1125,9 +1146,14 @@ fn window_attributes_from_the_file() {
     let mut pool = op("conv", "MaxPool", &["x"]);
     pool.attr.insert("ksize".into(), ints(&[1, 3, 3]));
     pool.attr.insert("padding".into(), string("VALID"));
-    let graph = GraphDef { node: vec![placeholder("x", &[1, 4, 4, 3]), pool, op("y", "Neg", &["conv"])], ..Default::default() };
+    let graph =
+        GraphDef { node: vec![placeholder("x", &[1, 4, 4, 3]), pool, op("y", "Neg", &["conv"])], ..Default::default() };
     let (_tmp, path) = frozen_in_tmp(&graph);
-    refuse_saying(&path, Some("tf-frozen"), "model.pb: node 'conv' (MaxPool): ksize [1, 3, 3]: only spatial windows are supported");
+    refuse_saying(
+        &path,
+        Some("tf-frozen"),
+        "model.pb: node 'conv' (MaxPool): ksize [1, 3, 3]: only spatial windows are supported",
+    );
 }
 
 /// Declared shapes and constant operands the canonical ops reject: each is

@@ -128,6 +128,13 @@ impl<'a> Flattener<'a> {
     /// by recursion, so a deep call chain (allowed by a raised
     /// `--max-depth`) cannot overflow the thread's stack.
     pub fn graph(&mut self, defs: &'a [NodeDef]) -> Result<()> {
+        // The size of the result is known before any of it is built: a
+        // library that would inline to too many nodes is refused up front.
+        let size = self.inlined_size(defs);
+        if size > self.limits.max_tensors as u64 {
+            let what = format!("graph: {size} nodes after inlining function calls");
+            return Err(self.err(self.limits.message(Limit::Tensors, &what)));
+        }
         let mut open = vec![self.body(String::new(), defs, None, "graph".into(), None)?];
         while let Some(frame) = open.last_mut() {
             let Some(def) = frame.calls.get(frame.next).copied() else {
@@ -153,6 +160,58 @@ impl<'a> Flattener<'a> {
             open.push(self.body(name, &fdef.node_def, Some(args), what, call)?);
         }
         Ok(())
+    }
+
+    /// How many nodes `defs` becomes once every call is inlined
+    /// (saturating). Each function's size is computed once, bottom-up with
+    /// an explicit stack; calls the inliner will refuse (recursion, unknown
+    /// functions) count as nothing here.
+    fn inlined_size(&self, defs: &[NodeDef]) -> u64 {
+        // A body's own nodes and the functions it calls (by library key).
+        let split = |defs: &[NodeDef]| -> (u64, Vec<&'a str>) {
+            let mut own = 0u64;
+            let mut calls = Vec::new();
+            for d in defs {
+                match self.callee(d) {
+                    Some((name, _)) => calls.extend(self.library.get_key_value(name.as_str()).map(|(&k, _)| k)),
+                    None => own = own.saturating_add(1),
+                }
+            }
+            (own, calls)
+        };
+        let mut sizes: HashMap<&str, u64> = HashMap::new();
+        let mut bodies: HashMap<&str, (u64, Vec<&str>)> = HashMap::new();
+        let (own, roots) = split(defs);
+        // (function, next callee to size)
+        let mut stack: Vec<(&str, usize)> = Vec::new();
+        let mut open: HashSet<&str> = HashSet::new();
+        for &root in &roots {
+            if sizes.contains_key(root) {
+                continue;
+            }
+            open.insert(root);
+            stack.push((root, 0));
+            while let Some((f, next)) = stack.pop() {
+                let body = match bodies.get(f) {
+                    Some(b) => b,
+                    None => {
+                        let b = self.library.get(f).map(|fdef| split(&fdef.node_def)).unwrap_or_default();
+                        bodies.entry(f).or_insert(b)
+                    }
+                };
+                if let Some(&c) = body.1.get(next) {
+                    stack.push((f, next.saturating_add(1)));
+                    if !sizes.contains_key(c) && open.insert(c) {
+                        stack.push((c, 0));
+                    }
+                    continue;
+                }
+                let size = body.1.iter().map(|c| sizes.get(c).copied().unwrap_or(0)).fold(body.0, u64::saturating_add);
+                sizes.insert(f, size);
+                open.remove(f);
+            }
+        }
+        roots.iter().map(|c| sizes.get(c).copied().unwrap_or(0)).fold(own, u64::saturating_add)
     }
 
     /// The function a node calls, if it is a call.
