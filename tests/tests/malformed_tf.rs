@@ -1230,3 +1230,101 @@ fn odd_shapes_and_operands_never_panic() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// TF2 SavedModels: the object graphs that bind variables to calls.
+
+const OBJECT_GRAPH: &str = "_CHECKPOINTABLE_OBJECT_GRAPH";
+
+fn entry_of(dir: &Path, key: &str) -> BundleEntryProto {
+    let bytes = std::fs::read(index(dir)).unwrap();
+    let row = table::read(&bytes, usize::MAX).unwrap().into_iter().find(|e| e.key == key.as_bytes()).unwrap();
+    BundleEntryProto::decode(row.value.as_slice()).unwrap()
+}
+
+#[test]
+fn checkpoint_object_graph_entry_damaged() {
+    let (_tmp, dir) = fixture_copy("module_mlp");
+    converts(&dir, "tf", ImportOptions::default());
+    let original = entry_of(&dir, OBJECT_GRAPH);
+
+    // Its string lengths claim more bytes than the entry holds.
+    let mut e = original.clone();
+    e.size = 3;
+    e.crc32c = 0;
+    patch_entry(&index(&dir), OBJECT_GRAPH, e.encode_to_vec());
+    refuse_saying(&dir, Some("tf"), &format!("variables.data-00000-of-00001: key '{OBJECT_GRAPH}': "));
+
+    // More strings than the entry has bytes (each needs a length byte).
+    let mut e = original.clone();
+    e.shape = Some(shape(&[original.size + 58]));
+    e.crc32c = 0;
+    patch_entry(&index(&dir), OBJECT_GRAPH, e.encode_to_vec());
+    let expected =
+        format!("key '{OBJECT_GRAPH}': {} strings cannot fit in {} bytes", original.size + 58, original.size);
+    refuse_saying(&dir, Some("tf"), &expected);
+
+    // Not a string at all.
+    let mut e = original.clone();
+    e.dtype = 4;
+    e.shape = Some(shape(&[original.size]));
+    e.crc32c = 0;
+    patch_entry(&index(&dir), OBJECT_GRAPH, e.encode_to_vec());
+    refuse_saying(&dir, Some("tf"), &format!("variables.index: key '{OBJECT_GRAPH}' is not a scalar string"));
+
+    // Its bytes garbled: the serialized object graph does not decode.
+    std::fs::copy(fixtures_dir().join("tf/module_mlp/variables/variables.index"), index(&dir)).unwrap();
+    let data = shard(&dir);
+    let shard_bytes = std::fs::read(&data).unwrap();
+    let (start, end) = (original.offset as usize, (original.offset + original.size) as usize);
+    let mut garbled = shard_bytes.clone();
+    // Past the length varint (2 bytes) and its 4-byte checksum.
+    for b in &mut garbled[start + 8..end] {
+        *b = 0xff;
+    }
+    std::fs::write(&data, &garbled).unwrap();
+    refuse_saying(&dir, Some("tf"), &format!("variables.index: {OBJECT_GRAPH} does not decode: "));
+}
+
+#[test]
+fn object_graph_bindings_out_of_range_or_cyclic() {
+    use fmt_tf::generated::tensorflow::SavedObjectReference;
+    let (_tmp, dir) = fixture_copy("module_mlp");
+    let pb = dir.join("saved_model.pb");
+    let original = std::fs::read(&pb).unwrap();
+
+    // Every captured input bound to an object id past the graph.
+    let mut model = SavedModel::decode(original.as_slice()).unwrap();
+    let objects = model.meta_graphs[0].object_graph_def.as_mut().unwrap();
+    for f in objects.concrete_functions.values_mut() {
+        for id in &mut f.bound_inputs {
+            *id = i32::MAX;
+        }
+    }
+    std::fs::write(&pb, model.encode_to_vec()).unwrap();
+    refuse_saying(&dir, Some("tf"), "has no value in the checkpoint");
+
+    // Every object its own child, and the root a child of each.
+    let mut model = SavedModel::decode(original.as_slice()).unwrap();
+    let objects = model.meta_graphs[0].object_graph_def.as_mut().unwrap();
+    let n = objects.nodes.len() as i32;
+    for (k, node) in objects.nodes.iter_mut().enumerate() {
+        node.children = vec![
+            SavedObjectReference { node_id: k as i32, local_name: "self".into() },
+            SavedObjectReference { node_id: 0, local_name: "root".into() },
+            SavedObjectReference { node_id: n + 5, local_name: "ghost".into() },
+            SavedObjectReference { node_id: -1, local_name: "negative".into() },
+        ];
+    }
+    std::fs::write(&pb, model.encode_to_vec()).unwrap();
+    refuse_saying(&dir, Some("tf"), "has no value in the checkpoint");
+
+    // A call binding more captured inputs than it passes.
+    let mut model = SavedModel::decode(original.as_slice()).unwrap();
+    let objects = model.meta_graphs[0].object_graph_def.as_mut().unwrap();
+    for f in objects.concrete_functions.values_mut() {
+        f.bound_inputs.extend(std::iter::repeat_n(0, 1000));
+    }
+    std::fs::write(&pb, model.encode_to_vec()).unwrap();
+    refuse_saying(&dir, Some("tf"), "inputs but its function binds");
+}
