@@ -12,7 +12,8 @@
 //! A small library can describe a huge graph (each function calling the
 //! next twice doubles the nodes per level), so call nesting is bounded by
 //! `Limits::max_depth` and the nodes emitted by `Limits::max_tensors`
-//! (every node makes at least one tensor), both checked before the work.
+//! (every node makes at least one tensor): the inlined size is computed
+//! from the library before any node is emitted.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -247,10 +248,7 @@ impl<'a> Flattener<'a> {
                     Local::Call { function, direct }
                 }
                 None => {
-                    if self.nodes.len() >= self.limits.max_tensors {
-                        let what = format!("{}: nodes after inlining function calls", scope.what);
-                        return Err(self.err(self.limits.message(Limit::Tensors, &what)));
-                    }
+                    // Within the tensor limit: `graph` counted every node up front.
                     self.nodes.push(node(def, full, Vec::new(), self.source, &mut self.expansion, self.path)?);
                     Local::Node(self.nodes.len().saturating_sub(1))
                 }
@@ -391,31 +389,42 @@ impl<'a> Flattener<'a> {
 
     /// Follows aliases until `r` names an emitted node (or a name no call defines).
     pub fn resolve(&self, r: &TfRef) -> Result<TfRef> {
+        self.resolve_with(r, &mut HashMap::new())
+    }
+
+    /// [`Flattener::resolve`], remembering in `memo` where every reference
+    /// on the way leads: a chain of calls reading each other is then walked
+    /// once, not once per reader (which is quadratic in a long chain).
+    fn resolve_with(&self, r: &TfRef, memo: &mut HashMap<TfRef, TfRef>) -> Result<TfRef> {
         let mut r = r.clone();
-        for _ in 0..=self.aliases.len() {
-            match self.aliases.get(&r.node) {
-                None => return Ok(r),
-                Some(outs) => {
-                    r = outs.get(r.index).cloned().ok_or_else(|| {
-                        self.err(format!(
-                            "output {} of call '{}' is read, but it has {} outputs",
-                            r.index,
-                            r.node,
-                            outs.len()
-                        ))
-                    })?;
-                }
+        let mut path = Vec::new();
+        loop {
+            if let Some(target) = memo.get(&r) {
+                r = target.clone();
+                break;
             }
+            let Some(outs) = self.aliases.get(&r.node) else { break };
+            if path.len() > self.aliases.len() {
+                return Err(self.err(format!("call outputs refer to each other in a loop at '{}'", r.node)));
+            }
+            let next = outs.get(r.index).cloned().ok_or_else(|| {
+                self.err(format!("output {} of call '{}' is read, but it has {} outputs", r.index, r.node, outs.len()))
+            })?;
+            path.push(std::mem::replace(&mut r, next));
         }
-        Err(self.err(format!("call outputs refer to each other in a loop at '{}'", r.node)))
+        for step in path {
+            memo.insert(step, r.clone());
+        }
+        Ok(r)
     }
 
     /// Finishes: every node input resolved through the aliases.
     pub fn finish(mut self) -> Result<Vec<TfNode>> {
         let mut nodes = std::mem::take(&mut self.nodes);
+        let mut memo = HashMap::new();
         for n in &mut nodes {
             for input in &mut n.inputs {
-                *input = self.resolve(input)?;
+                *input = self.resolve_with(input, &mut memo)?;
             }
         }
         let mut seen = HashSet::new();
