@@ -90,16 +90,22 @@ impl Draft<'_> {
         } else {
             self.unread_outputs()?
         };
-        if !graph_inputs.is_empty() {
-            self.inputs = Vec::new();
-            for name in graph_inputs {
-                let port = self.named_port(name, &index, "graph input")?;
-                self.cut(port, &mut index)?;
+        // Who reads each tensor, found once: a cut per port scanning every
+        // edge would be quadratic in a file's ports and nodes.
+        let mut readers = Readers::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for (j, r) in n.inputs.iter().enumerate() {
+                readers.add(r, (i, j));
             }
+        }
+        let ports = if graph_inputs.is_empty() {
+            std::mem::take(&mut self.inputs)
         } else {
-            for port in std::mem::take(&mut self.inputs) {
-                self.cut(port, &mut index)?;
-            }
+            self.inputs = Vec::new();
+            graph_inputs.iter().map(|name| self.named_port(name, &index, "graph input")).collect::<Result<_>>()?
+        };
+        for port in ports {
+            self.cut(port, &mut index, &mut readers)?;
         }
         self.prune(&outputs);
         self.resolve_variables(vars)?;
@@ -149,7 +155,7 @@ impl Draft<'_> {
     /// node's first output replaces the node itself when nothing reads its
     /// other outputs; otherwise a new node `node:k` (a name TF cannot
     /// produce) takes the tensor's readers.
-    fn cut(&mut self, mut port: TfPort, index: &mut HashMap<String, usize>) -> Result<()> {
+    fn cut(&mut self, mut port: TfPort, index: &mut HashMap<String, usize>, readers: &mut Readers) -> Result<()> {
         let r = port.tensor.clone();
         let Some((i, op)) = index.get(&r.node).and_then(|&i| Some((i, self.nodes.get(i)?.op.as_str()))) else {
             return Err(self.err(format!("input '{}' refers to '{r}', which no node defines", port.name)));
@@ -160,19 +166,23 @@ impl Draft<'_> {
             Ok([("dtype".to_string(), TfAttr::Type(code)), ("shape".to_string(), TfAttr::Shape(shape.clone()))].into())
         };
         let is_placeholder = op == "Placeholder" && r.index == 0;
-        let others_read = self.nodes.iter().any(|n| n.inputs.iter().any(|x| x.node == r.node && x.index != r.index));
+        let others_read = readers.reads_other_than(&r);
         if let Some(node) = self.nodes.get_mut(i).filter(|_| is_placeholder || (r.index == 0 && !others_read)) {
             node.op = "Placeholder".into();
-            node.inputs.clear();
+            for (j, x) in node.inputs.drain(..).enumerate() {
+                readers.remove(&x, (i, j));
+            }
             node.attrs = attrs(port.dtype, &port.shape)?;
         } else {
             let name = r.to_string();
-            for n in &mut self.nodes {
-                for x in &mut n.inputs {
-                    if *x == r {
-                        *x = TfRef::new(&name, 0);
-                    }
+            let moved = readers.take(&r);
+            for &(i, j) in &moved {
+                if let Some(x) = self.nodes.get_mut(i).and_then(|n| n.inputs.get_mut(j)) {
+                    *x = TfRef::new(&name, 0);
                 }
+            }
+            for at in moved {
+                readers.add(&TfRef::new(&name, 0), at);
             }
             self.nodes.push(TfNode {
                 name: name.clone(),
@@ -275,6 +285,36 @@ impl Draft<'_> {
             )));
         }
         Ok(())
+    }
+}
+
+/// Where each tensor is read: node name → output index → (node, input)
+/// positions, kept up to date as cuts rewrite edges.
+struct Readers(HashMap<String, HashMap<usize, Vec<(usize, usize)>>>);
+
+impl Readers {
+    fn new() -> Self {
+        Readers(HashMap::new())
+    }
+
+    fn add(&mut self, r: &TfRef, at: (usize, usize)) {
+        self.0.entry(r.node.clone()).or_default().entry(r.index).or_default().push(at);
+    }
+
+    fn remove(&mut self, r: &TfRef, at: (usize, usize)) {
+        if let Some(by) = self.0.get_mut(&r.node).and_then(|m| m.get_mut(&r.index)) {
+            by.retain(|&p| p != at);
+        }
+    }
+
+    /// The readers of `r`, removed.
+    fn take(&mut self, r: &TfRef) -> Vec<(usize, usize)> {
+        self.0.get_mut(&r.node).and_then(|m| m.remove(&r.index)).unwrap_or_default()
+    }
+
+    /// Whether another output of `r`'s node is read.
+    fn reads_other_than(&self, r: &TfRef) -> bool {
+        self.0.get(&r.node).is_some_and(|m| m.iter().any(|(&k, by)| k != r.index && !by.is_empty()))
     }
 }
 
