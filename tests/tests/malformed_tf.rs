@@ -1328,3 +1328,36 @@ fn object_graph_bindings_out_of_range_or_cyclic() {
     std::fs::write(&pb, model.encode_to_vec()).unwrap();
     refuse_saying(&dir, Some("tf"), "inputs but its function binds");
 }
+
+/// Files far larger than memory (sparse, so they cost no disk): the
+/// importer maps them instead of reading them, so their size is never an
+/// allocation. (The harness's snapshot would read them whole, so the
+/// checks are made here.)
+#[test]
+fn sparse_files_larger_than_the_memory_cap() {
+    memory_cap();
+    for file in ["variables/variables.index", "saved_model.pb"] {
+        let (_tmp, dir) = saved_in_tmp();
+        let f = std::fs::OpenOptions::new().write(true).open(dir.join(file)).unwrap();
+        f.set_len(3 << 30).unwrap();
+        drop(f);
+        let out = tempfile::tempdir().unwrap();
+        let opts = convert::ConvertOptions { from: Some("tf".into()), ..Default::default() };
+        let msg = match convert::convert(&convert::registry(), &dir, &out.path().join("out.onnx"), &opts) {
+            Ok(_) => panic!("a 3 GiB {file} of zeros converted"),
+            Err(e) => e.to_string(),
+        };
+        let path = dir.join(file).display().to_string();
+        assert!(msg.starts_with(&format!("{path}: ")) && !msg.contains('\n'), "{msg}");
+        // Mapping 3 GiB fails under the 2 GiB address-space cap; without the
+        // cap the zeros are refused for what they are.
+        let body = &msg[path.len() + 2..];
+        assert!(
+            body.starts_with("Cannot allocate memory")
+                || body.starts_with("bad table magic")
+                || body.starts_with("not a SavedModel protobuf"),
+            "{msg}"
+        );
+        assert!(list_files(out.path()).is_empty());
+    }
+}

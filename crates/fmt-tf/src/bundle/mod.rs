@@ -2,7 +2,7 @@
 //! table of `BundleEntryProto`s, and `<prefix>.data-NNNNN-of-MMMMM` shards
 //! holding the raw bytes.
 //!
-//! The index is read whole (it is small); the shards are memory-mapped and
+//! The index is mapped and read whole (it is small); the shards are memory-mapped and
 //! [`Bundle::get`] returns tensors that are views into them. Every file is
 //! resolved inside the model's folder (a symlinked shard may not lead out of
 //! it), and every entry's offset and size are checked against its shard.
@@ -55,9 +55,10 @@ impl Bundle {
             ir::io::resolve_inside(dir, &file).map_err(|e| Error::malformed(dir.join(&file), e.to_string()))
         };
         let index = inside(format!("{prefix}.index"))?;
-        let data = std::fs::read(&index).map_err(|e| Error::io(&index, e))?;
+        // Mapped, not read: the file's size is not a reason to allocate.
+        let data = Buffer::map_file(&index)?;
         let bad = |m: String| Error::malformed(&index, m);
-        let rows = table::read(&data, limits.max_tensors.saturating_add(1)).map_err(|e| match e {
+        let rows = table::read(data.as_bytes(), limits.max_tensors.saturating_add(1)).map_err(|e| match e {
             table::ReadError::TooMany(_) => bad(limits.message(Limit::Tensors, "checkpoint entries")),
             table::ReadError::Bad(m) => bad(m),
         })?;
