@@ -2,10 +2,11 @@
 //! table of `BundleEntryProto`s, and `<prefix>.data-NNNNN-of-MMMMM` shards
 //! holding the raw bytes.
 //!
-//! The index is mapped and read whole (it is small); the shards are memory-mapped and
-//! [`Bundle::get`] returns tensors that are views into them. Every file is
-//! resolved inside the model's folder (a symlinked shard may not lead out of
-//! it), and every entry's offset and size are checked against its shard.
+//! The index is mapped and read whole (it is small); the shards are
+//! memory-mapped and [`Bundle::get`] returns tensors that are views into
+//! them. Every file is resolved inside the model's folder (a symlinked shard
+//! may not lead out of it), and every entry's size is checked against its
+//! shape and dtype, and its offset and size against its shard.
 
 pub mod crc32c;
 pub mod table;
