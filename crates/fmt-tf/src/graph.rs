@@ -77,12 +77,19 @@ impl TfRef {
         }
         match s.rsplit_once(':') {
             Some((node, idx)) if !node.is_empty() && !node.contains(':') => {
-                idx.parse().ok().map(|index| TfRef::new(node, index))
+                output_index(idx).map(|index| TfRef::new(node, index))
             }
             Some(_) => None,
             None => Some(TfRef::new(s, 0)),
         }
     }
+}
+
+/// An output index as TensorFlow writes it (`op:3`): a non-negative `int`,
+/// so a file cannot name an output past `i32::MAX` (and index arithmetic
+/// on it cannot overflow).
+pub fn output_index(s: &str) -> Option<usize> {
+    s.parse::<i32>().ok().and_then(|i| usize::try_from(i).ok())
 }
 
 impl fmt::Display for TfRef {
@@ -202,6 +209,9 @@ mod tests {
         assert_eq!(TfRef::parse("^dep"), None);
         assert_eq!(TfRef::parse("f:out:0"), None);
         assert_eq!(TfRef::parse(":1"), None);
+        assert_eq!(TfRef::parse("x:-1"), None);
+        assert_eq!(TfRef::parse("x:18446744073709551615"), None);
+        assert_eq!(TfRef::parse("x:2147483647"), Some(TfRef::new("x", 2147483647)));
         assert_eq!(TfRef::new("x", 1).to_string(), "x:1");
     }
 }

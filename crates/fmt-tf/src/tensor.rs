@@ -4,11 +4,14 @@
 //! from (no copy). The typed `*_val` fields follow TensorFlow's rule that
 //! the last value repeats to fill the shape (a `Const` of shape `[1000]`
 //! with one `float_val` is 1000 copies), and no values at all means zeros.
+//! That expansion is bounded per tensor and, summed over the file, by
+//! `Limits::max_inflated_bytes` (it is run-length decompression): checked
+//! before anything is allocated.
 
 use std::path::Path;
 
 use bytes::Bytes;
-use ir::{Buffer, DType, Error, Result, Tensor};
+use ir::{Buffer, DType, Error, Limit, Limits, Result, Tensor};
 
 use crate::dtype;
 use crate::generated::tensorflow::{TensorProto, TensorShapeProto};
@@ -18,6 +21,48 @@ use crate::graph::TfShape;
 /// values one by one, so a huge declared shape over a few values is either
 /// a fill constant nobody means to materialize or a hostile file.
 const MAX_EXPANDED_BYTES: u64 = 1 << 32;
+/// What one `Vec<u8>` costs beyond its bytes, for bounding string tensors.
+const STRING_OVERHEAD: u64 = 24;
+
+/// The bytes typed `*_val` fields may still expand to in one file (see the
+/// module documentation).
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    limits: Limits,
+    used: u64,
+}
+
+impl Expansion {
+    /// A budget of `limits.max_inflated_bytes`.
+    pub fn new(limits: &Limits) -> Self {
+        Expansion { limits: *limits, used: 0 }
+    }
+
+    /// Takes `bytes` from the budget, or says which limit it would break.
+    fn take(&mut self, bytes: u64, shape: &[usize]) -> std::result::Result<(), String> {
+        if bytes > MAX_EXPANDED_BYTES {
+            return Err(format!("shape {shape:?} would expand to {bytes} bytes from typed values"));
+        }
+        let used = self.used.saturating_add(bytes);
+        if used > self.limits.max_inflated_bytes {
+            let what = format!("typed values expanded to shape {shape:?}");
+            return Err(self.limits.message(Limit::InflatedBytes, &what));
+        }
+        self.used = used;
+        Ok(())
+    }
+}
+
+/// The element count of `shape`, if it fits in a `u64`.
+pub fn numel(shape: &[usize]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
+}
+
+/// How many bytes TensorFlow stores for `numel` elements of `dtype`
+/// (`tensor_content`, checkpoint entries): 4-bit integers take a byte each.
+pub fn content_len(dtype: DType, numel: u64) -> Option<u64> {
+    if matches!(dtype, DType::I4 | DType::U4) { Some(numel) } else { dtype.byte_len(numel) }
+}
 
 /// A shape proto as a [`TfShape`] (`-1` and unknown rank become `None`).
 pub fn shape_of(shape: Option<&TensorShapeProto>) -> TfShape {
@@ -52,29 +97,31 @@ pub fn ir_dtype(code: i32, what: &str) -> std::result::Result<DType, String> {
 /// Decodes `proto`. `source` is the buffer it was decoded from (so
 /// `tensor_content` stays linked to its memory map); errors are
 /// [`Error::Malformed`] for `path`, prefixed with `what` (e.g. the node).
-pub fn decode(proto: &TensorProto, source: &Buffer, path: &Path, what: &str) -> Result<Tensor> {
-    decode_inner(proto, source).map_err(|m| Error::malformed(path, format!("{what}: {m}")))
+/// Typed values draw on `budget`.
+pub fn decode(proto: &TensorProto, source: &Buffer, budget: &mut Expansion, path: &Path, what: &str) -> Result<Tensor> {
+    decode_inner(proto, source, budget).map_err(|m| Error::malformed(path, format!("{what}: {m}")))
 }
 
-fn decode_inner(p: &TensorProto, source: &Buffer) -> std::result::Result<Tensor, String> {
+fn decode_inner(p: &TensorProto, source: &Buffer, budget: &mut Expansion) -> std::result::Result<Tensor, String> {
     let dtype = ir_dtype(p.dtype, "tensor")?;
     let shape = concrete_dims(p.tensor_shape.as_ref(), "tensor")?;
-    let numel = shape
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-        .ok_or_else(|| format!("shape {shape:?} has too many elements"))?;
+    let numel = numel(&shape).ok_or_else(|| format!("shape {shape:?} has too many elements"))?;
     if dtype == DType::String {
-        return strings(shape, numel, &p.string_val);
+        return strings(shape, numel, &p.string_val, budget);
     }
     if !p.tensor_content.is_empty() {
         return from_content(dtype, shape, numel, source.adopt(p.tensor_content.clone()));
     }
     // Expanded size, checked before any allocation.
-    let bytes = dtype.byte_len(numel).ok_or_else(|| format!("{dtype} tensors have no byte layout"))?;
-    if bytes > MAX_EXPANDED_BYTES {
-        return Err(format!("shape {shape:?} would expand to {bytes} bytes from typed values"));
-    }
-    let n = numel as usize;
+    let bytes = match dtype.byte_len(numel) {
+        Some(n) => n,
+        None if dtype.bits().is_some() => {
+            return Err(format!("shape {shape:?} of {dtype} has more bytes than a file can"));
+        }
+        None => return Err(format!("{dtype} tensors have no byte layout")),
+    };
+    budget.take(bytes, &shape)?;
+    let n = usize::try_from(numel).map_err(|_| format!("shape {shape:?} has too many elements"))?;
     let err = |e: Error| e.to_string();
     match dtype {
         DType::F32 => Tensor::from_vec(shape, fill(&p.float_val, n, "float_val")?).map_err(err),
@@ -123,10 +170,17 @@ fn decode_inner(p: &TensorProto, source: &Buffer) -> std::result::Result<Tensor,
 /// checkpoint's data). TensorFlow keeps 4-bit integers one per byte; the IR
 /// packs them two per byte, so those are the one case that copies.
 pub fn from_content(dtype: DType, shape: Vec<usize>, numel: u64, data: Buffer) -> std::result::Result<Tensor, String> {
-    if matches!(dtype, DType::I4 | DType::U4) {
-        if data.len() as u64 != numel {
-            return Err(format!("{dtype} tensor of shape {shape:?} needs {numel} bytes, got {}", data.len()));
+    let expected = match content_len(dtype, numel) {
+        Some(n) => n,
+        None if dtype.bits().is_some() => {
+            return Err(format!("shape {shape:?} of {dtype} has more bytes than a file can"));
         }
+        None => return Err(format!("{dtype} tensors have no byte layout")),
+    };
+    if data.len() as u64 != expected {
+        return Err(format!("{dtype} tensor of shape {shape:?} needs {expected} bytes, got {}", data.len()));
+    }
+    if matches!(dtype, DType::I4 | DType::U4) {
         return Tensor::from_raw(dtype, shape, Buffer::from_vec(pack_nibbles(&data))).map_err(|e| e.to_string());
     }
     Tensor::from_raw(dtype, shape, data).map_err(|e| e.to_string())
@@ -134,19 +188,29 @@ pub fn from_content(dtype: DType, shape: Vec<usize>, numel: u64, data: Buffer) -
 
 /// One element per byte → two per byte, low nibble first.
 fn pack_nibbles(values: &[u8]) -> Vec<u8> {
-    values.chunks(2).map(|c| (c[0] & 0x0f) | (c.get(1).copied().unwrap_or(0) << 4)).collect()
+    values.chunks(2).map(|c| (c.first().copied().unwrap_or(0) & 0x0f) | (c.get(1).copied().unwrap_or(0) << 4)).collect()
 }
 
 /// A string tensor from `string_val`, with the repeat-last rule.
-fn strings(shape: Vec<usize>, numel: u64, vals: &[Bytes]) -> std::result::Result<Tensor, String> {
-    if numel > 0 && vals.is_empty() {
-        return Err(format!("string tensor of shape {shape:?} has no string_val"));
-    }
-    // Each repeated string costs at least a Vec header: bound like bytes.
-    if numel.saturating_mul(24) > MAX_EXPANDED_BYTES {
-        return Err(format!("string tensor of shape {shape:?} is too large"));
-    }
-    let v = fill(&vals.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), numel as usize, "string_val")?;
+fn strings(
+    shape: Vec<usize>,
+    numel: u64,
+    vals: &[Bytes],
+    budget: &mut Expansion,
+) -> std::result::Result<Tensor, String> {
+    let Some(last) = vals.last() else {
+        if numel > 0 {
+            return Err(format!("string tensor of shape {shape:?} has no string_val"));
+        }
+        return Tensor::from_strings(shape, Vec::new()).map_err(|e| e.to_string());
+    };
+    // Each repeated string is a copy of the last one and a Vec header.
+    let repeated = numel.saturating_sub(vals.len() as u64);
+    let listed: u64 = vals.iter().map(|v| v.len() as u64 + STRING_OVERHEAD).sum();
+    let bytes = repeated.saturating_mul(last.len() as u64 + STRING_OVERHEAD).saturating_add(listed);
+    budget.take(bytes, &shape)?;
+    let n = usize::try_from(numel).map_err(|_| format!("shape {shape:?} has too many elements"))?;
+    let v = fill(&vals.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), n, "string_val")?;
     Tensor::from_strings(shape, v).map_err(|e| e.to_string())
 }
 
@@ -172,10 +236,11 @@ fn pairs_of<T: Copy + Default>(vals: &[T], field: &str) -> std::result::Result<V
     if !vals.len().is_multiple_of(2) {
         return Err(format!("{field} has an odd number of values"));
     }
-    Ok(vals.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
+    Ok(vals.chunks_exact(2).filter_map(|c| <[T; 2]>::try_from(c).ok()).collect())
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::generated::tensorflow::tensor_shape_proto::Dim;
@@ -188,7 +253,7 @@ mod tests {
     }
 
     fn dec(p: &TensorProto) -> std::result::Result<Tensor, String> {
-        decode_inner(p, &Buffer::new())
+        decode_inner(p, &Buffer::new(), &mut Expansion::new(&Limits::default()))
     }
 
     #[test]
@@ -240,13 +305,18 @@ mod tests {
         let source = Buffer::from_vec((0u8..16).collect());
         let content = source.to_bytes().slice(4..12);
         let p = TensorProto { dtype: 1, tensor_shape: shape(&[2]), tensor_content: content, ..Default::default() };
-        let t = decode_inner(&p, &source).unwrap();
+        let t = decode_inner(&p, &source, &mut Expansion::new(&Limits::default())).unwrap();
         assert_eq!(t.raw().unwrap().as_ptr(), source[4..].as_ptr());
         let short = TensorProto { tensor_shape: shape(&[3]), ..p };
-        assert!(decode_inner(&short, &source).unwrap_err().contains("needs 12 bytes"));
+        assert!(
+            decode_inner(&short, &source, &mut Expansion::new(&Limits::default()))
+                .unwrap_err()
+                .contains("needs 12 bytes")
+        );
         let bad = TensorProto { dtype: 20, ..Default::default() };
         assert!(dec(&bad).unwrap_err().contains("DT_RESOURCE"));
-        let err = decode(&bad, &Buffer::new(), Path::new("m.pb"), "node 'c'").unwrap_err();
+        let mut budget = Expansion::new(&Limits::default());
+        let err = decode(&bad, &Buffer::new(), &mut budget, Path::new("m.pb"), "node 'c'").unwrap_err();
         assert!(err.to_string().starts_with("m.pb: node 'c': tensor has dtype DT_RESOURCE"), "{err}");
     }
 }

@@ -2,22 +2,26 @@
 //! table of `BundleEntryProto`s, and `<prefix>.data-NNNNN-of-MMMMM` shards
 //! holding the raw bytes.
 //!
-//! The index is read whole (it is small); the shards are memory-mapped and
-//! [`Bundle::get`] returns tensors that are views into them.
+//! The index is mapped and read whole (it is small); the shards are
+//! memory-mapped and [`Bundle::get`] returns tensors that are views into
+//! them. Every file is resolved inside the model's folder (a symlinked shard
+//! may not lead out of it), and every entry's size is checked against its
+//! shape and dtype, and its offset and size against its shard.
 
 pub mod crc32c;
 pub mod table;
+#[allow(clippy::indexing_slicing)] // The writer indexes the bytes it builds, never file data.
 pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use ir::{Buffer, DType, Error, Result, Tensor};
+use ir::{Buffer, DType, Error, Limit, Limits, Result, Tensor};
 use prost::Message;
 
 use crate::generated::tensorflow::{BundleEntryProto, BundleHeaderProto, bundle_header_proto::Endianness};
-use crate::tensor::{concrete_dims, from_content, ir_dtype};
+use crate::tensor::{concrete_dims, content_len, from_content, ir_dtype, numel};
 
 /// Shards a bundle may declare; a larger count is a damaged header.
 const MAX_SHARDS: i32 = 100_000;
@@ -35,15 +39,33 @@ pub struct Bundle {
 
 impl Bundle {
     /// Opens the bundle with the given prefix (`…/variables/variables`):
-    /// reads and checks the index and maps every data shard.
+    /// reads and checks the index and maps every data shard. The files are
+    /// confined to the prefix's folder, with the default [`Limits`].
     pub fn open(prefix: &Path) -> Result<Bundle> {
-        let index = with_suffix(prefix, ".index");
-        let data = std::fs::read(&index).map_err(|e| Error::io(&index, e))?;
+        let dir = ir::io::parent_dir(prefix);
+        let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Bundle::open_in(dir, &name, &Limits::default())
+    }
+
+    /// Opens the bundle `dir/prefix` (`prefix` relative, e.g.
+    /// `variables/variables`), refusing files that resolve outside `dir`
+    /// (through `..` or a symbolic link) and indexes of more than
+    /// `limits.max_tensors` entries.
+    pub fn open_in(dir: &Path, prefix: &str, limits: &Limits) -> Result<Bundle> {
+        let inside = |file: String| {
+            ir::io::resolve_inside(dir, &file).map_err(|e| Error::malformed(dir.join(&file), e.to_string()))
+        };
+        let index = inside(format!("{prefix}.index"))?;
+        // Mapped, not read: the file's size is not a reason to allocate.
+        let data = Buffer::map_file(&index)?;
         let bad = |m: String| Error::malformed(&index, m);
-        let rows = table::read(&data).map_err(bad)?;
+        let rows = table::read(data.as_bytes(), limits.max_tensors.saturating_add(1)).map_err(|e| match e {
+            table::ReadError::TooMany(_) => bad(limits.message(Limit::Tensors, "checkpoint entries")),
+            table::ReadError::Bad(m) => bad(m),
+        })?;
         let mut rows = rows.into_iter();
         let header = match rows.next() {
-            Some(first) if first.key.is_empty() => BundleHeaderProto::decode(&first.value[..])
+            Some(first) if first.key.is_empty() => BundleHeaderProto::decode(first.value.as_slice())
                 .map_err(|e| bad(format!("bundle header does not decode: {e}")))?,
             _ => return Err(bad("no bundle header under the empty key".into())),
         };
@@ -56,14 +78,14 @@ impl Bundle {
         let mut entries = BTreeMap::new();
         for row in rows {
             let key = String::from_utf8(row.key).map_err(|_| bad("a key is not UTF-8".into()))?;
-            let entry = BundleEntryProto::decode(&row.value[..])
+            let entry = BundleEntryProto::decode(row.value.as_slice())
                 .map_err(|e| bad(format!("entry '{key}' does not decode: {e}")))?;
             entries.insert(key, entry);
         }
         let n = header.num_shards;
         let shards = (0..n)
             .map(|i| {
-                let path = with_suffix(prefix, &format!(".data-{i:05}-of-{n:05}"));
+                let path = inside(format!("{prefix}.data-{i:05}-of-{n:05}"))?;
                 if !path.is_file() {
                     return Err(Error::malformed(&index, format!("data shard {} is missing", path.display())));
                 }
@@ -98,13 +120,24 @@ impl Bundle {
         }
         let dtype = ir_dtype(entry.dtype, "entry").map_err(index_err)?;
         let shape = concrete_dims(entry.shape.as_ref(), "entry").map_err(index_err)?;
+        let numel = numel(&shape).ok_or_else(|| index_err(format!("shape {shape:?} has too many elements")))?;
+        let (Ok(offset), Ok(size)) = (u64::try_from(entry.offset), u64::try_from(entry.size)) else {
+            return Err(index_err(format!("negative offset {} or size {}", entry.offset, entry.size)));
+        };
+        // The entry's own fields must agree before its shard is touched.
+        if dtype != DType::String {
+            let expected = content_len(dtype, numel)
+                .ok_or_else(|| index_err(format!("shape {shape:?} of {dtype} has too many bytes")))?;
+            if expected != size {
+                return Err(index_err(format!(
+                    "shape {shape:?} of {dtype} needs {expected} bytes, the entry has {size}"
+                )));
+            }
+        }
         let (path, shard) = usize::try_from(entry.shard_id)
             .ok()
             .and_then(|i| self.shards.get(i))
             .ok_or_else(|| index_err(format!("shard {} does not exist", entry.shard_id)))?;
-        let (Ok(offset), Ok(size)) = (u64::try_from(entry.offset), u64::try_from(entry.size)) else {
-            return Err(index_err(format!("negative offset {} or size {}", entry.offset, entry.size)));
-        };
         let shard_err = |m: String| Error::malformed(path, format!("key '{key}': {m}"));
         let bytes = shard.slice_u64(offset, size).map_err(|_| {
             shard_err(format!(
@@ -113,10 +146,6 @@ impl Bundle {
                 shard.len()
             ))
         })?;
-        let numel = shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
-            .ok_or_else(|| index_err(format!("shape {shape:?} has too many elements")))?;
         if dtype == DType::String {
             return string_tensor(shape, numel, &bytes).map_err(shard_err);
         }
@@ -160,13 +189,6 @@ impl Bundle {
     }
 }
 
-/// `prefix` with `suffix` appended to its file name.
-fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
 /// A string tensor as the bundle stores it: one varint64 length per
 /// element, a 4-byte checksum of the lengths, then the bytes.
 fn string_tensor(shape: Vec<usize>, numel: u64, data: &[u8]) -> std::result::Result<Tensor, String> {
@@ -176,13 +198,17 @@ fn string_tensor(shape: Vec<usize>, numel: u64, data: &[u8]) -> std::result::Res
     }
     let mut pos = 0;
     let lens = (0..numel).map(|_| table::varint(data, &mut pos)).collect::<std::result::Result<Vec<_>, _>>()?;
-    pos += 4;
+    let (_, mut rest) = pos
+        .checked_add(4)
+        .and_then(|start| data.split_at_checked(start))
+        .ok_or_else(|| "the string lengths' checksum runs past the entry".to_string())?;
     let mut out = Vec::with_capacity(lens.len());
     for len in lens {
-        let end = usize::try_from(len).ok().and_then(|l| pos.checked_add(l)).filter(|&e| e <= data.len());
-        let Some(end) = end else { return Err("string data runs past the entry".into()) };
-        out.push(data[pos..end].to_vec());
-        pos = end;
+        let Some((s, tail)) = usize::try_from(len).ok().and_then(|l| rest.split_at_checked(l)) else {
+            return Err("string data runs past the entry".into());
+        };
+        out.push(s.to_vec());
+        rest = tail;
     }
     Tensor::from_strings(shape, out).map_err(|e| e.to_string())
 }
@@ -198,9 +224,17 @@ pub(crate) fn scalar_bytes(bundle: &Bundle, key: &str) -> Result<Bytes> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::generated::tensorflow::{TensorShapeProto, tensor_shape_proto::Dim};
+
+    /// `prefix` with `suffix` appended to its file name.
+    fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+        let mut s = prefix.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    }
 
     fn entry(dtype: i32, dims: &[i64], offset: i64, size: i64) -> Vec<u8> {
         let shape = TensorShapeProto {

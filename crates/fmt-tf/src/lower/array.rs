@@ -10,12 +10,24 @@
 //! SYMMETRIC (edge repeated) has no canonical mode and is built from
 //! reversed `Slice`s and a `Concat` per axis.
 
+// Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
+// `lower/mod.rs`) checks each node's input count against the rule's
+// `Ports` before the rule runs, so `k` is always below it. Every other
+// index in this module is on data checked where it is read.
+#![allow(clippy::indexing_slicing)]
+
 use ir::{Attribute as A, DType, Result, Tensor};
 
 use super::{Cx, Ports, Rule, type_attr};
 use crate::graph::TfNode;
 
 type Ins<'a> = &'a [String];
+
+/// Most batch rows a batched `GatherV2` builds offsets for (declared
+/// shapes are not backed by bytes, so they bound the constant built here).
+const MAX_BATCH_ROWS: i64 = 1 << 24;
+/// Most axes a `Slice` of an input of unknown rank may name.
+const MAX_AXES: u64 = 1 << 10;
 
 fn pass_through(_: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     Ok(ins.to_vec())
@@ -76,8 +88,8 @@ fn axis_of(cx: &Cx<'_>, n: &TfNode, v: &str) -> Result<i64> {
 fn concat(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let (axis, values) = ins.split_last().expect("arity checked: at least 2 inputs");
     let axis = axis_of(cx, n, axis)?;
-    if values.len() == 1 {
-        return Ok(vec![values[0].clone()]);
+    if let [only] = values {
+        return Ok(vec![only.clone()]);
     }
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
     Ok(vec![cx.op("Concat", &refs, vec![("axis", A::Int(axis))])?])
@@ -136,18 +148,27 @@ fn batched_gather(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>, axis: i64, batch_di
     }
     let dims: Option<Vec<i64>> = (0..=b as usize).map(|k| cx.dim(&ins[0], k)).collect();
     let dims = dims.ok_or_else(|| cx.bad(n, "batch_dims needs the batch and gathered sizes of params known"))?;
-    let (batch, rows) = (dims[..b as usize].iter().product::<i64>(), dims[b as usize]);
+    let Some((&rows, batch_dims_sizes)) = dims.split_last() else {
+        return Err(cx.bad(n, "batch_dims needs the batch and gathered sizes of params known"));
+    };
+    // One offset per batch row is built here: the declared sizes must be small.
+    let batch = batch_dims_sizes.iter().try_fold(1i64, |a, &d| a.checked_mul(d));
+    let Some((batch, head_size)) =
+        batch.filter(|&n| (0..=MAX_BATCH_ROWS).contains(&n)).and_then(|batch| Some((batch, batch.checked_mul(rows)?)))
+    else {
+        return Err(cx.bad(n, format!("batch sizes {batch_dims_sizes:?} have more than {MAX_BATCH_ROWS} rows")));
+    };
     // params → [batch·rows, trailing dims of params...].
     let shape = cx.op("Shape", &[&ins[0]], vec![])?;
     let (from, to, ax) = (cx.i64s(&[b + 1]), cx.i64s(&[i64::MAX]), cx.i64s(&[0]));
     let tail = cx.op("Slice", &[&shape, &from, &to, &ax], vec![])?;
-    let head = cx.i64s(&[batch * rows]);
+    let head = cx.i64s(&[head_size]);
     let target = cx.op("Concat", &[&head, &tail], vec![("axis", A::Int(0))])?;
     let flat = cx.op("Reshape", &[&ins[0], &target], vec![])?;
     let it = cx.dtype_of(n, &ins[1])?;
-    let mut offset_shape: Vec<usize> = dims[..b as usize].iter().map(|&d| d as usize).collect();
+    let mut offset_shape: Vec<usize> = batch_dims_sizes.iter().map(|&d| d as usize).collect();
     offset_shape.extend(std::iter::repeat_n(1, (rank_i - b) as usize));
-    let offsets: Vec<i64> = (0..batch).map(|k| k * rows).collect();
+    let offsets: Vec<i64> = (0..batch).map(|k| k.saturating_mul(rows)).collect();
     let offsets = Tensor::from_vec(offset_shape, offsets)?;
     let offsets = cx.constant(offsets);
     let offsets = cx.cast(&offsets, it)?;
@@ -170,7 +191,12 @@ fn split(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
             let ax = if axis < 0 { axis + rank } else { axis };
             let total = usize::try_from(ax).ok().and_then(|a| cx.dim(value, a));
             let total = total.ok_or_else(|| cx.bad(n, "a size of -1 needs the split axis's size known"))?;
-            sizes[k] = total - sizes.iter().filter(|&&s| s != -1).sum::<i64>();
+            let others = sizes.iter().filter(|&&s| s != -1).try_fold(0i64, |a, &s| a.checked_add(s));
+            let rest = others.and_then(|o| total.checked_sub(o));
+            let (Some(rest), Some(slot)) = (rest, sizes.get_mut(k)) else {
+                return Err(cx.bad(n, "size_splits overflow"));
+            };
+            *slot = rest;
         }
         inputs.push(Some(cx.i64s(&sizes)));
     }
@@ -227,7 +253,7 @@ fn mirror_pad(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> 
             let p = cx.ints_of(n, &ins[1], "paddings")?;
             let mut x = ins[0].clone();
             for (axis, be) in p.chunks(2).enumerate() {
-                let (b, e) = (be[0], be.get(1).copied().unwrap_or(0));
+                let (b, e) = (be.first().copied().unwrap_or(0), be.get(1).copied().unwrap_or(0));
                 let mut parts = Vec::new();
                 let ax = cx.i64s(&[axis as i64]);
                 let step = cx.i64s(&[-1]);
@@ -253,7 +279,7 @@ fn mirror_pad(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> 
     }
 }
 
-fn slice(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+fn slice(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let (begin, size) = (cx.const_ints(&ins[1]), cx.const_ints(&ins[2]));
     let (starts, ends, rank) = match (begin, size) {
         (Some(b), Some(s)) if b.len() == s.len() => {
@@ -269,8 +295,14 @@ fn slice(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
             let max = cx.i64s(&[i64::MAX]);
             let end = cx.op("Add", &[&b, &s], vec![])?;
             let ends = cx.op("Where", &[&all, &max, &end], vec![])?;
-            let rank = cx.shape(&b).and_then(|s| s.dims().first()?.fixed()).unwrap_or(0) as usize;
-            (b, ends, rank)
+            // The begin vector's declared length is the number of sliced
+            // axes: a size from the file, so checked against the input.
+            let rank = cx.shape(&b).and_then(|s| s.dims().first()?.fixed()).unwrap_or(0);
+            let input_rank = cx.shape(&ins[0]).map_or(MAX_AXES, |s| s.rank() as u64);
+            if rank > input_rank {
+                return Err(cx.bad(n, format!("slices {rank} axes of an input of rank {input_rank}")));
+            }
+            (b, ends, rank as usize)
         }
     };
     let axes: Vec<i64> = (0..rank as i64).collect();
@@ -336,10 +368,12 @@ fn strided_slice(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String
     for e in &entries {
         match *e {
             Entry::Range { i, d } => {
-                if strides[i] == 0 {
+                // `dense_spec` numbers entries below `strides.len()`.
+                let stride = strides.get(i).copied().unwrap_or(0);
+                if stride == 0 {
                     return Err(cx.bad(n, "a stride is 0"));
                 }
-                sliced.push((i, d, strides[i], bit(begin_mask, i), bit(end_mask, i), false));
+                sliced.push((i, d, stride, bit(begin_mask, i), bit(end_mask, i), false));
             }
             Entry::Shrink { i, d } => sliced.push((i, d, 1, false, false, true)),
             Entry::NewAxis | Entry::Full => {}
@@ -356,13 +390,15 @@ fn strided_slice(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String
                 let mut starts = Vec::new();
                 let mut ends = Vec::new();
                 for &(i, _, step, bm, em, shrink) in &sliced {
-                    starts.push(if bm { default_begin(step) } else { b[i] });
+                    // `i` is below `strides.len()`, which both lengths equal.
+                    let (bi, ei) = (b.get(i).copied().unwrap_or(0), e.get(i).copied().unwrap_or(0));
+                    starts.push(if bm { default_begin(step) } else { bi });
                     ends.push(if shrink {
-                        if b[i] == -1 { i64::MAX } else { b[i] + 1 }
+                        if bi == -1 { i64::MAX } else { bi.saturating_add(1) }
                     } else if em {
                         default_end(step)
                     } else {
-                        e[i]
+                        ei
                     });
                 }
                 (cx.i64s(&starts), cx.i64s(&ends))

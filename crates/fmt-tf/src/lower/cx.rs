@@ -6,7 +6,7 @@ use std::fmt;
 
 use ir::build::GraphBuilder;
 use ir::infer::Known;
-use ir::{Attribute, DType, Dim, Error, Node, Result, Shape, Tensor};
+use ir::{Attribute, DType, Dim, Error, Limit, Limits, Node, Result, Shape, Tensor};
 
 use super::{ORIGIN, to_ir_attr};
 use crate::graph::{TfAttr, TfNode};
@@ -21,11 +21,21 @@ pub(crate) struct Cx<'a> {
     current: String,
     /// The canonical op(s) the rule being run names (one-to-one rules emit it).
     pub(crate) target: &'static str,
+    /// The import limits: a node's output count (an attribute such as
+    /// `num_split`, or the highest `op:N` read) is a tensor count.
+    limits: Limits,
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn new(path: &'a str) -> Self {
-        Cx { path, b: GraphBuilder::new(path), current: String::new(), target: "" }
+    pub(crate) fn new(path: &'a str, limits: Limits) -> Self {
+        Cx { path, b: GraphBuilder::new(path), current: String::new(), target: "", limits }
+    }
+
+    /// Refuses a node of `outputs` outputs past the tensor limit, before
+    /// their names are made.
+    fn check_outputs(&self, outputs: usize) -> Result<()> {
+        let what = format!("outputs of node '{}'", self.current);
+        self.limits.check(Limit::Tensors, outputs as u64, std::path::Path::new(self.path), &what)
     }
 
     /// A malformed-model error naming the node.
@@ -106,6 +116,7 @@ impl<'a> Cx<'a> {
         outputs: usize,
         attrs: Vec<(&str, Attribute)>,
     ) -> Result<Vec<String>> {
+        self.check_outputs(outputs)?;
         let base = format!("{}/{op}", self.current);
         let outs: Vec<String> = (0..outputs).map(|_| self.b.fresh_value(&base)).collect();
         let mut node = Node { op: op.to_string(), inputs, outputs: outs.clone(), ..Node::default() };
@@ -197,6 +208,7 @@ impl<'a> Cx<'a> {
     /// Keeps `n` as it is: a node of the `tf` domain reading `ins`, with
     /// `outputs` outputs and the node's attributes.
     pub(crate) fn keep(&mut self, n: &TfNode, ins: &[String], outputs: usize) -> Result<Vec<String>> {
+        self.check_outputs(outputs)?;
         let outs: Vec<String> = (0..outputs).map(|k| self.b.fresh_value(&format!("{}:{k}", n.name))).collect();
         let mut node = Node {
             op: n.op.clone(),

@@ -8,6 +8,12 @@
 //! `Relu6` have no canonical op of their own; `Select` (v1) takes a vector
 //! condition that selects whole rows.
 
+// Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
+// `lower/mod.rs`) checks each node's input count against the rule's
+// `Ports` before the rule runs, so `k` is always below it. Every other
+// index in this module is on data checked where it is read.
+#![allow(clippy::indexing_slicing)]
+
 use ir::{Attribute as A, DType, Result};
 
 use super::{Cx, Ports, Rule, type_attr};

@@ -46,6 +46,9 @@ pub struct LowerOptions {
     /// Declare the 4-D inputs of an NHWC model as NCHW (`--input-layout
     /// nchw`), with a `Transpose` back to NHWC after each.
     pub input_layout_nchw: bool,
+    /// The import limits; an op kept as it is may have at most
+    /// `max_tensors` outputs (a read of `op:N` asks for N + 1).
+    pub limits: ir::Limits,
 }
 
 /// How many ports one side of an op has (the fact is `ir::schema::Ports`).
@@ -199,7 +202,7 @@ impl<'g> Lowering<'g> {
     fn run(self) -> Result<Model> {
         let order = self.order()?;
         let rules: HashMap<&str, Rule> = rules().into_iter().map(|r| (r.tf, r)).collect();
-        let mut cx = Cx::new(&self.graph.name);
+        let mut cx = Cx::new(&self.graph.name, self.options.limits);
         // Port names first, so no helper value takes them.
         let mut port_names = HashSet::new();
         for p in self.graph.inputs.iter().chain(&self.graph.outputs) {
@@ -212,10 +215,12 @@ impl<'g> Lowering<'g> {
         let nchw_inputs = self.options.input_layout_nchw && Self::is_nhwc(&order);
         for p in &self.graph.inputs {
             let mut shape = port_shape(&p.name, &p.shape);
-            let nchw = nchw_inputs && shape.as_ref().is_some_and(|s| s.rank() == 4);
-            if let Some(s) = shape.as_mut().filter(|_| nchw) {
-                let d = s.dims();
-                *s = Shape(vec![d[0].clone(), d[3].clone(), d[1].clone(), d[2].clone()]);
+            let mut nchw = false;
+            if let Some(s) = shape.as_mut().filter(|_| nchw_inputs)
+                && let [n, h, w, c] = s.dims()
+            {
+                *s = Shape(vec![n.clone(), c.clone(), h.clone(), w.clone()]);
+                nchw = true;
             }
             cx.input(&p.name, p.dtype, shape.clone());
             self.graph_input(&mut cx, p, shape)?;
@@ -278,7 +283,7 @@ impl<'g> Lowering<'g> {
                         return Err(cx.bad(n, format!("expected {} input(s), found {}", r.inputs, ins.len())));
                     }
                     cx.target = r.onnx;
-                    (r.lower)(&mut cx, n, &ins)?
+                    (r.lower)(&mut cx, n, &ins).map_err(|e| naming_the_file(e, &cx, n))?
                 }
                 None => cx.keep(n, &ins, outputs_needed.get(n.name.as_str()).copied().unwrap_or(1))?,
             };
@@ -300,7 +305,7 @@ impl<'g> Lowering<'g> {
         for r in refs {
             if let Some(n) = self.by_name.get(r.node.as_str()) {
                 let c = counts.entry(n.name.as_str()).or_insert(0);
-                *c = (*c).max(r.index + 1);
+                *c = (*c).max(r.index.saturating_add(1));
             }
         }
         counts
@@ -328,8 +333,8 @@ impl<'g> Lowering<'g> {
     ) -> Result<Model> {
         let mut rename: HashMap<String, String> = HashMap::new();
         for (n, range, outs) in produced {
-            let made: HashSet<String> =
-                cx.b.graph.nodes[range.clone()].iter().flat_map(|m| m.outputs.iter().cloned()).collect();
+            let emitted = cx.b.graph.nodes.get(range.clone()).unwrap_or_default();
+            let made: HashSet<String> = emitted.iter().flat_map(|m| m.outputs.iter().cloned()).collect();
             for (k, v) in outs.iter().enumerate() {
                 if made.contains(v) && !rename.contains_key(v) {
                     let target = format!("{}:{k}", n.name);
@@ -390,6 +395,16 @@ impl<'g> Lowering<'g> {
     }
 }
 
+/// A rule's error as one naming the file and the node: IR helpers the
+/// rules call (`Tensor::permuted`, `Tensor::from_vec`) report what is
+/// wrong but not where.
+fn naming_the_file(e: Error, cx: &Cx<'_>, n: &TfNode) -> Error {
+    match e {
+        Error::Malformed { .. } | Error::Io { .. } => e,
+        other => cx.bad(n, other),
+    }
+}
+
 /// An error about the graph as a whole, naming the model.
 fn bad_graph(graph: &TfGraph, msg: impl fmt::Display) -> Error {
     Error::malformed(&graph.name, msg.to_string())
@@ -402,9 +417,9 @@ fn port_shape(port: &str, shape: &TfShape) -> Option<Shape> {
     Some(Shape(
         dims.iter()
             .enumerate()
-            .map(|(k, d)| match d {
-                Some(n) if *n >= 0 => Dim::Fixed(*n as u64),
-                _ if k == 0 => Dim::Symbolic("batch".into()),
+            .map(|(k, d)| match d.and_then(|n| u64::try_from(n).ok()) {
+                Some(n) => Dim::Fixed(n),
+                None if k == 0 => Dim::Symbolic("batch".into()),
                 _ => Dim::Symbolic(format!("{port}_d{k}")),
             })
             .collect(),
@@ -449,4 +464,5 @@ pub(crate) fn type_attr(n: &TfNode, name: &str) -> Option<DType> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

@@ -14,6 +14,12 @@
 //! `ResizeBilinear`/`ResizeNearestNeighbor` map `align_corners` and
 //! `half_pixel_centers` onto `Resize`'s coordinate modes and rounding.
 
+// Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
+// `lower/mod.rs`) checks each node's input count against the rule's
+// `Ports` before the rule runs, so `k` is always below it. Every other
+// index in this module is on data checked where it is read.
+#![allow(clippy::indexing_slicing)]
+
 use ir::{Attribute as A, DType, Result, Tensor};
 
 use super::{Cx, Ports, Rule, type_attr};
@@ -41,8 +47,10 @@ fn is_nhwc(cx: &Cx<'_>, n: &TfNode) -> Result<bool> {
 fn hw(cx: &Cx<'_>, n: &TfNode, name: &str, nhwc: bool, default: i64) -> Result<[i64; 2]> {
     match cx.ints(n, name)? {
         None => Ok([default; 2]),
-        Some(v) if v.len() == 4 => Ok(if nhwc { [v[1], v[2]] } else { [v[2], v[3]] }),
-        Some(v) => Err(cx.bad(n, format!("attribute '{name}' has {} entries, not 4", v.len()))),
+        Some(v) => match (nhwc, v.as_slice()) {
+            (true, [_, h, w, _]) | (false, [_, _, h, w]) => Ok([*h, *w]),
+            _ => Err(cx.bad(n, format!("attribute '{name}' has {} entries, not 4", v.len()))),
+        },
     }
 }
 
@@ -53,9 +61,34 @@ struct Window {
     dilations: [i64; 2],
 }
 
+/// Largest stride, dilation or kernel size taken: TF's are `int`s, and the
+/// bound keeps the window arithmetic below from overflowing.
+const MAX_WINDOW: i64 = i32::MAX as i64;
+
 impl Window {
-    fn effective(&self, k: usize) -> i64 {
-        (self.kernel[k] - 1) * self.dilations[k] + 1
+    /// The extent of the dilated kernel on each axis (sizes are at most
+    /// [`MAX_WINDOW`], so this cannot overflow).
+    fn effective(&self) -> [i64; 2] {
+        let ([k0, k1], [d0, d1]) = (self.kernel, self.dilations);
+        [(k0 - 1) * d0 + 1, (k1 - 1) * d1 + 1]
+    }
+}
+
+/// SAME padding of an axis of size `size`: (begin, end), any odd cell at
+/// the end, as TensorFlow pads; `None` if the sizes overflow.
+fn same_pads(size: i64, stride: i64, effective: i64) -> Option<(i64, i64)> {
+    let out = size.checked_add(stride - 1)? / stride;
+    let total = out.checked_sub(1)?.checked_mul(stride)?.checked_add(effective)?.checked_sub(size)?.max(0);
+    Some((total / 2, total - total / 2))
+}
+
+/// ONNX `pads` (H begin, W begin, H end, W end) from TF's 8-entry
+/// `explicit_paddings` (a begin/end pair per NHWC or NCHW axis).
+fn explicit_pads(cx: &Cx<'_>, n: &TfNode, nhwc: bool) -> Result<[i64; 4]> {
+    let p = cx.ints(n, "explicit_paddings")?.unwrap_or_default();
+    match (nhwc, p.as_slice()) {
+        (true, [_, _, hb, he, wb, we, _, _]) | (false, [_, _, _, _, hb, he, wb, we]) => Ok([*hb, *wb, *he, *we]),
+        _ => Err(cx.bad(n, format!("explicit_paddings has {} entries, not 8", p.len()))),
     }
 }
 
@@ -63,28 +96,17 @@ impl Window {
 fn padding(cx: &Cx<'_>, n: &TfNode, x: &str, w: &Window, nhwc: bool) -> Result<Vec<(&'static str, A)>> {
     match cx.str(n, "padding", "")? {
         "VALID" => Ok(vec![("pads", A::Ints(vec![0; 4]))]),
-        "EXPLICIT" => {
-            let p = cx.ints(n, "explicit_paddings")?.unwrap_or_default();
-            if p.len() != 8 {
-                return Err(cx.bad(n, format!("explicit_paddings has {} entries, not 8", p.len())));
-            }
-            let (h, w) = if nhwc { (2, 4) } else { (4, 6) };
-            Ok(vec![("pads", A::Ints(vec![p[h], p[w], p[h + 1], p[w + 1]]))])
-        }
+        "EXPLICIT" => Ok(vec![("pads", A::Ints(explicit_pads(cx, n, nhwc)?.to_vec()))]),
         "SAME" => {
-            let size = [cx.dim(x, 2), cx.dim(x, 3)];
-            let (Some(ih), Some(iw)) = (size[0], size[1]) else {
+            let (Some(ih), Some(iw)) = (cx.dim(x, 2), cx.dim(x, 3)) else {
                 return Ok(vec![("auto_pad", A::String("SAME_UPPER".into()))]);
             };
-            let mut pads = [0i64; 4];
-            for (k, i) in [ih, iw].into_iter().enumerate() {
-                let s = w.strides[k];
-                let out = (i + s - 1) / s;
-                let total = ((out - 1) * s + w.effective(k) - i).max(0);
-                pads[k] = total / 2;
-                pads[k + 2] = total - total / 2;
-            }
-            Ok(vec![("pads", A::Ints(pads.to_vec()))])
+            let [eh, ew] = w.effective();
+            let [sh, sw] = w.strides;
+            let (Some((hb, he)), Some((wb, we))) = (same_pads(ih, sh, eh), same_pads(iw, sw, ew)) else {
+                return Err(cx.bad(n, format!("input size {ih}x{iw} is too large for SAME padding")));
+            };
+            Ok(vec![("pads", A::Ints(vec![hb, wb, he, we]))])
         }
         p => Err(cx.bad(n, format!("padding '{p}' is not SAME, VALID or EXPLICIT"))),
     }
@@ -92,8 +114,8 @@ fn padding(cx: &Cx<'_>, n: &TfNode, x: &str, w: &Window, nhwc: bool) -> Result<V
 
 fn window(cx: &Cx<'_>, n: &TfNode, nhwc: bool, kernel: [i64; 2]) -> Result<Window> {
     let w = Window { kernel, strides: hw(cx, n, "strides", nhwc, 1)?, dilations: hw(cx, n, "dilations", nhwc, 1)? };
-    if w.strides.iter().chain(&w.dilations).chain(&w.kernel).any(|&v| v < 1) {
-        return Err(cx.bad(n, "strides, dilations and kernel sizes must be positive"));
+    if w.strides.iter().chain(&w.dilations).chain(&w.kernel).any(|&v| !(1..=MAX_WINDOW).contains(&v)) {
+        return Err(cx.bad(n, format!("strides, dilations and kernel sizes must be in 1..={MAX_WINDOW}")));
     }
     Ok(w)
 }
@@ -158,14 +180,15 @@ fn depthwise(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
         return Err(cx.bad(n, "the filter's channel dims must be known"));
     };
     let [kh, kw] = kernel;
+    let cm = c.checked_mul(m).ok_or_else(|| cx.bad(n, format!("the filter's {c}x{m} channels overflow")))?;
     let weight = match cx.const_of(&ins[1]) {
         Some(t) => {
-            let t = t.permuted(&[2, 3, 0, 1])?.reshaped(vec![(c * m) as usize, 1, kh as usize, kw as usize])?;
+            let t = t.permuted(&[2, 3, 0, 1])?.reshaped(vec![cm as usize, 1, kh as usize, kw as usize])?;
             cx.constant(t)
         }
         None => {
             let t = cx.transpose(&ins[1], &[2, 3, 0, 1])?;
-            let shape = cx.i64s(&[c * m, 1, kh, kw]);
+            let shape = cx.i64s(&[cm, 1, kh, kw]);
             cx.op("Reshape", &[&t, &shape], vec![])?
         }
     };
@@ -180,45 +203,39 @@ fn depthwise(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
 fn conv_backprop_input(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let nhwc = is_nhwc(cx, n)?;
     let sizes = cx.ints_of(n, &ins[0], "input_sizes")?;
-    if sizes.len() != 4 {
-        return Err(cx.bad(n, format!("input_sizes has {} entries, not 4", sizes.len())));
-    }
-    let out_hw = if nhwc { [sizes[1], sizes[2]] } else { [sizes[2], sizes[3]] };
+    let out_hw = match (nhwc, sizes.as_slice()) {
+        (true, [_, h, w, _]) | (false, [_, _, h, w]) => [*h, *w],
+        _ => return Err(cx.bad(n, format!("input_sizes has {} entries, not 4", sizes.len()))),
+    };
     let kernel = kernel_hw(cx, n, &ins[1])?;
     let w = window(cx, n, nhwc, kernel)?;
     // The forward convolution's pads, from the size of its input (our output).
     let pads: [i64; 4] = match cx.str(n, "padding", "")? {
         "VALID" => [0; 4],
         "SAME" => {
-            let mut p = [0; 4];
-            for k in 0..2 {
-                let (o, s) = (out_hw[k], w.strides[k]);
-                let total = (((o + s - 1) / s - 1) * s + w.effective(k) - o).max(0);
-                p[k] = total / 2;
-                p[k + 2] = total - total / 2;
-            }
-            p
+            let ([oh, ow], [sh, sw], [eh, ew]) = (out_hw, w.strides, w.effective());
+            let (Some((hb, he)), Some((wb, we))) = (same_pads(oh, sh, eh), same_pads(ow, sw, ew)) else {
+                return Err(cx.bad(n, format!("input_sizes {sizes:?} are too large for SAME padding")));
+            };
+            [hb, wb, he, we]
         }
-        "EXPLICIT" => {
-            let p = cx.ints(n, "explicit_paddings")?.unwrap_or_default();
-            if p.len() != 8 {
-                return Err(cx.bad(n, format!("explicit_paddings has {} entries, not 8", p.len())));
-            }
-            let (h, v) = if nhwc { (2, 4) } else { (4, 6) };
-            [p[h], p[v], p[h + 1], p[v + 1]]
-        }
+        "EXPLICIT" => explicit_pads(cx, n, nhwc)?,
         p => return Err(cx.bad(n, format!("padding '{p}' is not SAME, VALID or EXPLICIT"))),
     };
     // The forward convolution's output size is the gradient's spatial size;
     // the rows the forward windows never reached come back as output_padding.
+    let ([pb_h, pb_w, pe_h, pe_w], [o_h, o_w]) = (pads, out_hw);
+    let axes = [(o_h, pb_h, pe_h), (o_w, pb_w, pe_w)];
     let mut output_padding = [0i64; 2];
-    for k in 0..2 {
-        let i = (out_hw[k] + pads[k] + pads[k + 2] - w.effective(k)) / w.strides[k] + 1;
-        let produced = w.strides[k] * (i - 1) + w.effective(k) - pads[k] - pads[k + 2];
-        output_padding[k] = out_hw[k] - produced;
-        if output_padding[k] < 0 || output_padding[k] >= w.strides[k].max(w.dilations[k]) {
-            return Err(cx.bad(n, format!("input_sizes {sizes:?} do not fit the window")));
-        }
+    for ((((o, pb, pe), s), (e, d)), out) in
+        axes.into_iter().zip(w.strides).zip(w.effective().into_iter().zip(w.dilations)).zip(output_padding.iter_mut())
+    {
+        let fit = || -> Option<i64> {
+            let i = o.checked_add(pb)?.checked_add(pe)?.checked_sub(e)? / s + 1;
+            let produced = s.checked_mul(i - 1)?.checked_add(e)?.checked_sub(pb)?.checked_sub(pe)?;
+            o.checked_sub(produced).filter(|p| (0..s.max(d)).contains(p))
+        };
+        *out = fit().ok_or_else(|| cx.bad(n, format!("input_sizes {sizes:?} do not fit the window")))?;
     }
     let weight = cx.transpose(&ins[1], &[3, 2, 0, 1])?;
     let y = in_nchw(cx, nhwc, &ins[2], |cx, x| {
@@ -232,10 +249,10 @@ fn conv_backprop_input(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<
 fn pool(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let nhwc = is_nhwc(cx, n)?;
     let ksize = cx.ints(n, "ksize")?.ok_or_else(|| cx.bad(n, "attribute 'ksize' is missing"))?;
-    if ksize.len() != 4 || ksize[0] != 1 || ksize[if nhwc { 3 } else { 1 }] != 1 {
-        return Err(cx.bad(n, format!("ksize {ksize:?}: only spatial windows are supported")));
-    }
-    let kernel = if nhwc { [ksize[1], ksize[2]] } else { [ksize[2], ksize[3]] };
+    let kernel = match (nhwc, ksize.as_slice()) {
+        (true, [1, h, w, 1]) | (false, [1, 1, h, w]) => [*h, *w],
+        _ => return Err(cx.bad(n, format!("ksize {ksize:?}: only spatial windows are supported"))),
+    };
     let w = window(cx, n, nhwc, kernel)?;
     let op = if n.op == "AvgPool" { "AveragePool" } else { "MaxPool" };
     let y = in_nchw(cx, nhwc, &ins[0], |cx, x| {
@@ -277,12 +294,13 @@ fn batch_norm_consts(cx: &mut Cx<'_>, ins: Ins<'_>, eps: f32, to: DType) -> Opti
             })
         })
         .collect::<Option<_>>()?;
-    let c = vals[0].len();
+    let [scale, offset, mean, var] = vals.as_slice() else { return None };
+    let c = scale.len();
     if vals.iter().any(|v| v.len() != c) {
         return None;
     }
-    let s: Vec<f64> = (0..c).map(|k| vals[0][k] / (vals[3][k] + f64::from(eps)).sqrt()).collect();
-    let b: Vec<f64> = (0..c).map(|k| vals[1][k] - vals[2][k] * s[k]).collect();
+    let s: Vec<f64> = scale.iter().zip(var).map(|(sc, v)| sc / (v + f64::from(eps)).sqrt()).collect();
+    let b: Vec<f64> = offset.iter().zip(mean).zip(&s).map(|((o, m), s)| o - m * s).collect();
     let tensor = |v: &[f64]| -> Option<Tensor> {
         match to {
             DType::F32 => Tensor::from_vec(vec![c], v.iter().map(|&x| x as f32).collect()).ok(),
@@ -373,7 +391,8 @@ fn matmul(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
         };
         ops.push(v);
     }
-    Ok(vec![cx.op("MatMul", &[&ops[0], &ops[1]], vec![])?])
+    let [a, b] = ops.as_slice() else { return Err(cx.bad(n, "MatMul needs two operands")) };
+    Ok(vec![cx.op("MatMul", &[a, b], vec![])?])
 }
 
 fn einsum(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
@@ -406,8 +425,8 @@ fn resize(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     }
     let xt = cx.transpose(&x, &TO_NCHW)?;
     let hw = cx.as_i64(&ins[1])?;
-    let sizes = match (cx.dim(&xt, 0), cx.dim(&xt, 1), cx.const_ints(&hw)) {
-        (Some(b), Some(c), Some(s)) if s.len() == 2 => cx.i64s(&[b, c, s[0], s[1]]),
+    let sizes = match (cx.dim(&xt, 0), cx.dim(&xt, 1), cx.const_ints(&hw).as_deref()) {
+        (Some(b), Some(c), Some(&[h, w])) => cx.i64s(&[b, c, h, w]),
         _ => {
             let shape = cx.op("Shape", &[&xt], vec![])?;
             let (s0, s2, s_ax) = (cx.i64s(&[0]), cx.i64s(&[2]), cx.i64s(&[0]));
@@ -432,8 +451,9 @@ fn top_k(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let attrs = vec![("axis", A::Int(-1)), ("largest", A::Int(1)), ("sorted", A::Int(1))];
     let outs = cx.emit("TopK", vec![Some(ins[0].clone()), Some(k)], 2, attrs)?;
     let to = type_attr(n, "index_type").unwrap_or(DType::I32);
-    let idx = cx.cast(&outs[1], to)?;
-    Ok(vec![outs[0].clone(), idx])
+    let [values, indices] = outs.as_slice() else { return Err(cx.bad(n, "TopK must have two outputs")) };
+    let idx = cx.cast(indices, to)?;
+    Ok(vec![values.clone(), idx])
 }
 
 const ONE: Ports = Ports::exactly(1);

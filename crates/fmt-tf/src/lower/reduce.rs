@@ -6,6 +6,12 @@
 //! takes axes as an input or an attribute at the import opset is read from
 //! `ir::schema`. `ArgMax`/`ArgMin` return `output_type` (default `i64`).
 
+// Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
+// `lower/mod.rs`) checks each node's input count against the rule's
+// `Ports` before the rule runs, so `k` is always below it. Every other
+// index in this module is on data checked where it is read.
+#![allow(clippy::indexing_slicing)]
+
 use ir::{Attribute as A, DType, Result};
 
 use super::{Cx, Ports, Rule, type_attr};
@@ -37,7 +43,8 @@ fn reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
 fn bool_reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let x = cx.cast(&ins[0], DType::I32)?;
     let r = reduction(cx, n, &[x, ins[1].clone()])?;
-    Ok(vec![cx.cast(&r[0], DType::Bool)?])
+    let [r] = r.as_slice() else { return Err(cx.bad(n, "a reduction has one output")) };
+    Ok(vec![cx.cast(r, DType::Bool)?])
 }
 
 fn arg_reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {

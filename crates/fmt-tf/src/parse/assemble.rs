@@ -90,16 +90,22 @@ impl Draft<'_> {
         } else {
             self.unread_outputs()?
         };
-        if !graph_inputs.is_empty() {
-            self.inputs = Vec::new();
-            for name in graph_inputs {
-                let port = self.named_port(name, &index, "graph input")?;
-                self.cut(port, &mut index)?;
+        // Who reads each tensor, found once: a cut per port scanning every
+        // edge would be quadratic in a file's ports and nodes.
+        let mut readers = Readers::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for (j, r) in n.inputs.iter().enumerate() {
+                readers.add(r, (i, j));
             }
+        }
+        let ports = if graph_inputs.is_empty() {
+            std::mem::take(&mut self.inputs)
         } else {
-            for port in std::mem::take(&mut self.inputs) {
-                self.cut(port, &mut index)?;
-            }
+            self.inputs = Vec::new();
+            graph_inputs.iter().map(|name| self.named_port(name, &index, "graph input")).collect::<Result<_>>()?
+        };
+        for port in ports {
+            self.cut(port, &mut index, &mut readers)?;
         }
         self.prune(&outputs);
         self.resolve_variables(vars)?;
@@ -112,10 +118,9 @@ impl Draft<'_> {
     fn named_port(&self, name: &str, index: &HashMap<String, usize>, what: &str) -> Result<TfPort> {
         let r = TfRef::parse(name)
             .ok_or_else(|| Error::invalid(format!("{what} '{name}' is not a tensor name like 'op:0'")))?;
-        let Some(&i) = index.get(&r.node) else {
+        let Some(node) = index.get(&r.node).and_then(|&i| self.nodes.get(i)) else {
             return Err(Error::invalid(format!("{what} '{name}': the graph has no node '{}'", r.node)));
         };
-        let node = &self.nodes[i];
         let dtype = output_dtype(node, r.index).ok_or_else(|| {
             Error::invalid(format!("{what} '{name}': cannot tell the dtype of {} output {}", node.op, r.index))
         })?;
@@ -150,9 +155,9 @@ impl Draft<'_> {
     /// node's first output replaces the node itself when nothing reads its
     /// other outputs; otherwise a new node `node:k` (a name TF cannot
     /// produce) takes the tensor's readers.
-    fn cut(&mut self, mut port: TfPort, index: &mut HashMap<String, usize>) -> Result<()> {
+    fn cut(&mut self, mut port: TfPort, index: &mut HashMap<String, usize>, readers: &mut Readers) -> Result<()> {
         let r = port.tensor.clone();
-        let Some(&i) = index.get(&r.node) else {
+        let Some((i, op)) = index.get(&r.node).and_then(|&i| Some((i, self.nodes.get(i)?.op.as_str()))) else {
             return Err(self.err(format!("input '{}' refers to '{r}', which no node defines", port.name)));
         };
         let attrs = |dtype: DType, shape: &TfShape| -> Result<BTreeMap<String, TfAttr>> {
@@ -160,21 +165,24 @@ impl Draft<'_> {
                 dtype::from_ir(dtype).ok_or_else(|| Error::invalid(format!("TensorFlow has no {dtype} type")))?;
             Ok([("dtype".to_string(), TfAttr::Type(code)), ("shape".to_string(), TfAttr::Shape(shape.clone()))].into())
         };
-        let is_placeholder = self.nodes[i].op == "Placeholder" && r.index == 0;
-        let others_read = self.nodes.iter().any(|n| n.inputs.iter().any(|x| x.node == r.node && x.index != r.index));
-        if is_placeholder || (r.index == 0 && !others_read) {
-            let node = &mut self.nodes[i];
+        let is_placeholder = op == "Placeholder" && r.index == 0;
+        let others_read = readers.reads_other_than(&r);
+        if let Some(node) = self.nodes.get_mut(i).filter(|_| is_placeholder || (r.index == 0 && !others_read)) {
             node.op = "Placeholder".into();
-            node.inputs.clear();
+            for (j, x) in node.inputs.drain(..).enumerate() {
+                readers.remove(&x, (i, j));
+            }
             node.attrs = attrs(port.dtype, &port.shape)?;
         } else {
             let name = r.to_string();
-            for n in &mut self.nodes {
-                for x in &mut n.inputs {
-                    if *x == r {
-                        *x = TfRef::new(&name, 0);
-                    }
+            let moved = readers.take(&r);
+            for &(i, j) in &moved {
+                if let Some(x) = self.nodes.get_mut(i).and_then(|n| n.inputs.get_mut(j)) {
+                    *x = TfRef::new(&name, 0);
                 }
+            }
+            for at in moved {
+                readers.add(&TfRef::new(&name, 0), at);
             }
             self.nodes.push(TfNode {
                 name: name.clone(),
@@ -182,7 +190,7 @@ impl Draft<'_> {
                 inputs: vec![],
                 attrs: attrs(port.dtype, &port.shape)?,
             });
-            index.insert(name.clone(), self.nodes.len() - 1);
+            index.insert(name.clone(), self.nodes.len().saturating_sub(1));
             port.tensor = TfRef::new(name, 0);
         }
         self.inputs.push(port);
@@ -195,9 +203,11 @@ impl Draft<'_> {
         let mut keep = vec![false; self.nodes.len()];
         let mut stack: Vec<&str> = outputs.iter().chain(&self.inputs).map(|p| p.tensor.node.as_str()).collect();
         while let Some(name) = stack.pop() {
-            let Some(&i) = index.get(name) else { continue };
-            if !std::mem::replace(&mut keep[i], true) {
-                stack.extend(self.nodes[i].inputs.iter().map(|r| r.node.as_str()));
+            let Some((kept, node)) = index.get(name).and_then(|&i| Some((keep.get_mut(i)?, self.nodes.get(i)?))) else {
+                continue;
+            };
+            if !std::mem::replace(kept, true) {
+                stack.extend(node.inputs.iter().map(|r| r.node.as_str()));
             }
         }
         let mut keep = keep.into_iter();
@@ -209,11 +219,11 @@ impl Draft<'_> {
     fn resolve_variables(&mut self, vars: &dyn Variables) -> Result<()> {
         let index: HashMap<String, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
         let mut values: HashMap<usize, Option<Tensor>> = HashMap::new();
-        let mut value_of = |i: usize, nodes: &[TfNode]| -> Result<Option<Tensor>> {
+        let mut value_of = |i: usize, node: &TfNode| -> Result<Option<Tensor>> {
             if let Some(v) = values.get(&i) {
                 return Ok(v.clone());
             }
-            let v = vars.value(&nodes[i])?;
+            let v = vars.value(node)?;
             values.insert(i, v.clone());
             Ok(v)
         };
@@ -226,11 +236,11 @@ impl Draft<'_> {
             } else {
                 continue;
             };
-            let Some(var) = var.filter(|&v| VARIABLES.contains(&self.nodes[v].op.as_str())) else {
+            let variable = var.and_then(|v| Some((v, self.nodes.get(v)?)));
+            let Some((var, v)) = variable.filter(|(_, v)| VARIABLES.contains(&v.op.as_str())) else {
                 return Err(self.err(format!("node '{}' ({}) reads something that is not a variable", n.name, n.op)));
             };
-            let Some(value) = value_of(var, &self.nodes)? else {
-                let v = &self.nodes[var];
+            let Some(value) = value_of(var, v)? else {
                 let reader = if v.name == n.name { String::new() } else { format!(" read by '{}'", n.name) };
                 return Err(
                     self.err(format!("variable '{}' ({}){reader} has no value in the checkpoint", v.name, v.op))
@@ -246,7 +256,7 @@ impl Draft<'_> {
             replace.push((j, value));
         }
         for (j, value) in replace {
-            let n = &mut self.nodes[j];
+            let Some(n) = self.nodes.get_mut(j) else { continue };
             let code = dtype::from_ir(value.dtype()).unwrap_or_default();
             n.op = "Const".into();
             n.inputs.clear();
@@ -275,6 +285,36 @@ impl Draft<'_> {
             )));
         }
         Ok(())
+    }
+}
+
+/// Where each tensor is read: node name → output index → (node, input)
+/// positions, kept up to date as cuts rewrite edges.
+struct Readers(HashMap<String, HashMap<usize, Vec<(usize, usize)>>>);
+
+impl Readers {
+    fn new() -> Self {
+        Readers(HashMap::new())
+    }
+
+    fn add(&mut self, r: &TfRef, at: (usize, usize)) {
+        self.0.entry(r.node.clone()).or_default().entry(r.index).or_default().push(at);
+    }
+
+    fn remove(&mut self, r: &TfRef, at: (usize, usize)) {
+        if let Some(by) = self.0.get_mut(&r.node).and_then(|m| m.get_mut(&r.index)) {
+            by.retain(|&p| p != at);
+        }
+    }
+
+    /// The readers of `r`, removed.
+    fn take(&mut self, r: &TfRef) -> Vec<(usize, usize)> {
+        self.0.get_mut(&r.node).and_then(|m| m.remove(&r.index)).unwrap_or_default()
+    }
+
+    /// Whether another output of `r`'s node is read.
+    fn reads_other_than(&self, r: &TfRef) -> bool {
+        self.0.get(&r.node).is_some_and(|m| m.iter().any(|(&k, by)| k != r.index && !by.is_empty()))
     }
 }
 

@@ -7,10 +7,11 @@ use ir::{Buffer, Error, Result};
 
 use crate::generated::tensorflow::{AttrValue, NodeDef, attr_value};
 use crate::graph::{TfAttr, TfNode, TfRef};
-use crate::tensor::{decode, shape_of};
+use crate::tensor::{Expansion, decode, shape_of};
 
-/// Decodes one attribute; tensors stay views of `source`.
-pub fn attr(value: &AttrValue, source: &Buffer, path: &Path, what: &str) -> Result<TfAttr> {
+/// Decodes one attribute; tensors stay views of `source`, and typed values
+/// expand within `budget`.
+pub fn attr(value: &AttrValue, source: &Buffer, budget: &mut Expansion, path: &Path, what: &str) -> Result<TfAttr> {
     use attr_value::Value;
     Ok(match &value.value {
         Some(Value::S(s)) => TfAttr::Str(s.to_vec()),
@@ -19,7 +20,7 @@ pub fn attr(value: &AttrValue, source: &Buffer, path: &Path, what: &str) -> Resu
         Some(Value::B(b)) => TfAttr::Bool(*b),
         Some(Value::Type(t)) => TfAttr::Type(*t),
         Some(Value::Shape(s)) => TfAttr::Shape(shape_of(Some(s))),
-        Some(Value::Tensor(t)) => TfAttr::Tensor(decode(t, source, path, what)?),
+        Some(Value::Tensor(t)) => TfAttr::Tensor(decode(t, source, budget, path, what)?),
         Some(Value::Func(f)) => TfAttr::Func(f.name.clone()),
         Some(Value::Placeholder(p)) => {
             return Err(Error::malformed(
@@ -36,7 +37,7 @@ pub fn attr(value: &AttrValue, source: &Buffer, path: &Path, what: &str) -> Resu
             items.extend(l.r#type.iter().map(|&t| TfAttr::Type(t)));
             items.extend(l.shape.iter().map(|s| TfAttr::Shape(shape_of(Some(s)))));
             for t in &l.tensor {
-                items.push(TfAttr::Tensor(decode(t, source, path, what)?));
+                items.push(TfAttr::Tensor(decode(t, source, budget, path, what)?));
             }
             items.extend(l.func.iter().map(|f| TfAttr::Func(f.name.clone())));
             TfAttr::List(items)
@@ -47,7 +48,14 @@ pub fn attr(value: &AttrValue, source: &Buffer, path: &Path, what: &str) -> Resu
 }
 
 /// A node named `name` with the given data inputs and `def`'s op and attributes.
-pub fn node(def: &NodeDef, name: String, inputs: Vec<TfRef>, source: &Buffer, path: &Path) -> Result<TfNode> {
+pub fn node(
+    def: &NodeDef,
+    name: String,
+    inputs: Vec<TfRef>,
+    source: &Buffer,
+    budget: &mut Expansion,
+    path: &Path,
+) -> Result<TfNode> {
     let mut attrs = BTreeMap::new();
     for (key, value) in &def.attr {
         // Underscore attributes are runtime hints (`_output_shapes`, `_class`), not op semantics.
@@ -55,7 +63,7 @@ pub fn node(def: &NodeDef, name: String, inputs: Vec<TfRef>, source: &Buffer, pa
             continue;
         }
         let what = format!("node '{name}' ({}) attribute '{key}'", def.op);
-        attrs.insert(key.clone(), attr(value, source, path, &what)?);
+        attrs.insert(key.clone(), attr(value, source, budget, path, &what)?);
     }
     Ok(TfNode { name, op: def.op.clone(), inputs, attrs })
 }
@@ -70,11 +78,12 @@ mod tests {
         let v = |value| AttrValue { value: Some(value) };
         let p = Path::new("g.pb");
         let b = Buffer::new();
-        assert_eq!(attr(&v(Value::I(3)), &b, p, "a").unwrap(), TfAttr::Int(3));
+        let e = &mut Expansion::new(&ir::Limits::default());
+        assert_eq!(attr(&v(Value::I(3)), &b, e, p, "a").unwrap(), TfAttr::Int(3));
         let list = ListValue { i: vec![1, 2, 2, 1], ..Default::default() };
-        assert_eq!(attr(&v(Value::List(list)), &b, p, "a").unwrap().as_ints(), Some(vec![1, 2, 2, 1]));
-        assert_eq!(attr(&AttrValue { value: None }, &b, p, "a").unwrap(), TfAttr::List(vec![]));
-        let e = attr(&v(Value::Placeholder("T".into())), &b, p, "node 'x' attribute 'dtype'").unwrap_err();
+        assert_eq!(attr(&v(Value::List(list)), &b, e, p, "a").unwrap().as_ints(), Some(vec![1, 2, 2, 1]));
+        assert_eq!(attr(&AttrValue { value: None }, &b, e, p, "a").unwrap(), TfAttr::List(vec![]));
+        let e = attr(&v(Value::Placeholder("T".into())), &b, e, p, "node 'x' attribute 'dtype'").unwrap_err();
         assert_eq!(
             e.to_string(),
             "g.pb: node 'x' attribute 'dtype' refers to function attribute 'T', which is not bound"

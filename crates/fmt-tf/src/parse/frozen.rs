@@ -18,7 +18,7 @@ pub fn read_frozen(path: &Path, options: &ParseOptions) -> Result<TfGraph> {
     let source = Buffer::map_file(path)?;
     let graph = GraphDef::decode(source.to_bytes())
         .map_err(|e| Error::malformed(path, format!("not a TensorFlow GraphDef: {e}")))?;
-    let mut flat = Flattener::new(graph.library.as_ref(), &source, path);
+    let mut flat = Flattener::new(graph.library.as_ref(), &source, path, &options.limits);
     flat.graph(&graph.node)?;
     let nodes = flat.finish()?;
     let mut inputs = Vec::new();

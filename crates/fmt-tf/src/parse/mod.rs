@@ -34,6 +34,11 @@ pub struct ParseOptions {
     /// TF tensor names to use as the outputs instead of the signature's or
     /// the unread nodes.
     pub graph_outputs: Vec<String>,
+    /// What the files may make the parser do: function-call nesting
+    /// (`max_depth`), nodes after inlining and checkpoint entries
+    /// (`max_tensors`), bytes expanded from typed tensor values
+    /// (`max_inflated_bytes`).
+    pub limits: ir::Limits,
 }
 
 impl Default for ParseOptions {
@@ -43,6 +48,7 @@ impl Default for ParseOptions {
             signature: "serving_default".to_string(),
             graph_inputs: Vec::new(),
             graph_outputs: Vec::new(),
+            limits: ir::Limits::default(),
         }
     }
 }

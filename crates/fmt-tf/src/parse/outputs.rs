@@ -78,16 +78,16 @@ pub fn flat_index(node: &TfNode, arg: &str, k: usize) -> Result<usize, String> {
         // One output argument: its name does not matter.
         return Ok(k);
     };
-    let mut base = 0;
+    let mut base = 0usize;
     for &(name, count) in *args {
         let n = size(node, count)?;
         if name == arg {
             if k >= n {
                 return Err(format!("{}:{arg}:{k} is past the {n} tensor(s) of that output", node.name));
             }
-            return Ok(base + k);
+            return base.checked_add(k).ok_or_else(|| format!("{}:{arg}:{k} is out of range", node.name));
         }
-        base += n;
+        base = base.saturating_add(n);
     }
     Err(format!("{} has no output argument '{arg}'", node.op))
 }

@@ -28,6 +28,8 @@ use crate::tensor::{ir_dtype, shape_of};
 
 /// The signature TF writes to run initializers: not a model signature.
 const INIT_OP_SIGNATURE: &str = "__saved_model_init_op";
+/// The variables' bundle prefix inside the SavedModel folder.
+const VARIABLES_PREFIX: &str = "variables/variables";
 /// The checkpoint key of the serialized `TrackableObjectGraph`.
 const OBJECT_GRAPH_KEY: &str = "_CHECKPOINTABLE_OBJECT_GRAPH";
 
@@ -54,8 +56,7 @@ pub fn signatures(dir: &Path) -> Result<Vec<SignatureInfo>> {
         let tags = mg.meta_info_def.as_ref().map(|m| m.tags.clone()).unwrap_or_default();
         let mut names: Vec<&String> = mg.signature_def.keys().filter(|k| *k != INIT_OP_SIGNATURE).collect();
         names.sort();
-        for name in names {
-            let sig = &mg.signature_def[name];
+        for (name, sig) in names.into_iter().filter_map(|n| Some((n, mg.signature_def.get(n)?))) {
             out.push(SignatureInfo {
                 name: name.clone(),
                 tags: tags.clone(),
@@ -78,13 +79,16 @@ pub fn read_saved_model(dir: &Path, options: &ParseOptions) -> Result<TfGraph> {
     let mut outputs = ports(&sig.outputs, &path, &options.signature)?;
     let graph = mg.graph_def.as_ref().ok_or_else(|| Error::malformed(&path, "the MetaGraph has no graph"))?;
 
-    let mut flat = Flattener::new(graph.library.as_ref(), &source, &path);
+    let mut flat = Flattener::new(graph.library.as_ref(), &source, &path, &options.limits);
     flat.graph(&graph.node)?;
     for p in &mut outputs {
         p.tensor = flat.resolve(&p.tensor)?;
     }
-    let prefix = dir.join("variables").join("variables");
-    let bundle = if prefix.with_extension("index").is_file() { Some(Bundle::open(&prefix)?) } else { None };
+    let bundle = if dir.join(VARIABLES_PREFIX).with_extension("index").is_file() {
+        Some(Bundle::open_in(dir, VARIABLES_PREFIX, &options.limits)?)
+    } else {
+        None
+    };
     let vars: Box<dyn Variables> = match mg.object_graph_def.as_ref().filter(|o| !o.nodes.is_empty()) {
         Some(objects) => {
             let keys = match &bundle {
@@ -106,7 +110,7 @@ pub fn read_saved_model(dir: &Path, options: &ParseOptions) -> Result<TfGraph> {
                         ),
                     ));
                 };
-                for (input, &id) in call.inputs[first..].iter().zip(bound) {
+                for (input, &id) in call.inputs.get(first..).unwrap_or_default().iter().zip(bound) {
                     let key = usize::try_from(id).ok().and_then(|i| keys.get(i).cloned().flatten());
                     if let Some(key) = key {
                         by_node.insert(flat.resolve(input)?.node, key);
@@ -123,9 +127,10 @@ pub fn read_saved_model(dir: &Path, options: &ParseOptions) -> Result<TfGraph> {
     draft.assemble(&options.graph_inputs, &options.graph_outputs, vars.as_ref())
 }
 
-/// Maps and decodes `dir/saved_model.pb`.
+/// Maps and decodes `dir/saved_model.pb` (refused if a link leads it out of `dir`).
 fn load(dir: &Path) -> Result<(PathBuf, Buffer, SavedModel)> {
     let path = dir.join("saved_model.pb");
+    ir::io::resolve_inside(dir, "saved_model.pb").map_err(|e| Error::malformed(&path, e.to_string()))?;
     let source = Buffer::map_file(&path)?;
     let model = SavedModel::decode(source.to_bytes())
         .map_err(|e| Error::malformed(&path, format!("not a SavedModel protobuf: {e}")))?;
@@ -172,8 +177,8 @@ fn ports(map: &HashMap<String, TensorInfo>, path: &Path, sig: &str) -> Result<Ve
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
     keys.into_iter()
-        .map(|key| {
-            let info = &map[key];
+        .filter_map(|key| Some((key, map.get(key)?)))
+        .map(|(key, info)| {
             let bad = |m: String| Error::malformed(path, format!("signature '{sig}' tensor '{key}': {m}"));
             let Some(tensor_info::Encoding::Name(name)) = &info.encoding else {
                 return Err(bad("only dense tensors are supported".into()));
@@ -205,11 +210,15 @@ fn match_keys(saved: &SavedObjectGraph, ckpt: &TrackableObjectGraph) -> Vec<Opti
     let mut seen = vec![false; saved.nodes.len()];
     let mut queue = vec![(0usize, 0usize)];
     while let Some((s, c)) = queue.pop() {
-        let (Some(saved_node), Some(ckpt_node)) = (saved.nodes.get(s), ckpt.nodes.get(c)) else { continue };
-        if std::mem::replace(&mut seen[s], true) {
+        let (Some(saved_node), Some(ckpt_node), Some(seen), Some(key)) =
+            (saved.nodes.get(s), ckpt.nodes.get(c), seen.get_mut(s), keys.get_mut(s))
+        else {
+            continue;
+        };
+        if std::mem::replace(seen, true) {
             continue;
         }
-        keys[s] = ckpt_node.attributes.iter().find(|a| a.name == "VARIABLE_VALUE").map(|a| a.checkpoint_key.clone());
+        *key = ckpt_node.attributes.iter().find(|a| a.name == "VARIABLE_VALUE").map(|a| a.checkpoint_key.clone());
         for child in &saved_node.children {
             let twin = ckpt_node.children.iter().find(|c| c.local_name == child.local_name);
             if let (Ok(s), Some(Ok(c))) = (usize::try_from(child.node_id), twin.map(|t| usize::try_from(t.node_id))) {
@@ -258,6 +267,7 @@ fn missing_variables(path: &Path, var: &str) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::generated::tensorflow::trackable_object_graph::TrackableObject;
