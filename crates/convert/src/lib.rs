@@ -121,11 +121,17 @@ pub fn load(
         Some(name) => registry.importer(name)?,
         None => registry.detect_importer(path)?,
     };
-    let mut model = importer.import(path, opts)?;
+    let mut model = importer.import(path, opts).map_err(|e| match e {
+        // The one error kind that does not name its file by itself.
+        Error::UnsupportedOps { .. } => e.context(path.display().to_string()),
+        e => e,
+    })?;
     // Every importer promises a valid, ordered graph; checking here makes a
     // third-party importer's bug an error message rather than a bad output.
     model.graph.topo_sort().map_err(|e| e.context(path.display().to_string()))?;
     model.graph.validate().map_err(|e| e.context(path.display().to_string()))?;
+    ir::schema::check_graph_arity(&model.graph, model.onnx_opset())
+        .map_err(|e| e.context(path.display().to_string()))?;
     sink_layout_transposes(&mut model).map_err(|e| e.context(path.display().to_string()))?;
     ir::extract::extract(&mut model, &opts.graph_inputs, &opts.graph_outputs)
         .map_err(|e| e.context(format!("{}: --graph-inputs/--graph-outputs", path.display())))?;

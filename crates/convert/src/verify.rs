@@ -46,7 +46,14 @@ pub struct InputOptions {
 
 impl Default for InputOptions {
     fn default() -> Self {
-        InputOptions { seed: 0, shapes: HashMap::new(), dims: HashMap::new(), default_dim: 1, files: Vec::new(), limits: ir::Limits::default() }
+        InputOptions {
+            seed: 0,
+            shapes: HashMap::new(),
+            dims: HashMap::new(),
+            default_dim: 1,
+            files: Vec::new(),
+            limits: ir::Limits::default(),
+        }
     }
 }
 

@@ -37,7 +37,6 @@ impl fmt::Display for UnsupportedOp {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O operation on a file failed.
-    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
@@ -45,7 +44,6 @@ pub enum Error {
         error: std::io::Error,
     },
     /// A file's content is not valid for its format.
-    #[error("{}: {message}", path.display())]
     Malformed {
         /// The file concerned.
         path: PathBuf,
@@ -53,7 +51,6 @@ pub enum Error {
         message: String,
     },
     /// Ops that an importer or exporter does not handle, all of them at once.
-    #[error("{} unsupported op type(s) for {format}: {}", ops.len(), join(ops))]
     UnsupportedOps {
         /// The format that could not handle them.
         format: String,
@@ -61,13 +58,11 @@ pub enum Error {
         ops: Vec<UnsupportedOp>,
     },
     /// The graph has a cycle through these nodes.
-    #[error("graph has a cycle through node(s): {}", nodes.join(", "))]
     Cycle {
         /// Names of the nodes that could not be ordered.
         nodes: Vec<String>,
     },
     /// A node reads a value nothing defines.
-    #[error("node '{node}' reads value '{value}', which no node, graph input or initializer defines")]
     DanglingValue {
         /// The reading node.
         node: String,
@@ -75,16 +70,12 @@ pub enum Error {
         value: String,
     },
     /// A value is defined twice (graph input, initializer or node output).
-    #[error("value '{0}' is defined more than once")]
     DuplicateValue(String),
     /// A graph output names a value nothing defines.
-    #[error("graph output '{0}' is not produced by any node, input or initializer")]
     UndefinedOutput(String),
     /// Tensor data does not match its dtype and shape.
-    #[error("invalid tensor: {0}")]
     InvalidTensor(String),
     /// A tensor was read as a different dtype than it has.
-    #[error("dtype mismatch: expected {expected}, found {found}")]
     DTypeMismatch {
         /// The dtype asked for.
         expected: String,
@@ -92,13 +83,10 @@ pub enum Error {
         found: String,
     },
     /// A format name or path that no registered importer/exporter handles.
-    #[error("{0}")]
     UnknownFormat(String),
     /// Any other invalid argument or state.
-    #[error("{0}")]
     Invalid(String),
     /// An error with the path of what was being processed prepended.
-    #[error("{context}: {error}")]
     Context {
         /// Where it happened, e.g. `node 'conv1' (Conv)`.
         context: String,
@@ -109,6 +97,53 @@ pub enum Error {
 
 fn join(ops: &[UnsupportedOp]) -> String {
     ops.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes through to a formatter with control characters escaped (`\n`,
+/// `\u{7}`): names and values in messages come from files, and a message
+/// must stay one line whatever a file holds.
+struct OneLine<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for OneLine<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if !s.chars().any(char::is_control) {
+            return self.0.write_str(s);
+        }
+        for c in s.chars() {
+            if c.is_control() {
+                write!(self.0, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(self.0, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        let w = &mut OneLine(f);
+        match self {
+            Error::Io { path, error } => write!(w, "{}: {error}", path.display()),
+            Error::Malformed { path, message } => write!(w, "{}: {message}", path.display()),
+            Error::UnsupportedOps { format, ops } => {
+                write!(w, "{} unsupported op type(s) for {format}: {}", ops.len(), join(ops))
+            }
+            Error::Cycle { nodes } => write!(w, "graph has a cycle through node(s): {}", nodes.join(", ")),
+            Error::DanglingValue { node, value } => {
+                write!(w, "node '{node}' reads value '{value}', which no node, graph input or initializer defines")
+            }
+            Error::DuplicateValue(v) => write!(w, "value '{v}' is defined more than once"),
+            Error::UndefinedOutput(v) => {
+                write!(w, "graph output '{v}' is not produced by any node, input or initializer")
+            }
+            Error::InvalidTensor(m) => write!(w, "invalid tensor: {m}"),
+            Error::DTypeMismatch { expected, found } => write!(w, "dtype mismatch: expected {expected}, found {found}"),
+            Error::UnknownFormat(m) | Error::Invalid(m) => write!(w, "{m}"),
+            Error::Context { context, error } => write!(w, "{context}: {error}"),
+        }
+    }
 }
 
 impl Error {
@@ -186,6 +221,12 @@ impl<T> ResultExt<T> for Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_stay_one_line_whatever_names_hold() {
+        let e = Error::malformed("m.onnx", "initializer 'a\nb\u{7}' is bad").context("graph\r'g'");
+        assert_eq!(e.to_string(), "graph\\r'g': m.onnx: initializer 'a\\nb\\u{7}' is bad");
+    }
 
     #[test]
     fn unsupported_ops_are_grouped_and_all_listed() {

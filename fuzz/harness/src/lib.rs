@@ -257,14 +257,15 @@ pub fn run(target: &Target, data: &[u8]) -> Outcome {
         }
         Kind::Pickle => match fmt_torchscript::pickle::read(data, &ir::Limits::default()) {
             Ok(_) => Outcome::Read,
-            Err(e) => refused(e),
+            // As the importer reports it: through `ir::Error`.
+            Err(e) => refused(ir::Error::invalid(e).to_string()),
         },
         Kind::TorchSource => match std::str::from_utf8(data) {
             // The importer refuses non-UTF-8 source before parsing.
             Err(_) => Outcome::Refused("not UTF-8".into()),
             Ok(text) => match fmt_torchscript::source::parse(text, &ir::Limits::default()) {
                 Ok(_) => Outcome::Read,
-                Err(e) => refused(e.to_string()),
+                Err(e) => refused(ir::Error::invalid(e.to_string()).to_string()),
             },
         },
         Kind::TensorFile { ext } => {

@@ -133,6 +133,17 @@ fn list(cx: &Cx<'_>, name: &str, n: usize, fill: i64) -> Result<Vec<i64>> {
     }
 }
 
+/// Input and weight of a convolution must have the same rank; the code
+/// below reads both by position.
+fn same_rank(cx: &Cx<'_>, xd: Option<&[Dim]>, wd: Option<&[Dim]>) -> Result<()> {
+    match (xd, wd) {
+        (Some(x), Some(w)) if x.len() != w.len() => {
+            Err(cx.err(format!("weight of rank {} for an input of rank {}", w.len(), x.len())))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Non-negative `v` as u64, an error naming `what` otherwise.
 fn nonneg(cx: &Cx<'_>, v: i64, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| cx.err(format!("{what} {v} is negative")))
@@ -148,6 +159,7 @@ fn conv(cx: &Cx<'_>, x: usize, w: Option<usize>) -> Result<Option<Vec<Dim>>> {
         (None, Some(d)) => d.len(),
         _ => return Ok(None),
     };
+    same_rank(cx, xd, wd)?;
     if rank < 3 {
         return Err(cx.err(format!("input of rank {rank} (at least 3 expected)")));
     }
@@ -189,8 +201,8 @@ fn conv(cx: &Cx<'_>, x: usize, w: Option<usize>) -> Result<Option<Vec<Dim>>> {
 }
 
 fn deform_conv(cx: &Cx<'_>) -> Vec<Out> {
-    let n = cx.dims(0).map_or(Dim::Unknown, |d| d[0].clone());
-    let m = cx.dims(1).map_or(Dim::Unknown, |d| d[0].clone());
+    let n = cx.dims(0).and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown);
+    let m = cx.dims(1).and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown);
     vec![Out::maybe(cx.dims(2).filter(|o| o.len() >= 3).map(|o| {
         let mut v = vec![n, m];
         v.extend_from_slice(&o[2..]);
@@ -204,6 +216,7 @@ fn conv_transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
     if rank < 3 {
         return Err(cx.err(format!("input of rank {rank} (at least 3 expected)")));
     }
+    same_rank(cx, xd, wd)?;
     let s = rank - 2;
     let group = nonneg(cx, cx.int("group", 1)?, "group")?;
     let m = wd.map_or(Dim::Unknown, |w| dims::mul(&w[1], group));
@@ -228,8 +241,10 @@ fn conv_transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
         out.push(match (&input, kernel[i], auto) {
             (_, _, "SAME_UPPER" | "SAME_LOWER") => dims::mul(&input, st),
             (Dim::Fixed(n), Some(k), _) => {
-                let v = (st as i64) * (*n as i64 - 1) + opad[i] + (k as i64 - 1) * dil[i] + 1
-                    - if auto == "VALID" { 0 } else { pads[i] + pads[i + s] };
+                // i128: every term comes from the file and may be extreme.
+                let w = |v: i64| i128::from(v);
+                let v = i128::from(st) * (i128::from(*n) - 1) + w(opad[i]) + (i128::from(k) - 1) * w(dil[i]) + 1
+                    - if auto == "VALID" { 0 } else { w(pads[i]) + w(pads[i + s]) };
                 u64::try_from(v).map_or(Dim::Unknown, Dim::Fixed)
             }
             _ => Dim::Unknown,
@@ -264,7 +279,9 @@ fn max_unpool(cx: &Cx<'_>) -> Result<Vec<Out>> {
     for i in 0..s {
         out.push(match x[i + 2] {
             Dim::Fixed(n) => {
-                u64::try_from((n as i64 - 1) * st[i] + k[i] - pads[i] - pads[i + s]).map_or(Dim::Unknown, Dim::Fixed)
+                let w = |v: i64| i128::from(v);
+                u64::try_from((i128::from(n) - 1) * w(st[i]) + w(k[i]) - w(pads[i]) - w(pads[i + s]))
+                    .map_or(Dim::Unknown, Dim::Fixed)
             }
             _ => Dim::Unknown,
         });

@@ -578,6 +578,21 @@ fn range_text((min, max): (usize, Option<usize>)) -> String {
     }
 }
 
+/// [`check_arity`] for every node of `graph` and of its subgraphs: after
+/// it, code that reads a canonical node's inputs and outputs by position
+/// (shape inference, passes, exporters) cannot index past them, whatever
+/// the file held. `convert::load` runs it on every imported model.
+pub fn check_graph_arity(graph: &crate::Graph, opset: i64) -> Result<()> {
+    for n in &graph.nodes {
+        check_arity(n, opset)?;
+        for g in n.subgraphs() {
+            check_graph_arity(g, opset)
+                .map_err(|e| e.context(format!("subgraph '{}' of node {}", g.name, n.describe())))?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks the node's input and output counts against its op's schema at
 /// `opset`: a one-line error naming the node, the op, expected and found.
 /// Non-canonical ops pass (nothing is known about them); so do canonical ops
