@@ -132,6 +132,8 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
 struct CargoFuzz {
     root: PathBuf,
     nightly: bool,
+    /// The host triple, which cargo-fuzz builds for.
+    host: String,
 }
 
 impl CargoFuzz {
@@ -147,7 +149,12 @@ impl CargoFuzz {
         let toolchains = Command::new("rustup").args(["toolchain", "list"]).output();
         let nightly =
             toolchains.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("nightly")));
-        Ok(CargoFuzz { root: root.to_path_buf(), nightly })
+        let vv = Command::new("rustc").arg("-vV").output().context("rustc -vV")?;
+        let host = String::from_utf8_lossy(&vv.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+            .context("rustc -vV printed no host triple")?;
+        Ok(CargoFuzz { root: root.to_path_buf(), nightly, host })
     }
 
     fn describe(&self) -> &'static str {
@@ -166,6 +173,11 @@ impl CargoFuzz {
         // plain builds; cargo-fuzz keeps its own under fuzz/target.
         c.env_remove("CARGO_TARGET_DIR");
         c
+    }
+
+    /// The built fuzz binary of `target` (cargo-fuzz builds for the host triple).
+    fn binary(&self, target: &str) -> PathBuf {
+        self.root.join("fuzz/libfuzzer/target").join(&self.host).join("release").join(target)
     }
 
     fn build(&self, targets: &[&str]) -> Result<()> {
@@ -244,12 +256,10 @@ fn fuzz_one(cf: &CargoFuzz, root: &Path, target: &str, seconds: u64, minimize: b
             break;
         }
         let before: Vec<PathBuf> = list(&artifacts);
-        let out = cf
-            .command("run")
-            .args(BUILD_FLAGS)
-            .arg(target)
+        // The binary built at the start, not `cargo fuzz run` (which would
+        // rebuild whatever changed in the tree since).
+        let out = Command::new(cf.binary(target))
             .arg(corpus_dir(root, target))
-            .arg("--")
             .args(LIBFUZZER_FLAGS)
             .arg(format!("-max_total_time={left}"))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
@@ -289,26 +299,20 @@ fn save_regression(cf: &CargoFuzz, root: &Path, target: &str, artifact: &Path, m
     let kind = name.split('-').next().unwrap_or("crash").to_string();
     let mut bytes = std::fs::read(artifact)?;
     if minimize && kind != "timeout" && kind != "oom" {
-        let out = cf
-            .command("tmin")
-            .args(BUILD_FLAGS)
-            .arg(target)
+        // libFuzzer's own crash minimisation, as `cargo fuzz tmin` runs it.
+        let min = artifact.with_extension("min");
+        let _ = Command::new(cf.binary(target))
+            .args(["-minimize_crash=1", "-runs=5000", "-timeout=10", "-rss_limit_mb=2048"])
+            .arg(format!("-exact_artifact_path={}", min.display()))
             .arg(artifact)
-            .args(["--", "-runs=5000"])
             .output()
-            .with_context(|| format!("cargo fuzz tmin {target}"))?;
-        let log = String::from_utf8_lossy(&out.stderr);
-        // tmin names its result on a line "CRASH_MIN: ... '<path>'".
-        if let Some(path) = log.lines().rev().find_map(|l| {
-            l.contains("minimized")
-                .then(|| l.split('\'').nth(1))
-                .flatten()
-                .or_else(|| l.split_whitespace().find(|w| w.contains("minimized-from-")))
-        }) && let Ok(b) =
-            std::fs::read(root.join(path.trim_matches('\''))).or_else(|_| std::fs::read(path.trim_matches('\'')))
+            .with_context(|| format!("minimising {}", artifact.display()))?;
+        if let Ok(b) = std::fs::read(&min)
+            && !b.is_empty()
         {
             bytes = b;
         }
+        let _ = std::fs::remove_file(&min);
     }
     let dir = root.join("fuzz/regressions").join(target);
     std::fs::create_dir_all(&dir)?;
