@@ -34,6 +34,9 @@ impl Rng {
     }
 }
 
+/// A mutator of one part's bytes.
+type Mutator = fn(&[u8], &mut Rng) -> Option<Vec<u8>>;
+
 /// Integers a careless reader mishandles.
 const EXTREME_INTS: &[i64] =
     &[0, 1, 2, 3, -1, -2, 255, 65_536, 1 << 31, (1 << 31) - 1, 1 << 32, 1 << 40, 1 << 62, i64::MAX, i64::MIN];
@@ -54,7 +57,7 @@ pub fn mutate(target: &Target, data: &[u8], seed: u64) -> Option<Vec<u8>> {
             Some(g.encode_to_vec())
         }
         Kind::Folder { format, .. } => {
-            let (main, f): (&str, fn(&[u8], &mut Rng) -> Option<Vec<u8>>) = match format {
+            let (main, f): (&str, Mutator) = match format {
                 "onnx" => ("model.onnx", onnx),
                 "openvino" => ("model.xml", openvino_xml),
                 "tf" => ("saved_model.pb", saved_model),
@@ -221,7 +224,7 @@ fn onnx_graph(g: &mut ox::GraphProto, rng: &mut Rng) {
                 _ => a.ints.clear(),
             }
         }
-        7 | 8 | 9 if !g.initializer.is_empty() => {
+        7..=9 if !g.initializer.is_empty() => {
             let k = rng.below(g.initializer.len());
             let t = &mut g.initializer[k];
             match rng.below(5) {
