@@ -36,3 +36,22 @@ fn regression_folders_name_real_targets() {
         }
     }
 }
+
+#[test]
+fn every_harness_target_has_a_cargo_fuzz_binary_and_back() {
+    let dir = fuzz_harness::workspace_root().join("fuzz/libfuzzer");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("fuzz/libfuzzer/Cargo.toml");
+    let bins: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|n| *n != "model-convert-fuzz")
+        .collect();
+    let names: Vec<&str> = fuzz_harness::TARGETS.iter().map(|t| t.name).collect();
+    assert_eq!(bins, names, "fuzz/libfuzzer/Cargo.toml [[bin]]s and fuzz_harness::TARGETS differ");
+    for t in &names {
+        let src = std::fs::read_to_string(dir.join(format!("fuzz_targets/{t}.rs")))
+            .unwrap_or_else(|e| panic!("fuzz_targets/{t}.rs: {e}"));
+        assert!(src.contains(&format!("target!(\"{t}\")")), "fuzz_targets/{t}.rs does not run target {t}");
+    }
+}

@@ -7,7 +7,7 @@
 //! `VALID`, `SAME` (`SAME_UPPER`, TF's extra row at the end) or `EXPLICIT`
 //! paddings.
 
-use ir::{DType, Node, Result};
+use ir::{DType, Error, Node, Result};
 
 use super::{Ex, Rule, bool_attr, float_attr, ints_attr, layout, str_attr, ty, unsupported};
 
@@ -143,6 +143,15 @@ fn conv(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (o, i_per_group) = (wdim(0)? as i64, wdim(1)? as i64);
     let kernel = if one_d { [1, wdim(2)? as i64] } else { [wdim(2)? as i64, wdim(3)? as i64] };
     let group = n.attr_int("group", 1)?;
+    // Grouped convolutions become one Conv2D per group: a group count from
+    // a file must be one the weight can have (2^31 - 1 groups made the
+    // graph exhaust memory).
+    if group < 1 || group > o || o % group != 0 {
+        return Err(Error::invalid(format!(
+            "node {}: group {group} does not divide the weight's {o} output channels",
+            n.describe()
+        )));
+    }
     let mut win = window(ex, n, kernel, x)?;
     let mut xt = nhwc_input(ex, n, one_d)?;
     let depthwise = group > 1 && i_per_group == 1 && o % group == 0;
@@ -693,7 +702,7 @@ fn resize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 /// and permuted to layout `p`, as a constant.
 fn channel_const(ex: &mut Ex<'_>, t: &ir::Tensor, r: usize, p: &[usize]) -> Result<String> {
     let mut dims = vec![1usize; r];
-    dims[1] = t.numel();
+    *dims.get_mut(1).ok_or_else(|| Error::invalid(format!("a per-channel value for a rank-{r} input")))? = t.numel();
     let c = t.reshaped(dims)?.permuted(p)?;
     ex.constant(&c)
 }

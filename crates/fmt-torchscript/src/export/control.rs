@@ -48,6 +48,9 @@ fn loop_(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
         return Err("body signature does not match the node".into());
     }
     let scans = body.outputs.len() - 1 - carried;
+    if outs.len() != carried + scans {
+        return Err("node outputs do not match the body's carried and scan outputs".into());
+    }
     let trip = g.opt(n, 0);
     let cond = g.opt(n, 1);
     let it = g.fresh("i");

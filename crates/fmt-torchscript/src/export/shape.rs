@@ -219,6 +219,11 @@ fn gather(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     if axis < 0 {
         axis += g.rank(n, 0).ok_or("negative axis with unknown rank")? as i64;
     }
+    // torch tensors have at most 64 dims; the axis sizes the text below.
+    let rank = g.rank(n, 0).map_or(64, |r| r.min(64)) as i64;
+    if !(0..rank).contains(&axis) {
+        return Err(format!("axis {} outside a rank-{rank} input", attr_i(n, "axis", 0)?));
+    }
     let idx = index(g, n, 1)?;
     // Advanced indexing keeps ONNX semantics: negative indices wrap, the index shape replaces the axis.
     let colons = ":, ".repeat(axis as usize);
