@@ -20,9 +20,7 @@ use std::sync::Mutex;
 
 use ir::{Buffer, Error, Limit, Limits, Result};
 
-/// Deflate cannot expand data by more than about 1032:1; a larger declared
-/// ratio is a lie (a zip bomb).
-const MAX_RATIO: u64 = 1032;
+use ir::MAX_DEFLATE_RATIO as MAX_RATIO;
 /// First allocation for an inflated entry: the declared size is only a
 /// claim until the bytes are there, so a lie costs at most this much up
 /// front (the vector grows as real bytes arrive).

@@ -53,7 +53,7 @@ pub use buffer::Buffer;
 pub use dtype::DType;
 pub use error::{Error, Result, ResultExt, UnsupportedOp};
 pub use graph::{Graph, NameGen, Use};
-pub use limits::{Limit, Limits};
+pub use limits::{Limit, Limits, MAX_DEFLATE_RATIO};
 pub use model::Model;
 pub use node::Node;
 pub use registry::{FormatInfo, PassFactory, PassInfo, Registry};

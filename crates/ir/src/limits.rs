@@ -17,6 +17,11 @@ use std::path::Path;
 
 use crate::Error;
 
+/// Deflate cannot expand data by more than about 1032:1, so a zip entry
+/// declaring a larger ratio lies about its size: a zip bomb, refused
+/// whatever [`Limits::max_inflated_bytes`] allows.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// One of the [`Limits`], for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

@@ -21,13 +21,13 @@ use crate::{Buffer, DType, Error, Limit, Limits, Result, Tensor};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// Deflate cannot expand data by more than about 1032:1, so a member
-/// declaring a larger ratio lies about its size (a zip bomb).
-const MAX_DEFLATE_RATIO: u64 = 1032;
+use crate::limits::MAX_DEFLATE_RATIO;
 
 fn descr_dtype(descr: &str) -> Option<DType> {
     // '|' means byte order does not apply; '=' is native (little-endian here).
-    let (order, code) = descr.split_at(1.min(descr.len()));
+    // `split_at_checked`: a descr starting with a multi-byte character
+    // made `split_at(1)` panic (found by the npy fuzz target).
+    let (order, code) = descr.split_at_checked(1)?;
     if !matches!(order, "<" | "|" | "=") {
         return None;
     }

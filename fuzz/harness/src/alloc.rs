@@ -9,10 +9,13 @@
 //! allocation would have succeeded on a big machine.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The most live heap bytes a fuzz run may hold: 2 GiB, the cap.
 pub const ALLOC_CAP: usize = 2 << 30;
+
+/// Set while the cap's report is written, so its own allocations pass.
+static REPORTING: AtomicBool = AtomicBool::new(false);
 
 /// [`System`] with the live total capped at [`ALLOC_CAP`].
 #[derive(Debug)]
@@ -28,11 +31,13 @@ impl CappedAlloc {
 
     fn take(&self, size: usize) {
         let before = self.live.fetch_add(size, Ordering::Relaxed);
-        if before.saturating_add(size) > ALLOC_CAP {
-            // No allocation may happen here: write the message by hand.
-            let msg = b"\n==fuzz-harness== allocation past the 2 GiB cap\n";
+        if before.saturating_add(size) > ALLOC_CAP && !REPORTING.swap(true, Ordering::SeqCst) {
+            // The report allocates (the backtrace): `REPORTING` lets those
+            // allocations through. An allocator must not unwind, so abort.
+            let msg = b"\n==fuzz-harness== allocation past the 2 GiB cap, at:\n";
             // SAFETY: writes a static buffer to stderr.
             unsafe { libc_write(2, msg.as_ptr(), msg.len()) };
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
             std::process::abort();
         }
     }
