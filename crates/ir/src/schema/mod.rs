@@ -621,6 +621,19 @@ pub fn check_arity(node: &Node, opset: i64) -> Result<()> {
     check("input", present_in.max(node.inputs.len().min(min_in)), (min_in, max_in))?;
     let (min_out, max_out) = s.output_count(opset);
     check("output", present_out.max(node.outputs.len().min(min_out)), (min_out, max_out))?;
+    // A required output written as omitted (an empty name) is too: code
+    // that reads the node's outputs by position expects it (found by
+    // fuzzing: a BatchNormalization whose only output was "").
+    for (i, slot) in s.outputs_at(opset).enumerate() {
+        if slot.arity == Arity::Required && node.outputs.get(i).is_none_or(|o| o.is_empty()) {
+            return Err(Error::invalid(format!(
+                "node {}: {} output {i} ('{}') is required but omitted",
+                node.describe(),
+                s.op,
+                slot.name
+            )));
+        }
+    }
     // A required input written as omitted is as wrong as a missing one.
     for (i, slot) in s.inputs_at(opset).enumerate() {
         if slot.arity == Arity::Required && i < present_in && node.input(i).is_none() {
