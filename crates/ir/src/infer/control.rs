@@ -49,8 +49,10 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Vec<Out>> {
                     let keep = cx.int("keepdims", 1)? != 0 || cx.present(1);
                     let mut o = d.to_vec();
                     if keep {
-                        o[axis] = Dim::Unknown;
-                    } else {
+                        if let Some(slot) = o.get_mut(axis) {
+                            *slot = Dim::Unknown;
+                        }
+                    } else if axis < o.len() {
                         o.remove(axis);
                     }
                     Some(Shape(o))
@@ -75,8 +77,8 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Vec<Out>> {
                         .ok_or_else(|| cx.err("axis out of range"))?;
                     if new_axis {
                         d.insert(a, Dim::Unknown);
-                    } else {
-                        d[a] = Dim::Unknown;
+                    } else if let Some(slot) = d.get_mut(a) {
+                        *slot = Dim::Unknown;
                     }
                     Some(Shape(d))
                 }
@@ -152,7 +154,10 @@ fn loop_outputs(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let trips = cx.scalar(0).filter(|&m| m >= 0 && !cx.present(1)).map_or(Dim::Unknown, |m| Dim::Fixed(m as u64));
     let mut result = Vec::new();
     for (k, t) in outs.iter().skip(1).enumerate() {
-        result.push(Out::typed(if k < carried.len() { join(&carried[k], t) } else { stacked(t, trips.clone()) }));
+        result.push(Out::typed(match carried.get(k) {
+            Some(c) => join(c, t),
+            None => stacked(t, trips.clone()),
+        }));
     }
     Ok(result)
 }
@@ -183,16 +188,20 @@ fn scan_outputs(cx: &Cx<'_>) -> Result<Vec<Out>> {
     }
     let n_state = all.len() - n_scan;
     let in_axes = cx.ints_attr("scan_input_axes")?.unwrap_or_else(|| vec![0; n_scan]);
-    let mut inputs: Vec<ValueType> = all[..n_state].to_vec();
+    let (states, scanned) =
+        all.split_at_checked(n_state).ok_or_else(|| cx.err(format!("{n_state} state inputs exceed the inputs")))?;
+    let mut inputs: Vec<ValueType> = states.to_vec();
     let mut length = Dim::Unknown;
-    for (j, t) in all[n_state..].iter().enumerate() {
+    for (j, t) in scanned.iter().enumerate() {
         inputs.push(match t {
             ValueType::Tensor { dtype, shape: Some(s) } if cx.opset >= 9 => {
                 let a = cx.axis(in_axes.get(j).copied().unwrap_or(0), s.rank())?;
                 let mut d = s.0.clone();
-                let l = d.remove(a);
-                if j == 0 {
-                    length = l;
+                if a < d.len() {
+                    let l = d.remove(a);
+                    if j == 0 {
+                        length = l;
+                    }
                 }
                 ValueType::Tensor { dtype: *dtype, shape: Some(Shape(d)) }
             }
@@ -203,8 +212,8 @@ fn scan_outputs(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let out_axes = cx.ints_attr("scan_output_axes")?;
     let mut result = Vec::new();
     for (k, t) in outs.iter().enumerate() {
-        if k < n_state {
-            result.push(Out::typed(join(&all[k], t)));
+        if let Some(state) = states.get(k) {
+            result.push(Out::typed(join(state, t)));
             continue;
         }
         let j = k - n_state;

@@ -75,8 +75,10 @@ pub(crate) fn broadcast(shapes: &[&[Dim]]) -> Result<Vec<Dim>, (Vec<Dim>, Vec<Di
     for s in shapes {
         let off = rank - s.len();
         for (k, d) in s.iter().enumerate() {
-            match broadcast_dim(&out[off + k], d) {
-                Some(r) => out[off + k] = r,
+            // `off + k < rank` always: `rank` is the longest shape's length.
+            let Some(slot) = out.get_mut(off + k) else { continue };
+            match broadcast_dim(slot, d) {
+                Some(r) => *slot = r,
                 None => return Err((out.clone(), s.to_vec())),
             }
         }
@@ -126,7 +128,8 @@ pub(crate) fn window(input: &Dim, k: u64, stride: u64, dilation: u64, pads: (u64
     match input {
         Dim::Fixed(n) => {
             let span = n.saturating_add(pad);
-            if span < field + 1 || stride == 0 {
+            // `span <= field`, not `span < field + 1`: `field` saturates and may be u64::MAX.
+            if span <= field || stride == 0 {
                 return Dim::Unknown;
             }
             let num = span - field - 1;
@@ -180,7 +183,10 @@ pub(crate) fn reshape(input: Option<&[Dim]>, target: &[SymInt], allowzero: bool)
     match infer_at {
         Some(at) => {
             let rest: Vec<Dim> = out.iter().enumerate().filter(|&(k, _)| k != at).map(|(_, d)| d.clone()).collect();
-            out[at] = quotient(input, &rest);
+            let q = quotient(input, &rest);
+            if let Some(slot) = out.get_mut(at) {
+                *slot = q;
+            }
         }
         None => {
             if let (Some(a), Some(b)) = (fixed_product(input), fixed_product(&out))
@@ -229,6 +235,7 @@ pub(crate) fn axis(a: i64, rank: usize, inclusive: bool) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

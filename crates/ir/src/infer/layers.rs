@@ -28,10 +28,10 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Option<Vec<Out>>> {
         "CausalConvWithState" => {
             let y = cx.dims(0).map(<[Dim]>::to_vec);
             let state = match (cx.dims(0), cx.dims(1)) {
-                (Some(x), Some(w)) if x.len() == 3 && w.len() == 3 => Some(vec![
-                    x[0].clone(),
-                    x[1].clone(),
-                    w[2].fixed().map_or(Dim::Unknown, |k| Dim::Fixed(k.saturating_sub(1))),
+                (Some([n, c, _]), Some([_, _, k])) => Some(vec![
+                    n.clone(),
+                    c.clone(),
+                    k.fixed().map_or(Dim::Unknown, |k| Dim::Fixed(k.saturating_sub(1))),
                 ]),
                 _ => None,
             };
@@ -57,19 +57,19 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Option<Vec<Out>>> {
         "Attention" => attention(cx)?,
         "Resize" | "Upsample" => resize(cx)?,
         "GridSample" => vec![Out::maybe(match (cx.dims(0), cx.dims(1)) {
-            (Some(x), Some(g)) if x.len() >= 2 && g.len() == x.len() => {
-                let mut o = vec![x[0].clone(), x[1].clone()];
-                o.extend_from_slice(&g[1..g.len() - 1]);
+            (Some(x @ [n, c, ..]), Some([_, mid @ .., _])) if mid.len() + 2 == x.len() => {
+                let mut o = vec![n.clone(), c.clone()];
+                o.extend_from_slice(mid);
                 Some(o)
             }
             (Some(x), _) => Some(vec![Dim::Unknown; x.len()]),
             _ => None,
         })],
         "AffineGrid" => vec![match cx.ints(1) {
-            Some(s) if s.len() >= 3 => {
-                let mut o = vec![s[0].to_dim()];
-                o.extend(s[2..].iter().map(SymInt::to_dim));
-                o.push(Dim::Fixed((s.len() - 2) as u64));
+            Some([n, _, rest @ ..]) if !rest.is_empty() => {
+                let mut o = vec![n.to_dim()];
+                o.extend(rest.iter().map(SymInt::to_dim));
+                o.push(Dim::Fixed(rest.len() as u64));
                 Out::dims(o)
             }
             _ => Out::default(),
@@ -133,6 +133,12 @@ fn list(cx: &Cx<'_>, name: &str, n: usize, fill: i64) -> Result<Vec<i64>> {
     }
 }
 
+/// Element `i` of a list attribute; [`list`] checked its length, so a
+/// missing element is a malformed node rather than a panic.
+fn nth(cx: &Cx<'_>, v: &[i64], i: usize, what: &str) -> Result<i64> {
+    v.get(i).copied().ok_or_else(|| cx.err(format!("{what} has no value at position {i}")))
+}
+
 /// Input and weight of a convolution must have the same rank; the code
 /// below reads both by position.
 fn same_rank(cx: &Cx<'_>, xd: Option<&[Dim]>, wd: Option<&[Dim]>) -> Result<()> {
@@ -171,7 +177,7 @@ fn conv(cx: &Cx<'_>, x: usize, w: Option<usize>) -> Result<Option<Vec<Dim>>> {
             }
             k.iter().map(|&v| nonneg(cx, v, "kernel size").map(Some)).collect::<Result<_>>()?
         }
-        (None, Some(wd)) if wd.len() == rank => wd[2..].iter().map(Dim::fixed).collect(),
+        (None, Some(wd)) if wd.len() == rank => wd.get(2..).unwrap_or_default().iter().map(Dim::fixed).collect(),
         _ => vec![None; s],
     };
     let strides = list(cx, "strides", s, 1)?;
@@ -180,19 +186,23 @@ fn conv(cx: &Cx<'_>, x: usize, w: Option<usize>) -> Result<Option<Vec<Dim>>> {
     let auto = cx.str("auto_pad", "NOTSET")?;
     let ceil = cx.int("ceil_mode", 0)? != 0;
     let channels = match w {
-        Some(_) => wd.map_or(Dim::Unknown, |d| d[0].clone()),
-        None => xd.map_or(Dim::Unknown, |d| d[1].clone()),
+        Some(_) => wd.and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown),
+        None => xd.and_then(|d| d.get(1)).cloned().unwrap_or(Dim::Unknown),
     };
-    let mut out = vec![xd.map_or(Dim::Unknown, |d| d[0].clone()), channels];
+    let mut out = vec![xd.and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown), channels];
     for i in 0..s {
-        let input = xd.map_or(Dim::Unknown, |d| d[i + 2].clone());
-        let (st, dl) = (nonneg(cx, strides[i], "stride")?, nonneg(cx, dil[i], "dilation")?);
-        out.push(match (auto, kernel[i]) {
+        let input = xd.and_then(|d| d.get(i + 2)).cloned().unwrap_or(Dim::Unknown);
+        let st = nonneg(cx, nth(cx, &strides, i, "strides")?, "stride")?;
+        let dl = nonneg(cx, nth(cx, &dil, i, "dilations")?, "dilation")?;
+        out.push(match (auto, kernel.get(i).copied().flatten()) {
             ("SAME_UPPER" | "SAME_LOWER", _) => dims::same_size(&input, st),
             (_, None) => Dim::Unknown,
             ("VALID", Some(k)) => dims::window(&input, k, st, dl, (0, 0), ceil),
             (_, Some(k)) => {
-                let p = (nonneg(cx, pads[i], "pad")?, nonneg(cx, pads[i + s], "pad")?);
+                let p = (
+                    nonneg(cx, nth(cx, &pads, i, "pads")?, "pad")?,
+                    nonneg(cx, nth(cx, &pads, i + s, "pads")?, "pad")?,
+                );
                 dims::window(&input, k, st, dl, p, ceil)
             }
         });
@@ -203,9 +213,9 @@ fn conv(cx: &Cx<'_>, x: usize, w: Option<usize>) -> Result<Option<Vec<Dim>>> {
 fn deform_conv(cx: &Cx<'_>) -> Vec<Out> {
     let n = cx.dims(0).and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown);
     let m = cx.dims(1).and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown);
-    vec![Out::maybe(cx.dims(2).filter(|o| o.len() >= 3).map(|o| {
+    vec![Out::maybe(cx.dims(2).filter(|o| o.len() >= 3).and_then(|o| o.get(2..)).map(|spatial| {
         let mut v = vec![n, m];
-        v.extend_from_slice(&o[2..]);
+        v.extend_from_slice(spatial);
         v
     }))]
 }
@@ -219,16 +229,18 @@ fn conv_transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
     same_rank(cx, xd, wd)?;
     let s = rank - 2;
     let group = nonneg(cx, cx.int("group", 1)?, "group")?;
-    let m = wd.map_or(Dim::Unknown, |w| dims::mul(&w[1], group));
-    let mut out = vec![xd.map_or(Dim::Unknown, |d| d[0].clone()), m];
+    let m = wd.and_then(|w| w.get(1)).map_or(Dim::Unknown, |c| dims::mul(c, group));
+    let mut out = vec![xd.and_then(<[Dim]>::first).cloned().unwrap_or(Dim::Unknown), m];
     if let Some(shape) = cx.ints_attr("output_shape")? {
-        let tail = if shape.len() == rank { &shape[2..] } else { &shape[..] };
+        let tail = if shape.len() == rank { shape.get(2..).unwrap_or_default() } else { shape.as_slice() };
         out.extend(tail.iter().map(|&v| SymInt::Int(v).to_dim()));
         return Ok(vec![Out::dims(out)]);
     }
     let kernel: Vec<Option<u64>> = match cx.ints_attr("kernel_shape")? {
         Some(k) if k.len() == s => k.iter().map(|&v| u64::try_from(v).ok()).collect(),
-        _ => wd.filter(|w| w.len() == rank).map_or(vec![None; s], |w| w[2..].iter().map(Dim::fixed).collect()),
+        _ => wd
+            .filter(|w| w.len() == rank)
+            .map_or(vec![None; s], |w| w.get(2..).unwrap_or_default().iter().map(Dim::fixed).collect()),
     };
     let strides = list(cx, "strides", s, 1)?;
     let dil = list(cx, "dilations", s, 1)?;
@@ -236,16 +248,24 @@ fn conv_transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let opad = list(cx, "output_padding", s, 0)?;
     let auto = cx.str("auto_pad", "NOTSET")?;
     for i in 0..s {
-        let input = xd.map_or(Dim::Unknown, |d| d[i + 2].clone());
-        let st = nonneg(cx, strides[i], "stride")?;
-        out.push(match (&input, kernel[i], auto) {
+        let input = xd.and_then(|d| d.get(i + 2)).cloned().unwrap_or(Dim::Unknown);
+        let st = nonneg(cx, nth(cx, &strides, i, "strides")?, "stride")?;
+        out.push(match (&input, kernel.get(i).copied().flatten(), auto) {
             (_, _, "SAME_UPPER" | "SAME_LOWER") => dims::mul(&input, st),
             (Dim::Fixed(n), Some(k), _) => {
-                // i128: every term comes from the file and may be extreme.
+                // i128 and checked: every term comes from the file and may be
+                // extreme enough (u64 sizes times i64 factors) to overflow even i128.
                 let w = |v: i64| i128::from(v);
-                let v = i128::from(st) * (i128::from(*n) - 1) + w(opad[i]) + (i128::from(k) - 1) * w(dil[i]) + 1
-                    - if auto == "VALID" { 0 } else { w(pads[i]) + w(pads[i + s]) };
-                u64::try_from(v).map_or(Dim::Unknown, Dim::Fixed)
+                let (op, dl) = (w(nth(cx, &opad, i, "output_padding")?), w(nth(cx, &dil, i, "dilations")?));
+                let pad =
+                    if auto == "VALID" { 0 } else { w(nth(cx, &pads, i, "pads")?) + w(nth(cx, &pads, i + s, "pads")?) };
+                let v = i128::from(st)
+                    .checked_mul(i128::from(*n) - 1)
+                    .and_then(|a| a.checked_add(op))
+                    .and_then(|a| (i128::from(k) - 1).checked_mul(dl).and_then(|b| a.checked_add(b)))
+                    .and_then(|a| a.checked_add(1))
+                    .and_then(|a| a.checked_sub(pad));
+                v.and_then(|v| u64::try_from(v).ok()).map_or(Dim::Unknown, Dim::Fixed)
             }
             _ => Dim::Unknown,
         });
@@ -275,12 +295,21 @@ fn max_unpool(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let k = list(cx, "kernel_shape", s, 1)?;
     let st = list(cx, "strides", s, 1)?;
     let pads = list(cx, "pads", 2 * s, 0)?;
-    let mut out = x[..2].to_vec();
-    for i in 0..s {
-        out.push(match x[i + 2] {
+    let (head, spatial) = x.split_at_checked(2).ok_or_else(|| cx.err("input of rank below 2"))?;
+    let mut out = head.to_vec();
+    for (i, d) in spatial.iter().enumerate() {
+        out.push(match *d {
             Dim::Fixed(n) => {
                 let w = |v: i64| i128::from(v);
-                u64::try_from((i128::from(n) - 1) * w(st[i]) + w(k[i]) - w(pads[i]) - w(pads[i + s]))
+                let (st, k) = (w(nth(cx, &st, i, "strides")?), w(nth(cx, &k, i, "kernel_shape")?));
+                let (p0, p1) = (w(nth(cx, &pads, i, "pads")?), w(nth(cx, &pads, i + s, "pads")?));
+                // Checked: sizes and attributes from the file may be extreme.
+                (i128::from(n) - 1)
+                    .checked_mul(st)
+                    .and_then(|a| a.checked_add(k))
+                    .and_then(|a| a.checked_sub(p0))
+                    .and_then(|a| a.checked_sub(p1))
+                    .and_then(|v| u64::try_from(v).ok())
                     .map_or(Dim::Unknown, Dim::Fixed)
             }
             _ => Dim::Unknown,
@@ -405,8 +434,10 @@ fn resize(cx: &Cx<'_>) -> Result<Vec<Out>> {
         }
         let policy = cx.str("keep_aspect_ratio_policy", "stretch")?;
         let mut out = x.to_vec();
-        for (k, &a) in ax.iter().enumerate() {
-            out[a] = if policy == "stretch" { sizes[k].to_dim() } else { Dim::Unknown };
+        for (&a, size) in ax.iter().zip(sizes) {
+            if let Some(slot) = out.get_mut(a) {
+                *slot = if policy == "stretch" { size.to_dim() } else { Dim::Unknown };
+            }
         }
         return Ok(vec![Out::dims(out)]);
     }
@@ -422,10 +453,10 @@ fn resize(cx: &Cx<'_>) -> Result<Vec<Out>> {
         return Err(cx.err(format!("{} scales for {} axes", scales.len(), ax.len())));
     }
     let mut out = x.to_vec();
-    for (k, &a) in ax.iter().enumerate() {
-        let sc = scales[k];
-        out[a] = match &x[a] {
-            _ if sc == 1.0 => x[a].clone(),
+    for (&a, &sc) in ax.iter().zip(&scales) {
+        let (Some(slot), Some(input)) = (out.get_mut(a), x.get(a)) else { continue };
+        *slot = match input {
+            _ if sc == 1.0 => input.clone(),
             Dim::Fixed(n) if sc > 0.0 && sc.is_finite() => Dim::Fixed((*n as f64 * sc).floor() as u64),
             _ => Dim::Unknown,
         };
@@ -448,13 +479,15 @@ fn dft(cx: &Cx<'_>) -> Result<Vec<Out>> {
         let len = match cx.slot("dft_length").map(|i| (cx.present(i), cx.scalar(i))) {
             Some((true, Some(n))) => SymInt::Int(n).to_dim(),
             Some((true, None)) => Dim::Unknown,
-            _ => x[axis].clone(),
+            _ => x.get(axis).cloned().unwrap_or(Dim::Unknown),
         };
-        out[axis] = match (onesided, inverse) {
-            (true, false) => len.fixed().map_or(Dim::Unknown, |n| Dim::Fixed(n / 2 + 1)),
-            (true, true) => Dim::Unknown,
-            _ => len,
-        };
+        if let Some(slot) = out.get_mut(axis) {
+            *slot = match (onesided, inverse) {
+                (true, false) => len.fixed().map_or(Dim::Unknown, |n| Dim::Fixed(n / 2 + 1)),
+                (true, true) => Dim::Unknown,
+                _ => len,
+            };
+        }
     } else {
         out = vec![Dim::Unknown; r];
     }

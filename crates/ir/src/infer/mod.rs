@@ -1,3 +1,4 @@
+#![deny(clippy::indexing_slicing)]
 //! Dtype, rank and shape inference over the canonical op set, with symbolic
 //! dimensions.
 //!
@@ -337,4 +338,5 @@ fn merge_shape(a: Option<&Shape>, b: Option<&Shape>) -> std::result::Result<Opti
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

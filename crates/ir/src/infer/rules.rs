@@ -185,10 +185,10 @@ pub(crate) fn node_outputs(
     };
     let opset = if schema.domain.is_empty() { opset } else { schema.since.max(1) };
     let cx = Cx { node, schema, ins, opset, scope };
-    let mut outs = rule(&cx)?;
+    let mut outs = rule(&cx)?.into_iter();
     let mut result = Vec::with_capacity(node.outputs.len());
     for k in 0..node.outputs.len() {
-        let out = if k < outs.len() { std::mem::take(&mut outs[k]) } else { Out::default() };
+        let out = outs.next().unwrap_or_default();
         if let Some(ty) = out.ty {
             result.push(Known { ty, value: out.value });
             continue;
@@ -264,7 +264,10 @@ fn arith(cx: &Cx<'_>, shape: &Option<Vec<Dim>>) -> Option<Values> {
     let fmod = cx.node.attr_int("fmod", 0).ok() == Some(1);
     let out = (0..n)
         .map(|k| {
-            let (x, y) = (&a[if a.len() == 1 { 0 } else { k }], &b[if b.len() == 1 { 0 } else { k }]);
+            let (Some(x), Some(y)) = (a.get(if a.len() == 1 { 0 } else { k }), b.get(if b.len() == 1 { 0 } else { k }))
+            else {
+                return SymInt::Unknown;
+            };
             match (x, y, op) {
                 (SymInt::Int(p), SymInt::Int(q), _) => match op {
                     "Add" => p.checked_add(*q),

@@ -52,11 +52,19 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Option<Vec<Out>>> {
         }
         "Multinomial" => {
             let n = cx.int("sample_size", 1)?;
-            vec![Out::maybe(cx.dims(0).filter(|d| d.len() == 2).map(|d| vec![d[0].clone(), SymInt::Int(n).to_dim()]))]
+            vec![Out::maybe(match cx.dims(0) {
+                Some([b, _]) => Some(vec![b.clone(), SymInt::Int(n).to_dim()]),
+                _ => None,
+            })]
         }
         _ => return Ok(None),
     }))
 }
+
+/// Most dimensions an output of unknown sizes is given when its rank comes
+/// from a file-declared size (the length of a shape input): a hostile file
+/// must not make inference allocate without bound.
+const MAX_RANK: u64 = 1 << 16;
 
 /// The tracked values of input 0 when present.
 fn values<'a>(cx: &Cx<'a>) -> Option<&'a [SymInt]> {
@@ -106,7 +114,8 @@ fn reshape(cx: &Cx<'_>) -> Result<Vec<Out>> {
         Param::Known(t) => t,
         Param::Unknown | Param::Absent => {
             let rank = cx.slot("shape").and_then(|i| cx.dims(i)).and_then(|d| d.first()?.fixed());
-            return Ok(vec![Out::maybe(rank.map(|r| vec![Dim::Unknown; r as usize]))]);
+            let rank = rank.filter(|&r| r <= MAX_RANK).and_then(|r| usize::try_from(r).ok());
+            return Ok(vec![Out::maybe(rank.map(|r| vec![Dim::Unknown; r]))]);
         }
     };
     let allowzero = cx.int("allowzero", 0)? != 0;
@@ -132,7 +141,8 @@ fn flatten(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let a = cx.int("axis", 1)?;
     let axis =
         dims::axis(a, d.len(), true).ok_or_else(|| cx.err(format!("axis {a} is out of range for rank {}", d.len())))?;
-    Ok(vec![Out::dims(vec![product(&d[..axis]), product(&d[axis..])])])
+    let (outer, inner) = d.split_at_checked(axis).ok_or_else(|| cx.err(format!("axis {a} is out of range")))?;
+    Ok(vec![Out::dims(vec![product(outer), product(inner)])])
 }
 
 fn transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
@@ -148,10 +158,13 @@ fn transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let mut seen = vec![false; d.len()];
     for &p in &perm {
         let a = cx.axis(p, d.len())?;
-        if std::mem::replace(&mut seen[a], true) {
+        let (Some(seen_a), Some(dim)) = (seen.get_mut(a), d.get(a)) else {
+            return Err(cx.err(format!("axis {a} is out of range for rank {}", d.len())));
+        };
+        if std::mem::replace(seen_a, true) {
             return Err(cx.err(format!("perm {perm:?} repeats axis {a}")));
         }
-        out.push(d[a].clone());
+        out.push(dim.clone());
     }
     Ok(vec![Out::dims(out)])
 }
@@ -212,21 +225,23 @@ fn concat(cx: &Cx<'_>) -> Result<Vec<Out>> {
         if s.len() != rank {
             return Err(cx.err(format!("inputs of ranks {rank} and {} cannot be concatenated", s.len())));
         }
-        for (k, d) in s.iter().enumerate() {
+        for (k, (d, o)) in s.iter().zip(out.iter_mut()).enumerate() {
             if k == axis {
                 total = total.map(|t| dims::add(&t, d));
             } else {
-                out[k] = match (&out[k], d) {
+                *o = match (&*o, d) {
                     (Dim::Fixed(x), Dim::Fixed(y)) if x != y => {
                         return Err(cx.err(format!("dimension {k} differs between inputs ({x} vs {y})")));
                     }
-                    (Dim::Fixed(_), _) | (Dim::Symbolic(_), Dim::Unknown) => out[k].clone(),
+                    (Dim::Fixed(_), _) | (Dim::Symbolic(_), Dim::Unknown) => o.clone(),
                     _ => d.clone(),
                 };
             }
         }
     }
-    out[axis] = total.unwrap_or(Dim::Unknown);
+    if let Some(slot) = out.get_mut(axis) {
+        *slot = total.unwrap_or(Dim::Unknown);
+    }
     // Tracked vectors (shape computations) concatenate by value.
     let value = if rank == 1 {
         let mut v = Vec::new();
@@ -251,12 +266,12 @@ fn split(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let sizes: Vec<Dim> = match cx.param("split")? {
         Param::Known(v) => v.iter().map(SymInt::to_dim).collect(),
         Param::Unknown => vec![Dim::Unknown; n],
-        Param::Absent => match d[axis].fixed() {
+        Param::Absent => match d.get(axis).and_then(Dim::fixed) {
             // num_outputs (18+) splits into ceil-sized chunks, the last one smaller.
             Some(len) if n > 0 => {
                 let chunk = len.div_ceil(n as u64);
                 if cx.node.attr("num_outputs").is_some() || len % n as u64 == 0 {
-                    (0..n as u64).map(|k| Dim::Fixed(chunk.min(len.saturating_sub(k * chunk)))).collect()
+                    (0..n as u64).map(|k| Dim::Fixed(chunk.min(len.saturating_sub(k.saturating_mul(chunk))))).collect()
                 } else {
                     return Err(cx.err(format!("dimension {len} does not split evenly into {n} outputs")));
                 }
@@ -267,7 +282,9 @@ fn split(cx: &Cx<'_>) -> Result<Vec<Out>> {
     Ok((0..n)
         .map(|k| {
             let mut o = d.to_vec();
-            o[axis] = sizes.get(k).cloned().unwrap_or(Dim::Unknown);
+            if let Some(slot) = o.get_mut(axis) {
+                *slot = sizes.get(k).cloned().unwrap_or(Dim::Unknown);
+            }
             Out::dims(o)
         })
         .collect())
@@ -276,18 +293,22 @@ fn split(cx: &Cx<'_>) -> Result<Vec<Out>> {
 /// Elements `start..end` by `step` of a dimension of length `len` (Python
 /// slicing with ONNX's clamping), as (count, first index).
 fn slice_len(len: i64, start: i64, end: i64, step: i64) -> i64 {
-    let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
-    let (start, end) = (
-        if start < 0 { start.saturating_add(len) } else { start },
-        if end < 0 { end.saturating_add(len) } else { end },
-    );
-    if step > 0 {
+    if step == 0 {
+        return 0;
+    }
+    // i128: `e - s + step - 1` and `-step` overflow i64 for extreme steps from the file.
+    let (len, start, end, step) = (i128::from(len), i128::from(start), i128::from(end), i128::from(step));
+    let clamp = |v: i128, lo: i128, hi: i128| v.max(lo).min(hi);
+    let (start, end) = (if start < 0 { start + len } else { start }, if end < 0 { end + len } else { end });
+    let count = if step > 0 {
         let (s, e) = (clamp(start, 0, len), clamp(end, 0, len));
         if e > s { (e - s + step - 1) / step } else { 0 }
     } else {
         let (s, e) = (clamp(start, -1, len - 1), clamp(end, -1, len - 1));
         if s > e { (s - e + (-step) - 1) / (-step) } else { 0 }
-    }
+    };
+    // At most `len`, which is an i64.
+    i64::try_from(count).unwrap_or(0)
 }
 
 fn slice(cx: &Cx<'_>) -> Result<Vec<Out>> {
@@ -321,15 +342,19 @@ fn slice(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let Some(ax) = axes(cx, &ax, d.len())? else { return Ok(vec![Out::rank(d.len())]) };
     let mut out = d.to_vec();
     let mut picks: Option<(i64, i64, i64)> = None;
-    for (k, &a) in ax.iter().enumerate() {
-        out[a] = match (&d[a], starts[k].int(), ends[k].int(), steps[k].int()) {
+    for (&a, ((start, end), step)) in ax.iter().zip(starts.iter().zip(&ends).zip(&steps)) {
+        let (Some(slot), Some(dim)) = (out.get_mut(a), d.get(a)) else { continue };
+        *slot = match (dim, start.int(), end.int(), step.int()) {
             (_, _, _, Some(0)) => return Err(cx.err("slice step is 0")),
-            (Dim::Fixed(n), Some(s), Some(e), Some(st)) => {
-                if a == 0 && d.len() == 1 {
-                    picks = Some((s, e, st));
+            (Dim::Fixed(n), Some(s), Some(e), Some(st)) => match i64::try_from(*n) {
+                Ok(n) => {
+                    if a == 0 && d.len() == 1 {
+                        picks = Some((s, e, st));
+                    }
+                    Dim::Fixed(slice_len(n, s, e, st).unsigned_abs())
                 }
-                Dim::Fixed(slice_len(*n as i64, s, e, st) as u64)
-            }
+                Err(_) => Dim::Unknown,
+            },
             // The whole of a dynamic axis.
             (x, Some(0), Some(e), Some(1)) if e >= i32::MAX as i64 => x.clone(),
             _ => Dim::Unknown,
@@ -345,7 +370,13 @@ fn slice(cx: &Cx<'_>) -> Result<Vec<Out>> {
             } else {
                 (if s < 0 { s + len } else { s }).clamp(-1, len - 1)
             };
-            Some(Values::Ints((0..count).map(|k| v[(first + k * st) as usize].clone()).collect()))
+            (0..count)
+                .map(|k| {
+                    let i = k.checked_mul(st).and_then(|o| first.checked_add(o))?;
+                    usize::try_from(i).ok().and_then(|i| v.get(i)).cloned()
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(Values::Ints)
         }
         _ => None,
     };
@@ -356,7 +387,12 @@ fn slice(cx: &Cx<'_>) -> Result<Vec<Out>> {
 fn shape_input(cx: &Cx<'_>, i: usize) -> Option<Result<Vec<Dim>, usize>> {
     match cx.ints(i) {
         Some(v) => Some(Ok(v.iter().map(SymInt::to_dim).collect())),
-        None => cx.dims(i).and_then(|d| d.first()?.fixed()).map(|n| Err(n as usize)),
+        None => cx
+            .dims(i)
+            .and_then(|d| d.first()?.fixed())
+            .filter(|&n| n <= MAX_RANK)
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Err),
     }
 }
 
@@ -403,9 +439,11 @@ fn pad(cx: &Cx<'_>) -> Result<Vec<Out>> {
     if pads.len() != 2 * ax.len() {
         return Err(cx.err(format!("{} pads for {} axes", pads.len(), ax.len())));
     }
+    let (begins, ends) = pads.split_at_checked(ax.len()).ok_or_else(|| cx.err("too few pads"))?;
     let mut out = d.to_vec();
-    for (k, &a) in ax.iter().enumerate() {
-        out[a] = match (&d[a], pads[k].int(), pads[k + ax.len()].int()) {
+    for ((&a, b), e) in ax.iter().zip(begins).zip(ends) {
+        let (Some(slot), Some(dim)) = (out.get_mut(a), d.get(a)) else { continue };
+        *slot = match (dim, b.int(), e.int()) {
             (x, Some(0), Some(0)) => x.clone(),
             (Dim::Fixed(n), Some(b), Some(e)) => {
                 let v = (*n as i64).saturating_add(b).saturating_add(e);
@@ -425,7 +463,7 @@ fn shape(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let r = d.len() as i64;
     let norm = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
     let (start, end) = (norm(cx.int("start", 0)?), norm(cx.int("end", r)?));
-    let picked = if start < end { &d[start..end] } else { &[] };
+    let picked = if start < end { d.get(start..end).unwrap_or_default() } else { &[] };
     Ok(vec![Out::ints(picked.iter().map(SymInt::from_dim).collect(), false)])
 }
 
@@ -437,7 +475,12 @@ fn size(cx: &Cx<'_>) -> Vec<Out> {
 }
 
 fn range(cx: &Cx<'_>) -> Vec<Out> {
-    let f = |i: usize| cx.k(i).and_then(Known::floats).and_then(|v| (v.len() == 1).then(|| v[0]));
+    let f = |i: usize| {
+        cx.k(i).and_then(Known::floats).and_then(|v| match v.as_slice() {
+            [x] => Some(*x),
+            _ => None,
+        })
+    };
     let (Some(start), Some(limit), Some(delta)) = (f(0), f(1), f(2)) else { return vec![Out::rank(1)] };
     if delta == 0.0 || !start.is_finite() || !limit.is_finite() {
         return vec![Out::rank(1)];
@@ -449,10 +492,12 @@ fn range(cx: &Cx<'_>) -> Vec<Out> {
     let n = n as u64;
     let mut o = Out::dims(vec![Dim::Fixed(n)]);
     if n as usize <= MAX_TRACKED {
-        o.value = match (cx.known_ints(0), cx.known_ints(2)) {
-            (Some(s), Some(dl)) if s.len() == 1 && dl.len() == 1 => {
-                Some(Values::Ints((0..n as i64).map(|k| SymInt::Int(s[0] + k * dl[0])).collect()))
-            }
+        o.value = match (cx.known_ints(0).as_deref(), cx.known_ints(2).as_deref()) {
+            (Some(&[s]), Some(&[dl])) => Some(Values::Ints(
+                (0..n as i64)
+                    .map(|k| k.checked_mul(dl).and_then(|x| s.checked_add(x)).map_or(SymInt::Unknown, SymInt::Int))
+                    .collect(),
+            )),
             _ => Some(Values::Floats((0..n).map(|k| start + k as f64 * delta).collect())),
         };
     }
@@ -469,8 +514,14 @@ fn constant_of_shape(cx: &Cx<'_>) -> Result<Vec<Out>> {
                     None => Some(Values::Floats(vec![0.0])),
                 };
                 o.value = match fill {
-                    Some(Values::Ints(v)) if v.len() == 1 => Some(Values::Ints(vec![v[0].clone(); n as usize])),
-                    Some(Values::Floats(v)) if v.len() == 1 => Some(Values::Floats(vec![v[0]; n as usize])),
+                    Some(Values::Ints(v)) => match v.as_slice() {
+                        [x] => Some(Values::Ints(vec![x.clone(); n as usize])),
+                        _ => None,
+                    },
+                    Some(Values::Floats(v)) => match v.as_slice() {
+                        [x] => Some(Values::Floats(vec![*x; n as usize])),
+                        _ => None,
+                    },
                     _ => None,
                 };
             }
@@ -483,18 +534,20 @@ fn constant_of_shape(cx: &Cx<'_>) -> Result<Vec<Out>> {
 
 fn depth_space(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let Some(d) = cx.dims(0) else { return Ok(vec![Out::rank(4)]) };
-    if d.len() != 4 {
+    let [n, c, h, w] = d else {
         return Err(cx.err(format!("input of rank {} (4 expected)", d.len())));
-    }
+    };
     let b = cx.int("blocksize", 0)?;
     if b <= 0 {
         return Err(cx.err(format!("blocksize {b}")));
     }
     let b = b as u64;
+    // The block area overflows for huge block sizes; the channel count is then unknown.
+    let area = b.checked_mul(b);
     Ok(vec![Out::dims(if cx.schema.op == "DepthToSpace" {
-        vec![d[0].clone(), dims::div(&d[1], b * b, false), dims::mul(&d[2], b), dims::mul(&d[3], b)]
+        vec![n.clone(), area.map_or(Dim::Unknown, |a| dims::div(c, a, false)), dims::mul(h, b), dims::mul(w, b)]
     } else {
-        vec![d[0].clone(), dims::mul(&d[1], b * b), dims::div(&d[2], b, false), dims::div(&d[3], b, false)]
+        vec![n.clone(), area.map_or(Dim::Unknown, |a| dims::mul(c, a)), dims::div(h, b, false), dims::div(w, b, false)]
     })])
 }
 
@@ -509,8 +562,10 @@ fn center_crop(cx: &Cx<'_>) -> Result<Vec<Out>> {
         return Err(cx.err(format!("{} sizes for {} axes", target.len(), ax.len())));
     }
     let mut out = d.to_vec();
-    for (k, &a) in ax.iter().enumerate() {
-        out[a] = target[k].to_dim();
+    for (&a, t) in ax.iter().zip(target) {
+        if let Some(slot) = out.get_mut(a) {
+            *slot = t.to_dim();
+        }
     }
     Ok(vec![Out::dims(out)])
 }
@@ -521,9 +576,11 @@ fn gather(cx: &Cx<'_>) -> Result<Vec<Out>> {
         return Err(cx.err("Gather on a scalar"));
     }
     let axis = cx.axis(cx.int("axis", 0)?, data.len())?;
-    let mut out: Vec<Dim> = data[..axis].to_vec();
+    let (head, rest) = data.split_at_checked(axis).ok_or_else(|| cx.err(format!("axis {axis} is out of range")))?;
+    let (_, tail) = rest.split_first().ok_or_else(|| cx.err(format!("axis {axis} is out of range")))?;
+    let mut out: Vec<Dim> = head.to_vec();
     out.extend_from_slice(idx);
-    out.extend_from_slice(&data[axis + 1..]);
+    out.extend_from_slice(tail);
     // Picking elements of a tracked vector (`Shape` → `Gather`).
     let value = match (cx.ints(0), cx.known_ints(1)) {
         (Some(v), Some(ix)) if data.len() == 1 => {
@@ -531,9 +588,10 @@ fn gather(cx: &Cx<'_>) -> Result<Vec<Out>> {
             ix.iter()
                 .map(|&i| {
                     let i = if i < 0 { i + n } else { i };
-                    (0..n)
-                        .contains(&i)
-                        .then(|| v[i as usize].clone())
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| v.get(i))
+                        .cloned()
                         .ok_or_else(|| cx.err(format!("index {i} out of range for {n} elements")))
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -550,19 +608,23 @@ fn gather_nd(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let Some(m) = idx.last().and_then(Dim::fixed) else {
         return Ok(vec![Out::default()]);
     };
-    let m = m as usize;
-    if b + m > data.len() {
+    let m = usize::try_from(m).unwrap_or(usize::MAX);
+    let Some(end) = b.checked_add(m).filter(|&e| e <= data.len()) else {
         return Err(cx.err(format!("index depth {m} with {b} batch dims exceeds data rank {}", data.len())));
-    }
-    let mut out = idx[..idx.len() - 1].to_vec();
-    out.extend_from_slice(&data[b + m..]);
+    };
+    let Some((_, lead)) = idx.split_last() else { return Ok(vec![Out::default()]) };
+    let mut out = lead.to_vec();
+    out.extend_from_slice(data.get(end..).unwrap_or_default());
     Ok(vec![Out::dims(out)])
 }
 
 fn one_hot(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let Some(idx) = cx.dims(0) else { return Ok(vec![Out::default()]) };
     let axis = dims::axis(cx.int("axis", -1)?, idx.len(), true).ok_or_else(|| cx.err("axis out of range"))?;
-    let depth = cx.k(1).and_then(Known::floats).and_then(|v| (v.len() == 1).then(|| v[0]));
+    let depth = cx.k(1).and_then(Known::floats).and_then(|v| match v.as_slice() {
+        [x] => Some(*x),
+        _ => None,
+    });
     let mut out = idx.to_vec();
     out.insert(axis, depth.filter(|d| *d >= 0.0).map_or(Dim::Unknown, |d| Dim::Fixed(d as u64)));
     Ok(vec![Out::dims(out)])
@@ -576,7 +638,9 @@ fn data_sized_along_axis(cx: &Cx<'_>) -> Result<Out> {
         (Some(_), Some(d)) => {
             let axis = cx.axis(cx.int("axis", 0)?, d.len())?;
             let mut out = d.to_vec();
-            out[axis] = Dim::Unknown;
+            if let Some(slot) = out.get_mut(axis) {
+                *slot = Dim::Unknown;
+            }
             Out::dims(out)
         }
         (None, _) => Out::rank(1),
@@ -619,7 +683,9 @@ fn top_k(cx: &Cx<'_>) -> Result<Vec<Out>> {
         None => Some(cx.int("k", -1)?),
     };
     let mut out = d.to_vec();
-    out[axis] = k.filter(|&k| k >= 0).map_or(Dim::Unknown, |k| Dim::Fixed(k as u64));
+    if let Some(slot) = out.get_mut(axis) {
+        *slot = k.filter(|&k| k >= 0).map_or(Dim::Unknown, |k| Dim::Fixed(k as u64));
+    }
     Ok(vec![Out::dims(out.clone()), Out::dims(out)])
 }
 
@@ -652,34 +718,42 @@ pub(crate) fn matmul(cx: &Cx<'_>, a: usize, b: usize) -> Result<Option<Vec<Dim>>
         return Err(cx.err("MatMul of a scalar"));
     }
     let (xv, yv) = (x.len() == 1, y.len() == 1);
-    let x2: Vec<Dim> = if xv { vec![Dim::Fixed(1), x[0].clone()] } else { x.to_vec() };
-    let y2: Vec<Dim> = if yv { vec![y[0].clone(), Dim::Fixed(1)] } else { y.to_vec() };
-    let (k1, k2) = (&x2[x2.len() - 1], &y2[y2.len() - 2]);
+    let x2: Vec<Dim> = match x {
+        [only] => vec![Dim::Fixed(1), only.clone()],
+        _ => x.to_vec(),
+    };
+    let y2: Vec<Dim> = match y {
+        [only] => vec![only.clone(), Dim::Fixed(1)],
+        _ => y.to_vec(),
+    };
+    let (Some((xb, [m, k1])), Some((yb, [k2, n]))) = (x2.split_last_chunk::<2>(), y2.split_last_chunk::<2>()) else {
+        return Err(cx.err("MatMul of a scalar"));
+    };
     if let (Dim::Fixed(p), Dim::Fixed(q)) = (k1, k2)
         && p != q
     {
         return Err(cx.err(format!("inner dimensions differ: {} times {}", Shape(x.to_vec()), Shape(y.to_vec()))));
     }
-    let batch = dims::broadcast(&[&x2[..x2.len() - 2], &y2[..y2.len() - 2]])
+    let batch = dims::broadcast(&[xb, yb])
         .map_err(|(p, q)| cx.err(format!("batch dimensions {} and {} do not broadcast", Shape(p), Shape(q))))?;
     let mut out = batch;
     if !xv {
-        out.push(x2[x2.len() - 2].clone());
+        out.push(m.clone());
     }
     if !yv {
-        out.push(y2[y2.len() - 1].clone());
+        out.push(n.clone());
     }
     Ok(Some(out))
 }
 
 fn gemm(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let (Some(a), Some(b)) = (cx.dims(0), cx.dims(1)) else { return Ok(vec![Out::rank(2)]) };
-    if a.len() != 2 || b.len() != 2 {
+    let ([a0, a1], [b0, b1]) = (a, b) else {
         return Err(cx.err(format!("Gemm of ranks {} and {} (2 expected)", a.len(), b.len())));
-    }
+    };
     let (ta, tb) = (cx.int("transA", 0)? != 0, cx.int("transB", 0)? != 0);
-    let (m, ka) = if ta { (&a[1], &a[0]) } else { (&a[0], &a[1]) };
-    let (kb, n) = if tb { (&b[1], &b[0]) } else { (&b[0], &b[1]) };
+    let (m, ka) = if ta { (a1, a0) } else { (a0, a1) };
+    let (kb, n) = if tb { (b1, b0) } else { (b0, b1) };
     if let (Dim::Fixed(p), Dim::Fixed(q)) = (ka, kb)
         && p != q
     {
@@ -708,7 +782,7 @@ fn einsum(cx: &Cx<'_>) -> Result<Vec<Out>> {
             return Err(cx.err(format!("term '{t}' does not fit an input of rank {}", d.len())));
         }
         for (k, c) in t.chars().enumerate() {
-            let dim = d.map_or(Dim::Unknown, |d| d[k].clone());
+            let dim = d.and_then(|d| d.get(k)).cloned().unwrap_or(Dim::Unknown);
             match letters.iter_mut().find(|(l, _)| *l == c) {
                 Some((_, old)) => {
                     if *old == Dim::Unknown || *old == Dim::Fixed(1) {
@@ -770,6 +844,7 @@ fn swiglu(cx: &Cx<'_>) -> Vec<Out> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::slice_len;
 

@@ -402,3 +402,37 @@ fn sequences_and_ml_ops() {
     assert_eq!(ty(&t, "cat"), "f32[?,4]");
     assert_eq!(ty(&t, "le"), "string[6,4]");
 }
+
+#[test]
+fn extreme_values_from_a_file_give_unknowns_or_errors_not_panics() {
+    let mut g = Graph::default();
+    input(&mut g, "x", DType::F32, &[f(1), f(1), f(u64::MAX)]);
+    input(&mut g, "w", DType::F32, &[f(1), f(1), f(3)]);
+    input(&mut g, "v", DType::F32, &[f(10)]);
+    input(&mut g, "img", DType::F32, &[f(1), f(4), f(2), f(2)]);
+    input(&mut g, "long_shape", DType::I64, &[f(u64::MAX)]);
+    init_i64(&mut g, "starts", &[-1]);
+    init_i64(&mut g, "ends", &[i64::MIN]);
+    init_i64(&mut g, "steps", &[i64::MIN]);
+    g.nodes = vec![
+        Node::new("ConvTranspose", ["x", "w"], ["ct"])
+            .with_attr("strides", vec![i64::MAX])
+            .with_attr("dilations", vec![i64::MAX]),
+        Node::new("Slice", ["v", "starts", "ends", "", "steps"], ["sl"]),
+        Node::new("DepthToSpace", ["img"], ["ds"]).with_attr("blocksize", i64::MAX),
+        Node::new("Reshape", ["v", "long_shape"], ["rs"]),
+    ];
+    let t = infer(&g, 17).unwrap();
+    assert_eq!(t.shape("ct").map(|s| s.dims().to_vec()), Some(vec![f(1), f(1), Dim::Unknown]));
+    assert_eq!(ty(&t, "sl"), "f32[1]");
+    // The block area overflows; the spatial sizes (2 * (2^63 - 1)) still fit.
+    let side = f(u64::MAX - 1);
+    assert_eq!(t.shape("ds").map(|s| s.dims().to_vec()), Some(vec![f(1), Dim::Unknown, side.clone(), side]));
+    assert_eq!(t.rank("rs"), None);
+
+    let mut g = Graph::default();
+    input(&mut g, "data", DType::F32, &[f(2), f(3)]);
+    input(&mut g, "idx", DType::I64, &[f(2), f(1)]);
+    g.nodes = vec![Node::new("GatherND", ["data", "idx"], ["y"]).with_attr("batch_dims", i64::MAX)];
+    assert!(infer(&g, 17).is_err());
+}
