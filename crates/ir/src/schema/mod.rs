@@ -599,6 +599,17 @@ pub fn check_graph_arity(graph: &crate::Graph, opset: i64) -> Result<()> {
 /// used before their introduction, which importers report separately.
 pub fn check_arity(node: &Node, opset: i64) -> Result<()> {
     let Some(s) = of(node) else { return Ok(()) };
+    // Before its opset an op has no slots at all, so nothing below would be
+    // checked (a fuzzed model declaring opset -1 reached the exporters with
+    // a BatchNormalization that had no output).
+    if s.domain.is_empty() && opset < s.since {
+        return Err(Error::invalid(format!(
+            "node {}: {} does not exist at opset {opset} (it was introduced in opset {})",
+            node.describe(),
+            s.op,
+            s.since
+        )));
+    }
     let opset = if s.domain.is_empty() { opset } else { opset.max(s.since) };
     let check = |what: &str, found: usize, range: (usize, Option<usize>)| {
         let ok = found >= range.0 && range.1.is_none_or(|m| found <= m);
