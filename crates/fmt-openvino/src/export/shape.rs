@@ -134,6 +134,8 @@ fn gather(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let a = ex.i64_scalar(int(n, "axis", 0)?);
     let y = ex.op("Gather", "opset8", &[("batch_dims", "0".into())], &[x, i, a]);
     let r = match (ex.rank(x), ex.rank(i)) {
+        // Gathering from a scalar is invalid (the rank below would underflow).
+        (Some(0), _) => return Err(Error::invalid(format!("node {}: Gather from a scalar", n.describe()))),
         (Some(a), Some(b)) => Some(a + b - 1),
         _ => None,
     };
