@@ -63,11 +63,14 @@ pub fn feeds(model: &Model) -> Vec<&ir::ValueInfo> {
     g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect()
 }
 
-/// A small deterministic generator (splitmix64): same seed, same inputs, everywhere.
-struct Rng(u64);
+/// A small deterministic generator (splitmix64): same seed, same inputs,
+/// everywhere. Public for the fuzz harness's mutators.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -76,7 +79,7 @@ impl Rng {
     }
     /// Uniform in [-1, 1).
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
     }
 }
 

@@ -11,16 +11,13 @@ use prost::Message;
 
 use crate::{Kind, Target, pack, unpack};
 
-/// A small deterministic generator (splitmix64): libFuzzer hands us a seed.
-struct Rng(u64);
+/// `convert`'s generator (splitmix64), with the choices a mutator makes;
+/// libFuzzer hands us the seed.
+struct Rng(convert::verify::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `0..n` (`n > 0`).
     fn below(&mut self, n: usize) -> usize {
@@ -46,7 +43,7 @@ const EXTREME_FLOATS: &[f32] = &[0.0, -0.0, 1.0, -1.0, f32::NAN, f32::INFINITY, 
 /// target has no structure-aware mutator or `data` does not decode (the
 /// caller then mutates bytes).
 pub fn mutate(target: &Target, data: &[u8], seed: u64) -> Option<Vec<u8>> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(convert::verify::Rng(seed));
     match target.kind {
         Kind::Model { format: "onnx", .. } => onnx(data, &mut rng),
         Kind::Model { format: "tf-frozen", .. } => {
