@@ -41,10 +41,13 @@ pub(crate) struct Args {
     /// Do not minimise crash inputs before saving them.
     #[arg(long)]
     no_minimize: bool,
+    /// Largest input in bytes (default: each target's `fuzz_harness::Target::max_len`).
+    #[arg(long)]
+    max_len: Option<usize>,
 }
 
 /// The limits of the bar, passed to every libFuzzer run.
-const LIBFUZZER_FLAGS: &[&str] = &["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1", "-max_len=1048576"];
+const LIBFUZZER_FLAGS: &[&str] = &["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"];
 
 /// cargo-fuzz's build flags: release, debug assertions (and with them
 /// overflow checks), no sanitizer.
@@ -87,8 +90,8 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
             .map(|t| {
                 let (cf, root, seconds, minimize) =
                     (cargo_fuzz.clone(), ws.root.clone(), args.seconds, !args.no_minimize);
-                let name = t.name;
-                std::thread::spawn(move || fuzz_one(&cf, &root, name, seconds, minimize))
+                let (name, max_len) = (t.name, args.max_len.unwrap_or_else(|| t.max_len()));
+                std::thread::spawn(move || fuzz_one(&cf, &root, name, seconds, max_len, minimize))
             })
             .collect();
         for h in handles {
@@ -245,7 +248,7 @@ impl Row {
 
 /// Fuzzes `target` for `seconds`; after a crash, saves the input and goes on
 /// with the time left (libFuzzer stops at the first crash).
-fn fuzz_one(cf: &CargoFuzz, root: &Path, target: &str, seconds: u64, minimize: bool) -> Result<Row> {
+fn fuzz_one(cf: &CargoFuzz, root: &Path, target: &str, seconds: u64, max_len: usize, minimize: bool) -> Result<Row> {
     let artifacts = root.join("fuzz/artifacts").join(target);
     std::fs::create_dir_all(&artifacts)?;
     let mut row = Row { target: target.into(), ..Row::default() };
@@ -261,6 +264,7 @@ fn fuzz_one(cf: &CargoFuzz, root: &Path, target: &str, seconds: u64, minimize: b
         let out = Command::new(cf.binary(target))
             .arg(corpus_dir(root, target))
             .args(LIBFUZZER_FLAGS)
+            .arg(format!("-max_len={max_len}"))
             .arg(format!("-max_total_time={left}"))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .output()
