@@ -471,7 +471,7 @@ struct QuantArgs {
     /// fp16/bf16: run the graph in half precision too, not only store the weights.
     #[arg(long, requires = "quantize")]
     quantize_activations: bool,
-    /// int8-static: folder of calibration samples (.npz keyed by input name, or .npy for one-input models).
+    /// Calibration samples (.npz keyed by input name, or .npy for one-input models): int8-static, --weight-method gptq, mixed precision.
     #[arg(long, value_name = "DIR", requires = "quantize")]
     calibration: Option<PathBuf>,
     /// int8-static: range selection: minmax, percentile or entropy.
@@ -480,7 +480,7 @@ struct QuantArgs {
     /// int8-static with --calibrate percentile: the percentile kept (default 99.999).
     #[arg(long, value_name = "P", requires = "quantize")]
     percentile: Option<f64>,
-    /// int8-static: use at most N calibration samples.
+    /// Use at most N calibration samples.
     #[arg(long, value_name = "N", requires = "quantize")]
     calibration_samples: Option<usize>,
     /// If the output format cannot hold quantized weights, store the dequantized weights as floats.
@@ -489,6 +489,35 @@ struct QuantArgs {
     /// int8/int4: scale type, f16 (default; half the scale bytes, opset 19) or f32.
     #[arg(long, value_name = "TYPE", requires = "quantize")]
     scales: Option<String>,
+    /// int8/int4: how the integers are chosen: rtn (round to nearest with a per-group MSE clip search; no data)
+    /// or gptq (error compensation from --calibration data).
+    #[arg(long, value_name = "METHOD", requires = "quantize")]
+    weight_method: Option<String>,
+    /// int8/int4: map each group's min/max onto the range instead of searching the clip ratio of least error.
+    #[arg(long, requires = "quantize")]
+    no_clip: bool,
+    /// GPTQ: quantize input channels in order of decreasing activation energy.
+    #[arg(long, requires = "quantize")]
+    act_order: bool,
+    /// int8/int4: precision of embedding tables (Gather data, tied LM heads included): int8, int4 or none
+    /// (default: the method's own).
+    #[arg(long, value_name = "PRECISION", requires = "quantize")]
+    quantize_embeddings: Option<String>,
+    /// int4 mixed precision: share (0..1] of the weights' parameters in 4 bits; the most sensitive rest
+    /// goes to --backup-precision.
+    #[arg(long, value_name = "R", requires = "quantize")]
+    ratio: Option<f64>,
+    /// int4 mixed precision: the most weight bytes wanted; weights go to --backup-precision, most
+    /// sensitive per byte first, while the model fits.
+    #[arg(long, value_name = "BYTES", requires = "quantize")]
+    target_size: Option<u64>,
+    /// int4 mixed precision: the least output SQNR (dB) on the --calibration samples; the fewest
+    /// weights go to --backup-precision, most sensitive first, that reach it.
+    #[arg(long, value_name = "DB", requires = "quantize")]
+    min_sqnr: Option<f64>,
+    /// int4 mixed precision: the precision of weights kept out of 4 bits: int8 (default) or none.
+    #[arg(long, value_name = "PRECISION", requires = "quantize")]
+    backup_precision: Option<String>,
 }
 
 #[cfg(feature = "quant")]
@@ -525,6 +554,20 @@ impl QuantArgs {
         }
         c.samples = self.calibration_samples;
         c.calibration = self.calibration.clone();
+        if let Some(m) = &self.weight_method {
+            c.weight_method = m.parse().context("--weight-method")?;
+        }
+        c.clip &= !self.no_clip;
+        c.act_order |= self.act_order;
+        if let Some(p) = &self.quantize_embeddings {
+            c.embeddings = Some(p.parse().context("--quantize-embeddings")?);
+        }
+        if let Some(p) = &self.backup_precision {
+            c.backup = p.parse().context("--backup-precision")?;
+        }
+        c.ratio = self.ratio;
+        c.target_size = self.target_size;
+        c.min_sqnr = self.min_sqnr;
         c.validate().context("--quantize")?;
         Ok(Some(c))
     }

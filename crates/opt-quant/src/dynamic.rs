@@ -89,7 +89,14 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
             let kn = if trans_b { transpose2(&values, rows, cols) } else { values.into_owned() };
             let (k, n) = if trans_b { (cols, rows) } else { (rows, cols) };
             let granularity = if c.per_tensor { Granularity::PerTensor } else { Granularity::PerAxis(1) };
-            let spec = WeightSpec { qtype: QType::I8, symmetric: true, narrow: true, granularity, half_scales: false };
+            let spec = WeightSpec {
+                qtype: QType::I8,
+                symmetric: true,
+                narrow: true,
+                granularity,
+                half_scales: false,
+                clip: false,
+            };
             let qt =
                 scheme::quantize_tensor(&kn, &[k, n], &spec).map_err(|e| e.context(format!("weight '{w_name}'")))?;
             // Done with the float weight: let a mapped file's pages go.

@@ -5,11 +5,17 @@
 //!
 //! | method | what it writes |
 //! |---|---|
-//! | `int8` | weight-only: `DequantizeLinear(int8 weight)` feeding the original op, symmetric narrow range, per output channel |
+//! | `int8` | weight-only: `DequantizeLinear(int8 weight)` feeding the original op, symmetric, per output channel |
 //! | `int8-dynamic` | `DynamicQuantizeLinear` + `MatMulInteger` (+ `Cast`, `Mul` by scales) for MatMul and Gemm, as onnxruntime's `quantize_dynamic` |
 //! | `int8-static` | QDQ activations from calibration data (min/max, percentile, entropy), int8 weights, int32 biases |
-//! | `int4` | group-wise blocked `DequantizeLinear` of 4-bit MatMul/Gemm weights (opset 21) |
+//! | `int4` | group-wise blocked `DequantizeLinear` of 4-bit MatMul/Gemm weights and embedding tables (opset 21); mixed with int8 by sensitivity (`ratio`, `target-size`, `min-sqnr`) |
 //! | `fp16`, `bf16` | weights stored in half precision behind a `Cast`; optionally the whole graph in f16 |
+//!
+//! The weight-only methods choose the integers by round to nearest with a
+//! per-group MSE search of the clip ratio (`rtn`, needs no data) or by GPTQ
+//! (`weight-method=gptq`, from calibration data); tied weights (one table
+//! read by a `Gather` and, transposed, by the LM head) are quantized once
+//! and every reader shares the one `DequantizeLinear`.
 //!
 //! The representation follows [`scheme`], the convention shared with the
 //! format crates. Every run reports weight bytes before and after and the
@@ -18,15 +24,18 @@
 pub mod calib;
 mod config;
 mod dynamic;
+mod gptq;
 mod half_prec;
+mod mixed;
 pub mod opset;
 pub mod scheme;
 mod static_q;
+mod stats;
 mod weight;
 
 use ir::{Model, ModelStats, Pass, PassInfo, PassReport, Registry, Result};
 
-pub use config::{Calibrate, Config, Method};
+pub use config::{Calibrate, Config, Method, Precision, WeightMethod};
 
 /// The `quantize` pass: one method with its options.
 #[derive(Debug, Clone)]
@@ -91,11 +100,21 @@ impl Pass for QuantizePass {
     fn run(&self, model: &mut Model) -> Result<PassReport> {
         let before = ModelStats::of(model).weight_bytes();
         let mut out = match self.config.method {
-            Method::Int8 | Method::Int4 => weight::run(model, &self.config)?,
+            Method::Int8 | Method::Int4 => {
+                // Calibration data, when given, serves GPTQ, the sensitivity
+                // of mixed precision and the output SQNR line.
+                let c = &self.config;
+                let samples = match (&self.calibration, &c.calibration) {
+                    (Some(s), _) => Some(s.clone()),
+                    (None, Some(dir)) => Some(read_samples(dir, &model.graph)?),
+                    (None, None) => None,
+                };
+                weight::run(model, c, samples.as_deref())?
+            }
             Method::Int8Dynamic | Method::Int8Static if self.config.dequantize => {
                 // Stored as floats, only the weights' rounding can be kept.
                 let c = Config { method: Method::Int8, ..self.config.clone() };
-                let mut r = weight::run(model, &c)?;
+                let mut r = weight::run(model, &c, None)?;
                 r.lines
                     .push("activations left in float (the dequantized form holds only the weights' rounding)".into());
                 r

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use ir::{Attribute, DType, Graph, Model, NameGen, Node, Result, Tensor, bf16, f16};
 
 use crate::scheme::{self, DqNames, Granularity, QType, WeightSpec};
-use crate::{Config, LayerError, Method, MethodReport, opset};
+use crate::stats::Sample;
+use crate::{Config, LayerError, Method, MethodReport, Precision, WeightMethod, opset};
 
 /// The input of `node` a method may quantize as a weight, with that input's
 /// output-channel axis and reduction axis (for groups) as the node sees it;
@@ -240,7 +241,14 @@ pub(crate) fn apply(
     skipped: &mut Vec<String>,
 ) -> Result<Applied> {
     let half_scales = plan.half_scales;
-    let spec = |granularity| WeightSpec { qtype, symmetric: !c.asymmetric, narrow: true, granularity, half_scales };
+    let spec = |granularity| WeightSpec {
+        qtype,
+        symmetric: !c.asymmetric,
+        narrow: true,
+        granularity,
+        half_scales,
+        clip: false,
+    };
     let mut names = NameGen::for_graph(&model.graph);
     let opset = model.onnx_opset();
     let g = &mut model.graph;
@@ -294,19 +302,354 @@ pub(crate) fn weight_qtype(int4: bool, asymmetric: bool) -> QType {
     }
 }
 
-/// Runs `int8` or `int4` weight-only quantization.
-pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
+/// The activation a reader multiplies the weight with, when the reader is
+/// a `MatMul` (or a `Gemm` without `transA`) holding the weight as `B`: the
+/// rows of that activation are the inputs GPTQ and the sensitivity see.
+fn reader_activation(g: &Graph, node: usize, rank: usize) -> Option<&str> {
+    let n = &g.nodes[node];
+    let l = ir::schema::weight_layout(n, rank)?;
+    let ok = match n.op.as_str() {
+        "MatMul" => rank == 2,
+        "Gemm" => n.attr_int("transA", 0).ok()? == 0,
+        _ => false,
+    };
+    (ok && l.input == 1).then(|| n.input(0)).flatten()
+}
+
+/// A weight the weight-only methods may quantize, with what decides how.
+pub(crate) struct Candidate {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Output-channel and reduction axes, when every reader agrees on them.
+    pub axes: Option<(usize, Option<usize>)>,
+    /// Read by a `Gather` (an embedding table, tied or not).
+    pub embedding: bool,
+    /// The activations its readers multiply it with (distinct), when every
+    /// reader but a `Gather` is a MatMul holding it as B: what GPTQ needs.
+    pub activations: Vec<String>,
+}
+
+impl Candidate {
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().map(|&d| d as u64).product()
+    }
+
+    /// The granularity and integer type of `p`, if the weight can take it.
+    pub fn form(&self, p: Precision, c: &Config) -> Option<(Granularity, QType)> {
+        match p {
+            Precision::Float => None,
+            Precision::Int4 => match self.axes {
+                Some((_, Some(r))) => {
+                    Some((Granularity::Blocked { axis: r, block: c.group_size }, weight_qtype(true, c.asymmetric)))
+                }
+                _ => None,
+            },
+            Precision::Int8 => {
+                let g = match self.axes {
+                    Some((a, _)) if !c.per_tensor => Granularity::PerAxis(a),
+                    _ => Granularity::PerTensor,
+                };
+                Some((g, weight_qtype(false, c.asymmetric)))
+            }
+        }
+    }
+
+    /// Bytes the weight takes stored in precision `p` (integers, scales,
+    /// zero points), `float` being its bytes now.
+    pub fn bytes(&self, p: Precision, c: &Config, float: u64, half_scales: bool) -> u64 {
+        let Some((g, q)) = self.form(p, c) else { return float };
+        let n = self.numel();
+        let ints = if matches!(q, QType::I4 | QType::U4) { n.div_ceil(2) } else { n };
+        let groups: u64 = g.scale_shape(&self.shape).iter().map(|&d| d as u64).product();
+        let scale = groups * if half_scales { 2 } else { 4 };
+        let zp = if q.signed() {
+            0
+        } else if matches!(q, QType::U4) {
+            groups.div_ceil(2)
+        } else {
+            groups
+        };
+        ints + scale + zp
+    }
+}
+
+/// Every weight the method may quantize, in the graph's order of first use.
+fn candidates(g: &Graph, matmul_only: bool) -> Result<Vec<Candidate>> {
+    let targets = weight_targets(g, matmul_only)?;
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut order: Vec<(&String, &Vec<Reader>)> = targets.iter().collect();
+    order.sort_by_key(|(_, r)| r.iter().map(|u| u.0).min());
+    for (name, uses) in order {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let shape = g.initializers[name].shape().to_vec();
+        let (_, axis, red) = uses[0];
+        let agree = uses.iter().all(|u| u.1 == axis && u.2 == red);
+        let embedding = uses.iter().any(|u| g.nodes[u.0].op == "Gather");
+        // The activations of the readers other than Gathers (a tied table's
+        // LM head, the MatMuls of a shared weight).
+        let acts: Option<Vec<&str>> = uses
+            .iter()
+            .filter(|u| g.nodes[u.0].op != "Gather")
+            .map(|u| reader_activation(g, u.0, shape.len()).filter(|a| !g.initializers.contains_key(*a)))
+            .collect();
+        let mut activations: Vec<String> = Vec::new();
+        for a in acts.unwrap_or_default() {
+            if !activations.iter().any(|x| x == a) {
+                activations.push(a.to_string());
+            }
+        }
+        out.push(Candidate { name: name.clone(), shape, axes: agree.then_some((axis, red)), embedding, activations });
+    }
+    Ok(out)
+}
+
+/// Per-weight outcome, for the report.
+struct Done {
+    precision: Precision,
+    granularity: Granularity,
+    method: &'static str,
+    sqnr: f64,
+    gain: Option<f64>,
+}
+
+/// The calibration budget for Hessians held at once (one pass over the
+/// samples per batch of this many bytes).
+const HESSIAN_BUDGET: usize = 256 << 20;
+
+/// Runs `int8` or `int4` weight-only quantization (RTN with the clipping
+/// search, or GPTQ), with embedding tables in their own precision and, for
+/// int4, mixed precision by sensitivity. `samples` are the calibration
+/// inputs when the options need data.
+pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> Result<MethodReport> {
     let int4 = c.method == Method::Int4;
     let mut report = MethodReport::default();
-    let qtype = weight_qtype(int4, c.asymmetric);
+    let own = if int4 { Precision::Int4 } else { Precision::Int8 };
+    let emb = c.embeddings.unwrap_or(own);
+    let cands = candidates(&model.graph, int4)?;
     let mut skipped = Vec::new();
-    let plan = plan(model, c, qtype, int4, &mut report, &mut skipped)?;
-    let half_scales = plan.half_scales;
-    let (mut new_nodes, _) = apply(model, c, qtype, plan, &mut report, &mut skipped)?;
-    let n = report.layers.len();
+    // Each weight's precision: embeddings as asked, the rest the method's own.
+    let mut choice: Vec<Precision> = cands.iter().map(|w| if w.embedding { emb } else { own }).collect();
+    for (w, p) in cands.iter().zip(choice.iter_mut()) {
+        if *p != Precision::Float && w.form(*p, c).is_none() {
+            // int4 needs the readers to agree on the reduction axis.
+            skipped.push(format!("{} (readers disagree on the axis)", w.name));
+            *p = Precision::Float;
+        }
+    }
+    let samples = samples.map(|s| &s[..c.samples.map_or(s.len(), |n| n.min(s.len()))]);
+    if samples.is_some_and(<[Sample]>::is_empty) {
+        return Err(ir::Error::invalid("no calibration samples"));
+    }
+    if c.weight_method.needs_data() && samples.is_none() {
+        return Err(ir::Error::invalid(format!(
+            "weight method {} needs calibration data (--calibration DIR)",
+            c.weight_method.name()
+        )));
+    }
+    // Opset and scale type for the forms that may be used.
+    let mut half_scales = c.half_scales && !c.dequantize;
+    let mut fallback = None;
+    if !c.dequantize {
+        let mut form = 0;
+        for (w, &p) in cands.iter().zip(&choice) {
+            for q in [p, c.backup] {
+                if let Some((g, qt)) = w.form(q, c) {
+                    form = form.max(g.min_opset(qt));
+                }
+            }
+        }
+        if half_scales && model.onnx_opset() < HALF_SCALE_OPSET.max(form) {
+            match opset::raise(model, HALF_SCALE_OPSET.max(form)) {
+                Ok(notes) => report.lines.extend(notes),
+                Err(e) => {
+                    report.lines.push(format!("f32 scales used: f16 scales need opset {HALF_SCALE_OPSET} ({e})"));
+                    half_scales = false;
+                }
+            }
+        }
+        if form > 0 && model.onnx_opset() < form {
+            match opset::raise(model, form) {
+                Ok(notes) => report.lines.extend(notes),
+                Err(e) if !int4 && model.onnx_opset() >= 10 => {
+                    report.lines.push(format!(
+                        "per-tensor scales used: per-channel needs opset 13 and the opset cannot be raised ({e})"
+                    ));
+                    fallback = Some(Config { per_tensor: true, ..c.clone() });
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "{} needs opset {form}; use the 'dequantize' option to store dequantized weights instead",
+                        c.method.name()
+                    )));
+                }
+            }
+        }
+    }
+    let c = fallback.as_ref().unwrap_or(c);
+    let spec_of = |g: Granularity, q: QType| WeightSpec {
+        qtype: q,
+        symmetric: !c.asymmetric,
+        narrow: !c.clip,
+        granularity: g,
+        half_scales,
+        clip: c.clip,
+    };
+    // Mixed precision: which weights leave 4 bits.
+    if c.mixed() {
+        let lines = crate::mixed::choose(model, c, &cands, &mut choice, samples, half_scales, &spec_of)?;
+        report.lines.extend(lines);
+    }
+    // The float outputs on the calibration samples, to report the output
+    // SQNR there after quantizing.
+    let reference = match samples {
+        Some(s) => Some(crate::mixed::outputs(model, s)?),
+        None => None,
+    };
+    // GPTQ: the Hessians of the activations of the weights it takes, a
+    // bounded batch at a time, on the float model.
+    let mut results: HashMap<String, (scheme::QuantizedTensor, &'static str, Option<f64>)> = HashMap::new();
+    if c.weight_method == WeightMethod::Gptq
+        && let Some(samples) = samples
+    {
+        // The weights GPTQ takes, with the activations whose Hessians
+        // (summed: the loss of every reader) it needs.
+        let mut takers: Vec<usize> = Vec::new();
+        let mut needs: Vec<Vec<(String, usize)>> = Vec::new();
+        for (i, (w, &p)) in cands.iter().zip(&choice).enumerate() {
+            if let (false, Some((_, Some(r))), true) = (w.activations.is_empty(), w.axes, p != Precision::Float)
+                && w.shape.len() == 2
+            {
+                takers.push(i);
+                needs.push(w.activations.iter().map(|a| (a.clone(), w.shape[r])).collect());
+            }
+        }
+        for batch in crate::stats::batches(&needs, HESSIAN_BUDGET) {
+            let mut wanted: Vec<(String, usize)> = Vec::new();
+            for &b in &batch {
+                for a in &needs[b] {
+                    if !wanted.contains(a) {
+                        wanted.push(a.clone());
+                    }
+                }
+            }
+            let mut hs = crate::stats::hessians(model, samples, &wanted)?;
+            for &b in &batch {
+                let (w, p) = (&cands[takers[b]], choice[takers[b]]);
+                let (Some((g, q)), Some((out_axis, Some(r)))) = (w.form(p, c), w.axes) else { continue };
+                let mut h: Option<crate::stats::Hessian> = None;
+                for a in &w.activations {
+                    let Some(x) = hs.get(a) else { continue };
+                    match &mut h {
+                        None => h = Some(x.clone()),
+                        Some(s) => {
+                            s.h.iter_mut().zip(&x.h).for_each(|(p, q)| *p += q);
+                            s.rows += x.rows;
+                        }
+                    }
+                }
+                let Some(h) = h.filter(|h| h.rows > 0) else { continue };
+                let t = model.graph.initializers[&w.name].clone();
+                let values = scheme::float_values(&t)?.expect("targets are float");
+                let (n, k) = (w.shape[out_axis], w.shape[r]);
+                // The [n, k] view GPTQ works on.
+                let view: Vec<f32> = if r == 1 {
+                    values.to_vec()
+                } else {
+                    let mut v = vec![0f32; n * k];
+                    for kk in 0..k {
+                        for nn in 0..n {
+                            v[nn * k + kk] = values[kk * n + nn];
+                        }
+                    }
+                    v
+                };
+                let spec = spec_of(g, q);
+                let group = match g {
+                    Granularity::Blocked { block, .. } => Some(block),
+                    _ => None,
+                };
+                if matches!(g, Granularity::PerTensor) {
+                    continue;
+                }
+                // A tied table is also read row by row by its Gather, whose
+                // error is the plain weight error: an identity term as
+                // large as the mean activation energy weighs that use in.
+                let damp = if w.embedding { crate::gptq::TIED_DAMP } else { crate::gptq::DAMP };
+                let qz = crate::gptq::quantize(&view, n, k, h.h, &spec, group, c.act_order, damp)
+                    .map_err(|e| e.context(format!("weight '{}'", w.name)))?;
+                let (ints, gp) = crate::gptq::to_layout(qz, n, k, r, g)?;
+                let mut qt = scheme::assemble(&ints, &w.shape, &spec, &gp, 0.0, 0.0)?;
+                let back = scheme::dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size)?;
+                let (sig, noi) =
+                    values.iter().zip(&back).filter(|(x, _)| x.is_finite()).fold((0f64, 0f64), |(s, e), (&x, &y)| {
+                        (s + f64::from(x) * f64::from(x), e + f64::from(x - y) * f64::from(x - y))
+                    });
+                (qt.signal, qt.noise) = (sig, noi);
+                if let Some(b) = t.raw() {
+                    b.release();
+                }
+                results.insert(w.name.clone(), (qt, "gptq", None));
+            }
+            hs.clear();
+        }
+    }
+    // Everything else by round to nearest (with the clipping search), then
+    // the DQ nodes, one weight at a time.
+    let mut names = NameGen::for_graph(&model.graph);
+    let mut new_nodes = Vec::new();
+    let mut done: Vec<(String, Done)> = Vec::new();
+    let mut f32_fallback = Vec::new();
+    let opset = model.onnx_opset();
+    for (w, &p) in cands.iter().zip(&choice) {
+        let Some((granularity, qtype)) = w.form(p, c) else { continue };
+        let g = &mut model.graph;
+        let t = g.initializers[&w.name].clone();
+        if t.dtype() == DType::BF16 && !c.dequantize && opset < 13 {
+            skipped.push(format!("{} (bf16 needs opset 13)", w.name));
+            continue;
+        }
+        let (qt, method, gain) = match results.remove(&w.name) {
+            Some(r) => r,
+            None => {
+                let values = scheme::float_values(&t)?.expect("targets are float");
+                let spec = spec_of(granularity, qtype);
+                let chosen = scheme::choose_params(&values, &w.shape, &spec)?;
+                let qt = scheme::quantize_with(&values, &w.shape, &spec, &chosen)
+                    .map_err(|e| e.context(format!("weight '{}'", w.name)))?;
+                let gain =
+                    chosen.baseline_noise.filter(|&b| b > 0.0 && qt.noise > 0.0).map(|b| 10.0 * (b / qt.noise).log10());
+                (qt, if c.clip { "rtn+mse" } else { "rtn" }, gain)
+            }
+        };
+        if let Some(b) = t.raw() {
+            b.release();
+        }
+        report.layers.push(LayerError { name: w.name.clone(), sqnr_db: qt.sqnr_db() });
+        if half_scales && qt.scale.dtype() != DType::F16 {
+            f32_fallback.push(w.name.clone());
+        }
+        done.push((w.name.clone(), Done { precision: p, granularity, method, sqnr: qt.sqnr_db(), gain }));
+        report.quantized.0 += t.byte_len() as u64;
+        report.quantized.1 +=
+            (qt.q.byte_len() + qt.scale.byte_len() + qt.zero_point.as_ref().map_or(0, Tensor::byte_len)) as u64;
+        if c.dequantize {
+            let values = scheme::dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size)?;
+            store_floats(g, &w.name, t.dtype(), t.shape().to_vec(), values)?;
+        } else {
+            emit_dq(g, &mut names, &w.name, t.dtype(), qt, &mut new_nodes);
+        }
+    }
+    if !f32_fallback.is_empty() {
+        report.lines.push(format!("f32 scales kept (a scale outside f16's normal range): {}", f32_fallback.join(", ")));
+    }
+    let n = done.len();
     let what = match (int4, c.asymmetric) {
         (true, false) => format!("int4 symmetric, groups of {}", c.group_size),
         (true, true) => format!("uint4 asymmetric, groups of {}", c.group_size),
+        (false, false) if c.clip => "int8 symmetric".into(),
         (false, false) => "int8 symmetric [-127, 127]".into(),
         (false, true) => "uint8 asymmetric".into(),
     };
@@ -317,12 +660,63 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
     } else {
         ""
     };
-    report.lines.insert(0, format!("{n} weight tensor(s) quantized ({what}{stored})"));
+    let method = match c.weight_method {
+        WeightMethod::Gptq => "GPTQ",
+        WeightMethod::Rtn if c.clip => "round to nearest, MSE clipping",
+        WeightMethod::Rtn => "round to nearest",
+    };
+    report.lines.insert(0, format!("{n} weight tensor(s) quantized ({what}{stored}; {method})"));
+    let counts: Vec<String> = [Precision::Int4, Precision::Int8]
+        .iter()
+        .filter_map(|&p| {
+            let k = done.iter().filter(|d| d.1.precision == p).count();
+            (k > 0).then(|| format!("{k} in {}", p.name()))
+        })
+        .collect();
+    if counts.len() > 1 || choice.contains(&Precision::Float) {
+        let float = cands.iter().zip(&choice).filter(|(_, p)| **p == Precision::Float).count();
+        report.lines.push(format!(
+            "precision: {}{}",
+            counts.join(", "),
+            if float > 0 { format!(", {float} left in float") } else { String::new() }
+        ));
+    }
+    for (name, d) in &done {
+        let form = match d.granularity {
+            Granularity::Blocked { block, .. } => format!("{} g{block}", d.precision.name()),
+            Granularity::PerAxis(_) => format!("{} per channel", d.precision.name()),
+            Granularity::PerTensor => format!("{} per tensor", d.precision.name()),
+        };
+        let gain = d.gain.map_or(String::new(), |g| format!(" (+{g:.2} dB from clipping)"));
+        report.lines.push(format!("  {name}: {form}, {}, {:.1} dB{gain}", d.method, d.sqnr));
+    }
+    let partial: Vec<String> = done
+        .iter()
+        .filter_map(|(name, d)| match d.granularity {
+            Granularity::Blocked { axis, block } => {
+                let len = cands.iter().find(|w| &w.name == name)?.shape[axis];
+                (len % block != 0).then(|| format!("{name} ({len} = {} x {block} + {})", len / block, len % block))
+            }
+            _ => None,
+        })
+        .collect();
+    if !partial.is_empty() {
+        report.lines.push(format!(
+            "groups of {} do not divide the reduction axis of {} weight(s); their last group is smaller: {}",
+            c.group_size,
+            partial.len(),
+            partial.join(", ")
+        ));
+    }
     if !skipped.is_empty() {
         report.lines.push(format!("skipped: {}", skipped.join(", ")));
     }
     let g = &mut model.graph;
     new_nodes.append(&mut g.nodes);
     g.nodes = new_nodes;
+    if let (Some(samples), Some(reference)) = (samples, reference) {
+        let sqnr = crate::mixed::output_sqnr(model, samples, &reference)?;
+        report.lines.push(format!("output SQNR on the {} calibration sample(s): {sqnr:.1} dB", samples.len()));
+    }
     Ok(report)
 }

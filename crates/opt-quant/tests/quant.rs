@@ -63,8 +63,9 @@ fn check_half_step(before: &Model, after: &Model) -> usize {
             .into_iter()
             .map(|v| if half { ir::f16::from_f32(v).to_f32() } else { v })
             .collect();
-        // The largest scale bounds every group's step.
-        let smax = scheme::float_values(dq.scale).unwrap().unwrap().iter().fold(0f32, |a, &b| a.max(b));
+        // The largest scale bounds every group's step (scales may be
+        // negative: the clipping search's sign rule).
+        let smax = scheme::float_values(dq.scale).unwrap().unwrap().iter().fold(0f32, |a, &b| a.max(b.abs()));
         for (x, y) in w.iter().zip(&back) {
             let rounding = if half { y.abs() / 2048.0 } else { 0.0 };
             assert!((x - y).abs() <= smax / 2.0 * 1.0001 + rounding + 1e-12, "{name}: {x} vs {y} (scale {smax})");
@@ -96,7 +97,10 @@ fn int8_weight_only_mlp_quarter_size_and_30db() {
     assert!((0.25..0.28).contains(&ratio), "ratio {ratio}");
     let db = sqnr("mlp", &m, &q);
     assert!(db >= 30.0, "SQNR {db}");
-    assert!(lines[0].starts_with("3 weight tensor(s) quantized (int8 symmetric [-127, 127], f16 scales)"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("3 weight tensor(s) quantized (int8 symmetric [-127, 127], f16 scales; round to nearest)"),
+        "{lines:?}"
+    );
     assert!(lines.iter().any(|l| l.starts_with("worst weights by SQNR: ")), "{lines:?}");
     // Per output channel: Gemm weights with transB=1 are [out, in], axis 0.
     let dq = q.graph.nodes.iter().find(|n| n.op == "DequantizeLinear").unwrap();
@@ -175,11 +179,23 @@ fn int8_dynamic_matches_quantize_dynamic_form() {
 fn int4_group_wise_blocked_at_opset_21() {
     let m = load("mlp");
     assert_eq!(m.onnx_opset(), 17);
-    for arg in ["int4,group-size=32", "int4,group-size=32,asymmetric", "int4,group-size=64"] {
+    for arg in [
+        "int4,group-size=32,no-clip",
+        "int4,group-size=32,asymmetric,no-clip",
+        "int4,group-size=64",
+        "int4,group-size=32",
+    ] {
         let (q, lines) = quantize(&m, arg);
         assert_eq!(q.onnx_opset(), 21, "{lines:?}");
         assert!(lines.iter().any(|l| l == "opset raised from 17 to 21"), "{lines:?}");
-        assert_eq!(check_half_step(&m, &q), 3);
+        if arg.contains("no-clip") {
+            // Min/max scales: every weight within half a step.
+            assert_eq!(check_half_step(&m, &q), 3);
+        } else {
+            // The clipping search: never worse than min/max per weight.
+            assert!(lines.iter().filter(|l| l.contains("dB from clipping)")).count() == 3, "{lines:?}");
+            assert!(!lines.iter().any(|l| l.contains("(+-")), "{lines:?}");
+        }
         let dq = q.graph.nodes.iter().find(|n| n.op == "DequantizeLinear").unwrap();
         let w = &q.graph.initializers[dq.input(0).unwrap()];
         assert_eq!(w.dtype(), if arg.contains("asym") { DType::U4 } else { DType::I4 });
@@ -364,4 +380,146 @@ fn tied_and_shared_weights_are_quantized_once() {
         let s = eval::compare::compare_values(&reference[0].1, &got[0].1).unwrap().sqnr_db;
         assert!(s > 25.0, "{method}: SQNR {s:.1} dB");
     }
+}
+
+/// Token-id samples for the tied model (each `[1, 3]`), seeded.
+fn id_samples(n: usize, seed: u64) -> Vec<Vec<(String, eval::Value)>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let ids: Vec<i64> = (0..3)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((s >> 33) % 128) as i64
+                })
+                .collect();
+            let t = eval::from_ir(&Tensor::from_vec(vec![1, 3], ids).unwrap()).unwrap();
+            vec![("ids".to_string(), eval::Value::Tensor(t))]
+        })
+        .collect()
+}
+
+/// Output SQNR of `after` against `before` over samples.
+fn sqnr_over(before: &Model, after: &Model, samples: &[Vec<(String, eval::Value)>]) -> f64 {
+    let (mut sig, mut noi) = (0f64, 0f64);
+    for s in samples {
+        let a = eval::run(before, s.clone()).unwrap();
+        let b = eval::run(after, s.clone()).unwrap();
+        let (eval::Value::Tensor(eval::Tensor::F32(x)), eval::Value::Tensor(eval::Tensor::F32(y))) = (&a[0].1, &b[0].1)
+        else {
+            panic!("float outputs")
+        };
+        for (p, q) in x.iter().zip(y.iter()) {
+            sig += f64::from(*p) * f64::from(*p);
+            noi += f64::from(p - q) * f64::from(p - q);
+        }
+    }
+    10.0 * (sig / noi).log10()
+}
+
+fn quantize_with(model: &Model, arg: &str, samples: &[Vec<(String, eval::Value)>]) -> (Model, Vec<String>) {
+    let mut m = model.clone();
+    let pass = QuantizePass::with_calibration(arg.parse::<Config>().unwrap(), samples.to_vec());
+    let report = pass.run(&mut m).unwrap_or_else(|e| panic!("{arg}: {e}"));
+    (m, report.lines)
+}
+
+/// GPTQ takes every MatMul weight (the tied table through its LM head too),
+/// keeps one DQ per weight, reports the output SQNR on the calibration
+/// samples, and moves held-out outputs less than round to nearest does.
+#[test]
+fn gptq_from_calibration_samples() {
+    let before = tied_model();
+    let calib = id_samples(32, 1);
+    let held_out = id_samples(16, 99);
+    let (rtn, _) = quantize(&before, "int4,group-size=16");
+    let (gptq, lines) = quantize_with(&before, "int4,group-size=16,weight-method=gptq", &calib);
+    assert_eq!(ops(&gptq, "DequantizeLinear"), 2, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.contains(", gptq, ")).count(), 2, "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("output SQNR on the 32 calibration sample(s): ")), "{lines:?}");
+    assert_eq!(weight_bytes(&gptq), weight_bytes(&rtn), "same form, same size");
+    let (a, b) = (sqnr_over(&before, &gptq, &held_out), sqnr_over(&before, &rtn, &held_out));
+    assert!(a > b, "GPTQ {a:.2} dB vs RTN {b:.2} dB held out");
+    // Act-order runs too, and GPTQ without data is refused with the flag to use.
+    let (_, lines) = quantize_with(&before, "int4,group-size=16,weight-method=gptq,act-order", &calib);
+    assert!(lines.iter().any(|l| l.contains(", gptq, ")), "{lines:?}");
+    let e = QuantizePass::new("int4,weight-method=gptq".parse().unwrap()).run(&mut before.clone()).unwrap_err();
+    assert!(e.to_string().contains("needs calibration data (--calibration DIR)"), "{e}");
+}
+
+/// Mixed precision: `ratio` keeps the share of parameters in 4 bits,
+/// `target-size` fits the bytes, `min-sqnr` reaches the measured SQNR, and
+/// embeddings follow `embeddings=`.
+#[test]
+fn mixed_precision_by_sensitivity() {
+    let before = tied_model();
+    let calib = id_samples(16, 5);
+    // Without a rule the LM head table and the shared weight are both int4.
+    let (all4, _) = quantize(&before, "int4,group-size=16");
+    let (q, lines) = quantize_with(&before, "int4,group-size=16,ratio=0.5", &calib);
+    // The 32x32 weight is 1,024 of 5,120 eligible parameters (the table is an embedding): it goes to int8.
+    assert!(
+        lines.iter().any(|l| l.starts_with("mixed precision, ratio 0.5: 100.0% of 1024 parameters in int4")),
+        "{lines:?}"
+    );
+    let _ = q;
+    let (e8, lines) = quantize(&before, "int4,group-size=16,embeddings=int8");
+    assert!(lines.iter().any(|l| l.starts_with("  wte: int8 per channel")), "{lines:?}");
+    assert!(weight_bytes(&e8) > weight_bytes(&all4));
+    let (none, lines) = quantize(&before, "int4,group-size=16,embeddings=none");
+    assert!(none.graph.initializers["wte"].dtype() == DType::F32, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("1 left in float")), "{lines:?}");
+    // Target size between all-int4 and the shared weight in int8.
+    let target = weight_bytes(&all4) + 600;
+    let (t, lines) = quantize_with(&before, &format!("int4,group-size=16,target-size={target}"), &calib);
+    assert!(weight_bytes(&t) <= target, "{} > {target}: {lines:?}", weight_bytes(&t));
+    assert!(lines.iter().any(|l| l.starts_with("mixed precision, target")), "{lines:?}");
+    let (s, lines) = quantize_with(&before, "int4,group-size=16,min-sqnr=25", &calib);
+    assert!(lines.iter().any(|l| l.starts_with("mixed precision")), "{lines:?}");
+    let _ = s;
+}
+
+/// Mixed precision on the transformer fixture: the measured output SQNR
+/// reaches `min-sqnr` and a ratio below 1 puts some weights in int8.
+#[test]
+fn mixed_precision_on_a_transformer() {
+    let m = load("transformer_encoder");
+    let feeds = input("transformer_encoder");
+    let calib = vec![feeds.clone()];
+    let (all4, _) = quantize(&m, "int4,group-size=16");
+    let floor = sqnr("transformer_encoder", &m, &all4);
+    let want = floor + 6.0;
+    let (q, lines) = quantize_with(&m, &format!("int4,group-size=16,min-sqnr={want}"), &calib);
+    let got = sqnr("transformer_encoder", &m, &q);
+    assert!(got >= want - 1e-6, "asked {want:.1} dB, got {got:.1} ({lines:?})");
+    assert!(weight_bytes(&q) > weight_bytes(&all4));
+    let (r, lines) = quantize_with(&m, "int4,group-size=16,ratio=0.6", &calib);
+    assert!(lines.iter().any(|l| l.contains(": int8 per channel")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(": int4 g16")), "{lines:?}");
+    assert!(weight_bytes(&r) > weight_bytes(&all4));
+}
+
+/// Groups that do not divide the reduction axis: a smaller last group, reported.
+#[test]
+fn groups_that_do_not_divide() {
+    let m = load("mlp");
+    let (q, lines) = quantize(&m, "int4,group-size=48");
+    assert!(lines.iter().any(|l| l.starts_with("groups of 48 do not divide the reduction axis")), "{lines:?}");
+    let db = sqnr("mlp", &m, &q);
+    assert!(db >= 15.0, "SQNR {db}");
+}
+
+#[test]
+fn weight_method_options_parse() {
+    let c: Config = "int4,weight-method=gptq,act-order,ratio=0.8,embeddings=int8,backup=none,no-clip".parse().unwrap();
+    assert_eq!(c.weight_method, opt_quant::WeightMethod::Gptq);
+    assert!(c.act_order && !c.clip);
+    assert_eq!(c.ratio, Some(0.8));
+    assert_eq!(c.embeddings, Some(opt_quant::Precision::Int8));
+    assert_eq!(c.backup, opt_quant::Precision::Float);
+    assert!("int4,ratio=1.5".parse::<Config>().unwrap_err().to_string().contains("(0, 1]"));
+    assert!("int8,ratio=0.5".parse::<Config>().unwrap_err().to_string().contains("use them with int4"));
+    assert!("int4,ratio=0.5,min-sqnr=20".parse::<Config>().unwrap_err().to_string().contains("one of"));
+    assert!("int4,weight-method=awq".parse::<Config>().unwrap_err().to_string().contains("(rtn, gptq)"));
+    assert!("int8-static,weight-method=gptq".parse::<Config>().is_err());
 }
