@@ -14,6 +14,7 @@ use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::dtype;
+use crate::matmulnbits::Int4Format;
 use crate::generated::onnx::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, SparseTensorProto, StringStringEntryProto,
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as AT,
@@ -39,6 +40,9 @@ pub struct Settings {
     /// One external file per tensor (`external-layout=per-tensor`) instead of
     /// one file for all (`single`, the default).
     pub per_tensor_files: bool,
+    /// How MatMuls with blocked 4-bit DQ weights are written
+    /// (`int4-format=dq|matmulnbits`, default `dq`).
+    pub int4_format: Int4Format,
 }
 
 impl Settings {
@@ -49,6 +53,7 @@ impl Settings {
             external_threshold: 1024,
             external_location: None,
             per_tensor_files: false,
+            int4_format: Int4Format::Dq,
         };
         for (k, v) in &opts.format_options {
             match k.as_str() {
@@ -83,10 +88,17 @@ impl Settings {
                         }
                     }
                 }
+                "int4-format" => {
+                    s.int4_format = match v.as_str() {
+                        "dq" => Int4Format::Dq,
+                        "matmulnbits" => Int4Format::MatMulNBits,
+                        _ => return Err(Error::invalid(format!("onnx option int4-format={v}: use dq or matmulnbits"))),
+                    }
+                }
                 _ => {
                     return Err(Error::invalid(format!(
                         "unknown onnx option '{k}' (known: tensor-encoding, external-threshold, external-location, \
-                         external-layout)"
+                         external-layout, int4-format)"
                     )));
                 }
             }
@@ -142,6 +154,27 @@ impl Planned<'_> {
 pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     check(model)?;
     let settings = Settings::from_options(opts)?;
+    // Tensors share their bytes, so rewriting a copy costs only the repacked weights.
+    let rewritten;
+    let model = match settings.int4_format {
+        Int4Format::Dq => model,
+        Int4Format::MatMulNBits => {
+            let mut m = model.clone();
+            let r = crate::matmulnbits::to_matmulnbits(&mut m).map_err(|e| e.context(path.display().to_string()))?;
+            for line in r.lines() {
+                tracing::info!("{}: {line}", path.display());
+            }
+            if !r.kept_dq.is_empty() {
+                tracing::warn!(
+                    "{}: {} MatMul(s) kept as DequantizeLinear (run with -v for the reasons)",
+                    path.display(),
+                    r.kept_dq.len()
+                );
+            }
+            rewritten = m;
+            &rewritten
+        }
+    };
     let header = model_header(model);
     let graph = graph_proto(&model.graph, settings.encoding, false);
     let inits = &model.graph.initializers;
