@@ -460,6 +460,7 @@ pub fn lower(model: &mut Model, path: &Path) -> Result<usize> {
     let mut names = NameGen::for_graph(g);
     let mut out: Vec<Node> = Vec::with_capacity(g.nodes.len());
     let mut done = 0;
+    let mut consumed: Vec<String> = Vec::new();
     let nodes = std::mem::take(&mut g.nodes);
     for node in nodes {
         if node.op != "MatMulNBits" || node.domain != DOMAIN {
@@ -490,6 +491,7 @@ pub fn lower(model: &mut Model, path: &Path) -> Result<usize> {
             let v = dequantized(&w).map_err(|e| Error::malformed(path, format!("{}: {e}", node.describe())))?;
             g.initializers.insert(weight.clone(), v);
         }
+        consumed.extend(node.inputs[1..node.inputs.len().min(4)].iter().flatten().cloned());
         let a = node.input(0).unwrap_or_default().to_string();
         let bias = node.input(5).filter(|b| !b.is_empty()).map(str::to_string);
         let mm_out = if bias.is_some() { names.fresh(&format!("{y}_matmul")) } else { y.clone() };
@@ -500,6 +502,13 @@ pub fn lower(model: &mut Model, path: &Path) -> Result<usize> {
         done += 1;
     }
     g.nodes = out;
+    // The packed tensors, unless something else reads them too.
+    let uses = g.uses();
+    for name in consumed {
+        if !uses.contains_key(&name) && !g.inputs.iter().any(|v| v.name == name) {
+            g.initializers.shift_remove(&name);
+        }
+    }
     if done > 0 && !model.graph.nodes.iter().any(|n| n.domain == DOMAIN) {
         model.opset_imports.shift_remove(DOMAIN);
     }
@@ -624,6 +633,7 @@ mod tests {
             let mut back = m.clone();
             assert_eq!(lower(&mut back, Path::new("t.onnx")).unwrap(), 1);
             assert!(!back.opset_imports.contains_key(DOMAIN));
+            assert_eq!(back.graph.initializers.len(), 2 + usize::from(zp), "packed tensors dropped");
             let got = weight_of(&back);
             assert_eq!(got, want, "transposed={transposed} signed={signed} zp={zp}");
             let dq = back.graph.nodes.iter().find(|n| n.op == "DequantizeLinear").unwrap();
