@@ -281,12 +281,14 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
         return Ok(false);
     }
     let (model, ids) = (dir.join("llama.onnx"), dir.join("input_ids.npy"));
+    // One folder per model file (`q.onnx.eval/`, `q.xml.eval/`).
+    let eval_dir = |p: &Path| p.with_file_name(format!("{}.eval", p.file_name().unwrap_or_default().to_string_lossy()));
     let first_line = |o: &std::process::Output| {
         String::from_utf8_lossy(&o.stderr).lines().find(|l| !l.trim().is_empty()).unwrap_or("failed").to_string()
     };
     // Our evaluator's output for `path` (a folder of .npy), or why it failed.
     let evaluate = |path: &Path| -> Result<std::result::Result<std::path::PathBuf, String>> {
-        let out_dir = path.with_extension("eval");
+        let out_dir = eval_dir(path);
         let o = Command::new(bin).arg("run").arg(path).arg("--inputs").arg(&ids).arg("-o").arg(&out_dir).output()?;
         Ok(if o.status.success() { Ok(out_dir.join("logits.npy")) } else { Err(first_line(&o)) })
     };
@@ -324,7 +326,7 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
                 // decompression as OpenVINO computes it: in f32).
                 match evaluate(&xml)? {
                     Ok(e) => candidates.push(json!({"id": rows.len() + 1, "path": xml, "eval": e, "onnx_eval":
-                        onnx.with_extension("eval").join("logits.npy")})),
+                        eval_dir(&onnx).join("logits.npy")})),
                     Err(why) => ov_row.detail = format!("our evaluator failed: {why}"),
                 }
             }
