@@ -308,8 +308,7 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
             sqnr: f64::NAN,
             bytes: 0,
         };
-        let mut ov_row =
-            Row { what: format!("{} (OpenVINO IR)", flags.join(" ")), runtime: "openvino", ..row.clone() };
+        let mut ov_row = Row { what: format!("{} (OpenVINO IR)", flags.join(" ")), runtime: "openvino", ..row.clone() };
         if !q.status.success() {
             row.detail = first_line(&q);
             ov_row.detail = row.detail.clone();

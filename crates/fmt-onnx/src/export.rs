@@ -14,12 +14,12 @@ use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::dtype;
-use crate::matmulnbits::Int4Format;
 use crate::generated::onnx::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, SparseTensorProto, StringStringEntryProto,
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as AT,
     tensor_proto::DataLocation, tensor_shape_proto, type_proto,
 };
+use crate::matmulnbits::{Int4Format, KeptDq};
 use crate::tensor::{self, Encoding};
 
 /// Largest message protobuf implementations accept (2 GiB − 1).
@@ -164,11 +164,14 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             for line in r.lines() {
                 tracing::info!("{}: {line}", path.display());
             }
-            if !r.kept_dq.is_empty() {
+            // A tied embedding staying DQ is the intended form; anything else
+            // is a MatMul the user asked for and did not get.
+            let refused = r.kept_dq.iter().filter(|k| k.1 != KeptDq::SharedWithNonMatMul).count();
+            if refused > 0 {
                 tracing::warn!(
-                    "{}: {} MatMul(s) kept as DequantizeLinear (run with -v for the reasons)",
-                    path.display(),
-                    r.kept_dq.len()
+                    "{}: {refused} MatMul(s) could not be written as MatMulNBits and kept DequantizeLinear \
+                     (run with -v for the reasons)",
+                    path.display()
                 );
             }
             rewritten = m;

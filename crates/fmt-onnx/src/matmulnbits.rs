@@ -35,13 +35,43 @@ pub enum Int4Format {
     MatMulNBits,
 }
 
+/// Why a MatMul kept its DQ weight instead of becoming `MatMulNBits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptDq {
+    /// Another op (a tied embedding's `Gather`) reads the weight: one copy, as DQ.
+    SharedWithNonMatMul,
+    /// MatMuls read the weight in both orientations.
+    BothOrientations,
+    /// MatMuls read the weight in different float types.
+    MixedFloatTypes,
+    /// The integers or scales are read by another node too.
+    SharedTensors,
+    /// The kernels want a power of two of at least 16.
+    BlockSize(i64),
+    /// The blocks run along N, not K.
+    BlocksAlongN,
+}
+
+impl std::fmt::Display for KeptDq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeptDq::SharedWithNonMatMul => f.write_str("the weight is also read by a non-MatMul; stored once as DQ"),
+            KeptDq::BothOrientations => f.write_str("MatMuls read the weight in both orientations"),
+            KeptDq::MixedFloatTypes => f.write_str("MatMuls read the weight in different float types"),
+            KeptDq::SharedTensors => f.write_str("its integers or scales are shared with another node"),
+            KeptDq::BlockSize(b) => write!(f, "block size {b}: MatMulNBits needs a power of two of at least 16"),
+            KeptDq::BlocksAlongN => f.write_str("blocks run along N, not K"),
+        }
+    }
+}
+
 /// What [`to_matmulnbits`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NBitsReport {
     /// MatMuls written as `MatMulNBits`.
     pub matmulnbits: usize,
     /// MatMuls reading a blocked 4-bit weight that kept the DQ form, with the reason.
-    pub kept_dq: Vec<(String, String)>,
+    pub kept_dq: Vec<(String, KeptDq)>,
 }
 
 impl NBitsReport {
@@ -247,22 +277,22 @@ pub fn to_matmulnbits(model: &mut Model) -> Result<NBitsReport> {
         let t0 = found[0].transposed;
         let dt0 = found[0].dtype;
         let why = if other {
-            Some("the weight is also read by a non-MatMul; stored once as DQ".to_string())
+            Some(KeptDq::SharedWithNonMatMul)
         } else if found.iter().any(|r| r.transposed != t0) {
-            Some("MatMuls read the weight in both orientations".into())
+            Some(KeptDq::BothOrientations)
         } else if found.iter().any(|r| r.dtype != dt0) {
-            Some("MatMuls read the weight in different float types".into())
+            Some(KeptDq::MixedFloatTypes)
         } else if node.inputs.iter().flatten().any(|i| count_reads(i) != 1) {
-            Some("its integers or scales are shared with another node".into())
+            Some(KeptDq::SharedTensors)
         } else if !kernel_block(block) {
-            Some(format!("block size {block}: MatMulNBits needs a power of two of at least 16"))
+            Some(KeptDq::BlockSize(block))
         } else if axis != usize::from(t0) {
-            Some("blocks run along N, not K".into())
+            Some(KeptDq::BlocksAlongN)
         } else {
             None
         };
         if let Some(why) = why {
-            report.kept_dq.extend(found.iter().map(|r| (g.nodes[r.node].name.clone(), why.clone())));
+            report.kept_dq.extend(found.iter().map(|r| (g.nodes[r.node].name.clone(), why)));
             continue;
         }
         let p = repack(&w, block as usize, t0, dt0).map_err(|e| e.context(format!("weight '{out}'")))?;
@@ -313,7 +343,8 @@ pub fn to_matmulnbits(model: &mut Model) -> Result<NBitsReport> {
         let uses = g.uses();
         let before = g.nodes.len();
         g.nodes.retain(|n| {
-            !(n.present_outputs().any(|o| dead_values.contains(o)) && n.present_outputs().all(|o| !uses.contains_key(o)))
+            !(n.present_outputs().any(|o| dead_values.contains(o))
+                && n.present_outputs().all(|o| !uses.contains_key(o)))
         });
         if g.nodes.len() == before {
             break;
@@ -321,8 +352,7 @@ pub fn to_matmulnbits(model: &mut Model) -> Result<NBitsReport> {
     }
     let uses = g.uses();
     for name in dead_inits {
-        if !uses.contains_key(&name) && g.initializers.contains_key(&name) && !g.inputs.iter().any(|v| v.name == name)
-        {
+        if !uses.contains_key(&name) && g.initializers.contains_key(&name) && !g.inputs.iter().any(|v| v.name == name) {
             g.initializers.shift_remove(&name);
         }
     }
@@ -369,7 +399,10 @@ fn unpack(g: &Graph, node: &Node) -> std::result::Result<Option<QuantizedWeight>
     let expect = |t: &Tensor, what: &str, want: Option<usize>| -> std::result::Result<(), String> {
         match want {
             Some(w) if t.numel() == w => Ok(()),
-            _ => Err(format!("{what} has {} elements, expected {want:?} for K={k}, N={n}, block_size={block}", t.numel())),
+            _ => Err(format!(
+                "{what} has {} elements, expected {want:?} for K={k}, N={n}, block_size={block}",
+                t.numel()
+            )),
         }
     };
     if b.dtype() != DType::U8 {
@@ -385,9 +418,8 @@ fn unpack(g: &Graph, node: &Node) -> std::result::Result<Option<QuantizedWeight>
         expect(z, "zero_points", n.checked_mul(zrow))?;
     }
     let braw = b.raw().ok_or("B has no bytes")?.as_bytes();
-    let value = |bytes: &[u8], i: usize| -> u8 {
-        if bits == 8 { bytes[i] } else { (bytes[i / 2] >> (4 * (i % 2))) & 0x0f }
-    };
+    let value =
+        |bytes: &[u8], i: usize| -> u8 { if bits == 8 { bytes[i] } else { (bytes[i / 2] >> (4 * (i % 2))) & 0x0f } };
     // [K, N] integers, [nb, N] zero points: transposed from column-major storage.
     let mut q = vec![0u8; k * n];
     for col in 0..n {
@@ -411,7 +443,8 @@ fn unpack(g: &Graph, node: &Node) -> std::result::Result<Option<QuantizedWeight>
             (8, false) => Tensor::from_vec(shape, vals),
             (_, signed) => {
                 let dtype = if signed { DType::I4 } else { DType::U4 };
-                let shifted: Vec<u8> = if signed { vals.iter().map(|v| v.wrapping_sub(8) & 0x0f).collect() } else { vals };
+                let shifted: Vec<u8> =
+                    if signed { vals.iter().map(|v| v.wrapping_sub(8) & 0x0f).collect() } else { vals };
                 Tensor::from_raw(dtype, shape, Buffer::from_vec(pack(&shifted, 4)))
             }
         };
@@ -605,7 +638,9 @@ mod tests {
     #[test]
     fn round_trips_through_matmulnbits() {
         // K = 40 is not a multiple of 16: the last block is padded.
-        for (transposed, signed, zp) in [(false, true, false), (true, true, false), (false, false, true), (true, false, true)] {
+        for (transposed, signed, zp) in
+            [(false, true, false), (true, true, false), (false, false, true), (true, false, true)]
+        {
             let w = if transposed { weight(3, 40, 1, 16, signed, zp) } else { weight(40, 3, 0, 16, signed, zp) };
             let original = model(w, transposed, false);
             let mut want = weight_of(&original);
@@ -648,13 +683,13 @@ mod tests {
         let before = m.clone();
         let r = to_matmulnbits(&mut m).unwrap();
         assert_eq!((r.matmulnbits, r.kept_dq.len()), (0, 1));
-        assert!(r.kept_dq[0].1.contains("non-MatMul"));
+        assert_eq!(r.kept_dq[0].1, KeptDq::SharedWithNonMatMul);
         assert_eq!(m, before);
 
         let mut m = model(weight(40, 3, 0, 8, true, false), false, false);
         let r = to_matmulnbits(&mut m).unwrap();
         assert_eq!(r.matmulnbits, 0);
-        assert!(r.kept_dq[0].1.contains("block size 8"), "{:?}", r.kept_dq);
+        assert_eq!(r.kept_dq[0].1, KeptDq::BlockSize(8));
         assert!(r.lines()[0].contains("0 MatMul(s) as com.microsoft.MatMulNBits, 1 kept"));
     }
 

@@ -23,8 +23,7 @@ fn packed(dtype: DType, shape: Vec<usize>, v: &[i64]) -> Tensor {
 /// table), f16 scales and a `Cast` to f32 when `half`.
 fn model(rows: usize, cols: usize, axis: usize, block: usize, zp: bool, half: bool) -> Model {
     let dtype = if zp { DType::U4 } else { DType::I4 };
-    let vals: Vec<i64> =
-        (0..rows * cols).map(|i| ((i * 7 + i / 3) % 15) as i64 - if zp { 0 } else { 7 }).collect();
+    let vals: Vec<i64> = (0..rows * cols).map(|i| ((i * 7 + i / 3) % 15) as i64 - if zp { 0 } else { 7 }).collect();
     let sshape = if axis == 0 { vec![rows.div_ceil(block), cols] } else { vec![rows, cols.div_ceil(block)] };
     let ns: usize = sshape.iter().product();
     let svals: Vec<f32> = (0..ns).map(|i| 0.01 + i as f32 * 0.0007).collect();
@@ -112,9 +111,17 @@ fn groups_that_do_not_divide_k_round_trip_exactly() {
             assert!(!back.graph.nodes.iter().any(|n| n.op == "Slice" || n.op == "Cast"), "{what}: absorbed");
             let (q0, s0, z0, a0, b0) = dq(&m);
             let (q1, s1, z1, a1, b1) = dq(&back);
-            assert_eq!((q1.dtype(), q1.shape(), q1.raw().unwrap().as_bytes()), (q0.dtype(), q0.shape(), q0.raw().unwrap().as_bytes()), "{what}");
+            assert_eq!(
+                (q1.dtype(), q1.shape(), q1.raw().unwrap().as_bytes()),
+                (q0.dtype(), q0.shape(), q0.raw().unwrap().as_bytes()),
+                "{what}"
+            );
             assert_eq!(s1, s0, "{what}: scales (f16 widened exactly)");
-            assert_eq!(z1.map(|z| z.raw().unwrap().as_bytes().to_vec()), z0.map(|z| z.raw().unwrap().as_bytes().to_vec()), "{what}");
+            assert_eq!(
+                z1.map(|z| z.raw().unwrap().as_bytes().to_vec()),
+                z0.map(|z| z.raw().unwrap().as_bytes().to_vec()),
+                "{what}"
+            );
             assert_eq!((a1.rem_euclid(2), b1), (a0.rem_euclid(2), b0), "{what}");
         }
     }

@@ -211,13 +211,11 @@ fn dequantize_grouped(ex: &mut Ex<'_>, n: &Node, x: Src, scale: Src, zp: Option<
             q.shape()
         )));
     }
-    let qv = int_values(q)
-        .ok_or_else(|| Error::invalid(format!("{}: unreadable quantized weight", n.describe())))?;
+    let qv = int_values(q).ok_or_else(|| Error::invalid(format!("{}: unreadable quantized weight", n.describe())))?;
     let zv = match z {
-        Some(z) => Some(
-            int_values(z)
-                .ok_or_else(|| Error::invalid(format!("{}: unreadable zero point", n.describe())))?,
-        ),
+        Some(z) => {
+            Some(int_values(z).ok_or_else(|| Error::invalid(format!("{}: unreadable zero point", n.describe())))?)
+        }
         None => None,
     };
     let sv = floats_of(s).ok_or_else(|| Error::invalid(format!("{}: unreadable scales", n.describe())))?;
@@ -238,7 +236,9 @@ fn dequantize_grouped(ex: &mut Ex<'_>, n: &Node, x: Src, scale: Src, zp: Option<
             }
         }
     }
-    let regroup = |v: &[f64]| -> Vec<f64> { (0..m).flat_map(|r| (0..groups).map(move |g| (r, g))).map(|(r, g)| v[p(r, g)]).collect() };
+    let regroup = |v: &[f64]| -> Vec<f64> {
+        (0..m).flat_map(|r| (0..groups).map(move |g| (r, g))).map(|(r, g)| v[p(r, g)]).collect()
+    };
     let bad = |what: &str| Error::invalid(format!("{}: {what} out of range for its type", n.describe()));
     let qt = int_tensor(q.dtype(), vec![m, groups, block], &vals).ok_or_else(|| bad("weights"))?;
     let st = float_tensor(vec![m, groups, 1], &regroup(&sv), s.dtype())?;

@@ -200,6 +200,9 @@ fn grouped_tail<'a>(cx: &Cx<'a>, r: &'a Layer, padded: usize) -> Option<Tail<'a>
     (tail.slice.is_some() || tail.transpose.is_some()).then_some(tail)
 }
 
+/// Zero-point values with their constant's shape.
+type ZeroPoints = (Vec<i64>, Vec<usize>);
+
 /// Emits the DQ of a 2-D grouped weight read with a [`Tail`]: integers
 /// `[M, G, B]` cut to `[M, K]` (transposed to `[K, M]` after a `Transpose`,
 /// blocks then along axis 0), scales and zero points `[M, G]` (or `[G, M]`).
@@ -210,7 +213,7 @@ fn grouped_2d(
     tail: Tail<'_>,
     (x, x_owned): (Tensor, Option<String>),
     (scale, s_owned): (Tensor, Option<String>),
-    zp: Option<((Vec<i64>, Vec<usize>), Option<String>)>,
+    zp: Option<(ZeroPoints, Option<String>)>,
     out_dtype: DType,
     block: usize,
 ) -> Result<()> {
@@ -218,21 +221,26 @@ fn grouped_2d(
     let Some(last_out) = cx.value_of(last, 0).map(str::to_string) else {
         return Err(cx.bad(last, "output has no name"));
     };
-    let (m, groups) = (x.shape()[0], x.shape()[1]);
+    let bad = |cx: &Cx<'_>, what: &str| cx.bad(r, format!("grouped weight: {what}"));
+    let &[m, groups, _] = x.shape() else { return Err(bad(cx, "not [M, G, B]")) };
     let k = tail.k;
     let t = tail.transpose.is_some();
-    let bad = |cx: &Cx<'_>, what: &str| cx.bad(r, format!("grouped weight: {what}"));
     let q = int_values(&x).ok_or_else(|| bad(cx, "unreadable integers"))?;
-    let cut: Vec<i64> = if t {
-        (0..k * m).map(|i| q[(i % m) * groups * block + i / m]).collect()
-    } else {
-        (0..m * k).map(|i| q[(i / k) * groups * block + i % k]).collect()
+    // Element `i` of the emitted tensor, from `v` in the stored layout.
+    let pick = |v: &[i64], n: usize, at: &dyn Fn(usize) -> usize| -> Option<Vec<i64>> {
+        (0..n).map(|i| v.get(at(i)).copied()).collect()
     };
+    let cut = if t {
+        pick(&q, k * m, &|i| (i % m) * groups * block + i / m)
+    } else {
+        pick(&q, m * k, &|i| (i / k) * groups * block + i % k)
+    }
+    .ok_or_else(|| bad(cx, "fewer integers than its shape"))?;
     let shape = if t { vec![k, m] } else { vec![m, k] };
     let gshape = if t { vec![groups, m] } else { vec![m, groups] };
     // [M, G] values in the emitted layout.
-    let regroup = |v: &[f64]| -> Vec<f64> {
-        if t { (0..groups * m).map(|i| v[(i % m) * groups + i / m]).collect() } else { v.to_vec() }
+    let regroup = |v: &[f64]| -> Option<Vec<f64>> {
+        if t { (0..groups * m).map(|i| v.get((i % m) * groups + i / m).copied()).collect() } else { Some(v.to_vec()) }
     };
     let xt = int_tensor(x.dtype(), shape, &cut).ok_or_else(|| bad(cx, "integers out of range"))?;
     let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, last)).flatten();
@@ -241,7 +249,7 @@ fn grouped_2d(
         None => (last_out, out_dtype),
     };
     let sv = floats_of(&scale).ok_or_else(|| bad(cx, "unreadable scales"))?;
-    let sv = regroup(&sv);
+    let sv = regroup(&sv).ok_or_else(|| bad(cx, "fewer scales than groups"))?;
     let st = match out_dtype {
         DType::F16 => Tensor::from_vec(gshape.clone(), sv.iter().map(|&v| ir::f16::from_f64(v)).collect()),
         _ => Tensor::from_vec(gshape.clone(), sv.iter().map(|&v| v as f32).collect()),
@@ -253,7 +261,11 @@ fn grouped_2d(
     let mut inputs = vec![Some(xn), Some(sn)];
     if let Some(((z, _), z_owned)) = zp {
         let zf: Vec<f64> = z.iter().map(|&v| v as f64).collect();
-        let zr: Vec<i64> = regroup(&zf).into_iter().map(|v| v as i64).collect();
+        let zr: Vec<i64> = regroup(&zf)
+            .ok_or_else(|| bad(cx, "fewer zero points than groups"))?
+            .into_iter()
+            .map(|v| v as i64)
+            .collect();
         let zt = int_tensor(x.dtype(), gshape, &zr).ok_or_else(|| bad(cx, "zero points out of range"))?;
         inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), zt)));
     }
@@ -330,8 +342,17 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
         if let Some(tail) = tail
             && target_ok
         {
-            return grouped_2d(cx, r, tail, (x, x_owned), (scale, s_owned), zvals.map(|z| (z, z_owned)), out_dtype, block)
-                .map(|()| true);
+            return grouped_2d(
+                cx,
+                r,
+                tail,
+                (x, x_owned),
+                (scale, s_owned),
+                zvals.map(|z| (z, z_owned)),
+                out_dtype,
+                block,
+            )
+            .map(|()| true);
         }
         if target_ok && let Some(r_out) = cx.value_of(r, 0).map(str::to_string) {
             let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, r)).flatten();
