@@ -15,7 +15,8 @@ Candidates ending in `.xml` are OpenVINO IR (the same quantized model
 converted) and run in OpenVINO's CPU plugin at f32 inference precision, so
 the SQNR measures the lowering, not bf16 execution.
 
-`llm JOB`: the LLM rows (see `llm`).
+`llm JOB`: the LLM rows (see `llm`); `ort-matmulnbits SRC DST BLOCK
+symmetric|asymmetric`: onnxruntime's MatMulNBitsQuantizer on SRC.
 """
 import json
 import os
@@ -156,7 +157,21 @@ def llm(job):
         print(json.dumps(r), flush=True)
 
 
+def ort_matmulnbits(src, dst, block_size, symmetric):
+    """onnxruntime's own int4 writer (MatMulNBitsQuantizer, RTN), so the
+    rows check that we read what onnxruntime writes, not only our own form."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                 MatMulNBitsQuantizer)
+    q = MatMulNBitsQuantizer(onnx.load(src), algo_config=DefaultWeightOnlyQuantConfig(
+        block_size=block_size, is_symmetric=symmetric))
+    q.process()
+    q.model.save_model_to_file(dst, use_external_data_format=False)
+
+
 def main():
+    if sys.argv[1] == "ort-matmulnbits":
+        ort_matmulnbits(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "symmetric")
+        return
     if sys.argv[1] == "llm":
         llm(json.load(open(sys.argv[2])))
         return

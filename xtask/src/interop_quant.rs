@@ -333,11 +333,45 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
         rows.push(row);
         rows.push(ov_row);
     }
+    // onnxruntime's own MatMulNBits writer, read by us: K = 176 is not a
+    // multiple of 32, and the asymmetric form has packed zero points.
+    let script = ws.root.join("xtask/python/run_quant.py");
+    for (block, sym) in [("16", "symmetric"), ("32", "asymmetric")] {
+        let path = dir.join(format!("ort_matmulnbits_{block}_{sym}.onnx"));
+        let mut row = Row {
+            case: LLM_CASE.into(),
+            what: format!("onnxruntime MatMulNBitsQuantizer block {block} {sym}, read by us"),
+            runtime: "onnxruntime",
+            floor: 0.0,
+            ok: false,
+            detail: "not run".into(),
+            sqnr: f64::NAN,
+            bytes: 0,
+        };
+        let o = Command::new(venv.python())
+            .arg(&script)
+            .args(["ort-matmulnbits"])
+            .arg(&model)
+            .arg(&path)
+            .args([block, sym])
+            .output()?;
+        if !o.status.success() {
+            row.detail = format!(
+                "onnxruntime's quantizer failed: {}",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            );
+        } else {
+            match evaluate(&path)? {
+                Ok(e) => candidates.push(json!({"id": rows.len(), "path": path, "eval": e})),
+                Err(why) => row.detail = format!("our evaluator failed: {why}"),
+            }
+        }
+        rows.push(row);
+    }
     let job = json!({"input": ids, "input_name": "input_ids", "reference": dir.join("logits.npy"),
         "model": model, "candidates": candidates});
     let job_file = dir.join("jobs.json");
     std::fs::write(&job_file, serde_json::to_vec_pretty(&job)?)?;
-    let script = ws.root.join("xtask/python/run_quant.py");
     let out = Command::new(venv.python()).arg(&script).arg("llm").arg(&job_file).output()?;
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
