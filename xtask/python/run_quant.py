@@ -162,8 +162,12 @@ def ort_matmulnbits(src, dst, block_size, symmetric):
     rows check that we read what onnxruntime writes, not only our own form."""
     from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
                                                                  MatMulNBitsQuantizer)
-    q = MatMulNBitsQuantizer(onnx.load(src), algo_config=DefaultWeightOnlyQuantConfig(
-        block_size=block_size, is_symmetric=symmetric))
+    # At opset 21 (blocked DequantizeLinear) we read the int4 weights back as
+    # int4; below it, as floats. Gather too: its GatherBlockQuantized form.
+    from onnx import version_converter
+    model = version_converter.convert_version(onnx.load(src), 21)
+    q = MatMulNBitsQuantizer(model, algo_config=DefaultWeightOnlyQuantConfig(
+        block_size=block_size, is_symmetric=symmetric, op_types_to_quantize=("MatMul", "Gather")))
     q.process()
     q.model.save_model_to_file(dst, use_external_data_format=False)
 

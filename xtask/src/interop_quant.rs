@@ -333,14 +333,15 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
         rows.push(row);
         rows.push(ov_row);
     }
-    // onnxruntime's own MatMulNBits writer, read by us: K = 176 is not a
-    // multiple of 32, and the asymmetric form has packed zero points.
+    // onnxruntime's own writer (MatMulNBits, and GatherBlockQuantized for the
+    // embedding), read by us: K = 176 is not a multiple of 32, and the
+    // asymmetric form has packed zero points.
     let script = ws.root.join("xtask/python/run_quant.py");
     for (block, sym) in [("16", "symmetric"), ("32", "asymmetric")] {
         let path = dir.join(format!("ort_matmulnbits_{block}_{sym}.onnx"));
         let mut row = Row {
             case: LLM_CASE.into(),
-            what: format!("onnxruntime MatMulNBitsQuantizer block {block} {sym}, read by us"),
+            what: format!("onnxruntime MatMulNBits+GatherBlockQuantized g{block} {sym}, read by us"),
             runtime: "onnxruntime",
             floor: 0.0,
             ok: false,

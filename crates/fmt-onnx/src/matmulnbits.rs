@@ -13,7 +13,8 @@
 //! uint8 `[N · ceil(n_blocks · bits / 8)]`, packed the same way with each
 //! column's row padded to whole bytes, and defaults to `2^(bits-1)` (the
 //! symmetric case) when omitted. Kernels want `block_size` a power of two
-//! of at least 16.
+//! of at least 16. `GatherBlockQuantized`, the embedding-table counterpart
+//! onnxruntime's quantizer writes, is read back too (see [`lower`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -478,12 +479,71 @@ fn unpack(g: &Graph, node: &Node) -> std::result::Result<Option<QuantizedWeight>
     Ok(Some(w))
 }
 
+/// `GatherBlockQuantized(data, indices, scales[, zero_points])` in the form
+/// onnxruntime's quantizer writes (int4/uint4 `data` of the table's logical
+/// shape, `scales` and `zero_points` blocked along `quantize_axis`) is
+/// `Gather(DequantizeLinear(data, scales, zero_points), indices)`: returns
+/// that weight, the gather axis and the indices. `Ok(None)` for the other
+/// forms (uint8-packed `data` with `bits`, uint4 without zero points, whose
+/// default this reader does not assume) and non-constant tables.
+fn gather_weight(g: &Graph, node: &Node) -> std::result::Result<Option<(QuantizedWeight, i64)>, String> {
+    let init = |i: usize| node.input(i).filter(|n| !n.is_empty()).map(|n| g.initializers.get(n));
+    let (Some(Some(data)), Some(Some(scales))) = (init(0), init(2)) else { return Ok(None) };
+    let zp = match init(3) {
+        Some(Some(z)) => Some(z),
+        Some(None) => return Ok(None),
+        None => None,
+    };
+    if !matches!(data.dtype(), DType::I4 | DType::U4) || (data.dtype() == DType::U4 && zp.is_none()) {
+        return Ok(None);
+    }
+    let rank = data.shape().len() as i64;
+    let int = |name: &str, default: i64| match node.attr(name) {
+        Some(a) => a.as_int().map_err(|_| format!("attribute {name} is not an integer")),
+        None => Ok(default),
+    };
+    let (gather_axis, quantize_axis, block) =
+        (int("gather_axis", 0)?, int("quantize_axis", 1)?, int("block_size", 128)?);
+    let axis_ok = |a: i64| (-rank..rank).contains(&a);
+    if rank == 0 || !axis_ok(gather_axis) || !axis_ok(quantize_axis) {
+        return Err(format!("gather_axis={gather_axis} or quantize_axis={quantize_axis} out of range for rank {rank}"));
+    }
+    if block < 1 {
+        return Err(format!("block_size={block} must be positive"));
+    }
+    let qa = quantize_axis.rem_euclid(rank) as usize;
+    let want: Vec<usize> =
+        data.shape().iter().enumerate().map(|(i, &d)| if i == qa { d.div_ceil(block as usize) } else { d }).collect();
+    if scales.shape() != want.as_slice() || !scales.dtype().is_float() {
+        return Err(format!(
+            "scales {:?} of {} do not fit blocks of {block} of data {:?}",
+            scales.shape(),
+            scales.dtype(),
+            data.shape()
+        ));
+    }
+    if let Some(z) = zp
+        && (z.shape() != want.as_slice() || z.dtype() != data.dtype())
+    {
+        return Err(format!("zero_points {:?} of {} do not match the scales and data", z.shape(), z.dtype()));
+    }
+    let w = QuantizedWeight {
+        q: data.clone(),
+        scale: scales.clone(),
+        zero_point: zp.cloned(),
+        axis: Some(qa as i64),
+        block_size: Some(block),
+    };
+    Ok(Some((w, gather_axis)))
+}
+
 /// The opset whose `DequantizeLinear` takes `block_size`.
 const BLOCKED_DQ_OPSET: i64 = 21;
 
 /// Rewrites each `com.microsoft.MatMulNBits` of the main graph as the IR's
 /// convention: a blocked `DequantizeLinear` of constants feeding a `MatMul`
-/// (plus an `Add` for a bias). Below opset 21, which has no blocked DQ, the
+/// (plus an `Add` for a bias); from opset 21, `GatherBlockQuantized` in
+/// its int4/uint4 form becomes a blocked DQ feeding a `Gather`. Below opset 21, which has no blocked DQ, the
 /// weight is stored dequantized (f32 arithmetic, in the scales' type).
 /// Nodes in forms this reader does not take (`g_idx`, float zero points,
 /// non-constant weights) stay as they are. Returns the number rewritten.
@@ -496,6 +556,36 @@ pub fn lower(model: &mut Model, path: &Path) -> Result<usize> {
     let mut consumed: Vec<String> = Vec::new();
     let nodes = std::mem::take(&mut g.nodes);
     for node in nodes {
+        if node.op == "GatherBlockQuantized" && node.domain == DOMAIN && blocked {
+            let (w, axis) = match gather_weight(g, &node) {
+                Ok(Some(w)) => w,
+                Ok(None) => {
+                    out.push(node);
+                    continue;
+                }
+                Err(m) => {
+                    g.nodes = out;
+                    return Err(Error::malformed(path, format!("{}: {m}", node.describe())));
+                }
+            };
+            let (Some(y), Some(indices)) = (node.output(0).map(str::to_string), node.input(1).map(str::to_string))
+            else {
+                out.push(node);
+                continue;
+            };
+            consumed.extend([0, 2, 3].iter().filter_map(|&i| node.input(i)).map(str::to_string));
+            let base = if node.name.is_empty() { y.clone() } else { node.name.clone() };
+            let table = names.fresh(&format!("{base}_table"));
+            let dq = DqNames::fresh(&mut names, &table);
+            out.push(ir::quant::dq_weight_node(g, w, &dq, &table));
+            out.push(
+                Node::new("Gather", [table, indices], [y])
+                    .named(node.name.clone())
+                    .with_attr("axis", Attribute::Int(axis)),
+            );
+            done += 1;
+            continue;
+        }
         if node.op != "MatMulNBits" || node.domain != DOMAIN {
             out.push(node);
             continue;
@@ -705,6 +795,44 @@ mod tests {
         m.graph.nodes[0].attrs.insert("K".into(), Attribute::Int(-1));
         let e = lower(&mut m, Path::new("bad.onnx")).unwrap_err().to_string();
         assert!(e.contains("must be positive"), "{e}");
+    }
+
+    #[test]
+    fn gather_block_quantized_reads_as_dq_and_gather() {
+        for zp in [false, true] {
+            let w = weight(6, 40, 1, 16, !zp, zp);
+            let mut m = Model::default();
+            m.opset_imports.insert(String::new(), 21);
+            let g = &mut m.graph;
+            g.initializers.insert("data".into(), w.q.clone());
+            g.initializers.insert("scales".into(), w.scale.clone());
+            let mut inputs = vec!["data", "ids", "scales"];
+            if let Some(z) = &w.zero_point {
+                g.initializers.insert("zp".into(), z.clone());
+                inputs.push("zp");
+            }
+            let node = Node::new("GatherBlockQuantized", inputs, ["e"])
+                .in_domain(DOMAIN)
+                .named("gbq")
+                .with_attr("quantize_axis", Attribute::Int(1))
+                .with_attr("block_size", Attribute::Int(16));
+            g.nodes.push(node);
+            g.inputs.push(ValueInfo::tensor("ids", DType::I64, ir::Shape::fixed(&[3])));
+            g.outputs.push(ValueInfo::tensor("e", DType::F32, ir::Shape::fixed(&[3, 40])));
+            let mut bad = m.clone();
+            assert_eq!(lower(&mut m, Path::new("t.onnx")).unwrap(), 1);
+            let ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op.as_str()).collect();
+            assert_eq!(ops, ["DequantizeLinear", "Gather"]);
+            assert_eq!(m.graph.nodes[1].attr_int("axis", -1).unwrap(), 0);
+            let got = ir::quant::match_dq_weight(&m.graph, &m.graph.nodes[0]).unwrap();
+            assert_eq!((got.q, got.scale, got.zero_point), (&w.q, &w.scale, w.zero_point.as_ref()));
+            assert_eq!((got.axis, got.block_size), (Some(1), Some(16)));
+            assert!(!m.graph.initializers.contains_key("data"), "the table is stored once");
+
+            bad.graph.initializers.insert("scales".into(), Tensor::from_vec(vec![6, 2], vec![1f32; 12]).unwrap());
+            let e = lower(&mut bad, Path::new("bad.onnx")).unwrap_err().to_string();
+            assert!(e.contains("bad.onnx") && e.contains("do not fit blocks of 16"), "{e}");
+        }
     }
 
     #[test]
