@@ -14,6 +14,9 @@ model's outputs, and the file size (model plus external data or weights).
 Candidates ending in `.xml` are OpenVINO IR (the same quantized model
 converted) and run in OpenVINO's CPU plugin at f32 inference precision, so
 the SQNR measures the lowering, not bf16 execution.
+
+`llm JOB`: the LLM rows (see `llm`); `ort-matmulnbits SRC DST BLOCK
+symmetric|asymmetric`: onnxruntime's MatMulNBitsQuantizer on SRC.
 """
 import json
 import os
@@ -133,7 +136,49 @@ def run(job):
     return out
 
 
+def llm(job):
+    """The LLM rows: each candidate (ONNX in onnxruntime, IR in OpenVINO) on
+    the token ids, against our evaluator's output on the same file
+    (`eval`, the gate) and, for IR files, on the ONNX it came from
+    (`onnx_eval`, informational); SQNR against torch's logits."""
+    ids = np.load(job["input"])
+    ref = np.asarray(np.load(job["reference"]), np.float64)
+    rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))
+    for m in job["candidates"]:
+        try:
+            got = np.asarray(run_model(m["path"], {job["input_name"]: ids}), np.float64)
+            ours = np.asarray(np.load(m["eval"]), np.float64)
+            r = {"id": m["id"], "ok": True, "rel_l2": rel(got, ours), "bytes": size(str(m["path"])),
+                 "sqnr": float(10 * np.log10(np.sum(ref ** 2) / np.sum((got - ref) ** 2)))}
+            if "onnx_eval" in m:
+                r["rel_l2_vs_onnx_eval"] = rel(got, np.asarray(np.load(m["onnx_eval"]), np.float64))
+        except Exception as e:  # report, don't stop: every row counts
+            r = {"id": m["id"], "ok": False, "message": f"{type(e).__name__}: {e}".splitlines()[0]}
+        print(json.dumps(r), flush=True)
+
+
+def ort_matmulnbits(src, dst, block_size, symmetric):
+    """onnxruntime's own int4 writer (MatMulNBitsQuantizer, RTN), so the
+    rows check that we read what onnxruntime writes, not only our own form."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                 MatMulNBitsQuantizer)
+    # At opset 21 (blocked DequantizeLinear) we read the int4 weights back as
+    # int4; below it, as floats. Gather too: its GatherBlockQuantized form.
+    from onnx import version_converter
+    model = version_converter.convert_version(onnx.load(src), 21)
+    q = MatMulNBitsQuantizer(model, algo_config=DefaultWeightOnlyQuantConfig(
+        block_size=block_size, is_symmetric=symmetric, op_types_to_quantize=("MatMul", "Gather")))
+    q.process()
+    q.model.save_model_to_file(dst, use_external_data_format=False)
+
+
 def main():
+    if sys.argv[1] == "ort-matmulnbits":
+        ort_matmulnbits(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "symmetric")
+        return
+    if sys.argv[1] == "llm":
+        llm(json.load(open(sys.argv[2])))
+        return
     jobs = json.load(open(sys.argv[2]))
     for job in jobs:
         if sys.argv[1] == "prepare":

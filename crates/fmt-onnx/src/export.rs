@@ -19,6 +19,7 @@ use crate::generated::onnx::{
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType as AT,
     tensor_proto::DataLocation, tensor_shape_proto, type_proto,
 };
+use crate::matmulnbits::{Int4Format, KeptDq};
 use crate::tensor::{self, Encoding};
 
 /// Largest message protobuf implementations accept (2 GiB − 1).
@@ -39,6 +40,9 @@ pub struct Settings {
     /// One external file per tensor (`external-layout=per-tensor`) instead of
     /// one file for all (`single`, the default).
     pub per_tensor_files: bool,
+    /// How MatMuls with blocked 4-bit DQ weights are written
+    /// (`int4-format=dq|matmulnbits`, default `dq`).
+    pub int4_format: Int4Format,
 }
 
 impl Settings {
@@ -49,6 +53,7 @@ impl Settings {
             external_threshold: 1024,
             external_location: None,
             per_tensor_files: false,
+            int4_format: Int4Format::Dq,
         };
         for (k, v) in &opts.format_options {
             match k.as_str() {
@@ -83,10 +88,17 @@ impl Settings {
                         }
                     }
                 }
+                "int4-format" => {
+                    s.int4_format = match v.as_str() {
+                        "dq" => Int4Format::Dq,
+                        "matmulnbits" => Int4Format::MatMulNBits,
+                        _ => return Err(Error::invalid(format!("onnx option int4-format={v}: use dq or matmulnbits"))),
+                    }
+                }
                 _ => {
                     return Err(Error::invalid(format!(
                         "unknown onnx option '{k}' (known: tensor-encoding, external-threshold, external-location, \
-                         external-layout)"
+                         external-layout, int4-format)"
                     )));
                 }
             }
@@ -142,6 +154,30 @@ impl Planned<'_> {
 pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     check(model)?;
     let settings = Settings::from_options(opts)?;
+    // Tensors share their bytes, so rewriting a copy costs only the repacked weights.
+    let rewritten;
+    let model = match settings.int4_format {
+        Int4Format::Dq => model,
+        Int4Format::MatMulNBits => {
+            let mut m = model.clone();
+            let r = crate::matmulnbits::to_matmulnbits(&mut m).map_err(|e| e.context(path.display().to_string()))?;
+            for line in r.lines() {
+                tracing::info!("{}: {line}", path.display());
+            }
+            // A tied embedding staying DQ is the intended form; anything else
+            // is a MatMul the user asked for and did not get.
+            let refused = r.kept_dq.iter().filter(|k| k.1 != KeptDq::SharedWithNonMatMul).count();
+            if refused > 0 {
+                tracing::warn!(
+                    "{}: {refused} MatMul(s) could not be written as MatMulNBits and kept DequantizeLinear \
+                     (run with -v for the reasons)",
+                    path.display()
+                );
+            }
+            rewritten = m;
+            &rewritten
+        }
+    };
     let header = model_header(model);
     let graph = graph_proto(&model.graph, settings.encoding, false);
     let inits = &model.graph.initializers;

@@ -94,7 +94,7 @@ fn translate_with(proto: ModelProto, path: &Path, ext: ExternalData, limits: &Li
     for o in &proto.opset_import {
         opset_imports.insert(norm_domain(&o.domain).to_string(), o.version);
     }
-    Ok(Model {
+    let mut model = Model {
         graph,
         opset_imports,
         producer_name: proto.producer_name,
@@ -103,7 +103,13 @@ fn translate_with(proto: ModelProto, path: &Path, ext: ExternalData, limits: &Li
         model_version: proto.model_version,
         doc: proto.doc_string,
         metadata: proto.metadata_props.into_iter().map(|e| (e.key, e.value)).collect(),
-    })
+    };
+    // onnxruntime's int4 MatMuls read back as the IR's quantization convention.
+    let lowered = crate::matmulnbits::lower(&mut model, path)?;
+    if lowered > 0 {
+        tracing::info!("{}: {lowered} com.microsoft.MatMulNBits read as DequantizeLinear + MatMul", path.display());
+    }
+    Ok(model)
 }
 
 /// `ai.onnx` is written both as `""` and by name; the IR always uses `""`.

@@ -16,6 +16,7 @@ mod dtype;
 mod export;
 pub mod generated;
 mod import;
+pub mod matmulnbits;
 mod scan;
 mod tensor;
 

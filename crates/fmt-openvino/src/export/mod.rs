@@ -10,7 +10,7 @@
 mod control;
 mod math;
 mod nn;
-mod quant;
+pub(crate) mod quant;
 mod reduce;
 mod shape;
 

@@ -17,6 +17,64 @@ fn qrange(d: DType) -> Option<(f64, f64)> {
     Some((lo as f64, hi as f64))
 }
 
+/// Integer values as a tensor of a (possibly 4-bit) integer dtype, `None`
+/// if a value does not fit. Shared with the importer, which rebuilds the
+/// constants of the patterns it reads.
+pub(crate) fn int_tensor(d: DType, shape: Vec<usize>, v: &[i64]) -> Option<Tensor> {
+    let (lo, hi) = match d {
+        DType::U8 => (0, 255),
+        DType::I8 => (-128, 127),
+        DType::U4 => (0, 15),
+        DType::I4 => (-8, 7),
+        _ => return None,
+    };
+    if v.iter().any(|&x| x < lo || x > hi) {
+        return None;
+    }
+    match d {
+        DType::U8 => Tensor::from_vec(shape, v.iter().map(|&x| x as u8).collect()).ok(),
+        DType::I8 => Tensor::from_vec(shape, v.iter().map(|&x| x as i8).collect()).ok(),
+        _ => {
+            // Two per byte, low nibble first.
+            let mut bytes = vec![0u8; v.len().div_ceil(2)];
+            for (i, &x) in v.iter().enumerate() {
+                if let Some(b) = bytes.get_mut(i / 2) {
+                    *b |= ((x as u8) & 0x0f) << (4 * (i % 2));
+                }
+            }
+            Tensor::from_raw(d, shape, ir::Buffer::from_vec(bytes)).ok()
+        }
+    }
+}
+
+/// The values of an integer tensor of any width, 4-bit packed ones included.
+pub(crate) fn int_values(t: &Tensor) -> Option<Vec<i64>> {
+    if let Some(v) = ints_of(t) {
+        return Some(v);
+    }
+    if t.dtype() == DType::I4 || t.dtype() == DType::U4 {
+        let raw = t.raw()?;
+        let signed = t.dtype() == DType::I4;
+        return (0..t.numel())
+            .map(|i| {
+                let n = (raw.get(i / 2)? >> (4 * (i % 2))) & 0x0f;
+                Some(if signed && n >= 8 { i64::from(n) - 16 } else { i64::from(n) })
+            })
+            .collect();
+    }
+    None
+}
+
+/// Float values as a tensor of float dtype `d` (f32, f16 or bf16).
+fn float_tensor(shape: Vec<usize>, v: &[f64], d: DType) -> Result<Tensor> {
+    match d {
+        DType::F16 => Tensor::from_vec(shape, v.iter().map(|&x| ir::f16::from_f64(x)).collect()),
+        DType::BF16 => Tensor::from_vec(shape, v.iter().map(|&x| ir::bf16::from_f64(x)).collect()),
+        DType::F32 => Tensor::from_vec(shape, v.iter().map(|&x| x as f32).collect()),
+        d => Err(Error::invalid(format!("{d} scales"))),
+    }
+}
+
 /// How scale and zero point line up with `x`.
 enum Layout {
     /// One value for the whole tensor.
@@ -110,10 +168,124 @@ fn convert(ex: &mut Ex<'_>, x: Src, to: DType) -> Src {
     ex.set(y, Some(to), r)
 }
 
+/// A blocked 2-D constant weight in NNCF's layout: integers `[M, G, B]`
+/// with the blocks along the last axis, scales and zero points `[M, G, 1]`,
+/// then `Reshape [M, G·B]`. Blocks along axis 0 (a `[K, N]` MatMul weight)
+/// are stored transposed and a `Transpose` restores `[K, N]`; a last block
+/// shorter than `B` (K not a multiple) is padded with its zero point (so the
+/// padding dequantizes to 0) and a `Slice` cuts the result back to K.
+/// Returns `None` when the DQ is not such a weight (the generic path runs).
+fn dequantize_grouped(ex: &mut Ex<'_>, n: &Node, x: Src, scale: Src, zp: Option<Src>) -> Result<Option<Src>> {
+    let block = int(n, "block_size", 0)?;
+    let (Some(q), Some(s)) = (ex.constant(x), ex.constant(scale)) else { return Ok(None) };
+    let z = match zp {
+        Some(z) => match ex.constant(z) {
+            Some(z) => Some(z),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let &[rows, cols] = q.shape() else { return Ok(None) };
+    if block <= 0 || !matches!(q.dtype(), DType::I4 | DType::U4 | DType::I8 | DType::U8) {
+        return Ok(None);
+    }
+    let axis = int(n, "axis", 1)?;
+    let axis = match axis {
+        0 | -2 => 0,
+        1 | -1 => 1,
+        _ => return Ok(None),
+    };
+    let block = block as usize;
+    let (k, m) = if axis == 0 { (rows, cols) } else { (cols, rows) };
+    let groups = k.div_ceil(block);
+    // Whole groups along the last axis: the constant is already in NNCF's layout.
+    if axis == 1 && k % block == 0 {
+        return Ok(None);
+    }
+    let sshape = if axis == 0 { [groups, m] } else { [m, groups] };
+    if s.shape() != sshape || z.is_some_and(|z| z.shape() != sshape) {
+        return Err(Error::invalid(format!(
+            "{}: scales of shape {:?} do not fit blocks of {block} along axis {axis} of {:?}",
+            n.describe(),
+            s.shape(),
+            q.shape()
+        )));
+    }
+    let qv = int_values(q).ok_or_else(|| Error::invalid(format!("{}: unreadable quantized weight", n.describe())))?;
+    let zv = match z {
+        Some(z) => {
+            Some(int_values(z).ok_or_else(|| Error::invalid(format!("{}: unreadable zero point", n.describe())))?)
+        }
+        None => None,
+    };
+    let sv = floats_of(s).ok_or_else(|| Error::invalid(format!("{}: unreadable scales", n.describe())))?;
+    // Index of group `g` of row `r` (of the [M, G] layout) in the DQ's own layout.
+    let p = |r: usize, g: usize| if axis == 0 { g * m + r } else { r * groups + g };
+    let mut vals = Vec::with_capacity(m * groups * block);
+    for r in 0..m {
+        for g in 0..groups {
+            for j in 0..block {
+                let kk = g * block + j;
+                vals.push(if kk >= k {
+                    zv.as_ref().map_or(0, |z| z[p(r, g)])
+                } else if axis == 0 {
+                    qv[kk * m + r]
+                } else {
+                    qv[r * k + kk]
+                });
+            }
+        }
+    }
+    let regroup = |v: &[f64]| -> Vec<f64> {
+        (0..m).flat_map(|r| (0..groups).map(move |g| (r, g))).map(|(r, g)| v[p(r, g)]).collect()
+    };
+    let bad = |what: &str| Error::invalid(format!("{}: {what} out of range for its type", n.describe()));
+    let qt = int_tensor(q.dtype(), vec![m, groups, block], &vals).ok_or_else(|| bad("weights"))?;
+    let st = float_tensor(vec![m, groups, 1], &regroup(&sv), s.dtype())?;
+    let zt = match (&zv, z) {
+        (Some(zv), Some(z)) => {
+            let zf: Vec<f64> = zv.iter().map(|&v| v as f64).collect();
+            let zr: Vec<i64> = regroup(&zf).into_iter().map(|v| v as i64).collect();
+            Some(int_tensor(z.dtype(), vec![m, groups, 1], &zr).ok_or_else(|| bad("zero points"))?)
+        }
+        _ => None,
+    };
+    let fdt = s.dtype();
+    let base = n.input(0).unwrap_or("weight").to_string();
+    let xq = ex.tensor(&format!("{base}/grouped"), qt)?;
+    let mut y = convert(ex, xq, fdt);
+    if let Some(zt) = zt {
+        let zc = ex.tensor(&format!("{base}/zero_point_grouped"), zt)?;
+        let zf = convert(ex, zc, fdt);
+        y = binary(ex, "Subtract", y, zf);
+    }
+    let sc = ex.tensor(&format!("{base}/scale_grouped"), st)?;
+    y = binary(ex, "Multiply", y, sc);
+    ex.set(y, Some(fdt), Some(3));
+    let target = ex.i64s(&[m as i64, (groups * block) as i64]);
+    y = ex.op("Reshape", "opset1", &[("special_zero", "false".into())], &[y, target]);
+    ex.set(y, Some(fdt), Some(2));
+    if groups * block != k {
+        let (b, e, st, ax) = (ex.i64s(&[0]), ex.i64s(&[k as i64]), ex.i64s(&[1]), ex.i64s(&[1]));
+        y = ex.op("Slice", "opset8", &[], &[y, b, e, st, ax]);
+        ex.set(y, Some(fdt), Some(2));
+    }
+    if axis == 0 {
+        let order = ex.i64s(&[1, 0]);
+        y = ex.op("Transpose", "opset1", &[], &[y, order]);
+        ex.set(y, Some(fdt), Some(2));
+    }
+    Ok(Some(y))
+}
+
 fn dequantize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let scale = ex.input(n, 1)?;
     let zp = ex.opt_input(n, 2)?;
+    if let Some(y) = dequantize_grouped(ex, n, x, scale, zp)? {
+        ex.bind(n, 0, y);
+        return Ok(());
+    }
     let fdt = ex.dtype(scale).unwrap_or(DType::F32);
     let l = layout(ex, n, x, scale)?;
     // Before split_blocks, which may reshape the constant in place.

@@ -12,7 +12,8 @@
 use ir::{Attribute as A, DType, Result, Tensor};
 
 use super::{Arity, Cx, ImportRule, port};
-use crate::dtype::{floats_of, ints_of};
+use crate::dtype::floats_of;
+use crate::export::quant::{int_tensor, int_values};
 use crate::xml::Layer;
 
 /// `(layer, output port)` of the producer of input `i` of `l`.
@@ -101,48 +102,10 @@ fn zero_point(cx: &Cx<'_>, l: &Layer, i: usize) -> Option<(Tensor, Option<String
     Some((cx.const_of(&name)?.clone(), sole.then_some(name)))
 }
 
-/// Integer values as a tensor of a (possibly 4-bit) integer dtype.
-fn int_tensor(d: DType, shape: Vec<usize>, v: &[i64]) -> Option<Tensor> {
-    let (lo, hi) = match d {
-        DType::U8 => (0, 255),
-        DType::I8 => (-128, 127),
-        DType::U4 => (0, 15),
-        DType::I4 => (-8, 7),
-        _ => return None,
-    };
-    if v.iter().any(|&x| x < lo || x > hi) {
-        return None;
-    }
-    match d {
-        DType::U8 => Tensor::from_vec(shape, v.iter().map(|&x| x as u8).collect()).ok(),
-        DType::I8 => Tensor::from_vec(shape, v.iter().map(|&x| x as i8).collect()).ok(),
-        _ => {
-            // Two per byte, low nibble first.
-            let mut bytes = vec![0u8; v.len().div_ceil(2)];
-            for (i, &x) in v.iter().enumerate() {
-                if let Some(b) = bytes.get_mut(i / 2) {
-                    *b |= ((x as u8) & 0x0f) << (4 * (i % 2));
-                }
-            }
-            Tensor::from_raw(d, shape, ir::Buffer::from_vec(bytes)).ok()
-        }
-    }
-}
-
 /// Zero-point values, from integer or integral float constants.
 fn zp_values(t: &Tensor) -> Option<Vec<i64>> {
-    if let Some(v) = ints_of(t) {
+    if let Some(v) = int_values(t) {
         return Some(v);
-    }
-    if t.dtype() == DType::I4 || t.dtype() == DType::U4 {
-        let raw = t.raw()?;
-        let signed = t.dtype() == DType::I4;
-        return (0..t.numel())
-            .map(|i| {
-                let n = (raw.get(i / 2)? >> (4 * (i % 2))) & 0x0f;
-                Some(if signed && n >= 8 { i64::from(n) - 16 } else { i64::from(n) })
-            })
-            .collect();
     }
     let f = floats_of(t)?;
     f.iter().all(|x| x.fract() == 0.0).then(|| f.iter().map(|&x| x as i64).collect())
@@ -192,6 +155,128 @@ fn to_f32(cx: &Cx<'_>, l: &Layer, t: Tensor) -> Result<Tensor> {
     }
     let v: Vec<f32> = t.to_f64s().map_err(|e| cx.bad(l, e))?.into_iter().map(|x| x as f32).collect();
     Tensor::from_vec(t.shape().to_vec(), v).map_err(|e| cx.bad(l, e))
+}
+
+/// What follows the grouped `Reshape [M, G·B]` of a 2-D weight when the
+/// exporter's exact forms for the general case are there: a `Slice` back to
+/// K along axis 1 (K not a multiple of B) and/or a `Transpose [1, 0]` (the
+/// weight is `[K, M]`, blocked along axis 0).
+struct Tail<'a> {
+    slice: Option<&'a Layer>,
+    transpose: Option<&'a Layer>,
+    k: usize,
+}
+
+/// Reads the `Slice`/`Transpose` after the grouped `Reshape` `r` (of `padded`
+/// columns); `None` when neither is there (the plain NNCF form).
+fn grouped_tail<'a>(cx: &Cx<'a>, r: &'a Layer, padded: usize) -> Option<Tail<'a>> {
+    let ints = |l: &Layer, i: usize| {
+        let (c, p) = cx.source(l, i)?;
+        cx.const_ints(cx.value_of(c, p)?)
+    };
+    let mut last = r;
+    let mut tail = Tail { slice: None, transpose: None, k: padded };
+    if let [sl] = cx.readers(last, 0).as_slice()
+        && sl.kind == "Slice"
+        && sl.inputs.len() == 5
+        && ints(sl, 1)? == [0]
+        && ints(sl, 3)? == [1]
+        && matches!(ints(sl, 4)?.as_slice(), [1] | [-1])
+        && let [stop] = ints(sl, 2)?.as_slice()
+        && let Ok(k) = usize::try_from(*stop)
+        && k > 0
+        && k < padded
+    {
+        tail.slice = Some(*sl);
+        tail.k = k;
+        last = *sl;
+    }
+    if let [t] = cx.readers(last, 0).as_slice()
+        && t.kind == "Transpose"
+        && ints(t, 1)? == [1, 0]
+    {
+        tail.transpose = Some(*t);
+    }
+    (tail.slice.is_some() || tail.transpose.is_some()).then_some(tail)
+}
+
+/// Zero-point values with their constant's shape.
+type ZeroPoints = (Vec<i64>, Vec<usize>);
+
+/// Emits the DQ of a 2-D grouped weight read with a [`Tail`]: integers
+/// `[M, G, B]` cut to `[M, K]` (transposed to `[K, M]` after a `Transpose`,
+/// blocks then along axis 0), scales and zero points `[M, G]` (or `[G, M]`).
+#[allow(clippy::too_many_arguments)]
+fn grouped_2d(
+    cx: &mut Cx<'_>,
+    r: &Layer,
+    tail: Tail<'_>,
+    (x, x_owned): (Tensor, Option<String>),
+    (scale, s_owned): (Tensor, Option<String>),
+    zp: Option<(ZeroPoints, Option<String>)>,
+    out_dtype: DType,
+    block: usize,
+) -> Result<()> {
+    let last = tail.transpose.or(tail.slice).unwrap_or(r);
+    let Some(last_out) = cx.value_of(last, 0).map(str::to_string) else {
+        return Err(cx.bad(last, "output has no name"));
+    };
+    let bad = |cx: &Cx<'_>, what: &str| cx.bad(r, format!("grouped weight: {what}"));
+    let &[m, groups, _] = x.shape() else { return Err(bad(cx, "not [M, G, B]")) };
+    let k = tail.k;
+    let t = tail.transpose.is_some();
+    let q = int_values(&x).ok_or_else(|| bad(cx, "unreadable integers"))?;
+    // Element `i` of the emitted tensor, from `v` in the stored layout.
+    let pick = |v: &[i64], n: usize, at: &dyn Fn(usize) -> usize| -> Option<Vec<i64>> {
+        (0..n).map(|i| v.get(at(i)).copied()).collect()
+    };
+    let cut = if t {
+        pick(&q, k * m, &|i| (i % m) * groups * block + i / m)
+    } else {
+        pick(&q, m * k, &|i| (i / k) * groups * block + i % k)
+    }
+    .ok_or_else(|| bad(cx, "fewer integers than its shape"))?;
+    let shape = if t { vec![k, m] } else { vec![m, k] };
+    let gshape = if t { vec![groups, m] } else { vec![m, groups] };
+    // [M, G] values in the emitted layout.
+    let regroup = |v: &[f64]| -> Option<Vec<f64>> {
+        if t { (0..groups * m).map(|i| v.get((i % m) * groups + i / m).copied()).collect() } else { Some(v.to_vec()) }
+    };
+    let xt = int_tensor(x.dtype(), shape, &cut).ok_or_else(|| bad(cx, "integers out of range"))?;
+    let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, last)).flatten();
+    let (out, out_dtype) = match convert.and_then(|c| cx.value_of(c, 0)) {
+        Some(c_out) => (c_out.to_string(), DType::F32),
+        None => (last_out, out_dtype),
+    };
+    let sv = floats_of(&scale).ok_or_else(|| bad(cx, "unreadable scales"))?;
+    let sv = regroup(&sv).ok_or_else(|| bad(cx, "fewer scales than groups"))?;
+    let st = match out_dtype {
+        DType::F16 => Tensor::from_vec(gshape.clone(), sv.iter().map(|&v| ir::f16::from_f64(v)).collect()),
+        _ => Tensor::from_vec(gshape.clone(), sv.iter().map(|&v| v as f32).collect()),
+    }
+    .map_err(|e| cx.bad(r, e))?;
+    let base = cx.current.clone();
+    let xn = put(cx, &x_owned, &format!("{base}/weight"), xt);
+    let sn = put(cx, &s_owned, &format!("{base}/scale"), st);
+    let mut inputs = vec![Some(xn), Some(sn)];
+    if let Some(((z, _), z_owned)) = zp {
+        let zf: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+        let zr: Vec<i64> = regroup(&zf)
+            .ok_or_else(|| bad(cx, "fewer zero points than groups"))?
+            .into_iter()
+            .map(|v| v as i64)
+            .collect();
+        let zt = int_tensor(x.dtype(), gshape, &zr).ok_or_else(|| bad(cx, "zero points out of range"))?;
+        inputs.push(Some(put(cx, &z_owned, &format!("{base}/zero_point"), zt)));
+    }
+    let attrs = vec![("axis", A::Int(if t { 0 } else { 1 })), ("block_size", A::Int(block as i64))];
+    let outs = [out];
+    cx.emit(last, "DequantizeLinear", inputs, &outs, attrs);
+    cx.dtypes_set(&outs, out_dtype);
+    for l in [Some(r), tail.slice, tail.transpose, convert].into_iter().flatten() {
+        cx.mark_done(l);
+    }
+    Ok(())
 }
 
 /// Recognises the weight-decompression pattern ending at `l` and emits a
@@ -253,6 +338,22 @@ pub(crate) fn try_decompression(cx: &mut Cx<'_>, l: &Layer, outs: &[String]) -> 
         let target_ok = target.and_then(|t| cx.const_ints(&t)).is_some_and(|t| {
             t.len() == merged.len() && t.iter().zip(&merged).all(|(&a, &b)| a == b as i64 || (a == -1))
         });
+        let tail = if outer.len() == 1 { grouped_tail(cx, r, groups * block) } else { None };
+        if let Some(tail) = tail
+            && target_ok
+        {
+            return grouped_2d(
+                cx,
+                r,
+                tail,
+                (x, x_owned),
+                (scale, s_owned),
+                zvals.map(|z| (z, z_owned)),
+                out_dtype,
+                block,
+            )
+            .map(|()| true);
+        }
         if target_ok && let Some(r_out) = cx.value_of(r, 0).map(str::to_string) {
             let convert = (out_dtype == DType::F16).then(|| f32_convert_after(cx, r)).flatten();
             let (r_out, out_dtype) = match convert.and_then(|c| cx.value_of(c, 0)) {
