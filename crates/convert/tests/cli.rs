@@ -344,7 +344,7 @@ fn bad_options_are_one_line_errors() {
     assert!(
         line.ends_with(
             ": unknown onnx option 'bogus' (known: tensor-encoding, external-threshold, external-location, \
-             external-layout)"
+             external-layout, int4-format)"
         ),
         "{line}"
     );

@@ -88,7 +88,7 @@ fn int8_cnn_weights_3_9x_smaller_30db() {
     assert_eq!((a, b), (97_216, 24_676), "{}", r.stderr);
     assert!(a as f64 / b as f64 >= 3.9);
     assert!(db >= 30.0, "{db}");
-    assert!(r.stderr.contains("f16 scales)"), "{}", r.stderr);
+    assert!(r.stderr.contains("f16 scales;"), "{}", r.stderr);
 
     let (_, _, db32, r) = run_method("cnn_bn_residual", &["--quantize", "int8", "--scales", "f32"]);
     let (a, b) = quantized_bytes(&r.stderr);

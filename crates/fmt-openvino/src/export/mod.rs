@@ -689,9 +689,23 @@ struct BinWriter<'a> {
     progress: &'a ir::ProgressHandle,
 }
 
+/// The largest rank written for a port (ONNX sets no limit; OpenVINO's
+/// shapes are small vectors and no model comes near this).
+const MAX_PORT_RANK: usize = 64;
+
 /// Turns built layers into XML layers and edges, writing constants to the
 /// `.bin`; bodies recurse and share the one `.bin`.
 fn lower(layers: &[OutLayer], bin: &mut BinWriter<'_>) -> Result<(Vec<Layer>, Vec<Edge>)> {
+    // Ports of unknown sizes are written as one -1 per dimension: a rank
+    // inferred from a hostile file (the fuzzers found 2⁴⁰) must not size that.
+    for l in layers {
+        if let Some(r) = l.outputs.iter().filter_map(|p| p.rank).find(|&r| r > MAX_PORT_RANK) {
+            return Err(Error::invalid(format!(
+                "'{}': an output of rank {r} (OpenVINO IR takes at most {MAX_PORT_RANK})",
+                l.name
+            )));
+        }
+    }
     let mut out_layers = Vec::with_capacity(layers.len());
     let mut edges = Vec::new();
     for (id, l) in layers.iter().enumerate() {

@@ -435,10 +435,13 @@ fn resize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 
 fn einsum(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let srcs: Vec<Src> = n.present_inputs().map(|v| ex.value(v)).collect::<Result<_>>()?;
+    let Some(&first) = srcs.first() else {
+        return Err(Error::invalid(format!("'{}' (Einsum): no input", n.name)));
+    };
     let eq = string(n, "equation", "")?.to_string();
     let rank = eq.split("->").nth(1).map(|o| o.trim().chars().filter(|c| c.is_ascii_alphabetic()).count());
     let y = ex.op("Einsum", "opset7", &[("equation", eq.clone())], &srcs);
-    let d = ex.dtype(srcs[0]);
+    let d = ex.dtype(first);
     ex.set(y, d, if eq.contains("...") { None } else { rank });
     ex.bind(n, 0, y);
     Ok(())

@@ -464,6 +464,12 @@ impl Gen {
             };
             let outs: Vec<String> =
                 node.outputs.iter().map(|o| if o.is_empty() { self.fresh("_unused") } else { self.fresh(o) }).collect();
+            // Every rule writes at least its first output (the fuzzers built
+            // nodes with none that the schema's arity check let through).
+            if outs.is_empty() {
+                self.bad.push((node.op.clone(), node.domain.clone(), format!("{label}: no output")));
+                continue;
+            }
             match (rule.emit)(self, node, &outs) {
                 Ok(l) => lines.extend(l),
                 Err(why) => self.bad.push((node.op.clone(), node.domain.clone(), format!("{label}: {why}"))),

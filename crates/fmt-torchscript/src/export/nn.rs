@@ -165,7 +165,7 @@ fn batch_norm(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     }
     let eps = attr_f(n, "epsilon", 1e-5)? as f64;
     assign(
-        &outs[..1],
+        outs.get(..1).ok_or("no output")?,
         format!(
             "torch.batch_norm({}, {}, {}, {}, {}, False, 0., {}, False)",
             g.inp(n, 0)?,

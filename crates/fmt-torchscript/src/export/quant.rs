@@ -88,7 +88,7 @@ fn dynamic_quantize(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let x = g.inp(n, 0)?;
     let (lo, hi) = (g.fresh("qmin"), g.fresh("qmax"));
     let zp = g.fresh("zero_point");
-    let (y, s, z) = (&outs[0], &outs[1], &outs[2]);
+    let [y, s, z] = outs else { return Err("three outputs expected".into()) };
     // The range always includes 0, as ONNX requires; uint8 asymmetric.
     Ok(vec![
         format!("{lo} = torch.clamp(torch.min({x}), None, 0.)"),
