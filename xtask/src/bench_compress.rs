@@ -19,8 +19,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use crate::bench_convert::Sample;
 use crate::Workspace;
+use crate::bench_convert::Sample;
 use crate::venv::Venv;
 
 /// Placeholder in argument lists for the model's calibration folder (ours)
@@ -106,7 +106,11 @@ const ORT: &[OrtRow] = &[
     OrtRow {
         kwargs: &[],
         config: "DefaultWeightOnlyQuantConfig",
-        config_kwargs: &[("block_size", "16"), ("is_symmetric", "True"), ("op_types_to_quantize", "('MatMul', 'Gather')")],
+        config_kwargs: &[
+            ("block_size", "16"),
+            ("is_symmetric", "True"),
+            ("op_types_to_quantize", "('MatMul', 'Gather')"),
+        ],
     },
     OrtRow {
         kwargs: &[],
@@ -168,13 +172,16 @@ enum Outcome {
     Measured { sqnr_db: f64, bytes: u64, float_bytes: u64 },
     /// The tool refused or failed, or its output did not run: the message.
     Failed(String),
+    /// A run that writes no model (the import cost of a Python tool).
+    NoModel,
 }
 
 /// One line of the table.
 struct Line {
     tool: &'static str,
     method: String,
-    format: Format,
+    /// The output's format; `None` for a run that writes no model.
+    format: Option<Format>,
     sample: Option<Sample>,
     outcome: Outcome,
 }
@@ -226,6 +233,7 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         match check(venv, script, &dir, &dir.join(f.file()))? {
             Outcome::Measured { sqnr_db, bytes, .. } => Ok((sqnr_db, bytes)),
             Outcome::Failed(m) => bail!("{model}: the float {} model does not run: {m}", f.name()),
+            Outcome::NoModel => bail!("{model}: no float {} model", f.name()),
         }
     };
     let (onnx_sqnr, onnx_bytes) = float(Format::Onnx)?;
@@ -238,27 +246,35 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         Line {
             tool: "float",
             method: "torch.onnx.export(dynamo=True)".into(),
-            format: Format::Onnx,
+            format: Some(Format::Onnx),
             sample: None,
             outcome: Outcome::Measured { sqnr_db: onnx_sqnr, bytes: onnx_bytes, float_bytes: onnx_bytes },
         },
         Line {
             tool: "float",
             method: "openvino.convert_model(model.onnx)".into(),
-            format: Format::Ir,
+            format: Some(Format::Ir),
             sample: None,
             outcome: Outcome::Measured { sqnr_db: ir_sqnr, bytes: ir_bytes, float_bytes: ir_bytes },
         },
     ];
 
     // (tool, method, output format, command)
-    let mut jobs: Vec<(&'static str, String, Format, Vec<String>)> = Vec::new();
+    let mut jobs: Vec<(&'static str, String, Option<Format>, Vec<String>)> = Vec::new();
     let ir_out = out.join("model.xml");
     let onnx_out = out.join("model.onnx");
+    // What starting the interpreter and importing the tool costs, so the
+    // rows' time and RSS can be read without it.
+    for (tool, modules) in
+        [("NNCF 3.4", "nncf, openvino"), ("onnxruntime 1.32", "onnx, onnxruntime.quantization.matmul_nbits_quantizer")]
+    {
+        let cmd = vec![python.clone(), "-c".into(), format!("import {modules}")];
+        jobs.push((tool, format!("import {modules} (no compression: the import cost in the rows below)"), None, cmd));
+    }
     for row in NNCF {
         let config = json!({ "kwargs": pairs(row.kwargs) });
         let cmd = vec![python.clone(), s(script), "nncf".into(), s(&dir), s(&ir_out), config.to_string()];
-        jobs.push(("NNCF 3.4", format!("compress_weights({})", call_args(row.kwargs)), Format::Ir, cmd));
+        jobs.push(("NNCF 3.4", format!("compress_weights({})", call_args(row.kwargs)), Some(Format::Ir), cmd));
     }
     for row in ORT {
         let config =
@@ -268,8 +284,9 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         if !call.is_empty() {
             call.push_str(", ");
         }
-        let method = format!("MatMulNBitsQuantizer({call}algo_config={}({}))", row.config, call_args(row.config_kwargs));
-        jobs.push(("onnxruntime 1.32", method, Format::Onnx, cmd));
+        let method =
+            format!("MatMulNBitsQuantizer({call}algo_config={}({}))", row.config, call_args(row.config_kwargs));
+        jobs.push(("onnxruntime 1.32", method, Some(Format::Onnx), cmd));
     }
     for row in OURS {
         let output = out.join(row.to.file());
@@ -277,7 +294,7 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         cmd.extend(row.args.iter().map(|a| if *a == CALIB { s(&dir.join(CALIB)) } else { (*a).to_string() }));
         cmd.push("--quiet".into());
         let from = if row.from == row.to { String::new() } else { format!(" (from {})", row.from.name()) };
-        jobs.push(("ours", format!("`{}`{from}", row.args.join(" ")), row.to, cmd));
+        jobs.push(("ours", format!("`{}`{from}", row.args.join(" ")), Some(row.to), cmd));
     }
 
     for (tool, method, format, cmd) in jobs {
@@ -286,18 +303,26 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         eprintln!("{model}: {tool} {method}");
         let (sample, failure) = measure(&cmd).with_context(|| format!("{model}: {tool} {method}"))?;
         let outcome = match failure {
-            Some(message) => Outcome::Failed(message),
-            None => match check(venv, script, &dir, &out.join(format.file()))? {
-                Outcome::Measured { sqnr_db, bytes, .. } => {
-                    Outcome::Measured { sqnr_db, bytes, float_bytes: float_bytes(format) }
-                }
-                failed => failed,
+            // The paths are the same in every row: keep the message's news.
+            Some(message) => Outcome::Failed(message.replace(&format!("{}/", root.display()), "")),
+            None => match format {
+                None => Outcome::NoModel,
+                Some(format) => match check(venv, script, &dir, &out.join(format.file()))? {
+                    Outcome::Measured { sqnr_db, bytes, .. } => {
+                        Outcome::Measured { sqnr_db, bytes, float_bytes: float_bytes(format) }
+                    }
+                    other => other,
+                },
             },
         };
         lines.push(Line { tool, method, format, sample: Some(sample), outcome });
     }
     let _ = std::fs::remove_dir_all(&out);
-    Ok(table(model, &lines))
+    let samples = std::fs::read_dir(dir.join(CALIB))
+        .with_context(|| format!("cannot list {}", dir.join(CALIB).display()))?
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "npy")))
+        .count();
+    Ok(table(model, &lines, samples))
 }
 
 /// Keyword pairs as the JSON object `bench_compress.py` reads.
@@ -362,7 +387,8 @@ fn check(venv: &Venv, script: &Path, dir: &Path, model: &Path) -> Result<Outcome
         return Ok(Outcome::Failed(format!("does not run: {last}")));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("no result from check: {text}"))?;
+    let line =
+        text.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("no result from check: {text}"))?;
     let v: Value = serde_json::from_str(line).with_context(|| format!("bad result from check: {line}"))?;
     let sqnr_db = v["sqnr_db"].as_f64().with_context(|| format!("no SQNR in {line}"))?;
     let bytes = v["bytes"].as_u64().with_context(|| format!("no bytes in {line}"))?;
@@ -376,7 +402,7 @@ fn cell(text: &str) -> String {
     format!("{}{ellipsis}", short.replace('|', "\\|"))
 }
 
-fn table(model: &str, lines: &[Line]) -> String {
+fn table(model: &str, lines: &[Line], samples: usize) -> String {
     let mut t = format!(
         "**{model}** (SQNR of the runtime's logits against PyTorch's on one [1, 32] input; weight bytes as stored; \
          smaller by = float bytes in the same format / bytes)\n\n\
@@ -389,6 +415,7 @@ fn table(model: &str, lines: &[Line]) -> String {
                 (format!("{sqnr_db:.1}"), bytes.to_string(), format!("{:.2}x", *float_bytes as f64 / *bytes as f64))
             }
             Outcome::Failed(m) => (cell(m), String::new(), String::new()),
+            Outcome::NoModel => (String::new(), String::new(), String::new()),
         };
         let (secs, rss) = match l.sample {
             Some(s) => (format!("{:.1}", s.seconds), format!("{:.0}", s.rss_mib)),
@@ -399,9 +426,16 @@ fn table(model: &str, lines: &[Line]) -> String {
             "| {} | {} | {} | {sqnr} | {bytes} | {ratio} | {secs} | {rss} |",
             l.tool,
             cell(&l.method),
-            l.format.name()
+            l.format.map(Format::name).unwrap_or_default()
         );
     }
+    let _ = writeln!(
+        t,
+        "\n`calib`: the {samples} calibration samples (int64 `input_ids` [1, 32], `calib/NNN.npy`): our \
+         `--calibration` folder, `nncf.Dataset([{{\"input_ids\": s}} for s in samples])` for NNCF, a \
+         `CalibrationDataReader` over the same arrays for onnxruntime. Time and peak RSS are the child process's \
+         (`/usr/bin/time`), Python rows including the interpreter and imports (the `import` rows)."
+    );
     t
 }
 
@@ -411,7 +445,10 @@ mod tests {
 
     #[test]
     fn calls_read_as_python() {
-        assert_eq!(call_args(NNCF[2].kwargs), "mode=INT4_SYM, group_size=16, ratio=1.0, awq=True, scale_estimation=True, dataset=calib");
+        assert_eq!(
+            call_args(NNCF[2].kwargs),
+            "mode=INT4_SYM, group_size=16, ratio=1.0, awq=True, scale_estimation=True, dataset=calib"
+        );
         assert_eq!(pairs(&[("a", "1")]).to_string(), r#"{"a":"1"}"#);
     }
 
