@@ -164,6 +164,45 @@ const OURS: &[OursRow] = &[
     OursRow { from: Format::Onnx, to: Format::Ir, args: &["--quantize", "int4", "--group-size", "16"] },
     OursRow { from: Format::Ir, to: Format::Ir, args: &["--quantize", "int4", "--group-size", "16"] },
     OursRow { from: Format::Onnx, to: Format::Onnx, args: &["--quantize", "int4", "--group-size", "32"] },
+    // NNCF's int4 layout (embeddings, here also the tied LM head, in int8):
+    // the same size, so the SQNRs compare directly.
+    OursRow {
+        from: Format::Onnx,
+        to: Format::Onnx,
+        args: &["--quantize", "int4", "--group-size", "16", "--quantize-embeddings", "int8"],
+    },
+    OursRow {
+        from: Format::Onnx,
+        to: Format::Onnx,
+        args: &[
+            "--quantize",
+            "int4",
+            "--group-size",
+            "16",
+            "--quantize-embeddings",
+            "int8",
+            "--weight-method",
+            "gptq",
+            "--calibration",
+            CALIB,
+        ],
+    },
+    OursRow {
+        from: Format::Onnx,
+        to: Format::Onnx,
+        args: &[
+            "--quantize",
+            "int4",
+            "--group-size",
+            "16",
+            "--quantize-embeddings",
+            "int8",
+            "--ratio",
+            "0.8",
+            "--calibration",
+            CALIB,
+        ],
+    },
 ];
 
 /// What became of one row.
