@@ -231,7 +231,12 @@ pub(crate) fn run(ws: &Workspace, venv: &Venv, models: &[&str]) -> Result<()> {
     let ws_root = &ws.root;
     let root = ws_root.join("target/bench/compress");
     let script = ws_root.join("xtask/python/bench_compress.py");
-    let bin = ours_binary(ws)?;
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    // A copy, so that a rebuild of the binary during the run (the release
+    // build, or MODEL_CONVERT_BIN's) cannot mix two builds in one table.
+    let built = ours_binary(ws)?;
+    let bin = root.join("convert");
+    std::fs::copy(&built, &bin).with_context(|| format!("cannot copy {} to {}", built.display(), bin.display()))?;
     for &model in models {
         if !MODELS.contains(&model) {
             bail!("unknown model {model:?} for --compress (known: {})", MODELS.join(", "));
@@ -441,6 +446,20 @@ fn cell(text: &str) -> String {
     format!("{}{ellipsis}", short.replace('|', "\\|"))
 }
 
+/// `n` with a comma between groups of three digits, as the docs write
+/// numbers.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn table(model: &str, lines: &[Line], samples: usize) -> String {
     let mut t = format!(
         "**{model}** (SQNR of the runtime's logits against PyTorch's on one [1, 32] input; weight bytes as stored; \
@@ -451,7 +470,7 @@ fn table(model: &str, lines: &[Line], samples: usize) -> String {
     for l in lines {
         let (sqnr, bytes, ratio) = match &l.outcome {
             Outcome::Measured { sqnr_db, bytes, float_bytes } => {
-                (format!("{sqnr_db:.1}"), bytes.to_string(), format!("{:.2}x", *float_bytes as f64 / *bytes as f64))
+                (format!("{sqnr_db:.1}"), thousands(*bytes), format!("{:.2}x", *float_bytes as f64 / *bytes as f64))
             }
             Outcome::Failed(m) => (cell(m), String::new(), String::new()),
             Outcome::NoModel => (String::new(), String::new(), String::new()),
@@ -489,6 +508,14 @@ mod tests {
             "mode=INT4_SYM, group_size=16, ratio=1.0, awq=True, scale_estimation=True, dataset=calib"
         );
         assert_eq!(pairs(&[("a", "1")]).to_string(), r#"{"a":"1"}"#);
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(43_844_965), "43,844,965");
     }
 
     #[test]
