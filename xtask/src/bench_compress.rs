@@ -337,7 +337,12 @@ fn bench_model(bin: &Path, venv: &Venv, script: &Path, root: &Path, model: &str)
         let mut cmd = vec![s(bin), s(&dir.join(row.from.file())), s(&output)];
         cmd.extend(row.args.iter().map(|a| if *a == CALIB { s(&dir.join(CALIB)) } else { (*a).to_string() }));
         cmd.push("--quiet".into());
-        let from = if row.from == row.to { String::new() } else { format!(" (from {})", row.from.name()) };
+        // Both ONNX is the common case; say where IR rows start.
+        let from = if row.from == Format::Onnx && row.to == Format::Onnx {
+            String::new()
+        } else {
+            format!(" (from {})", row.from.name())
+        };
         jobs.push(("ours", format!("`{}`{from}", row.args.join(" ")), Some(row.to), cmd));
     }
 
@@ -452,7 +457,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
