@@ -29,7 +29,7 @@ use crate::venv::Venv;
 const CALIB: &str = "calib";
 
 /// The models `--compress` knows; `bench_compress.py make` builds them.
-pub(crate) const MODELS: &[&str] = &["llama", "gpt2"];
+const MODELS: &[&str] = &["llama", "gpt2"];
 
 /// Exit status of `bench_compress.py` when the tool refused the configuration.
 const REFUSED: i32 = 3;
@@ -228,6 +228,9 @@ struct Line {
 /// Builds (or reuses) the models, runs every row on each, prints one
 /// markdown table per model and writes it to `target/bench/compress/<model>.md`.
 pub(crate) fn run(ws: &Workspace, venv: &Venv, models: &[&str]) -> Result<()> {
+    if let Some(unknown) = models.iter().find(|m| !MODELS.contains(m)) {
+        bail!("unknown model {unknown:?} for --compress (known: {})", MODELS.join(", "));
+    }
     let ws_root = &ws.root;
     let root = ws_root.join("target/bench/compress");
     let script = ws_root.join("xtask/python/bench_compress.py");
@@ -238,9 +241,6 @@ pub(crate) fn run(ws: &Workspace, venv: &Venv, models: &[&str]) -> Result<()> {
     let bin = root.join("convert");
     std::fs::copy(&built, &bin).with_context(|| format!("cannot copy {} to {}", built.display(), bin.display()))?;
     for &model in models {
-        if !MODELS.contains(&model) {
-            bail!("unknown model {model:?} for --compress (known: {})", MODELS.join(", "));
-        }
         let mut make = Command::new(venv.python());
         make.arg(&script).arg("make").arg(&root).arg(model);
         crate::venv::run(&mut make).with_context(|| format!("generating the {model} model"))?;
