@@ -41,9 +41,19 @@ pub(crate) struct Args {
     /// against torch.jit.load + torch.onnx.export (venv target/venv-models).
     #[arg(long, conflicts_with_all = ["eval_only", "convert_only", "tf"])]
     torch: bool,
-    /// With --tf or --torch: use this existing venv instead of creating
-    /// target/venv-tf (tensorflow, tf2onnx, openvino, onnxruntime) or
-    /// target/venv-models (torch, torchvision, onnxruntime).
+    /// Only the LLM weight-compression benchmark: NNCF compress_weights and
+    /// onnxruntime's MatMulNBitsQuantizer against `convert --quantize` on
+    /// generated decoders (venv target/venv-compress; MODEL_CONVERT_BIN
+    /// overrides our binary).
+    #[arg(long, conflicts_with_all = ["eval_only", "convert_only", "tf", "torch"])]
+    compress: bool,
+    /// With --compress: the models (llama, gpt2), comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "llama,gpt2", requires = "compress")]
+    compress_models: String,
+    /// With --tf, --torch or --compress: use this existing venv instead of
+    /// creating target/venv-tf (tensorflow, tf2onnx, openvino, onnxruntime),
+    /// target/venv-models (torch, torchvision, onnxruntime) or
+    /// target/venv-compress (torch, transformers, nncf, openvino, onnxruntime).
     #[arg(long, value_name = "PATH")]
     venv: Option<PathBuf>,
 }
@@ -80,6 +90,16 @@ fn ours(bin: &Path, dir: &Path, repeat: usize, scratch: &Path) -> Result<f64> {
 }
 
 pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
+    if args.compress {
+        // Builds (or takes) our binary itself: MODEL_CONVERT_BIN may stand in.
+        let venv = match &args.venv {
+            Some(dir) => Venv::existing(dir)?,
+            None => Venv::ensure_named(ws, "venv-compress", Path::new("xtask/python/requirements-compress.txt"))?,
+        };
+        let models: Vec<&str> = args.compress_models.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+        crate::bench_compress::run(ws, &venv, &models)?;
+        return Ok(Outcome::Ok);
+    }
     let bin = crate::convert::build_release(ws)?;
     if args.torch {
         let venv = match &args.venv {

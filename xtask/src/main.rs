@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_compress;
 mod bench_convert;
 mod bench_tf;
 mod bench_torch;
