@@ -112,8 +112,10 @@ fn decode_inner(p: &TensorProto, source: &Buffer, budget: &mut Expansion) -> std
     if !p.tensor_content.is_empty() {
         return from_content(dtype, shape, numel, source.adopt(p.tensor_content.clone()));
     }
-    // Expanded size, checked before any allocation.
-    let bytes = match dtype.byte_len(numel) {
+    // Expanded size, checked before any allocation. 4-bit values are
+    // expanded one per byte before they are packed.
+    let size = if matches!(dtype, DType::I4 | DType::U4) { Some(numel) } else { dtype.byte_len(numel) };
+    let bytes = match size {
         Some(n) => n,
         None if dtype.bits().is_some() => {
             return Err(format!("shape {shape:?} of {dtype} has more bytes than a file can"));
