@@ -6,7 +6,7 @@ Subcommands (each one process, so the tool rows are timed and measured alone):
   make ROOT MODEL          generate MODEL (llama | gpt2) under ROOT/MODEL:
                            model.onnx (torch.onnx dynamo export), model.xml/.bin
                            (OpenVINO's converter on that ONNX), input_ids.npy
-                           (the evaluation input), ref.npy (PyTorch's float
+                           (the 16 evaluation inputs, stacked), ref.npy (PyTorch's float
                            logits on it) and calib/NNN.npy (calibration
                            samples); skipped when ROOT/MODEL/done exists
   nncf DIR OUT.xml JSON    nncf.compress_weights on DIR/model.xml; JSON is
@@ -20,7 +20,7 @@ Keyword values are Python literals as text ("16", "True", "('MatMul',)"),
 except "mode" (a CompressWeightsMode name) and "calib" (the calibration
 samples: an nncf.Dataset, or a CalibrationDataReader for onnxruntime).
   check DIR MODEL          runs MODEL (.onnx in onnxruntime, .xml in OpenVINO
-                           CPU at f32) on DIR/input_ids.npy and prints one JSON
+                           CPU at f32) on each of DIR/input_ids.npy and prints one JSON
                            line: SQNR of the logits against DIR/ref.npy (dB)
                            and the model's weight bytes
 
@@ -38,6 +38,10 @@ import numpy as np
 SEQ = 32
 CALIB_SAMPLES = 16
 EVAL_SEED = 1234
+# Held-out evaluation sequences (seeds EVAL_SEED..), summed into one SQNR.
+EVAL_SAMPLES = 16
+# The cache marker; bumped when what `make` writes changes.
+DONE = "done-v2"
 CALIB_SEED = 2000
 MODEL_SEED = 0
 REFUSED = 3
@@ -79,7 +83,7 @@ def make(root, name):
     import torch
 
     out = os.path.join(root, name)
-    if os.path.exists(os.path.join(out, "done")):
+    if os.path.exists(os.path.join(out, DONE)):
         return
     os.makedirs(os.path.join(out, "calib"), exist_ok=True)
     model, vocab = build_model(name)
@@ -95,10 +99,18 @@ def make(root, name):
             return self.m(input_ids=input_ids, use_cache=False).logits
 
     wrapped = LogitsOnly(model).eval()
-    ids = np.random.default_rng(EVAL_SEED).integers(0, vocab, (1, SEQ), dtype=np.int64)
+    # EVAL_SAMPLES held-out sequences: the output SQNR of one [1, 32] input
+    # moved by +-1 dB between quantizers of equal weight error.
+    evals = np.stack(
+        [
+            np.random.default_rng(EVAL_SEED + i).integers(0, vocab, (1, SEQ), dtype=np.int64)
+            for i in range(EVAL_SAMPLES)
+        ]
+    )
     with torch.no_grad():
-        ref = wrapped(torch.from_numpy(ids)).numpy()
-    np.save(os.path.join(out, "input_ids.npy"), ids)
+        ref = np.stack([wrapped(torch.from_numpy(x)).numpy() for x in evals])
+    ids = evals[0]
+    np.save(os.path.join(out, "input_ids.npy"), evals)
     np.save(os.path.join(out, "ref.npy"), ref.astype(np.float32))
     for i in range(CALIB_SAMPLES):
         sample = np.random.default_rng(CALIB_SEED + i).integers(0, vocab, (1, SEQ), dtype=np.int64)
@@ -119,7 +131,7 @@ def make(root, name):
     import openvino as ov
 
     ov.save_model(ov.convert_model(onnx_path), os.path.join(out, "model.xml"), compress_to_fp16=False)
-    with open(os.path.join(out, "done"), "w") as f:
+    with open(os.path.join(out, DONE), "w") as f:
         f.write("ok\n")
 
 
@@ -256,23 +268,27 @@ def ir_weight_bytes(path):
 
 
 def check(model_dir, model_path):
-    ids = np.load(os.path.join(model_dir, "input_ids.npy"))
-    ref = np.load(os.path.join(model_dir, "ref.npy")).astype(np.float64)
+    evals = np.load(os.path.join(model_dir, "input_ids.npy"))
+    refs = np.load(os.path.join(model_dir, "ref.npy"))
     if model_path.endswith(".xml"):
         import openvino as ov
 
         compiled = ov.Core().compile_model(model_path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-        out = compiled({compiled.inputs[0]: ids})[compiled.outputs[0]]
+        run = lambda x: compiled({compiled.inputs[0]: x})[compiled.outputs[0]]  # noqa: E731
         size = ir_weight_bytes(model_path)
     else:
         import onnxruntime as ort
 
         sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
-        out = sess.run(None, {sess.get_inputs()[0].name: ids})[0]
+        name = sess.get_inputs()[0].name
+        run = lambda x: sess.run(None, {name: x})[0]  # noqa: E731
         size = onnx_weight_bytes(model_path)
-    out = np.asarray(out, dtype=np.float64).reshape(ref.shape)
-    noise = float(np.sum((ref - out) ** 2))
-    signal = float(np.sum(ref**2))
+    noise = signal = 0.0
+    for ids, ref in zip(evals, refs):
+        ref = ref.astype(np.float64)
+        out = np.asarray(run(ids), dtype=np.float64).reshape(ref.shape)
+        noise += float(np.sum((ref - out) ** 2))
+        signal += float(np.sum(ref**2))
     sqnr = 10.0 * np.log10(signal / noise) if noise > 0 else float("inf")
     print(json.dumps({"sqnr_db": sqnr if np.isfinite(sqnr) else 999.0, "bytes": size}))
 
