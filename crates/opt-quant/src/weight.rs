@@ -419,6 +419,14 @@ struct Done {
 /// samples per batch of this many bytes).
 const HESSIAN_BUDGET: usize = 256 << 20;
 
+/// What the report needs of a weight already written.
+struct Emitted {
+    sqnr: f64,
+    float_bytes: u64,
+    quantized_bytes: u64,
+    half: bool,
+}
+
 /// Runs `int8` or `int4` weight-only quantization (RTN with the clipping
 /// search, or GPTQ), with embedding tables in their own precision and, for
 /// int4, mixed precision by sensitivity. `samples` are the calibration
@@ -510,7 +518,8 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
     };
     // GPTQ: the Hessians of the activations of the weights it takes, a
     // bounded batch at a time, on the float model.
-    let mut results: HashMap<String, (scheme::QuantizedTensor, &'static str, Option<f64>)> = HashMap::new();
+    let mut names = NameGen::for_graph(&model.graph);
+    let mut emitted: HashMap<String, Emitted> = HashMap::new();
     if c.weight_method == WeightMethod::Gptq
         && let Some(samples) = samples
     {
@@ -526,6 +535,13 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
                 needs.push(w.activations.iter().map(|a| (a.clone(), w.shape[r])).collect());
             }
         }
+        // Each batch sees the batches before it quantized (their DQ nodes
+        // are written as soon as they are done). Splitting further, one
+        // pass per layer input as the paper does, measured worse on
+        // held-out inputs with few calibration rows (15.86 against
+        // 16.06 dB on the Llama bench model, in-sample 20.4 dB: it fits
+        // the samples closer) at 5x the time, so batches follow the
+        // memory budget alone.
         for batch in crate::stats::batches(&needs, HESSIAN_BUDGET) {
             let mut wanted: Vec<(String, usize)> = Vec::new();
             for &b in &batch {
@@ -591,38 +607,63 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
                 if let Some(b) = t.raw() {
                     b.release();
                 }
-                results.insert(w.name.clone(), (qt, "gptq", None));
+                // Written now, so the next batch's Hessians see this
+                // weight quantized.
+                let e = Emitted {
+                    sqnr: qt.sqnr_db(),
+                    float_bytes: t.byte_len() as u64,
+                    quantized_bytes: (qt.q.byte_len()
+                        + qt.scale.byte_len()
+                        + qt.zero_point.as_ref().map_or(0, Tensor::byte_len))
+                        as u64,
+                    half: qt.scale.dtype() == DType::F16,
+                };
+                let g = &mut model.graph;
+                if c.dequantize {
+                    store_floats(g, &w.name, t.dtype(), t.shape().to_vec(), back)?;
+                } else {
+                    let mut dq = Vec::new();
+                    emit_dq(g, &mut names, &w.name, t.dtype(), qt, &mut dq);
+                    g.nodes.splice(0..0, dq);
+                }
+                emitted.insert(w.name.clone(), e);
             }
             hs.clear();
         }
     }
     // Everything else by round to nearest (with the clipping search), then
     // the DQ nodes, one weight at a time.
-    let mut names = NameGen::for_graph(&model.graph);
     let mut new_nodes = Vec::new();
     let mut done: Vec<(String, Done)> = Vec::new();
     let mut f32_fallback = Vec::new();
     let opset = model.onnx_opset();
     for (w, &p) in cands.iter().zip(&choice) {
         let Some((granularity, qtype)) = w.form(p, c) else { continue };
+        if let Some(e) = emitted.remove(&w.name) {
+            report.layers.push(LayerError { name: w.name.clone(), sqnr_db: e.sqnr });
+            if half_scales && !e.half {
+                f32_fallback.push(w.name.clone());
+            }
+            done.push((w.name.clone(), Done { precision: p, granularity, method: "gptq", sqnr: e.sqnr, gain: None }));
+            report.quantized.0 += e.float_bytes;
+            report.quantized.1 += e.quantized_bytes;
+            continue;
+        }
         let g = &mut model.graph;
         let t = g.initializers[&w.name].clone();
         if t.dtype() == DType::BF16 && !c.dequantize && opset < 13 {
             skipped.push(format!("{} (bf16 needs opset 13)", w.name));
             continue;
         }
-        let (qt, method, gain) = match results.remove(&w.name) {
-            Some(r) => r,
-            None => {
-                let values = scheme::float_values(&t)?.expect("targets are float");
-                let spec = spec_of(granularity, qtype);
-                let chosen = scheme::choose_params(&values, &w.shape, &spec)?;
-                let qt = scheme::quantize_with(&values, &w.shape, &spec, &chosen)
-                    .map_err(|e| e.context(format!("weight '{}'", w.name)))?;
-                let gain =
-                    chosen.baseline_noise.filter(|&b| b > 0.0 && qt.noise > 0.0).map(|b| 10.0 * (b / qt.noise).log10());
-                (qt, if c.clip { "rtn+mse" } else { "rtn" }, gain)
-            }
+        let (qt, method, gain) = {
+            let values = scheme::float_values(&t)?.expect("targets are float");
+            let spec = spec_of(granularity, qtype);
+            let chosen = scheme::choose_params(&values, &w.shape, &spec)?;
+            let qt = scheme::quantize_with(&values, &w.shape, &spec, &chosen)
+                .map_err(|e| e.context(format!("weight '{}'", w.name)))?;
+            let gain =
+                chosen.baseline_noise.filter(|&b| b > 0.0 && qt.noise > 0.0).map(|b| 10.0 * (b / qt.noise).log10());
+            (qt, if c.clip { "rtn+mse" } else { "rtn" }, gain)
         };
         if let Some(b) = t.raw() {
             b.release();
