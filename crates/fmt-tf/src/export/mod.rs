@@ -370,6 +370,11 @@ impl<'m> Ex<'m> {
     /// only size-1 axes (then a `Reshape` does it); at most one dim unknown.
     fn reshape_for(&self, name: &str, current: &[usize], target: &[usize]) -> Option<Vec<i64>> {
         let dims = self.dims(name)?;
+        // Layouts are permutations of the value's axes; a value whose known
+        // rank disagrees (a fuzzed graph) takes the Transpose path.
+        if current.iter().chain(target).any(|&a| a >= dims.len()) {
+            return None;
+        }
         let big = |order: &[usize]| -> Vec<usize> { order.iter().copied().filter(|&a| dims[a] != Some(1)).collect() };
         if big(current) != big(target) || target.iter().filter(|&&a| dims[a].is_none()).count() > 1 {
             return None;

@@ -90,10 +90,17 @@ fn window(ex: &Ex<'_>, n: &Node, kernel: [i64; 2], x: &str) -> Result<Window> {
 fn same_pads(ex: &Ex<'_>, x: &str, kernel: [i64; 2], w: &Window) -> bool {
     (0..2).all(|a| {
         let Some(size) = spatial_size(ex, x, a) else { return false };
-        let out = (size + w.strides[a] - 1) / w.strides[a];
-        let eff = (kernel[a] - 1) * w.dilations[a] + 1;
-        let total = ((out - 1) * w.strides[a] + eff - size).max(0);
-        w.pads[2 * a] == total / 2 && w.pads[2 * a + 1] == total - total / 2
+        // In i128: strides, dilations and kernels come from the file (a
+        // fuzzed model overflowed i64 here).
+        let (size, s, d, k) =
+            (i128::from(size), i128::from(w.strides[a]), i128::from(w.dilations[a]), i128::from(kernel[a]));
+        if s <= 0 {
+            return false;
+        }
+        let out = (size + s - 1) / s;
+        let eff = (k - 1) * d + 1;
+        let total = ((out - 1) * s + eff - size).max(0);
+        i128::from(w.pads[2 * a]) == total / 2 && i128::from(w.pads[2 * a + 1]) == total - total / 2
     })
 }
 
