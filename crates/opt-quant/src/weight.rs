@@ -156,6 +156,53 @@ pub(crate) fn emit_dq(
 /// The opset whose `DequantizeLinear` takes f16 scales.
 const HALF_SCALE_OPSET: i64 = 19;
 
+/// Raises the model's opset for the weight forms about to be written
+/// (`form`: the oldest opset taking them all, 0 for none) and for f16
+/// scales when `any` weight is quantized. Returns whether scales are f16
+/// and whether per-channel scales must fall back to per-tensor (int8 at an
+/// opset that cannot be raised to 13); int4 that cannot be written fails.
+fn raise_opset(
+    model: &mut Model,
+    c: &Config,
+    form: i64,
+    any: bool,
+    int4: bool,
+    report: &mut MethodReport,
+) -> Result<(bool, bool)> {
+    let mut half_scales = c.half_scales && !c.dequantize && any;
+    let mut per_tensor = false;
+    if c.dequantize {
+        return Ok((half_scales, per_tensor));
+    }
+    if half_scales && model.onnx_opset() < HALF_SCALE_OPSET.max(form) {
+        match opset::raise(model, HALF_SCALE_OPSET.max(form)) {
+            Ok(notes) => report.lines.extend(notes),
+            Err(e) => {
+                report.lines.push(format!("f32 scales used: f16 scales need opset {HALF_SCALE_OPSET} ({e})"));
+                half_scales = false;
+            }
+        }
+    }
+    if form > 0 && model.onnx_opset() < form {
+        match opset::raise(model, form) {
+            Ok(notes) => report.lines.extend(notes),
+            Err(e) if !int4 && model.onnx_opset() >= 10 => {
+                report.lines.push(format!(
+                    "per-tensor scales used: per-channel needs opset 13 and the opset cannot be raised ({e})"
+                ));
+                per_tensor = true;
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "{} needs opset {form}; use the 'dequantize' option to store dequantized weights instead",
+                    c.method.name()
+                )));
+            }
+        }
+    }
+    Ok((half_scales, per_tensor))
+}
+
 /// What [`plan`] decided: each weight's granularity, and whether scales are f16.
 pub(crate) struct Plan {
     pub weights: Vec<(String, Granularity)>,
@@ -194,36 +241,11 @@ pub(crate) fn plan(
         };
         plan.push((name.clone(), g));
     }
-    let mut half_scales = c.half_scales && !c.dequantize && !plan.is_empty();
-    if !c.dequantize {
-        let form = plan.iter().map(|(_, g)| g.min_opset(qtype)).max().unwrap_or(0);
-        if half_scales && model.onnx_opset() < HALF_SCALE_OPSET.max(form) {
-            match opset::raise(model, HALF_SCALE_OPSET.max(form)) {
-                Ok(notes) => report.lines.extend(notes),
-                Err(e) => {
-                    report.lines.push(format!("f32 scales used: f16 scales need opset {HALF_SCALE_OPSET} ({e})"));
-                    half_scales = false;
-                }
-            }
-        }
-        if model.onnx_opset() < form {
-            match opset::raise(model, form) {
-                Ok(notes) => report.lines.extend(notes),
-                Err(e) if !int4 && model.onnx_opset() >= 10 => {
-                    report.lines.push(format!(
-                        "per-tensor scales used: per-channel needs opset 13 and the opset cannot be raised ({e})"
-                    ));
-                    for p in &mut plan {
-                        p.1 = Granularity::PerTensor;
-                    }
-                }
-                Err(e) => {
-                    return Err(e.context(format!(
-                        "{} needs opset {form}; use the 'dequantize' option to store dequantized weights instead",
-                        c.method.name()
-                    )));
-                }
-            }
+    let form = plan.iter().map(|(_, g)| g.min_opset(qtype)).max().unwrap_or(0);
+    let (half_scales, per_tensor) = raise_opset(model, c, form, !plan.is_empty(), int4, report)?;
+    if per_tensor {
+        for p in &mut plan {
+            p.1 = Granularity::PerTensor;
         }
     }
     Ok(Plan { weights: plan, half_scales })
@@ -458,44 +480,17 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
         )));
     }
     // Opset and scale type for the forms that may be used.
-    let mut half_scales = c.half_scales && !c.dequantize;
-    let mut fallback = None;
-    if !c.dequantize {
-        let mut form = 0;
-        for (w, &p) in cands.iter().zip(&choice) {
-            for q in [p, c.backup] {
-                if let Some((g, qt)) = w.form(q, c) {
-                    form = form.max(g.min_opset(qt));
-                }
-            }
-        }
-        if half_scales && model.onnx_opset() < HALF_SCALE_OPSET.max(form) {
-            match opset::raise(model, HALF_SCALE_OPSET.max(form)) {
-                Ok(notes) => report.lines.extend(notes),
-                Err(e) => {
-                    report.lines.push(format!("f32 scales used: f16 scales need opset {HALF_SCALE_OPSET} ({e})"));
-                    half_scales = false;
-                }
-            }
-        }
-        if form > 0 && model.onnx_opset() < form {
-            match opset::raise(model, form) {
-                Ok(notes) => report.lines.extend(notes),
-                Err(e) if !int4 && model.onnx_opset() >= 10 => {
-                    report.lines.push(format!(
-                        "per-tensor scales used: per-channel needs opset 13 and the opset cannot be raised ({e})"
-                    ));
-                    fallback = Some(Config { per_tensor: true, ..c.clone() });
-                }
-                Err(e) => {
-                    return Err(e.context(format!(
-                        "{} needs opset {form}; use the 'dequantize' option to store dequantized weights instead",
-                        c.method.name()
-                    )));
-                }
+    let mut form = 0;
+    for (w, &p) in cands.iter().zip(&choice) {
+        for q in [p, c.backup] {
+            if let Some((g, qt)) = w.form(q, c) {
+                form = form.max(g.min_opset(qt));
             }
         }
     }
+    let any = choice.iter().any(|&p| p != Precision::Float);
+    let (half_scales, per_tensor) = raise_opset(model, c, form, any, int4, &mut report)?;
+    let fallback = per_tensor.then(|| Config { per_tensor: true, ..c.clone() });
     let c = fallback.as_ref().unwrap_or(c);
     let spec_of = |g: Granularity, q: QType| WeightSpec {
         qtype: q,
