@@ -47,9 +47,16 @@ fn window(g: &Gen, n: &Node, kernel: Option<Vec<i64>>) -> Result<Window, String>
             (0..k)
                 .map(|i| {
                     let size =
-                        dims.get(i + 2).copied().flatten().ok_or("auto_pad SAME needs fixed spatial sizes")? as i64;
-                    let out = (size + strides[i] - 1) / strides[i];
-                    let total = ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size).max(0);
+                        dims.get(i + 2).copied().flatten().ok_or("auto_pad SAME needs fixed spatial sizes")? as i128;
+                    // In i128, strides checked: they come from the file (a
+                    // fuzzed model divided by a zero stride here).
+                    let (s, k, d) = (i128::from(strides[i]), i128::from(kernel[i]), i128::from(dilations[i]));
+                    if s <= 0 {
+                        return Err(format!("stride {s}"));
+                    }
+                    let out = (size + s - 1) / s;
+                    let total = ((out - 1) * s + (k - 1) * d + 1 - size).max(0);
+                    let total = i64::try_from(total).map_err(|_| format!("SAME padding {total}"))?;
                     let small = total / 2;
                     Ok(if auto == "SAME_UPPER" { (small, total - small) } else { (total - small, small) })
                 })
