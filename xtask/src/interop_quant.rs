@@ -162,13 +162,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path, out_root: &Path, filter: Option<&s
         }
         job["candidates"] = Value::Array(candidates);
     }
-    std::fs::write(&jobs_file, serde_json::to_vec_pretty(&jobs)?)?;
-    let out = Command::new(venv.python()).arg(&script).arg("run").arg(&jobs_file).output()?;
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    }
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
+    for r in run_jobs(&venv, &script, "run", &jobs_file, &Value::from(jobs))? {
         let row = rows.get_mut(r["id"].as_u64().context("id")? as usize).context("id out of range")?;
         if r["ok"].as_bool() == Some(true) {
             row.sqnr = r["sqnr"].as_f64().unwrap_or(f64::INFINITY);
@@ -372,13 +366,7 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
     let job = json!({"input": ids, "input_name": "input_ids", "reference": dir.join("logits.npy"),
         "model": model, "candidates": candidates});
     let job_file = dir.join("jobs.json");
-    std::fs::write(&job_file, serde_json::to_vec_pretty(&job)?)?;
-    let out = Command::new(venv.python()).arg(&script).arg("llm").arg(&job_file).output()?;
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    }
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let r: Value = serde_json::from_str(line).with_context(|| format!("bad result line: {line}"))?;
+    for r in run_jobs(&venv, &script, "llm", &job_file, &job)? {
         let row = rows.get_mut(r["id"].as_u64().context("id")? as usize).context("id out of range")?;
         if r["ok"].as_bool() != Some(true) {
             row.detail = r["message"].as_str().unwrap_or("failed").to_string();
@@ -412,4 +400,18 @@ fn llm_rows(ws: &Workspace, bin: &Path, out_root: &Path) -> Result<bool> {
     let passed = rows.iter().filter(|r| r.ok).count();
     println!("{LLM_CASE}: {passed} of {} rows passed (float model {float_bytes} bytes)", rows.len());
     Ok(passed == rows.len())
+}
+
+/// Writes `jobs` to `file`, runs `run_quant.py <command> <file>` and returns
+/// its result lines (one JSON object each); its stderr is shown when it fails.
+fn run_jobs(venv: &Venv, script: &Path, command: &str, file: &Path, jobs: &Value) -> Result<Vec<Value>> {
+    std::fs::write(file, serde_json::to_vec_pretty(jobs)?)?;
+    let out = Command::new(venv.python()).arg(script).arg(command).arg(file).output()?;
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).with_context(|| format!("bad result line: {line}")))
+        .collect()
 }
