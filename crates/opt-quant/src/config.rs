@@ -57,10 +57,16 @@ pub enum WeightMethod {
     /// Round to nearest, with each group's clip ratio searched for the least
     /// squared error (unless `no-clip`). Needs no data.
     Rtn,
+    /// AWQ, then round to nearest: each activation's salient input channels
+    /// get larger weights (and the activation the inverse scale, folded into
+    /// the op producing it), the scale searched on calibration data.
+    Awq,
     /// GPTQ: columns quantized one at a time, each one's error compensated
     /// on the columns not yet quantized through the inverse Hessian of the
     /// layer's calibration inputs.
     Gptq,
+    /// AWQ's scaling, then GPTQ on the scaled weights.
+    AwqGptq,
 }
 
 impl WeightMethod {
@@ -68,13 +74,25 @@ impl WeightMethod {
     pub fn name(self) -> &'static str {
         match self {
             WeightMethod::Rtn => "rtn",
+            WeightMethod::Awq => "awq",
             WeightMethod::Gptq => "gptq",
+            WeightMethod::AwqGptq => "awq+gptq",
         }
     }
 
     /// Whether the method reads calibration data.
     pub fn needs_data(self) -> bool {
         self != WeightMethod::Rtn
+    }
+
+    /// Whether AWQ's scaling runs first.
+    pub fn awq(self) -> bool {
+        matches!(self, WeightMethod::Awq | WeightMethod::AwqGptq)
+    }
+
+    /// Whether GPTQ chooses the integers.
+    pub fn gptq(self) -> bool {
+        matches!(self, WeightMethod::Gptq | WeightMethod::AwqGptq)
     }
 }
 
@@ -84,8 +102,10 @@ impl FromStr for WeightMethod {
     fn from_str(s: &str) -> Result<Self> {
         match s.trim() {
             "rtn" => Ok(WeightMethod::Rtn),
+            "awq" => Ok(WeightMethod::Awq),
             "gptq" => Ok(WeightMethod::Gptq),
-            o => Err(Error::invalid(format!("unknown weight method '{o}' (rtn, gptq)"))),
+            "awq+gptq" | "gptq+awq" => Ok(WeightMethod::AwqGptq),
+            o => Err(Error::invalid(format!("unknown weight method '{o}' (rtn, awq, gptq, awq+gptq)"))),
         }
     }
 }

@@ -66,6 +66,8 @@ pub(crate) fn quantize(
             h.len()
         )));
     }
+    // The dampened Hessian in the original order, for refitting the scales.
+    let damped = dampened(&h, k, damp);
     // The column order: act-order sorts by decreasing diagonal, and the
     // factor is then that of the permuted Hessian P H Pᵀ.
     let (order, h) = if act_order {
@@ -88,7 +90,146 @@ pub(crate) fn quantize(
         // A group's f16 scale left f16's range: all scales in f32.
         out = run(w, n, k, &u, &order, spec, group, act_order, false)?;
     }
-    out.ok_or_else(|| ir::Error::invalid("GPTQ: scales out of range"))
+    let mut out = out.ok_or_else(|| ir::Error::invalid("GPTQ: scales out of range"))?;
+    refit_scales(w, n, k, &damped, &mut out, group.unwrap_or(k).max(1), spec);
+    Ok(out)
+}
+
+/// `H + λ·mean(diag)·I`, channels that never saw an input given a unit
+/// diagonal first (as [`inverse_cholesky_upper`] does).
+fn dampened(h: &[f64], k: usize, damp: f64) -> Vec<f64> {
+    let mut h = h.to_vec();
+    let mean = (0..k).map(|i| h[i * k + i]).sum::<f64>() / k.max(1) as f64;
+    let mean = if mean > 0.0 && mean.is_finite() { mean } else { 1.0 };
+    for i in 0..k {
+        let d = &mut h[i * k + i];
+        if (*d).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            *d = 1.0;
+        }
+        *d += damp * mean;
+    }
+    h
+}
+
+/// Refits each row's group scales with its integers fixed, for the least
+/// output error `(w − ŵ)ᵀ H (w − ŵ)` (`H` dampened, so the weight error
+/// itself counts too): with `ŵ = Σ_g s_g a_g` (`a_g` the group's integers
+/// minus zero point) that is a least-squares problem in one unknown per
+/// group, `M s = b` with `M = AᵀHA`, `b = AᵀHw`. GPTQ chose the integers for
+/// scales fixed before the group's columns were updated; the refit scale
+/// fits the integers it ended with. A row keeps its scales unless the
+/// refit (rounded to the stored precision) lowers its error.
+///
+/// Measured on the bench's Llama-style model (int4 g16, table int8, 16
+/// calibration sequences), output SQNR in onnxruntime against the float
+/// model: 15.57 → 15.72 dB on the bench's 16 held-out sequences, 16.10 →
+/// 16.24 on 64 others; neutral (16.17 → 16.16) on a third set of 16. The
+/// dampening keeps the plain weight error in the objective: with 2 or 8
+/// times as much it measured the same or 0.05 dB worse.
+fn refit_scales(w: &[f32], n: usize, k: usize, h: &[f64], out: &mut Quantized, gs: usize, spec: &WeightSpec) {
+    let ngroups = k.div_ceil(gs);
+    let mut a = vec![0f64; k];
+    let mut hw = vec![0f64; k];
+    let mut ha = vec![0f64; k * ngroups];
+    let loss = |r: &[f64], hr: &mut Vec<f64>| -> f64 {
+        hr.clear();
+        hr.extend((0..k).map(|i| h[i * k..(i + 1) * k].iter().zip(r).map(|(x, y)| x * y).sum::<f64>()));
+        r.iter().zip(hr.iter()).map(|(x, y)| x * y).sum()
+    };
+    let mut scratch = Vec::with_capacity(k);
+    for row in 0..n {
+        let wr = &w[row * k..(row + 1) * k];
+        if wr.iter().any(|x| !x.is_finite()) {
+            continue;
+        }
+        let params = &out.params[row * ngroups..(row + 1) * ngroups];
+        for c in 0..k {
+            a[c] = f64::from(out.q[row * k + c] - params[c / gs].zero_point);
+        }
+        // H a_g for each group g (its columns only), and H w.
+        for (g, col) in ha.chunks_exact_mut(k).enumerate() {
+            let cols = g * gs..((g + 1) * gs).min(k);
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = h[i * k + cols.start..i * k + cols.end].iter().zip(&a[cols.clone()]).map(|(x, y)| x * y).sum();
+            }
+        }
+        for (i, v) in hw.iter_mut().enumerate() {
+            *v = h[i * k..(i + 1) * k].iter().zip(wr).map(|(x, &y)| x * f64::from(y)).sum();
+        }
+        let mut m = vec![0f64; ngroups * ngroups];
+        let mut b = vec![0f64; ngroups];
+        for g in 0..ngroups {
+            let cols = g * gs..((g + 1) * gs).min(k);
+            b[g] = cols.clone().map(|i| a[i] * hw[i]).sum();
+            for g2 in 0..ngroups {
+                m[g * ngroups + g2] = cols.clone().map(|i| a[i] * ha[g2 * k + i]).sum();
+            }
+        }
+        // A group of all-zero integers has no say: keep its scale.
+        for g in 0..ngroups {
+            if m[g * ngroups + g] <= 0.0 {
+                for g2 in 0..ngroups {
+                    m[g * ngroups + g2] = 0.0;
+                    m[g2 * ngroups + g] = 0.0;
+                }
+                m[g * ngroups + g] = 1.0;
+                b[g] = f64::from(params[g].scale);
+            }
+        }
+        let Some(s) = solve(m, b, ngroups) else { continue };
+        let mut new = params.to_vec();
+        let mut ok = true;
+        for (p, &x) in new.iter_mut().zip(&s) {
+            match scheme::storable_scale(x as f32, spec.qtype, out.half) {
+                Some(v) => p.scale = v,
+                None => ok = false,
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let residual = |ps: &[QParams]| -> Vec<f64> {
+            (0..k).map(|c| f64::from(wr[c]) - a[c] * f64::from(ps[c / gs].scale)).collect()
+        };
+        let before = loss(&residual(params), &mut scratch);
+        let after = loss(&residual(&new), &mut scratch);
+        if after < before {
+            out.params[row * ngroups..(row + 1) * ngroups].copy_from_slice(&new);
+        }
+    }
+}
+
+/// Solves `m x = b` (`n × n`, row-major) by Gaussian elimination with
+/// partial pivoting; `None` when singular.
+fn solve(mut m: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
+    let scale = (0..n).map(|i| m[i * n + i].abs()).fold(0f64, f64::max);
+    for col in 0..n {
+        let piv = (col..n).max_by(|&x, &y| m[x * n + col].abs().total_cmp(&m[y * n + col].abs()))?;
+        if m[piv * n + col].abs() <= scale * 1e-12 {
+            return None;
+        }
+        if piv != col {
+            for j in 0..n {
+                m.swap(piv * n + j, col * n + j);
+            }
+            b.swap(piv, col);
+        }
+        for r in col + 1..n {
+            let f = m[r * n + col] / m[col * n + col];
+            if f != 0.0 {
+                for j in col..n {
+                    m[r * n + j] -= f * m[col * n + j];
+                }
+                b[r] -= f * b[col];
+            }
+        }
+    }
+    let mut x = vec![0f64; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|j| m[r * n + j] * x[j]).sum();
+        x[r] = (b[r] - s) / m[r * n + r];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// `U` upper triangular with `Uᵀ U = (H + λI)⁻¹`, `k × k` row-major f32.
@@ -185,6 +326,7 @@ fn group_params(
     cols: std::ops::Range<usize>,
     spec: &WeightSpec,
     half: bool,
+    weights: Option<&[f64]>,
 ) -> Result<Option<Vec<QParams>>> {
     let len = cols.len();
     let mut slice = Vec::with_capacity(n * len);
@@ -192,7 +334,7 @@ fn group_params(
         slice.extend_from_slice(&w[r * k + cols.start..r * k + cols.end]);
     }
     let s = WeightSpec { granularity: Granularity::PerAxis(0), half_scales: half, ..*spec };
-    let chosen = scheme::choose_params(&slice, &[n, len], &s)?;
+    let chosen = scheme::choose_params_weighted(&slice, &[n, len], &s, weights)?;
     Ok((chosen.half == half).then_some(chosen.params))
 }
 
@@ -223,7 +365,9 @@ fn run(
     };
     if act_order || group.is_none() {
         for (g, f) in fixed.iter_mut().enumerate() {
-            let Some(p) = group_params(w0, n, k, g * gs..((g + 1) * gs).min(k), spec, half)? else { return Ok(None) };
+            let Some(p) = group_params(w0, n, k, g * gs..((g + 1) * gs).min(k), spec, half, None)? else {
+                return Ok(None);
+            };
             set(&mut params, g, &p);
             *f = true;
         }
@@ -251,7 +395,12 @@ fn run(
             if !fixed[g] {
                 // Without act-order the order is the identity: the group's
                 // columns are i..i+gs, all still unquantized.
-                let Some(p) = group_params(&w, n, k, i..(i + gs).min(k), spec, half)? else { return Ok(None) };
+                // Column j's rounding error costs (e / U_jj)² at the
+                // output (GPTQ's loss), so the clipping search weighs it so
+                // (bench Llama, 16 held-out sequences: 15.4 → 15.57 dB).
+                let cols = i..(i + gs).min(k);
+                let weights: Vec<f64> = cols.clone().map(|j| 1.0 / f64::from(u[j * k + j]).powi(2)).collect();
+                let Some(p) = group_params(&w, n, k, cols, spec, half, Some(&weights))? else { return Ok(None) };
                 set(&mut params, g, &p);
                 fixed[g] = true;
             }
@@ -445,6 +594,63 @@ mod tests {
                 scheme::dequantize_tensor(&qt.q, &qt.scale, qt.zero_point.as_ref(), qt.axis, qt.block_size).unwrap();
             let (a, b) = (out_err(&deq), out_err(&rtn_deq));
             assert!(a < 0.7 * b, "act_order {act_order}: GPTQ {a} vs RTN {b}");
+        }
+    }
+
+    /// The scale refit never raises a row's dampened output error, and
+    /// lowers the total on data with strong shared directions.
+    #[test]
+    fn refit_lowers_the_output_error() {
+        let (n, k, rows) = (8, 48, 256);
+        let mut s = 5u64;
+        let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut s)).collect();
+        let basis: Vec<f32> = (0..3 * k).map(|_| lcg(&mut s) * 3.0).collect();
+        let mut h = vec![0f64; k * k];
+        for _ in 0..rows {
+            let c: Vec<f32> = (0..3).map(|_| lcg(&mut s)).collect();
+            let x: Vec<f64> = (0..k)
+                .map(|j| f64::from(lcg(&mut s) * 0.1 + (0..3).map(|b| c[b] * basis[b * k + j]).sum::<f32>()))
+                .collect();
+            for i in 0..k {
+                for j in 0..k {
+                    h[i * k + j] += x[i] * x[j];
+                }
+            }
+        }
+        let spec = WeightSpec {
+            qtype: QType::I4,
+            symmetric: true,
+            narrow: false,
+            granularity: Granularity::Blocked { axis: 1, block: 16 },
+            half_scales: true,
+            clip: true,
+        };
+        let u = inverse_cholesky_upper(h.clone(), k, DAMP).unwrap();
+        let order: Vec<usize> = (0..k).collect();
+        let before = run(&w, n, k, &u, &order, &spec, Some(16), false, true).unwrap().unwrap();
+        let mut after = Quantized { q: before.q.clone(), params: before.params.clone(), half: before.half };
+        let damped = dampened(&h, k, DAMP);
+        refit_scales(&w, n, k, &damped, &mut after, 16, &spec);
+        let row_error = |qz: &Quantized, r: usize| -> f64 {
+            let res: Vec<f64> = (0..k)
+                .map(|c| {
+                    let p = qz.params[r * 3 + c / 16];
+                    f64::from(w[r * k + c]) - f64::from(qz.q[r * k + c] - p.zero_point) * f64::from(p.scale)
+                })
+                .collect();
+            (0..k).map(|i| res[i] * (0..k).map(|j| damped[i * k + j] * res[j]).sum::<f64>()).sum()
+        };
+        let (mut total_before, mut total_after) = (0.0, 0.0);
+        for r in 0..n {
+            let (b, a) = (row_error(&before, r), row_error(&after, r));
+            assert!(a <= b * (1.0 + 1e-9), "row {r}: {a} > {b}");
+            (total_before, total_after) = (total_before + b, total_after + a);
+        }
+        assert!(total_after < 0.99 * total_before, "{total_after} vs {total_before}");
+        // Refit f16 scales of a 4-bit type keep 7 significant bits.
+        for p in &after.params {
+            let bits = ir::f16::from_f32(p.scale).to_bits();
+            assert_eq!(bits & 15, 0, "scale {} has more than 7 significant bits", p.scale);
         }
     }
 

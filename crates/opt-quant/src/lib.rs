@@ -21,6 +21,7 @@
 //! format crates. Every run reports weight bytes before and after and the
 //! weight tensors with the worst signal-to-quantization-noise ratio.
 
+mod awq;
 pub mod calib;
 mod config;
 mod dynamic;

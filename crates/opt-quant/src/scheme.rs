@@ -152,6 +152,24 @@ fn exact_product_scale(h: f16, qtype: QType) -> Option<f16> {
     (r.is_normal() && r.is_finite()).then_some(r)
 }
 
+/// A scale computed freely (a least-squares refit) made storable: the
+/// nearest f16 when `half`, with [`exact_product_scale`]'s precision for
+/// 4-bit types, rounded to nearest rather than up (the range no longer has
+/// to fit: the integers are fixed). `None` if it leaves f16's normal range.
+pub(crate) fn storable_scale(s: f32, qtype: QType, half: bool) -> Option<f32> {
+    if !half {
+        return (s.is_finite() && s != 0.0).then_some(s);
+    }
+    let h = f16::from_f32(s);
+    let h = if matches!(qtype, QType::I4 | QType::U4) {
+        // Round the magnitude bits to 7 significant bits (sign untouched).
+        f16::from_bits((h.to_bits() + 8) & !15)
+    } else {
+        h
+    };
+    (h.is_normal() && h.is_finite()).then(|| h.to_f32())
+}
+
 /// `QuantizeLinear` of one value: round half to even, add the zero point, saturate.
 ///
 /// The quotient is clamped to just outside the integer range first, so the
@@ -501,6 +519,26 @@ fn candidate(lo: f32, hi: f32, r: f32, spec: &WeightSpec, half: bool, flip: bool
 /// Chooses every group's scale and zero point for `spec`: min/max, or with
 /// [`WeightSpec::clip`] the clip ratio of least squared error per group.
 pub fn choose_params(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Result<GroupParams> {
+    choose_params_weighted(values, shape, spec, None)
+}
+
+/// [`choose_params`] with the clipping search's squared errors weighted per
+/// index of the last axis (`weights[i % last]`): GPTQ weighs each column's
+/// rounding error by its cost at the output.
+pub fn choose_params_weighted(
+    values: &[f32],
+    shape: &[usize],
+    spec: &WeightSpec,
+    weights: Option<&[f64]>,
+) -> Result<GroupParams> {
+    let last = shape.last().copied().unwrap_or(1).max(1);
+    if weights.is_some_and(|w| w.len() != last) {
+        return Err(ir::Error::invalid(format!(
+            "{} error weights for a last axis of {last}",
+            weights.map_or(0, <[f64]>::len)
+        )));
+    }
+    let cw = weights.map(|w| (w, last));
     let g = spec.granularity;
     g.check(shape)?;
     if values.len() != shape.iter().product::<usize>() {
@@ -539,9 +577,9 @@ pub fn choose_params(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Resu
     // gaps between candidates, and the software f16 conversion per element
     // was most of the search's time.
     let mut best_params = params;
-    let mut best = group_noise(values, &runs, ngroups, &best_params, qmin, qmax, false);
+    let mut best = group_noise(values, &runs, ngroups, &best_params, qmin, qmax, false, cw);
     let baseline_noise = if half {
-        group_noise(values, &runs, ngroups, &best_params, qmin, qmax, true).iter().sum()
+        group_noise(values, &runs, ngroups, &best_params, qmin, qmax, true, cw).iter().sum()
     } else {
         best.iter().sum()
     };
@@ -558,7 +596,7 @@ pub fn choose_params(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Resu
             // A ratio whose scale leaves f16's range keeps the best so far.
             *c = candidate(l, h, r, spec, half, flip).unwrap_or(best_params[gi]);
         }
-        let noise = group_noise(values, &runs, ngroups, &cand, qmin, qmax, false);
+        let noise = group_noise(values, &runs, ngroups, &cand, qmin, qmax, false, cw);
         for gi in 0..ngroups {
             if noise[gi] < best[gi] {
                 best[gi] = noise[gi];
@@ -579,7 +617,9 @@ pub fn choose_params(values: &[f32], shape: &[usize], spec: &WeightSpec) -> Resu
     Ok(GroupParams { params: best_params, half, baseline_noise: Some(baseline_noise) })
 }
 
-/// Σ(x − x̂)² per group for the given parameters (finite values only).
+/// Σ(x − x̂)² per group for the given parameters (finite values only),
+/// each term weighted by `weights.0[i % weights.1]` when given.
+#[allow(clippy::too_many_arguments)]
 fn group_noise(
     values: &[f32],
     runs: &[(usize, usize, Groups)],
@@ -588,6 +628,7 @@ fn group_noise(
     qmin: i32,
     qmax: i32,
     half: bool,
+    weights: Option<(&[f64], usize)>,
 ) -> Vec<f64> {
     let mut noise = vec![0f64; ngroups];
     let err = |x: f32, p: QParams| -> f64 {
@@ -600,16 +641,23 @@ fn group_noise(
         let d = f64::from(x - back);
         d * d
     };
+    let weight = |i: usize| weights.map_or(1.0, |(w, last)| w[i % last]);
     for &(start, n, groups) in runs {
         let xs = &values[start..start + n];
         match groups {
             Groups::Fixed(gi) => {
                 let p = params[gi];
-                noise[gi] += xs.iter().map(|&x| err(x, p)).sum::<f64>();
+                noise[gi] += if weights.is_some() {
+                    xs.iter().enumerate().map(|(t, &x)| err(x, p) * weight(start + t)).sum::<f64>()
+                } else {
+                    xs.iter().map(|&x| err(x, p)).sum::<f64>()
+                };
             }
             Groups::Each(first) => {
-                for ((e, &p), &x) in noise[first..first + n].iter_mut().zip(&params[first..first + n]).zip(xs) {
-                    *e += err(x, p);
+                for (t, ((e, &p), &x)) in
+                    noise[first..first + n].iter_mut().zip(&params[first..first + n]).zip(xs).enumerate()
+                {
+                    *e += err(x, p) * weight(start + t);
                 }
             }
         }

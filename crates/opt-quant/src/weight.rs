@@ -439,7 +439,7 @@ struct Done {
 
 /// The calibration budget for Hessians held at once (one pass over the
 /// samples per batch of this many bytes).
-const HESSIAN_BUDGET: usize = 256 << 20;
+pub(crate) const HESSIAN_BUDGET: usize = 256 << 20;
 
 /// What the report needs of a weight already written.
 struct Emitted {
@@ -511,11 +511,18 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
         Some(s) => Some(crate::mixed::outputs(model, s)?),
         None => None,
     };
+    // AWQ: scalings the float model does not see (folded exactly), so
+    // that the quantizers below find salient channels on finer steps.
+    if c.weight_method.awq()
+        && let Some(samples) = samples
+    {
+        report.lines.extend(crate::awq::apply(model, c, &cands, &choice, samples, &spec_of)?);
+    }
     // GPTQ: the Hessians of the activations of the weights it takes, a
     // bounded batch at a time, on the float model.
     let mut names = NameGen::for_graph(&model.graph);
     let mut emitted: HashMap<String, Emitted> = HashMap::new();
-    if c.weight_method == WeightMethod::Gptq
+    if c.weight_method.gptq()
         && let Some(samples) = samples
     {
         // The weights GPTQ takes, with the activations whose Hessians
@@ -639,7 +646,8 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
             if half_scales && !e.half {
                 f32_fallback.push(w.name.clone());
             }
-            done.push((w.name.clone(), Done { precision: p, granularity, method: "gptq", sqnr: e.sqnr, gain: None }));
+            let method = if c.weight_method.awq() { "awq+gptq" } else { "gptq" };
+            done.push((w.name.clone(), Done { precision: p, granularity, method, sqnr: e.sqnr, gain: None }));
             report.quantized.0 += e.float_bytes;
             report.quantized.1 += e.quantized_bytes;
             continue;
@@ -658,7 +666,13 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
                 .map_err(|e| e.context(format!("weight '{}'", w.name)))?;
             let gain =
                 chosen.baseline_noise.filter(|&b| b > 0.0 && qt.noise > 0.0).map(|b| 10.0 * (b / qt.noise).log10());
-            (qt, if c.clip { "rtn+mse" } else { "rtn" }, gain)
+            let method = match (c.weight_method.awq(), c.clip) {
+                (true, true) => "awq+rtn+mse",
+                (true, false) => "awq+rtn",
+                (false, true) => "rtn+mse",
+                (false, false) => "rtn",
+            };
+            (qt, method, gain)
         };
         if let Some(b) = t.raw() {
             b.release();
@@ -698,6 +712,9 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
     };
     let method = match c.weight_method {
         WeightMethod::Gptq => "GPTQ",
+        WeightMethod::AwqGptq => "AWQ scaling, then GPTQ",
+        WeightMethod::Awq if c.clip => "AWQ scaling, round to nearest, MSE clipping",
+        WeightMethod::Awq => "AWQ scaling, round to nearest",
         WeightMethod::Rtn if c.clip => "round to nearest, MSE clipping",
         WeightMethod::Rtn => "round to nearest",
     };

@@ -520,6 +520,107 @@ fn weight_method_options_parse() {
     assert!("int4,ratio=1.5".parse::<Config>().unwrap_err().to_string().contains("(0, 1]"));
     assert!("int8,ratio=0.5".parse::<Config>().unwrap_err().to_string().contains("use them with int4"));
     assert!("int4,ratio=0.5,min-sqnr=20".parse::<Config>().unwrap_err().to_string().contains("one of"));
-    assert!("int4,weight-method=awq".parse::<Config>().unwrap_err().to_string().contains("(rtn, gptq)"));
+    assert!("int4,weight-method=hqq".parse::<Config>().unwrap_err().to_string().contains("(rtn, awq, gptq, awq+gptq)"));
+    assert_eq!(
+        "int4,weight-method=awq+gptq".parse::<Config>().unwrap().weight_method,
+        opt_quant::WeightMethod::AwqGptq
+    );
     assert!("int8-static,weight-method=gptq".parse::<Config>().is_err());
+}
+
+/// A norm-like `Mul` by a per channel vector feeding two MatMuls (as
+/// RMSNorm feeds q/k/v), then a gated product feeding a third (as a
+/// Llama MLP's `act(gate) · up` feeds `down`), with a few input channels
+/// far larger than the rest.
+fn awq_model() -> Model {
+    use ir::Shape;
+    let (k, n) = (64usize, 32usize);
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[4, k as u64])));
+    let gamma: Vec<f32> = (0..k).map(|i| 0.5 + (i % 7) as f32 / 7.0).collect();
+    g.initializers.insert("gamma".into(), Tensor::from_vec(vec![k], gamma).unwrap());
+    let weight = |seed: usize, rows: usize, cols: usize| -> Tensor {
+        let v: Vec<f32> = (0..rows * cols).map(|i| (((i * 37 + seed * 11) % 101) as f32 - 50.0) / 50.0).collect();
+        Tensor::from_vec(vec![rows, cols], v).unwrap()
+    };
+    for (i, name) in ["wa", "wb", "gate"].iter().enumerate() {
+        g.initializers.insert((*name).into(), weight(i, k, n));
+    }
+    // Two output channels of `up` far larger: salient inputs of `down`.
+    let up: Vec<f32> = weight(3, k, n)
+        .as_slice::<f32>()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if matches!(i % n, 5 | 17) { v * 20.0 } else { v })
+        .collect();
+    g.initializers.insert("up".into(), Tensor::from_vec(vec![k, n], up).unwrap());
+    g.initializers.insert("down".into(), weight(9, n, k));
+    g.nodes.push(Node::new("Mul", ["x", "gamma"], ["h"]).named("norm"));
+    g.nodes.push(Node::new("MatMul", ["h", "wa"], ["a"]).named("mm_a"));
+    g.nodes.push(Node::new("MatMul", ["h", "wb"], ["b"]).named("mm_b"));
+    g.nodes.push(Node::new("Add", ["a", "b"], ["ab"]).named("add"));
+    g.nodes.push(Node::new("MatMul", ["h", "up"], ["u"]).named("mm_up"));
+    g.nodes.push(Node::new("MatMul", ["h", "gate"], ["gt"]).named("mm_gate"));
+    g.nodes.push(Node::new("Sigmoid", ["gt"], ["act"]).named("act"));
+    g.nodes.push(Node::new("Mul", ["act", "u"], ["m"]).named("gated"));
+    g.nodes.push(Node::new("MatMul", ["m", "down"], ["d"]).named("mm_down"));
+    g.nodes.push(Node::new("ReduceSum", ["ab"], ["s"]).named("sum").with_attr("keepdims", 1i64));
+    g.nodes.push(Node::new("Add", ["d", "s"], ["y"]).named("out"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, Shape::fixed(&[4, k as u64])));
+    g.outputs.push(ValueInfo::tensor("ab", DType::F32, Shape::fixed(&[4, n as u64])));
+    Model::new(g)
+}
+
+/// `[4, 64]` samples whose channels 0, 9 and 40 are 30 times the others.
+fn outlier_samples(count: usize, seed: u64) -> Vec<Vec<(String, eval::Value)>> {
+    let mut s = seed;
+    (0..count)
+        .map(|_| {
+            let v: Vec<f32> = (0..4 * 64)
+                .map(|i| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let u = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+                    if matches!(i % 64, 0 | 9 | 40) { u * 30.0 } else { u }
+                })
+                .collect();
+            let t = eval::from_ir(&Tensor::from_vec(vec![4, 64], v).unwrap()).unwrap();
+            vec![("x".to_string(), eval::Value::Tensor(t))]
+        })
+        .collect()
+}
+
+/// AWQ finds the three activations whose scaling folds exactly (into the
+/// norm's vector and into `up`'s output channels), keeps the size, and
+/// moves held-out outputs less than round to nearest; with GPTQ after it
+/// too.
+#[test]
+fn awq_scales_salient_channels_and_folds_them_exactly() {
+    let before = awq_model();
+    let calib = outlier_samples(16, 3);
+    let held_out = outlier_samples(16, 77);
+    let (rtn, _) = quantize(&before, "int4,group-size=16");
+    let (awq, lines) = quantize_with(&before, "int4,group-size=16,weight-method=awq", &calib);
+    assert!(lines.iter().any(|l| l.starts_with("AWQ: 2 of 2 foldable activation(s) scaled")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("awq: 'h' scaled") && l.contains("into gamma (4 reader(s)")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("awq: 'm' scaled") && l.contains("into up (1 reader(s): down)")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains(", awq+rtn+mse, ")).count(), 5, "{lines:?}");
+    assert_eq!(weight_bytes(&awq), weight_bytes(&rtn), "the scaling is folded, nothing added");
+    let (a, b) = (sqnr_over(&before, &awq, &held_out), sqnr_over(&before, &rtn, &held_out));
+    assert!(a > b + 1.0, "AWQ {a:.2} dB vs RTN {b:.2} dB held out");
+    let (both, lines) = quantize_with(&before, "int4,group-size=16,weight-method=awq+gptq", &calib);
+    assert_eq!(lines.iter().filter(|l| l.contains(", awq+gptq, ")).count(), 5, "{lines:?}");
+    let c = sqnr_over(&before, &both, &held_out);
+    assert!(c > b + 1.0, "AWQ+GPTQ {c:.2} dB vs RTN {b:.2} dB held out");
+    // A shared norm vector gets one copy per scaled reader group, reported.
+    let mut shared = before.clone();
+    shared.graph.nodes.push(Node::new("Mul", ["y", "gamma"], ["y2"]).named("norm2"));
+    shared.graph.outputs[0].name = "y2".into();
+    let (_, lines) = quantize_with(&shared, "int4,group-size=16,weight-method=awq", &calib);
+    assert!(lines.iter().any(|l| l.contains("into gamma_awq (a copy of gamma, shared)")), "{lines:?}");
+    let e = QuantizePass::new("int4,weight-method=awq".parse().unwrap()).run(&mut before.clone()).unwrap_err();
+    assert!(e.to_string().contains("needs calibration data (--calibration DIR)"), "{e}");
 }

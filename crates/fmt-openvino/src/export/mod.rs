@@ -691,7 +691,7 @@ struct BinWriter<'a> {
 
 /// The largest rank written for a port (ONNX sets no limit; OpenVINO's
 /// shapes are small vectors and no model comes near this).
-const MAX_PORT_RANK: usize = 64;
+pub(crate) const MAX_PORT_RANK: usize = 64;
 
 /// Turns built layers into XML layers and edges, writing constants to the
 /// `.bin`; bodies recurse and share the one `.bin`.

@@ -255,6 +255,9 @@ fn mvn(ex: &mut Ex<'_>, x: Src, axes: &[i64], eps: f32) -> Src {
 fn instance_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let rank = ex.need_rank(x, n, "the input")?;
+    if rank < 2 {
+        return Err(Error::invalid(format!("{}: the input has rank {rank}, InstanceNormalization needs [N, C, ...]", n.describe())));
+    }
     let eps = n.attr_float("epsilon", 1e-5)?;
     let axes: Vec<i64> = (2..rank as i64).collect();
     let y = mvn(ex, x, &axes, eps);
@@ -275,8 +278,17 @@ fn layer_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     }
     let x = ex.input(n, 0)?;
     let axis = int(n, "axis", -1)?;
-    let axes: Vec<i64> =
-        if axis < 0 { (axis..0).collect() } else { (axis..ex.need_rank(x, n, "the input")? as i64).collect() };
+    // The axis comes from the file: checked against the rank (or, where the
+    // rank is unknown, the largest rank a port may have) before it sizes a list.
+    let rank = match ex.rank(x) {
+        Some(r) => r as i64,
+        None if axis < 0 => super::MAX_PORT_RANK as i64,
+        None => ex.need_rank(x, n, "the input")? as i64,
+    };
+    if axis < -rank || axis >= rank.max(1) {
+        return Err(Error::invalid(format!("{}: axis {axis} is out of range for rank {rank}", n.describe())));
+    }
+    let axes: Vec<i64> = if axis < 0 { (axis..0).collect() } else { (axis..rank).collect() };
     let eps = n.attr_float("epsilon", 1e-5)?;
     let y = mvn(ex, x, &axes, eps);
     let scale = ex.input(n, 1)?;

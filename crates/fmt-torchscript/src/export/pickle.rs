@@ -158,7 +158,9 @@ impl Pickler {
         self.int_tuple(&sizes);
         let mut strides = vec![1i64; sizes.len()];
         for i in (0..sizes.len().saturating_sub(1)).rev() {
-            strides[i] = strides[i + 1] * sizes[i + 1].max(1);
+            // Saturating: a tensor with a zero dimension may have others
+            // whose product overflows, and holds no element to address.
+            strides[i] = strides[i + 1].saturating_mul(sizes[i + 1].max(1));
         }
         self.int_tuple(&strides);
         self.bool(false);
