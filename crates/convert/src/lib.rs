@@ -20,6 +20,8 @@ use std::time::Instant;
 pub use eval;
 pub use ir;
 
+pub mod cli;
+pub mod report;
 pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 
@@ -103,8 +105,14 @@ pub struct ConvertSummary {
     /// The model as written (after the passes); weights are shared views, so
     /// holding it costs little. `--verify` compares the re-read output with it.
     pub model: Model,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds of the whole conversion.
     pub seconds: f64,
+    /// Seconds reading the input (and `weights`).
+    pub import_seconds: f64,
+    /// Seconds running the passes and the pass check.
+    pub pass_seconds: f64,
+    /// Seconds checking and writing the output.
+    pub export_seconds: f64,
 }
 
 /// Reads a model, detecting its format unless `from` names it.
@@ -202,8 +210,9 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         let weights = read_weights(w, &opts.import.limits)?;
         let report = fmt_safetensors::apply_weights(&mut model.graph, weights)
             .map_err(|e| e.context(w.display().to_string()))?;
-        passes.push(PassReport { pass: "weights".into(), lines: report.lines() });
+        passes.push(PassReport::new("weights", report.lines()));
     }
+    let import_seconds = start.elapsed().as_secs_f64();
     // Tensors share their bytes, so the copy before the passes is cheap.
     let before = (opts.pass_check.is_some() && !opts.passes.is_empty()).then(|| model.clone());
     for p in &opts.passes {
@@ -216,8 +225,10 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         pass_check = verify::compare_models(before, &model, feeds, f64::INFINITY)
             .map_err(|e| e.context("comparing the model before and after the passes"))?;
     }
+    let pass_seconds = start.elapsed().as_secs_f64() - import_seconds;
     exporter.check(&model)?;
     let report = exporter.export(&model, output, &opts.export)?;
+    let seconds = start.elapsed().as_secs_f64();
     Ok(ConvertSummary {
         from,
         to: exporter.info().name,
@@ -227,7 +238,10 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         passes,
         pass_check,
         model,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
+        import_seconds,
+        pass_seconds,
+        export_seconds: seconds - import_seconds - pass_seconds,
     })
 }
 

@@ -1,13 +1,13 @@
 //! `convert inspect`: a text summary of a model, like a terminal Netron.
 
 use std::fmt::Write;
-use std::path::Path;
 
-use ir::{Model, ModelStats, ValueInfo};
+use ir::Model;
 
-use crate::human_bytes;
+use super::human_bytes;
+use crate::report::{ModelInfo, ValueDesc};
 
-fn values(out: &mut String, title: &str, list: &[&ValueInfo]) {
+fn values(out: &mut String, title: &str, list: &[ValueDesc]) {
     let _ = writeln!(out, "{title}:");
     let width = list.iter().map(|v| v.name.len()).max().unwrap_or(0);
     for v in list {
@@ -15,47 +15,46 @@ fn values(out: &mut String, title: &str, list: &[&ValueInfo]) {
     }
 }
 
-/// The report printed by `convert inspect`; with `all_values`, every value
-/// the nodes produce with its type from `ir::infer`, in graph order.
-pub fn report(m: &Model, path: &Path, format: &str, all_values: bool) -> String {
+/// The report printed by `convert inspect`, rendered from `info` (the facts
+/// of the JSON report); with `all_values`, also every value the nodes of `m`
+/// produce with its type from `ir::infer`, in graph order.
+pub fn report(m: &Model, info: &ModelInfo, all_values: bool) -> String {
     let mut out = String::new();
     let g = &m.graph;
-    let _ = writeln!(out, "model:     {} ({format})", path.display());
-    if !m.producer_name.is_empty() {
-        let _ = writeln!(out, "producer:  {}", format!("{} {}", m.producer_name, m.producer_version).trim_end());
+    let _ = writeln!(out, "model:     {} ({})", info.path.display(), info.format);
+    if let Some(p) = &info.producer {
+        let _ = writeln!(out, "producer:  {p}");
     }
-    let opsets: Vec<String> =
-        m.opset_imports.iter().map(|(d, v)| format!("{} {v}", if d.is_empty() { "ai.onnx" } else { d })).collect();
+    let opsets: Vec<String> = info.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
     let _ = writeln!(out, "opsets:    {}", opsets.join(", "));
-    // Inputs that have initializers are parameters with defaults, not feeds.
-    let feeds: Vec<&ValueInfo> = g.inputs.iter().filter(|v| !g.initializers.contains_key(&v.name)).collect();
-    values(&mut out, "inputs", &feeds);
-    values(&mut out, "outputs", &g.outputs.iter().collect::<Vec<_>>());
+    values(&mut out, "inputs", &info.inputs);
+    values(&mut out, "outputs", &info.outputs);
 
-    let s = ModelStats::of(m);
-    let _ = writeln!(out, "nodes:     {}", s.nodes);
-    let mut ops: Vec<(&String, &usize)> = s.ops.iter().collect();
+    let _ = writeln!(out, "nodes:     {}", info.nodes);
+    let mut ops: Vec<(&String, &usize)> = info.ops.iter().collect();
     ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let _ = writeln!(out, "ops:");
     for (op, n) in ops {
         let _ = writeln!(out, "  {n:>6}  {op}");
     }
-    let _ = writeln!(out, "parameters: {} ({})", s.parameters, human_bytes(s.weight_bytes()));
-    if !s.by_dtype.is_empty() {
+    let _ = writeln!(out, "parameters: {} ({})", info.parameters, human_bytes(info.weight_bytes));
+    if !info.by_dtype.is_empty() {
         let _ = writeln!(out, "weights by dtype:");
-        for (d, (tensors, elems, bytes)) in &s.by_dtype {
+        for (d, b) in &info.by_dtype {
             let _ = writeln!(
                 out,
-                "  {:<8} {tensors:>6} tensors {elems:>14} elements {:>12}",
-                d.name(),
-                human_bytes(*bytes)
+                "  {:<8} {:>6} tensors {:>14} elements {:>12}",
+                d,
+                b.tensors,
+                b.elements,
+                human_bytes(b.bytes)
             );
         }
     }
-    if s.constant_bytes > 0 {
-        let _ = writeln!(out, "Constant node values: {}", human_bytes(s.constant_bytes));
+    if info.constant_bytes > 0 {
+        let _ = writeln!(out, "Constant node values: {}", human_bytes(info.constant_bytes));
     }
-    let _ = writeln!(out, "stored tensor bytes: {} (initializers and Constant values)", s.stored_bytes());
+    let _ = writeln!(out, "stored tensor bytes: {} (initializers and Constant values)", info.stored_bytes);
     if all_values {
         match ir::infer::infer(g, m.onnx_opset()) {
             Ok(types) => {
@@ -72,9 +71,9 @@ pub fn report(m: &Model, path: &Path, format: &str, all_values: bool) -> String 
             }
         }
     }
-    if !m.metadata.is_empty() {
+    if !info.metadata.is_empty() {
         let _ = writeln!(out, "metadata:");
-        for (k, v) in &m.metadata {
+        for (k, v) in &info.metadata {
             let _ = writeln!(out, "  {k}: {v}");
         }
     }
@@ -84,7 +83,7 @@ pub fn report(m: &Model, path: &Path, format: &str, all_values: bool) -> String 
 /// The signatures of a SavedModel (every MetaGraph), for choosing one with
 /// `--signature` and `--tags`.
 #[cfg(feature = "tf")]
-pub fn signatures(path: &Path) -> ir::Result<String> {
+pub fn signatures(path: &std::path::Path) -> ir::Result<String> {
     let mut out = String::from("signatures:\n");
     let shape = |s: &fmt_tf::TfShape| match s {
         None => "?".to_string(),
