@@ -144,7 +144,7 @@ impl Pass for QuantizePass {
             .figure("bytes_after", after as f64)
             .figure("quantized_bytes_before", out.quantized.0 as f64)
             .figure("quantized_bytes_after", out.quantized.1 as f64)
-            .figure("weights", out.layers.len() as f64);
+            .figure("weights_quantized", out.layers.len() as f64);
         // `summary_lines` sorted the layers worst first; the items keep that order.
         for l in &out.layers {
             let mut item = ir::ReportItem::new(l.name.as_str())

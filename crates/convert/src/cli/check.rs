@@ -2,33 +2,42 @@
 
 use std::path::Path;
 
-use crate::report::OutputRow;
+use crate::report::{Comparison, OutputRow, RunInfo, RunOutput};
 use crate::verify::{self, fmt_sci};
 use anyhow::{Context, Result};
 use ir::Model;
 
-use super::{CheckArgs, as_usage};
+use super::{CheckArgs, Out, as_usage, say};
 
-/// Compares `candidate` with `reference` and prints one row per output;
-/// fails with [`verify::VerificationFailed`] when any output is beyond the tolerance.
-pub fn verify(reference: &Model, candidate: &Model, args: &CheckArgs, quiet: bool) -> Result<Vec<verify::OutputCheck>> {
+/// Compares `candidate` with `reference`, records the rows in `rows` and
+/// prints one per output (unless `quiet`); fails with
+/// [`verify::VerificationFailed`] when any output is beyond the tolerance.
+pub fn verify(
+    reference: &Model,
+    candidate: &Model,
+    args: &CheckArgs,
+    quiet: bool,
+    out: Out,
+    rows: &mut Option<Comparison>,
+) -> Result<()> {
     let inputs = verify::make_inputs(reference, &args.input_options().map_err(as_usage)?)?;
     let checks = verify::compare_models(reference, candidate, inputs, args.tolerance)?;
-    print_checks(&checks, quiet);
+    *rows = Some(Comparison::of(&checks, Some(args.tolerance)));
+    if !quiet {
+        print_checks(&checks, out);
+    }
     let checks = verify::VerificationFailed::check(checks, args.tolerance)?;
     if !quiet {
-        println!("verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
+        say!(out, "verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
     }
-    Ok(checks)
+    Ok(())
 }
 
-/// Prints one row of metrics per output (unless `quiet`), from the report rows.
-pub fn print_checks(checks: &[verify::OutputCheck], quiet: bool) {
-    if quiet {
-        return;
-    }
+/// Prints one row of metrics per output, from the report rows.
+pub fn print_checks(checks: &[verify::OutputCheck], out: Out) {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
-    println!(
+    say!(
+        out,
         "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}",
         "output", "max_abs", "rel_l2", "cosine", "sqnr_dB", "top-1"
     );
@@ -36,7 +45,7 @@ pub fn print_checks(checks: &[verify::OutputCheck], quiet: bool) {
         let fail = if c.pass { "" } else { "  FAIL" };
         let row = OutputRow::of(c);
         if let Some(e) = &row.error {
-            println!("{:<width$}  cannot compare: {e}  FAIL", c.name);
+            say!(out, "{:<width$}  cannot compare: {e}  FAIL", c.name);
             continue;
         }
         let num = |x: Option<f64>| x.map_or("-".to_string(), fmt_sci);
@@ -44,7 +53,8 @@ pub fn print_checks(checks: &[verify::OutputCheck], quiet: bool) {
         // The row holds no SQNR for identical outputs (infinite).
         let sqnr = row.sqnr_db.map_or("inf".to_string(), |x| format!("{x:.1}"));
         let cosine = row.cosine.map_or("-".to_string(), |x| format!("{x:.6}"));
-        println!(
+        say!(
+            out,
             "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}{fail}",
             c.name,
             num(row.max_abs),
@@ -67,7 +77,9 @@ pub fn file_stem(name: &str) -> String {
 /// (ONNX `TensorProto`) for dtypes NumPy cannot hold, and a sequence as a
 /// folder `<dir>/<output>/` of its elements `0.npy`, `1.pb`, ...; with
 /// `repeat > 0`, times that many further runs and prints the median.
-pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool) -> Result<()> {
+pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool, out: Out) -> Result<RunInfo> {
+    let mut info =
+        RunInfo { output_dir: dir.to_path_buf(), outputs: Vec::new(), median_ms: None, min_ms: None, repeat };
     let opts = args.input_options().map_err(as_usage)?;
     let inputs = verify::make_inputs(model, &opts)?;
     let session = eval::Session::new(model)?;
@@ -80,17 +92,20 @@ pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bo
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        println!("time per run: median {:.3} ms, min {:.3} ms over {repeat} runs", times[repeat / 2], times[0]);
+        say!(out, "time per run: median {:.3} ms, min {:.3} ms over {repeat} runs", times[repeat / 2], times[0]);
+        info.median_ms = Some(times[repeat / 2]);
+        info.min_ms = Some(times[0]);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, v) in outputs {
         let written =
             write_value(&dir.join(file_stem(&name)), &name, &v).with_context(|| format!("output '{name}'"))?;
         if !quiet {
-            println!("{name}: {written}");
+            say!(out, "{name}: {written}");
         }
+        info.outputs.push(RunOutput { name, written });
     }
-    Ok(())
+    Ok(info)
 }
 
 /// Writes one evaluator value under `stem` (extension chosen by dtype) and

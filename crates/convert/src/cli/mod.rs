@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use std::time::Instant;
+
 use crate::ConvertOptions;
-use crate::report::{FailureKind, UsageError};
+use crate::report::{CommandKind, ErrorInfo, FailureKind, ModelInfo, Report, UsageError};
 use crate::verify::{InputFile, InputOptions};
 use anyhow::{Context, Result};
 use clap::{ArgAction, Parser, Subcommand};
@@ -113,6 +115,13 @@ struct Cli {
     /// After writing, re-import the output and compare it with the input model on the same inputs.
     #[arg(long)]
     verify: bool,
+    /// Also write the JSON report of the conversion (see docs/report.schema.json) to FILE, on failure too.
+    #[arg(long, value_name = "FILE.json")]
+    report: Option<PathBuf>,
+    /// Print the JSON report (see docs/report.schema.json) on stdout instead of the text, on failure too;
+    /// the text tables go to stderr.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(flatten)]
     check: CheckArgs,
     #[cfg(feature = "quant")]
@@ -405,36 +414,103 @@ fn options(cli: &Cli, registry: &Registry) -> Result<ConvertOptions> {
     Ok(opts)
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Where the human-readable lines go: stdout, or stderr under `--json`
+/// (stdout then holds only the JSON document).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Out {
+    /// `--json` was given.
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints one line.
+    pub fn line(self, args: std::fmt::Arguments<'_>) {
+        if self.json {
+            eprintln!("{args}");
+        } else {
+            println!("{args}");
+        }
+    }
+}
+
+/// Prints a line through an [`Out`], like `println!`.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        $out.line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Which command `cli` runs, for its report.
+fn command_kind(cli: &Cli) -> CommandKind {
+    match cli.command {
+        Some(Command::Inspect { .. }) => CommandKind::Inspect,
+        Some(Command::Verify { .. }) => CommandKind::Verify,
+        Some(Command::Run { .. }) => CommandKind::Run,
+        None => CommandKind::Convert,
+    }
+}
+
+/// Reads a model for a command, timing it into `seconds`.
+fn load_timed(
+    registry: &Registry,
+    path: &std::path::Path,
+    from: Option<&str>,
+    cli: &Cli,
+    seconds: &mut Option<f64>,
+) -> Result<(ir::Model, &'static str)> {
+    let t = Instant::now();
+    let r = crate::load(registry, path, from, &cli.limits.import_options())
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    *seconds = Some(seconds.unwrap_or(0.0) + t.elapsed().as_secs_f64());
+    Ok(r)
+}
+
+/// Runs the command, filling `report` as it goes (what it holds when an
+/// error returns is what the report of the failure shows).
+fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     let registry = crate::registry();
+    let out = Out { json: cli.json };
     if cli.list_formats {
         list_formats(&registry);
         return Ok(());
     }
     match &cli.command {
         Some(Command::Inspect { model, from, values }) => {
-            let (m, fmt) = crate::load(&registry, model, from.as_deref(), &cli.limits.import_options())
-                .with_context(|| format!("cannot read {}", model.display()))?;
-            let info = crate::report::ModelInfo::of(&m, model, fmt);
-            print!("{}", inspect::report(&m, &info, *values));
-            #[cfg(feature = "tf")]
-            if fmt == "tf" {
-                print!("{}", inspect::signatures(model).with_context(|| format!("cannot read {}", model.display()))?);
+            let (m, fmt) = load_timed(&registry, model, from.as_deref(), cli, &mut report.timings.import)?;
+            let info = ModelInfo::of(&m, model, fmt);
+            // The JSON holds every fact of the text, so --json prints no text.
+            if !cli.json {
+                print!("{}", inspect::report(&m, &info, *values));
+                #[cfg(feature = "tf")]
+                if fmt == "tf" {
+                    print!(
+                        "{}",
+                        inspect::signatures(model).with_context(|| format!("cannot read {}", model.display()))?
+                    );
+                }
             }
+            report.input = Some(info);
             return Ok(());
         }
         Some(Command::Verify { reference, candidate, check }) => {
-            let load = |p: &PathBuf| {
-                crate::load(&registry, p, None, &cli.limits.import_options())
-                    .with_context(|| format!("cannot read {}", p.display()))
-            };
-            let (a, b) = (load(reference)?.0, load(candidate)?.0);
-            return check::verify(&a, &b, &with_limits(check, &cli.limits), cli.quiet).map(|_| ());
+            let (a, fa) = load_timed(&registry, reference, None, cli, &mut report.timings.import)?;
+            report.input = Some(ModelInfo::of(&a, reference, fa));
+            let (b, fb) = load_timed(&registry, candidate, None, cli, &mut report.timings.import)?;
+            report.output = Some(ModelInfo::of(&b, candidate, fb));
+            let t = Instant::now();
+            let r = check::verify(&a, &b, &with_limits(check, &cli.limits), cli.quiet, out, &mut report.verification);
+            report.timings.verify = Some(t.elapsed().as_secs_f64());
+            return r;
         }
         Some(Command::Run { model, from, output_dir, check, repeat }) => {
-            let (m, _) = crate::load(&registry, model, from.as_deref(), &cli.limits.import_options())
-                .with_context(|| format!("cannot read {}", model.display()))?;
-            return check::run(&m, output_dir, &with_limits(check, &cli.limits), *repeat, cli.quiet);
+            let (m, fmt) = load_timed(&registry, model, from.as_deref(), cli, &mut report.timings.import)?;
+            report.input = Some(ModelInfo::of(&m, model, fmt));
+            let t = Instant::now();
+            let r = check::run(&m, output_dir, &with_limits(check, &cli.limits), *repeat, cli.quiet, out);
+            report.timings.run = Some(t.elapsed().as_secs_f64());
+            report.run = Some(r?);
+            return Ok(());
         }
         None => {}
     }
@@ -443,11 +519,12 @@ fn run(cli: Cli) -> Result<()> {
             "usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)"
         );
     };
-    let mut opts = options(&cli, &registry).map_err(as_usage)?;
+    let mut opts = options(cli, &registry).map_err(as_usage)?;
     #[cfg(feature = "quant")]
-    let s = cli.quant.convert(&registry, input, output, &mut opts);
+    let s = cli.quant.convert(&registry, input, output, &mut opts, report);
     #[cfg(not(feature = "quant"))]
-    let s: Result<crate::ConvertSummary> = crate::convert(&registry, input, output, &opts).map_err(Into::into);
+    let s: Result<crate::ConvertSummary> =
+        crate::convert_reporting(&registry, input, output, &opts, report).map_err(Into::into);
     let s = s.with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
     for p in &s.passes {
         for line in &p.lines {
@@ -455,15 +532,21 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     if !s.pass_check.is_empty() && !cli.quiet {
-        println!("effect of the passes on the outputs (model before vs after, same inputs):");
-        check::print_checks(&s.pass_check, false);
+        say!(out, "effect of the passes on the outputs (model before vs after, same inputs):");
+        check::print_checks(&s.pass_check, out);
     }
     if cli.verify {
         // The reference is the model as exported (after any passes): --verify
         // checks the conversion; the passes' own cost is reported above.
-        let (written, _) = crate::load(&registry, output, Some(s.to), &cli.limits.import_options())
-            .with_context(|| format!("cannot re-read {}", output.display()))?;
-        check::verify(&s.model, &written, &with_limits(&cli.check, &cli.limits), cli.quiet)?;
+        let t = Instant::now();
+        let r = crate::load(&registry, output, Some(s.to), &cli.limits.import_options())
+            .with_context(|| format!("cannot re-read {}", output.display()))
+            .and_then(|(written, _)| {
+                let check = with_limits(&cli.check, &cli.limits);
+                check::verify(&s.model, &written, &check, cli.quiet, out, &mut report.verification)
+            });
+        report.timings.verify = Some(t.elapsed().as_secs_f64());
+        r?;
     }
     if !cli.quiet {
         let ModelStats { nodes, parameters, .. } = s.stats;
@@ -614,16 +697,17 @@ impl QuantArgs {
         input: &std::path::Path,
         output: &std::path::Path,
         opts: &mut ConvertOptions,
+        report: &mut Report,
     ) -> Result<crate::ConvertSummary> {
         const QUANTIZED_OPS: [&str; 5] =
             ["DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"];
-        match crate::convert(registry, input, output, opts) {
+        match crate::convert_reporting(registry, input, output, opts, report) {
             Err(e) if self.allow_dequantize && e.unsupported_op_names().iter().any(|op| QUANTIZED_OPS.contains(op)) => {
                 eprintln!("note: the output format cannot hold the quantized form ({e}); storing dequantized weights");
                 let config = self.config(true)?.context("--allow-dequantize needs --quantize")?;
                 opts.passes.pop();
                 opts.passes.push(Box::new(opt_quant::QuantizePass::new(config)));
-                Ok(crate::convert(registry, input, output, opts)?)
+                Ok(crate::convert_reporting(registry, input, output, opts, report)?)
             }
             r => Ok(r?),
         }
@@ -634,35 +718,95 @@ impl QuantArgs {
 
 /// Runs the `convert` command line on `args` (the program name first, as
 /// in `std::env::args_os()`) and returns the process exit code: 0, or the
-/// [`FailureKind`]'s code. Help and version print and return 0; argument
-/// errors print clap's message and return 2. Never exits the process, and
-/// a panic inside is caught, reported in one line and returns 6, so a host
-/// (the Python package) survives it.
+/// [`FailureKind`]'s code (see `docs/cli.md`). Help and version print and
+/// return 0; argument errors print clap's message and return 2. With
+/// `--json` the report ([`Report`]) is printed on stdout, on failure too;
+/// with `--report FILE` it is also written to FILE. Never exits the process,
+/// and a panic inside is caught, reported in one line and returns 6, so a
+/// host (the Python package) survives it.
 pub fn main<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let start = Instant::now();
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version to stdout, errors to stderr.
             let _ = e.print();
-            return if e.use_stderr() { FailureKind::Usage.exit_code() } else { 0 };
+            if !e.use_stderr() {
+                return 0;
+            }
+            // clap could not say whether --json was given; the raw arguments can.
+            if args.iter().skip(1).any(|a| a == "--json") {
+                let mut report = Report::new(guess_command(&args));
+                let kind = FailureKind::Usage;
+                // clap's first line, without its `error: ` prefix.
+                let rendered = e.render().to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+                report.fail(ErrorInfo { kind, message, exit_code: kind.exit_code(), unsupported_ops: Vec::new() });
+                report.timings.total = start.elapsed().as_secs_f64();
+                print!("{}", report.to_json());
+            }
+            return FailureKind::Usage.exit_code();
         }
     };
     init_logging(cli.verbose);
     install_panic_hook();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
-        Ok(Ok(())) => 0,
+    let mut report = Report::new(command_kind(&cli));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli, &mut report)));
+    match result {
+        Ok(Ok(())) => {}
         Ok(Err(e)) => {
             eprintln!("error: {e:#}");
-            FailureKind::of(&e).exit_code()
+            report.fail(ErrorInfo::of(&e));
         }
         // The hook has printed the one line already.
-        Err(_) => FailureKind::Other.exit_code(),
+        Err(_) => {
+            let message = LAST_PANIC.lock().map(|m| m.clone()).unwrap_or_default();
+            report.fail(ErrorInfo::internal(format!("internal error (please report): {message}")));
+        }
+    }
+    report.timings.total = start.elapsed().as_secs_f64();
+    if let Some(path) = &cli.report
+        && let Err(e) = write_report(&report, path)
+    {
+        eprintln!("error: cannot write the report: {e}");
+        if report.ok {
+            report.fail(ErrorInfo::of(&anyhow::Error::new(e).context("cannot write the report")));
+        }
+    }
+    if cli.json {
+        print!("{}", report.to_json());
+    }
+    report.exit_code()
+}
+
+/// Writes the report as JSON to `path`, atomically (a reader never sees
+/// half a document, and a failed write leaves an older report whole).
+fn write_report(report: &Report, path: &std::path::Path) -> ir::Result<u64> {
+    use std::io::Write;
+    let mut f = ir::io::AtomicFile::create(path)?;
+    f.write_all(report.to_json().as_bytes()).map_err(|e| ir::Error::io(path, e))?;
+    f.commit()
+}
+
+/// The command named in raw arguments that clap refused (for the report
+/// of a usage error).
+fn guess_command(args: &[OsString]) -> CommandKind {
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("inspect") => CommandKind::Inspect,
+        Some("verify") => CommandKind::Verify,
+        Some("run") => CommandKind::Run,
+        _ => CommandKind::Convert,
     }
 }
+
+/// The message of the last panic, for the report of the internal error.
+static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// A panic is a bug; still, users get one line rather than a backtrace
 /// dump. Installed once per process, however often [`main`] runs.
@@ -670,7 +814,11 @@ fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            eprintln!("error: internal error (please report): {info}");
+            let message = info.to_string().replace('\n', " ");
+            eprintln!("error: internal error (please report): {message}");
+            if let Ok(mut m) = LAST_PANIC.lock() {
+                *m = message;
+            }
         }));
     });
 }
