@@ -39,7 +39,12 @@ pub fn print_checks(checks: &[verify::OutputCheck], out: Out) {
     say!(
         out,
         "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}",
-        "output", "max_abs", "rel_l2", "cosine", "sqnr_dB", "top-1"
+        "output",
+        "max_abs",
+        "rel_l2",
+        "cosine",
+        "sqnr_dB",
+        "top-1"
     );
     for c in checks {
         let fail = if c.pass { "" } else { "  FAIL" };

@@ -757,7 +757,9 @@ where
     init_logging(cli.verbose);
     install_panic_hook();
     let mut report = Report::new(command_kind(&cli));
+    IN_COMMAND.with(|c| c.set(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli, &mut report)));
+    IN_COMMAND.with(|c| c.set(false));
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -766,7 +768,7 @@ where
         }
         // The hook has printed the one line already.
         Err(_) => {
-            let message = LAST_PANIC.lock().map(|m| m.clone()).unwrap_or_default();
+            let message = LAST_PANIC.with(|m| m.take());
             report.fail(ErrorInfo::internal(format!("internal error (please report): {message}")));
         }
     }
@@ -805,20 +807,29 @@ fn guess_command(args: &[OsString]) -> CommandKind {
     }
 }
 
-/// The message of the last panic, for the report of the internal error.
-static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+thread_local! {
+    /// Whether this thread is inside [`main`]'s command: its panics are
+    /// reported in one line, any other thread's go to the previous hook.
+    static IN_COMMAND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The message of this thread's last panic in a command, for the report.
+    static LAST_PANIC: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
 
 /// A panic is a bug; still, users get one line rather than a backtrace
-/// dump. Installed once per process, however often [`main`] runs.
+/// dump. Installed once per process, however often [`main`] runs, and only
+/// for panics of a command: a host's own panics (Python's, a test
+/// harness's) reach the hook that was there before.
 fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_COMMAND.with(std::cell::Cell::get) {
+                return previous(info);
+            }
             let message = info.to_string().replace('\n', " ");
             eprintln!("error: internal error (please report): {message}");
-            if let Ok(mut m) = LAST_PANIC.lock() {
-                *m = message;
-            }
+            LAST_PANIC.with(|m| m.set(message));
         }));
     });
 }
