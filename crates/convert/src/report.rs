@@ -590,3 +590,105 @@ impl Report {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::OutputCheck;
+    use eval::compare::Metrics;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_name() {
+        let codes: Vec<i32> = FailureKind::ALL.iter().map(|k| k.exit_code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
+        for k in FailureKind::ALL {
+            // The serde name is the documented one.
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+    }
+
+    #[test]
+    fn ir_errors_are_classified_through_context() {
+        let io = ir::Error::io("m.onnx", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(FailureKind::of_ir(&io.context("reading")), FailureKind::Io);
+        let bad = ir::Error::malformed("m.onnx", "truncated").context("a").context("b");
+        assert_eq!(FailureKind::of_ir(&bad), FailureKind::Malformed);
+        let cycle = ir::Error::Cycle { nodes: vec!["a".into()] };
+        assert_eq!(FailureKind::of_ir(&cycle), FailureKind::Malformed);
+        let ops = ir::Error::unsupported_ops("openvino", [("Erfc", "", "n1"), ("Erfc", "", "n2"), ("Foo", "x", "n3")]);
+        assert_eq!(FailureKind::of_ir(&ops.context("m.onnx")), FailureKind::UnsupportedOps);
+        assert_eq!(FailureKind::of_ir(&ir::Error::UnknownFormat("x".into())), FailureKind::Usage);
+        assert_eq!(FailureKind::of_ir(&ir::Error::invalid("x")), FailureKind::Other);
+    }
+
+    #[test]
+    fn anyhow_errors_are_classified_by_their_first_typed_cause() {
+        use anyhow::Context as _;
+        let e = Err::<(), _>(ir::Error::malformed("m.onnx", "bad")).context("cannot read m.onnx").unwrap_err();
+        assert_eq!(FailureKind::of(&e), FailureKind::Malformed);
+        let failed = VerificationFailed { tolerance: 1e-4, rows: vec![] };
+        assert_eq!(FailureKind::of(&anyhow::Error::new(failed).context("x")), FailureKind::Verification);
+        assert_eq!(FailureKind::of(&anyhow::Error::new(UsageError("bad".into()))), FailureKind::Usage);
+        let io = std::fs::read("/nonexistent/file").context("reading").unwrap_err();
+        assert_eq!(FailureKind::of(&io), FailureKind::Io);
+        assert_eq!(FailureKind::of(&anyhow::anyhow!("plain")), FailureKind::Other);
+    }
+
+    #[test]
+    fn error_info_lists_the_unsupported_ops_and_the_one_line_message() {
+        let ops = ir::Error::unsupported_ops("onnx", [("Erfc", "tf", "n1"), ("Erfc", "tf", "n2"), ("Gelu", "", "g")]);
+        let e = anyhow::Error::new(ops.context("m.onnx")).context("cannot convert m.onnx to o.onnx");
+        let info = ErrorInfo::of(&e);
+        assert_eq!((info.kind, info.exit_code), (FailureKind::UnsupportedOps, 3));
+        assert!(info.message.starts_with("cannot convert m.onnx to o.onnx: m.onnx: 2 unsupported op type(s)"));
+        let names: Vec<(&str, &str, usize)> =
+            info.unsupported_ops.iter().map(|u| (u.op.as_str(), u.domain.as_str(), u.count)).collect();
+        assert_eq!(names, [("Erfc", "tf", 2), ("Gelu", "ai.onnx", 1)]);
+    }
+
+    fn metrics(rel_l2: f64, sqnr_db: f64) -> Metrics {
+        Metrics { elements: 4, max_abs: rel_l2, rel_l2, cosine: 1.0, sqnr_db, top1: Some((2, 2)), nan_mismatches: 0 }
+    }
+
+    #[test]
+    fn rows_write_infinite_sqnr_as_null_and_round_trip() {
+        let checks = vec![
+            OutputCheck { name: "same".into(), metrics: Ok(metrics(0.0, f64::INFINITY)), pass: true },
+            OutputCheck { name: "off".into(), metrics: Ok(metrics(0.5, 6.0)), pass: false },
+            OutputCheck { name: "shape".into(), metrics: Err("shape [2] differs".into()), pass: false },
+        ];
+        let mut report = Report::new(CommandKind::Verify);
+        report.verification = Some(Comparison::of(&checks, Some(1e-4)));
+        let failed = VerificationFailed::check(checks, 1e-4).unwrap_err();
+        assert_eq!(
+            failed.to_string(),
+            "verification failed (tolerance rel. L2 0.0001): 'off' rel. L2 error 5.00e-1; 'shape': shape [2] differs"
+        );
+        report.fail(ErrorInfo::of(&anyhow::Error::new(failed)));
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let rows = &v["verification"]["outputs"];
+        assert!(rows[0]["sqnr_db"].is_null() && rows[0]["error"].is_null());
+        assert_eq!(rows[0]["top1"], serde_json::json!([2, 2]));
+        assert_eq!(rows[1]["sqnr_db"], 6.0);
+        assert!(rows[2]["rel_l2"].is_null() && rows[2]["error"] == "shape [2] differs");
+        assert_eq!(v["verification"]["pass"], false);
+        assert_eq!((v["ok"].as_bool(), v["error"]["exit_code"].as_i64()), (Some(false), Some(1)));
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn model_info_writes_symbolic_and_unknown_dims() {
+        let x = ValueInfo::tensor(
+            "x",
+            ir::DType::F32,
+            ir::Shape(vec![Dim::Symbolic("batch".into()), Dim::Fixed(3), Dim::Unknown]),
+        );
+        let d = ValueDesc::of(&x);
+        assert_eq!(serde_json::to_value(&d.shape).unwrap(), serde_json::json!(["batch", 3, null]));
+        assert_eq!(d.dtype.as_deref(), Some("f32"));
+        assert_eq!(d.ty, x.ty.to_string());
+        let round: ValueDesc = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+        assert_eq!(round, d);
+    }
+}
