@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ir::{Dim, Model, ModelStats, PassReport, ValueInfo, ValueType};
 use serde::{Deserialize, Serialize};
@@ -293,8 +293,8 @@ pub struct DtypeBytes {
 /// for the text and the JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
-    /// The model's path as given.
-    pub path: PathBuf,
+    /// The model's path as given (lossily UTF-8: JSON strings are Unicode).
+    pub path: String,
     /// The format it was read as (`onnx`, `openvino`, ...).
     pub format: String,
     /// Producer name and version, when the file names one.
@@ -330,7 +330,7 @@ impl ModelInfo {
         let s = ModelStats::of(model);
         let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
         ModelInfo {
-            path: path.to_path_buf(),
+            path: path.to_string_lossy().into_owned(),
             format: format.to_string(),
             producer: (!model.producer_name.is_empty()).then_some(producer),
             opsets: model.opset_imports.iter().map(|(d, v)| (domain_name(d).to_string(), *v)).collect(),
@@ -472,8 +472,8 @@ impl Default for ToolInfo {
 /// A file written, with its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
-    /// Its path.
-    pub path: PathBuf,
+    /// Its path (lossily UTF-8).
+    pub path: String,
     /// Its size in bytes.
     pub bytes: u64,
 }
@@ -507,8 +507,8 @@ pub struct RunOutput {
 /// What `convert run` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
-    /// The folder the outputs went to.
-    pub output_dir: PathBuf,
+    /// The folder the outputs went to (lossily UTF-8).
+    pub output_dir: String,
     /// One entry per output, in output order.
     pub outputs: Vec<RunOutput>,
     /// With `--repeat N`: the median milliseconds per run.
@@ -585,6 +585,8 @@ impl Report {
 
     /// The document as pretty-printed JSON, newline-terminated.
     pub fn to_json(&self) -> String {
+        // Only maps with non-string keys or failing Serialize impls can make
+        // serde_json fail; the report has neither (paths are strings already).
         let mut s = serde_json::to_string_pretty(self).expect("a report always serializes");
         s.push('\n');
         s

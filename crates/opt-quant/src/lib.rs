@@ -145,6 +145,7 @@ impl Pass for QuantizePass {
             .figure("quantized_bytes_before", out.quantized.0 as f64)
             .figure("quantized_bytes_after", out.quantized.1 as f64)
             .figure("weights_quantized", out.layers.len() as f64);
+        report.figures.append(&mut out.figures);
         // `summary_lines` sorted the layers worst first; the items keep that order.
         for l in &out.layers {
             let mut item = ir::ReportItem::new(l.name.as_str())
@@ -187,6 +188,9 @@ pub(crate) struct MethodReport {
     pub layers: Vec<LayerError>,
     /// Bytes of the weights turned into integers, before and after (with their scales).
     pub quantized: (u64, u64),
+    /// Method-specific figures for the pass report (e.g. `clamped`,
+    /// `flushed` of fp16/bf16), by snake_case name.
+    pub figures: std::collections::BTreeMap<String, f64>,
 }
 
 fn factory(arg: &str) -> Result<Box<dyn Pass>> {

@@ -21,7 +21,7 @@ fn values(out: &mut String, title: &str, list: &[ValueDesc]) {
 pub fn report(m: &Model, info: &ModelInfo, all_values: bool) -> String {
     let mut out = String::new();
     let g = &m.graph;
-    let _ = writeln!(out, "model:     {} ({})", info.path.display(), info.format);
+    let _ = writeln!(out, "model:     {} ({})", info.path, info.format);
     if let Some(p) = &info.producer {
         let _ = writeln!(out, "producer:  {p}");
     }
