@@ -251,8 +251,11 @@ pub fn convert_reporting(
     let seconds = start.elapsed().as_secs_f64();
     let to = exporter.info().name;
     report.output = Some(report::ModelInfo::of(&model, output, to));
-    report.files =
-        written.files.iter().map(|(path, bytes)| report::FileInfo { path: path.to_string_lossy().into_owned(), bytes: *bytes }).collect();
+    report.files = written
+        .files
+        .iter()
+        .map(|(path, bytes)| report::FileInfo { path: path.to_string_lossy().into_owned(), bytes: *bytes })
+        .collect();
     report.timings.export = Some(seconds - import_seconds - pass_seconds);
     Ok(ConvertSummary {
         from,

@@ -317,6 +317,9 @@ fn exit_2_on_usage_errors() {
     let (code, v, r) = json_run(&[model.as_os_str(), dir.path().join("o.xyz").as_os_str()]);
     assert_failure(code, &v, &r, FailureKind::Usage);
     assert!(!out.exists());
+    // --list-formats prints text only.
+    let r = convert(&["--list-formats", "--json"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
     // Help and version are not errors.
     assert_eq!(convert(&["--help"]).code, Some(0));
     assert_eq!(convert(&["--version"]).code, Some(0));

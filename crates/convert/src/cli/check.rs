@@ -83,8 +83,13 @@ pub fn file_stem(name: &str) -> String {
 /// folder `<dir>/<output>/` of its elements `0.npy`, `1.pb`, ...; with
 /// `repeat > 0`, times that many further runs and prints the median.
 pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool, out: Out) -> Result<RunInfo> {
-    let mut info =
-        RunInfo { output_dir: dir.to_string_lossy().into_owned(), outputs: Vec::new(), median_ms: None, min_ms: None, repeat };
+    let mut info = RunInfo {
+        output_dir: dir.to_string_lossy().into_owned(),
+        outputs: Vec::new(),
+        median_ms: None,
+        min_ms: None,
+        repeat,
+    };
     let opts = args.input_options().map_err(as_usage)?;
     let inputs = verify::make_inputs(model, &opts)?;
     let session = eval::Session::new(model)?;

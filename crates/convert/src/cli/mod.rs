@@ -110,7 +110,7 @@ struct Cli {
     #[arg(long)]
     keep_unknown_ops: bool,
     /// List the formats and passes this build supports.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     list_formats: bool,
     /// After writing, re-import the output and compare it with the input model on the same inputs.
     #[arg(long)]
