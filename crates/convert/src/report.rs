@@ -256,12 +256,17 @@ pub struct ValueDesc {
 impl ValueDesc {
     /// The description of a value.
     pub fn of(v: &ValueInfo) -> ValueDesc {
-        let (dtype, shape) = match &v.ty {
+        ValueDesc::typed(&v.name, &v.ty)
+    }
+
+    /// The description of the value `name` of type `ty`.
+    pub fn typed(name: &str, ty: &ValueType) -> ValueDesc {
+        let (dtype, shape) = match ty {
             ValueType::Tensor { dtype, shape } | ValueType::SparseTensor { dtype, shape } => (*dtype, shape.as_ref()),
             _ => (None, None),
         };
         ValueDesc {
-            name: v.name.clone(),
+            name: name.to_string(),
             dtype: dtype.map(|d| d.name().to_string()),
             shape: shape.map(|s| {
                 s.dims()
@@ -273,7 +278,7 @@ impl ValueDesc {
                     })
                     .collect()
             }),
-            ty: v.ty.to_string(),
+            ty: ty.to_string(),
         }
     }
 }
@@ -321,6 +326,14 @@ pub struct ModelInfo {
     pub stored_bytes: u64,
     /// The model's metadata properties, in file order.
     pub metadata: indexmap::IndexMap<String, String>,
+    /// With `inspect --values` ([`ModelInfo::with_values`]): every value the
+    /// main graph's nodes produce, in graph order, with its type from
+    /// `ir::infer` (type `unknown` where inference found none); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<ValueDesc>>,
+    /// With `inspect --values`: why the types could not be inferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_error: Option<String>,
 }
 
 impl ModelInfo {
@@ -348,7 +361,31 @@ impl ModelInfo {
                 .collect(),
             ops: s.ops,
             metadata: model.metadata.clone(),
+            values: None,
+            values_error: None,
         }
+    }
+
+    /// Adds the inferred type of every value the main graph's nodes produce.
+    pub fn with_values(mut self, model: &Model) -> ModelInfo {
+        let g = &model.graph;
+        match ir::infer::infer(g, model.onnx_opset()) {
+            Ok(types) => {
+                let produced = g.nodes.iter().flat_map(|n| n.present_outputs());
+                self.values = Some(
+                    produced
+                        .map(|name| match types.ty(name) {
+                            Some(ty) => ValueDesc::typed(name, ty),
+                            None => {
+                                ValueDesc { name: name.to_string(), dtype: None, shape: None, ty: "unknown".into() }
+                            }
+                        })
+                        .collect(),
+                );
+            }
+            Err(e) => self.values_error = Some(e.to_string()),
+        }
+        self
     }
 }
 

@@ -110,6 +110,27 @@ fn inspect_json_writes_symbolic_dims_as_strings() {
 }
 
 #[test]
+fn inspect_values_json_has_the_inferred_types_of_the_text() {
+    let model = fixture("mlp");
+    let args = [OsStr::new("inspect"), model.as_os_str(), OsStr::new("--values")];
+    let text = convert(&args);
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    let (code, v, r) = json_run(&args);
+    assert_eq!(code, Some(0), "{}", r.stderr);
+    let values = v["input"]["values"].as_array().expect("values with --values");
+    assert_eq!(values.len(), 12, "one per node output of the MLP");
+    for val in values {
+        let line = format!("  {}", val["name"].as_str().unwrap());
+        let row = text.stdout.lines().find(|l| l.starts_with(&line)).unwrap_or_else(|| panic!("{line}"));
+        assert!(row.ends_with(val["type"].as_str().unwrap()), "{row} vs {val}");
+    }
+    assert_eq!(values.last().unwrap()["shape"], serde_json::json!([4, 10]));
+    // Without --values the field is absent.
+    let (_, v, _) = json_run(&[OsStr::new("inspect"), model.as_os_str()]);
+    assert!(v["input"].get("values").is_none());
+}
+
+#[test]
 fn verify_json_has_a_row_per_output() {
     let model = fixture("transformer_encoder");
     let (code, v, r) = json_run(&[OsStr::new("verify"), model.as_os_str(), model.as_os_str()]);

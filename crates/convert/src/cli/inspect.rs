@@ -2,8 +2,6 @@
 
 use std::fmt::Write;
 
-use ir::Model;
-
 use super::human_bytes;
 use crate::report::{ModelInfo, ValueDesc};
 
@@ -16,11 +14,9 @@ fn values(out: &mut String, title: &str, list: &[ValueDesc]) {
 }
 
 /// The report printed by `convert inspect`, rendered from `info` (the facts
-/// of the JSON report); with `all_values`, also every value the nodes of `m`
-/// produce with its type from `ir::infer`, in graph order.
-pub fn report(m: &Model, info: &ModelInfo, all_values: bool) -> String {
+/// of the JSON report), with the inferred values when `info` has them.
+pub fn report(info: &ModelInfo) -> String {
     let mut out = String::new();
-    let g = &m.graph;
     let _ = writeln!(out, "model:     {} ({})", info.path, info.format);
     if let Some(p) = &info.producer {
         let _ = writeln!(out, "producer:  {p}");
@@ -55,21 +51,15 @@ pub fn report(m: &Model, info: &ModelInfo, all_values: bool) -> String {
         let _ = writeln!(out, "Constant node values: {}", human_bytes(info.constant_bytes));
     }
     let _ = writeln!(out, "stored tensor bytes: {} (initializers and Constant values)", info.stored_bytes);
-    if all_values {
-        match ir::infer::infer(g, m.onnx_opset()) {
-            Ok(types) => {
-                let produced: Vec<&str> = g.nodes.iter().flat_map(|n| n.present_outputs()).collect();
-                let width = produced.iter().map(|v| v.len()).max().unwrap_or(0);
-                let _ = writeln!(out, "values (inferred):");
-                for v in produced {
-                    let ty = types.ty(v).map_or_else(|| "unknown".to_string(), ToString::to_string);
-                    let _ = writeln!(out, "  {v:<width$}  {ty}");
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(out, "values: cannot infer types: {e}");
-            }
+    if let Some(list) = &info.values {
+        let width = list.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "values (inferred):");
+        for v in list {
+            let _ = writeln!(out, "  {:<width$}  {}", v.name, v.ty);
         }
+    }
+    if let Some(e) = &info.values_error {
+        let _ = writeln!(out, "values: cannot infer types: {e}");
     }
     if !info.metadata.is_empty() {
         let _ = writeln!(out, "metadata:");

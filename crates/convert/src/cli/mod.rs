@@ -478,10 +478,13 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     match &cli.command {
         Some(Command::Inspect { model, from, values }) => {
             let (m, fmt) = load_timed(&registry, model, from.as_deref(), cli, &mut report.timings.import)?;
-            let info = ModelInfo::of(&m, model, fmt);
+            let mut info = ModelInfo::of(&m, model, fmt);
+            if *values {
+                info = info.with_values(&m);
+            }
             // The JSON holds every fact of the text, so --json prints no text.
             if !cli.json {
-                print!("{}", inspect::report(&m, &info, *values));
+                print!("{}", inspect::report(&info));
                 #[cfg(feature = "tf")]
                 if fmt == "tf" {
                     print!(
