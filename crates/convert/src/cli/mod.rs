@@ -522,6 +522,8 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             "usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)"
         );
     };
+    // Only the quantization retry (--allow-dequantize) changes the options.
+    #[cfg_attr(not(feature = "quant"), allow(unused_mut))]
     let mut opts = options(cli, &registry).map_err(as_usage)?;
     #[cfg(feature = "quant")]
     let s = cli.quant.convert(&registry, input, output, &mut opts, report);
