@@ -20,6 +20,8 @@ use std::time::Instant;
 pub use eval;
 pub use ir;
 
+pub mod cli;
+pub mod report;
 pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 
@@ -103,8 +105,14 @@ pub struct ConvertSummary {
     /// The model as written (after the passes); weights are shared views, so
     /// holding it costs little. `--verify` compares the re-read output with it.
     pub model: Model,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds of the whole conversion.
     pub seconds: f64,
+    /// Seconds reading the input (and `weights`).
+    pub import_seconds: f64,
+    /// Seconds running the passes and the pass check.
+    pub pass_seconds: f64,
+    /// Seconds checking and writing the output.
+    pub export_seconds: f64,
 }
 
 /// Reads a model, detecting its format unless `from` names it.
@@ -182,6 +190,20 @@ fn read_weights(path: &Path, limits: &ir::Limits) -> Result<indexmap::IndexMap<S
 
 /// Converts `input` to `output`: import, run passes, export atomically.
 pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertOptions) -> Result<ConvertSummary> {
+    convert_reporting(registry, input, output, opts, &mut report::Report::new(report::CommandKind::Convert))
+}
+
+/// [`convert`], also filling `report` as each stage ends: the input model's
+/// facts after import, each pass's report, the pass check, the files and
+/// the output model's facts, and the stage timings. On failure the report
+/// keeps what the stages before it filled (the caller records the error).
+pub fn convert_reporting(
+    registry: &Registry,
+    input: &Path,
+    output: &Path,
+    opts: &ConvertOptions,
+    report: &mut report::Report,
+) -> Result<ConvertSummary> {
     let start = Instant::now();
     let exporter = match &opts.to {
         Some(name) => registry.exporter(name)?,
@@ -196,38 +218,58 @@ pub fn convert(registry: &Registry, input: &Path, output: &Path, opts: &ConvertO
         )));
     }
     let (mut model, from) = load(registry, input, opts.from.as_deref(), &opts.import)?;
-    let mut passes = Vec::new();
+    report.input = Some(report::ModelInfo::of(&model, input, from));
+    report.passes.clear();
     #[cfg(feature = "safetensors")]
     if let Some(w) = &opts.weights {
         let weights = read_weights(w, &opts.import.limits)?;
-        let report = fmt_safetensors::apply_weights(&mut model.graph, weights)
+        let applied = fmt_safetensors::apply_weights(&mut model.graph, weights)
             .map_err(|e| e.context(w.display().to_string()))?;
-        passes.push(PassReport { pass: "weights".into(), lines: report.lines() });
+        report.passes.push(PassReport::new("weights", applied.lines()));
     }
+    let import_seconds = start.elapsed().as_secs_f64();
+    report.timings.import = Some(import_seconds);
     // Tensors share their bytes, so the copy before the passes is cheap.
     let before = (opts.pass_check.is_some() && !opts.passes.is_empty()).then(|| model.clone());
     for p in &opts.passes {
-        let report = p.run(&mut model).map_err(|e| e.context(format!("pass {}", p.name())))?;
-        passes.push(report);
+        let r = p.run(&mut model).map_err(|e| e.context(format!("pass {}", p.name())))?;
+        report.passes.push(r);
     }
     let mut pass_check = Vec::new();
     if let (Some(before), Some(inputs)) = (&before, &opts.pass_check) {
         let feeds = verify::make_inputs(before, inputs)?;
         pass_check = verify::compare_models(before, &model, feeds, f64::INFINITY)
             .map_err(|e| e.context("comparing the model before and after the passes"))?;
+        report.pass_check = Some(report::Comparison::of(&pass_check, None));
+    }
+    let pass_seconds = start.elapsed().as_secs_f64() - import_seconds;
+    if !opts.passes.is_empty() {
+        report.timings.passes = Some(pass_seconds);
     }
     exporter.check(&model)?;
-    let report = exporter.export(&model, output, &opts.export)?;
+    let written = exporter.export(&model, output, &opts.export)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let to = exporter.info().name;
+    report.output = Some(report::ModelInfo::of(&model, output, to));
+    report.files = written
+        .files
+        .iter()
+        .map(|(path, bytes)| report::FileInfo { path: path.to_string_lossy().into_owned(), bytes: *bytes })
+        .collect();
+    report.timings.export = Some(seconds - import_seconds - pass_seconds);
     Ok(ConvertSummary {
         from,
-        to: exporter.info().name,
+        to,
         stats: ModelStats::of(&model),
-        bytes_written: report.bytes_written(),
-        files: report.files,
-        passes,
+        bytes_written: written.bytes_written(),
+        files: written.files,
+        passes: report.passes.clone(),
         pass_check,
         model,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
+        import_seconds,
+        pass_seconds,
+        export_seconds: seconds - import_seconds - pass_seconds,
     })
 }
 

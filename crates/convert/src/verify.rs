@@ -229,6 +229,55 @@ pub struct OutputCheck {
     pub pass: bool,
 }
 
+impl OutputCheck {
+    /// Why this output fails its check, in a few words (`'y' rel. L2 error
+    /// 3.10e-2, 2 NaN mismatches`); `None` when it passes.
+    pub fn failure(&self) -> Option<String> {
+        if self.pass {
+            return None;
+        }
+        Some(match &self.metrics {
+            Ok(m) => {
+                let nan =
+                    if m.nan_mismatches > 0 { format!(", {} NaN mismatches", m.nan_mismatches) } else { String::new() };
+                format!("'{}' rel. L2 error {}{nan}", self.name, fmt_sci(m.rel_l2))
+            }
+            Err(e) => format!("'{}': {e}", self.name),
+        })
+    }
+}
+
+/// A number in short scientific notation (`3.10e-2`), `0` for zero.
+pub fn fmt_sci(x: f64) -> String {
+    if x == 0.0 { "0".into() } else { format!("{x:.2e}") }
+}
+
+/// Verification found outputs beyond the tolerance (exit code 1): the error
+/// `convert verify` and `--verify` return, with every row of the comparison.
+#[derive(Debug, Clone)]
+pub struct VerificationFailed {
+    /// The largest relative L2 error accepted per output.
+    pub tolerance: f64,
+    /// Every output's check, passing ones included.
+    pub rows: Vec<OutputCheck>,
+}
+
+impl VerificationFailed {
+    /// `Err(VerificationFailed)` if any check failed, else `Ok(checks)`.
+    pub fn check(checks: Vec<OutputCheck>, tolerance: f64) -> std::result::Result<Vec<OutputCheck>, Self> {
+        if checks.iter().all(|c| c.pass) { Ok(checks) } else { Err(VerificationFailed { tolerance, rows: checks }) }
+    }
+}
+
+impl std::fmt::Display for VerificationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let failed: Vec<String> = self.rows.iter().filter_map(OutputCheck::failure).collect();
+        write!(f, "verification failed (tolerance rel. L2 {}): {}", self.tolerance, failed.join("; "))
+    }
+}
+
+impl std::error::Error for VerificationFailed {}
+
 /// Runs `reference` and `candidate` on the same inputs (matched by
 /// position, since conversions may rename values) and compares outputs by position.
 pub fn compare_models(

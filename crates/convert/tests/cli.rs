@@ -38,10 +38,10 @@ fn fixture(name: &str) -> PathBuf {
     p.canonicalize().unwrap_or_else(|e| panic!("{}: {e} (fixtures missing?)", p.display()))
 }
 
-/// Asserts a failed run: exit code 1, nothing on stdout, and exactly one
+/// Asserts a failed run: exit code `code`, nothing on stdout, and exactly one
 /// stderr line that starts with `error: ` and names `path`. Returns the line.
-fn assert_one_line_error(r: &Run, path: &Path) -> String {
-    assert_eq!(r.code, Some(1), "exit code; stderr: {}", r.stderr);
+fn assert_one_line_error(r: &Run, code: i32, path: &Path) -> String {
+    assert_eq!(r.code, Some(code), "exit code; stderr: {}", r.stderr);
     assert_eq!(r.stdout, "", "nothing on stdout");
     assert!(r.stderr.ends_with('\n'), "stderr ends with a newline: {:?}", r.stderr);
     let line = r.stderr.trim_end_matches('\n');
@@ -181,7 +181,8 @@ fn inspect_counts_nodes_inside_subgraphs() {
 }
 
 // ---------------------------------------------------------------------------
-// Errors: exit code 1 and one line naming the file.
+// Errors: one line naming the file, and the exit code of the failure's kind
+// (convert::report::FailureKind: 2 usage, 3 unsupported ops, 4 malformed, 5 I/O, 6 other).
 
 #[test]
 fn malformed_input_fails_with_one_line_naming_the_file() {
@@ -193,9 +194,9 @@ fn malformed_input_fails_with_one_line_naming_the_file() {
         let bad = dir.path().join(name);
         std::fs::write(&bad, bytes).unwrap();
         let out = dir.path().join("out.onnx");
-        let line = assert_one_line_error(&convert(&[&bad, &out]), &bad);
+        let line = assert_one_line_error(&convert(&[&bad, &out]), 4, &bad);
         assert!(line.starts_with(&format!("error: cannot convert {} to {}: ", bad.display(), out.display())), "{line}");
-        let line = assert_one_line_error(&convert(&[OsStr::new("inspect"), bad.as_os_str()]), &bad);
+        let line = assert_one_line_error(&convert(&[OsStr::new("inspect"), bad.as_os_str()]), 4, &bad);
         assert!(line.starts_with(&format!("error: cannot read {}: {}: ", bad.display(), bad.display())), "{line}");
         assert!(!out.exists(), "{name}: no output written");
     }
@@ -207,7 +208,7 @@ fn missing_input_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("missing.onnx");
     let out = dir.path().join("out.onnx");
-    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    let line = assert_one_line_error(&convert(&[&input, &out]), 5, &input);
     assert_eq!(
         line,
         format!(
@@ -233,7 +234,7 @@ fn graph_errors_are_printed_once() {
     let input = dir.path().join("cycle.onnx");
     write_model(&Model::new(g), &input);
     let out = dir.path().join("out.onnx");
-    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    let line = assert_one_line_error(&convert(&[&input, &out]), 4, &input);
     assert_eq!(
         line,
         format!(
@@ -270,7 +271,7 @@ fn foreign_ops_are_refused_naming_the_files_and_every_op() {
     std::fs::write(&input, patched).unwrap();
 
     let out = dir.path().join("out.onnx");
-    let line = assert_one_line_error(&convert(&[&input, &out]), &input);
+    let line = assert_one_line_error(&convert(&[&input, &out]), 3, &input);
     assert_eq!(
         line,
         format!(
@@ -290,7 +291,7 @@ fn input_equal_to_output_is_refused() {
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     let spellings = [input.clone(), dir.path().join("sub/../model.onnx")];
     for out in &spellings {
-        let line = assert_one_line_error(&convert(&[&input, out]), out);
+        let line = assert_one_line_error(&convert(&[&input, out]), 6, out);
         assert_eq!(
             line,
             format!(
@@ -305,7 +306,7 @@ fn input_equal_to_output_is_refused() {
     {
         let link = dir.path().join("link.onnx");
         std::os::unix::fs::symlink(&input, &link).unwrap();
-        let line = assert_one_line_error(&convert(&[&input, &link]), &link);
+        let line = assert_one_line_error(&convert(&[&input, &link]), 6, &link);
         assert!(
             line.ends_with("output is the input file; write to another path (inputs are never modified)"),
             "{line}"
@@ -319,7 +320,7 @@ fn unknown_output_extension_suggests_to() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixture("mlp");
     let out = dir.path().join("out.xyz");
-    let line = assert_one_line_error(&convert(&[&input, &out]), &out);
+    let line = assert_one_line_error(&convert(&[&input, &out]), 2, &out);
     assert_eq!(
         line,
         format!(
@@ -340,7 +341,7 @@ fn bad_options_are_one_line_errors() {
     let input = fixture("mlp");
     let out = dir.path().join("out.onnx");
     let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("bogus=1")]);
-    let line = assert_one_line_error(&r, &out);
+    let line = assert_one_line_error(&r, 6, &out);
     assert!(
         line.ends_with(
             ": unknown onnx option 'bogus' (known: tensor-encoding, external-threshold, external-location, \
@@ -349,7 +350,7 @@ fn bad_options_are_one_line_errors() {
         "{line}"
     );
     let r = convert(&[input.as_os_str(), out.as_os_str(), OsStr::new("-O"), OsStr::new("tensor-encoding")]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, Some(2));
     assert_eq!(r.stderr, "error: -O tensor-encoding: expected KEY=VALUE\n");
     assert!(entries(dir.path()).is_empty());
 }
@@ -357,7 +358,7 @@ fn bad_options_are_one_line_errors() {
 #[test]
 fn no_arguments_prints_usage_in_one_line() {
     let r = convert::<&str>(&[]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, Some(2));
     assert_eq!(
         r.stderr,
         "error: usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)\n"
@@ -375,7 +376,7 @@ fn failed_conversion_leaves_an_existing_output_untouched() {
     let bad = dir.path().join("bad.onnx");
     let original = std::fs::read(fixture("mlp")).unwrap();
     std::fs::write(&bad, &original[..original.len() - 1]).unwrap();
-    assert_one_line_error(&convert(&[&bad, &out]), &bad);
+    assert_one_line_error(&convert(&[&bad, &out]), 4, &bad);
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     assert_eq!(entries(dir.path()), ["bad.onnx", "out.onnx"], "no temp files left");
 }
@@ -400,7 +401,7 @@ fn failure_while_writing_leaves_no_temp_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.onnx");
     std::fs::create_dir(&out).unwrap();
-    let line = assert_one_line_error(&convert(&[fixture("mlp"), out.clone()]), &out);
+    let line = assert_one_line_error(&convert(&[fixture("mlp"), out.clone()]), 5, &out);
     assert!(line.contains("out.onnx"), "{line}");
     assert_eq!(entries(dir.path()), ["out.onnx"], "temp files left behind");
     assert!(entries(&out).is_empty());
@@ -416,7 +417,7 @@ fn failure_while_writing_leaves_existing_external_data_untouched() {
     let data = dir.path().join("out.onnx.data");
     std::fs::write(&data, b"precious").unwrap();
     let r = convert(&[fixture("mlp").as_os_str(), out.as_os_str(), OsStr::new("--external-data")]);
-    assert_one_line_error(&r, &out);
+    assert_one_line_error(&r, 5, &out);
     let now = std::fs::read(&data).unwrap();
     assert!(now == b"precious", "the existing external data was replaced (now {} bytes)", now.len());
     assert_eq!(entries(dir.path()), ["out.onnx", "out.onnx.data"], "temp files left behind");
@@ -547,6 +548,6 @@ fn graph_inputs_and_outputs_cut_a_subgraph() {
     assert_eq!(ops, ["Constant", "Div", "Erf", "Gemm"]);
     // A name no value has is a one-line error naming the file.
     let r = convert(&[src.as_os_str(), out.as_os_str(), OsStr::new("--graph-outputs"), OsStr::new("nope")]);
-    let line = assert_one_line_error(&r, &src);
+    let line = assert_one_line_error(&r, 6, &src);
     assert!(line.contains("no value named 'nope'"), "{line}");
 }

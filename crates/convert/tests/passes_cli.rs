@@ -175,7 +175,7 @@ fn bad_fractions_are_one_line_errors() {
     let out = dir.path().join("out.onnx");
     for flag in ["--prune-channels=1.5", "--prune-magnitude=-0.2"] {
         let r = convert(&[fixture("mlp").as_os_str(), out.as_os_str(), OsStr::new(flag)]);
-        assert_eq!(r.code, Some(1), "{}", r.stderr);
+        assert_eq!(r.code, Some(2), "usage error; {}", r.stderr);
         let line = r.stderr.trim_end();
         assert!(!line.contains('\n') && line.contains("is not a fraction in [0, 1)"), "{line}");
         assert!(!out.exists());

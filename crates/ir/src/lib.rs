@@ -61,8 +61,8 @@ pub use shape::{Dim, Shape};
 pub use stats::ModelStats;
 pub use tensor::{Element, SparseTensor, Tensor, TensorData};
 pub use traits::{
-    Detection, ExportOptions, ExportReport, Exporter, ExternalData, ImportOptions, Importer, Pass, PassReport,
-    Progress, ProgressHandle,
+    Detection, ExportOptions, ExportReport, Exporter, ExternalData, FieldValue, ImportOptions, Importer, Pass,
+    PassReport, Progress, ProgressHandle, ReportItem,
 };
 pub use value::{ValueInfo, ValueType};
 

@@ -150,13 +150,115 @@ pub trait Exporter: Send + Sync {
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport>;
 }
 
-/// What a pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a pass did: lines for people and the same facts for machines
+/// (`convert --json`, `--report`).
+///
+/// Third-party passes build one with [`PassReport::new`] and add figures
+/// with [`PassReport::figure`] and items with [`PassReport::item`] (or
+/// start from `Default`): fields may be added, so prefer these to a struct literal.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PassReport {
     /// The pass's name.
     pub pass: String,
     /// Human-readable lines: what changed, figures.
     pub lines: Vec<String>,
+    /// Whole-model figures by name (`bytes_before`, `bytes_after`,
+    /// `parameters_before`, `pruned_channels`, `clamped`, ...). Names are
+    /// snake_case; sizes are in bytes, ratios in 0..1, SQNR in dB.
+    #[serde(default)]
+    pub figures: BTreeMap<String, f64>,
+    /// Per weight or layer facts (precision, SQNR, pruned channels, ...).
+    #[serde(default)]
+    pub items: Vec<ReportItem>,
+}
+
+impl PassReport {
+    /// A report of `pass` with these human-readable lines and no figures.
+    pub fn new(pass: impl Into<String>, lines: Vec<String>) -> Self {
+        PassReport { pass: pass.into(), lines, figures: BTreeMap::new(), items: Vec::new() }
+    }
+
+    /// Sets a whole-model figure (builder style).
+    pub fn figure(mut self, name: &str, value: f64) -> Self {
+        self.figures.insert(name.to_string(), value);
+        self
+    }
+
+    /// Appends a per-weight or per-layer item (builder style).
+    pub fn item(mut self, item: ReportItem) -> Self {
+        self.items.push(item);
+        self
+    }
+}
+
+/// One weight's or layer's facts in a [`PassReport`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReportItem {
+    /// The weight (initializer) or node name.
+    pub name: String,
+    /// Named facts: numbers (`sqnr_db`, `group_size`, `pruned_channels`) or
+    /// words (`precision`, `method`).
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+impl ReportItem {
+    /// An item with no fields yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        ReportItem { name: name.into(), fields: BTreeMap::new() }
+    }
+
+    /// Adds a field (builder style).
+    pub fn with(mut self, key: &str, value: impl Into<FieldValue>) -> Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// A value of a [`ReportItem`] field: a number or a word. In JSON a plain
+/// number or string (a non-finite number becomes `null`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// A figure.
+    Number(f64),
+    /// A name or word.
+    Text(String),
+}
+
+impl From<f64> for FieldValue {
+    fn from(v: f64) -> Self {
+        FieldValue::Number(v)
+    }
+}
+
+impl From<f32> for FieldValue {
+    fn from(v: f32) -> Self {
+        FieldValue::Number(f64::from(v))
+    }
+}
+
+impl From<usize> for FieldValue {
+    fn from(v: usize) -> Self {
+        FieldValue::Number(v as f64)
+    }
+}
+
+impl From<u64> for FieldValue {
+    fn from(v: u64) -> Self {
+        FieldValue::Number(v as f64)
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(v: &str) -> Self {
+        FieldValue::Text(v.to_string())
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(v: String) -> Self {
+        FieldValue::Text(v)
+    }
 }
 
 /// A transformation of a model (simplification, pruning, quantization).

@@ -815,13 +815,23 @@ fn sink(
 
 /// Channel pruning of a model's main graph; returns the report lines.
 pub fn prune_channels(model: &mut Model, opts: &ChannelOptions) -> Result<Vec<String>> {
-    let params_before = ModelStats::of(model).parameters;
+    Ok(prune_channels_report(model, opts)?.lines)
+}
+
+/// Channel pruning of a model's main graph; returns the pass report: the
+/// lines, the figures (parameters, MACs and weight bytes before and after,
+/// pruned channels, groups left alone) and one item per pruned group.
+pub fn prune_channels_report(model: &mut Model, opts: &ChannelOptions) -> Result<PassReport> {
+    let stats_before = ModelStats::of(model);
+    let params_before = stats_before.parameters;
     let macs_before = macs::count(model);
     let mut a = analyze(&model.graph);
     let opsets = model.opset_imports.clone();
     let g = &mut model.graph;
     let mut names = NameGen::for_graph(g);
     let mut lines = Vec::new();
+    let mut items = Vec::new();
+    let mut pruned = 0usize;
     let mut blocked: BTreeMap<String, usize> = BTreeMap::new();
     let mut matmul_bias = Vec::new();
     let roots: Vec<usize> = (0..a.spaces.len()).filter(|&s| a.find(s) == s).collect();
@@ -836,6 +846,13 @@ pub fn prune_channels(model: &mut Model, opts: &ChannelOptions) -> Result<Vec<St
         }
         if let Some(r) = prune_group(g, &opsets, space, opts, &mut names, &mut matmul_bias)? {
             lines.push(format!("{}: {} -> {} channels", r.label, r.before, r.after));
+            pruned += r.before - r.after;
+            items.push(
+                ir::ReportItem::new(r.label.as_str())
+                    .with("channels_before", r.before)
+                    .with("channels_after", r.after)
+                    .with("pruned_channels", r.before - r.after),
+            );
         }
     }
     for (out, bias) in matmul_bias {
@@ -854,16 +871,29 @@ pub fn prune_channels(model: &mut Model, opts: &ChannelOptions) -> Result<Vec<St
     g.remove_dead_nodes();
     g.remove_unused_initializers();
     g.validate().map_err(|e| e.context("channel pruning left an invalid graph (a bug)"))?;
-    let params_after = ModelStats::of(model).parameters;
+    let stats_after = ModelStats::of(model);
+    let params_after = stats_after.parameters;
     lines.push(format!(
         "parameters {params_before} -> {params_after} ({:+.1}%)",
         pct(params_before as f64, params_after as f64)
     ));
+    let mut report = PassReport::new("prune-channels", Vec::new())
+        .figure("parameters_before", params_before as f64)
+        .figure("parameters_after", params_after as f64)
+        .figure("bytes_before", stats_before.weight_bytes() as f64)
+        .figure("bytes_after", stats_after.weight_bytes() as f64)
+        .figure("pruned_channels", pruned as f64)
+        .figure("groups_left_alone", blocked.values().sum::<usize>() as f64);
     match (macs_before, macs::count(model)) {
-        (Ok(b), Ok(a)) => lines.push(format!("MACs {b} -> {a} ({:+.1}%)", pct(b as f64, a as f64))),
+        (Ok(b), Ok(a)) => {
+            lines.push(format!("MACs {b} -> {a} ({:+.1}%)", pct(b as f64, a as f64)));
+            report = report.figure("macs_before", b as f64).figure("macs_after", a as f64);
+        }
         (Err(e), _) | (_, Err(e)) => lines.push(format!("MACs not counted: {e}")),
     }
-    Ok(lines)
+    report.lines = lines;
+    report.items = items;
+    Ok(report)
 }
 
 fn pct(before: f64, after: f64) -> f64 {
@@ -883,6 +913,6 @@ impl Pass for ChannelPrune {
     }
 
     fn run(&self, model: &mut Model) -> Result<PassReport> {
-        Ok(PassReport { pass: "prune-channels".into(), lines: prune_channels(model, &self.options)? })
+        prune_channels_report(model, &self.options)
     }
 }

@@ -119,6 +119,14 @@ fn zero_below(values: &mut [f64], t: f64, mut budget: usize) -> usize {
 
 /// Magnitude pruning of a model's main graph; returns the report lines.
 pub fn prune_magnitude(model: &mut Model, opts: &MagnitudeOptions) -> Result<Vec<String>> {
+    Ok(prune_magnitude_report(model, opts)?.lines)
+}
+
+/// Magnitude pruning of a model's main graph; returns the pass report: the
+/// lines, the figures (sparsity, zeros, weight bytes before and after) and
+/// one item per pruned weight.
+pub fn prune_magnitude_report(model: &mut Model, opts: &MagnitudeOptions) -> Result<PassReport> {
+    let bytes_before = ir::ModelStats::of(model).weight_bytes();
     let g = &mut model.graph;
     let mut targets = targets(g)?;
     let total: usize = targets.iter().map(|t| t.values.len()).sum();
@@ -146,6 +154,7 @@ pub fn prune_magnitude(model: &mut Model, opts: &MagnitudeOptions) -> Result<Vec
         }
     }
     let mut lines = Vec::new();
+    let mut items = Vec::new();
     let (mut zeros_total, mut sparse_count, mut saved) = (0usize, 0usize, 0i64);
     for t in targets {
         let zeros = t.values.iter().filter(|v| **v == 0.0).count();
@@ -159,11 +168,17 @@ pub fn prune_magnitude(model: &mut Model, opts: &MagnitudeOptions) -> Result<Vec
             100.0 * zeros as f64 / t.values.len().max(1) as f64,
             t.values.len()
         ));
+        let item = ir::ReportItem::new(t.name.as_str())
+            .with("layer", t.layer.as_str())
+            .with("zeros", zeros)
+            .with("elements", t.values.len())
+            .with("sparsity", zeros as f64 / t.values.len().max(1) as f64);
         if opts.sparse_storage
             && let Some(s) = to_sparse(&dense, &t.values)?
         {
             let sparse_bytes = s.values.byte_len() + s.indices.byte_len();
             if sparse_bytes < dense.byte_len() {
+                items.push(item.with("storage", "sparse"));
                 saved += dense.byte_len() as i64 - sparse_bytes as i64;
                 sparse_count += 1;
                 let i = g.initializers.get_index_of(&t.name).expect("target is an initializer");
@@ -172,6 +187,7 @@ pub fn prune_magnitude(model: &mut Model, opts: &MagnitudeOptions) -> Result<Vec
                 continue;
             }
         }
+        items.push(item.with("storage", "dense"));
         g.initializers.insert(t.name, dense);
     }
     lines.push(format!(
@@ -183,7 +199,18 @@ pub fn prune_magnitude(model: &mut Model, opts: &MagnitudeOptions) -> Result<Vec
     if opts.sparse_storage {
         lines.push(format!("{sparse_count} weight(s) stored as sparse_initializer, {saved} bytes saved"));
     }
-    Ok(lines)
+    let mut report = PassReport::new("prune-magnitude", lines)
+        .figure("sparsity", zeros_total as f64 / total.max(1) as f64)
+        .figure("target_sparsity", opts.sparsity)
+        .figure("zeros", zeros_total as f64)
+        .figure("prunable_weights", total as f64)
+        .figure("bytes_before", bytes_before as f64)
+        .figure("bytes_after", ir::ModelStats::of(model).weight_bytes() as f64);
+    if opts.sparse_storage {
+        report = report.figure("sparse_weights", sparse_count as f64).figure("sparse_bytes_saved", saved as f64);
+    }
+    report.items = items;
+    Ok(report)
 }
 
 /// The COO form of a pruned weight (values plus linear int64 indices).
@@ -215,6 +242,6 @@ impl Pass for MagnitudePrune {
     }
 
     fn run(&self, model: &mut Model) -> Result<PassReport> {
-        Ok(PassReport { pass: "prune-magnitude".into(), lines: prune_magnitude(model, &self.options)? })
+        prune_magnitude_report(model, &self.options)
     }
 }

@@ -139,7 +139,26 @@ impl Pass for QuantizePass {
         let after = ModelStats::of(model).weight_bytes();
         let mut lines = std::mem::take(&mut out.lines);
         lines.extend(summary_lines(before, after, out.quantized, &mut out.layers));
-        Ok(PassReport { pass: format!("quantize {}", self.config.method.name()), lines })
+        let c = &self.config;
+        let mut report = PassReport::new(format!("quantize {}", c.method.name()), lines)
+            .figure("bytes_before", before as f64)
+            .figure("bytes_after", after as f64)
+            .figure("quantized_bytes_before", out.quantized.0 as f64)
+            .figure("quantized_bytes_after", out.quantized.1 as f64)
+            .figure("weights_quantized", out.layers.len() as f64);
+        report.figures.append(&mut out.figures);
+        // `summary_lines` sorted the layers worst first; the items keep that order.
+        for l in &out.layers {
+            let mut item = ir::ReportItem::new(l.name.as_str())
+                .with("method", c.method.name())
+                .with("weight_method", c.weight_method.name())
+                .with("sqnr_db", l.sqnr_db);
+            if c.method == Method::Int4 && !c.per_tensor {
+                item = item.with("group_size", c.group_size);
+            }
+            report = report.item(item);
+        }
+        Ok(report)
     }
 }
 
@@ -170,6 +189,9 @@ pub(crate) struct MethodReport {
     pub layers: Vec<LayerError>,
     /// Bytes of the weights turned into integers, before and after (with their scales).
     pub quantized: (u64, u64),
+    /// Method-specific figures for the pass report (e.g. `clamped`,
+    /// `flushed` of fp16/bf16), by snake_case name.
+    pub figures: std::collections::BTreeMap<String, f64>,
 }
 
 fn factory(arg: &str) -> Result<Box<dyn Pass>> {

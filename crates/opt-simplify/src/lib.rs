@@ -179,30 +179,33 @@ impl Counts {
             + self.unused_initializers
     }
 
+    /// Each rewrite's count with its figure name and its report-line text:
+    /// the one table behind [`Counts::lines`] and [`Counts::figures`].
+    fn rewrites(&self) -> [(usize, &'static str, &'static str); 16] {
+        [
+            (self.folded, "folded", "constant nodes folded into initializers"),
+            (self.bn_folded, "bn_folded", "BatchNormalization folded into Conv/Gemm/MatMul"),
+            (self.affine_folded, "affine_folded", "per-channel Mul/Add folded into Conv/Gemm/MatMul"),
+            (self.identities, "identities_removed", "Identity removed"),
+            (self.dropouts, "dropouts_removed", "Dropout removed"),
+            (self.transposes_merged, "transposes_merged", "Transpose pairs merged"),
+            (self.transposes_removed, "transposes_removed", "identity Transpose removed"),
+            (self.reshapes_merged, "reshapes_merged", "Reshape chains merged"),
+            (self.squeeze_pairs, "squeeze_pairs_removed", "Squeeze/Unsqueeze pairs removed"),
+            (self.transposes_sunk, "transposes_sunk", "Transpose moves toward the outputs"),
+            (self.transposes_folded, "transposes_folded", "Transposes folded into initializers"),
+            (self.transposes_reshaped, "transposes_reshaped", "Transposes of size-1 axes folded into a Reshape"),
+            (self.cse_merged, "cse_merged", "duplicate nodes merged (CSE)"),
+            (self.duplicate_initializers, "duplicate_initializers", "initializers with identical contents merged"),
+            (self.dead_nodes, "dead_nodes_removed", "dead nodes removed"),
+            (self.unused_initializers, "unused_initializers_removed", "unused initializers removed"),
+        ]
+    }
+
     /// Report lines, one per rewrite that did something, then the totals.
     pub fn lines(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        let mut add = |n: usize, what: &str| {
-            if n > 0 {
-                v.push(format!("{what}: {n}"));
-            }
-        };
-        add(self.folded, "constant nodes folded into initializers");
-        add(self.bn_folded, "BatchNormalization folded into Conv/Gemm/MatMul");
-        add(self.affine_folded, "per-channel Mul/Add folded into Conv/Gemm/MatMul");
-        add(self.identities, "Identity removed");
-        add(self.dropouts, "Dropout removed");
-        add(self.transposes_merged, "Transpose pairs merged");
-        add(self.transposes_removed, "identity Transpose removed");
-        add(self.reshapes_merged, "Reshape chains merged");
-        add(self.squeeze_pairs, "Squeeze/Unsqueeze pairs removed");
-        add(self.transposes_sunk, "Transpose moves toward the outputs");
-        add(self.transposes_folded, "Transposes folded into initializers");
-        add(self.transposes_reshaped, "Transposes of size-1 axes folded into a Reshape");
-        add(self.cse_merged, "duplicate nodes merged (CSE)");
-        add(self.duplicate_initializers, "initializers with identical contents merged");
-        add(self.dead_nodes, "dead nodes removed");
-        add(self.unused_initializers, "unused initializers removed");
+        let mut v: Vec<String> =
+            self.rewrites().iter().filter(|r| r.0 > 0).map(|(n, _, what)| format!("{what}: {n}")).collect();
         if self.transposes != (0, 0) {
             v.push(format!("transposes {} -> {}", self.transposes.0, self.transposes.1));
         }
@@ -211,6 +214,21 @@ impl Counts {
             self.nodes.0, self.nodes.1, self.initializers.0, self.initializers.1, self.rounds
         ));
         v
+    }
+
+    /// The same facts as [`Counts::lines`] by name, every rewrite's count
+    /// included (zeros too, so a reader need not know which are missing).
+    pub fn figures(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut f: std::collections::BTreeMap<String, f64> =
+            self.rewrites().iter().map(|&(n, key, _)| (key.to_string(), n as f64)).collect();
+        for (key, (before, after)) in
+            [("nodes", self.nodes), ("initializers", self.initializers), ("transposes", self.transposes)]
+        {
+            f.insert(format!("{key}_before"), before as f64);
+            f.insert(format!("{key}_after"), after as f64);
+        }
+        f.insert("rounds".into(), self.rounds as f64);
+        f
     }
 }
 
@@ -324,7 +342,9 @@ impl Pass for Simplify {
 
     fn run(&self, model: &mut Model) -> Result<PassReport> {
         let c = simplify(model, &self.options)?;
-        Ok(PassReport { pass: "simplify".into(), lines: c.lines() })
+        let mut report = PassReport::new("simplify", c.lines());
+        report.figures = c.figures();
+        Ok(report)
     }
 }
 

@@ -2,77 +2,73 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use convert::verify;
+use crate::report::{Comparison, OutputRow, RunInfo, RunOutput};
+use crate::verify::{self, fmt_sci};
+use anyhow::{Context, Result};
 use ir::Model;
 
-use crate::CheckArgs;
+use super::{CheckArgs, Out, as_usage, say};
 
-fn fmt_sci(x: f64) -> String {
-    if x == 0.0 { "0".into() } else { format!("{x:.2e}") }
-}
-
-/// Compares `candidate` with `reference` and prints one row per output;
-/// fails when any output is beyond the tolerance.
-pub fn verify(reference: &Model, candidate: &Model, args: &CheckArgs, quiet: bool) -> Result<()> {
-    let inputs = verify::make_inputs(reference, &args.input_options()?)?;
+/// Compares `candidate` with `reference`, records the rows in `rows` and
+/// prints one per output (unless `quiet`); fails with
+/// [`verify::VerificationFailed`] when any output is beyond the tolerance.
+pub fn verify(
+    reference: &Model,
+    candidate: &Model,
+    args: &CheckArgs,
+    quiet: bool,
+    out: Out,
+    rows: &mut Option<Comparison>,
+) -> Result<()> {
+    let inputs = verify::make_inputs(reference, &args.input_options().map_err(as_usage)?)?;
     let checks = verify::compare_models(reference, candidate, inputs, args.tolerance)?;
-    let failed = print_checks(&checks, quiet);
-    if !failed.is_empty() {
-        bail!("verification failed (tolerance rel. L2 {}): {}", args.tolerance, failed.join("; "));
-    }
+    *rows = Some(Comparison::of(&checks, Some(args.tolerance)));
     if !quiet {
-        println!("verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
+        print_checks(&checks, out);
+    }
+    let checks = verify::VerificationFailed::check(checks, args.tolerance)?;
+    if !quiet {
+        say!(out, "verify: all {} output(s) within rel. L2 {}", checks.len(), args.tolerance);
     }
     Ok(())
 }
 
-/// Prints one row of metrics per output (unless `quiet`) and returns a
-/// description of each output that failed its check.
-pub fn print_checks(checks: &[verify::OutputCheck], quiet: bool) -> Vec<String> {
+/// Prints one row of metrics per output, from the report rows.
+pub fn print_checks(checks: &[verify::OutputCheck], out: Out) {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
-    if !quiet {
-        println!(
-            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}",
-            "output", "max_abs", "rel_l2", "cosine", "sqnr_dB", "top-1"
+    say!(
+        out,
+        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}",
+        "output",
+        "max_abs",
+        "rel_l2",
+        "cosine",
+        "sqnr_dB",
+        "top-1"
+    );
+    for c in checks {
+        let fail = if c.pass { "" } else { "  FAIL" };
+        let row = OutputRow::of(c);
+        if let Some(e) = &row.error {
+            say!(out, "{:<width$}  cannot compare: {e}  FAIL", c.name);
+            continue;
+        }
+        let num = |x: Option<f64>| x.map_or("-".to_string(), fmt_sci);
+        let top1 = row.top1.map_or("-".to_string(), |(a, n)| format!("{a}/{n}"));
+        // The row holds no SQNR for identical outputs (infinite).
+        let sqnr = row.sqnr_db.map_or("inf".to_string(), |x| format!("{x:.1}"));
+        let cosine = row.cosine.map_or("-".to_string(), |x| format!("{x:.6}"));
+        say!(
+            out,
+            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}{fail}",
+            c.name,
+            num(row.max_abs),
+            num(row.rel_l2),
+            cosine,
+            sqnr,
+            top1,
         );
     }
-    let mut failed = Vec::new();
-    for c in checks {
-        match &c.metrics {
-            Ok(m) => {
-                if !quiet {
-                    let top1 = m.top1.map_or("-".to_string(), |(a, n)| format!("{a}/{n}"));
-                    let sqnr = if m.sqnr_db.is_infinite() { "inf".to_string() } else { format!("{:.1}", m.sqnr_db) };
-                    println!(
-                        "{:<width$}  {:>9}  {:>9}  {:>9.6}  {:>8}  {:>9}{}",
-                        c.name,
-                        fmt_sci(m.max_abs),
-                        fmt_sci(m.rel_l2),
-                        m.cosine,
-                        sqnr,
-                        top1,
-                        if c.pass { "" } else { "  FAIL" }
-                    );
-                }
-                if !c.pass {
-                    let nan = if m.nan_mismatches > 0 {
-                        format!(", {} NaN mismatches", m.nan_mismatches)
-                    } else {
-                        String::new()
-                    };
-                    failed.push(format!("'{}' rel. L2 error {}{nan}", c.name, fmt_sci(m.rel_l2)));
-                }
-            }
-            Err(e) => {
-                if !quiet {
-                    println!("{:<width$}  cannot compare: {e}  FAIL", c.name);
-                }
-                failed.push(format!("'{}': {e}", c.name));
-            }
-        }
-    }
-    failed
 }
 
 /// Replaces characters that are unsafe in file names.
@@ -86,8 +82,15 @@ pub fn file_stem(name: &str) -> String {
 /// (ONNX `TensorProto`) for dtypes NumPy cannot hold, and a sequence as a
 /// folder `<dir>/<output>/` of its elements `0.npy`, `1.pb`, ...; with
 /// `repeat > 0`, times that many further runs and prints the median.
-pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool) -> Result<()> {
-    let opts = args.input_options()?;
+pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bool, out: Out) -> Result<RunInfo> {
+    let mut info = RunInfo {
+        output_dir: dir.to_string_lossy().into_owned(),
+        outputs: Vec::new(),
+        median_ms: None,
+        min_ms: None,
+        repeat,
+    };
+    let opts = args.input_options().map_err(as_usage)?;
     let inputs = verify::make_inputs(model, &opts)?;
     let session = eval::Session::new(model)?;
     let outputs = session.run(inputs.clone()).context("evaluation failed")?;
@@ -99,17 +102,20 @@ pub fn run(model: &Model, dir: &Path, args: &CheckArgs, repeat: usize, quiet: bo
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        println!("time per run: median {:.3} ms, min {:.3} ms over {repeat} runs", times[repeat / 2], times[0]);
+        say!(out, "time per run: median {:.3} ms, min {:.3} ms over {repeat} runs", times[repeat / 2], times[0]);
+        info.median_ms = Some(times[repeat / 2]);
+        info.min_ms = Some(times[0]);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, v) in outputs {
         let written =
             write_value(&dir.join(file_stem(&name)), &name, &v).with_context(|| format!("output '{name}'"))?;
         if !quiet {
-            println!("{name}: {written}");
+            say!(out, "{name}: {written}");
         }
+        info.outputs.push(RunOutput { name, written });
     }
-    Ok(())
+    Ok(info)
 }
 
 /// Writes one evaluator value under `stem` (extension chosen by dtype) and
