@@ -20,6 +20,7 @@ use std::time::Instant;
 pub use eval;
 pub use ir;
 
+pub mod draw;
 pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
 
