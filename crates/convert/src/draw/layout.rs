@@ -10,7 +10,9 @@
 //! toward its neighbours as far as the boxes beside it allow. Edges between
 //! two dummies weigh most, so a long edge runs straight down one lane; edges
 //! between two boxes weigh more than an edge's ends, so chains of ops stay
-//! straight and a skip edge bows out beside them.
+//! straight and a skip edge bows out beside them. A box off the main flow
+//! (an op reading only constants, above its reader) follows its neighbour
+//! without pulling it, or a chain would drift sideways at each such box.
 //!
 //! Boxes are aligned to the top of their layer's band. An edge leaves its
 //! source at the box bottom, runs straight down to the band's bottom, and
@@ -106,6 +108,9 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
     // The layout graph: the vertices, then one dummy per skipped layer per edge.
     let mut g = LayoutGraph::new(vertices, &layer);
     let chains: Vec<Vec<usize>> = dag.iter().map(|&(a, b)| g.add_chain(a, b)).collect();
+    for v in 0..n {
+        g.side[v] = vertices[v].rank == Rank::Free && (g.preds[v].is_empty() || g.succs[v].is_empty());
+    }
     g.order_layers(&topo);
     g.assign_x();
 
@@ -256,6 +261,9 @@ struct LayoutGraph {
     left: Vec<f64>,
     right: Vec<f64>,
     dummy: Vec<bool>,
+    /// Boxes hanging off the main flow (a constant-only op above its reader,
+    /// an unread result): they follow their neighbour but do not pull it.
+    side: Vec<bool>,
     preds: Vec<Vec<usize>>,
     succs: Vec<Vec<usize>>,
     layers: Vec<Vec<usize>>,
@@ -272,6 +280,7 @@ impl LayoutGraph {
             left: vertices.iter().map(|v| v.w / 2.0).collect(),
             right: vertices.iter().map(|v| v.right.max(v.w / 2.0)).collect(),
             dummy: vec![false; n],
+            side: vec![false; n],
             preds: vec![Vec::new(); n],
             succs: vec![Vec::new(); n],
             layers: vec![Vec::new(); layers],
@@ -295,6 +304,7 @@ impl LayoutGraph {
             self.left.push(0.0);
             self.right.push(0.0);
             self.dummy.push(true);
+            self.side.push(false);
             self.preds.push(Vec::new());
             self.succs.push(Vec::new());
             self.pos.push(0);
@@ -405,8 +415,11 @@ impl LayoutGraph {
         total
     }
 
-    /// Weight of the segment between `a` and `b` (see the module documentation).
+    /// How strongly `a` pulls its neighbour `b` (see the module documentation).
     fn weight(&self, a: usize, b: usize) -> f64 {
+        if self.side[a] {
+            return 0.02;
+        }
         match (self.dummy[a], self.dummy[b]) {
             (true, true) => 8.0,
             (false, false) => 4.0,
@@ -468,7 +481,11 @@ impl LayoutGraph {
                 swx += w * self.x[u];
             }
             // A vertex with no neighbour that side stays put, weakly.
-            let (w, t) = if sw > 0.0 { (sw, swx / sw) } else { (0.05, self.x[v]) };
+            let (mut w, t) = if sw > 0.0 { (sw, swx / sw) } else { (0.05, self.x[v]) };
+            // A side box gives way to the flow's boxes in its layer.
+            if self.side[v] {
+                w *= 0.01;
+            }
             weight[i] = w;
             target[i] = t - offset[i];
         }
