@@ -7,7 +7,9 @@
 //!   [`INK_PER_BOX`] non-white pixels per box drawn (and 1% of the image):
 //!   a renderer that dropped the boxes or the text would fail it;
 //! - the SVG holds every node's op name as a `<text>` label, and each
-//!   chart its output names and values.
+//!   chart its output names and values;
+//! - when Graphviz is installed, `dot` reads the DOT drawing without a
+//!   warning (it is not installed for this tier: nothing needs it).
 //!
 //! `--resnet50` also exports torchvision's ResNet-50 (random weights) to
 //! ONNX with torch.onnx in the models venv (`--venv`, or
@@ -25,7 +27,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
-use convert::draw::{DrawOptions, graph_svg, verify_svg};
+use convert::draw::{DrawOptions, graph_dot, graph_svg, verify_svg};
 
 use crate::venv::Venv;
 use crate::{Outcome, Workspace};
@@ -34,8 +36,14 @@ use crate::{Outcome, Workspace};
 const INK_PER_BOX: u64 = 150;
 /// Fixtures drawn (under `tests/fixtures/onnx/`): subgraphs, a residual CNN,
 /// a transformer, shared weights, quantized ops, a tf2onnx export.
-const FIXTURES: &[&str] =
-    &["ops_subgraph", "cnn_bn_residual", "transformer_encoder", "gpt2_tiny_tied", "mlp_int8_dynamic", "keras_cnn_tf2onnx"];
+const FIXTURES: &[&str] = &[
+    "ops_subgraph",
+    "cnn_bn_residual",
+    "transformer_encoder",
+    "gpt2_tiny_tied",
+    "mlp_int8_dynamic",
+    "keras_cnn_tf2onnx",
+];
 /// Longest a ResNet-50 drawing may take.
 const RESNET_SECONDS: f64 = 1.0;
 
@@ -127,15 +135,32 @@ fn check_model(registry: &ir::Registry, path: &Path, stem: &Path, limit: Option<
     ensure!(missing.is_empty(), "node labels missing from the SVG: {missing:?}");
     let boxes = svg.matches("<g class=\"node ").count();
     let png = render(&svg, stem)?;
+    let dot = graph_dot(&model, &DrawOptions::default());
+    let graphviz = check_dot(&dot, stem)?;
     ensure!(png.ink >= INK_PER_BOX * boxes as u64, "{} non-white pixels for {boxes} boxes", png.ink);
     Ok(format!(
-        "{} nodes, {boxes} boxes, {}×{} px, {:.1}% ink, drawn in {:.1} ms",
+        "{} nodes, {boxes} boxes, {}×{} px, {:.1}% ink, drawn in {:.1} ms; DOT {graphviz}",
         labels.len(),
         png.width,
         png.height,
         100.0 * png.ink as f64 / (f64::from(png.width) * f64::from(png.height)),
         seconds * 1e3
     ))
+}
+
+/// Writes `<stem>.dot` and, when Graphviz is installed, has `dot` read it
+/// (Graphviz is optional here: the drawings need none).
+fn check_dot(dot: &str, stem: &Path) -> Result<&'static str> {
+    let path = stem.with_extension("dot");
+    std::fs::write(&path, dot).with_context(|| format!("cannot write {}", path.display()))?;
+    if !Command::new("dot").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        return Ok("written (Graphviz not installed, not parsed)");
+    }
+    let out =
+        Command::new("dot").arg("-Tsvg").arg("-o").arg(stem.with_extension("graphviz.svg")).arg(&path).output()?;
+    ensure!(out.status.success(), "dot rejects {}: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
+    ensure!(out.stderr.is_empty(), "dot warns on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
+    Ok("parsed by Graphviz")
 }
 
 /// A verification chart of two real comparisons: an int8-quantized MLP

@@ -266,7 +266,10 @@ fn check_svg(svg: &str) -> Checked {
     for (owner, frame) in &clusters {
         let (_, o) = boxes[owner];
         assert!(
-            frame.x >= o.x && frame.y >= o.y && frame.x + frame.w <= o.x + o.w + 0.1 && frame.y + frame.h <= o.y + o.h + 0.1,
+            frame.x >= o.x
+                && frame.y >= o.y
+                && frame.x + frame.w <= o.x + o.w + 0.1
+                && frame.y + frame.h <= o.y + o.h + 0.1,
             "cluster {frame:?} leaves its node {owner} {o:?}"
         );
     }
@@ -275,8 +278,14 @@ fn check_svg(svg: &str) -> Checked {
         let (_, t) = &boxes[dst];
         let pts = path_points(d);
         let (first, last) = (pts[0], *pts.last().unwrap());
-        assert!((first.1 - (s.y + s.h)).abs() < 0.11 && first.0 >= s.x - 0.1 && first.0 <= s.x + s.w + 0.1, "edge {src}->{dst} starts at {first:?}, off {s:?}");
-        assert!((last.1 - t.y).abs() < 0.11 && last.0 >= t.x - 0.1 && last.0 <= t.x + t.w + 0.1, "edge {src}->{dst} ends at {last:?}, off {t:?}");
+        assert!(
+            (first.1 - (s.y + s.h)).abs() < 0.11 && first.0 >= s.x - 0.1 && first.0 <= s.x + s.w + 0.1,
+            "edge {src}->{dst} starts at {first:?}, off {s:?}"
+        );
+        assert!(
+            (last.1 - t.y).abs() < 0.11 && last.0 >= t.x - 0.1 && last.0 <= t.x + t.w + 0.1,
+            "edge {src}->{dst} ends at {last:?}, off {t:?}"
+        );
         for (id, r) in &by_graph[graph] {
             if id == src || id == dst {
                 continue;
@@ -316,10 +325,8 @@ fn resnet50() -> Model {
             ("strides", Attribute::Ints(vec![s, s])),
         ];
         let y = b.op("Conv", "conv", &[x, &w], attrs, None);
-        let bn: Vec<String> = ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"]
-            .iter()
-            .map(|n| t(b, n, &[cout]))
-            .collect();
+        let bn: Vec<String> =
+            ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"].iter().map(|n| t(b, n, &[cout])).collect();
         let y = b.op(
             "BatchNormalization",
             "bn",
@@ -411,7 +418,8 @@ fn resnet50_is_drawn_completely_readably_deterministically_and_fast() {
     assert!(c.texts.iter().any(|t| t == "transB=1"));
     assert!(!c.texts.iter().any(|t| t.contains("g=1") || t.contains("d=1×1")), "default attributes hidden");
     // Edges labelled with inferred shapes.
-    for label in ["1×3×224×224 f32", "1×64×112×112 f32", "1×256×56×56 f32", "1×2048×7×7 f32", "1×1000 f32"] {
+    for label in ["1×3×224×224 f32", "1×64×112×112 f32", "1×256×56×56 f32", "1×2048×7×7 f32", "1×1000 f32"]
+    {
         assert!(c.texts.iter().any(|t| t == label), "no edge label {label}");
     }
     // A chain with skip lanes: moderately wide, about one layer per op.
@@ -456,9 +464,14 @@ fn check_dot(dot: &str, nodes: usize, edges: usize) {
 
 #[test]
 fn fixtures_draw_with_every_label_and_clean_geometry() {
-    for case in
-        ["ops_subgraph", "cnn_bn_residual", "transformer_encoder", "gpt2_tiny_tied", "mlp_int8_dynamic", "cnn_qdq_static"]
-    {
+    for case in [
+        "ops_subgraph",
+        "cnn_bn_residual",
+        "transformer_encoder",
+        "gpt2_tiny_tied",
+        "mlp_int8_dynamic",
+        "cnn_qdq_static",
+    ] {
         let model = fixture(case);
         let svg = graph_svg(&model, &DrawOptions::default());
         let c = check_svg(&svg);
@@ -493,7 +506,10 @@ fn subgraphs_are_clusters_inside_their_node() {
         g.nodes.iter().flat_map(|n| n.subgraphs()).map(|s| 1 + bodies(s)).sum()
     }
     let expected = bodies(&model.graph);
-    assert!(expected > model.graph.nodes.iter().filter(|n| n.subgraphs().next().is_some()).count(), "nested bodies too");
+    assert!(
+        expected > model.graph.nodes.iter().filter(|n| n.subgraphs().next().is_some()).count(),
+        "nested bodies too"
+    );
     let svg = graph_svg(&model, &DrawOptions::default());
     let root = parse_xml(&svg);
     let mut clusters = 0;
@@ -542,7 +558,8 @@ fn hostile_names_are_escaped_and_failed_inference_only_drops_labels() {
     // [2,3] + [4,5] does not broadcast: inference fails on this node.
     let bad = ir::Node::new("Add", ["a<b>", "c&d"], ["s\"um"]).named("add'<1>");
     b.graph.nodes.push(bad);
-    let odd = ir::Node::new("Wéird<Op>", ["s\"um"], ["out]]>"]).in_domain("my&domain").with_attr("note", "x<y>&\"z\"\u{7}");
+    let odd =
+        ir::Node::new("Wéird<Op>", ["s\"um"], ["out]]>"]).in_domain("my&domain").with_attr("note", "x<y>&\"z\"\u{7}");
     b.graph.nodes.push(odd);
     b.graph.outputs.push(ValueInfo::untyped("out]]>"));
     let model = Model::new(b.finish());
@@ -566,15 +583,7 @@ fn an_empty_graph_is_still_a_drawing() {
 }
 
 fn metrics(max_abs: f64, rel_l2: f64) -> eval::compare::Metrics {
-    eval::compare::Metrics {
-        elements: 10,
-        max_abs,
-        rel_l2,
-        cosine: 1.0,
-        sqnr_db: 90.0,
-        top1: None,
-        nan_mismatches: 0,
-    }
+    eval::compare::Metrics { elements: 10, max_abs, rel_l2, cosine: 1.0, sqnr_db: 90.0, top1: None, nan_mismatches: 0 }
 }
 
 #[test]
@@ -584,7 +593,11 @@ fn verify_chart_colours_bars_by_outcome_and_marks_the_tolerance() {
         OutputCheck { name: "probs<&>".into(), metrics: Ok(metrics(0.5, 0.02)), pass: false },
         OutputCheck { name: "zero".into(), metrics: Ok(metrics(0.0, 0.0)), pass: true },
         OutputCheck { name: "nan".into(), metrics: Ok(metrics(f64::NAN, f64::INFINITY)), pass: false },
-        OutputCheck { name: "seq".into(), metrics: Err("dtype i64 differs from the reference's f32".into()), pass: false },
+        OutputCheck {
+            name: "seq".into(),
+            metrics: Err("dtype i64 differs from the reference's f32".into()),
+            pass: false,
+        },
     ];
     let svg = verify_svg(&checks, 1e-4);
     let root = parse_xml(&svg);

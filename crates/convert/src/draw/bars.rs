@@ -61,7 +61,7 @@ pub(crate) fn chart(checks: &[OutputCheck], tolerance: f64) -> String {
     let width = plot_x + PLOT_W + VALUE_W + MARGIN;
     let height = top + row_h * checks.len().max(1) as f64 + 30.0 + MARGIN;
     let x_of = |v: f64| -> f64 {
-        if !(v > 0.0) {
+        if v.is_nan() || v <= 0.0 {
             return plot_x;
         }
         let t = ((v.log10() - f64::from(lo_exp)) / decades).clamp(0.0, 1.0);
@@ -105,7 +105,15 @@ pub(crate) fn chart(checks: &[OutputCheck], tolerance: f64) -> String {
                         "<rect class=\"bar {}\" x=\"{plot_x:.1}\" y=\"{by:.1}\" width=\"{w:.1}\" height=\"{BAR_H:.1}\" fill=\"{color}\"/>\n",
                         if c.pass { "pass" } else { "fail" }
                     ));
-                    text_el(&mut out, plot_x + w + 4.0, by + BAR_H - 3.0, &value_text(v), Font::Detail, "start", "value");
+                    text_el(
+                        &mut out,
+                        plot_x + w + 4.0,
+                        by + BAR_H - 3.0,
+                        &value_text(v),
+                        Font::Detail,
+                        "start",
+                        "value",
+                    );
                 }
             }
             Err(message) => {
@@ -119,7 +127,15 @@ pub(crate) fn chart(checks: &[OutputCheck], tolerance: f64) -> String {
         out.push_str(&format!(
             "<line class=\"tolerance\" x1=\"{x:.1}\" y1=\"{axis_y:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#1f4fa8\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n"
         ));
-        text_el(&mut out, x, bottom + 14.0, &format!("tolerance {}", value_text(t)), Font::Detail, "middle", "tolerance-label");
+        text_el(
+            &mut out,
+            x,
+            bottom + 14.0,
+            &format!("tolerance {}", value_text(t)),
+            Font::Detail,
+            "middle",
+            "tolerance-label",
+        );
     }
     out.push_str("</svg>\n");
     out

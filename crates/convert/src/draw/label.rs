@@ -53,9 +53,27 @@ pub(crate) fn type_text(ty: &ValueType) -> Option<String> {
     }
 }
 
-/// A compact float: `0.5`, `1e-05`.
+/// A float to four significant digits, trailing zeros dropped: `0.5946`,
+/// `9.841e-4`, `-3.403e38`, `3`.
 fn float_text(v: f64) -> String {
-    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) { format!("{v:e}") } else { format!("{v}") }
+    fn trim(s: &str) -> &str {
+        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    }
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    if (1e-3..1e6).contains(&v.abs()) {
+        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        return trim(&format!("{v:.digits$}")).to_string();
+    }
+    let s = format!("{v:.3e}");
+    match s.split_once('e') {
+        Some((m, e)) => format!("{}e{e}", trim(m)),
+        None => s,
+    }
 }
 
 fn list<T: ToString>(v: &[T], sep: &str) -> String {
@@ -111,9 +129,7 @@ fn attr_item(name: &str, a: &Attribute) -> Option<String> {
         Attribute::Float(v) => float_text(f64::from(*v)),
         Attribute::String(s) => s.clone(),
         Attribute::Ints(v) if matches!(name, "kernel_shape" | "strides" | "dilations") => list(v, "×"),
-        Attribute::Ints(v) if name == "pads" && v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() => {
-            v[0].to_string()
-        }
+        Attribute::Ints(v) if name == "pads" && v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() => v[0].to_string(),
         Attribute::Ints(v) => format!("[{}]", list(v, ",")),
         Attribute::Floats(v) => {
             format!("[{}]", list(&v.iter().map(|&x| float_text(f64::from(x))).collect::<Vec<_>>(), ","))
@@ -224,6 +240,8 @@ fn small_value(t: &Tensor) -> Option<String> {
     }
     let v: Vec<String> = if t.dtype().is_float() {
         t.to_f64s().ok()?.into_iter().map(float_text).collect()
+    } else if t.dtype() == DType::Bool {
+        t.to_bools().ok()?.iter().map(bool::to_string).collect()
     } else {
         t.to_i64s().ok()?.iter().map(i64::to_string).collect()
     };
@@ -271,10 +289,33 @@ mod tests {
         assert_eq!(const_line(&reshape, 1, "s", &shape, false, 17), "shape=[1,-1]");
         let concat = Node::new("Concat", ["a", "b", "c"], ["y"]);
         assert_eq!(const_line(&concat, 2, "c", &Tensor::scalar(0.5f32), false, 17), "inputs=0.5");
+        let lp = Node::new("Loop", ["n", "c"], ["y"]);
+        assert_eq!(const_line(&lp, 1, "c", &Tensor::from_bools(vec![], &[true]).unwrap(), false, 17), "cond=true");
         let custom = Node::new("Mine", ["a", "b"], ["y"]).in_domain("x");
-        assert_eq!(const_line(&custom, 1, "b", &Tensor::from_vec(vec![3], vec![1f32; 3]).unwrap(), false, 17), "in1 ⟨3⟩");
-        let k = Node::new("Constant", Vec::<String>::new(), ["y"]).with_attr("value", Tensor::from_vec(vec![1], vec![3i64]).unwrap());
+        assert_eq!(
+            const_line(&custom, 1, "b", &Tensor::from_vec(vec![3], vec![1f32; 3]).unwrap(), false, 17),
+            "in1 ⟨3⟩"
+        );
+        let k = Node::new("Constant", Vec::<String>::new(), ["y"])
+            .with_attr("value", Tensor::from_vec(vec![1], vec![3i64]).unwrap());
         assert_eq!(attr_lines(&k, 17, None, 40), vec!["value=[3]"]);
+    }
+
+    #[test]
+    fn floats_are_short() {
+        let cases = [
+            (0.5946035385131836, "0.5946"),
+            (9.84072219580412e-4, "9.841e-4"),
+            (-3.4028234663852886e38, "-3.403e38"),
+            (1e-5, "1e-5"),
+            (3.0, "3"),
+            (0.0, "0"),
+            (123456.0, "123456"),
+            (1.4142135381698608, "1.414"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(float_text(v), want, "{v}");
+        }
     }
 
     #[test]

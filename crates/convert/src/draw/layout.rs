@@ -108,9 +108,9 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
     // The layout graph: the vertices, then one dummy per skipped layer per edge.
     let mut g = LayoutGraph::new(vertices, &layer);
     let chains: Vec<Vec<usize>> = dag.iter().map(|&(a, b)| g.add_chain(a, b)).collect();
-    for v in 0..n {
+    for (v, spec) in vertices.iter().enumerate() {
         let (p, s) = (g.preds[v].len(), g.succs[v].len());
-        g.side[v] = vertices[v].rank == Rank::Free && ((p == 0 && s <= 1) || (s == 0 && p <= 1));
+        g.side[v] = spec.rank == Rank::Free && ((p == 0 && s <= 1) || (s == 0 && p <= 1));
     }
     g.order_layers(&topo);
     g.assign_x();
@@ -156,7 +156,8 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
     for (k, (e, chain)) in edges.iter().zip(&chains).enumerate() {
         let (src, dst) = (e.src, e.dst);
         let sx = cx[src] + e.port;
-        let mut pts = vec![(sx, band_top[layer[src]] + vertices[src].h), (sx, band_top[layer[src]] + band_h[layer[src]])];
+        let mut pts =
+            vec![(sx, band_top[layer[src]] + vertices[src].h), (sx, band_top[layer[src]] + band_h[layer[src]])];
         // A reversed edge's chain runs from dst to src; walk it backwards.
         let inner: Vec<usize> = if chain[0] == src {
             chain[1..chain.len() - 1].to_vec()
@@ -474,8 +475,7 @@ impl LayoutGraph {
         let mut weight = vec![0.0f64; k];
         for (i, &v) in layer.iter().enumerate() {
             let (mut sw, mut swx) = (0.0, 0.0);
-            let neighbours =
-                self.preds[v].iter().filter(|_| up).chain(self.succs[v].iter().filter(|_| below));
+            let neighbours = self.preds[v].iter().filter(|_| up).chain(self.succs[v].iter().filter(|_| below));
             for &u in neighbours {
                 let w = self.weight(u, v);
                 sw += w;

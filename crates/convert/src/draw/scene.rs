@@ -174,7 +174,12 @@ impl<'a> Builder<'a> {
     /// Builds the scene of `g` (inside `outer`, innermost last) and returns its index.
     fn graph(&mut self, g: &'a Graph, title: String, outer: &[&'a Graph]) -> usize {
         let index = self.scene.graphs.len();
-        self.scene.graphs.push(GraphScene { title, vertices: Vec::new(), edges: Vec::new(), placed: Placed::default() });
+        self.scene.graphs.push(GraphScene {
+            title,
+            vertices: Vec::new(),
+            edges: Vec::new(),
+            placed: Placed::default(),
+        });
         let declared: HashMap<&str, &ValueType> =
             g.inputs.iter().chain(&g.value_info).chain(&g.outputs).map(|v| (v.name.as_str(), &v.ty)).collect();
         // Inference may fail (a contradiction in the file): the drawing then
@@ -190,7 +195,10 @@ impl<'a> Builder<'a> {
         let mut scopes: Vec<&Graph> = outer.to_vec();
         scopes.push(g);
         let constant = |v: &str| -> Option<&'a Tensor> {
-            scopes.iter().rev().find_map(|s| s.initializers.get(v).or_else(|| s.sparse_initializers.get(v).map(|t| &t.values)))
+            scopes
+                .iter()
+                .rev()
+                .find_map(|s| s.initializers.get(v).or_else(|| s.sparse_initializers.get(v).map(|t| &t.values)))
         };
 
         let mut vertices: Vec<Vertex> = Vec::new();
@@ -212,19 +220,20 @@ impl<'a> Builder<'a> {
         // Values read from enclosing graphs get a box at the top (only in subgraphs).
         let mut edges: Vec<Edge> = Vec::new();
         let mut seen: HashSet<(usize, usize, usize)> = HashSet::new();
-        let mut link = |vertices: &mut Vec<Vertex>, sources: &mut HashMap<&'a str, Source>, value: &'a str, dst: usize| {
-            if constant(value).is_some() && !sources.contains_key(value) {
-                return;
-            }
-            let src = *sources.entry(value).or_insert_with(|| {
-                let k = vertices.len();
-                vertices.push(self.value_box(Kind::Capture, id(k), value));
-                Source { vertex: k, port: 0 }
-            });
-            if src.vertex != dst && seen.insert((src.vertex, src.port, dst)) {
-                edges.push(Edge { src: src.vertex, port: src.port, dst, value: value.to_string() });
-            }
-        };
+        let mut link =
+            |vertices: &mut Vec<Vertex>, sources: &mut HashMap<&'a str, Source>, value: &'a str, dst: usize| {
+                if constant(value).is_some() && !sources.contains_key(value) {
+                    return;
+                }
+                let src = *sources.entry(value).or_insert_with(|| {
+                    let k = vertices.len();
+                    vertices.push(self.value_box(Kind::Capture, id(k), value));
+                    Source { vertex: k, port: 0 }
+                });
+                if src.vertex != dst && seen.insert((src.vertex, src.port, dst)) {
+                    edges.push(Edge { src: src.vertex, port: src.port, dst, value: value.to_string() });
+                }
+            };
         for (i, n) in g.nodes.iter().enumerate() {
             for v in n.present_inputs() {
                 link(&mut vertices, &mut sources, v, first_node + i);
@@ -275,9 +284,10 @@ impl<'a> Builder<'a> {
         let specs: Vec<VertexSpec> = vertices
             .iter()
             .map(|v| {
-                let labels = v.ports.iter().filter_map(|(off, l)| {
-                    l.as_ref().map(|l| off + LABEL_DX + text::width(l, Font::Edge))
-                });
+                let labels = v
+                    .ports
+                    .iter()
+                    .filter_map(|(off, l)| l.as_ref().map(|l| off + LABEL_DX + text::width(l, Font::Edge)));
                 let right = labels.fold(v.w / 2.0, f64::max);
                 let rank = match v.kind {
                     Kind::Input | Kind::Capture => Rank::Top,

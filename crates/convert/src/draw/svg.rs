@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use super::scene::{CLUSTER_TITLE, Kind, LABEL_DX, PAD_X, PAD_Y, Scene};
 use super::text::{self, Font};
 
+/// Rows the labels of a box's output ports are spread over.
+const LABEL_ROWS: usize = 3;
 /// Stroke of edges and arrowheads.
 const EDGE_COLOR: &str = "#5c5c5c";
 
@@ -27,7 +29,15 @@ pub(crate) fn text_el(out: &mut String, x: f64, y: f64, s: &str, font: Font, anc
 }
 
 /// One `<text>` element in colour `fill`.
-pub(crate) fn text_fill(out: &mut String, (x, y): (f64, f64), s: &str, font: Font, anchor: &str, class: &str, fill: &str) {
+pub(crate) fn text_fill(
+    out: &mut String,
+    (x, y): (f64, f64),
+    s: &str,
+    font: Font,
+    anchor: &str,
+    class: &str,
+    fill: &str,
+) {
     let weight = if font.bold() { r#" font-weight="bold""# } else { "" };
     let _ = writeln!(
         out,
@@ -82,9 +92,11 @@ fn graph(out: &mut String, scene: &Scene, gi: usize, ox: f64, oy: f64) {
     // Edge labels once per output port, under the port.
     for (k, v) in g.vertices.iter().enumerate() {
         let (x, y) = (p.x[k] + ox + v.w / 2.0, p.y[k] + oy + v.h);
-        for (off, label) in &v.ports {
+        for (j, (off, label)) in v.ports.iter().enumerate() {
             if let Some(l) = label {
-                text_el(out, x + off + LABEL_DX, y + 11.0, l, Font::Edge, "start", "edge-label");
+                // Neighbouring ports' labels on staggered rows, so they do not overprint.
+                let row = (j % LABEL_ROWS) as f64 * (Font::Edge.size() + 1.0);
+                text_el(out, x + off + LABEL_DX, y + 11.0 + row, l, Font::Edge, "start", "edge-label");
             }
         }
     }
@@ -109,7 +121,8 @@ fn graph(out: &mut String, scene: &Scene, gi: usize, ox: f64, oy: f64) {
         for (i, l) in v.lines.iter().enumerate() {
             let lh = l.font.line_height();
             let class = if i == 0 { "label" } else { "detail" };
-            let (tx, anchor) = if i == 0 || v.kind != Kind::Op { (x + v.w / 2.0, "middle") } else { (x + PAD_X, "start") };
+            let (tx, anchor) =
+                if i == 0 || v.kind != Kind::Op { (x + v.w / 2.0, "middle") } else { (x + PAD_X, "start") };
             text_el(out, tx, line_top + lh - 4.0, &l.text, l.font, anchor, class);
             line_top += lh;
         }
