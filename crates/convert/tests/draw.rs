@@ -527,6 +527,28 @@ fn subgraphs_are_clusters_inside_their_node() {
 }
 
 #[test]
+fn options_turn_parts_of_the_drawing_off() {
+    let model = fixture("ops_subgraph");
+    let bare = DrawOptions {
+        edge_labels: false,
+        attributes: false,
+        initializers: false,
+        subgraphs: false,
+        ..DrawOptions::default()
+    };
+    let svg = graph_svg(&model, &bare);
+    let c = check_svg(&svg);
+    assert_eq!(c.titles.len(), model.graph.nodes.len(), "main graph only");
+    assert!(
+        !svg.contains("class=\"edge-label\"")
+            && !svg.contains("class=\"cluster\"")
+            && !svg.contains("class=\"detail\"")
+    );
+    let full = check_svg(&graph_svg(&model, &DrawOptions::default()));
+    assert!(full.titles.len() > c.titles.len());
+}
+
+#[test]
 fn shared_constants_show_their_name_on_each_reader() {
     let model = fixture("gpt2_tiny_tied");
     // A tensor read by two or more nodes.

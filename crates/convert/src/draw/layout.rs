@@ -9,8 +9,9 @@
 //! minimum-separation constraints), swept up and down: each vertex moves
 //! toward its neighbours as far as the boxes beside it allow. Edges between
 //! two dummies weigh most, so a long edge runs straight down one lane; edges
-//! between two boxes weigh more than an edge's ends, so chains of ops stay
-//! straight and a skip edge bows out beside them. A box off the main flow
+//! between two boxes weigh more than an edge's ends, and a lane pulls a box
+//! hardly at all (the box pulls the lane), so chains of ops stay straight
+//! and a skip edge bows out beside them. A box off the main flow
 //! (an op reading only constants, above its reader) follows its neighbour
 //! without pulling it, or a chain would drift sideways at each such box.
 //!
@@ -105,9 +106,37 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
         edges.iter().map(|e| if at[e.src] < at[e.dst] { (e.src, e.dst) } else { (e.dst, e.src) }).collect();
     let layer = assign_layers(vertices, &topo, &dag);
 
-    // The layout graph: the vertices, then one dummy per skipped layer per edge.
+    // The layout graph: the vertices, then the dummies. The edges leaving
+    // one port share one trunk of dummies and branch off it at each
+    // reader's layer: a value many later ops read (a mask, a residual)
+    // runs down one lane, and costs dummies for its span, not per reader.
     let mut g = LayoutGraph::new(vertices, &layer);
-    let chains: Vec<Vec<usize>> = dag.iter().map(|&(a, b)| g.add_chain(a, b)).collect();
+    let mut chains: Vec<Vec<usize>> = vec![Vec::new(); edges.len()];
+    let mut bundles: std::collections::BTreeMap<(usize, u64), Vec<usize>> = std::collections::BTreeMap::new();
+    for (k, (e, &(a, _))) in edges.iter().zip(&dag).enumerate() {
+        if a == e.src {
+            bundles.entry((e.src, e.port.to_bits())).or_default().push(k);
+        } else {
+            chains[k] = g.add_chain(dag[k].0, dag[k].1);
+        }
+    }
+    for ((src, _), mut ks) in bundles {
+        ks.sort_by_key(|&k| (layer[edges[k].dst], k));
+        let mut trunk = vec![src];
+        for k in ks {
+            let dst = edges[k].dst;
+            while g.layer[*trunk.last().unwrap_or(&src)] + 1 < layer[dst] {
+                let prev = *trunk.last().unwrap_or(&src);
+                trunk.push(g.add_dummy(prev));
+            }
+            let depth = layer[dst].saturating_sub(layer[src]).max(1);
+            let mut chain = trunk[..depth.min(trunk.len())].to_vec();
+            let from = *chain.last().unwrap_or(&src);
+            g.link(from, dst);
+            chain.push(dst);
+            chains[k] = chain;
+        }
+    }
     for (v, spec) in vertices.iter().enumerate() {
         let (p, s) = (g.preds[v].len(), g.succs[v].len());
         g.side[v] = spec.rank == Rank::Free && ((p == 0 && s <= 1) || (s == 0 && p <= 1));
@@ -298,26 +327,30 @@ impl LayoutGraph {
     /// Links `a` to `b` through a dummy on every layer between; returns the chain.
     fn add_chain(&mut self, a: usize, b: usize) -> Vec<usize> {
         let mut chain = vec![a];
-        let (la, lb) = (self.layer[a], self.layer[b]);
         let mut prev = a;
-        for l in la + 1..lb {
-            let d = self.len();
-            self.layer.push(l);
-            self.left.push(0.0);
-            self.right.push(0.0);
-            self.dummy.push(true);
-            self.side.push(false);
-            self.preds.push(Vec::new());
-            self.succs.push(Vec::new());
-            self.pos.push(0);
-            self.x.push(0.0);
-            self.link(prev, d);
-            chain.push(d);
-            prev = d;
+        while self.layer[prev] + 1 < self.layer[b] {
+            prev = self.add_dummy(prev);
+            chain.push(prev);
         }
         self.link(prev, b);
         chain.push(b);
         chain
+    }
+
+    /// A dummy on the layer below `prev`, linked from it.
+    fn add_dummy(&mut self, prev: usize) -> usize {
+        let d = self.len();
+        self.layer.push(self.layer[prev] + 1);
+        self.left.push(0.0);
+        self.right.push(0.0);
+        self.dummy.push(true);
+        self.side.push(false);
+        self.preds.push(Vec::new());
+        self.succs.push(Vec::new());
+        self.pos.push(0);
+        self.x.push(0.0);
+        self.link(prev, d);
+        d
     }
 
     fn link(&mut self, a: usize, b: usize) {
@@ -425,7 +458,11 @@ impl LayoutGraph {
         match (self.dummy[a], self.dummy[b]) {
             (true, true) => 8.0,
             (false, false) => 4.0,
-            _ => 1.0,
+            (false, true) => 1.0,
+            // Lanes follow boxes, boxes barely follow lanes: a box pulled
+            // toward the lane beside it pushes the lane on, and a value many
+            // ops read would drag the whole chain sideways.
+            (true, false) => 1e-4,
         }
     }
 
@@ -483,9 +520,12 @@ impl LayoutGraph {
             }
             // A vertex with no neighbour that side stays put, weakly.
             let (mut w, t) = if sw > 0.0 { (sw, swx / sw) } else { (0.05, self.x[v]) };
-            // A side box gives way to the flow's boxes in its layer.
+            // Where a lane and a box compete for a place the lane gives way,
+            // and a side box gives way to everything.
             if self.side[v] {
                 w *= 1e-6;
+            } else if self.dummy[v] {
+                w *= 1e-3;
             }
             weight[i] = w;
             target[i] = t - offset[i];
@@ -569,6 +609,30 @@ mod tests {
         let spread = chain.iter().fold(0.0f64, |m, x| m.max((x - chain[0]).abs()));
         assert!(spread < 0.5, "chain drifts: {chain:?}");
         assert!(p.width < 80.0 + 160.0 + 100.0, "width {}", p.width);
+    }
+
+    #[test]
+    fn readers_of_one_value_share_one_lane() {
+        // A chain of 1500 ops, every one also reading the pinned input: one
+        // trunk of dummies (1,500), not one chain per edge (over a million).
+        let n = 1500;
+        let mut vs = vec![VertexSpec { rank: Rank::Top, ..boxed(40.0) }];
+        let mut es = Vec::new();
+        for i in 1..=n {
+            vs.push(boxed(60.0));
+            if i > 1 {
+                es.push(edge(i - 1, i));
+            }
+            es.push(edge(0, i));
+        }
+        let start = std::time::Instant::now();
+        let p = layout(&vs, &es);
+        assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
+        // The input's edges to ops 10 and 1000 run through the same points down to layer 9.
+        let to = |dst: usize| es.iter().position(|e| e.src == 0 && e.dst == dst).unwrap();
+        let (a, b) = (&p.routes[to(10)], &p.routes[to(1000)]);
+        assert_eq!(a[..a.len() - 1], b[..a.len() - 1]);
+        assert!(p.width < 200.0, "width {}", p.width);
     }
 
     #[test]

@@ -316,11 +316,7 @@ impl<'a> Builder<'a> {
             _ => name.to_string(),
         };
         let lines = vec![Line { text: label::truncate(&shown, self.opts.max_line_chars), font: Font::Title }];
-        let fill = match kind {
-            Kind::Input => "#e8e8e8",
-            Kind::Capture => "#f7f7f7",
-            _ => "#e8e8e8",
-        };
+        let fill = if kind == Kind::Capture { "#f7f7f7" } else { "#e8e8e8" };
         sized(Vertex {
             kind,
             id,

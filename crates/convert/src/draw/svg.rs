@@ -94,9 +94,18 @@ fn graph(out: &mut String, scene: &Scene, gi: usize, ox: f64, oy: f64) {
         let (x, y) = (p.x[k] + ox + v.w / 2.0, p.y[k] + oy + v.h);
         for (j, (off, label)) in v.ports.iter().enumerate() {
             if let Some(l) = label {
-                // Neighbouring ports' labels on staggered rows, so they do not overprint.
+                // Neighbouring ports' labels on staggered rows, so they do not
+                // overprint; a white halo keeps them legible over crossing edges.
                 let row = (j % LABEL_ROWS) as f64 * (Font::Edge.size() + 1.0);
-                text_el(out, x + off + LABEL_DX, y + 11.0 + row, l, Font::Edge, "start", "edge-label");
+                let _ = writeln!(
+                    out,
+                    r##"<text class="edge-label" x="{:.1}" y="{:.1}" font-size="{}" fill="{}" stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke">{}</text>"##,
+                    x + off + LABEL_DX,
+                    y + 11.0 + row,
+                    Font::Edge.size(),
+                    Font::Edge.color(),
+                    text::xml(l)
+                );
             }
         }
     }
