@@ -3,7 +3,8 @@
 //! The steps are the classic ones: layers by longest path from the sources
 //! (sources that are not pinned to the top sink to just above their first
 //! reader; pinned-bottom vertices share one last layer), a dummy vertex on
-//! every layer an edge skips, crossing reduction by barycenter sweeps (a
+//! every layer an edge skips (the edges leaving one port share theirs: one
+//! lane per value, branching off at each reader), crossing reduction by barycenter sweeps (a
 //! fixed number, the best order kept), and x coordinates by weighted
 //! isotonic regression per layer (pool-adjacent-violators under the
 //! minimum-separation constraints), swept up and down: each vertex moves
@@ -22,9 +23,9 @@
 //! keep clear of every box. So edges never cross a box.
 
 /// Vertical space between two layers' bands (room for an edge label and the curve).
-pub(crate) const GAP_Y: f64 = 46.0;
+const GAP_Y: f64 = 46.0;
 /// Margin around the whole drawing.
-pub(crate) const MARGIN: f64 = 12.0;
+const MARGIN: f64 = 12.0;
 /// Horizontal gap between two boxes in a layer.
 const GAP_BOX: f64 = 22.0;
 /// Horizontal gap between an edge lane and a box, or two lanes.
