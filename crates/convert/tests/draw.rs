@@ -464,14 +464,15 @@ fn check_dot(dot: &str, nodes: usize, edges: usize) {
 
 #[test]
 fn fixtures_draw_with_every_label_and_clean_geometry() {
-    for case in [
-        "ops_subgraph",
-        "cnn_bn_residual",
-        "transformer_encoder",
-        "gpt2_tiny_tied",
-        "mlp_int8_dynamic",
-        "cnn_qdq_static",
-    ] {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx");
+    let mut cases: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|c| dir.join(c).join("model.onnx").exists())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 14, "{cases:?}");
+    for case in &cases {
         let model = fixture(case);
         let svg = graph_svg(&model, &DrawOptions::default());
         let c = check_svg(&svg);
