@@ -22,6 +22,8 @@
 //! runs straight down at its dummy's x, which the separation constraints
 //! keep clear of every box. So edges never cross a box.
 
+use std::collections::HashMap;
+
 /// Vertical space between two layers' bands (room for an edge label and the curve).
 const GAP_Y: f64 = 46.0;
 /// Margin around the whole drawing.
@@ -135,6 +137,7 @@ pub(crate) fn layout(vertices: &[VertexSpec], edges: &[EdgeSpec]) -> Placed {
             let from = *chain.last().unwrap_or(&src);
             g.link(from, dst);
             chain.push(dst);
+            g.port.insert((src, chain[1]), edges[k].port);
             chains[k] = chain;
         }
     }
@@ -298,6 +301,9 @@ struct LayoutGraph {
     side: Vec<bool>,
     preds: Vec<Vec<usize>>,
     succs: Vec<Vec<usize>>,
+    /// The source port's offset of the links leaving a box's port, so that
+    /// ordering keeps a box's outputs left to right as its ports are.
+    port: HashMap<(usize, usize), f64>,
     layers: Vec<Vec<usize>>,
     pos: Vec<usize>,
     x: Vec<f64>,
@@ -315,6 +321,7 @@ impl LayoutGraph {
             side: vec![false; n],
             preds: vec![Vec::new(); n],
             succs: vec![Vec::new(); n],
+            port: HashMap::new(),
             layers: vec![Vec::new(); layers],
             pos: vec![0; n],
             x: vec![0.0; n],
@@ -406,7 +413,12 @@ impl LayoutGraph {
                     let key = if nb.is_empty() {
                         self.pos[v] as f64
                     } else {
-                        nb.iter().map(|&u| self.pos[u] as f64).sum::<f64>() / nb.len() as f64
+                        let at = |u: usize| {
+                            // Within ±0.45 of the box's place, in port order.
+                            let o = if down { self.port.get(&(u, v)).copied().unwrap_or(0.0) } else { 0.0 };
+                            self.pos[u] as f64 + 0.45 * o / (o.abs() + 1.0)
+                        };
+                        nb.iter().map(|&u| at(u)).sum::<f64>() / nb.len() as f64
                     };
                     (key, v)
                 })
@@ -424,15 +436,17 @@ impl LayoutGraph {
     fn crossings(&self) -> usize {
         let mut total = 0;
         for l in 0..self.layers.len().saturating_sub(1) {
-            let mut pairs: Vec<(usize, usize)> = self.layers[l]
+            // Edges from two ports of one box cross when their ends are in
+            // the other order, so ports order the pairs after the source.
+            let mut pairs: Vec<(usize, f64, usize)> = self.layers[l]
                 .iter()
                 .flat_map(|&u| self.succs[u].iter().map(move |&w| (u, w)))
-                .map(|(u, w)| (self.pos[u], self.pos[w]))
+                .map(|(u, w)| (self.pos[u], self.port.get(&(u, w)).copied().unwrap_or(0.0), self.pos[w]))
                 .collect();
-            pairs.sort_unstable();
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
             let size = self.layers[l + 1].len() + 1;
             let mut tree = vec![0usize; size + 1];
-            for (seen, &(_, p)) in pairs.iter().enumerate() {
+            for (seen, &(_, _, p)) in pairs.iter().enumerate() {
                 // Earlier edges ending right of p cross this one.
                 let mut i = p + 1;
                 let mut le = 0;
@@ -634,6 +648,20 @@ mod tests {
         let (a, b) = (&p.routes[to(10)], &p.routes[to(1000)]);
         assert_eq!(a[..a.len() - 1], b[..a.len() - 1]);
         assert!(p.width < 200.0, "width {}", p.width);
+    }
+
+    #[test]
+    fn outputs_keep_the_order_of_their_ports() {
+        // One box with two ports; the right port feeds the first-listed output.
+        let vs = vec![
+            VertexSpec { rank: Rank::Top, ..boxed(40.0) },
+            boxed(120.0),
+            VertexSpec { rank: Rank::Bottom, ..boxed(60.0) },
+            VertexSpec { rank: Rank::Bottom, ..boxed(60.0) },
+        ];
+        let es = vec![edge(0, 1), EdgeSpec { src: 1, port: 30.0, dst: 2 }, EdgeSpec { src: 1, port: -30.0, dst: 3 }];
+        let p = layout(&vs, &es);
+        assert!(p.x[3] < p.x[2], "{:?}", p.x);
     }
 
     #[test]
