@@ -23,6 +23,7 @@ mod fuzz;
 mod interop;
 mod interop_frameworks;
 mod interop_quant;
+mod render;
 mod venv;
 
 /// Workspace developer tasks.
@@ -45,6 +46,8 @@ enum Task {
     Interop(interop::Args),
     /// Time the evaluator against onnxruntime (one thread) on the same models.
     Bench(bench::Args),
+    /// Draw fixtures' graphs and a verify chart as SVG, render them with rsvg-convert and check the PNGs.
+    Render(render::Args),
     /// Fuzz every importer (cargo-fuzz, nightly) for N seconds per target; crash inputs go to fuzz/regressions/.
     Fuzz(fuzz::Args),
 }
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Task::Interop(args) => interop::run(&ws, args),
         Task::Bench(args) => bench::run(&ws, args),
         Task::Fuzz(args) => fuzz::run(&ws, args),
+        Task::Render(args) => render::run(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

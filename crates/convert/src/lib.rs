@@ -21,6 +21,7 @@ pub use eval;
 pub use ir;
 
 pub mod cli;
+pub mod draw;
 pub mod report;
 pub mod verify;
 use ir::{Error, ExportOptions, ImportOptions, Model, ModelStats, Pass, PassReport, Registry, Result};
