@@ -23,6 +23,7 @@ mod fuzz;
 mod interop;
 mod interop_frameworks;
 mod interop_quant;
+mod python_test;
 mod venv;
 
 /// Workspace developer tasks.
@@ -45,6 +46,8 @@ enum Task {
     Interop(interop::Args),
     /// Time the evaluator against onnxruntime (one thread) on the same models.
     Bench(bench::Args),
+    /// Build the Python package into target/venv-python (maturin) and run its pytest suite.
+    PythonTest(python_test::Args),
     /// Fuzz every importer (cargo-fuzz, nightly) for N seconds per target; crash inputs go to fuzz/regressions/.
     Fuzz(fuzz::Args),
 }
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Task::Interop(args) => interop::run(&ws, args),
         Task::Bench(args) => bench::run(&ws, args),
         Task::Fuzz(args) => fuzz::run(&ws, args),
+        Task::PythonTest(args) => python_test::run_tier(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

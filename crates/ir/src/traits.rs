@@ -62,10 +62,9 @@ impl ProgressHandle {
     /// tensors, before the file is committed.
     pub fn check_cancelled(&self, path: &Path) -> Result<()> {
         match &self.0 {
-            Some(p) if p.cancelled() => Err(crate::Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"),
-            )),
+            Some(p) if p.cancelled() => {
+                Err(crate::Error::io(path, std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled")))
+            }
             _ => Ok(()),
         }
     }

@@ -258,7 +258,8 @@ fn feeds(
     let opts = verify::InputOptions { seed, ..verify::InputOptions::default() };
     let mut feeds = verify::make_inputs(model, &opts)?;
     for (name, t) in given {
-        let value = convert::eval::Value::Tensor(convert::eval::from_ir(&t).with_context(|| format!("input '{name}'"))?);
+        let value =
+            convert::eval::Value::Tensor(convert::eval::from_ir(&t).with_context(|| format!("input '{name}'"))?);
         if let Some(slot) = feeds.iter_mut().find(|(n, _)| *n == name) {
             slot.1 = value;
         }
@@ -366,11 +367,8 @@ fn formats() -> String {
             })
         })
         .collect();
-    let passes: Vec<serde_json::Value> = registry
-        .passes()
-        .iter()
-        .map(|p| serde_json::json!({"name": p.name, "description": p.description}))
-        .collect();
+    let passes: Vec<serde_json::Value> =
+        registry.passes().iter().map(|p| serde_json::json!({"name": p.name, "description": p.description})).collect();
     serde_json::json!({"formats": formats, "passes": passes}).to_string()
 }
 
