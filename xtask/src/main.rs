@@ -23,6 +23,7 @@ mod fuzz;
 mod interop;
 mod interop_frameworks;
 mod interop_quant;
+mod python_test;
 mod render;
 mod venv;
 
@@ -48,6 +49,8 @@ enum Task {
     Bench(bench::Args),
     /// Draw fixtures' graphs and a verify chart as SVG, render them with rsvg-convert and check the PNGs.
     Render(render::Args),
+    /// Build the Python package into target/venv-python (maturin) and run its pytest suite.
+    PythonTest(python_test::Args),
     /// Fuzz every importer (cargo-fuzz, nightly) for N seconds per target; crash inputs go to fuzz/regressions/.
     Fuzz(fuzz::Args),
 }
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&ws, args),
         Task::Fuzz(args) => fuzz::run(&ws, args),
         Task::Render(args) => render::run(&ws, args),
+        Task::PythonTest(args) => python_test::run_tier(&ws, args),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

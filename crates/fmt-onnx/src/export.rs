@@ -266,6 +266,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
             let pad = f.position().div_ceil(ALIGN) * ALIGN - f.position();
             f.write_all(&vec![0u8; pad as usize]).map_err(io)?;
             let raw = t.raw().expect("planned tensors are raw");
+            opts.progress.check_cancelled(&data_path)?;
             f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
         }
         data_files.push(f);
@@ -292,6 +293,7 @@ pub fn export(model: &Model, path: &Path, opts: &ExportOptions) -> Result<Export
                     encode_key(9, WireType::LengthDelimited, &mut buf);
                     encode_varint(raw.len() as u64, &mut buf);
                     f.write_all(&buf).map_err(io)?;
+                    opts.progress.check_cancelled(path)?;
                     f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
                     continue;
                 }

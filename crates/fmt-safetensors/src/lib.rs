@@ -361,6 +361,7 @@ fn write_shard(
     f.write_all(&h).map_err(io)?;
     for (_, t) in tensors {
         let raw = t.raw().expect("checked before");
+        opts.progress.check_cancelled(path)?;
         f.write_buffer(raw, |n| opts.progress.advance(n)).map_err(io)?;
     }
     Ok(f)

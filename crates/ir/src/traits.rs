@@ -26,6 +26,12 @@ pub trait Progress: Send + Sync {
     fn advance(&self, bytes: u64);
     /// The work is finished.
     fn end(&self);
+    /// Whether the caller asked the work to stop (a host's Ctrl-C): long
+    /// loops check it through [`ProgressHandle::check_cancelled`] between
+    /// tensors and stop with an error, so an atomic writer leaves no file.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A shared progress sink; `None` means silent.
@@ -49,6 +55,17 @@ impl ProgressHandle {
     pub fn end(&self) {
         if let Some(p) = &self.0 {
             p.end();
+        }
+    }
+    /// Fails with an I/O error of kind `Interrupted` naming `path` when the
+    /// work was cancelled ([`Progress::cancelled`]); writers call it between
+    /// tensors, before the file is committed.
+    pub fn check_cancelled(&self, path: &Path) -> Result<()> {
+        match &self.0 {
+            Some(p) if p.cancelled() => {
+                Err(crate::Error::io(path, std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled")))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -838,3 +838,66 @@ fn install_panic_hook() {
         }));
     });
 }
+
+// ---- the command line as a library, for hosts that run the conversion themselves ----
+
+/// A conversion as the command line describes it: paths, the options with
+/// every pass built exactly as `convert INPUT OUTPUT ...` builds them, and
+/// the `--verify` settings. The Python package maps its keyword arguments
+/// onto flags and reads them through [`conversion`], so both share one
+/// option parser and one pass construction.
+#[derive(Debug)]
+pub struct Conversion {
+    /// The input model.
+    pub input: PathBuf,
+    /// The output model.
+    pub output: PathBuf,
+    /// Import, passes, export; the progress handles are the terminal bar's
+    /// (drawn only when stderr is a terminal and `--quiet` is not given).
+    pub options: ConvertOptions,
+    /// `--verify`: re-read the output and compare it with the converted model.
+    pub verify: bool,
+    /// How the verification makes its inputs (`--inputs`, `--seed`, ...).
+    pub check: InputOptions,
+    /// Largest relative L2 error accepted per output (`--tolerance`).
+    pub tolerance: f64,
+    /// Import options for re-reading the output (the `--max-*` limits).
+    pub reread: ir::ImportOptions,
+}
+
+/// Parses `args` (program name first, as for [`main`]) as a conversion
+/// `INPUT OUTPUT [flags]`; every error is a [`UsageError`] (exit code 2)
+/// holding the one line the command line would print, except I/O errors.
+pub fn conversion<I, T>(args: I) -> Result<Conversion>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        anyhow::Error::new(UsageError(first.strip_prefix("error: ").unwrap_or(first).to_string()))
+    })?;
+    let (Some(input), Some(output)) = (cli.input.clone(), cli.output.clone()) else {
+        usage!("a conversion needs an input and an output");
+    };
+    let registry = crate::registry();
+    let options = options(&cli, &registry).map_err(as_usage)?;
+    let check = with_limits(&cli.check, &cli.limits).input_options().map_err(as_usage)?;
+    Ok(Conversion {
+        input,
+        output,
+        options,
+        verify: cli.verify,
+        check,
+        tolerance: cli.check.tolerance,
+        reread: cli.limits.import_options(),
+    })
+}
+
+/// The long flags a conversion accepts (without `--`), for hosts that map
+/// keyword arguments onto them and must reject unknown ones.
+pub fn conversion_flags() -> Vec<String> {
+    use clap::CommandFactory;
+    Cli::command().get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
+}

@@ -718,6 +718,7 @@ fn lower(layers: &[OutLayer], bin: &mut BinWriter<'_>) -> Result<(Vec<Layer>, Ve
                 _ => {
                     let o = bin.file.position();
                     let progress = bin.progress;
+                    progress.check_cancelled(bin.path)?;
                     raw.write_to(&mut bin.file, |n| progress.advance(n)).map_err(|e| Error::io(bin.path, e))?;
                     bin.written.insert(key, o);
                     o
