@@ -159,6 +159,22 @@ const OURS: &[OursRow] = &[
     OursRow {
         from: Format::Onnx,
         to: Format::Onnx,
+        args: &[
+            "--quantize",
+            "int4",
+            "--group-size",
+            "16",
+            "--quantize-embeddings",
+            "int8",
+            "--weight-method",
+            "awq",
+            "--calibration",
+            CALIB,
+        ],
+    },
+    OursRow {
+        from: Format::Onnx,
+        to: Format::Onnx,
         args: &["--quantize", "int4", "--group-size", "16", "--ratio", "0.8", "--calibration", CALIB],
     },
     OursRow {

@@ -142,6 +142,8 @@ pub(crate) fn run(model: &mut Model, c: &Config) -> Result<MethodReport> {
         "{} value(s) clamped to the {dtype} range, {} non-zero value(s) underflowed to 0",
         clamps.clamped, clamps.flushed
     ));
+    report.figures.insert("clamped".into(), clamps.clamped as f64);
+    report.figures.insert("flushed".into(), clamps.flushed as f64);
     Ok(report)
 }
 

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use convert::report::{CommandKind, Comparison, ErrorInfo, FileInfo, ModelInfo, Report};
+use convert::report::{CommandKind, Comparison, ErrorInfo, ModelInfo, Report};
 use convert::verify::{self, VerificationFailed};
 use ir::{Progress, ProgressHandle};
 use pyo3::exceptions::PyException;
@@ -178,24 +178,8 @@ fn convert_reporting(args: Vec<OsString>, flag: &Arc<AtomicBool>) -> (Report, an
         c.options.import.progress = cancellable(&c.options.import.progress, flag);
         c.options.export.progress = cancellable(&c.options.export.progress, flag);
         let registry = convert::registry();
-        // The input's facts for the report. `convert::convert_reporting` (the
-        // report helper's branch) records them during the conversion's own
-        // import; once merged, call it here and drop this second read.
-        let (m, from) = convert::load(&registry, &c.input, c.options.from.as_deref(), &c.options.import)
+        let s = convert::convert_reporting(&registry, &c.input, &c.output, &c.options, &mut report)
             .with_context(|| format!("cannot convert {} to {}", c.input.display(), c.output.display()))?;
-        report.input = Some(ModelInfo::of(&m, &c.input, from));
-        drop(m);
-        let s = convert::convert(&registry, &c.input, &c.output, &c.options)
-            .with_context(|| format!("cannot convert {} to {}", c.input.display(), c.output.display()))?;
-        report.output = Some(ModelInfo::of(&s.model, &c.output, s.to));
-        report.files = s.files.iter().map(|(path, bytes)| FileInfo { path: path.clone(), bytes: *bytes }).collect();
-        report.passes = s.passes.clone();
-        if !s.pass_check.is_empty() {
-            report.pass_check = Some(Comparison::of(&s.pass_check, None));
-        }
-        report.timings.import = Some(s.import_seconds);
-        report.timings.passes = (!c.options.passes.is_empty()).then_some(s.pass_seconds);
-        report.timings.export = Some(s.export_seconds);
         if c.verify {
             check_cancel(flag, &c.output)?;
             let t = Instant::now();

@@ -19,10 +19,15 @@ pub fn verify(
     quiet: bool,
     out: Out,
     rows: &mut Option<Comparison>,
+    svg: Option<&std::path::Path>,
 ) -> Result<()> {
     let inputs = verify::make_inputs(reference, &args.input_options().map_err(as_usage)?)?;
     let checks = verify::compare_models(reference, candidate, inputs, args.tolerance)?;
     *rows = Some(Comparison::of(&checks, Some(args.tolerance)));
+    // Drawn before the verdict: a failing check is what the chart is for.
+    if let Some(path) = svg {
+        super::write_text(path, &crate::draw::verify_svg(&checks, args.tolerance))?;
+    }
     if !quiet {
         print_checks(&checks, out);
     }

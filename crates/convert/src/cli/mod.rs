@@ -222,6 +222,9 @@ enum Command {
         reference: PathBuf,
         /// The model to check against it.
         candidate: PathBuf,
+        /// Also draw each output's max_abs and rel_l2 against the tolerance as an SVG bar chart (written also when the check fails).
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
         #[command(flatten)]
         check: CheckArgs,
     },
@@ -251,6 +254,12 @@ enum Command {
         /// Also list every value the nodes produce, with its inferred dtype and shape.
         #[arg(long)]
         values: bool,
+        /// Draw the graph as SVG (top to bottom, laid out here: no Graphviz needed).
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Write the graph as Graphviz DOT.
+        #[arg(long, value_name = "FILE")]
+        dot: Option<PathBuf>,
     },
 }
 
@@ -476,8 +485,15 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     match &cli.command {
-        Some(Command::Inspect { model, from, values }) => {
+        Some(Command::Inspect { model, from, values, svg, dot }) => {
             let (m, fmt) = load_timed(&registry, model, from.as_deref(), cli, &mut report.timings.import)?;
+            let opts = crate::draw::DrawOptions::default();
+            if let Some(path) = svg {
+                write_text(path, &crate::draw::graph_svg(&m, &opts))?;
+            }
+            if let Some(path) = dot {
+                write_text(path, &crate::draw::graph_dot(&m, &opts))?;
+            }
             let mut info = ModelInfo::of(&m, model, fmt);
             if *values {
                 info = info.with_values(&m);
@@ -496,13 +512,21 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             report.input = Some(info);
             return Ok(());
         }
-        Some(Command::Verify { reference, candidate, check }) => {
+        Some(Command::Verify { reference, candidate, svg, check }) => {
             let (a, fa) = load_timed(&registry, reference, None, cli, &mut report.timings.import)?;
             report.input = Some(ModelInfo::of(&a, reference, fa));
             let (b, fb) = load_timed(&registry, candidate, None, cli, &mut report.timings.import)?;
             report.output = Some(ModelInfo::of(&b, candidate, fb));
             let t = Instant::now();
-            let r = check::verify(&a, &b, &with_limits(check, &cli.limits), cli.quiet, out, &mut report.verification);
+            let r = check::verify(
+                &a,
+                &b,
+                &with_limits(check, &cli.limits),
+                cli.quiet,
+                out,
+                &mut report.verification,
+                svg.as_deref(),
+            );
             report.timings.verify = Some(t.elapsed().as_secs_f64());
             return r;
         }
@@ -548,7 +572,7 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             .with_context(|| format!("cannot re-read {}", output.display()))
             .and_then(|(written, _)| {
                 let check = with_limits(&cli.check, &cli.limits);
-                check::verify(&s.model, &written, &check, cli.quiet, out, &mut report.verification)
+                check::verify(&s.model, &written, &check, cli.quiet, out, &mut report.verification, None)
             });
         report.timings.verify = Some(t.elapsed().as_secs_f64());
         r?;
@@ -611,8 +635,9 @@ struct QuantArgs {
     /// int8/int4: scale type, f16 (default; half the scale bytes, opset 19) or f32.
     #[arg(long, value_name = "TYPE", requires = "quantize")]
     scales: Option<String>,
-    /// int8/int4: how the integers are chosen: rtn (round to nearest with a per-group MSE clip search; no data)
-    /// or gptq (error compensation from --calibration data).
+    /// int8/int4: how the integers are chosen: rtn (round to nearest with a per-group MSE clip search; no data),
+    /// awq (activation-aware channel scaling, then rtn), gptq (error compensation) or awq+gptq; all but rtn
+    /// read --calibration data.
     #[arg(long, value_name = "METHOD", requires = "quantize")]
     weight_method: Option<String>,
     /// int8/int4: map each group's min/max onto the range instead of searching the clip ratio of least error.
@@ -795,9 +820,14 @@ where
 /// Writes the report as JSON to `path`, atomically (a reader never sees
 /// half a document, and a failed write leaves an older report whole).
 fn write_report(report: &Report, path: &std::path::Path) -> ir::Result<u64> {
+    write_text(path, &report.to_json())
+}
+
+/// Writes a small text file (a report, a drawing) atomically.
+pub(crate) fn write_text(path: &std::path::Path, text: &str) -> ir::Result<u64> {
     use std::io::Write;
     let mut f = ir::io::AtomicFile::create(path)?;
-    f.write_all(report.to_json().as_bytes()).map_err(|e| ir::Error::io(path, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| ir::Error::io(path, e))?;
     f.commit()
 }
 

@@ -256,7 +256,10 @@ fn instance_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let rank = ex.need_rank(x, n, "the input")?;
     if rank < 2 {
-        return Err(Error::invalid(format!("{}: the input has rank {rank}, InstanceNormalization needs [N, C, ...]", n.describe())));
+        return Err(Error::invalid(format!(
+            "{}: the input has rank {rank}, InstanceNormalization needs [N, C, ...]",
+            n.describe()
+        )));
     }
     let eps = n.attr_float("epsilon", 1e-5)?;
     let axes: Vec<i64> = (2..rank as i64).collect();
