@@ -471,3 +471,39 @@ fn cli_main_returns_codes_and_runs_twice_in_one_process() {
     }
     assert!(out.exists());
 }
+
+/// `inspect --svg/--dot` write the drawings (every node's op as a label),
+/// and `verify --svg` writes its chart also when the check fails (exit 1).
+#[test]
+fn inspect_and_verify_write_drawings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svg, dot) = (dir.path().join("g.svg"), dir.path().join("g.dot"));
+    let r = convert(&[
+        OsStr::new("inspect"),
+        fixture("mlp").as_os_str(),
+        OsStr::new("--svg"),
+        svg.as_os_str(),
+        OsStr::new("--dot"),
+        dot.as_os_str(),
+    ]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") || text.starts_with("<?xml"), "{}", &text[..80.min(text.len())]);
+    for op in ["Gemm", "Relu", "Erf"] {
+        assert!(text.contains(&format!(">{op}</text>")), "{op} missing from the SVG");
+    }
+    assert!(std::fs::read_to_string(&dot).unwrap().starts_with("digraph"));
+    let chart = dir.path().join("diff.svg");
+    let r = convert(&[
+        OsStr::new("verify"),
+        fixture("mlp").as_os_str(),
+        fixture("mlp_int8_dynamic").as_os_str(),
+        OsStr::new("--tolerance"),
+        OsStr::new("1e-9"),
+        OsStr::new("--svg"),
+        chart.as_os_str(),
+    ]);
+    assert_eq!(r.code, Some(FailureKind::Verification.exit_code()), "{r:?}");
+    let text = std::fs::read_to_string(&chart).unwrap();
+    assert!(text.contains("<svg") && text.contains("rel_l2"), "{}", &text[..200.min(text.len())]);
+}

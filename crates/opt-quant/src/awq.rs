@@ -156,6 +156,18 @@ fn fold_targets(
             }
             None
         }
+        // A reshape keeping the channels last (`[B, S, K]` to `[B·S, K]`
+        // before a `Gemm`, as torch exports linear layers) passes the
+        // per channel scale through unchanged.
+        "Reshape" if depth > 0 => {
+            let shape = g.initializers.get(n.input(1)?)?;
+            let last = shape.as_slice::<i64>().ok()?.last().copied()?;
+            let data = n.input(0)?;
+            if last != k as i64 || g.initializers.contains_key(data) || !single_input_use(uses, data) {
+                return None;
+            }
+            fold_targets(g, producers, uses, data, k, depth - 1)
+        }
         "LayerNormalization" | "RMSNormalization" => {
             // Only the normalised output may be read: the mean and inverse
             // deviation outputs do not scale.
@@ -211,7 +223,7 @@ fn groups(g: &Graph, cands: &[Candidate], choice: &[Precision]) -> Vec<Group> {
             weights.push(i);
         }
         let Some(k) = k else { continue };
-        if let Some(fold) = fold_targets(g, &producers, &uses, act, k, 2) {
+        if let Some(fold) = fold_targets(g, &producers, &uses, act, k, 3) {
             out.push(Group { act: act.to_string(), k, weights, fold });
         }
     }

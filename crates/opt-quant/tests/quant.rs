@@ -624,3 +624,38 @@ fn awq_scales_salient_channels_and_folds_them_exactly() {
     let e = QuantizePass::new("int4,weight-method=awq".parse().unwrap()).run(&mut before.clone()).unwrap_err();
     assert!(e.to_string().contains("needs calibration data (--calibration DIR)"), "{e}");
 }
+
+/// A torch-style linear layer: the norm's output reshaped from `[1, 4, K]`
+/// to `[4, K]` before a `Gemm` still gets its scaling folded into the norm.
+#[test]
+fn awq_folds_through_a_reshape_keeping_the_channels() {
+    use ir::Shape;
+    let (k, n) = (64usize, 32usize);
+    let mut g = Graph::default();
+    g.inputs.push(ValueInfo::tensor("x", DType::F32, Shape::fixed(&[1, 4, k as u64])));
+    g.initializers.insert("gamma".into(), Tensor::from_vec(vec![k], vec![1f32; k]).unwrap());
+    g.initializers.insert("to2d".into(), Tensor::from_vec(vec![2], vec![-1i64, k as i64]).unwrap());
+    let w: Vec<f32> = (0..k * n).map(|i| (((i * 37) % 101) as f32 - 50.0) / 50.0).collect();
+    g.initializers.insert("w".into(), Tensor::from_vec(vec![k, n], w).unwrap());
+    g.initializers.insert("bias".into(), Tensor::from_vec(vec![n], vec![0.5f32; n]).unwrap());
+    g.nodes.push(Node::new("Mul", ["x", "gamma"], ["h"]).named("norm"));
+    g.nodes.push(Node::new("Reshape", ["h", "to2d"], ["h2"]).named("flat"));
+    g.nodes.push(Node::new("Gemm", ["h2", "w", "bias"], ["y"]).named("linear"));
+    g.outputs.push(ValueInfo::tensor("y", DType::F32, Shape::fixed(&[4, n as u64])));
+    let before = Model::new(g);
+    let calib: Vec<_> = outlier_samples(8, 5)
+        .into_iter()
+        .map(|s| {
+            let eval::Value::Tensor(t) = &s[0].1 else { panic!("tensor") };
+            let t = eval::to_ir(t).unwrap();
+            let t = Tensor::from_vec(vec![1, 4, 64], t.as_slice::<f32>().unwrap().to_vec()).unwrap();
+            vec![("x".to_string(), eval::Value::Tensor(eval::from_ir(&t).unwrap()))]
+        })
+        .collect();
+    let (_, lines) = quantize_with(&before, "int4,group-size=16,weight-method=awq", &calib);
+    assert!(lines.iter().any(|l| l.starts_with("AWQ: 1 of 1 foldable activation(s) scaled")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("awq: 'h2' scaled") && l.contains("into gamma (1 reader(s): w)")),
+        "{lines:?}"
+    );
+}
