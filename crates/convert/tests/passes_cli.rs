@@ -2,34 +2,9 @@
 //! each pass reports, the model written, and the before/after deviation table.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// What a run of the binary produced.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn convert<S: AsRef<OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_convert"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the convert binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
-
-fn fixture(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name).join("model.onnx");
-    p.canonicalize().unwrap_or_else(|e| panic!("{}: {e} (fixtures missing?)", p.display()))
-}
+mod common;
+use common::{Run, convert, fixture};
 
 /// Converts fixture `name` with `flags` into a temporary folder; asserts success.
 fn run_ok(name: &str, flags: &[&str]) -> (Run, ir::Model, tempfile::TempDir) {
