@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use ir::{DType, Exporter, Graph, Model, Node, Shape, ValueInfo};
 
 mod common;
-use common::{Run, convert, fixture};
+use common::{Run, convert, f32_vi, fixture, model_with_a_foreign_op};
 
 /// Asserts a failed run: exit code `code`, nothing on stdout, and exactly one
 /// stderr line that starts with `error: ` and names `path`. Returns the line.
@@ -44,10 +44,6 @@ fn copy_fixture(name: &str, dir: &Path, as_name: &str) -> PathBuf {
 /// Writes `model` as ONNX with the library's exporter.
 fn write_model(model: &Model, path: &Path) {
     fmt_onnx::OnnxExporter.export(model, path, &ir::ExportOptions::default()).unwrap();
-}
-
-fn f32_vi(name: &str) -> ValueInfo {
-    ValueInfo::tensor(name, DType::F32, Shape::fixed(&[4]))
 }
 
 // ---------------------------------------------------------------------------
@@ -224,27 +220,8 @@ fn graph_errors_are_printed_once() {
 
 #[test]
 fn foreign_ops_are_refused_naming_the_files_and_every_op() {
-    // The exporter refuses to write `tf` nodes, so write them under a
-    // placeholder domain of the same length and patch the bytes.
     let dir = tempfile::tempdir().unwrap();
-    let g = Graph {
-        name: "g".into(),
-        inputs: vec![f32_vi("x")],
-        outputs: vec![f32_vi("y")],
-        nodes: vec![Node::new("Erfc", ["x"], ["y"]).named("tf_erfc").in_domain("Q#")],
-        ..Graph::default()
-    };
-    let input = dir.path().join("tf_ops.onnx");
-    write_model(&Model::new(g), &input);
-    let bytes = std::fs::read(&input).unwrap();
-    let mut patched = bytes.clone();
-    for i in 0..bytes.len() - 1 {
-        if &bytes[i..i + 2] == b"Q#" {
-            patched[i..i + 2].copy_from_slice(b"tf");
-        }
-    }
-    assert_ne!(bytes, patched);
-    std::fs::write(&input, patched).unwrap();
+    let input = model_with_a_foreign_op(dir.path());
 
     let out = dir.path().join("out.onnx");
     let line = assert_one_line_error(&convert(&[&input, &out]), 3, &input);

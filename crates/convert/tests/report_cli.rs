@@ -3,15 +3,14 @@
 //! the exit code of each kind of failure (`convert::report::FailureKind`).
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use convert::report::{FailureKind, Report};
-use ir::{DType, Exporter, Graph, Model, Node, Shape, ValueInfo};
 use serde_json::Value;
 
 mod common;
-use common::{Run, convert, fixture};
+use common::{Run, convert, fixture, model_with_a_foreign_op};
 
 /// The schema, compiled once.
 fn validator() -> &'static jsonschema::Validator {
@@ -320,35 +319,6 @@ fn exit_2_on_usage_errors() {
     // Help and version are not errors.
     assert_eq!(convert(&["--help"]).code, Some(0));
     assert_eq!(convert(&["--version"]).code, Some(0));
-}
-
-fn f32_vi(name: &str) -> ValueInfo {
-    ValueInfo::tensor(name, DType::F32, Shape::fixed(&[4]))
-}
-
-/// An ONNX file with a TensorFlow op (`tf::Erfc`) that no importer maps.
-fn model_with_a_foreign_op(dir: &Path) -> PathBuf {
-    // The exporter refuses to write `tf` nodes, so write them under a
-    // placeholder domain of the same length and patch the bytes.
-    let g = Graph {
-        name: "g".into(),
-        inputs: vec![f32_vi("x")],
-        outputs: vec![f32_vi("y")],
-        nodes: vec![Node::new("Erfc", ["x"], ["y"]).named("tf_erfc").in_domain("Q#")],
-        ..Graph::default()
-    };
-    let path = dir.join("tf_ops.onnx");
-    fmt_onnx::OnnxExporter.export(&Model::new(g), &path, &ir::ExportOptions::default()).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    let mut patched = bytes.clone();
-    for i in 0..bytes.len() - 1 {
-        if &bytes[i..i + 2] == b"Q#" {
-            patched[i..i + 2].copy_from_slice(b"tf");
-        }
-    }
-    assert_ne!(bytes, patched);
-    std::fs::write(&path, patched).unwrap();
-    path
 }
 
 #[test]
