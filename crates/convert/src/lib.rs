@@ -130,6 +130,7 @@ pub fn load(
         Some(name) => registry.importer(name)?,
         None => registry.detect_importer(path)?,
     };
+    ir::check_format_options(importer.info().name, "-I", &opts.format_options, importer.option_names())?;
     let mut model = importer.import(path, opts).map_err(|e| match e {
         // The one error kind that does not name its file by itself.
         Error::UnsupportedOps { .. } => e.context(path.display().to_string()),
@@ -210,10 +211,11 @@ pub fn convert_reporting(
         Some(name) => registry.exporter(name)?,
         None => registry.exporter_for_path(output)?,
     };
+    ir::check_format_options(exporter.info().name, "-O", &opts.export.format_options, exporter.option_names())?;
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
         && a == b
     {
-        return Err(Error::invalid(format!(
+        return Err(Error::usage(format!(
             "{}: output is the input file; write to another path (inputs are never modified)",
             output.display()
         )));

@@ -107,7 +107,7 @@ impl FailureKind {
             | E::DTypeMismatch { .. } => FailureKind::Malformed,
             E::UnsupportedOps { .. } => FailureKind::UnsupportedOps,
             // No reader or writer for a name or extension: --from/--to fix it.
-            E::UnknownFormat(_) => FailureKind::Usage,
+            E::UnknownFormat(_) | E::Usage(_) => FailureKind::Usage,
             _ => FailureKind::Other,
         }
     }

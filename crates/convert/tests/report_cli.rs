@@ -313,6 +313,36 @@ fn exit_2_on_usage_errors() {
     let (code, v, r) = json_run(&[model.as_os_str(), dir.path().join("o.xyz").as_os_str()]);
     assert_failure(code, &v, &r, FailureKind::Usage);
     assert!(!out.exists());
+    // Mistakes found only once the formats are known or the model is read:
+    // an option the writer or reader does not have (never ignored), a value
+    // name the graph lacks, a pass without the data it needs, the input as
+    // the output.
+    let xml = dir.path().join("o.xml");
+    let copy = dir.path().join("m.onnx");
+    std::fs::copy(&model, &copy).unwrap();
+    for (args, message) in [
+        (
+            vec![model.as_os_str(), xml.as_os_str(), OsStr::new("-Obogus=1")],
+            "-O bogus: not an option of the openvino writer (it reads: none)",
+        ),
+        (
+            vec![model.as_os_str(), out.as_os_str(), OsStr::new("-Oexternal-treshold=10")],
+            "-O external-treshold: not an option of the onnx writer (it reads: tensor-encoding, external-threshold, \
+             external-location, external-layout, int4-format)",
+        ),
+        (
+            vec![model.as_os_str(), out.as_os_str(), OsStr::new("--tags=serve")],
+            "-I tags: not an option of the onnx reader",
+        ),
+        (vec![model.as_os_str(), out.as_os_str(), OsStr::new("--graph-outputs=nope")], "no value named 'nope'"),
+        (vec![model.as_os_str(), out.as_os_str(), OsStr::new("--quantize=int8-static")], "needs calibration data"),
+        (vec![copy.as_os_str(), copy.as_os_str()], "output is the input file"),
+    ] {
+        let (code, v, r) = json_run(&args);
+        assert_failure(code, &v, &r, FailureKind::Usage);
+        assert!(v["error"]["message"].as_str().unwrap().contains(message), "{message}: {v}");
+        assert!(!out.exists() && !xml.exists());
+    }
     // --list-formats prints text only.
     let r = convert(&["--list-formats", "--json"]);
     assert_eq!(r.code, Some(2), "{}", r.stderr);
@@ -388,12 +418,12 @@ fn exit_5_on_a_missing_input_or_an_unwritable_output_folder() {
 
 #[test]
 fn exit_6_for_other_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("m.onnx");
-    std::fs::copy(fixture("mlp"), &input).unwrap();
-    let (code, v, r) = json_run(&[input.as_os_str(), input.as_os_str()]);
+    // Two well-formed models that cannot be compared: the inputs made for
+    // the first do not fit the second, so evaluating it fails.
+    let (code, v, r) =
+        json_run(&[OsStr::new("verify"), fixture("mlp").as_os_str(), fixture("cnn_bn_residual").as_os_str()]);
     assert_failure(code, &v, &r, FailureKind::Other);
-    assert!(v["error"]["message"].as_str().unwrap().contains("output is the input file"));
+    assert!(v["error"]["message"].as_str().unwrap().contains("evaluation failed"), "{v}");
 }
 
 /// The library entry point the Python console script calls: it returns the

@@ -27,6 +27,10 @@ pub const PROTOBUF_LIMIT: u64 = i32::MAX as u64;
 /// External data offsets are aligned to this, so runtimes can map them.
 const ALIGN: u64 = 4096;
 
+/// The `-O` keys the ONNX writer reads ([`Settings::from_options`]).
+pub const OPTION_NAMES: &[&str] =
+    &["tensor-encoding", "external-threshold", "external-location", "external-layout", "int4-format"];
+
 /// ONNX-specific export settings, from `-O key=value` options.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -55,23 +59,24 @@ impl Settings {
             per_tensor_files: false,
             int4_format: Int4Format::Dq,
         };
+        ir::check_format_options("onnx", "-O", &opts.format_options, OPTION_NAMES)?;
         for (k, v) in &opts.format_options {
             match k.as_str() {
                 "tensor-encoding" => {
                     s.encoding = match v.as_str() {
                         "raw" => Encoding::Raw,
                         "typed" => Encoding::Typed,
-                        _ => return Err(Error::invalid(format!("onnx option tensor-encoding={v}: use raw or typed"))),
+                        _ => return Err(Error::usage(format!("onnx option tensor-encoding={v}: use raw or typed"))),
                     }
                 }
                 "external-threshold" => {
                     s.external_threshold = v
                         .parse()
-                        .map_err(|_| Error::invalid(format!("onnx option external-threshold={v}: not a byte count")))?
+                        .map_err(|_| Error::usage(format!("onnx option external-threshold={v}: not a byte count")))?
                 }
                 "external-location" => {
                     if v.contains('/') || v.contains('\\') || v == ".." || v.is_empty() {
-                        return Err(Error::invalid(format!(
+                        return Err(Error::usage(format!(
                             "onnx option external-location={v}: must be a plain file name"
                         )));
                     }
@@ -82,7 +87,7 @@ impl Settings {
                         "single" => false,
                         "per-tensor" => true,
                         _ => {
-                            return Err(Error::invalid(format!(
+                            return Err(Error::usage(format!(
                                 "onnx option external-layout={v}: use single or per-tensor"
                             )));
                         }
@@ -92,19 +97,15 @@ impl Settings {
                     s.int4_format = match v.as_str() {
                         "dq" => Int4Format::Dq,
                         "matmulnbits" => Int4Format::MatMulNBits,
-                        _ => return Err(Error::invalid(format!("onnx option int4-format={v}: use dq or matmulnbits"))),
+                        _ => return Err(Error::usage(format!("onnx option int4-format={v}: use dq or matmulnbits"))),
                     }
                 }
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "unknown onnx option '{k}' (known: tensor-encoding, external-threshold, external-location, \
-                         external-layout, int4-format)"
-                    )));
-                }
+                // Any other key was refused above.
+                _ => {}
             }
         }
         if s.per_tensor_files && s.external_location.is_some() {
-            return Err(Error::invalid(
+            return Err(Error::usage(
                 "onnx options external-location and external-layout=per-tensor exclude each other \
                  (per-tensor files are named after the tensors)",
             ));

@@ -93,4 +93,8 @@ impl ir::Exporter for OnnxExporter {
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
         export::export(model, path, options)
     }
+
+    fn option_names(&self) -> &'static [&'static str] {
+        export::OPTION_NAMES
+    }
 }

@@ -390,19 +390,20 @@ impl ir::Exporter for SafetensorsFormat {
     /// Writes the main graph's initializers; with `-O max-shard-size=BYTES`
     /// (default 5 GB) larger sets are split into `<stem>-0000k-of-0000n.safetensors`
     /// plus `<stem>.safetensors.index.json`.
+    fn option_names(&self) -> &'static [&'static str] {
+        &["max-shard-size"]
+    }
+
     fn export(&self, model: &Model, path: &Path, opts: &ExportOptions) -> Result<ExportReport> {
         self.check(model)?;
-        let mut limit = DEFAULT_SHARD_BYTES;
-        for (k, v) in &opts.format_options {
-            match k.as_str() {
-                "max-shard-size" => {
-                    limit = v.parse().map_err(|_| {
-                        Error::invalid(format!("safetensors option max-shard-size={v}: not a byte count"))
-                    })?
-                }
-                _ => return Err(Error::invalid(format!("unknown safetensors option '{k}' (known: max-shard-size)"))),
-            }
-        }
+        ir::check_format_options("safetensors", "-O", &opts.format_options, self.option_names())?;
+        // The only key (any other was refused above).
+        let limit = match opts.format_options.get("max-shard-size") {
+            None => DEFAULT_SHARD_BYTES,
+            Some(v) => v
+                .parse()
+                .map_err(|_| Error::usage(format!("safetensors option max-shard-size={v}: not a byte count")))?,
+        };
         let mut metadata: BTreeMap<String, String> =
             model.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         metadata.entry("format".into()).or_insert_with(|| "pt".into());

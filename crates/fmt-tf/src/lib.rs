@@ -80,6 +80,10 @@ pub fn ops_markdown() -> String {
     lower::ops_markdown() + &export_ops_markdown()
 }
 
+/// The `-I` keys the TensorFlow readers read: `tags`, `signature` (the
+/// CLI's `--tags`, `--signature`) and `input-layout` (`--input-layout`).
+const IMPORT_OPTION_NAMES: &[&str] = &["tags", "signature", "input-layout"];
+
 /// The parser's options from the generic import options: `-I tags=a,b`,
 /// `-I signature=NAME` (the CLI's `--tags`, `--signature`) and the cut.
 fn parse_options(options: &ImportOptions) -> ParseOptions {
@@ -102,7 +106,7 @@ fn lower_options(path: &Path, options: &ImportOptions) -> Result<LowerOptions> {
         None | Some("nhwc") => false,
         Some("nchw") => true,
         Some(other) => {
-            return Err(Error::invalid(format!("{}: input-layout={other}: expected nchw or nhwc", path.display())));
+            return Err(Error::usage(format!("{}: input-layout={other}: expected nchw or nhwc", path.display())));
         }
     };
     Ok(LowerOptions { keep_unknown_ops: options.keep_unknown_ops, input_layout_nchw, limits: options.limits })
@@ -128,6 +132,10 @@ impl ir::Importer for SavedModelImporter {
         detect_saved_model(path)
     }
 
+    fn option_names(&self) -> &'static [&'static str] {
+        IMPORT_OPTION_NAMES
+    }
+
     fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {
         let graph = read_saved_model(path, &parse_options(options))?;
         finish(graph, path, options)
@@ -141,6 +149,10 @@ impl ir::Importer for FrozenImporter {
 
     fn detect(&self, path: &Path) -> Detection {
         detect_frozen(path)
+    }
+
+    fn option_names(&self) -> &'static [&'static str] {
+        IMPORT_OPTION_NAMES
     }
 
     fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {

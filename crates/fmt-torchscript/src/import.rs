@@ -45,6 +45,10 @@ impl ir::Importer for TorchScriptImporter {
         if is_torchscript(path) { Detection::Content } else { Detection::No }
     }
 
+    fn option_names(&self) -> &'static [&'static str] {
+        crate::lower::OPTION_NAMES
+    }
+
     fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model> {
         let archive = ScriptArchive::open_with(path, &options.limits)?;
         crate::lower::lower(&archive, options)

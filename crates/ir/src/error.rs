@@ -84,6 +84,10 @@ pub enum Error {
     },
     /// A format name or path that no registered importer/exporter handles.
     UnknownFormat(String),
+    /// A request the caller can fix: an option's name or value, an output
+    /// path, a value name asked for, a pass needing data it was not given.
+    /// The CLI exits with its usage code (2) for these.
+    Usage(String),
     /// Any other invalid argument or state.
     Invalid(String),
     /// An error with the path of what was being processed prepended.
@@ -140,7 +144,7 @@ impl fmt::Display for Error {
             }
             Error::InvalidTensor(m) => write!(w, "invalid tensor: {m}"),
             Error::DTypeMismatch { expected, found } => write!(w, "dtype mismatch: expected {expected}, found {found}"),
-            Error::UnknownFormat(m) | Error::Invalid(m) => write!(w, "{m}"),
+            Error::UnknownFormat(m) | Error::Usage(m) | Error::Invalid(m) => write!(w, "{m}"),
             Error::Context { context, error } => write!(w, "{context}: {error}"),
         }
     }
@@ -150,6 +154,11 @@ impl Error {
     /// An [`Error::Invalid`] with the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
+    }
+
+    /// An [`Error::Usage`] with the given message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
     }
 
     /// An [`Error::Malformed`] for `path`.

@@ -23,7 +23,7 @@ pub fn extract(model: &mut Model, inputs: &[String], outputs: &[String]) -> Resu
         if !defined.contains(name.as_str()) {
             let mut known: Vec<&str> = defined.iter().copied().filter(|v| !g.initializers.contains_key(*v)).collect();
             known.truncate(8);
-            return Err(Error::invalid(format!(
+            return Err(Error::usage(format!(
                 "no value named '{name}' in graph '{}' (values look like: {})",
                 g.name,
                 known.join(", ")

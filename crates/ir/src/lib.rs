@@ -62,7 +62,7 @@ pub use stats::ModelStats;
 pub use tensor::{Element, SparseTensor, Tensor, TensorData};
 pub use traits::{
     Detection, ExportOptions, ExportReport, Exporter, ExternalData, FieldValue, ImportOptions, Importer, Pass,
-    PassReport, Progress, ProgressHandle, ReportItem,
+    PassReport, Progress, ProgressHandle, ReportItem, check_format_options,
 };
 pub use value::{ValueInfo, ValueType};
 

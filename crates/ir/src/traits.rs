@@ -151,6 +151,12 @@ pub trait Importer: Send + Sync {
     fn detect(&self, path: &Path) -> Detection;
     /// Reads the model at `path`.
     fn import(&self, path: &Path, options: &ImportOptions) -> Result<Model>;
+    /// The keys this importer reads from [`ImportOptions::format_options`]
+    /// (`-I key=value`). Any other key is refused before the import
+    /// ([`check_format_options`]), so a misspelt option is never ignored.
+    fn option_names(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Writes the IR in one format.
@@ -165,6 +171,28 @@ pub trait Exporter: Send + Sync {
     /// Writes the model to `path` (and companion files) atomically: on error
     /// nothing is left behind and existing files are untouched.
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport>;
+    /// The keys this exporter reads from [`ExportOptions::format_options`]
+    /// (`-O key=value`). Any other key is refused before anything is read
+    /// or written ([`check_format_options`]).
+    fn option_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// Refuses a format option `format` does not read: `flag` is how the user
+/// gave it (`-I` or `-O`), `known` the format's
+/// [`Importer::option_names`] or [`Exporter::option_names`].
+pub fn check_format_options(format: &str, flag: &str, given: &BTreeMap<String, String>, known: &[&str]) -> Result<()> {
+    let unknown: Vec<&str> = given.keys().map(String::as_str).filter(|k| !known.contains(k)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let reads = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+    Err(crate::Error::usage(format!(
+        "{flag} {}: not an option of the {format} {} (it reads: {reads})",
+        unknown.join(", "),
+        if flag == "-I" { "reader" } else { "writer" }
+    )))
 }
 
 /// What a pass did: lines for people and the same facts for machines

@@ -59,7 +59,7 @@ impl ChannelOptions {
                 "norm=l1" => o.norm = Norm::L1,
                 "norm=l2" => o.norm = Norm::L2,
                 _ => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::usage(format!(
                         "prune-channels: unknown option '{p}' (expected norm=l1 or norm=l2)"
                     )));
                 }

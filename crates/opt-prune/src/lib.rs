@@ -27,7 +27,7 @@ pub use magnitude::{MagnitudeOptions, MagnitudePrune, Scope};
 pub(crate) fn parse_fraction(pass: &str, s: &str) -> Result<f64> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
-        _ => Err(Error::invalid(format!("{pass}: '{s}' is not a fraction in [0, 1) (e.g. 0.5)"))),
+        _ => Err(Error::usage(format!("{pass}: '{s}' is not a fraction in [0, 1) (e.g. 0.5)"))),
     }
 }
 

@@ -39,7 +39,7 @@ impl MagnitudeOptions {
                 "scope=layer" => o.scope = Scope::Layer,
                 "sparse" => o.sparse_storage = true,
                 _ => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::usage(format!(
                         "prune-magnitude: unknown option '{p}' (expected scope=global, scope=layer or sparse)"
                     )));
                 }

@@ -105,7 +105,7 @@ impl FromStr for WeightMethod {
             "awq" => Ok(WeightMethod::Awq),
             "gptq" => Ok(WeightMethod::Gptq),
             "awq+gptq" | "gptq+awq" => Ok(WeightMethod::AwqGptq),
-            o => Err(Error::invalid(format!("unknown weight method '{o}' (rtn, awq, gptq, awq+gptq)"))),
+            o => Err(Error::usage(format!("unknown weight method '{o}' (rtn, awq, gptq, awq+gptq)"))),
         }
     }
 }
@@ -142,7 +142,7 @@ impl FromStr for Precision {
             "int8" => Ok(Precision::Int8),
             "int4" => Ok(Precision::Int4),
             "none" | "float" => Ok(Precision::Float),
-            o => Err(Error::invalid(format!("unknown precision '{o}' (int8, int4, none)"))),
+            o => Err(Error::usage(format!("unknown precision '{o}' (int8, int4, none)"))),
         }
     }
 }
@@ -168,7 +168,7 @@ impl FromStr for Calibrate {
             "minmax" => Ok(Calibrate::MinMax),
             "percentile" => Ok(Calibrate::Percentile(99.999)),
             "entropy" => Ok(Calibrate::Entropy),
-            o => Err(Error::invalid(format!("unknown calibration method '{o}' (minmax, percentile, entropy)"))),
+            o => Err(Error::usage(format!("unknown calibration method '{o}' (minmax, percentile, entropy)"))),
         }
     }
 }
@@ -266,7 +266,7 @@ impl Config {
 
 /// The value of option `k`, which must have one.
 fn need<'a>(k: &str, v: Option<&'a str>) -> Result<&'a str> {
-    v.ok_or_else(|| Error::invalid(format!("quantize option '{k}' needs a value")))
+    v.ok_or_else(|| Error::usage(format!("quantize option '{k}' needs a value")))
 }
 
 impl FromStr for Config {
@@ -291,7 +291,7 @@ impl FromStr for Config {
                 "group-size" => {
                     c.group_size = need(k, v)?
                         .parse()
-                        .map_err(|_| Error::invalid(format!("group-size '{}' is not a number", v.unwrap_or(""))))?;
+                        .map_err(|_| Error::usage(format!("group-size '{}' is not a number", v.unwrap_or(""))))?;
                 }
                 "asymmetric" => c.asymmetric = true,
                 "symmetric" => c.asymmetric = false,
@@ -303,14 +303,14 @@ impl FromStr for Config {
                     c.half_scales = match need(k, v)? {
                         "f16" => true,
                         "f32" => false,
-                        o => return Err(Error::invalid(format!("scales must be f16 or f32, got '{o}'"))),
+                        o => return Err(Error::usage(format!("scales must be f16 or f32, got '{o}'"))),
                     }
                 }
                 "samples" => {
-                    c.samples = Some(need(k, v)?.parse().map_err(|_| Error::invalid("samples must be a number"))?);
+                    c.samples = Some(need(k, v)?.parse().map_err(|_| Error::usage("samples must be a number"))?);
                 }
                 "percentile" => {
-                    let p: f64 = need(k, v)?.parse().map_err(|_| Error::invalid("percentile must be a number"))?;
+                    let p: f64 = need(k, v)?.parse().map_err(|_| Error::usage("percentile must be a number"))?;
                     pending_percentile = Some(p);
                 }
                 "calibrate" => c.calibrate = need(k, v)?.parse()?,
@@ -321,16 +321,16 @@ impl FromStr for Config {
                 "embeddings" => c.embeddings = Some(need(k, v)?.parse()?),
                 "backup" => c.backup = need(k, v)?.parse()?,
                 "ratio" => {
-                    c.ratio = Some(need(k, v)?.parse().map_err(|_| Error::invalid("ratio must be a number"))?);
+                    c.ratio = Some(need(k, v)?.parse().map_err(|_| Error::usage("ratio must be a number"))?);
                 }
                 "target-size" => {
                     c.target_size =
-                        Some(need(k, v)?.parse().map_err(|_| Error::invalid("target-size must be a byte count"))?);
+                        Some(need(k, v)?.parse().map_err(|_| Error::usage("target-size must be a byte count"))?);
                 }
                 "min-sqnr" => {
-                    c.min_sqnr = Some(need(k, v)?.parse().map_err(|_| Error::invalid("min-sqnr must be a number"))?);
+                    c.min_sqnr = Some(need(k, v)?.parse().map_err(|_| Error::usage("min-sqnr must be a number"))?);
                 }
-                other => return Err(Error::invalid(format!("unknown quantize option '{other}'"))),
+                other => return Err(Error::usage(format!("unknown quantize option '{other}'"))),
             }
         }
         if let Some(p) = pending_percentile {
@@ -346,40 +346,40 @@ impl Config {
     /// argument or filled in by a program such as the `convert` CLI).
     pub fn validate(&self) -> Result<()> {
         if self.group_size < 2 {
-            return Err(Error::invalid(format!("group-size must be at least 2, got {}", self.group_size)));
+            return Err(Error::usage(format!("group-size must be at least 2, got {}", self.group_size)));
         }
         if let Calibrate::Percentile(p) = self.calibrate
             && !(50.0..=100.0).contains(&p)
         {
-            return Err(Error::invalid(format!("percentile must be within [50, 100], got {p}")));
+            return Err(Error::usage(format!("percentile must be within [50, 100], got {p}")));
         }
         let weight_only = matches!(self.method, Method::Int8 | Method::Int4);
         if let Some(r) = self.ratio
             && !(r > 0.0 && r <= 1.0)
         {
-            return Err(Error::invalid(format!("ratio must be within (0, 1], got {r}")));
+            return Err(Error::usage(format!("ratio must be within (0, 1], got {r}")));
         }
         if self.mixed() && self.method != Method::Int4 {
-            return Err(Error::invalid(
+            return Err(Error::usage(
                 "ratio, target-size and min-sqnr choose between int4 and the backup precision: use them with int4",
             ));
         }
         if [self.ratio.is_some(), self.target_size.is_some(), self.min_sqnr.is_some()].iter().filter(|&&b| b).count()
             > 1
         {
-            return Err(Error::invalid("give one of ratio, target-size and min-sqnr"));
+            return Err(Error::usage("give one of ratio, target-size and min-sqnr"));
         }
         if self.backup == Precision::Int4 {
-            return Err(Error::invalid("the backup precision is int8 or none"));
+            return Err(Error::usage("the backup precision is int8 or none"));
         }
         if !weight_only && (self.weight_method != WeightMethod::Rtn || self.embeddings.is_some()) {
-            return Err(Error::invalid(format!(
+            return Err(Error::usage(format!(
                 "weight-method and embeddings are for the weight-only methods (int8, int4), not {}",
                 self.method.name()
             )));
         }
         if self.half_scales && !weight_only {
-            return Err(Error::invalid(format!(
+            return Err(Error::usage(format!(
                 "scales=f16 is for the weight-only methods (int8, int4), not {}",
                 self.method.name()
             )));
@@ -391,7 +391,7 @@ impl Config {
     pub fn method_named(name: &str) -> Result<Method> {
         Method::ALL.into_iter().find(|m| m.name() == name.trim()).ok_or_else(|| {
             let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-            Error::invalid(format!("unknown quantization method '{name}' (one of: {})", names.join(", ")))
+            Error::usage(format!("unknown quantization method '{name}' (one of: {})", names.join(", ")))
         })
     }
 }

@@ -127,7 +127,7 @@ impl Pass for QuantizePass {
                     Some(s) => s.clone(),
                     None => {
                         let dir = self.config.calibration.as_ref().ok_or_else(|| {
-                            ir::Error::invalid("int8-static needs calibration data (--calibration DIR)")
+                            ir::Error::usage("int8-static needs calibration data (--calibration DIR)")
                         })?;
                         read_samples(dir, &model.graph)?
                     }

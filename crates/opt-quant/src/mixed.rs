@@ -175,7 +175,7 @@ pub(crate) fn choose(
         }
     } else if let Some(min) = c.min_sqnr {
         let samples = samples.ok_or_else(|| {
-            ir::Error::invalid("min-sqnr measures the output: it needs calibration data (--calibration DIR)")
+            ir::Error::usage("min-sqnr measures the output: it needs calibration data (--calibration DIR)")
         })?;
         sens.sort_by(|a, b| (b.1 / b.2 as f64).total_cmp(&(a.1 / a.2 as f64)));
         let reference = outputs(model, samples)?;

@@ -474,7 +474,7 @@ pub(crate) fn run(model: &mut Model, c: &Config, samples: Option<&[Sample]>) -> 
         return Err(ir::Error::invalid("no calibration samples"));
     }
     if c.weight_method.needs_data() && samples.is_none() {
-        return Err(ir::Error::invalid(format!(
+        return Err(ir::Error::usage(format!(
             "weight method {} needs calibration data (--calibration DIR)",
             c.weight_method.name()
         )));

@@ -98,11 +98,11 @@ impl Options {
                 _ => match item.split_once('=') {
                     Some(("max-fold-growth", v)) => {
                         o.max_fold_growth = v.parse().map_err(|_| {
-                            Error::invalid(format!("simplify: max-fold-growth={v}: expected a number of bytes"))
+                            Error::usage(format!("simplify: max-fold-growth={v}: expected a number of bytes"))
                         })?;
                     }
                     _ => {
-                        return Err(Error::invalid(format!(
+                        return Err(Error::usage(format!(
                             "simplify: unknown option '{item}' (expected no-fold, no-bn, no-identity, no-reshape, \
                              no-cse, no-transpose, max-fold-growth=BYTES)"
                         )));

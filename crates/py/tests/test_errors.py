@@ -68,6 +68,12 @@ def test_usage_errors(mlp: Path, tmp_path: Path) -> None:
         mc.convert(mlp, tmp_path / "out.onnx", prune_channels=1.5)
     with pytest.raises(mc.UsageError):
         mc.convert(mlp, tmp_path / "out.onnx", quantize="int3")
+    # Found once the writer is known: an option it does not read is refused.
+    with pytest.raises(mc.UsageError, match="-O bogus: not an option of the openvino writer"):
+        mc.convert(mlp, tmp_path / "out.xml", export_options={"bogus": "1"})
+    with pytest.raises(mc.UsageError, match="needs calibration data"):
+        mc.convert(mlp, tmp_path / "out.onnx", quantize="int8-static")
+    assert not os.listdir(tmp_path)
 
 
 def test_unknown_keywords_are_type_errors(mlp: Path, tmp_path: Path) -> None:

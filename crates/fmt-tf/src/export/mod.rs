@@ -577,6 +577,9 @@ fn check_nodes<'g>(g: &'g Graph, bad: &mut Vec<(&'g str, &'g str, &'g str)>) {
     }
 }
 
+/// The `-O` keys the TensorFlow writers read ([`Options::from`]).
+pub(crate) const OPTION_NAMES: &[&str] = &["output-layout"];
+
 /// Export options read from `-O key=value`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Options {
@@ -586,10 +589,11 @@ pub(crate) struct Options {
 
 impl Options {
     pub(crate) fn from(options: &ir::ExportOptions) -> Result<Options> {
+        ir::check_format_options("tf", "-O", &options.format_options, OPTION_NAMES)?;
         let nhwc_interface = match options.format_options.get("output-layout").map(String::as_str) {
             None | Some("nchw") | Some("source") => false,
             Some("nhwc") => true,
-            Some(o) => return Err(Error::invalid(format!("output-layout={o}: expected nhwc or nchw"))),
+            Some(o) => return Err(Error::usage(format!("output-layout={o}: expected nhwc or nchw"))),
         };
         Ok(Options { nhwc_interface })
     }

@@ -46,6 +46,10 @@ impl ir::Exporter for FrozenExporter {
         super::check(model)
     }
 
+    fn option_names(&self) -> &'static [&'static str] {
+        super::OPTION_NAMES
+    }
+
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
         let built = build(model, Options::from(options)?)?;
         let weight_bytes: u64 = built.weights.iter().map(|w| w.tensor.byte_len() as u64).sum();
@@ -57,7 +61,11 @@ impl ir::Exporter for FrozenExporter {
             )));
         }
         let graph = frozen_graph(built)?;
+        // Building and encoding the graph are the long steps (every weight
+        // is copied in); a cancel during them stops before the file exists.
+        options.progress.check_cancelled(path)?;
         let bytes = graph.encode_to_vec();
+        options.progress.check_cancelled(path)?;
         let mut file = ir::io::AtomicFile::create(path)?;
         file.write_all(&bytes).map_err(|e| Error::io(path, e))?;
         let size = file.commit()?;
@@ -90,6 +98,10 @@ impl ir::Exporter for SavedModelExporter {
 
     fn check(&self, model: &Model) -> Result<()> {
         super::check(model)
+    }
+
+    fn option_names(&self) -> &'static [&'static str] {
+        super::OPTION_NAMES
     }
 
     fn export(&self, model: &Model, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
@@ -196,6 +208,9 @@ fn write_saved_model(built: Built, dir: &Path, options: &ExportOptions) -> Resul
     let mut dtypes = Vec::new();
     let mut extra = Vec::new();
     for w in &weights {
+        // Ctrl-C from the Python front or a caller's cancel: the temporary
+        // folder is removed when this returns an error.
+        options.progress.check_cancelled(dir)?;
         let n = &mut nodes[w.node];
         let name = n.name.clone();
         let dtype = w.tensor.dtype();

@@ -634,6 +634,8 @@ impl Program {
         let total: u64 = self.attrs.iter().map(|(_, t)| t.byte_len() as u64).sum();
         options.progress.begin("writing TorchScript storages", total);
         for (k, (a, t)) in self.attrs.iter().enumerate() {
+            // A cancel leaves no archive: the uncommitted file is removed.
+            options.progress.check_cancelled(path)?;
             let buf = t.raw().ok_or_else(|| Error::invalid(format!("attribute '{a}': no raw bytes")))?;
             ar.buffer(&format!("data/{k}"), buf, &options.progress)?;
         }

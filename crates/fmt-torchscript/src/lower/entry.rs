@@ -10,17 +10,21 @@ use super::{Lower, Scope, V, dotted};
 use crate::module::ScriptArchive;
 use crate::pickle::Value;
 
+/// The `-I` keys the TorchScript reader reads ([`input_options`]).
+pub const OPTION_NAMES: &[&str] = &["input-shape", "input-dtype"];
+
 /// Graph input types from `-I input-shape=NAME=D0,D1;...` and
 /// `-I input-dtype=NAME=int64;...`; dims are numbers, symbols or `?`.
 fn input_options(options: &ir::ImportOptions) -> Result<(HashMap<String, Shape>, HashMap<String, DType>)> {
     let mut shapes = HashMap::new();
     let mut dtypes = HashMap::new();
+    ir::check_format_options("torchscript", "-I", &options.format_options, OPTION_NAMES)?;
     for (key, value) in &options.format_options {
         match key.as_str() {
             "input-shape" => {
                 for part in value.split(';').filter(|p| !p.is_empty()) {
                     let (name, dims) = part.split_once('=').ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-shape={value}: expected NAME=D0,D1,..."))
+                        Error::usage(format!("torchscript option input-shape={value}: expected NAME=D0,D1,..."))
                     })?;
                     let dims = dims
                         .split(',')
@@ -36,19 +40,15 @@ fn input_options(options: &ir::ImportOptions) -> Result<(HashMap<String, Shape>,
             "input-dtype" => {
                 for part in value.split(';').filter(|p| !p.is_empty()) {
                     let (name, d) = part.split_once('=').ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-dtype={value}: expected NAME=DTYPE"))
+                        Error::usage(format!("torchscript option input-dtype={value}: expected NAME=DTYPE"))
                     })?;
-                    let t = crate::dtype::by_name(d.trim()).ok_or_else(|| {
-                        Error::invalid(format!("torchscript option input-dtype: unknown dtype '{d}'"))
-                    })?;
+                    let t = crate::dtype::by_name(d.trim())
+                        .ok_or_else(|| Error::usage(format!("torchscript option input-dtype: unknown dtype '{d}'")))?;
                     dtypes.insert(name.to_string(), t.dtype);
                 }
             }
-            k => {
-                return Err(Error::invalid(format!(
-                    "unknown torchscript import option '{k}' (known: input-shape, input-dtype)"
-                )));
-            }
+            // Any other key was refused above.
+            _ => {}
         }
     }
     Ok((shapes, dtypes))

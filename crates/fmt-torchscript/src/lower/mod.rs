@@ -31,7 +31,7 @@ mod nn;
 mod shape;
 mod tensor;
 
-pub use entry::lower;
+pub use entry::{OPTION_NAMES, lower};
 
 use std::collections::HashMap;
 use std::rc::Rc;
