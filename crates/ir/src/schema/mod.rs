@@ -645,9 +645,11 @@ pub fn check_arity(node: &Node, opset: i64) -> Result<()> {
             )));
         }
     }
-    // A required input written as omitted is as wrong as a missing one.
+    // A required input written as omitted is as wrong as a missing one,
+    // trailing ones too (found by fuzzing: a PRelu whose slope was "",
+    // which passed the count and crashed the TensorFlow writer).
     for (i, slot) in s.inputs_at(opset).enumerate() {
-        if slot.arity == Arity::Required && i < present_in && node.input(i).is_none() {
+        if slot.arity == Arity::Required && i < node.inputs.len() && node.input(i).is_none() {
             return Err(Error::invalid(format!(
                 "node {}: {} input {i} ('{}') is required but omitted",
                 node.describe(),
