@@ -178,8 +178,7 @@ fn convert_reporting(args: Vec<OsString>, flag: &Arc<AtomicBool>) -> (Report, an
         c.options.import.progress = cancellable(&c.options.import.progress, flag);
         c.options.export.progress = cancellable(&c.options.export.progress, flag);
         let registry = convert::registry();
-        let s = convert::convert_reporting(&registry, &c.input, &c.output, &c.options, &mut report)
-            .with_context(|| format!("cannot convert {} to {}", c.input.display(), c.output.display()))?;
+        let s = c.run(&registry, &mut report)?;
         if c.verify {
             check_cancel(flag, &c.output)?;
             let t = Instant::now();

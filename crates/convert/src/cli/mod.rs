@@ -546,15 +546,10 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             "usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)"
         );
     };
-    // Only the quantization retry (--allow-dequantize) changes the options.
-    #[cfg_attr(not(feature = "quant"), allow(unused_mut))]
     let mut opts = options(cli, &registry).map_err(as_usage)?;
-    #[cfg(feature = "quant")]
-    let s = cli.quant.convert(&registry, input, output, &mut opts, report);
-    #[cfg(not(feature = "quant"))]
-    let s: Result<crate::ConvertSummary> =
-        crate::convert_reporting(&registry, input, output, &opts, report).map_err(Into::into);
-    let s = s.with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
+    let fallback = dequantize_fallback(cli).map_err(as_usage)?;
+    let s = convert_with_fallback(&registry, input, output, &mut opts, fallback, report)
+        .with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
     for p in &s.passes {
         for line in &p.lines {
             eprintln!("{}: {line}", p.pass);
@@ -719,32 +714,54 @@ impl QuantArgs {
         Ok(Some(c))
     }
 
-    /// Converts; with --allow-dequantize, a target that cannot write the
-    /// quantized ops gets the dequantized weights instead (one retry).
-    fn convert(
-        &self,
-        registry: &Registry,
-        input: &std::path::Path,
-        output: &std::path::Path,
-        opts: &mut ConvertOptions,
-        report: &mut Report,
-    ) -> Result<crate::ConvertSummary> {
-        const QUANTIZED_OPS: [&str; 5] =
-            ["DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"];
-        match crate::convert_reporting(registry, input, output, opts, report) {
-            Err(e) if self.allow_dequantize && e.unsupported_op_names().iter().any(|op| QUANTIZED_OPS.contains(op)) => {
-                eprintln!("note: the output format cannot hold the quantized form ({e}); storing dequantized weights");
-                let config = self.config(true)?.context("--allow-dequantize needs --quantize")?;
-                opts.passes.pop();
-                opts.passes.push(Box::new(opt_quant::QuantizePass::new(config)));
-                Ok(crate::convert_reporting(registry, input, output, opts, report)?)
-            }
-            r => Ok(r?),
+    /// The pass --allow-dequantize retries with: the same quantization,
+    /// storing the dequantized weights as floats.
+    fn dequantize_fallback(&self) -> Result<Option<Box<dyn ir::Pass>>> {
+        if !self.allow_dequantize {
+            return Ok(None);
         }
+        let config = self.config(true)?.context("--allow-dequantize needs --quantize")?;
+        Ok(Some(Box::new(opt_quant::QuantizePass::new(config))))
     }
 }
 
 // ---- end of quantization options ----
+
+/// The `--allow-dequantize` retry pass, if asked for.
+fn dequantize_fallback(cli: &Cli) -> Result<Option<Box<dyn ir::Pass>>> {
+    #[cfg(feature = "quant")]
+    return cli.quant.dequantize_fallback();
+    #[cfg(not(feature = "quant"))]
+    {
+        let _ = cli;
+        Ok(None)
+    }
+}
+
+/// Converts; with a `fallback` (`--allow-dequantize`), a target that cannot
+/// write the quantized ops gets the dequantized weights instead: the last
+/// pass (the quantization) is replaced by `fallback` and the conversion
+/// runs once more. The CLI and the Python package both convert through here.
+fn convert_with_fallback(
+    registry: &Registry,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    opts: &mut ConvertOptions,
+    fallback: Option<Box<dyn ir::Pass>>,
+    report: &mut Report,
+) -> Result<crate::ConvertSummary> {
+    const QUANTIZED_OPS: [&str; 5] =
+        ["DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"];
+    match (crate::convert_reporting(registry, input, output, opts, report), fallback) {
+        (Err(e), Some(fallback)) if e.unsupported_op_names().iter().any(|op| QUANTIZED_OPS.contains(op)) => {
+            eprintln!("note: the output format cannot hold the quantized form ({e}); storing dequantized weights");
+            opts.passes.pop();
+            opts.passes.push(fallback);
+            Ok(crate::convert_reporting(registry, input, output, opts, report)?)
+        }
+        (r, _) => Ok(r?),
+    }
+}
 
 /// Runs the `convert` command line on `args` (the program name first, as
 /// in `std::env::args_os()`) and returns the process exit code: 0, or the
@@ -876,7 +893,6 @@ fn install_panic_hook() {
 /// the `--verify` settings. The Python package maps its keyword arguments
 /// onto flags and reads them through [`conversion`], so both share one
 /// option parser and one pass construction.
-#[derive(Debug)]
 pub struct Conversion {
     /// The input model.
     pub input: PathBuf,
@@ -893,6 +909,33 @@ pub struct Conversion {
     pub tolerance: f64,
     /// Import options for re-reading the output (the `--max-*` limits).
     pub reread: ir::ImportOptions,
+    /// `--allow-dequantize`: the quantization pass storing float weights,
+    /// run instead when the target cannot write the quantized ops.
+    fallback: Option<Box<dyn ir::Pass>>,
+}
+
+impl std::fmt::Debug for Conversion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversion")
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("options", &self.options)
+            .field("verify", &self.verify)
+            .field("tolerance", &self.tolerance)
+            .field("dequantize_fallback", &self.fallback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conversion {
+    /// Converts as the command line does (the `--allow-dequantize` retry
+    /// included), filling `report` stage by stage; the error carries the
+    /// command line's context, so its message is the line the CLI prints.
+    /// `--verify` is the caller's: see [`Conversion::verify`].
+    pub fn run(&mut self, registry: &Registry, report: &mut Report) -> Result<crate::ConvertSummary> {
+        convert_with_fallback(registry, &self.input, &self.output, &mut self.options, self.fallback.take(), report)
+            .with_context(|| format!("cannot convert {} to {}", self.input.display(), self.output.display()))
+    }
 }
 
 /// Parses `args` (program name first, as for [`main`]) as a conversion
@@ -914,6 +957,7 @@ where
     let registry = crate::registry();
     let options = options(&cli, &registry).map_err(as_usage)?;
     let check = with_limits(&cli.check, &cli.limits).input_options().map_err(as_usage)?;
+    let fallback = dequantize_fallback(&cli).map_err(as_usage)?;
     Ok(Conversion {
         input,
         output,
@@ -922,6 +966,7 @@ where
         check,
         tolerance: cli.check.tolerance,
         reread: cli.limits.import_options(),
+        fallback,
     })
 }
 
