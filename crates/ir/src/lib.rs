@@ -27,6 +27,7 @@
 mod attr;
 mod buffer;
 pub mod build;
+pub mod cost;
 mod dtype;
 mod error;
 pub mod extract;

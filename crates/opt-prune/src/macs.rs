@@ -1,10 +1,10 @@
-//! Multiply-accumulate counts of Conv, ConvTranspose, Gemm and MatMul.
+//! Multiply-accumulate counts of a model (per node: `ir::cost::macs`).
 //!
 //! MACs depend on activation shapes, which the IR does not always record,
 //! so they are inferred (`ir::infer`) with every symbolic input dimension
 //! set to 1: one sample, one token.
 
-use ir::{Dim, Error, Model, Node, Result, Shape, ValueType};
+use ir::{Dim, Error, Model, Result, Shape, ValueType};
 
 /// Input values with every symbolic or unknown dimension set to 1.
 fn fixed_inputs(model: &Model) -> ir::Graph {
@@ -16,26 +16,6 @@ fn fixed_inputs(model: &Model) -> ir::Graph {
         }
     }
     g
-}
-
-/// The MACs of one node, reading the shapes it needs through `shape`, or
-/// `None` for an op that is not counted.
-fn macs_of(n: &Node, shape: &impl Fn(Option<&str>) -> Result<Vec<u64>>) -> Result<Option<u64>> {
-    let numel = |s: &[u64]| s.iter().product::<u64>();
-    let (x, w, y) = (|| shape(n.input(0)), || shape(n.input(1)), || shape(n.output(0)));
-    Ok(Some(match n.op.as_str() {
-        // Every output element sums (C_in / group) * kernel products.
-        "Conv" => numel(&y()?) * numel(w()?.get(1..).unwrap_or_default()),
-        // Every input element is spread over (C_out / group) * kernel outputs.
-        "ConvTranspose" => numel(&x()?) * numel(w()?.get(1..).unwrap_or_default()),
-        "Gemm" => {
-            let a = x()?;
-            let k = if n.attr_int("transA", 0)? != 0 { a.first() } else { a.get(1) };
-            numel(&y()?) * k.copied().unwrap_or(1)
-        }
-        "MatMul" => numel(&y()?) * x()?.last().copied().unwrap_or(1),
-        _ => return Ok(None),
-    }))
 }
 
 /// Total MACs of the main graph's Conv/ConvTranspose/Gemm/MatMul nodes for
@@ -53,7 +33,7 @@ pub fn count(model: &Model) -> Result<u64> {
     };
     let mut total: u64 = 0;
     for n in g.nodes.iter().filter(|n| n.domain.is_empty() || n.domain == "ai.onnx") {
-        total = total.saturating_add(macs_of(n, &shape)?.unwrap_or(0));
+        total = total.saturating_add(ir::cost::macs(n, shape)?.unwrap_or(0));
     }
     Ok(total)
 }

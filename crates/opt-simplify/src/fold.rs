@@ -13,8 +13,8 @@ use crate::{Counts, num};
 /// stored), nodes with subgraphs (their bodies may read
 /// non-constant outer values), nodes producing a graph output (the output
 /// stays a computed value, as some runtimes expect), ops the evaluator lacks
-/// or fails on, non-tensor results, and results larger than the inputs plus
-/// `max_growth` bytes.
+/// or fails on, non-tensor results, results larger than the inputs plus
+/// `max_growth` bytes, and nodes costing more than [`MAX_FOLD_MACS`].
 ///
 /// Shared weights: a constant input that something else still reads stays in
 /// the model after the fold, so folding a node over it (a `Transpose` of a
@@ -59,6 +59,9 @@ pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Count
         if node.op != "Constant" && expected_bytes(node, &inputs).is_some_and(|b| b > limit) {
             continue;
         }
+        if too_costly(model, node, &inputs) {
+            continue;
+        }
         let Some(outputs) = evaluate(model, node, &inputs) else { continue };
         let out_bytes: usize = outputs.iter().map(|t| t.byte_len()).sum();
         // A Constant's value is already stored in the model; moving it is free.
@@ -87,6 +90,45 @@ pub(crate) fn fold_constants(model: &mut Model, max_growth: usize, c: &mut Count
     }
     crate::remove_flagged(&mut model.graph, &dead);
     Ok(())
+}
+
+/// The most multiply-accumulates a fold may run: 2^26, about 20 ms of
+/// convolution in a release build. Real models' constant subgraphs are shape
+/// arithmetic and weight transposes, far below; a file can ask for a
+/// convolution of constants whose small result takes minutes to compute
+/// (found by fuzzing: a TensorFlow `Conv2D` of constants took 8 s in the
+/// instrumented build). Above it the node stays, computed by the runtime.
+pub(crate) const MAX_FOLD_MACS: u64 = 1 << 26;
+
+/// Whether evaluating `node` on these constants costs more than
+/// [`MAX_FOLD_MACS`], by the shapes inference gives its output.
+fn too_costly(model: &Model, node: &Node, inputs: &[(&str, &Tensor)]) -> bool {
+    let shape_of = |name: &str| {
+        inputs.iter().find(|(k, _)| *k == name).map(|(_, t)| t.shape().iter().map(|&d| d as u64).collect::<Vec<u64>>())
+    };
+    // Only the counted ops need the output's shape: infer it then.
+    let probe = ir::cost::macs(node, |name| match name {
+        Some(n) => shape_of(n).ok_or(()),
+        None => Err(()),
+    });
+    if probe == Ok(None) {
+        return false;
+    }
+    let mut g = Graph::default();
+    for (name, t) in inputs {
+        g.initializers.insert((*name).to_string(), (*t).clone());
+    }
+    g.nodes.push(node.clone());
+    let Ok(types) = ir::infer::infer(&g, model.onnx_opset()) else { return true };
+    let cost = ir::cost::macs(node, |name| {
+        let name = name.ok_or(())?;
+        if let Some(s) = shape_of(name) {
+            return Ok(s);
+        }
+        types.ty(name).and_then(ir::ValueType::shape).and_then(ir::Shape::as_fixed).ok_or(())
+    });
+    // An output of unknown size: the evaluator would find out the hard way.
+    cost.map_or(true, |c| c.is_some_and(|c| c > MAX_FOLD_MACS))
 }
 
 /// Bytes a fold over a shared input may add: a shape vector of eight i64s
