@@ -381,6 +381,28 @@ fn folding_is_capped_and_skips_random_ops() {
 }
 
 #[test]
+fn folding_refuses_costly_arithmetic() {
+    let t = |r: usize, c: usize| Tensor::from_vec(vec![r, c], vec![0.5f32; r * c]).unwrap();
+    // 64·512·4096 = 2^27 multiply-accumulates for a 128 KiB result (the
+    // inputs are larger, so only the cost stops it); then 4·4·8.
+    let m = model(
+        vec![vi("x", &[1])],
+        vec![vi("y", &[64, 512]), vi("y2", &[4, 4])],
+        vec![
+            Node::new("MatMul", ["a", "b"], ["p"]),
+            Node::new("Add", ["p", "x"], ["y"]),
+            Node::new("MatMul", ["c", "d"], ["q"]),
+            Node::new("Add", ["q", "x"], ["y2"]),
+        ],
+        vec![("a", t(64, 4096)), ("b", t(4096, 512)), ("c", t(4, 8)), ("d", t(8, 4))],
+    );
+    let mut after = m.clone();
+    simplify(&mut after, &Options::default()).unwrap();
+    assert_eq!(ops(&after, "MatMul"), 1);
+    assert!(after.graph.initializers.contains_key("q") && !after.graph.initializers.contains_key("p"));
+}
+
+#[test]
 fn options_parse_and_reject_unknown_words() {
     let o = Options::parse("no-cse, max-fold-growth=10").unwrap();
     assert!(!o.cse && o.fold_constants && o.max_fold_growth == 10);
