@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{Outcome, Workspace};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Seconds of fuzzing per target.
     #[arg(long, default_value_t = 60)]
@@ -44,6 +44,41 @@ pub(crate) struct Args {
     /// Largest input in bytes (default: each target's `fuzz_harness::Target::max_len`).
     #[arg(long)]
     max_len: Option<usize>,
+    /// Run rounds until every target (or every one named) has this many
+    /// executions in the ledger and a clean last run: each round runs the
+    /// `--jobs` targets furthest from that, fewest executions first.
+    #[arg(long, value_name = "EXECUTIONS")]
+    until: Option<u64>,
+}
+
+/// `--until`: rounds of the targets still short of `goal` executions or
+/// without a clean last run, `--jobs` at a time, fewest executions first;
+/// stops at the first round that finds a crash.
+fn until(ws: &Workspace, args: &Args, ledger: &Path, goal: u64) -> Result<Outcome> {
+    loop {
+        let totals = totals(ledger)?;
+        let named = |t: &&fuzz_harness::Target| args.targets.is_empty() || args.targets.iter().any(|n| n == t.name);
+        let mut short: Vec<(u64, &str)> = fuzz_harness::TARGETS
+            .iter()
+            .filter(named)
+            .map(|t| (totals.get(t.name).map_or((0, 1), |r| (r.executions, r.last_crashes)), t.name))
+            .filter(|((execs, last_crashes), _)| *execs < goal || *last_crashes > 0)
+            .map(|((execs, _), name)| (execs, name))
+            .collect();
+        if short.is_empty() {
+            println!("every target has {goal} executions or more and a clean last run");
+            return Ok(Outcome::Ok);
+        }
+        short.sort();
+        let round: Vec<String> = short.iter().take(args.jobs.max(1)).map(|(_, n)| n.to_string()).collect();
+        println!("\n== round: {} ({} target(s) short of {goal})", round.join(" "), short.len());
+        let one = Args { targets: round, until: None, list: false, table: false, ..args.clone() };
+        if let Outcome::CheckFailed = run(ws, one)? {
+            // A crash: its input is saved. Stop, so it is fixed before the
+            // target runs again (it would find the same crash at once).
+            return Ok(Outcome::CheckFailed);
+        }
+    }
 }
 
 /// The limits of the bar, passed to every libFuzzer run.
@@ -66,6 +101,9 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
             }
         }
         return Ok(Outcome::Ok);
+    }
+    if let Some(goal) = args.until {
+        return until(ws, &args, &ledger, goal);
     }
     let targets: Vec<&fuzz_harness::Target> = if args.targets.is_empty() {
         fuzz_harness::TARGETS.iter().collect()
