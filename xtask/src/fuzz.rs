@@ -56,20 +56,11 @@ pub(crate) struct Args {
 /// stops at the first round that finds a crash.
 fn until(ws: &Workspace, args: &Args, ledger: &Path, goal: u64) -> Result<Outcome> {
     loop {
-        let totals = totals(ledger)?;
-        let named = |t: &&fuzz_harness::Target| args.targets.is_empty() || args.targets.iter().any(|n| n == t.name);
-        let mut short: Vec<(u64, &str)> = fuzz_harness::TARGETS
-            .iter()
-            .filter(named)
-            .map(|t| (totals.get(t.name).map_or((0, 1), |r| (r.executions, r.last_crashes)), t.name))
-            .filter(|((execs, last_crashes), _)| *execs < goal || *last_crashes > 0)
-            .map(|((execs, _), name)| (execs, name))
-            .collect();
+        let short = short_of(&totals(ledger)?, goal, &args.targets);
         if short.is_empty() {
             println!("every target has {goal} executions or more and a clean last run");
             return Ok(Outcome::Ok);
         }
-        short.sort();
         let round: Vec<String> = short.iter().take(args.jobs.max(1)).map(|(_, n)| n.to_string()).collect();
         println!("\n== round: {} ({} target(s) short of {goal})", round.join(" "), short.len());
         let one = Args { targets: round, until: None, list: false, table: false, ..args.clone() };
@@ -79,6 +70,22 @@ fn until(ws: &Workspace, args: &Args, ledger: &Path, goal: u64) -> Result<Outcom
             return Ok(Outcome::CheckFailed);
         }
     }
+}
+
+/// The targets (all, or those `named`) short of `goal` executions or whose
+/// last run crashed (a target never run counts as both), with their
+/// executions, fewest first.
+fn short_of<'a>(totals: &BTreeMap<String, Total>, goal: u64, named: &[String]) -> Vec<(u64, &'a str)> {
+    let mut short: Vec<(u64, &str)> = fuzz_harness::TARGETS
+        .iter()
+        .filter(|t| named.is_empty() || named.iter().any(|n| n == t.name))
+        .filter_map(|t| {
+            let (execs, last_crashes) = totals.get(t.name).map_or((0, 1), |r| (r.executions, r.last_crashes));
+            (execs < goal || last_crashes > 0).then_some((execs, t.name))
+        })
+        .collect();
+    short.sort();
+    short
 }
 
 /// The limits of the bar, passed to every libFuzzer run.
@@ -482,5 +489,20 @@ mod tests {
         let log = "#2\tINITED cov: 10 ft: 12 corp: 1/1b\n#4096\tpulse  cov: 1234 ft: 5678 corp: 9/99b lim: 4 exec/s: 2048 rss: 40Mb\n\
                    Done 123456 runs in 60 second(s)\nstat::number_of_executed_units: 123456\nstat::peak_rss_mb: 77\n";
         assert_eq!(parse_stats(log), Stats { executions: 123_456, coverage: 1234, features: 5678, peak_rss_mb: 77 });
+    }
+
+    #[test]
+    fn until_picks_the_targets_short_of_the_goal_fewest_first() {
+        let mut totals = BTreeMap::new();
+        for t in fuzz_harness::TARGETS {
+            totals.insert(t.name.to_string(), Total { executions: 100, ..Total::default() });
+        }
+        totals.insert("onnx".into(), Total { executions: 50, ..Total::default() });
+        totals.insert("npy".into(), Total { executions: 200, last_crashes: 1, ..Total::default() });
+        totals.remove("pickle");
+        let short = short_of(&totals, 100, &[]);
+        assert_eq!(short, vec![(0, "pickle"), (50, "onnx"), (200, "npy")]);
+        assert_eq!(short_of(&totals, 100, &["onnx".into(), "tf_saved".into()]), vec![(50, "onnx")]);
+        assert!(short_of(&totals, 0, &["tf_saved".into()]).is_empty());
     }
 }
