@@ -340,7 +340,9 @@ fn interp_axis<F: Float + std::ops::AddAssign>(a: &ArrayD<F>, axis: usize, out_l
     let mut out = vec![F::zero(); outer * out_len * inner];
     let weights: Vec<F> = taps.w.iter().map(|&w| F::from(w).unwrap_or_else(F::zero)).collect();
     let src_all = a.as_slice().unwrap_or(&[]);
-    if inner > 0 && in_len > 0 {
+    // Empty sizes leave nothing to compute (and a chunk size of zero would
+    // panic; found by fuzzing: a TF resize to a zero-sized axis, folded).
+    if inner > 0 && in_len > 0 && out_len > 0 {
         for (src, dst) in src_all.chunks_exact(in_len * inner).zip(out.chunks_exact_mut(out_len * inner)) {
             for (j, drow) in dst.chunks_exact_mut(inner).enumerate() {
                 let range = j * taps.n..(j + 1) * taps.n;
