@@ -114,12 +114,8 @@ fn too_costly(model: &Model, node: &Node, inputs: &[(&str, &Tensor)]) -> bool {
     if probe == Ok(None) {
         return false;
     }
-    let mut g = Graph::default();
-    for (name, t) in inputs {
-        g.initializers.insert((*name).to_string(), (*t).clone());
-    }
-    g.nodes.push(node.clone());
-    let Ok(types) = ir::infer::infer(&g, model.onnx_opset()) else { return true };
+    let mini = one_node_model(model, node, inputs);
+    let Ok(types) = ir::infer::infer(&mini.graph, model.onnx_opset()) else { return true };
     let cost = ir::cost::macs(node, |name| {
         let name = name.ok_or(())?;
         if let Some(s) = shape_of(name) {
@@ -150,15 +146,21 @@ fn foldable(g: &Graph, node: &Node) -> bool {
         && !node.present_outputs().any(|o| g.outputs.iter().any(|v| v.name == o))
 }
 
-/// Runs one node on constant inputs; `None` when the evaluator cannot.
-fn evaluate(model: &Model, node: &Node, inputs: &[(&str, &Tensor)]) -> Option<Vec<Tensor>> {
+/// `node` alone over its constant inputs (shared views, not copies), its
+/// outputs the graph's, at `model`'s opsets.
+fn one_node_model(model: &Model, node: &Node, inputs: &[(&str, &Tensor)]) -> Model {
     let mut g = Graph::default();
     for (name, t) in inputs {
         g.initializers.insert((*name).to_string(), (*t).clone());
     }
     g.nodes.push(node.clone());
     g.outputs = node.present_outputs().map(ValueInfo::untyped).collect();
-    let mini = Model { graph: g, opset_imports: model.opset_imports.clone(), ..Model::default() };
+    Model { graph: g, opset_imports: model.opset_imports.clone(), ..Model::default() }
+}
+
+/// Runs one node on constant inputs; `None` when the evaluator cannot.
+fn evaluate(model: &Model, node: &Node, inputs: &[(&str, &Tensor)]) -> Option<Vec<Tensor>> {
+    let mini = one_node_model(model, node, inputs);
     let values = match eval::run(&mini, Vec::new()) {
         Ok(v) => v,
         Err(e) => {
