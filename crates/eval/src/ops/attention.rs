@@ -692,7 +692,10 @@ fn linear_typed<R: Real>(io: &LinIo<'_>) -> Result<Vec<Value>> {
     let group = io.hq / io.hkv;
     let mut vt = vec![R::zero(); dv];
     let mut retrieved = vec![R::zero(); dv];
-    for bi in 0..b {
+    // With d_v = 0 the state rows are empty (and `chunks(0)` would panic):
+    // the output and the state have no elements to compute.
+    let batches = if dv == 0 { 0 } else { b };
+    for bi in 0..batches {
         for h in 0..io.hkv {
             let st = &mut state[(bi * io.hkv + h) * dk * dv..][..dk * dv];
             for ti in 0..t {
@@ -919,5 +922,33 @@ mod tests {
         let out = run_node(n, 27, ins).unwrap();
         close(&out[0], &[15.0, 2.0 * (15.0 + 24.0)]);
         close(&out[1], &[39.0]);
+    }
+
+    #[test]
+    fn linear_attention_with_empty_values_is_empty() {
+        // d_v = 0 once panicked in `chunks_exact(0)` (found by `xtask conformance --odd-shapes`).
+        for rule in ["linear", "delta"] {
+            let n = node(
+                "LinearAttention",
+                if rule == "delta" { 6 } else { 3 },
+                &["o", "s"],
+                &[
+                    ("q_num_heads", Attribute::Int(1)),
+                    ("kv_num_heads", Attribute::Int(1)),
+                    ("update_rule", Attribute::String(rule.into())),
+                ],
+            );
+            let mut ins = vec![
+                Some(f32s(&[1, 2, 2], vec![1.0; 4])),
+                Some(f32s(&[1, 2, 2], vec![1.0; 4])),
+                Some(f32s(&[1, 2, 0], vec![])),
+            ];
+            if rule == "delta" {
+                ins.extend([None, None, Some(f32s(&[1, 2, 1], vec![0.5; 2]))]);
+            }
+            let out = run_node(n, 27, ins).unwrap();
+            assert_eq!(out[0].shape(), [1, 2, 0]);
+            assert_eq!(out[1].shape(), [1, 1, 2, 0]);
+        }
     }
 }
