@@ -546,10 +546,7 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             "usage: convert INPUT OUTPUT [--from FMT] [--to FMT]  (or: convert inspect MODEL, convert --list-formats)"
         );
     };
-    let mut opts = options(cli, &registry).map_err(as_usage)?;
-    let fallback = dequantize_fallback(cli).map_err(as_usage)?;
-    let s = convert_with_fallback(&registry, input, output, &mut opts, fallback, report)
-        .with_context(|| format!("cannot convert {} to {}", input.display(), output.display()))?;
+    let s = Conversion::of(cli, input, output, &registry)?.run(&registry, report)?;
     for p in &s.passes {
         for line in &p.lines {
             eprintln!("{}: {line}", p.pass);
@@ -928,6 +925,22 @@ impl std::fmt::Debug for Conversion {
 }
 
 impl Conversion {
+    /// The conversion `cli` describes, from `input` to `output`: the one
+    /// place where flags become options and passes, for the command line
+    /// and for [`conversion`]. Errors are usage errors (exit code 2).
+    fn of(cli: &Cli, input: &std::path::Path, output: &std::path::Path, registry: &Registry) -> Result<Conversion> {
+        Ok(Conversion {
+            input: input.to_path_buf(),
+            output: output.to_path_buf(),
+            options: options(cli, registry).map_err(as_usage)?,
+            verify: cli.verify,
+            check: with_limits(&cli.check, &cli.limits).input_options().map_err(as_usage)?,
+            tolerance: cli.check.tolerance,
+            reread: cli.limits.import_options(),
+            fallback: dequantize_fallback(cli).map_err(as_usage)?,
+        })
+    }
+
     /// Converts as the command line does (the `--allow-dequantize` retry
     /// included), filling `report` stage by stage; the error carries the
     /// command line's context, so its message is the line the CLI prints.
@@ -954,20 +967,7 @@ where
     let (Some(input), Some(output)) = (cli.input.clone(), cli.output.clone()) else {
         usage!("a conversion needs an input and an output");
     };
-    let registry = crate::registry();
-    let options = options(&cli, &registry).map_err(as_usage)?;
-    let check = with_limits(&cli.check, &cli.limits).input_options().map_err(as_usage)?;
-    let fallback = dequantize_fallback(&cli).map_err(as_usage)?;
-    Ok(Conversion {
-        input,
-        output,
-        options,
-        verify: cli.verify,
-        check,
-        tolerance: cli.check.tolerance,
-        reread: cli.limits.import_options(),
-        fallback,
-    })
+    Conversion::of(&cli, &input, &output, &crate::registry())
 }
 
 /// The long flags a conversion accepts (without `--`), for hosts that map

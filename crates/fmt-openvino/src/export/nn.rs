@@ -325,19 +325,26 @@ fn softmax(ex: &mut Ex<'_>, n: &Node, kind: &'static str, version: &'static str)
     Ok(())
 }
 
-pub(crate) fn matmul_rank(a: Option<usize>, b: Option<usize>) -> Option<usize> {
-    match (a?, b?) {
-        (1, 1) => Some(0),
-        (1, r) | (r, 1) => Some(r - 1),
-        (x, y) => Some(x.max(y)),
-    }
+/// The rank of `n`'s output (a MatMul's, numpy rules) from its operands'
+/// ranks, when both are known. A scalar operand is refused: MatMul takes
+/// none, and a graph whose shapes were not all inferred can still hold one.
+pub(crate) fn matmul_rank(n: &Node, a: Option<usize>, b: Option<usize>) -> Result<Option<usize>> {
+    Ok(match (a, b) {
+        (Some(0), _) | (_, Some(0)) => {
+            return Err(Error::invalid(format!("{}: MatMul of a scalar", n.describe())));
+        }
+        (Some(1), Some(1)) => Some(0),
+        (Some(1), Some(r)) | (Some(r), Some(1)) => Some(r - 1),
+        (Some(x), Some(y)) => Some(x.max(y)),
+        _ => None,
+    })
 }
 
 fn matmul(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (a, b) = (ex.input(n, 0)?, ex.input(n, 1)?);
+    let r = matmul_rank(n, ex.rank(a), ex.rank(b))?;
     let y = ex.op("MatMul", "opset1", &[("transpose_a", "false".into()), ("transpose_b", "false".into())], &[a, b]);
-    let (d, r) = (ex.dtype(a), matmul_rank(ex.rank(a), ex.rank(b)));
-    ex.set(y, d, r);
+    ex.set(y, ex.dtype(a), r);
     ex.bind(n, 0, y);
     Ok(())
 }

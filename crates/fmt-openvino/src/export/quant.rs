@@ -483,10 +483,11 @@ fn matmul_integer(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (za, zb) = (ex.opt_input(n, 2)?, ex.opt_input(n, 3)?);
     let ra = ex.rank(a);
     let rb = ex.rank(b);
+    let rank = super::nn::matmul_rank(n, ra, rb)?;
     let af = shifted(ex, a, za, ra.is_some_and(|r| r >= 2), None)?;
     let bf = shifted(ex, b, zb, false, None)?;
     let y = ex.op("MatMul", "opset1", &[("transpose_a", "false".into()), ("transpose_b", "false".into())], &[af, bf]);
-    ex.set(y, Some(DType::F32), super::nn::matmul_rank(ra, rb));
+    ex.set(y, Some(DType::F32), rank);
     let y = convert(ex, y, DType::I32);
     ex.bind(n, 0, y);
     Ok(())

@@ -422,7 +422,7 @@ fn arg(ex: &mut Ex<'_>, n: &Node, max: bool) -> Result<()> {
     if int(n, "keepdims", 1)? == 0 {
         let a = ex.i64s(&[axis]);
         y = ex.op("Squeeze", "opset1", &[], &[y, a]);
-        ex.set(y, Some(DType::I64), r.map(|r| r - 1));
+        ex.set(y, Some(DType::I64), r.and_then(|r| r.checked_sub(1)));
     }
     bind1(ex, n, y)
 }

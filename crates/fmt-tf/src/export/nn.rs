@@ -496,9 +496,12 @@ fn softmax_like(ex: &mut Ex<'_>, n: &Node, op: &str) -> Result<()> {
     let d = ex.dtype(x)?;
     let r = ex.rank(x).ok_or_else(|| unsupported(n, "an input of unknown rank"))?;
     let default = if ex.opset() >= 13 { -1 } else { 1 };
-    let axis = n.attr_int("axis", default)?;
-    let axis = if axis < 0 { axis + r as i64 } else { axis } as usize;
-    if ex.opset() < 13 && axis != r - 1 {
+    let given = n.attr_int("axis", default)?;
+    let axis = usize::try_from(if given < 0 { given.saturating_add(r as i64) } else { given })
+        .ok()
+        .filter(|&a| a < r)
+        .ok_or_else(|| Error::invalid(format!("{}: axis {given} is out of range for rank {r}", n.describe())))?;
+    if ex.opset() < 13 && axis + 1 != r {
         return Err(unsupported(n, "opset < 13 Softmax over flattened trailing axes"));
     }
     // TF normalizes the last axis: keep the input's layout if the axis is

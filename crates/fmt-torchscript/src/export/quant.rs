@@ -155,7 +155,7 @@ fn per_channel(g: &Gen, n: &Node, i: usize, of: usize) -> Result<Option<String>,
     }
     let r = g.rank(n, of).ok_or("rank unknown")?;
     let mut shape = vec!["-1".to_string()];
-    shape.extend(std::iter::repeat_n("1".to_string(), r - 1));
+    shape.extend(std::iter::repeat_n("1".to_string(), r.saturating_sub(1)));
     Ok(Some(format!("torch.reshape({e}, [{}])", shape.join(", "))))
 }
 
