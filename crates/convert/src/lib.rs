@@ -140,8 +140,7 @@ pub fn load(
     // third-party importer's bug an error message rather than a bad output.
     model.graph.topo_sort().map_err(|e| e.context(path.display().to_string()))?;
     model.graph.validate().map_err(|e| e.context(path.display().to_string()))?;
-    ir::schema::check_graph_arity(&model.graph, model.onnx_opset())
-        .map_err(|e| e.context(path.display().to_string()))?;
+    ir::schema::check_graph(&model.graph, model.onnx_opset()).map_err(|e| e.context(path.display().to_string()))?;
     sink_layout_transposes(&mut model).map_err(|e| e.context(path.display().to_string()))?;
     ir::extract::extract(&mut model, &opts.graph_inputs, &opts.graph_outputs)
         .map_err(|e| e.context(format!("{}: --graph-inputs/--graph-outputs", path.display())))?;

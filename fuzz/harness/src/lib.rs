@@ -201,8 +201,9 @@ fn outcome<T>(r: ir::Result<T>) -> Outcome {
     }
 }
 
-/// The exporters a valid imported graph is written with, one per run.
-const SINKS: &[(&str, &str)] = &[
+/// The exporters a valid imported graph is written with (one per fuzz run),
+/// with the file name each writes; `xtask conformance --odd-attrs` uses all.
+pub const SINKS: &[(&str, &str)] = &[
     ("onnx", "out.onnx"),
     ("openvino", "out.xml"),
     ("tf-frozen", "out.pb"),

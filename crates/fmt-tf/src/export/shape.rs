@@ -6,7 +6,7 @@
 //! ONNX and stay int64 (TF's index ops take `Tindices`/`Index` int64).
 //! Negative `Gather` indices, which TF's CPU kernel rejects, are wrapped.
 
-use ir::{DType, Node, Result, Tensor};
+use ir::{DType, Error, Node, Result, Tensor};
 
 use super::{Ex, Rule, int_attr, ints_attr, layout, str_attr, ty, unsupported};
 
@@ -282,6 +282,18 @@ fn slice(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     };
     let axes = constant(ex, 3, "axes")?.unwrap_or_else(|| (0..k as i64).collect());
     let steps = constant(ex, 4, "steps")?.unwrap_or_else(|| vec![1; k]);
+    if axes.len() != k || steps.len() != k {
+        return Err(Error::invalid(format!(
+            "{}: Slice has {k} starts/ends but {} axes and {} steps",
+            n.describe(),
+            axes.len(),
+            steps.len()
+        )));
+    }
+    // The begin/end masks below are bit sets over the axes.
+    if r >= 63 {
+        return Err(unsupported(n, &format!("Slice of a rank-{r} input")));
+    }
     let v = ex.val(x)?;
     let p = v.perm.clone().unwrap_or_else(|| layout::identity(r));
     let mut at = Vec::new();

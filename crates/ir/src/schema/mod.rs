@@ -213,12 +213,31 @@ pub struct AttrSpec {
     pub since: i64,
     /// First opset where it no longer exists (`i64::MAX`: still there).
     pub until: i64,
+    /// Least value of an integer attribute (each element of a list), as
+    /// the spec states it (`i64::MIN`: no bound). Checked by [`check_attrs`].
+    pub min: i64,
+    /// Greatest value of an integer attribute (each element of a list):
+    /// the spec's bound, or [`MAX_EXTENT`] for sizes the spec leaves open.
+    pub max: i64,
 }
+
+/// Largest kernel size, stride, dilation or pad accepted (2^31 - 1): the
+/// spec sets no bound, but with these values the window arithmetic of every
+/// consumer (`(k - 1) * d + 1 + pads`, times a stride) stays far inside
+/// `i64`, and no real model comes near it.
+pub const MAX_EXTENT: i64 = i32::MAX as i64;
 
 impl AttrSpec {
     /// An attribute with no default (absent means "not set").
     pub const fn new(name: &'static str, kind: AttrKind) -> AttrSpec {
-        AttrSpec { name, kind, default: AttrDefault::None, since: 1, until: i64::MAX }
+        AttrSpec { name, kind, default: AttrDefault::None, since: 1, until: i64::MAX, min: i64::MIN, max: i64::MAX }
+    }
+
+    /// Every integer of the attribute must lie in `min..=max`.
+    pub const fn within(mut self, min: i64, max: i64) -> AttrSpec {
+        self.min = min;
+        self.max = max;
+        self
     }
 
     /// Marks it required.
@@ -578,16 +597,50 @@ fn range_text((min, max): (usize, Option<usize>)) -> String {
     }
 }
 
-/// [`check_arity`] for every node of `graph` and of its subgraphs: after
-/// it, code that reads a canonical node's inputs and outputs by position
-/// (shape inference, passes, exporters) cannot index past them, whatever
-/// the file held. `convert::load` runs it on every imported model.
-pub fn check_graph_arity(graph: &crate::Graph, opset: i64) -> Result<()> {
+/// [`check_arity`] and [`check_attrs`] for every node of `graph` and of its
+/// subgraphs: after it, code that reads a canonical node's inputs and
+/// outputs by position (shape inference, passes, exporters) cannot index
+/// past them, and window arithmetic on its sizes cannot overflow or divide
+/// by zero, whatever the file held. `convert::load` runs it on every
+/// imported model.
+pub fn check_graph(graph: &crate::Graph, opset: i64) -> Result<()> {
     for n in &graph.nodes {
         check_arity(n, opset)?;
+        check_attrs(n, opset)?;
         for g in n.subgraphs() {
-            check_graph_arity(g, opset)
-                .map_err(|e| e.context(format!("subgraph '{}' of node {}", g.name, n.describe())))?;
+            check_graph(g, opset).map_err(|e| e.context(format!("subgraph '{}' of node {}", g.name, n.describe())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks the node's integer attributes against their schema's ranges
+/// ([`AttrSpec::within`]): a stride of 0, a negative kernel size or a pad
+/// near `i64::MAX` is a one-line error naming the node, the attribute and
+/// the range, not a division by zero or an overflow in whichever crate
+/// reads it first (found by `xtask conformance --odd-attrs`). Non-canonical
+/// ops and attributes of other kinds pass.
+pub fn check_attrs(node: &Node, opset: i64) -> Result<()> {
+    let Some(s) = of(node) else { return Ok(()) };
+    let opset = if s.domain.is_empty() { opset } else { opset.max(s.since) };
+    for spec in s.attrs.iter().filter(|a| a.at(opset) && (a.min, a.max) != (i64::MIN, i64::MAX)) {
+        let values = match node.attrs.get(spec.name) {
+            Some(crate::Attribute::Int(v)) => std::slice::from_ref(v),
+            Some(crate::Attribute::Ints(v)) => v.as_slice(),
+            _ => continue,
+        };
+        if let Some(v) = values.iter().find(|v| !(spec.min..=spec.max).contains(*v)) {
+            let range = if spec.max == MAX_EXTENT {
+                format!("at least {} and at most {MAX_EXTENT}", spec.min)
+            } else {
+                format!("from {} to {}", spec.min, spec.max)
+            };
+            return Err(Error::invalid(format!(
+                "node {}: {} attribute '{}' holds {v}; it must be {range}",
+                node.describe(),
+                s.op,
+                spec.name
+            )));
         }
     }
     Ok(())

@@ -12,7 +12,8 @@
 
 use super::Class as C;
 use super::{
-    Change, DTypeRule, I64, OpSchema, Role, SAME, Slot, WeightRule, attr, cls, data, float, int, ints, slot, string,
+    AttrSpec, Change, DTypeRule, I64, MAX_EXTENT, OpSchema, Role, SAME, Slot, WeightRule, attr, cls, data, float, int,
+    ints, slot, string,
 };
 use crate::{AttrKind, DType};
 
@@ -22,13 +23,25 @@ const NORM: C = cls(&[C::NORM, C::KEEP_F32]);
 /// LayerNormalization's Mean and InvStdDev: the `stash_type` dtype (f32 by default).
 const STASH: DTypeRule = DTypeRule::Attr("stash_type", &DTypeRule::Fixed(DType::F32));
 
-const CONV_ATTRS: &[super::AttrSpec] = &[
+/// A window size (kernel_shape, strides, dilations, group): at least 1.
+const fn size(spec: AttrSpec) -> AttrSpec {
+    spec.within(1, MAX_EXTENT)
+}
+/// Window padding (pads, output_padding): the spec wants it non-negative.
+const fn pad(name: &'static str) -> AttrSpec {
+    attr(name, AttrKind::Ints).within(0, MAX_EXTENT)
+}
+const fn sizes(name: &'static str) -> AttrSpec {
+    size(attr(name, AttrKind::Ints))
+}
+
+const CONV_ATTRS: &[AttrSpec] = &[
     string("auto_pad", "NOTSET"),
-    attr("dilations", AttrKind::Ints),
-    int("group", 1),
-    attr("kernel_shape", AttrKind::Ints),
-    attr("pads", AttrKind::Ints),
-    attr("strides", AttrKind::Ints),
+    sizes("dilations"),
+    size(int("group", 1)),
+    sizes("kernel_shape"),
+    pad("pads"),
+    sizes("strides"),
 ];
 
 const fn pool(op: &'static str, since: i64) -> OpSchema {
@@ -72,13 +85,13 @@ pub(super) static OPS: &[OpSchema] = &[
         outputs: &[data("Y")],
         attrs: &[
             string("auto_pad", "NOTSET"),
-            attr("dilations", AttrKind::Ints),
-            int("group", 1),
-            attr("kernel_shape", AttrKind::Ints),
-            attr("output_padding", AttrKind::Ints),
-            attr("output_shape", AttrKind::Ints),
-            attr("pads", AttrKind::Ints),
-            attr("strides", AttrKind::Ints),
+            sizes("dilations"),
+            size(int("group", 1)),
+            sizes("kernel_shape"),
+            pad("output_padding"),
+            attr("output_shape", AttrKind::Ints).within(0, i64::MAX),
+            pad("pads"),
+            sizes("strides"),
         ],
         weight: Some(WeightRule::ConvTranspose),
         ..OpSchema::new("ConvTranspose", 1)
@@ -126,12 +139,12 @@ pub(super) static OPS: &[OpSchema] = &[
         ],
         outputs: &[data("Y")],
         attrs: &[
-            attr("dilations", AttrKind::Ints),
-            int("group", 1),
-            attr("kernel_shape", AttrKind::Ints),
-            int("offset_group", 1),
-            attr("pads", AttrKind::Ints),
-            attr("strides", AttrKind::Ints),
+            sizes("dilations"),
+            size(int("group", 1)),
+            sizes("kernel_shape"),
+            size(int("offset_group", 1)),
+            pad("pads"),
+            sizes("strides"),
         ],
         weight: Some(WeightRule::Conv { input: 1, bias: Some(3) }),
         ..OpSchema::new("DeformConv", 19)
@@ -139,7 +152,7 @@ pub(super) static OPS: &[OpSchema] = &[
     OpSchema {
         inputs: &[data("input"), slot("image_shape", Role::Shape), slot("block_shape", Role::Shape)],
         outputs: &[data("output")],
-        attrs: &[attr("dilations", AttrKind::Ints), attr("pads", AttrKind::Ints), attr("strides", AttrKind::Ints)],
+        attrs: &[sizes("dilations"), pad("pads"), sizes("strides")],
         ..OpSchema::new("Col2Im", 18)
     },
     OpSchema {
@@ -160,11 +173,11 @@ pub(super) static OPS: &[OpSchema] = &[
         attrs: &[
             string("auto_pad", "NOTSET"),
             int("ceil_mode", 0).since(10),
-            attr("dilations", AttrKind::Ints).since(10),
-            attr("kernel_shape", AttrKind::Ints).req(),
-            attr("pads", AttrKind::Ints),
+            sizes("dilations").since(10),
+            sizes("kernel_shape").req(),
+            pad("pads"),
             int("storage_order", 0).since(8),
-            attr("strides", AttrKind::Ints),
+            sizes("strides"),
         ],
         dtypes: &[SAME, I64],
         changes: &[
@@ -178,10 +191,10 @@ pub(super) static OPS: &[OpSchema] = &[
             string("auto_pad", "NOTSET"),
             int("ceil_mode", 0).since(10),
             int("count_include_pad", 0),
-            attr("dilations", AttrKind::Ints).since(19),
-            attr("kernel_shape", AttrKind::Ints).req(),
-            attr("pads", AttrKind::Ints),
-            attr("strides", AttrKind::Ints),
+            sizes("dilations").since(19),
+            sizes("kernel_shape").req(),
+            pad("pads"),
+            sizes("strides"),
         ],
         changes: &[Change { opset: 10, what: "ceil_mode" }, Change { opset: 19, what: "dilations" }],
         ..pool("AveragePool", 1)
@@ -190,11 +203,11 @@ pub(super) static OPS: &[OpSchema] = &[
         attrs: &[
             string("auto_pad", "NOTSET"),
             int("ceil_mode", 0).since(18),
-            attr("dilations", AttrKind::Ints).since(18),
-            attr("kernel_shape", AttrKind::Ints).req(),
+            sizes("dilations").since(18),
+            sizes("kernel_shape").req(),
             int("p", 2),
-            attr("pads", AttrKind::Ints),
-            attr("strides", AttrKind::Ints),
+            pad("pads"),
+            sizes("strides"),
         ],
         changes: &[Change { opset: 18, what: "ceil_mode and dilations" }],
         ..pool("LpPool", 1)
@@ -204,17 +217,13 @@ pub(super) static OPS: &[OpSchema] = &[
     OpSchema { attrs: &[int("p", 2)], ..pool("GlobalLpPool", 1) },
     OpSchema {
         inputs: &[data("X"), data("rois")],
-        attrs: &[attr("pooled_shape", AttrKind::Ints).req(), float("spatial_scale", 1.0)],
+        attrs: &[sizes("pooled_shape").req(), float("spatial_scale", 1.0)],
         ..pool("MaxRoiPool", 1)
     },
     OpSchema {
         inputs: &[data("X"), slot("I", Role::Indices), slot("output_shape", Role::Shape).opt()],
         outputs: &[data("output")],
-        attrs: &[
-            attr("kernel_shape", AttrKind::Ints).req(),
-            attr("pads", AttrKind::Ints),
-            attr("strides", AttrKind::Ints),
-        ],
+        attrs: &[sizes("kernel_shape").req(), pad("pads"), sizes("strides")],
         class: C::NONE,
         ..OpSchema::new("MaxUnpool", 9)
     },
@@ -281,7 +290,12 @@ pub(super) static OPS: &[OpSchema] = &[
     OpSchema {
         inputs: &[data("X")],
         outputs: &[data("Y")],
-        attrs: &[float("alpha", 1e-4), float("beta", 0.75), float("bias", 1.0), attr("size", AttrKind::Int).req()],
+        attrs: &[
+            float("alpha", 1e-4),
+            float("beta", 0.75),
+            float("bias", 1.0),
+            size(attr("size", AttrKind::Int)).req(),
+        ],
         ..OpSchema::new("LRN", 1)
     },
     OpSchema {

@@ -65,6 +65,36 @@ fn tables_are_consistent() {
 }
 
 #[test]
+fn window_attributes_are_range_checked() {
+    use crate::Attribute::{Int, Ints};
+    let with = |op: &str, ins: &[&str], key: &str, v: crate::Attribute| {
+        let mut n = node(op, ins, &["y"]);
+        n.attrs.insert(key.into(), v);
+        check_attrs(&n, 19)
+    };
+    let conv = ["x", "w"];
+    let e = with("Conv", &conv, "strides", Ints(vec![1, 0])).unwrap_err().to_string();
+    assert_eq!(e, "node 'n' (Conv): Conv attribute 'strides' holds 0; it must be at least 1 and at most 2147483647");
+    let e = with("MaxPool", &["x"], "pads", Ints(vec![0, 0, -1, 0])).unwrap_err().to_string();
+    assert!(e.contains("'pads' holds -1; it must be at least 0"), "{e}");
+    assert!(with("AveragePool", &["x"], "kernel_shape", Ints(vec![i64::MAX, 3])).is_err());
+    assert!(with("ConvTranspose", &conv, "group", Int(0)).is_err());
+    assert!(with("LRN", &["x"], "size", Int(i64::MIN)).is_err());
+    with("Conv", &conv, "strides", Ints(vec![2, 2])).unwrap();
+    with("Conv", &conv, "pads", Ints(vec![0, 1, 0, 1])).unwrap();
+    // Pad's (pre-11) pads may be negative: a crop.
+    let mut pad = node("Pad", &["x"], &["y"]);
+    pad.attrs.insert("pads".into(), Ints(vec![-1, 2]));
+    check_attrs(&pad, 2).unwrap();
+    // Subgraphs are checked too, through check_graph.
+    let mut g = crate::Graph::default();
+    let mut bad = node("MaxPool", &["x"], &["y"]);
+    bad.attrs.insert("kernel_shape".into(), Ints(vec![0]));
+    g.nodes.push(bad);
+    assert!(check_graph(&g, 13).is_err());
+}
+
+#[test]
 fn arity_follows_the_opset() {
     // Clip's bounds became inputs at 11.
     let clip = node("Clip", &["x", "lo", "hi"], &["y"]);

@@ -1,4 +1,4 @@
-//! `cargo xtask conformance [--filter SUBSTR] [--update] [--verbose] [--odd-shapes]`: runs
+//! `cargo xtask conformance [--filter SUBSTR] [--update] [--verbose] [--odd-shapes|--odd-attrs]`: runs
 //! onnx's backend node tests (the 1,884 cases of onnx 1.23, a bar nobody here
 //! wrote) through the ONNX importer and the evaluator.
 //!
@@ -16,9 +16,10 @@
 //! `xtask/conformance/out-of-scope.txt` lists the cases that are skipped
 //! (training-only ops, random outputs), each with its reason.
 //!
-//! `--odd-shapes` checks robustness instead of results: each case runs once
-//! per input axis with that axis emptied, dropped and doubled, and any panic
-//! fails the run (see [`odd_shapes`]).
+//! `--odd-shapes` and `--odd-attrs` check robustness instead of results
+//! (module [`odd`]): each case runs with each input axis emptied, dropped
+//! and doubled, or with each attribute set to extreme values and written by
+//! every exporter; any panic fails the run.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,8 @@ use fmt_onnx::DataValue;
 use ir::{DType, Importer as _, ValueType};
 
 use crate::venv::{self, Venv};
+
+mod odd;
 use crate::{Outcome, Workspace};
 
 /// Options of the conformance run.
@@ -54,6 +57,11 @@ pub(crate) struct Args {
     /// evaluator must answer or refuse, never panic.
     #[arg(long)]
     odd_shapes: bool,
+    /// Instead of checking outputs, give every attribute of every case's nodes odd values
+    /// (extreme, negative, empty, NaN), then load the model as `convert` does, write it with
+    /// every exporter and (for small values) run it: any panic fails the run.
+    #[arg(long)]
+    odd_attrs: bool,
 }
 
 /// Where the regression guard lives, relative to the workspace root.
@@ -125,7 +133,10 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     }
 
     if args.odd_shapes {
-        return odd_shapes(&cases_dir, &names, start);
+        return odd::odd_shapes(&cases_dir, &names, start);
+    }
+    if args.odd_attrs {
+        return odd::odd_attrs(&ws.root, &cases_dir, &names, start);
     }
     let run_start = Instant::now();
     let results = run_all(&cases_dir, &names, &out_of_scope, run_one);
@@ -777,129 +788,5 @@ mod tests {
         assert!(read_out_of_scope(&p).unwrap_err().to_string().ends_with(":4: 'test_x' has no reason"));
         std::fs::write(&p, "test_adam  training-only op (Adam)\n").unwrap();
         assert_eq!(read_out_of_scope(&p).unwrap()["test_adam"], "training-only op (Adam)");
-    }
-}
-
-/// `--odd-shapes`: every case's first data set, run once per (input, axis)
-/// with that axis made empty and once with it dropped. Such tensors reach
-/// the evaluator through constant folding of hostile files, where a division
-/// by a zero extent, a `chunks(0)` or a `shape()[k]` on a smaller rank would
-/// panic; each variant must end in outputs or an error.
-fn odd_shapes(cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
-    // Every case is probed, out-of-scope ones too: a skipped op may still run.
-    let results = run_all(cases_dir, names, &BTreeMap::new(), probe_one);
-    let panics: Vec<&CaseResult> = results.iter().filter(|r| matches!(r.status, Status::Panic(_))).collect();
-    for r in &panics {
-        println!("PANIC {} ({}): {}", r.name, r.op, r.status.reason());
-    }
-    let (variants, refused) = (VARIANTS.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
-    println!(
-        "odd shapes: {} case(s), {variants} variant(s) run ({refused} refused with an error), {} case(s) panicked; {:.1}s",
-        results.len(),
-        panics.len(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
-}
-
-/// Variants run and variants the evaluator refused with an error, over all `--odd-shapes` workers.
-static VARIANTS: AtomicUsize = AtomicUsize::new(0);
-static REFUSED: AtomicUsize = AtomicUsize::new(0);
-
-/// One case of `--odd-shapes`: [`Status::Pass`] when no variant panicked,
-/// else the first panic with the input and change that caused it.
-fn probe_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
-    let start = Instant::now();
-    let mut op = String::new();
-    let status = match panic::catch_unwind(AssertUnwindSafe(|| probe_case(dir, name, &mut op))) {
-        Ok(s) => s,
-        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
-    };
-    CaseResult { name: name.into(), op, status, time: start.elapsed() }
-}
-
-fn probe_case(dir: &Path, name: &str, op: &mut String) -> Status {
-    let Ok(mut model) = fmt_onnx::OnnxImporter.import(&dir.join("model.onnx"), &ir::ImportOptions::default()) else {
-        return Status::Error("import".into());
-    };
-    *op = tested_op(name, &model);
-    // Declared shapes would refuse the odd feeds at the door.
-    for vi in &mut model.graph.inputs {
-        if let ValueType::Tensor { shape, .. } = &mut vi.ty {
-            *shape = None;
-        }
-    }
-    let Ok(session) = eval::Session::new(&model) else { return Status::Error("session".into()) };
-    let ds_dir = dir.join("test_data_set_0");
-    let mut feeds: Vec<(String, ir::Tensor)> = Vec::new();
-    for (j, vi) in model.graph.inputs.iter().enumerate() {
-        let Ok(bytes) = std::fs::read(ds_dir.join(format!("input_{j}.pb"))) else { break };
-        match fmt_onnx::data::decode_tensor(&bytes, &ds_dir) {
-            Ok(t) => feeds.push((vi.name.clone(), t)),
-            // Sequences and optionals are not probed.
-            Err(_) => return Status::Pass,
-        }
-    }
-    for j in 0..feeds.len() {
-        let rank = feeds[j].1.shape().len();
-        for (axis, how) in (0..rank).flat_map(|a| [(a, Odd::Empty), (a, Odd::Dropped), (a, Odd::Doubled)]) {
-            let Some(odd) = odd_tensor(&feeds[j].1, axis, how) else { continue };
-            let mut values = Vec::new();
-            for (k, (n, t)) in feeds.iter().enumerate() {
-                match eval::from_ir(if k == j { &odd } else { t }) {
-                    Ok(v) => values.push((n.clone(), Value::Tensor(v))),
-                    Err(_) => return Status::Pass,
-                }
-            }
-            VARIANTS.fetch_add(1, Ordering::Relaxed);
-            match panic::catch_unwind(AssertUnwindSafe(|| session.run(values))) {
-                Ok(Ok(_)) => {}
-                Ok(Err(_)) => {
-                    REFUSED.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
-                    return Status::Panic(format!("input '{}' axis {axis} {how:?}: {msg}", feeds[j].0));
-                }
-            }
-        }
-    }
-    Status::Pass
-}
-
-/// How `--odd-shapes` changes one axis of one input.
-#[derive(Debug, Clone, Copy)]
-enum Odd {
-    /// Size 0.
-    Empty,
-    /// Removed (rank - 1).
-    Dropped,
-    /// Twice as long, so that it disagrees with the other inputs.
-    Doubled,
-}
-
-/// `t` with `axis` changed as `how` says. The values do not matter here,
-/// only the shape: a dropped axis keeps the leading elements, a doubled one
-/// repeats the data. `None` when that changes nothing or the tensor cannot
-/// be rebuilt.
-fn odd_tensor(t: &ir::Tensor, axis: usize, how: Odd) -> Option<ir::Tensor> {
-    let mut shape = t.shape().to_vec();
-    match how {
-        Odd::Dropped => _ = shape.remove(axis),
-        Odd::Empty | Odd::Doubled if shape[axis] == 0 => return None,
-        Odd::Empty => shape[axis] = 0,
-        Odd::Doubled => shape[axis] *= 2,
-    }
-    let numel: usize = shape.iter().product();
-    match t.data() {
-        ir::TensorData::Strings(s) => {
-            let values: Vec<Vec<u8>> = s.iter().cycle().take(numel).cloned().collect();
-            ir::Tensor::from_strings(shape, values).ok()
-        }
-        ir::TensorData::Bytes(b) => {
-            let len = usize::try_from(t.dtype().byte_len(numel as u64)?).ok()?;
-            let bytes: Vec<u8> = b.as_bytes().iter().copied().cycle().take(len).collect();
-            ir::Tensor::from_raw(t.dtype(), shape, ir::Buffer::from(bytes)).ok()
-        }
     }
 }

@@ -1,0 +1,308 @@
+//! The robustness probes of `cargo xtask conformance`: onnx's node cases
+//! run with odd input shapes (`--odd-shapes`) and odd attribute values
+//! (`--odd-attrs`). Neither checks results; each fails on a panic, which is
+//! a bug whatever the input: hostile files reach the evaluator through
+//! constant folding, and the exporters through any import.
+
+use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+use eval::Value;
+use ir::{Attribute, Exporter as _, Importer as _, ValueType};
+
+use super::{CaseResult, LAST_PANIC, Status, run_all, tested_op};
+use crate::Outcome;
+
+/// `--odd-shapes`: every case's first data set, run once per (input, axis)
+/// with that axis made empty and once with it dropped. Such tensors reach
+/// the evaluator through constant folding of hostile files, where a division
+/// by a zero extent, a `chunks(0)` or a `shape()[k]` on a smaller rank would
+/// panic; each variant must end in outputs or an error.
+pub(super) fn odd_shapes(cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
+    // Every case is probed, out-of-scope ones too: a skipped op may still run.
+    let results = run_all(cases_dir, names, &BTreeMap::new(), probe_one);
+    let panics: Vec<&CaseResult> = results.iter().filter(|r| matches!(r.status, Status::Panic(_))).collect();
+    for r in &panics {
+        println!("PANIC {} ({}): {}", r.name, r.op, r.status.reason());
+    }
+    let (variants, refused) = (VARIANTS.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
+    println!(
+        "odd shapes: {} case(s), {variants} variant(s) run ({refused} refused with an error), {} case(s) panicked; {:.1}s",
+        results.len(),
+        panics.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// Variants run and variants the evaluator refused with an error, over all `--odd-shapes` workers.
+static VARIANTS: AtomicUsize = AtomicUsize::new(0);
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// One case of `--odd-shapes`: [`Status::Pass`] when no variant panicked,
+/// else the first panic with the input and change that caused it.
+fn probe_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+    let start = Instant::now();
+    let mut op = String::new();
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| probe_case(dir, name, &mut op))) {
+        Ok(s) => s,
+        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
+    };
+    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+}
+
+fn probe_case(dir: &Path, name: &str, op: &mut String) -> Status {
+    let Ok(mut model) = fmt_onnx::OnnxImporter.import(&dir.join("model.onnx"), &ir::ImportOptions::default()) else {
+        return Status::Error("import".into());
+    };
+    *op = tested_op(name, &model);
+    // Declared shapes would refuse the odd feeds at the door.
+    for vi in &mut model.graph.inputs {
+        if let ValueType::Tensor { shape, .. } = &mut vi.ty {
+            *shape = None;
+        }
+    }
+    let Ok(session) = eval::Session::new(&model) else { return Status::Error("session".into()) };
+    let ds_dir = dir.join("test_data_set_0");
+    let mut feeds: Vec<(String, ir::Tensor)> = Vec::new();
+    for (j, vi) in model.graph.inputs.iter().enumerate() {
+        let Ok(bytes) = std::fs::read(ds_dir.join(format!("input_{j}.pb"))) else { break };
+        match fmt_onnx::data::decode_tensor(&bytes, &ds_dir) {
+            Ok(t) => feeds.push((vi.name.clone(), t)),
+            // Sequences and optionals are not probed.
+            Err(_) => return Status::Pass,
+        }
+    }
+    for j in 0..feeds.len() {
+        let rank = feeds[j].1.shape().len();
+        for (axis, how) in (0..rank).flat_map(|a| [(a, Odd::Empty), (a, Odd::Dropped), (a, Odd::Doubled)]) {
+            let Some(odd) = odd_tensor(&feeds[j].1, axis, how) else { continue };
+            let mut values = Vec::new();
+            for (k, (n, t)) in feeds.iter().enumerate() {
+                match eval::from_ir(if k == j { &odd } else { t }) {
+                    Ok(v) => values.push((n.clone(), Value::Tensor(v))),
+                    Err(_) => return Status::Pass,
+                }
+            }
+            VARIANTS.fetch_add(1, Ordering::Relaxed);
+            match panic::catch_unwind(AssertUnwindSafe(|| session.run(values))) {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => {
+                    REFUSED.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                    return Status::Panic(format!("input '{}' axis {axis} {how:?}: {msg}", feeds[j].0));
+                }
+            }
+        }
+    }
+    Status::Pass
+}
+
+/// How `--odd-shapes` changes one axis of one input.
+#[derive(Debug, Clone, Copy)]
+enum Odd {
+    /// Size 0.
+    Empty,
+    /// Removed (rank - 1).
+    Dropped,
+    /// Twice as long, so that it disagrees with the other inputs.
+    Doubled,
+}
+
+/// `t` with `axis` changed as `how` says. The values do not matter here,
+/// only the shape: a dropped axis keeps the leading elements, a doubled one
+/// repeats the data. `None` when that changes nothing or the tensor cannot
+/// be rebuilt.
+fn odd_tensor(t: &ir::Tensor, axis: usize, how: Odd) -> Option<ir::Tensor> {
+    let mut shape = t.shape().to_vec();
+    match how {
+        Odd::Dropped => _ = shape.remove(axis),
+        Odd::Empty | Odd::Doubled if shape[axis] == 0 => return None,
+        Odd::Empty => shape[axis] = 0,
+        Odd::Doubled => shape[axis] *= 2,
+    }
+    let numel: usize = shape.iter().product();
+    match t.data() {
+        ir::TensorData::Strings(s) => {
+            let values: Vec<Vec<u8>> = s.iter().cycle().take(numel).cloned().collect();
+            ir::Tensor::from_strings(shape, values).ok()
+        }
+        ir::TensorData::Bytes(b) => {
+            let len = usize::try_from(t.dtype().byte_len(numel as u64)?).ok()?;
+            let bytes: Vec<u8> = b.as_bytes().iter().copied().cycle().take(len).collect();
+            ir::Tensor::from_raw(t.dtype(), shape, ir::Buffer::from(bytes)).ok()
+        }
+    }
+}
+
+/// `--odd-attrs`: each attribute of each node of each case, set in turn to
+/// odd values ([`odd_values`]); the model is written as ONNX, loaded back
+/// through `convert::load` (import, inference, schema checks: what a
+/// hostile file meets), written with every exporter, and for values small
+/// enough not to ask for huge outputs, run by the evaluator on the case's
+/// inputs. Refusals are fine; a panic fails the run.
+pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
+    let scratch = root.join("target/tmp/odd-attrs");
+    let _ = std::fs::remove_dir_all(&scratch);
+    SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("--odd-attrs runs once per process"))?;
+    let results = run_all(cases_dir, names, &BTreeMap::new(), attrs_one);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let panics: Vec<&CaseResult> = results.iter().filter(|r| matches!(r.status, Status::Panic(_))).collect();
+    for r in &panics {
+        println!("PANIC {} ({}): {}", r.name, r.op, r.status.reason());
+    }
+    let (variants, refused) = (VARIANTS.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
+    println!(
+        "odd attributes: {} case(s), {variants} variant(s) loaded ({refused} refused on load), {} exports, {} runs; \
+         {} case(s) panicked; {:.1}s",
+        results.len(),
+        EXPORTS.load(Ordering::Relaxed),
+        RUNS.load(Ordering::Relaxed),
+        panics.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// Where `--odd-attrs` writes its models (one folder per worker thread).
+static SCRATCH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+/// Exports attempted and evaluator runs made by `--odd-attrs`.
+static EXPORTS: AtomicUsize = AtomicUsize::new(0);
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The values an attribute is tried with, each marked whether the
+/// evaluator may run it: small integers and non-finite or negative floats
+/// only, since a large size or scale asks for an output of that size,
+/// which is the evaluator's to compute, not a bug.
+fn odd_values(a: &Attribute) -> Vec<(Attribute, bool)> {
+    const INTS: [i64; 9] = [i64::MIN, -1_000_000, -2, -1, 0, 1, 2, 1_000_000, i64::MAX];
+    let small = |v: i64| (-2..=2).contains(&v);
+    match a {
+        Attribute::Int(x) => INTS.iter().filter(|v| *v != x).map(|&v| (Attribute::Int(v), small(v))).collect(),
+        Attribute::Ints(xs) => {
+            let mut out = vec![(Attribute::Ints(Vec::new()), true)];
+            out.extend(INTS.iter().map(|&v| (Attribute::Ints(vec![v; xs.len().max(1)]), small(v))));
+            let mut longer = xs.clone();
+            longer.push(1);
+            out.push((Attribute::Ints(longer), xs.iter().all(|&v| small(v))));
+            if let Some((_, shorter)) = xs.split_last() {
+                out.push((Attribute::Ints(shorter.to_vec()), xs.iter().all(|&v| small(v))));
+            }
+            out
+        }
+        Attribute::Float(_) => [(f32::NAN, true), (-1.0, true), (0.0, true), (f32::INFINITY, false), (1e30, false)]
+            .into_iter()
+            .map(|(v, ok)| (Attribute::Float(v), ok))
+            .collect(),
+        Attribute::Floats(xs) => {
+            let n = xs.len().max(1);
+            vec![
+                (Attribute::Floats(Vec::new()), true),
+                (Attribute::Floats(vec![f32::NAN; n]), true),
+                (Attribute::Floats(vec![-1.0; n]), true),
+                (Attribute::Floats(vec![1e30; n]), false),
+            ]
+        }
+        Attribute::String(_) => vec![(Attribute::String(String::new()), true), (Attribute::String("odd".into()), true)],
+        Attribute::Strings(xs) => vec![
+            (Attribute::Strings(Vec::new()), true),
+            (Attribute::Strings(vec![String::new(); xs.len().max(1)]), true),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn attrs_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+    let start = Instant::now();
+    let mut op = String::new();
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| attrs_case(dir, name, &mut op))) {
+        Ok(s) => s,
+        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
+    };
+    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+}
+
+fn attrs_case(dir: &Path, name: &str, op: &mut String) -> Status {
+    let Ok(model) = fmt_onnx::OnnxImporter.import(&dir.join("model.onnx"), &ir::ImportOptions::default()) else {
+        return Status::Error("import".into());
+    };
+    *op = tested_op(name, &model);
+    let registry = registry();
+    let Some(scratch) = SCRATCH.get() else { return Status::Error("no scratch folder".into()) };
+    let work = scratch.join(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_alphanumeric(), ""));
+    if std::fs::create_dir_all(work.join("out")).is_err() {
+        return Status::Error(format!("cannot create {}", work.display()));
+    }
+    let feeds = case_inputs(dir, &model);
+    for (ni, node) in model.graph.nodes.iter().enumerate() {
+        let mut keys: Vec<&String> = node.attrs.keys().collect();
+        keys.sort();
+        for key in keys {
+            for (value, small) in odd_values(&node.attrs[key]) {
+                let what = format!("node {ni} ({}) {key}={value:?}", node.op);
+                let mut m = model.clone();
+                m.graph.nodes[ni].attrs.insert(key.clone(), value);
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                    try_variant(registry, &m, &work, feeds.as_ref().filter(|_| small))
+                }));
+                if outcome.is_err() {
+                    let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                    return Status::Panic(format!("{what}: {msg}"));
+                }
+            }
+        }
+    }
+    Status::Pass
+}
+
+/// Writes `m` as ONNX, loads it as `convert` does, writes it with every
+/// exporter and, given inputs, runs it. Errors anywhere are refusals.
+fn try_variant(registry: &ir::Registry, m: &ir::Model, work: &Path, feeds: Option<&Vec<(String, ir::Tensor)>>) {
+    let path = work.join("model.onnx");
+    if fmt_onnx::OnnxExporter.export(m, &path, &ir::ExportOptions::default()).is_err() {
+        return;
+    }
+    VARIANTS.fetch_add(1, Ordering::Relaxed);
+    let Ok((loaded, _)) = convert::load(registry, &path, Some("onnx"), &ir::ImportOptions::default()) else {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    for (sink, file) in fuzz_harness::SINKS {
+        let Ok(exporter) = registry.exporter(sink) else { continue };
+        EXPORTS.fetch_add(1, Ordering::Relaxed);
+        let out = work.join("out").join(file);
+        let _ = exporter.check(&loaded).and_then(|()| exporter.export(&loaded, &out, &ir::ExportOptions::default()));
+    }
+    if let Some(feeds) = feeds
+        && let Ok(session) = eval::Session::new(&loaded)
+    {
+        let values: Option<Vec<(String, Value)>> =
+            feeds.iter().map(|(n, t)| eval::from_ir(t).ok().map(|v| (n.clone(), Value::Tensor(v)))).collect();
+        if let Some(values) = values {
+            RUNS.fetch_add(1, Ordering::Relaxed);
+            let _ = session.run(values);
+        }
+    }
+}
+
+/// The case's first data set, when every input is a tensor.
+fn case_inputs(dir: &Path, model: &ir::Model) -> Option<Vec<(String, ir::Tensor)>> {
+    let ds = dir.join("test_data_set_0");
+    let mut feeds = Vec::new();
+    for (j, vi) in model.graph.inputs.iter().enumerate() {
+        let Ok(bytes) = std::fs::read(ds.join(format!("input_{j}.pb"))) else { break };
+        feeds.push((vi.name.clone(), fmt_onnx::data::decode_tensor(&bytes, &ds).ok()?));
+    }
+    Some(feeds)
+}
+
+fn registry() -> &'static ir::Registry {
+    static REGISTRY: std::sync::OnceLock<ir::Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(convert::registry)
+}
