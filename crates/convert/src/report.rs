@@ -579,6 +579,9 @@ pub struct Report {
     pub passes: Vec<PassReport>,
     /// The model before versus after the passes on the same inputs.
     pub pass_check: Option<Comparison>,
+    /// What the run left undone without failing, one line each (a pass
+    /// check the evaluator could not run, for instance).
+    pub warnings: Vec<String>,
     /// The verification (`--verify`, `verify`).
     pub verification: Option<Comparison>,
     /// What `run` wrote.
@@ -602,6 +605,7 @@ impl Report {
             files: Vec::new(),
             passes: Vec::new(),
             pass_check: None,
+            warnings: Vec::new(),
             verification: None,
             run: None,
             timings: Timings::default(),

@@ -483,3 +483,42 @@ fn inspect_and_verify_write_drawings() {
     let text = std::fs::read_to_string(&chart).unwrap();
     assert!(text.contains("<svg") && text.contains("rel_l2"), "{}", &text[..200.min(text.len())]);
 }
+
+/// The pass check reports and never gates: a model the evaluator cannot run
+/// (here an `ImageDecoder`, which it lacks) is still quantized and written,
+/// with `pass_check: null` and a warning saying why (found by `xtask
+/// conformance --passes`: such conversions failed outright). The fp16
+/// weight here is stored exactly, so its SQNR is infinite and written as
+/// `null`: the document must still read back as a `Report`.
+#[test]
+fn a_pass_check_the_evaluator_cannot_run_is_a_warning() {
+    use ir::{DType, Graph, Model, Node, Shape, Tensor, ValueInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Graph {
+        name: "g".into(),
+        inputs: vec![
+            ValueInfo::tensor("jpeg", DType::U8, Shape::fixed(&[16])),
+            ValueInfo::tensor("x", DType::F32, Shape::fixed(&[1, 8])),
+        ],
+        outputs: vec![
+            ValueInfo::tensor("image", DType::U8, Shape(vec![ir::Dim::Unknown; 3])),
+            ValueInfo::tensor("y", DType::F32, Shape::fixed(&[1, 8])),
+        ],
+        nodes: vec![Node::new("ImageDecoder", ["jpeg"], ["image"]), Node::new("MatMul", ["x", "w"], ["y"])],
+        ..Graph::default()
+    };
+    g.initializers
+        .insert("w".into(), Tensor::from_vec(vec![8, 8], (0..64).map(|i| i as f32 / 64.0).collect()).unwrap());
+    let input = dir.path().join("decoder.onnx");
+    let mut model = Model::new(g);
+    model.opset_imports.insert(String::new(), 20);
+    ir::Exporter::export(&fmt_onnx::OnnxExporter, &model, &input, &ir::ExportOptions::default()).unwrap();
+    let out = dir.path().join("out.onnx");
+    let (code, v, r) = json_run(&[input.as_os_str(), out.as_os_str(), OsStr::new("--quantize"), OsStr::new("fp16")]);
+    assert_eq!(code, Some(0), "{}", r.stderr);
+    assert!(out.exists());
+    assert!(v["pass_check"].is_null(), "{}", v["pass_check"]);
+    let w = v["warnings"][0].as_str().expect("a warning");
+    assert!(w.starts_with("the passes' effect on the outputs was not measured: ") && w.contains("ImageDecoder"), "{w}");
+    assert!(r.stderr.contains(&format!("warning: {w}")), "{}", r.stderr);
+}

@@ -260,14 +260,21 @@ impl ReportItem {
 }
 
 /// A value of a [`ReportItem`] field: a number or a word. In JSON a plain
-/// number or string (a non-finite number becomes `null`).
+/// number or string; a non-finite number (the SQNR of a weight stored
+/// exactly) becomes `null`, which reads back as NaN.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
     /// A figure.
+    #[serde(deserialize_with = "number_or_null")]
     Number(f64),
     /// A name or word.
     Text(String),
+}
+
+/// A JSON number, or `null` (what serde_json writes for a non-finite one) as NaN.
+fn number_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl From<f64> for FieldValue {

@@ -62,6 +62,11 @@ pub(crate) struct Args {
     /// every exporter and (for small values) run it: any panic fails the run.
     #[arg(long)]
     odd_attrs: bool,
+    /// Instead of checking outputs, turn every case's inputs into weights and convert it with
+    /// each pass (simplify, every quantization, both prunings): no pass may panic, and
+    /// --simplify must keep the outputs.
+    #[arg(long)]
+    passes: bool,
 }
 
 /// Where the regression guard lives, relative to the workspace root.
@@ -137,6 +142,9 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     }
     if args.odd_attrs {
         return odd::odd_attrs(&ws.root, &cases_dir, &names, start);
+    }
+    if args.passes {
+        return odd::passes(&ws.root, &cases_dir, &names, start);
     }
     let run_start = Instant::now();
     let results = run_all(&cases_dir, &names, &out_of_scope, run_one);

@@ -306,3 +306,159 @@ fn registry() -> &'static ir::Registry {
     static REGISTRY: std::sync::OnceLock<ir::Registry> = std::sync::OnceLock::new();
     REGISTRY.get_or_init(convert::registry)
 }
+
+/// The conversions `--passes` runs on every case: flags and output extension.
+/// Only `--simplify` is lossless, so only its outputs are compared.
+const PASS_RUNS: &[(&[&str], &str)] = &[
+    (&["--simplify"], "onnx"),
+    (&["--quantize", "int8"], "xml"),
+    (&["--quantize", "int8-dynamic"], "onnx"),
+    (&["--quantize", "int4", "--group-size", "16"], "onnx"),
+    (&["--quantize", "int4", "--group-size", "16", "--asymmetric"], "xml"),
+    (&["--quantize", "fp16"], "xml"),
+    (&["--quantize", "bf16", "--quantize-activations"], "onnx"),
+    (&["--prune-magnitude", "0.5"], "onnx"),
+    (&["--prune-channels", "0.5"], "onnx"),
+];
+
+/// `--passes`: every case with its inputs turned into weights (all but the
+/// first, then all), converted with each of [`PASS_RUNS`] through the
+/// command line's own conversion. No pass may panic, and `--simplify` must
+/// keep the outputs (relative L2 error at most 1e-4 on the case's input).
+/// Real models keep their weights as initializers; the cases keep them as
+/// inputs, so as they stand the passes would see nothing to fold, quantize
+/// or prune.
+pub(super) fn passes(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
+    let scratch = root.join("target/tmp/odd-passes");
+    let _ = std::fs::remove_dir_all(&scratch);
+    SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
+    let results = run_all(cases_dir, names, &BTreeMap::new(), passes_one);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bad: Vec<&CaseResult> =
+        results.iter().filter(|r| matches!(r.status, Status::Panic(_) | Status::Mismatch(_))).collect();
+    for r in &bad {
+        println!("FAIL {} ({}): {}", r.name, r.op, r.status.reason());
+    }
+    let errors: Vec<&CaseResult> = results.iter().filter(|r| matches!(r.status, Status::Error(_))).collect();
+    if !errors.is_empty() {
+        println!(
+            "{} case(s) could not be probed, e.g. {}: {}",
+            errors.len(),
+            errors[0].name,
+            errors[0].status.reason()
+        );
+    }
+    if let Ok(refusals) = REFUSALS.lock() {
+        let mut top: Vec<(&String, &usize)> = refusals.iter().collect();
+        top.sort_by_key(|(m, n)| (std::cmp::Reverse(**n), (*m).clone()));
+        println!("most frequent refusals:");
+        for (m, n) in top.iter().take(15) {
+            println!("  {n:>6}  {m}");
+        }
+    }
+    let (variants, refused) = (VARIANTS.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
+    println!(
+        "passes: {} case(s), {variants} conversion(s) ({refused} refused with an error), {} simplified output(s) \
+         compared; {} case(s) failed; {:.1}s",
+        results.len(),
+        RUNS.load(Ordering::Relaxed),
+        bad.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if bad.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+fn passes_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+    let start = Instant::now();
+    let mut op = String::new();
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| passes_case(dir, name, &mut op))) {
+        Ok(s) => s,
+        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
+    };
+    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+}
+
+fn passes_case(dir: &Path, name: &str, op: &mut String) -> Status {
+    let Ok(model) = fmt_onnx::OnnxImporter.import(&dir.join("model.onnx"), &ir::ImportOptions::default()) else {
+        return Status::Error("import".into());
+    };
+    *op = tested_op(name, &model);
+    let Some(feeds) = case_inputs(dir, &model) else { return Status::Pass };
+    let registry = registry();
+    let Some(scratch) = SCRATCH.get() else { return Status::Error("no scratch folder".into()) };
+    let work = scratch.join(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_alphanumeric(), ""));
+    if std::fs::create_dir_all(&work).is_err() {
+        return Status::Error(format!("cannot create {}", work.display()));
+    }
+    for kept in [1, 0] {
+        if feeds.len() <= kept {
+            continue;
+        }
+        let mut m = model.clone();
+        for (n, t) in &feeds[kept..] {
+            m.graph.inputs.retain(|v| &v.name != n);
+            m.graph.initializers.insert(n.clone(), t.clone());
+        }
+        let input = work.join("in.onnx");
+        if fmt_onnx::OnnxExporter.export(&m, &input, &ir::ExportOptions::default()).is_err() {
+            continue;
+        }
+        let Ok((reference, _)) = convert::load(registry, &input, Some("onnx"), &ir::ImportOptions::default()) else {
+            continue;
+        };
+        for (flags, ext) in PASS_RUNS {
+            let output = work.join(format!("out.{ext}"));
+            let what = format!("{} input(s) kept, {}", kept, flags.join(" "));
+            let run = panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut args: Vec<std::ffi::OsString> =
+                    vec!["convert".into(), input.clone().into(), output.clone().into()];
+                args.extend(flags.iter().map(Into::into));
+                args.push("--quiet".into());
+                let mut c = convert::cli::conversion(args)?;
+                VARIANTS.fetch_add(1, Ordering::Relaxed);
+                let mut report = convert::report::Report::new(convert::report::CommandKind::Convert);
+                if let Err(e) = c.run(registry, &mut report) {
+                    REFUSED.fetch_add(1, Ordering::Relaxed);
+                    note_refusal(&format!("{e:#}"), &input);
+                    return Ok::<_, anyhow::Error>(Ok(e.to_string()));
+                }
+                if *flags != ["--simplify"] {
+                    return Ok(Ok(String::new()));
+                }
+                // Lossless: the simplified model must compute what the reference does.
+                let (written, _) = convert::load(registry, &output, Some("onnx"), &ir::ImportOptions::default())?;
+                let inputs: Vec<(String, Value)> = feeds[..kept]
+                    .iter()
+                    .filter_map(|(n, t)| eval::from_ir(t).ok().map(|v| (n.clone(), Value::Tensor(v))))
+                    .collect();
+                let Ok(rows) = convert::verify::compare_models(&reference, &written, inputs, 1e-4) else {
+                    return Ok(Ok(String::new()));
+                };
+                RUNS.fetch_add(1, Ordering::Relaxed);
+                let failed: Vec<String> = rows.iter().filter_map(convert::verify::OutputCheck::failure).collect();
+                Ok(if failed.is_empty() { Ok(String::new()) } else { Err(failed.join("; ")) })
+            }));
+            match run {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err(mismatch))) => return Status::Mismatch(format!("{what}: {mismatch}")),
+                Ok(Err(e)) => return Status::Error(format!("{what}: {e:#}")),
+                Err(_) => {
+                    let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                    return Status::Panic(format!("{what}: {msg}"));
+                }
+            }
+        }
+    }
+    Status::Pass
+}
+
+/// `--passes`' refusals by message (the scratch path and numbers dropped), for the summary.
+static REFUSALS: std::sync::Mutex<BTreeMap<String, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn note_refusal(message: &str, input: &Path) {
+    let text = message.replace(&input.display().to_string(), "IN").replace(|c: char| c.is_ascii_digit(), "#");
+    let key: String = text.chars().take(300).collect();
+    if let Ok(mut m) = REFUSALS.lock() {
+        *m.entry(key).or_default() += 1;
+    }
+}

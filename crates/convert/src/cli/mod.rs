@@ -552,6 +552,9 @@ fn run(cli: &Cli, report: &mut Report) -> Result<()> {
             eprintln!("{}: {line}", p.pass);
         }
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     if !s.pass_check.is_empty() && !cli.quiet {
         say!(out, "effect of the passes on the outputs (model before vs after, same inputs):");
         check::print_checks(&s.pass_check, out);

@@ -185,6 +185,7 @@ class Report:
     files: List[Tuple[str, int]]
     passes: List[Dict[str, Any]]
     pass_check: Optional[Comparison]
+    warnings: List[str]
     verification: Optional[Comparison]
     timings: Dict[str, Optional[float]]
     error: Optional[Dict[str, Any]]
@@ -199,6 +200,7 @@ class Report:
         self.files = [(f["path"], int(f["bytes"])) for f in doc["files"]]
         self.passes = list(doc["passes"])
         self.pass_check = Comparison(doc["pass_check"]) if doc.get("pass_check") else None
+        self.warnings = list(doc.get("warnings", []))
         self.verification = Comparison(doc["verification"]) if doc.get("verification") else None
         self.timings = dict(doc["timings"])
         self.error = doc.get("error")
@@ -233,6 +235,8 @@ class Report:
         if self.pass_check is not None:
             lines.append("effect of the passes on the outputs (model before vs after, same inputs):")
             lines.append(self.pass_check.table())
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
         if self.verification is not None:
             v = self.verification
             verdict = "pass" if v.passed else "FAIL"
