@@ -318,3 +318,17 @@ fn export_model_from_env() {
     }]);
     fs::write(dir.join(format!("{stem}.jobs.json")), serde_json::to_vec_pretty(&job).unwrap()).unwrap();
 }
+
+#[test]
+fn unsqueeze_past_torch_rank_is_refused() {
+    // torch tensors have at most 64 dims; a fuzzed model with thousands of
+    // axes made the writer build quadratic text before failing in torch.
+    let axes: Vec<i64> = (0..63).collect();
+    let mut model = tiny(vec![Node::new("Unsqueeze", ["x"], ["y"]).with_attr("axes", axes)], &["y"]);
+    model.opset_imports.insert(String::new(), 11);
+    let err = TorchScriptExporter.check(&model).unwrap_err().to_string();
+    assert!(err.contains("Unsqueeze to rank 65 (torch tensors have at most 64 dims)"), "{err}");
+    let mut ok = tiny(vec![Node::new("Unsqueeze", ["x"], ["y"]).with_attr("axes", vec![0i64])], &["y"]);
+    ok.opset_imports.insert(String::new(), 11);
+    TorchScriptExporter.check(&ok).unwrap();
+}

@@ -113,6 +113,12 @@ fn squeeze(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 fn unsqueeze(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let mut e = g.inp(n, 0)?;
     let mut a = axes(g, n)?.ok_or("axes missing")?;
+    // torch tensors have at most 64 dims (a fuzzed model's 10,000 axes made
+    // the nested text below quadratic).
+    let out_rank = g.rank(n, 0).unwrap_or(0).saturating_add(a.len());
+    if out_rank > 64 {
+        return Err(format!("Unsqueeze to rank {out_rank} (torch tensors have at most 64 dims)"));
+    }
     if a.iter().any(|&v| v < 0) {
         let r = g.rank(n, 0).ok_or("negative axes with unknown rank")? as i64 + a.len() as i64;
         a.iter_mut().for_each(|v| *v = if *v < 0 { *v + r } else { *v });
