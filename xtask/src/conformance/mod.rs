@@ -67,6 +67,11 @@ pub(crate) struct Args {
     /// --simplify must keep the outputs.
     #[arg(long)]
     passes: bool,
+    /// Instead of checking outputs against onnx's, write every case with each other format's
+    /// exporter (OpenVINO IR, SavedModel, frozen GraphDef, TorchScript), read it back with the
+    /// matching importer and compare the outputs with the original's.
+    #[arg(long)]
+    roundtrip: bool,
 }
 
 /// Where the regression guard lives, relative to the workspace root.
@@ -145,6 +150,9 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
     }
     if args.passes {
         return odd::passes(&ws.root, &cases_dir, &names, start);
+    }
+    if args.roundtrip {
+        return odd::roundtrip(&ws.root, &cases_dir, &names, start);
     }
     let run_start = Instant::now();
     let results = run_all(&cases_dir, &names, &out_of_scope, run_one);

@@ -462,3 +462,155 @@ fn note_refusal(message: &str, input: &Path) {
         *m.entry(key).or_default() += 1;
     }
 }
+
+/// The formats `--roundtrip` writes each case to and reads back: the
+/// `--to` name and the output path under the worker's folder.
+const ROUND_TRIPS: &[(&str, &str)] =
+    &[("openvino", "rt.xml"), ("tf", "rt_saved"), ("tf-frozen", "rt.pb"), ("torchscript", "rt.pt")];
+
+/// `--roundtrip`: every case written by each other format's exporter and
+/// read back by its importer, both through the command line's own paths,
+/// then run on the case's inputs beside the original. A writer may refuse
+/// a case (an op the format lacks); what it writes, the matching reader
+/// must read, and the outputs must agree (relative L2 at most 1e-3; NaNs in
+/// the same places). Panics, unreadable outputs and disagreements fail the
+/// run; the summary counts them per format.
+pub(super) fn roundtrip(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
+    let scratch = root.join("target/tmp/odd-roundtrip");
+    let _ = std::fs::remove_dir_all(&scratch);
+    SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
+    let results = run_all(cases_dir, names, &BTreeMap::new(), roundtrip_one);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bad: Vec<&CaseResult> = results.iter().filter(|r| !matches!(r.status, Status::Pass)).collect();
+    for r in &bad {
+        println!("FAIL {} ({}): {}", r.name, r.op, r.status.reason());
+    }
+    if let Ok(stats) = TRIPS.lock() {
+        println!("{:<12} {:>8} {:>8} {:>8} {:>8}", "format", "written", "refused", "agree", "failed");
+        for (fmt, s) in stats.iter() {
+            println!("{fmt:<12} {:>8} {:>8} {:>8} {:>8}", s[0], s[1], s[2], s[3]);
+        }
+    }
+    println!(
+        "round trips: {} case(s), {} failed; {:.1}s",
+        results.len(),
+        bad.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if bad.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// Per format: written, refused by the writer, outputs agree, failed.
+static TRIPS: std::sync::Mutex<BTreeMap<&'static str, [usize; 4]>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn trip(format: &'static str, slot: usize) {
+    if let Ok(mut t) = TRIPS.lock() {
+        t.entry(format).or_default()[slot] += 1;
+    }
+}
+
+fn roundtrip_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+    let start = Instant::now();
+    let mut op = String::new();
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| roundtrip_case(dir, name, &mut op))) {
+        Ok(s) => s,
+        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
+    };
+    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+}
+
+fn roundtrip_case(dir: &Path, name: &str, op: &mut String) -> Status {
+    let input = dir.join("model.onnx");
+    let registry = registry();
+    let Ok((model, _)) = convert::load(registry, &input, Some("onnx"), &ir::ImportOptions::default()) else {
+        return Status::Pass;
+    };
+    *op = tested_op(name, &model);
+    let Some(feeds) = case_inputs(dir, &model) else { return Status::Pass };
+    // Every graph input needs a value (optional inputs without data are not probed).
+    if feeds.len() != convert::verify::feeds(&model).len() {
+        return Status::Pass;
+    }
+    let Some(scratch) = SCRATCH.get() else { return Status::Error("no scratch folder".into()) };
+    let work = scratch.join(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_alphanumeric(), ""));
+    let _ = std::fs::remove_dir_all(&work);
+    if std::fs::create_dir_all(&work).is_err() {
+        return Status::Error(format!("cannot create {}", work.display()));
+    }
+    let values: Option<Vec<(String, Value)>> =
+        feeds.iter().map(|(n, t)| eval::from_ir(t).ok().map(|v| (n.clone(), Value::Tensor(v)))).collect();
+    let Some(values) = values else { return Status::Pass };
+    // Only cases the evaluator runs as they are can be compared.
+    if eval::run(&model, values.clone()).is_err() {
+        return Status::Pass;
+    }
+    let mut failures = Vec::new();
+    for &(format, file) in ROUND_TRIPS {
+        let output = work.join(file);
+        let args: Vec<std::ffi::OsString> = vec![
+            "convert".into(),
+            input.clone().into(),
+            output.clone().into(),
+            "--to".into(),
+            format.into(),
+            "--quiet".into(),
+        ];
+        let Ok(mut c) = convert::cli::conversion(args) else { return Status::Error("conversion flags".into()) };
+        let mut report = convert::report::Report::new(convert::report::CommandKind::Convert);
+        let written = panic::catch_unwind(AssertUnwindSafe(|| c.run(registry, &mut report)));
+        match written {
+            Err(_) => {
+                trip(format, 3);
+                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                failures.push(format!("{format} writer panicked: {msg}"));
+                continue;
+            }
+            Ok(Err(_)) => {
+                trip(format, 1);
+                continue;
+            }
+            Ok(Ok(_)) => trip(format, 0),
+        }
+        let back = panic::catch_unwind(AssertUnwindSafe(|| {
+            convert::load(registry, &output, Some(format), &ir::ImportOptions::default())
+        }));
+        let back = match back {
+            Ok(Ok((m, _))) => m,
+            Ok(Err(e)) => {
+                trip(format, 3);
+                failures.push(format!("{format}: written but not read back: {e}"));
+                continue;
+            }
+            Err(_) => {
+                trip(format, 3);
+                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                failures.push(format!("{format} reader panicked: {msg}"));
+                continue;
+            }
+        };
+        let compared = panic::catch_unwind(AssertUnwindSafe(|| {
+            convert::verify::compare_models(&model, &back, values.clone(), 1e-3)
+        }));
+        match compared {
+            Ok(Ok(rows)) => {
+                let bad: Vec<String> = rows.iter().filter_map(convert::verify::OutputCheck::failure).collect();
+                if bad.is_empty() {
+                    trip(format, 2);
+                } else {
+                    trip(format, 3);
+                    failures.push(format!("{format}: outputs differ: {}", bad.join("; ")));
+                }
+            }
+            Ok(Err(e)) => {
+                trip(format, 3);
+                failures.push(format!("{format}: read back but does not run: {e}"));
+            }
+            Err(_) => {
+                trip(format, 3);
+                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into());
+                failures.push(format!("{format}: the evaluator panicked on the read-back model: {msg}"));
+            }
+        }
+    }
+    if failures.is_empty() { Status::Pass } else { Status::Mismatch(failures.join(" | ")) }
+}
