@@ -278,8 +278,19 @@ impl std::fmt::Display for VerificationFailed {
 
 impl std::error::Error for VerificationFailed {}
 
-/// Runs `reference` and `candidate` on the same inputs (matched by
-/// position, since conversions may rename values) and compares outputs by position.
+/// Whether `a` and `b` hold the same names, each once: then values are
+/// matched by name (formats such as SavedModel keep names but not order).
+fn same_names<'a>(a: impl Iterator<Item = &'a str>, b: impl Iterator<Item = &'a str>) -> bool {
+    let (mut a, mut b): (Vec<&str>, Vec<&str>) = (a.collect(), b.collect());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b && a.windows(2).all(|w| w[0] != w[1])
+}
+
+/// Runs `reference` and `candidate` on the same inputs and compares their
+/// outputs. Inputs and outputs are matched by name when both models name
+/// them alike (a SavedModel signature keeps names, not order), else by
+/// position (conversions may rename values).
 pub fn compare_models(
     reference: &Model,
     candidate: &Model,
@@ -294,15 +305,24 @@ pub fn compare_models(
             cand_feeds.len()
         )));
     }
-    let cand_inputs = cand_feeds.into_iter().zip(inputs.iter().map(|(_, v)| v.clone())).collect();
+    let cand_inputs = if same_names(cand_feeds.iter().map(String::as_str), inputs.iter().map(|(n, _)| n.as_str())) {
+        inputs.clone()
+    } else {
+        cand_feeds.into_iter().zip(inputs.iter().map(|(_, v)| v.clone())).collect()
+    };
     let a = run(reference, inputs).map_err(|e| e.context("reference model"))?;
-    let b = run(candidate, cand_inputs).map_err(|e| e.context("converted model"))?;
+    let mut b = run(candidate, cand_inputs).map_err(|e| e.context("converted model"))?;
     if a.len() != b.len() {
         return Err(Error::invalid(format!(
             "the models have different numbers of outputs ({} and {})",
             a.len(),
             b.len()
         )));
+    }
+    if same_names(a.iter().map(|(n, _)| n.as_str()), b.iter().map(|(n, _)| n.as_str())) {
+        let order: std::collections::HashMap<&str, usize> =
+            a.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+        b.sort_by_key(|(n, _)| order.get(n.as_str()).copied().unwrap_or(usize::MAX));
     }
     Ok(a.iter()
         .zip(&b)

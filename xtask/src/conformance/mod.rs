@@ -152,7 +152,7 @@ pub(crate) fn run(ws: &Workspace, args: Args) -> Result<Outcome> {
         return odd::passes(&ws.root, &cases_dir, &names, start);
     }
     if args.roundtrip {
-        return odd::roundtrip(&ws.root, &cases_dir, &names, start);
+        return odd::roundtrip(&ws.root, &cases_dir, &names, &out_of_scope, start);
     }
     let run_start = Instant::now();
     let results = run_all(&cases_dir, &names, &out_of_scope, run_one);
