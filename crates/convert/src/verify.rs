@@ -333,3 +333,41 @@ pub fn compare_models(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ir::{DType, Graph, Node, Shape, Tensor, ValueInfo};
+
+    /// `y = a - b` (and `z = a`), with the inputs and outputs declared in the given orders.
+    fn sub(inputs: [&str; 2], outputs: [&str; 2]) -> Model {
+        let vi = |n: &str| ValueInfo::tensor(n, DType::F32, Shape::fixed(&[2]));
+        Model::new(Graph {
+            name: "g".into(),
+            inputs: inputs.iter().map(|n| vi(n)).collect(),
+            outputs: outputs.iter().map(|n| vi(n)).collect(),
+            nodes: vec![Node::new("Sub", ["a", "b"], ["y"]), Node::new("Identity", ["a"], ["z"])],
+            ..Graph::default()
+        })
+    }
+
+    fn feed(name: &str, v: [f32; 2]) -> (String, eval::Value) {
+        (name.into(), eval::Value::Tensor(eval::from_ir(&Tensor::from_vec(vec![2], v.to_vec()).unwrap()).unwrap()))
+    }
+
+    #[test]
+    fn values_named_alike_are_matched_by_name_else_by_position() {
+        let inputs = || vec![feed("a", [5.0, 7.0]), feed("b", [1.0, 2.0])];
+        // A SavedModel round trip keeps names but may reorder inputs and outputs.
+        let rows = compare_models(&sub(["a", "b"], ["y", "z"]), &sub(["b", "a"], ["z", "y"]), inputs(), 1e-6).unwrap();
+        assert!(rows.iter().all(|r| r.pass), "{rows:?}");
+        assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["y", "z"]);
+        // Renamed values: by position.
+        let mut renamed = sub(["a", "b"], ["y", "z"]);
+        renamed.graph.inputs[0].name = "input_0".into();
+        renamed.graph.nodes[0].inputs[0] = Some("input_0".into());
+        renamed.graph.nodes[1].inputs[0] = Some("input_0".into());
+        let rows = compare_models(&sub(["a", "b"], ["y", "z"]), &renamed, inputs(), 1e-6).unwrap();
+        assert!(rows.iter().all(|r| r.pass), "{rows:?}");
+    }
+}
