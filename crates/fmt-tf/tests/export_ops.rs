@@ -11,11 +11,7 @@ use ir::{Attribute, DType, ExportOptions, Exporter, Graph, Importer, Model, Node
 
 /// Cases whose TF ops this crate's importer does not read (they are checked
 /// in TensorFlow by `run_tf.py` only).
-const NOT_REIMPORTED: &[(&str, &str)] = &[
-    ("instance_norm_mvn_depth_space", "no DepthToSpace/SpaceToDepth import"),
-    ("onehot_trilu_nonzero_lpnorm_shrink", "no OneHot/Where import"),
-    ("scatter_nd_reverse_sequence", "no TensorScatterAdd/ReverseSequence import"),
-];
+const NOT_REIMPORTED: &[(&str, &str)] = &[];
 
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {

@@ -148,7 +148,7 @@ fn odd_tensor(t: &ir::Tensor, axis: usize, how: Odd) -> Option<ir::Tensor> {
 /// enough not to ask for huge outputs, run by the evaluator on the case's
 /// inputs. Refusals are fine; a panic fails the run.
 pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
-    let scratch = root.join("target/tmp/odd-attrs");
+    let scratch = root.join(format!("target/tmp/odd-attrs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("--odd-attrs runs once per process"))?;
     let results = run_all(cases_dir, names, &BTreeMap::new(), attrs_one);
@@ -170,7 +170,9 @@ pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: 
     Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
 }
 
-/// Where `--odd-attrs` writes its models (one folder per worker thread).
+/// Where a probe writes its models: one folder per process (named by its
+/// pid, so that two probes running at once do not delete each other's
+/// files), one subfolder per worker thread.
 static SCRATCH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 /// Exports attempted and evaluator runs made by `--odd-attrs`.
 static EXPORTS: AtomicUsize = AtomicUsize::new(0);
@@ -329,7 +331,7 @@ const PASS_RUNS: &[(&[&str], &str)] = &[
 /// inputs, so as they stand the passes would see nothing to fold, quantize
 /// or prune.
 pub(super) fn passes(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
-    let scratch = root.join("target/tmp/odd-passes");
+    let scratch = root.join(format!("target/tmp/odd-passes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
     let results = run_all(cases_dir, names, &BTreeMap::new(), passes_one);
@@ -482,7 +484,7 @@ pub(super) fn roundtrip(
     out_of_scope: &BTreeMap<String, String>,
     start: Instant,
 ) -> Result<Outcome> {
-    let scratch = root.join("target/tmp/odd-roundtrip");
+    let scratch = root.join(format!("target/tmp/odd-roundtrip-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
     // Out-of-scope cases (random outputs, training ops) are skipped: two runs

@@ -65,12 +65,40 @@ fn unary(ex: &mut Ex<'_>, n: &Node, kind: &'static str) -> Result<()> {
     unary_layer(ex, n, kind, "opset1", &[])
 }
 
+/// The largest finite value of an 8-bit float type that ONNX's `saturate`
+/// clamps to.
+fn f8_max(d: DType) -> Option<f32> {
+    match d {
+        DType::F8E4M3FN => Some(448.0),
+        DType::F8E5M2 => Some(57344.0),
+        _ => None,
+    }
+}
+
+/// `x` clamped to the range of `to` when `n` is a saturating cast to an
+/// 8-bit float. OpenVINO's `Convert` to `f8e4m3`/`f8e5m2` does not saturate:
+/// past the range it gives NaN (E4M3FN, which has no infinity) or ±inf
+/// (E5M2), which is ONNX's `saturate=0`. ONNX's default, `saturate=1`,
+/// rounds everything past the range (infinities too) to ±max, which is what
+/// a `Clamp` to ±max before the conversion gives; NaN stays NaN.
+fn saturated(ex: &mut Ex<'_>, n: &Node, x: Src, to: Option<DType>) -> Result<Src> {
+    let Some(max) = to.and_then(f8_max) else { return Ok(x) };
+    // `saturate` arrived with the 8-bit float types (Cast-19); it defaults to 1.
+    if int(n, "saturate", 1)? == 0 {
+        return Ok(x);
+    }
+    let (d, r) = (ex.dtype(x), ex.rank(x));
+    let c = ex.op("Clamp", "opset1", &[("min", float(-max)), ("max", float(max))], &[x]);
+    Ok(ex.set(c, d, r))
+}
+
 fn cast(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.input(n, 0)?;
     let to = int(n, "to", 1)?;
     let dt = DType::from_onnx_code(to).ok_or_else(|| unsupported_attr(n, &format!("Cast to data type {to}")))?;
     let et = crate::dtype::element_type(dt).ok_or_else(|| unsupported_attr(n, &format!("Cast to {dt}")))?;
     let r = ex.rank(x);
+    let x = saturated(ex, n, x, Some(dt))?;
     let s = ex.op("Convert", "opset1", &[("destination_type", et.into())], &[x]);
     ex.set(s, Some(dt), r);
     ex.bind(n, 0, s);
@@ -80,6 +108,11 @@ fn cast(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 fn cast_like(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (x, like) = (ex.input(n, 0)?, ex.input(n, 1)?);
     let (d, r) = (ex.dtype(like), ex.rank(x));
+    if d.is_none() && int(n, "saturate", 1)? != 0 {
+        // An 8-bit float target would need the clamp, and which one is not known.
+        return Err(unsupported_attr(n, "a saturating CastLike to an unknown element type"));
+    }
+    let x = saturated(ex, n, x, d)?;
     let s = ex.op("ConvertLike", "opset1", &[], &[x, like]);
     ex.set(s, d, r);
     ex.bind(n, 0, s);
@@ -191,18 +224,53 @@ fn reciprocal(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// ONNX `Mod`: `fmod=0` takes the divisor's sign (numpy `mod`, `FloorMod`),
+/// `fmod=1` the dividend's (C `fmod`, `Mod`). For floats OpenVINO computes
+/// `a - b·floor(a/b)` and `a - b·trunc(a/b)`, which agree with numpy and C
+/// everywhere except a finite `a` over an infinite `b`: there `b·0` makes
+/// them NaN, while C gives `a` and numpy `a`, or `b` when `a` is non-zero
+/// and of the other sign. Those elements are patched with `Select`s (the
+/// NaNs of `b = 0`, an infinite `a` or a NaN already agree).
 fn modulo(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
-    // fmod=0: the result takes the divisor's sign (floor modulo); fmod=1: C fmod.
-    let kind = if int(n, "fmod", 0)? == 0 { "FloorMod" } else { "Mod" };
-    bin(ex, n, kind)
+    let floor = int(n, "fmod", 0)? == 0;
+    let (a, b) = (ex.input(n, 0)?, ex.input(n, 1)?);
+    let r = binary(ex, if floor { "FloorMod" } else { "Mod" }, a, b);
+    let d = ex.dtype(a);
+    if !d.is_some_and(DType::is_float) {
+        ex.bind(n, 0, r);
+        return Ok(());
+    }
+    let inf_b =
+        ex.op("IsInf", "opset10", &[("detect_positive", "true".into()), ("detect_negative", "true".into())], &[b]);
+    let finite_a = ex.op("IsFinite", "opset10", &[], &[a]);
+    let patch = binary(ex, "LogicalAnd", inf_b, finite_a);
+    let v = if floor {
+        let zero = ex.scalar(0.0, d)?;
+        let neg_a = binary(ex, "Less", a, zero);
+        let neg_b = binary(ex, "Less", b, zero);
+        let signs_differ = binary(ex, "NotEqual", neg_a, neg_b);
+        let nonzero = binary(ex, "NotEqual", a, zero);
+        let to_b = binary(ex, "LogicalAnd", signs_differ, nonzero);
+        select(ex, to_b, b, a)
+    } else {
+        a
+    };
+    let y = select(ex, patch, v, r);
+    ex.bind(n, 0, y);
+    Ok(())
+}
+
+/// `Select` with numpy broadcasting, typed like `a`.
+fn select(ex: &mut Ex<'_>, c: Src, a: Src, b: Src) -> Src {
+    let s = ex.op("Select", "opset1", &[nb()], &[c, a, b]);
+    let rank = [c, a, b].iter().map(|&s| ex.rank(s)).try_fold(0usize, |m, r| r.map(|r| m.max(r)));
+    let d = ex.dtype(a);
+    ex.set(s, d, rank)
 }
 
 fn where_(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let (c, a, b) = (ex.input(n, 0)?, ex.input(n, 1)?, ex.input(n, 2)?);
-    let s = ex.op("Select", "opset1", &[nb()], &[c, a, b]);
-    let rank = [c, a, b].iter().map(|&s| ex.rank(s)).try_fold(0usize, |m, r| r.map(|r| m.max(r)));
-    let d = ex.dtype(a);
-    ex.set(s, d, rank);
+    let s = select(ex, c, a, b);
     ex.bind(n, 0, s);
     Ok(())
 }
@@ -230,7 +298,11 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "Mul", openvino: "Multiply-1", build: |ex, n| bin(ex, n, "Multiply") },
     Rule { onnx: "Div", openvino: "Divide-1 (m_pythondiv=false)", build: |ex, n| bin(ex, n, "Divide") },
     Rule { onnx: "Pow", openvino: "Power-1", build: |ex, n| bin(ex, n, "Power") },
-    Rule { onnx: "Mod", openvino: "FloorMod-1 / Mod-1 (fmod)", build: modulo },
+    Rule {
+        onnx: "Mod",
+        openvino: "FloorMod-1 / Mod-1 (fmod) (+ IsInf-10, IsFinite-10, Select-1 for floats over ±inf)",
+        build: modulo,
+    },
     Rule { onnx: "Max", openvino: "Maximum-1 (chained)", build: |ex, n| variadic(ex, n, "Maximum", false) },
     Rule { onnx: "Min", openvino: "Minimum-1 (chained)", build: |ex, n| variadic(ex, n, "Minimum", false) },
     Rule { onnx: "Sum", openvino: "Add-1 (chained)", build: |ex, n| variadic(ex, n, "Add", false) },
@@ -318,8 +390,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "PRelu", openvino: "Maximum-1, Minimum-1, Multiply-1, Add-1", build: prelu },
     Rule { onnx: "Gelu", openvino: "Gelu-7", build: gelu },
     Rule { onnx: "Clip", openvino: "Clamp-1 (or Maximum-1/Minimum-1)", build: clip },
-    Rule { onnx: "Cast", openvino: "Convert-1", build: cast },
-    Rule { onnx: "CastLike", openvino: "ConvertLike-1", build: cast_like },
+    Rule { onnx: "Cast", openvino: "Convert-1 (+ Clamp-1 when saturating to f8)", build: cast },
+    Rule { onnx: "CastLike", openvino: "ConvertLike-1 (+ Clamp-1 when saturating to f8)", build: cast_like },
     Rule {
         onnx: "Identity",
         openvino: "(elided)",

@@ -465,6 +465,13 @@ fn dropout(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     if n.output(1).is_some_and(|m| !m.is_empty()) {
         return Err(unsupported_attr(n, "Dropout's mask output"));
     }
+    // Looked up without materialising a Const layer for an input that is
+    // then not used.
+    let graph = &ex.model().graph;
+    let constant = |i: usize| graph.initializers.get(n.input(i)?)?.to_f64s().ok();
+    if !ir::schema::dropout_is_identity(n, constant) {
+        return Err(unsupported_attr(n, "Dropout in training mode"));
+    }
     let x = ex.input(n, 0)?;
     bind1(ex, n, x)
 }
@@ -529,6 +536,6 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { onnx: "CumSum", openvino: "CumSum-3", build: cumsum },
     Rule { onnx: "NonZero", openvino: "NonZero-3 (i64)", build: nonzero },
     Rule { onnx: "OneHot", openvino: "OneHot-1 (+ Gather-8 of on/off values)", build: one_hot },
-    Rule { onnx: "Dropout", openvino: "(elided, inference)", build: dropout },
+    Rule { onnx: "Dropout", openvino: "(elided, inference; training mode refused)", build: dropout },
     Rule { onnx: "Trilu", openvino: "Range-4, Subtract-1, GreaterEqual-1/LessEqual-1, Select-1", build: trilu },
 ];

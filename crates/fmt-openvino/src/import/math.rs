@@ -174,11 +174,23 @@ fn clamp(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
     Ok(())
 }
 
+/// The attributes of a `Cast` to `d` with OpenVINO's conversion semantics.
+/// `Convert` to `f8e4m3`/`f8e5m2` does not saturate (past the range E4M3FN
+/// gives NaN, E5M2 ±inf), which is ONNX's `saturate=0`; ONNX's default
+/// saturates. Other types have no `saturate` to set.
+fn cast_attrs(d: DType) -> Vec<(&'static str, A)> {
+    let mut attrs = vec![("to", A::Int(i64::from(d.onnx_code())))];
+    if matches!(d, DType::F8E4M3FN | DType::F8E5M2) {
+        attrs.push(("saturate", A::Int(0)));
+    }
+    attrs
+}
+
 fn convert(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let et = cx.attr(l, "destination_type")?;
     let d = crate::dtype::from_element_type(et)
         .ok_or_else(|| cx.bad(l, format!("destination_type '{et}' is not supported")))?;
-    cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
+    cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, cast_attrs(d));
     cx.dtypes_set(outs, d);
     Ok(())
 }
@@ -186,10 +198,14 @@ fn convert(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()
 fn convert_like(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     match cx.dtype(port(ins, 1)?) {
         Some(d) => {
-            cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, vec![("to", A::Int(i64::from(d.onnx_code())))]);
+            cx.emit(l, "Cast", vec![some(port(ins, 0)?)], outs, cast_attrs(d));
             cx.dtypes_set(outs, d);
         }
-        None => cx.emit(l, "CastLike", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![]),
+        // The target type is known only at run time; saturate=0 matters
+        // only if it is an 8-bit float, and then it is OpenVINO's behaviour.
+        None => {
+            cx.emit(l, "CastLike", vec![some(port(ins, 0)?), some(port(ins, 1)?)], outs, vec![("saturate", A::Int(0))])
+        }
     }
     Ok(())
 }
@@ -255,8 +271,8 @@ pub(crate) const RULES: &[ImportRule] = table![
     ImportRule::new("Swish", "Mul + Sigmoid", Arity::ins_between(1, 2), swish),
     ImportRule::new("PRelu", "PRelu (slope reshaped to [C, 1, …])", Arity::ins(2), prelu),
     ImportRule::new("Clamp", "Clip", Arity::ins(1), clamp),
-    ImportRule::new("Convert", "Cast (or DequantizeLinear, see quantization)", Arity::ins(1), convert),
-    ImportRule::new("ConvertLike", "Cast / CastLike", Arity::ins(2), convert_like),
+    ImportRule::new("Convert", "Cast (saturate=0 to f8; or DequantizeLinear, see quantization)", Arity::ins(1), convert),
+    ImportRule::new("ConvertLike", "Cast / CastLike (saturate=0 to f8)", Arity::ins(2), convert_like),
     ImportRule::new("IsInf", "IsInf", Arity::ins(1), is_inf),
     ImportRule::new("IsFinite", "IsNaN, IsInf, Or, Not", Arity::ins(1), is_finite),
 ];

@@ -271,6 +271,12 @@ impl<'a> Cx<'a> {
         self.b.i64s(&base, v)
     }
 
+    /// An i64 0-D initializer (an index, a bound).
+    pub(crate) fn i64_scalar(&mut self, v: i64) -> String {
+        let base = format!("{}/const", self.current);
+        self.b.constant(&base, Tensor::scalar(v))
+    }
+
     /// `Reshape` of `v` to the constant `shape`, named after the current layer.
     pub(crate) fn reshape(&mut self, v: &str, shape: &[i64]) -> String {
         let base = format!("{}/Reshape", self.current);

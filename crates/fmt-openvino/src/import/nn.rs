@@ -40,8 +40,25 @@ fn window_attrs(cx: &Cx<'_>, l: &Layer, dilations: bool) -> Result<Vec<(&'static
 }
 
 /// Merges the group dimension of grouped weights: `[G, A, B, k…]` → `[G·A, B, k…]`.
+/// ONNX wants the group count as an attribute, so `G` must be known when
+/// reading; the other dims may be computed at run time (weights fed by a
+/// `Parameter` of dynamic shape, or by a `Reshape` whose output dims the
+/// file leaves open), and the merge is then a `Reshape` to a computed shape.
 fn merge_groups(cx: &mut Cx<'_>, l: &Layer, w: &str) -> Result<(String, i64)> {
-    let shape = cx.static_shape(w).ok_or_else(|| cx.bad(l, "grouped weights need a static shape"))?;
+    let Some(shape) = cx.static_shape(w) else {
+        let groups = group_count(cx, l)?;
+        let rank = cx.rank(w).ok_or_else(|| cx.bad(l, "the grouped weights' rank is not known"))?;
+        if rank < 3 {
+            return Err(cx.bad(l, format!("grouped weights of rank {rank} have too few dimensions")));
+        }
+        let i64t = Some(DType::I64);
+        // [-1] ++ shape[2..]: the -1 takes G·A, whatever A is at run time.
+        let rest = cx.helper("Shape", &[w], vec![("start", A::Int(2))], i64t);
+        let head = cx.i64s(&[-1]);
+        let target = cx.helper("Concat", &[&head, &rest], vec![("axis", A::Int(0))], i64t);
+        let d = cx.dtype(w);
+        return Ok((cx.helper("Reshape", &[w, &target], vec![], d), groups));
+    };
     let [groups, per_group, rest @ ..] = shape.as_slice() else {
         return Err(cx.bad(l, format!("grouped weights of shape {shape:?} have too few dimensions")));
     };
@@ -59,6 +76,27 @@ fn merge_groups(cx: &mut Cx<'_>, l: &Layer, w: &str) -> Result<(String, i64)> {
     }
     let target: Vec<i64> = merged.iter().map(|&d| d as i64).collect();
     Ok((cx.reshape(w, &target), groups))
+}
+
+/// The group count `G` of grouped weights whose full shape is not known:
+/// the first dim of the weights' port, else the first entry of the constant
+/// target of the `Reshape` producing them (how ONNX exporters, ours
+/// included, split merged weights into groups).
+fn group_count(cx: &Cx<'_>, l: &Layer) -> Result<i64> {
+    let from_port = l.inputs.get(1).and_then(|p| p.dims.first()).and_then(|d| d.trim().parse::<i64>().ok());
+    let from_reshape = || {
+        let (producer, _) = cx.source(l, 1)?;
+        if producer.kind != "Reshape" {
+            return None;
+        }
+        let (target, port) = cx.source(producer, 1)?;
+        cx.const_ints(cx.value_of(target, port)?)?.first().copied()
+    };
+    // 0 (a copied dim with special_zero) and -1 (inferred) say nothing here.
+    from_port
+        .filter(|&g| g > 0)
+        .or_else(|| from_reshape().filter(|&g| g > 0))
+        .ok_or_else(|| cx.bad(l, "the group count (the grouped weights' first dimension) is not known"))
 }
 
 fn convolution(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, grouped: bool) -> Result<()> {
@@ -307,9 +345,36 @@ fn depth_space(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>, op: &str
         ("DepthToSpace", "blocks_first") => attrs.push(("mode", A::String("DCR".into()))),
         ("DepthToSpace", "depth_first") => attrs.push(("mode", A::String("CRD".into()))),
         ("SpaceToDepth", "blocks_first") => {}
+        ("SpaceToDepth", "depth_first") => return space_to_depth_crd(cx, l, port(ins, 0)?, outs, bs),
         _ => return Err(cx.bad(l, format!("mode='{mode}' is not supported"))),
     }
     cx.emit(l, op, vec![some(port(ins, 0)?)], outs, attrs);
+    Ok(())
+}
+
+/// `SpaceToDepth` in `depth_first` mode. ONNX's `SpaceToDepth` has only the
+/// blocks-first (DCR) order before opset 28, so this is DCR followed by a
+/// regrouping of the channels: DCR puts channel `c` of block offset `o` at
+/// `o·C + c`, depth-first at `c·bs² + o`, so the DCR output `[N, bs²·C, H',
+/// W']` is viewed as `[N, bs², C, H', W']`, its two channel axes swapped and
+/// merged again. The shapes are read at run time (`Shape`), so batch and
+/// image sizes may be dynamic.
+fn space_to_depth_crd(cx: &mut Cx<'_>, l: &Layer, x: &str, outs: Ins<'_>, bs: i64) -> Result<()> {
+    if cx.rank(x).is_some_and(|r| r != 4) {
+        return Err(cx.bad(l, "depth_first mode is supported for 4-D inputs only"));
+    }
+    let blocks = bs.checked_mul(bs).ok_or_else(|| cx.bad(l, format!("block_size {bs} is too large")))?;
+    let d = cx.dtype(x);
+    let dcr = cx.helper("SpaceToDepth", &[x], vec![("blocksize", A::Int(bs))], d);
+    let i64t = Some(DType::I64);
+    let full = cx.helper("Shape", &[&dcr], vec![], i64t);
+    let batch = cx.helper("Shape", &[&dcr], vec![("end", A::Int(1))], i64t);
+    let spatial = cx.helper("Shape", &[&dcr], vec![("start", A::Int(2))], i64t);
+    let mid = cx.i64s(&[blocks, -1]);
+    let split = cx.helper("Concat", &[&batch, &mid, &spatial], vec![("axis", A::Int(0))], i64t);
+    let grouped = cx.helper("Reshape", &[&dcr, &split], vec![], d);
+    let swapped = cx.helper("Transpose", &[&grouped], vec![("perm", A::Ints(vec![0, 2, 1, 3, 4]))], d);
+    cx.emit(l, "Reshape", vec![Some(swapped), Some(full)], outs, vec![]);
     Ok(())
 }
 
@@ -373,14 +438,19 @@ fn einsum(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()>
 /// This family's rules.
 pub(crate) const RULES: &[ImportRule] = &[
     ImportRule::new("Convolution", "Conv", Arity::ins(2), |cx, l, i, o| convolution(cx, l, i, o, false)),
-    ImportRule::new("GroupConvolution", "Conv (group)", Arity::ins(2), |cx, l, i, o| convolution(cx, l, i, o, true)),
+    ImportRule::new(
+        "GroupConvolution",
+        "Conv (group) [+ Shape, Concat, Reshape of dynamic weights]",
+        Arity::ins(2),
+        |cx, l, i, o| convolution(cx, l, i, o, true),
+    ),
     // The optional third input is an explicit output shape.
     ImportRule::new("ConvolutionBackpropData", "ConvTranspose", Arity::ins_between(2, 3), |cx, l, i, o| {
         backprop(cx, l, i, o, false)
     }),
     ImportRule::new(
         "GroupConvolutionBackpropData",
-        "ConvTranspose (group)",
+        "ConvTranspose (group) [+ Shape, Concat, Reshape of dynamic weights]",
         Arity::ins_between(2, 3),
         |cx, l, i, o| backprop(cx, l, i, o, true),
     ),
@@ -409,9 +479,12 @@ pub(crate) const RULES: &[ImportRule] = &[
     ImportRule::new("DepthToSpace", "DepthToSpace", Arity::ins(1), |cx, l, i, o| {
         depth_space(cx, l, i, o, "DepthToSpace")
     }),
-    ImportRule::new("SpaceToDepth", "SpaceToDepth", Arity::ins(1), |cx, l, i, o| {
-        depth_space(cx, l, i, o, "SpaceToDepth")
-    }),
+    ImportRule::new(
+        "SpaceToDepth",
+        "SpaceToDepth (+ Shape, Concat, Reshape, Transpose, Reshape for depth_first)",
+        Arity::ins(1),
+        |cx, l, i, o| depth_space(cx, l, i, o, "SpaceToDepth"),
+    ),
     ImportRule::new("Interpolate", "Resize", Arity::ins_between(2, 4), interpolate).by_version(&[
         ("opset1", Arity::ins(2)),
         ("opset4", Arity::ins_between(3, 4)),

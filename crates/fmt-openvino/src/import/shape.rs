@@ -59,7 +59,11 @@ fn split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> 
 
 fn variadic_split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
     let axis = scalar_int(cx, l, port(ins, 1)?, "axis")?;
-    let mut lengths = cx.const_ints(port(ins, 2)?).ok_or_else(|| cx.bad(l, "split_lengths must be a constant"))?;
+    let Some(mut lengths) = cx.const_ints(port(ins, 2)?) else {
+        let split = computed_lengths(cx, port(ins, 0)?, port(ins, 2)?, axis);
+        cx.emit(l, "Split", vec![some(port(ins, 0)?), Some(split)], outs, vec![("axis", A::Int(axis))]);
+        return Ok(());
+    };
     if let Some(pos) = lengths.iter().position(|&v| v == -1) {
         // -1 takes what is left: needs the split dimension's size.
         let shape =
@@ -79,6 +83,26 @@ fn variadic_split(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Re
     let split = cx.i64s(&lengths);
     cx.emit(l, "Split", vec![some(port(ins, 0)?), Some(split)], outs, vec![("axis", A::Int(axis))]);
     Ok(())
+}
+
+/// ONNX `Split` sizes from `VariadicSplit` lengths computed at run time.
+/// ONNX has no `-1` length, so the one `-1` OpenVINO allows is replaced by
+/// what the other lengths leave of the axis: with one `-1` the lengths sum
+/// to the others' total minus 1, so the rest is `dim - (sum + 1)`. Lengths
+/// without a `-1` pass through the `Where` unchanged.
+fn computed_lengths(cx: &mut Cx<'_>, x: &str, lengths: &str, axis: i64) -> String {
+    let i64t = Some(DType::I64);
+    let lengths = cx.as_i64(lengths);
+    let shape = cx.helper("Shape", &[x], vec![], i64t);
+    let ax = cx.i64_scalar(axis);
+    let dim = cx.helper("Gather", &[&shape, &ax], vec![("axis", A::Int(0))], i64t);
+    let sum = cx.helper("ReduceSum", &[&lengths], vec![("keepdims", A::Int(0))], i64t);
+    let one = cx.i64_scalar(1);
+    let known = cx.helper("Add", &[&sum, &one], vec![], i64t);
+    let rest = cx.helper("Sub", &[&dim, &known], vec![], i64t);
+    let minus_one = cx.i64_scalar(-1);
+    let is_rest = cx.helper("Equal", &[&lengths, &minus_one], vec![], Some(DType::Bool));
+    cx.helper("Where", &[&is_rest, &rest, &lengths], vec![], i64t)
 }
 
 fn slice8(cx: &mut Cx<'_>, l: &Layer, ins: Ins<'_>, outs: Ins<'_>) -> Result<()> {
@@ -338,7 +362,12 @@ pub(crate) const RULES: &[ImportRule] = &[
     ImportRule::new("Transpose", "Transpose", Arity::ins(2), transpose),
     ImportRule::new("Concat", "Concat", Arity::new(Ports::at_least(1), Ports::exactly(1)), concat),
     ImportRule::new("Split", "Split (num_outputs)", Arity::new(Ports::exactly(2), Ports::at_least(1)), split),
-    ImportRule::new("VariadicSplit", "Split", Arity::new(Ports::exactly(3), Ports::at_least(1)), variadic_split),
+    ImportRule::new(
+        "VariadicSplit",
+        "Split [+ Shape, Gather, ReduceSum, Add, Sub, Equal, Where for computed lengths]",
+        Arity::new(Ports::exactly(3), Ports::at_least(1)),
+        variadic_split,
+    ),
     ImportRule::new("Slice", "Slice", Arity::ins_between(4, 5), slice8),
     ImportRule::new("StridedSlice", "Slice [+ Squeeze]", Arity::ins_between(3, 4), strided_slice),
     ImportRule::new("Gather", "Gather", Arity::ins(3), gather),

@@ -50,6 +50,7 @@ const OUTPUT_ARGS: &[(&str, &[&str])] = &[
     ("Cumsum", &["out"]),
     ("DepthToSpace", &["output"]),
     ("DepthwiseConv2dNative", &["output"]),
+    ("DivNoNan", &["z"]),
     ("Einsum", &["output"]),
     ("Elu", &["activations"]),
     ("EmptyTensorList", &["handle"]),

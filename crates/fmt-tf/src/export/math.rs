@@ -215,23 +215,57 @@ fn identity(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 
 fn cast(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let to = DType::try_from_onnx_code(n.attr_int("to", 1)?)?;
-    let name = ex.in_name(n, 0)?;
-    let from = ex.dtype(name)?;
-    let v = ex.val(name)?;
-    let t =
-        ex.op("Cast", vec![v.t], vec![("SrcT", ty(from)?), ("DstT", ty(to)?), ("Truncate", super::bool_attr(false))]);
-    ex.bind_perm(n, 0, t, v.perm);
-    Ok(())
+    cast_to(ex, n, to)
 }
 
 fn cast_like(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let to = ex.dtype(ex.in_name(n, 1)?)?;
+    cast_to(ex, n, to)
+}
+
+/// `Cast`/`CastLike` of input 0 to `to`. 4-bit values are held widened to
+/// 8 bits, so a cast to them wraps into 4 bits itself (as ONNX does:
+/// through a 32-bit integer for floats); TF converts to 8-bit floats
+/// without saturating, so ONNX's `saturate=1` clips first.
+fn cast_to(ex: &mut Ex<'_>, n: &Node, to: DType) -> Result<()> {
     let name = ex.in_name(n, 0)?;
-    let from = ex.dtype(name)?;
+    let from = widened(ex.dtype(name)?);
+    let saturate = n.attr_int("saturate", 1)? != 0;
     let v = ex.val(name)?;
-    let t = ex.op("Cast", vec![v.t], vec![("SrcT", ty(from)?), ("DstT", ty(to)?)]);
+    let cast = |ex: &mut Ex<'_>, t: String, from: DType, to: DType| -> Result<String> {
+        Ok(ex.op("Cast", vec![t], vec![("SrcT", ty(from)?), ("DstT", ty(to)?), ("Truncate", super::bool_attr(false))]))
+    };
+    let t = match to {
+        DType::I4 | DType::U4 => {
+            let via = if from.is_float() { DType::I32 } else { DType::I64 };
+            let t = cast(ex, v.t, from, via)?;
+            // wrap_u4(x) = x mod 16, wrap_i4(x) = (x + 8) mod 16 - 8 (floored).
+            let bias = if to == DType::I4 { 8.0 } else { 0.0 };
+            let (b, sixteen) = (ex.scalar(bias, via)?, ex.scalar(16.0, via)?);
+            let shifted = ex.op_t("AddV2", vec![t, b.clone()], via)?;
+            let m = ex.op_t("FloorMod", vec![shifted, sixteen], via)?;
+            let wrapped = ex.op_t("Sub", vec![m, b], via)?;
+            cast(ex, wrapped, via, widened(to))?
+        }
+        DType::F8E4M3FN | DType::F8E5M2 if saturate && from.is_float() => {
+            let max = if to == DType::F8E4M3FN { 448.0 } else { 57344.0 };
+            let (lo, hi) = (ex.scalar(-max, from)?, ex.scalar(max, from)?);
+            let clipped = ex.op("ClipByValue", vec![v.t, lo, hi], vec![("T", ty(from)?)]);
+            cast(ex, clipped, from, to)?
+        }
+        _ => cast(ex, v.t, from, to)?,
+    };
     ex.bind_perm(n, 0, t, v.perm);
     Ok(())
+}
+
+/// The type a value of `d` is written as (4-bit values are held in 8 bits).
+fn widened(d: DType) -> DType {
+    match d {
+        DType::I4 => DType::I8,
+        DType::U4 => DType::U8,
+        d => d,
+    }
 }
 
 fn where_(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
@@ -429,13 +463,41 @@ fn celu(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     })
 }
 
+/// `BitShift`: TF clamps the amount to `[0, bits - 1]`, ONNX (opset 28,
+/// undefined before) gives 0 for amounts outside it, or -1 for a right
+/// shift of a negative value; that is TF's right shift by `bits - 1`.
 fn bit_shift(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
-    let op = match n.attr_str("direction", "")? {
-        "LEFT" => "LeftShift",
-        "RIGHT" => "RightShift",
+    let left = match n.attr_str("direction", "")? {
+        "LEFT" => true,
+        "RIGHT" => false,
         other => return Err(unsupported(n, &format!("BitShift direction '{other}'"))),
     };
-    elementwise(ex, n, op)
+    let op = if left { "LeftShift" } else { "RightShift" };
+    let d = ex.dtype(ex.in_name(n, 0)?)?;
+    let bits = d.bits().ok_or_else(|| unsupported(n, &format!("BitShift of {d}")))?;
+    let amounts = ex.const_value(ex.in_name(n, 1)?).and_then(|t| t.to_i64s().ok());
+    if amounts.is_some_and(|v| v.iter().all(|&a| (0..i64::from(bits)).contains(&a))) {
+        return elementwise(ex, n, op);
+    }
+    let (p, ins, d) = prepare(ex, n)?;
+    let [x, s] = [ins[0].clone(), ins[1].clone()];
+    let shifted = ex.op_t(op, vec![x.clone(), s.clone()], d)?;
+    let width = ex.scalar(f64::from(bits), d)?;
+    let mut in_range = ex.op_t("Less", vec![s.clone(), width], d)?;
+    if !matches!(d, DType::U8 | DType::U16 | DType::U32 | DType::U64) {
+        let zero = ex.scalar(0.0, d)?;
+        let non_negative = ex.op_t("GreaterEqual", vec![s, zero], d)?;
+        in_range = ex.op("LogicalAnd", vec![in_range, non_negative], vec![]);
+    }
+    let outside = if left {
+        ex.op_t("ZerosLike", vec![shifted.clone()], d)?
+    } else {
+        let top = ex.scalar(f64::from(bits - 1), d)?;
+        ex.op_t("RightShift", vec![x, top], d)?
+    };
+    let y = ex.op_t("SelectV2", vec![in_range, shifted, outside], d)?;
+    ex.bind_perm(n, 0, y, p);
+    Ok(())
 }
 
 fn shrink(ex: &mut Ex<'_>, n: &Node) -> Result<()> {

@@ -661,7 +661,14 @@ pub(crate) fn build(model: &Model, opts: Options) -> Result<Built> {
             device: String::new(),
             attr: attrs.into_iter().collect(),
         });
-        ex.values.insert(v.name.clone(), Val { t: name.clone(), perm: nhwc.then(|| layout::NHWC.to_vec()) });
+        // 4-bit values are held widened to 8 bits inside the graph.
+        let held = if matches!(dtype, DType::I4 | DType::U4) {
+            let wide = ex.tf_dtype_of(&v.name)?;
+            ex.op("Cast", vec![name.clone()], vec![("SrcT", ty(dtype)?), ("DstT", ty(wide)?)])
+        } else {
+            name.clone()
+        };
+        ex.values.insert(v.name.clone(), Val { t: held, perm: nhwc.then(|| layout::NHWC.to_vec()) });
         inputs.push(Port { key: v.name.clone(), tensor: format!("{name}:0"), dtype, dims: tf_dims });
     }
     ex.build_nodes(&g.nodes)?;
@@ -674,12 +681,19 @@ pub(crate) fn build(model: &Model, opts: Options) -> Result<Built> {
             v.dtype().ok_or_else(|| Error::invalid(format!("graph output '{}' has no element type", v.name)))
         })?;
         let name = tf_name(&v.name);
+        // A 4-bit output, held in 8 bits, is declared as what it is.
+        let (op, attr, dtype) = match v.dtype() {
+            Some(four @ (DType::I4 | DType::U4)) => {
+                ("Cast", vec![("SrcT".to_string(), ty(dtype)?), ("DstT".to_string(), ty(four)?)], four)
+            }
+            _ => ("Identity", vec![("T".to_string(), ty(dtype)?)], dtype),
+        };
         ex.nodes.push(NodeDef {
             name: name.clone(),
-            op: "Identity".into(),
+            op: op.into(),
             input: vec![t],
             device: String::new(),
-            attr: [("T".to_string(), ty(dtype)?)].into_iter().collect(),
+            attr: attr.into_iter().collect(),
         });
         let tf_dims = dims.map(|d| if nhwc { nhwc_dims(&d) } else { d });
         outputs.push(Port { key: v.name.clone(), tensor: format!("{name}:0"), dtype, dims: tf_dims });

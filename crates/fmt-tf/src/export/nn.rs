@@ -798,7 +798,8 @@ fn lp_norm(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         }
         other => return Err(unsupported(n, &format!("p={other}"))),
     };
-    let y = ex.op_t("RealDiv", vec![xl, norm], d)?;
+    // A zero norm gives 0 (the spec's opset 22 text), not 0 / 0.
+    let y = ex.op_t("DivNoNan", vec![xl, norm], d)?;
     ex.bind(n, 0, y);
     Ok(())
 }

@@ -66,11 +66,24 @@ fn reshape(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
                 concat_i64(ex, parts)?
             }
         }
+        None if allowzero => ex.logical(n, 1)?,
         None => {
-            if !allowzero {
-                tracing::debug!("{}: dynamic shape read as allowzero (TF has no copy-dim 0)", n.describe());
-            }
-            ex.logical(n, 1)?
+            // TF reads a 0 as an empty dim: copy the input's dims in at run
+            // time. The input's shape is padded with ones to the target's
+            // length first (a 0 past the input's rank is invalid anyway).
+            let s = ex.logical(n, 1)?;
+            let i64_ = ty(DType::I64)?;
+            let xs = ex.op("Shape", vec![xl.clone()], vec![("T", ty(d)?), ("out_type", i64_.clone())]);
+            let len = ex.op("Shape", vec![s.clone()], vec![("T", i64_.clone()), ("out_type", i64_.clone())]);
+            let one = ex.scalar(1.0, DType::I64)?;
+            let ones = ex.op("Fill", vec![len.clone(), one], vec![("T", i64_.clone()), ("index_type", i64_.clone())]);
+            let padded = concat_i64(ex, vec![xs, ones])?;
+            let (b, st) = (ex.ints(&[0], DType::I64)?, ex.ints(&[1], DType::I64)?);
+            let dims =
+                ex.op("StridedSlice", vec![padded, b, len, st], vec![("T", i64_.clone()), ("Index", i64_.clone())]);
+            let zero = ex.scalar(0.0, DType::I64)?;
+            let is_zero = ex.op_t("Equal", vec![s.clone(), zero], DType::I64)?;
+            ex.op_t("SelectV2", vec![is_zero, dims, s], DType::I64)?
         }
     };
     let y = reshape_to(ex, xl, shape, d, DType::I64)?;
@@ -93,11 +106,18 @@ fn flatten(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.in_name(n, 0)?;
     let d = ex.dtype(x)?;
     let r = rank_of(ex, n, x)?;
-    let axis = n.attr_int("axis", 1)?;
-    let axis = if axis < 0 { axis + r as i64 } else { axis } as usize;
+    let given = n.attr_int("axis", 1)?;
+    let axis = usize::try_from(if given < 0 { given.saturating_add(r as i64) } else { given })
+        .ok()
+        .filter(|&a| a <= r)
+        .ok_or_else(|| Error::invalid(format!("{}: axis {given} is out of range for rank {r}", n.describe())))?;
     let dims = ex.dims(x).unwrap_or_default();
+    // A static size only when every dim is known and the product fits i64
+    // (a fuzzed model's huge dims overflowed a plain product).
     let prod = |range: std::ops::Range<usize>| -> Option<i64> {
-        range.map(|i| dims.get(i).copied().flatten().map(|v| v as i64)).product::<Option<i64>>()
+        range
+            .map(|i| dims.get(i).copied().flatten().and_then(|v| i64::try_from(v).ok()))
+            .try_fold(1i64, |acc, d| acc.checked_mul(d?))
     };
     let xl = ex.logical(n, 0)?;
     let shape = match (prod(0..axis), prod(axis..r)) {
@@ -773,6 +793,9 @@ fn reverse_sequence(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
 fn dropout(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     if n.outputs.len() > 1 && !n.outputs[1].is_empty() {
         return Err(unsupported(n, "Dropout's mask output"));
+    }
+    if !ir::schema::dropout_is_identity(n, |i| ex.const_input(n, i).and_then(|t| t.to_f64s().ok())) {
+        return Err(unsupported(n, "Dropout in training mode"));
     }
     let v = ex.val(ex.in_name(n, 0)?)?;
     ex.bind_perm(n, 0, v.t, v.perm);

@@ -8,7 +8,12 @@
 //! from its masks into one `Slice` over the input's axes, a `Squeeze` of
 //! the shrunk axes and an `Unsqueeze` of the new ones. `MirrorPad`
 //! SYMMETRIC (edge repeated) has no canonical mode and is built from
-//! reversed `Slice`s and a `Concat` per axis.
+//! reversed `Slice`s and a `Concat` per axis. `OneHot` gives negative
+//! indices an all-off row where ONNX counts them from the end, so they are
+//! moved out of range first. `ReverseSequence` takes any batch and time
+//! axes; ONNX's wants them to be 0 and 1, so others are transposed there
+//! and back. `Where` (one input) lists coordinates as rows, `NonZero` as
+//! columns.
 
 // Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
 // `lower/mod.rs`) checks each node's input count against the rule's
@@ -110,8 +115,8 @@ fn unpack(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let num = cx.int(n, "num", -1)?;
     let num = usize::try_from(num).ok().filter(|&k| k > 0).ok_or_else(|| cx.bad(n, format!("num={num}")))?;
     let axis = cx.int(n, "axis", 0)?;
-    // Without a `split` input, Split (opset 13–17) cuts equal parts, one per output.
-    let parts = cx.emit("Split", vec![Some(ins[0].clone())], num, vec![("axis", A::Int(axis))])?;
+    // Without a `split` input, Split cuts equal parts, one per output.
+    let parts = cx.split_equal(&ins[0], num, axis)?;
     let axes = cx.i64s(&[axis]);
     parts.iter().map(|p| cx.op("Squeeze", &[p, &axes], vec![])).collect()
 }
@@ -182,8 +187,8 @@ fn split(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let axis = axis_of(cx, n, axis)?;
     let num = cx.int(n, "num_split", -1)?;
     let num = usize::try_from(num).ok().filter(|&k| k > 0).ok_or_else(|| cx.bad(n, format!("num_split={num}")))?;
-    let mut inputs = vec![Some(value.clone())];
     if n.op == "SplitV" {
+        let mut inputs = vec![Some(value.clone())];
         let mut sizes = cx.ints_of(n, &ins[1], "size_splits")?;
         // One size may be -1: whatever the others leave.
         if let Some(k) = sizes.iter().position(|&s| s == -1) {
@@ -199,8 +204,9 @@ fn split(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
             *slot = rest;
         }
         inputs.push(Some(cx.i64s(&sizes)));
+        return cx.emit("Split", inputs, num, vec![("axis", A::Int(axis))]);
     }
-    cx.emit("Split", inputs, num, vec![("axis", A::Int(axis))])
+    cx.split_equal(value, num, axis)
 }
 
 fn broadcast_to(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
@@ -213,6 +219,142 @@ fn filled_like(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>>
     let v = cx.scalar(if n.op == "OnesLike" { 1.0 } else { 0.0 }, d)?;
     let shape = cx.op("Shape", &[&ins[0]], vec![])?;
     Ok(vec![cx.op("Expand", &[&v, &shape], vec![])?])
+}
+
+/// The broadcast of two shape vectors (TF's `T`: `i32` or `i64`).
+fn broadcast_args(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let (a, b) = (&ins[0], &ins[1]);
+    let t = cx.dtype_of(n, a)?;
+    if let (Some(x), Some(y)) = (cx.const_ints(a), cx.const_ints(b)) {
+        let dims =
+            broadcast_dims(&x, &y).ok_or_else(|| cx.bad(n, format!("shapes {x:?} and {y:?} do not broadcast")))?;
+        let len = vec![dims.len()];
+        let t = match t {
+            DType::I32 => {
+                let v = dims.iter().map(|&d| i32::try_from(d)).collect::<std::result::Result<Vec<_>, _>>();
+                Tensor::from_vec(len, v.map_err(|_| cx.bad(n, format!("shape {dims:?} overflows i32")))?)?
+            }
+            _ => Tensor::from_vec(len, dims)?,
+        };
+        return Ok(vec![cx.constant(t)]);
+    }
+    let (a64, b64) = (cx.as_i64(a)?, cx.as_i64(b)?);
+    let out = match (cx.dim(a, 0), cx.dim(b, 0)) {
+        (Some(ka), Some(kb)) => {
+            // Both padded with leading 1s to one length; then per dim the
+            // other side wherever one side is 1 (0 against 1 gives 0).
+            let k = ka.max(kb);
+            let pad = |cx: &mut Cx<'_>, v: &str, len: i64| -> Result<String> {
+                if len == k {
+                    return Ok(v.to_string());
+                }
+                let ones = cx.i64s(&vec![1; (k - len) as usize]);
+                cx.op("Concat", &[&ones, v], vec![("axis", A::Int(0))])
+            };
+            let (pa, pb) = (pad(cx, &a64, ka)?, pad(cx, &b64, kb)?);
+            let one = cx.i64s(&[1]);
+            let a_is_one = cx.op("Equal", &[&pa, &one], vec![])?;
+            cx.op("Where", &[&a_is_one, &pb, &pa], vec![])?
+        }
+        _ => {
+            // Lengths unknown until run time: let Expand broadcast a
+            // one-byte tensor (it holds the broadcast shape's elements).
+            let zero = cx.scalar(0.0, DType::U8)?;
+            let x = cx.op("Expand", &[&zero, &a64], vec![])?;
+            let xy = cx.op("Expand", &[&x, &b64], vec![])?;
+            cx.op("Shape", &[&xy], vec![])?
+        }
+    };
+    Ok(vec![cx.cast(&out, t)?])
+}
+
+/// numpy's broadcast of two shapes, `None` if they do not broadcast.
+fn broadcast_dims(a: &[i64], b: &[i64]) -> Option<Vec<i64>> {
+    let k = a.len().max(b.len());
+    let at = |v: &[i64], i: usize| if i + v.len() < k { 1 } else { v.get(i + v.len() - k).copied().unwrap_or(1) };
+    (0..k)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (x, y) if x == y || y == 1 => Some(x),
+            (1, y) => Some(y),
+            _ => None,
+        })
+        .collect()
+}
+
+fn one_hot(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let (idx, depth, on, off) = (&ins[0], &ins[1], &ins[2], &ins[3]);
+    let axis = cx.int(n, "axis", -1)?;
+    let depth = cx.as_i64(depth)?;
+    let idx = match cx.dtype_of(n, idx)? {
+        DType::U8 | DType::U16 | DType::U32 | DType::U64 => idx.clone(),
+        _ => {
+            // An index past the end is all-off in both; a negative one only in TF.
+            let i = cx.as_i64(idx)?;
+            let zero = cx.i64s(&[0]);
+            let neg = cx.op("Less", &[&i, &zero], vec![])?;
+            cx.op("Where", &[&neg, &depth, &i], vec![])?
+        }
+    };
+    let row = cx.i64s(&[1]);
+    let off = cx.op("Reshape", &[off, &row], vec![])?;
+    let on = cx.op("Reshape", &[on, &row], vec![])?;
+    let values = cx.op("Concat", &[&off, &on], vec![("axis", A::Int(0))])?;
+    Ok(vec![cx.op("OneHot", &[&idx, &depth, &values], vec![("axis", A::Int(axis))])?])
+}
+
+fn reverse_sequence(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let rank = cx.rank_of(n, &ins[0])? as i64;
+    if n.attr("seq_dim").is_none() {
+        return Err(cx.bad(n, "attribute 'seq_dim' is missing"));
+    }
+    let axis = |a: i64| if a < 0 { a.saturating_add(rank) } else { a };
+    let (seq, batch) = (axis(cx.int(n, "seq_dim", 0)?), axis(cx.int(n, "batch_dim", 0)?));
+    if !(0..rank).contains(&seq) || !(0..rank).contains(&batch) || seq == batch {
+        return Err(cx.bad(n, format!("seq_dim {seq} and batch_dim {batch} must be two axes of a rank-{rank} input")));
+    }
+    let lens = cx.as_i64(&ins[1])?;
+    if seq + batch == 1 {
+        let attrs = vec![("batch_axis", A::Int(batch)), ("time_axis", A::Int(seq))];
+        return Ok(vec![cx.op("ReverseSequence", &[&ins[0], &lens], attrs)?]);
+    }
+    // Batch to axis 0, time to axis 1, the rest after them in order.
+    let (seq, batch) = (seq as usize, batch as usize);
+    let mut perm = vec![batch, seq];
+    perm.extend((0..rank as usize).filter(|&a| a != seq && a != batch));
+    let mut inverse = vec![0; perm.len()];
+    for (k, &p) in perm.iter().enumerate() {
+        inverse[p] = k;
+    }
+    let x = cx.transpose(&ins[0], &perm)?;
+    let attrs = vec![("batch_axis", A::Int(0)), ("time_axis", A::Int(1))];
+    let y = cx.op("ReverseSequence", &[&x, &lens], attrs)?;
+    Ok(vec![cx.transpose(&y, &inverse)?])
+}
+
+/// `TensorScatterUpdate`/`Add`/`Sub`/`Max`/`Min` as `ScatterND`.
+fn tensor_scatter(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let idx = cx.as_i64(&ins[1])?;
+    let (reduction, updates) = match n.op.as_str() {
+        "TensorScatterUpdate" => ("none", ins[2].clone()),
+        "TensorScatterAdd" => ("add", ins[2].clone()),
+        "TensorScatterSub" => {
+            // 0 - u rather than Neg: unsigned updates wrap as TF's do.
+            let d = cx.dtype_of(n, &ins[2])?;
+            let zero = cx.scalar(0.0, d)?;
+            ("add", cx.op("Sub", &[&zero, &ins[2]], vec![])?)
+        }
+        "TensorScatterMax" => ("max", ins[2].clone()),
+        "TensorScatterMin" => ("min", ins[2].clone()),
+        op => return Err(cx.bad(n, format!("{op} is not a tensor scatter"))),
+    };
+    let attrs = if reduction == "none" { vec![] } else { vec![("reduction", A::String(reduction.into()))] };
+    Ok(vec![cx.op("ScatterND", &[&ins[0], &idx, &updates], attrs)?])
+}
+
+/// `Where` with one input: the coordinates of the true (non-zero) elements.
+fn where_(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let nz = cx.op("NonZero", &[&ins[0]], vec![])?;
+    Ok(vec![cx.op("Transpose", &[&nz], vec![("perm", A::Ints(vec![1, 0]))])?])
 }
 
 fn gather_nd(cx: &mut Cx<'_>, _: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
@@ -485,6 +627,8 @@ const TWO: Ports = Ports::exactly(2);
 
 /// The rules of this family.
 pub(crate) const RULES: &[Rule] = &[
+    Rule::new("BroadcastArgs", TWO, "Concat + Equal + Where (+ Cast)", broadcast_args)
+        .notes("folded when both shapes are known; lengths unknown: Shape of an Expanded byte"),
     Rule::new("BroadcastTo", TWO, "Expand", broadcast_to),
     Rule::new("CheckNumerics", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("ConcatV2", Ports::at_least(2), "Concat", concat).notes("constant axis"),
@@ -500,6 +644,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("MirrorPad", TWO, "Pad / Slice + Concat", mirror_pad)
         .notes("REFLECT: `Pad` reflect; SYMMETRIC (constant paddings): reversed slices concatenated"),
     Rule::new("NoOp", Ports::at_least(0), "(none)", no_op).notes("no outputs"),
+    Rule::new("OneHot", Ports::exactly(4), "Where + Concat + OneHot", one_hot)
+        .notes("`axis`; negative indices give all-off rows, as TF"),
     Rule::new("OnesLike", ONE, "Shape + Expand", filled_like),
     Rule::new("Pack", Ports::at_least(1), "Unsqueeze + Concat", pack).notes("`axis`"),
     Rule::new("Pad", TWO, "Pad", pad),
@@ -509,6 +655,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("Range", Ports::exactly(3), "Range", range),
     Rule::new("Rank", ONE, "Shape + Size + Cast", rank),
     Rule::new("Reshape", TWO, "Reshape", reshape).notes("`allowzero` unless the target is a constant without 0"),
+    Rule::new("ReverseSequence", TWO, "ReverseSequence (+ Transposes)", reverse_sequence)
+        .notes("`seq_dim`, `batch_dim`: any two axes (others transposed to 0 and 1)"),
     Rule::new("Shape", ONE, "Shape (+ Cast)", shape).notes("`out_type` (default i32)"),
     Rule::new("Size", ONE, "Size (+ Cast)", size).notes("`out_type` (default i32)"),
     Rule::new("Slice", Ports::exactly(3), "Slice", slice).notes("size -1 is \"to the end\""),
@@ -519,9 +667,16 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("StopGradient", ONE, "(none)", pass_through).notes("passes its input through"),
     Rule::new("StridedSlice", Ports::exactly(4), "Slice + Squeeze + Unsqueeze", strided_slice)
         .notes("every mask; constant strides; begin/end may be computed"),
+    Rule::new("TensorScatterAdd", Ports::exactly(3), "ScatterND", tensor_scatter).notes("reduction add"),
+    Rule::new("TensorScatterMax", Ports::exactly(3), "ScatterND", tensor_scatter).notes("reduction max").since(18),
+    Rule::new("TensorScatterMin", Ports::exactly(3), "ScatterND", tensor_scatter).notes("reduction min").since(18),
+    Rule::new("TensorScatterSub", Ports::exactly(3), "Sub + ScatterND", tensor_scatter)
+        .notes("reduction add of `0 - updates`"),
+    Rule::new("TensorScatterUpdate", Ports::exactly(3), "ScatterND", tensor_scatter),
     Rule::new("Tile", TWO, "Tile", tile),
     Rule::new("Transpose", TWO, "Transpose", transpose).notes("constant permutation"),
     Rule::new("Unpack", ONE, "Split + Squeeze", unpack).notes("`num`, `axis`"),
+    Rule::new("Where", ONE, "NonZero + Transpose", where_).notes("coordinates as rows, `i64`"),
     Rule::new("ZerosLike", ONE, "Shape + Expand", filled_like),
 ];
 

@@ -24,11 +24,15 @@ pub(crate) struct Cx<'a> {
     /// The import limits: a node's output count (an attribute such as
     /// `num_split`, or the highest `op:N` read) is a tensor count.
     limits: Limits,
+    /// The `ai.onnx` opset the model is lowered at.
+    pub(crate) opset: i64,
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn new(path: &'a str, limits: Limits) -> Self {
-        Cx { path, b: GraphBuilder::new(path), current: String::new(), target: "", limits }
+    pub(crate) fn new(path: &'a str, limits: Limits, opset: i64) -> Self {
+        let mut b = GraphBuilder::new(path);
+        b.set_opset(opset);
+        Cx { path, b, current: String::new(), target: "", limits, opset }
     }
 
     /// Refuses a node of `outputs` outputs past the tensor limit, before
@@ -203,6 +207,16 @@ impl<'a> Cx<'a> {
         }
         let p = perm.iter().map(|&p| p as i64).collect();
         self.op("Transpose", &[v], vec![("perm", Attribute::Ints(p))])
+    }
+
+    /// `Split` of `v` into `num` equal parts along `axis`: from opset 18 the
+    /// count is the `num_outputs` attribute, before it the output count.
+    pub(crate) fn split_equal(&mut self, v: &str, num: usize, axis: i64) -> Result<Vec<String>> {
+        let mut attrs = vec![("axis", Attribute::Int(axis))];
+        if self.opset >= 18 {
+            attrs.push(("num_outputs", Attribute::Int(num as i64)));
+        }
+        self.emit("Split", vec![Some(v.to_string())], num, attrs)
     }
 
     /// Keeps `n` as it is: a node of the `tf` domain reading `ins`, with

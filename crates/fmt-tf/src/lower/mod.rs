@@ -69,13 +69,35 @@ pub struct Rule {
     pub onnx: &'static str,
     /// Attributes honoured, limits, dtype notes.
     pub notes: &'static str,
+    /// The lowest `ai.onnx` opset its canonical ops exist at (the model
+    /// is lowered at the highest one its rules need, at least
+    /// `ir::opset::DEFAULT_OPSET`).
+    pub opset: i64,
+    /// The opset one node needs, where its attributes decide (a `Cast`'s types).
+    pub(crate) node_opset: Option<fn(&TfNode) -> i64>,
     pub(crate) lower: Lower,
 }
 
 impl Rule {
     /// A rule for `tf` with `inputs`, lowering to `onnx` through `lower`.
     pub(crate) const fn new(tf: &'static str, inputs: Ports, onnx: &'static str, lower: Lower) -> Self {
-        Rule { tf, inputs, onnx, notes: "", lower }
+        Rule { tf, inputs, onnx, notes: "", opset: ir::opset::DEFAULT_OPSET, node_opset: None, lower }
+    }
+
+    /// The same rule needing opset `opset` (an op or attribute value
+    /// introduced after the default opset).
+    pub(crate) const fn since(self, opset: i64) -> Self {
+        Rule { opset, ..self }
+    }
+
+    /// The same rule with the opset each node needs decided by `f`.
+    pub(crate) const fn since_for(self, f: fn(&TfNode) -> i64) -> Self {
+        Rule { node_opset: Some(f), ..self }
+    }
+
+    /// The opset node `n` of this rule's op needs.
+    fn opset_for(&self, n: &TfNode) -> i64 {
+        self.node_opset.map_or(self.opset, |f| f(n).max(self.opset))
     }
 
     /// The same rule with notes for the op table.
@@ -106,12 +128,19 @@ pub fn ops_markdown() -> String {
          the constant's bytes. Inputs are the op's data inputs (a list input counts each element); a \
          graph with other counts is refused before the op is lowered. Convolutions and pools on NHWC \
          data are wrapped in `Transpose` pairs that the transpose-sinking pass cancels; their weights \
-         are permuted once at import. Composite ops are not pattern-matched: Keras' swish/SiLU and GELU \
+         are permuted once at import. A model is lowered at opset 17 unless one of its ops needs a \
+         later one (noted below), and then at the highest such opset. Composite ops are not pattern-matched: Keras' swish/SiLU and GELU \
          arrive as `Sigmoid`+`Mul` and `Erf`/`Tanh` arithmetic, and lower op by op.\n\n\
          | TensorFlow op | inputs | canonical op(s) | notes |\n|---|---|---|---|\n",
     );
     for r in rules() {
-        s.push_str(&format!("| {} | {} | {} | {} |\n", r.tf, r.inputs, r.onnx, r.notes));
+        let notes = if r.opset > ir::opset::DEFAULT_OPSET {
+            let sep = if r.notes.is_empty() { "" } else { "; " };
+            format!("{}{sep}lowered at opset {}", r.notes, r.opset)
+        } else {
+            r.notes.to_string()
+        };
+        s.push_str(&format!("| {} | {} | {} | {} |\n", r.tf, r.inputs, r.onnx, notes));
     }
     s
 }
@@ -202,7 +231,13 @@ impl<'g> Lowering<'g> {
     fn run(self) -> Result<Model> {
         let order = self.order()?;
         let rules: HashMap<&str, Rule> = rules().into_iter().map(|r| (r.tf, r)).collect();
-        let mut cx = Cx::new(&self.graph.name, self.options.limits);
+        // One opset for the whole model, chosen before any rule runs: rules
+        // whose form depends on it (reductions' axes, Split) read it.
+        let opset = order
+            .iter()
+            .filter_map(|n| rules.get(n.op.as_str()).map(|r| r.opset_for(n)))
+            .fold(ir::opset::DEFAULT_OPSET, i64::max);
+        let mut cx = Cx::new(&self.graph.name, self.options.limits, opset);
         // Port names first, so no helper value takes them.
         let mut port_names = HashSet::new();
         for p in self.graph.inputs.iter().chain(&self.graph.outputs) {
@@ -367,6 +402,7 @@ impl<'g> Lowering<'g> {
             }
             outputs.push(ValueInfo { name: p.name.clone(), ty: merged.ty, ..ValueInfo::untyped("") });
         }
+        let cx_opset = cx.opset;
         let mut graph = cx.b.finish();
         for n in &mut graph.nodes {
             for i in n.inputs.iter_mut().flatten() {
@@ -386,7 +422,7 @@ impl<'g> Lowering<'g> {
         graph.topo_sort().map_err(|e| bad_graph(self.graph, e.to_string()))?;
         graph.validate().map_err(|e| bad_graph(self.graph, e.to_string()))?;
         let mut model = Model::new(graph);
-        model.opset_imports.insert(String::new(), ir::opset::DEFAULT_OPSET);
+        model.opset_imports.insert(String::new(), cx_opset);
         if model.graph.nodes.iter().any(|n| n.domain == ORIGIN) {
             model.opset_imports.insert(ORIGIN.to_string(), 1);
         }

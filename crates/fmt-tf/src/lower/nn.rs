@@ -13,6 +13,8 @@
 //! no transposes; batch norm's constants are folded to `x·s + b`.
 //! `ResizeBilinear`/`ResizeNearestNeighbor` map `align_corners` and
 //! `half_pixel_centers` onto `Resize`'s coordinate modes and rounding.
+//! `DepthToSpace`/`SpaceToDepth` order the depth as ONNX's DCR mode does,
+//! in either data format, so they too are wrapped in the transpose pair.
 
 // Rules index their inputs (`ins[k]`) freely: `Lowering::run` (in
 // `lower/mod.rs`) checks each node's input count against the rule's
@@ -445,6 +447,34 @@ fn resize(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     Ok(vec![cx.transpose(&y, &TO_NHWC)?])
 }
 
+fn space_depth(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let nhwc = is_nhwc(cx, n)?;
+    let bs = cx.int(n, "block_size", 0)?;
+    // TF itself wants 2 or more; 1 (the identity) is read as written.
+    if !(1..=MAX_WINDOW).contains(&bs) {
+        return Err(cx.bad(n, format!("block_size {bs} is not in 1..={MAX_WINDOW}")));
+    }
+    let rank = cx.rank_of(n, &ins[0])?;
+    if rank != 4 {
+        return Err(cx.bad(n, format!("the input has rank {rank}, not 4")));
+    }
+    // The TF op's name is the canonical op's.
+    let op = if n.op == "DepthToSpace" { "DepthToSpace" } else { "SpaceToDepth" };
+    let mut attrs = vec![("blocksize", A::Int(bs))];
+    if op == "DepthToSpace" {
+        attrs.push(("mode", A::String("DCR".into())));
+    }
+    Ok(vec![in_nchw(cx, nhwc, &ins[0], |cx, x| cx.op(op, &[x], attrs))?])
+}
+
+fn determinant(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
+    let d = cx.dtype_of(n, &ins[0])?;
+    if !d.is_float() {
+        return Err(cx.bad(n, format!("MatrixDeterminant takes floats, not {d}")));
+    }
+    Ok(vec![cx.op("Det", &[&ins[0]], vec![])?])
+}
+
 fn top_k(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let k = cx.as_i64_vector(&ins[1])?;
     // Sorted whatever `sorted` says: any order is allowed when it is false.
@@ -470,6 +500,8 @@ pub(crate) const RULES: &[Rule] = &[
         .notes("NHWC/NCHW; SAME/VALID/EXPLICIT; strides, dilations; groups; HWIO weights permuted once"),
     Rule::new("Conv2DBackpropInput", Ports::exactly(3), "Transpose + ConvTranspose + Transpose", conv_backprop_input)
         .notes("constant `input_sizes` give pads and output_padding; otherwise as Conv2D"),
+    Rule::new("DepthToSpace", ONE, "Transpose + DepthToSpace + Transpose", space_depth)
+        .notes("`block_size`; NHWC/NCHW; DCR order"),
     Rule::new("DepthwiseConv2dNative", TWO, "Transpose + Conv (group) + Transpose", depthwise)
         .notes("HWCM weights → (C·M, 1, H, W), group C; otherwise as Conv2D"),
     Rule::new("Einsum", Ports::at_least(1), "Einsum", einsum).notes("`equation`"),
@@ -481,11 +513,14 @@ pub(crate) const RULES: &[Rule] = &[
         .notes("inference only; constants folded to x·s + b; f16 data with f32 statistics"),
     Rule::new("LogSoftmax", ONE, "LogSoftmax", softmax).notes("last axis"),
     Rule::new("MatMul", TWO, "MatMul", matmul).notes("`transpose_a`/`transpose_b` (constants permuted once)"),
+    Rule::new("MatrixDeterminant", ONE, "Det", determinant).notes("batched over leading axes"),
     Rule::new("MaxPool", ONE, "Transpose + MaxPool + Transpose", pool).notes("NHWC/NCHW; SAME/VALID/EXPLICIT"),
     Rule::new("ResizeBilinear", TWO, "Transpose + Resize + Transpose", resize)
         .notes("`align_corners` → align_corners, `half_pixel_centers` → half_pixel, else asymmetric; f32 out"),
     Rule::new("ResizeNearestNeighbor", TWO, "Transpose + Resize + Transpose", resize)
         .notes("align_corners / half_pixel rounding half up; legacy: asymmetric floor"),
     Rule::new("Softmax", ONE, "Softmax", softmax).notes("last axis"),
+    Rule::new("SpaceToDepth", ONE, "Transpose + SpaceToDepth + Transpose", space_depth)
+        .notes("`block_size`; NHWC/NCHW"),
     Rule::new("TopKV2", TWO, "TopK (+ Cast)", top_k).notes("last axis, always sorted; i32 indices"),
 ];

@@ -28,7 +28,7 @@ fn reduction(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     }
     let schema = ir::schema::lookup("", op).ok_or_else(|| cx.bad(n, format!("no schema for {op}")))?;
     let attrs = vec![("keepdims", A::Int(i64::from(keep)))];
-    if schema.input_at("axes", ir::opset::DEFAULT_OPSET).is_some() {
+    if schema.input_at("axes", cx.opset).is_some() {
         let axes = cx.as_i64_vector(&ins[1])?;
         let attrs = [attrs, vec![("noop_with_empty_axes", A::Int(1))]].concat();
         return Ok(vec![cx.op(op, &[&ins[0], &axes], attrs)?]);

@@ -92,14 +92,32 @@ pub(crate) fn attr_is(n: &Node, name: &str) -> Result<Option<Vec<i64>>, String> 
     n.attr_ints(name).map(|o| o.map(<[i64]>::to_vec)).map_err(|e| e.to_string())
 }
 
+/// `x`, clamped to the finite range of the 8-bit float `to` when the node
+/// saturates (ONNX's default from opset 19): torch converts to 8-bit floats
+/// without saturating (NaN, or infinity for E5M2, out of range).
+fn saturated(g: &Gen, n: &Node, x: String, to: Option<DType>) -> Result<String, String> {
+    let max = match to {
+        Some(DType::F8E4M3FN) => 448.0,
+        Some(DType::F8E4M3FNUZ) => 240.0,
+        Some(DType::F8E5M2 | DType::F8E5M2FNUZ) => 57344.0,
+        _ => return Ok(x),
+    };
+    if g.opset < 19 || attr_i(n, "saturate", 1)? != 0 {
+        return Ok(format!("torch.clamp({x}, {}, {})", float_lit(-max), float_lit(max)));
+    }
+    Ok(x)
+}
+
 fn cast(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let to = attr_i(n, "to", 0)?;
     let d = DType::from_onnx_code(to).ok_or_else(|| format!("unknown dtype code {to}"))?;
-    assign(outs, format!("torch.to({}, {})", g.inp(n, 0)?, code(d)?))
+    let x = saturated(g, n, g.inp(n, 0)?, Some(d))?;
+    assign(outs, format!("torch.to({x}, {})", code(d)?))
 }
 
 fn cast_like(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
-    assign(outs, format!("torch.type_as({}, {})", g.inp(n, 0)?, g.inp(n, 1)?))
+    let x = saturated(g, n, g.inp(n, 0)?, g.dtype(n, 1))?;
+    assign(outs, format!("torch.type_as({x}, {})", g.inp(n, 1)?))
 }
 
 fn identity(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -108,6 +126,9 @@ fn identity(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 
 fn dropout(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     // Inference: the identity; a requested mask is all true.
+    if !ir::schema::dropout_is_identity(n, |i| g.floats(n, i)) {
+        return Err("training mode (training_mode not a constant false)".into());
+    }
     let x = g.inp(n, 0)?;
     let mut l = vec![format!("{} = {x}", outs[0])];
     if outs.len() > 1 && n.output(1).is_some_and(|o| !o.is_empty()) {
@@ -357,12 +378,17 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         op: "Cast",
         torch: "torch.to(x, dtype)",
-        note: "every dtype torch has (floats, 8-bit floats, all integers, bool, complex)",
+        note: "every dtype torch has (floats, 8-bit floats, all integers, bool, complex); `saturate` (8-bit floats clamped first)",
         emit: cast,
     },
-    Rule { op: "CastLike", torch: "torch.type_as", note: "", emit: cast_like },
+    Rule { op: "CastLike", torch: "torch.type_as", note: "`saturate` as Cast", emit: cast_like },
     Rule { op: "Identity", torch: "(assignment)", note: "", emit: identity },
-    Rule { op: "Dropout", torch: "(assignment)", note: "inference; the mask output is all true", emit: dropout },
+    Rule {
+        op: "Dropout",
+        torch: "(assignment)",
+        note: "inference (`training_mode` absent or constant false); the mask output is all true",
+        emit: dropout,
+    },
     Rule {
         op: "Clip",
         torch: "torch.clamp",

@@ -262,7 +262,13 @@ fn lp_norm(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let x = g.inp(n, 0)?;
     let axis = attr_i(n, "axis", -1)?;
     let p = attr_i(n, "p", 2)?;
-    assign(outs, format!("torch.div({x}, torch.linalg_vector_norm({x}, {p}, [{axis}], True))"))
+    // A lane of zeros (norm 0) stays zeros, as ONNX's reference gives:
+    // divide it by 1 instead of 0.
+    let norm = g.fresh("norm");
+    Ok(vec![
+        format!("{norm} = torch.linalg_vector_norm({x}, {p}, [{axis}], True)"),
+        format!("{} = torch.div({x}, torch.where(torch.eq({norm}, 0.), 1., {norm}))", outs[0]),
+    ])
 }
 
 fn max_pool(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
@@ -422,9 +428,15 @@ fn depth_to_space(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
 fn space_to_depth(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
     let x = g.inp(n, 0)?;
     let b = attr_i(n, "blocksize", 0)?;
-    // [N, C, H/b, b, W/b, b] → [N, b, b, C, H/b, W/b] (ONNX's order; pixel_unshuffle's differs)
+    // [N, C, H/b, b, W/b, b] → [N, b, b, C, H/b, W/b] for DCR (ONNX's
+    // default), → [N, C, b, b, H/b, W/b] for CRD (pixel_unshuffle's order).
+    let perm = match n.attr_str("mode", "DCR").map_err(|e| e.to_string())? {
+        "DCR" => "[0, 3, 5, 1, 2, 4]",
+        "CRD" => "[0, 1, 3, 5, 2, 4]",
+        m => return Err(format!("mode '{m}'")),
+    };
     let t = format!(
-        "torch.permute(torch.reshape({x}, [{x}.size(0), {x}.size(1), torch.floordiv({x}.size(2), {b}), {b}, torch.floordiv({x}.size(3), {b}), {b}]), [0, 3, 5, 1, 2, 4])"
+        "torch.permute(torch.reshape({x}, [{x}.size(0), {x}.size(1), torch.floordiv({x}.size(2), {b}), {b}, torch.floordiv({x}.size(3), {b}), {b}]), {perm})"
     );
     assign(
         outs,
@@ -502,7 +514,12 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { op: "Softmax", torch: "torch.softmax", note: "any `axis`; opset < 13 flattens from `axis`", emit: softmax },
     Rule { op: "LogSoftmax", torch: "torch.log_softmax", note: "as Softmax", emit: log_softmax },
     Rule { op: "Hardmax", torch: "torch.scatter(zeros, axis, argmax, 1)", note: "opset ≥ 13", emit: hardmax },
-    Rule { op: "LpNormalization", torch: "x / torch.linalg_vector_norm", note: "`axis`, `p`", emit: lp_norm },
+    Rule {
+        op: "LpNormalization",
+        torch: "x / torch.linalg_vector_norm",
+        note: "`axis`, `p`; zero lanes stay zero",
+        emit: lp_norm,
+    },
     Rule {
         op: "MaxPool",
         torch: "torch.max_pool1d / 2d / 3d",
@@ -527,7 +544,7 @@ pub(crate) const RULES: &[Rule] = &[
         note: "`blocksize`, `mode`",
         emit: depth_to_space,
     },
-    Rule { op: "SpaceToDepth", torch: "reshape/permute", note: "`blocksize`", emit: space_to_depth },
+    Rule { op: "SpaceToDepth", torch: "reshape/permute", note: "`blocksize`, `mode` (DCR, CRD)", emit: space_to_depth },
     Rule { op: "MeanVarianceNormalization", torch: "(x - mean) / (sqrt(var) + 1e-9)", note: "`axes`", emit: mvn },
     Rule {
         op: "LRN",

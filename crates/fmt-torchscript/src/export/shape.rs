@@ -60,10 +60,13 @@ fn reshape(g: &mut Gen, n: &Node, outs: &[String]) -> Emitted {
         return assign(outs, format!("torch.reshape({x}, [{}])", items.join(", ")));
     }
     let s = g.inp(n, 1)?;
-    let shape = match (allowzero, g.out_rank(n, 0), g.rank(n, 0)) {
-        (false, Some(ro), Some(ri)) if ro <= ri => {
-            format!("torch.where(torch.eq({s}, 0), torch.slice(torch._shape_as_tensor({x}), 0, 0, {ro}), {s})")
-        }
+    // A 0 at position i copies the input's dimension i (an output longer
+    // than the input has no dimension to copy past its rank, where ONNX
+    // allows no 0: any value serves there).
+    let shape = match (allowzero, g.out_rank(n, 0)) {
+        (false, Some(ro)) => format!(
+            "torch.where(torch.eq({s}, 0), torch.slice(torch.cat([torch._shape_as_tensor({x}), {s}]), 0, 0, {ro}), {s})"
+        ),
         _ => s,
     };
     assign(outs, format!("torch.reshape({x}, annotate(List[int], ({shape}).tolist()))"))

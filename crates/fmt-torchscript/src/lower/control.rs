@@ -237,6 +237,13 @@ impl Lower<'_> {
     ) -> Result<()> {
         let mut assigned = Vec::new();
         assigned_names(body, &mut assigned);
+        // Empty lists the body appends to are the loop's scan outputs.
+        let mut scans: Vec<String> = Vec::new();
+        for n in &assigned {
+            if matches!(scope.get(n), Some(V::List(items)) if items.is_empty()) && !scans.contains(n) {
+                scans.push(n.clone());
+            }
+        }
         let mut carried = Vec::new();
         for n in assigned {
             if let Some(v @ (V::T(_) | V::Int(_) | V::Float(_) | V::Bool(_))) = scope.get(&n)
@@ -284,13 +291,27 @@ impl Lower<'_> {
                 let v = s.get(n).cloned().unwrap_or(V::Uninit);
                 outs.push(me.body_output(&v, k.dtype())?);
             }
+            for n in &scans {
+                let Some(V::List(items)) = s.get(n) else {
+                    return Err(Error::invalid(format!("list '{n}' is replaced inside a data-dependent loop")));
+                };
+                let [item] = items.as_slice() else {
+                    return Err(Error::invalid(format!(
+                        "list '{n}' grows by {} items in one iteration of a data-dependent loop (one append per iteration is supported)",
+                        items.len()
+                    )));
+                };
+                let item = item.clone();
+                outs.push(me.body_output(&item, None)?);
+            }
             Ok(outs)
         })?;
         for o in &outs {
             let ty = self.known(o).map(|k| k.ty.clone()).unwrap_or(ValueType::Unknown);
             g.outputs.push(ValueInfo { name: o.clone(), ty, doc: String::new() });
         }
-        let results: Vec<String> = carried.iter().map(|(n, _, _)| self.b.fresh_value(n)).collect();
+        let results: Vec<String> =
+            carried.iter().map(|(n, _, _)| n).chain(&scans).map(|n| self.b.fresh_value(n)).collect();
         let mut ins = vec![m.unwrap_or_default(), cond.unwrap_or_default()];
         ins.extend(carried.iter().map(|(_, t, _)| t.clone()));
         let mut node =
@@ -301,6 +322,9 @@ impl Lower<'_> {
         for ((n, _, k), r) in carried.iter().zip(&results) {
             self.b.set_known(r, k.clone());
             scope.insert(n.clone(), V::T(r.clone()));
+        }
+        for (n, r) in scans.iter().zip(results.iter().skip(carried.len())) {
+            scope.insert(n.clone(), V::Stacked(r.clone()));
         }
         Ok(())
     }

@@ -68,8 +68,30 @@ fn traced_inputs(ar: &ScriptArchive) -> Vec<(DType, Shape)> {
         .collect()
 }
 
-/// Lowers the root module's `forward` into a model.
+/// Lowers the root module's `forward` into a model, at the canonical
+/// opset unless some op needs a newer one (see [`Lower::wanted_opset`]).
 pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Model> {
+    let mut opset = ir::opset::DEFAULT_OPSET;
+    loop {
+        match lower_at(ar, options, opset)? {
+            Lowered::Done(m) => return Ok(*m),
+            // Opsets only grow, up to the newest op's, so this ends.
+            Lowered::Again(wanted) if wanted > opset => opset = wanted,
+            Lowered::Again(wanted) => {
+                return Err(Error::invalid(format!("the import asked for opset {wanted} twice")));
+            }
+        }
+    }
+}
+
+/// What one lowering run gave.
+enum Lowered {
+    Done(Box<ir::Model>),
+    /// Run again at this opset.
+    Again(i64),
+}
+
+fn lower_at(ar: &ScriptArchive, options: &ir::ImportOptions, opset: i64) -> Result<Lowered> {
     let (shapes, dtypes) = input_options(options)?;
     let traced = traced_inputs(ar);
     // What our own exporter recorded (TorchScript source declares no shapes).
@@ -82,7 +104,7 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         .into_iter()
         .map(|(n, d, s)| (n, (d, s)))
         .collect();
-    let mut lw = Lower::new(ar);
+    let mut lw = Lower::new(ar, opset);
     let (file, f) = ar.method(&ar.root.class, "forward")?;
     let mut scope = Scope::new();
     let mut params = f.params.iter();
@@ -117,6 +139,9 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
         scope.insert(p.name.clone(), V::T(name));
     }
     let result = lw.run_function(&file, &f, scope);
+    if lw.wanted_opset > lw.opset {
+        return Ok(Lowered::Again(lw.wanted_opset));
+    }
     if !lw.unsupported.is_empty() && !options.keep_unknown_ops {
         let ops: Vec<(String, String)> = std::mem::take(&mut lw.unsupported);
         return Err(Error::unsupported_ops(
@@ -180,10 +205,10 @@ pub fn lower(ar: &ScriptArchive, options: &ir::ImportOptions) -> Result<ir::Mode
     g.remove_dead_nodes();
     g.remove_unused_initializers();
     let mut m = ir::Model::new(g);
-    m.opset_imports.insert(String::new(), ir::opset::DEFAULT_OPSET);
+    m.opset_imports.insert(String::new(), opset);
     if options.keep_unknown_ops && m.graph.nodes.iter().any(|n| n.domain == "torch") {
         m.opset_imports.insert("torch".into(), 1);
     }
     m.producer_name = "model-convert (torchscript)".into();
-    Ok(m)
+    Ok(Lowered::Done(Box::new(m)))
 }

@@ -4,6 +4,7 @@
 
 use ir::{Attribute, DType, Error, Result};
 
+use super::shape::Sub;
 use super::{Args, Lower, MAX_STATIC_ITERATIONS, Scope, V, dotted, same};
 use crate::source::{BinOp, Expr, ExprKind, UnOp};
 
@@ -59,6 +60,10 @@ impl Lower<'_> {
                 }
             }
             ExprKind::Call { func, args, kwargs } => return self.call(func, args, kwargs, scope),
+            ExprKind::Index(v, i) if is_compound_subscript(i) => {
+                let v = self.expr(v, scope)?;
+                return self.subscript(v, i, scope);
+            }
             ExprKind::Index(v, i) => {
                 let v = self.expr(v, scope)?;
                 let i = self.expr(i, scope)?;
@@ -134,6 +139,58 @@ impl Lower<'_> {
         })
     }
 
+    /// `v[...]` with slices or several items: Python slicing of a list
+    /// (`x.size()[1:]`), basic and advanced indexing of a tensor
+    /// (`x[:, idx]`, `x[i0, i1]`), or a dict looked up by a tuple key.
+    fn subscript(&mut self, v: V, index: &Expr, scope: &mut Scope) -> Result<V> {
+        if let V::Dict(pairs) = &v {
+            let key = self.expr(index, scope)?;
+            return pairs
+                .iter()
+                .find(|(k, _)| same(k, &key))
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| Error::invalid("dict key not found"));
+        }
+        let exprs = match &index.kind {
+            ExprKind::Tuple(xs) => xs.as_slice(),
+            _ => std::slice::from_ref(index),
+        };
+        let mut items = Vec::new();
+        for e in exprs {
+            items.push(match &e.kind {
+                ExprKind::Slice(a, b, c) => {
+                    let mut bound = |x: &Option<Box<Expr>>| -> Result<Option<V>> {
+                        match x {
+                            Some(x) => Ok(Some(self.expr(x, scope)?).filter(|v| !matches!(v, V::None))),
+                            None => Ok(None),
+                        }
+                    };
+                    Sub::Slice(bound(a)?, bound(b)?, bound(c)?)
+                }
+                _ => match self.expr(e, scope)? {
+                    V::None => Sub::NewAxis,
+                    v => Sub::Index(v),
+                },
+            });
+        }
+        let is_tuple = matches!(v, V::Tuple(_));
+        match v {
+            V::List(xs) | V::Tuple(xs) => {
+                let [Sub::Slice(a, b, c)] = items.as_slice() else {
+                    return Err(Error::invalid("a list subscript other than one slice"));
+                };
+                let known = |me: &Self, x: &Option<V>, what: &str| x.as_ref().map(|v| me.int(v, what)).transpose();
+                let (a, b, c) =
+                    (known(self, a, "a slice start")?, known(self, b, "a slice end")?, known(self, c, "a slice step")?);
+                let picked: Vec<V> =
+                    py_slice(xs.len(), a, b, c)?.into_iter().filter_map(|k| xs.get(k).cloned()).collect();
+                Ok(if is_tuple { V::Tuple(picked) } else { V::List(picked) })
+            }
+            V::T(t) => super::shape::subscript(self, &t, items),
+            v => Err(Error::invalid(format!("subscript of a {}", v.kind()))),
+        }
+    }
+
     pub(super) fn binop(&mut self, op: BinOp, a: V, b: V) -> Result<V> {
         let name = match op {
             BinOp::Is | BinOp::IsNot => {
@@ -175,7 +232,8 @@ impl Lower<'_> {
             BinOp::Le => "le",
             BinOp::Gt => "gt",
             BinOp::Ge => "ge",
-            BinOp::Shl | BinOp::Shr => return Err(Error::invalid("shift operators are not supported")),
+            BinOp::Shl => "bitwise_left_shift",
+            BinOp::Shr => "bitwise_right_shift",
             BinOp::And | BinOp::Or => unreachable!("handled with short-circuiting"),
         };
         self.call_op(name, Args { pos: vec![a, b], kw: vec![] })
@@ -276,7 +334,9 @@ impl Lower<'_> {
                     }
                     self.call_method(&m, meth, a.pos)
                 }
-                V::T(_) => {
+                // Tensor methods, and the few TorchScript calls on numbers
+                // (`(x).item()` of a 0-D constant read as a Python float).
+                V::T(_) | V::Int(_) | V::Float(_) | V::Bool(_) => {
                     let mut pos = vec![o];
                     pos.extend(a.pos);
                     self.call_op(meth, Args { pos, kw: a.kw })
@@ -338,6 +398,8 @@ impl Lower<'_> {
                     Some(f) if self.int_of(&V::T(t.clone())).is_some() => V::Float(f),
                     _ => V::T(self.cast(&t, DType::F32)?),
                 },
+                // How TorchScript writes non-finite literals: `float("-inf")`.
+                V::Str(text) => V::Float(parse_float(&text)?),
                 v => V::Float(self.float_of(&v).ok_or_else(|| Error::invalid("float() of a non-number"))?),
             },
             "bool" => {
@@ -395,4 +457,48 @@ impl Lower<'_> {
             _ => return Err(Error::invalid(format!("function '{name}' is not supported"))),
         })
     }
+}
+
+/// Python's `float(text)`: a number, or `inf`/`nan` with an optional sign.
+fn parse_float(text: &str) -> Result<f64> {
+    let t = text.trim().to_ascii_lowercase();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(b) => (-1.0, b),
+        None => (1.0, t.strip_prefix('+').unwrap_or(&t)),
+    };
+    let v = match body {
+        "inf" | "infinity" => f64::INFINITY,
+        "nan" => f64::NAN,
+        b => b.parse::<f64>().map_err(|_| Error::invalid(format!("float() of the string '{text}'")))?,
+    };
+    Ok(sign * v)
+}
+
+/// Whether a subscript has slices or several items (`x[:, i]`, `x[a, b]`,
+/// `xs[1:]`), which [`Lower::subscript`] reads item by item.
+fn is_compound_subscript(i: &Expr) -> bool {
+    matches!(i.kind, ExprKind::Slice(..) | ExprKind::Tuple(_))
+}
+
+/// The positions Python's `xs[a:b:c]` takes from a list of `n` items.
+fn py_slice(n: usize, a: Option<i64>, b: Option<i64>, c: Option<i64>) -> Result<Vec<usize>> {
+    let n = n as i64;
+    let step = c.unwrap_or(1);
+    if step == 0 {
+        return Err(Error::invalid("slice step cannot be zero"));
+    }
+    // As `slice.indices`: negative bounds count from the end, then clamp.
+    let norm = |v: i64, lo: i64, hi: i64| if v < 0 { (v + n).max(lo) } else { v.min(hi) };
+    let (start, stop) = if step > 0 {
+        (a.map_or(0, |v| norm(v, 0, n)), b.map_or(n, |v| norm(v, 0, n)))
+    } else {
+        (a.map_or(n - 1, |v| norm(v, -1, n - 1)), b.map_or(-1, |v| norm(v, -1, n - 1)))
+    };
+    let mut out = Vec::new();
+    let mut k = start;
+    while (step > 0 && k < stop) || (step < 0 && k > stop) {
+        out.push(k as usize);
+        k += step;
+    }
+    Ok(out)
 }

@@ -35,13 +35,7 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("cos", |l, a| unary(l, a, "Cos")),
     ("floor", |l, a| rounding(l, a, "Floor", f64::floor)),
     ("ceil", |l, a| rounding(l, a, "Ceil", f64::ceil)),
-    ("__not__", |l, a| {
-        let v = a.req(0, "self")?;
-        match l.truth(v) {
-            Some(b) => Ok(V::Bool(!b)),
-            None => bitwise_not(l, a),
-        }
-    }),
+    ("__not__", logical_not),
     ("round", |l, a| unary(l, a, "Round")),
     ("reciprocal", |l, a| unary(l, a, "Reciprocal")),
     ("eq", |l, a| compare(l, a, "eq")),
@@ -51,14 +45,39 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("gt", |l, a| compare(l, a, "gt")),
     ("ge", |l, a| compare(l, a, "ge")),
     ("bitwise_not", bitwise_not),
-    ("logical_not", bitwise_not),
-    ("bitwise_and", |l, a| logical(l, a, "And")),
+    ("logical_not", logical_not),
+    ("bitwise_and", |l, a| bitwise(l, a, "And")),
     ("logical_and", |l, a| logical(l, a, "And")),
-    ("__and__", |l, a| logical(l, a, "And")),
-    ("bitwise_or", |l, a| logical(l, a, "Or")),
+    ("__and__", |l, a| bitwise(l, a, "And")),
+    ("bitwise_or", |l, a| bitwise(l, a, "Or")),
     ("logical_or", |l, a| logical(l, a, "Or")),
-    ("__or__", |l, a| logical(l, a, "Or")),
-    ("bitwise_xor", |l, a| logical(l, a, "Xor")),
+    ("__or__", |l, a| bitwise(l, a, "Or")),
+    ("bitwise_xor", |l, a| bitwise(l, a, "Xor")),
+    ("logical_xor", |l, a| logical(l, a, "Xor")),
+    ("__xor__", |l, a| bitwise(l, a, "Xor")),
+    ("bitwise_left_shift", |l, a| shift(l, a, true)),
+    ("__lshift__", |l, a| shift(l, a, true)),
+    ("bitwise_right_shift", |l, a| shift(l, a, false)),
+    ("__rshift__", |l, a| shift(l, a, false)),
+    ("fmod", fmod),
+    ("tan", |l, a| unary(l, a, "Tan")),
+    ("asin", |l, a| unary(l, a, "Asin")),
+    ("acos", |l, a| unary(l, a, "Acos")),
+    ("atan", |l, a| unary(l, a, "Atan")),
+    ("sinh", |l, a| unary(l, a, "Sinh")),
+    ("cosh", |l, a| unary(l, a, "Cosh")),
+    ("asinh", |l, a| unary(l, a, "Asinh")),
+    ("acosh", |l, a| unary(l, a, "Acosh")),
+    ("atanh", |l, a| unary(l, a, "Atanh")),
+    ("sign", sign),
+    ("log1p", log1p),
+    ("expm1", expm1),
+    ("isnan", |l, a| is_special(l, a, "IsNaN", (1, 1))),
+    ("isinf", |l, a| is_special(l, a, "IsInf", (1, 1))),
+    ("isposinf", |l, a| is_special(l, a, "IsInf", (1, 0))),
+    ("isneginf", |l, a| is_special(l, a, "IsInf", (0, 1))),
+    ("linalg_vector_norm", vector_norm),
+    ("einsum", einsum),
     ("where", where_),
     ("masked_fill", masked_fill),
     ("clamp", clamp),
@@ -154,10 +173,12 @@ fn fold(a: &V, b: &V, int: impl Fn(i64, i64) -> Option<i64>, float: impl Fn(f64,
     })
 }
 
-/// A known graph int folds like a Python int (`x.size(1)` of a fixed dim).
+/// A known 0-D graph int folds like a Python int (`x.size(1)` of a fixed
+/// dim); a one-element 1-D tensor stays a tensor, or `cat` of it would
+/// meet a 0-D value.
 fn py(l: &Lower<'_>, v: &V) -> V {
     match v {
-        V::T(_) => l.int_of(v).map_or_else(|| v.clone(), V::Int),
+        V::T(_) if l.shape_rank(v) == Some(0) => l.int_of(v).map_or_else(|| v.clone(), V::Int),
         v => v.clone(),
     }
 }
@@ -285,10 +306,30 @@ fn remainder(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     if d.is_int() {
         return Ok(V::T(l.node("Mod", &[&p, &q], vec![("fmod", Attribute::Int(0))])?));
     }
-    let r = l.node("Div", &[&p, &q], vec![])?;
-    let f = l.node("Floor", &[&r], vec![])?;
-    let m = l.node("Mul", &[&f, &q], vec![])?;
-    Ok(V::T(l.node("Sub", &[&p, &m], vec![])?))
+    // As torch computes it: the truncated remainder, moved by the divisor
+    // when it is non-zero and its sign differs from the divisor's. (Not
+    // `p - floor(p / q) * q`, which is NaN for a finite `p` and infinite `q`.)
+    let m = l.node("Mod", &[&p, &q], vec![("fmod", Attribute::Int(1))])?;
+    let zero = l.scalar(0.0, d)?;
+    let m_neg = l.node("Less", &[&m, &zero], vec![])?;
+    let q_neg = l.node("Less", &[&q, &zero], vec![])?;
+    let differ = l.node("Xor", &[&m_neg, &q_neg], vec![])?;
+    let m_zero = l.node("Equal", &[&m, &zero], vec![])?;
+    let m_nonzero = l.node("Not", &[&m_zero], vec![])?;
+    let fix = l.node("And", &[&differ, &m_nonzero], vec![])?;
+    let moved = l.node("Add", &[&m, &q], vec![])?;
+    Ok(V::T(l.node("Where", &[&fix, &moved, &m], vec![])?))
+}
+
+/// `fmod(a, b)`: the remainder truncated toward zero, with the dividend's sign.
+fn fmod(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = py(l, a.req(0, "self")?);
+    let y = py(l, a.req(1, "other")?);
+    if let Some(v) = fold(&x, &y, i64::checked_rem, |p, q| p % q) {
+        return Ok(v);
+    }
+    let (p, q, _) = operands(l, &x, &y)?;
+    Ok(V::T(l.node("Mod", &[&p, &q], vec![("fmod", Attribute::Int(1))])?))
 }
 
 fn pow(l: &mut Lower<'_>, a: &Args) -> Result<V> {
@@ -365,18 +406,208 @@ fn compare(l: &mut Lower<'_>, a: &Args, which: &str) -> Result<V> {
     Ok(V::T(if which == "ne" { l.node("Not", &[&r], vec![])? } else { r }))
 }
 
+/// `bitwise_not`: `Not` of booleans, `BitwiseNot` (opset 18) of integers.
 fn bitwise_not(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     match a.req(0, "self")? {
         V::Bool(b) => Ok(V::Bool(!b)),
         V::Int(i) => Ok(V::Int(!i)),
         v => {
             let x = l.tensor(v, None)?;
-            if l.dtype(&x) != Some(DType::Bool) {
-                return Err(Error::invalid("bitwise_not of a non-boolean tensor"));
+            match l.dtype(&x) {
+                Some(DType::Bool) => Ok(V::T(l.node("Not", &[&x], vec![])?)),
+                Some(d) if d.is_int() => {
+                    l.require_op("BitwiseNot")?;
+                    Ok(V::T(l.node("BitwiseNot", &[&x], vec![])?))
+                }
+                d => Err(Error::invalid(format!(
+                    "bitwise_not of a {} tensor (booleans and integers only)",
+                    d.map_or("tensor of unknown dtype".to_string(), |d| d.to_string())
+                ))),
             }
-            Ok(V::T(l.node("Not", &[&x], vec![])?))
         }
     }
+}
+
+/// `logical_not`: true where the input is zero (any dtype), as a boolean.
+fn logical_not(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let v = a.req(0, "self")?;
+    // Folded on Python values and known 0-D tensors (a condition); a
+    // tensor of any other rank keeps its shape.
+    if let Some(b) = l.truth(v).filter(|_| !matches!(v, V::T(_)) || l.shape_rank(v) == Some(0)) {
+        return Ok(V::Bool(!b));
+    }
+    let x = l.bool_tensor(v)?;
+    Ok(V::T(l.node("Not", &[&x], vec![])?))
+}
+
+/// `bitwise_and`/`or`/`xor` (and `&`, `|`, `^`): the logical op on
+/// booleans, the `Bitwise*` op (opset 18) on integers after promotion,
+/// folded on Python values.
+fn bitwise(l: &mut Lower<'_>, a: &Args, op: &str) -> Result<V> {
+    // Not `py`: a known 0-D boolean tensor must stay boolean, not become an int.
+    let (x, y) = (a.req(0, "self")?.clone(), a.req(1, "other")?.clone());
+    match (&x, &y) {
+        (V::Bool(_), V::Bool(_)) => return logical(l, &Args { pos: vec![x, y], kw: vec![] }, op),
+        (V::Int(_) | V::Bool(_), V::Int(_) | V::Bool(_)) => {
+            let (p, q) = (l.int_of(&x).unwrap_or_default(), l.int_of(&y).unwrap_or_default());
+            return Ok(V::Int(match op {
+                "And" => p & q,
+                "Or" => p | q,
+                _ => p ^ q,
+            }));
+        }
+        _ => {}
+    }
+    let d = result_dtype(l, &x, &y);
+    if d == DType::Bool {
+        return logical(l, &Args { pos: vec![x, y], kw: vec![] }, op);
+    }
+    if !d.is_int() {
+        return Err(Error::invalid(format!(
+            "bitwise {} of {d} tensors (booleans and integers only)",
+            op.to_lowercase()
+        )));
+    }
+    l.require_op(&format!("Bitwise{op}"))?;
+    binary(l, &x, &y, &format!("Bitwise{op}"))
+}
+
+/// `bitwise_left_shift`/`bitwise_right_shift` (`<<`, `>>`) as `BitShift`
+/// (arithmetic for signed integers, as torch shifts).
+fn shift(l: &mut Lower<'_>, a: &Args, left: bool) -> Result<V> {
+    let (x, y) = (py(l, a.req(0, "self")?), py(l, a.req(1, "other")?));
+    if let (V::Int(p), V::Int(q)) = (&x, &y) {
+        let q = u32::try_from(*q).map_err(|_| Error::invalid(format!("shift by {q}")))?;
+        return Ok(V::Int(if left { p.checked_shl(q).unwrap_or(0) } else { p.checked_shr(q).unwrap_or(p >> 63) }));
+    }
+    let d = result_dtype(l, &x, &y);
+    if !d.is_int() {
+        return Err(Error::invalid(format!("shift of {d} tensors (integers only)")));
+    }
+    let (p, q, _) = operands(l, &x, &y)?;
+    let dir = if left { "LEFT" } else { "RIGHT" };
+    Ok(V::T(l.node("BitShift", &[&p, &q], vec![("direction", Attribute::String(dir.into()))])?))
+}
+
+/// `sign`: of a Python number folded; of a tensor `Sign` in its own dtype
+/// (booleans are their own sign).
+fn sign(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    match a.req(0, "self")? {
+        V::Int(i) => Ok(V::Int(i.signum())),
+        V::Float(f) => Ok(V::Float(if *f == 0.0 || f.is_nan() { *f } else { f.signum() })),
+        v => {
+            let x = l.tensor(v, None)?;
+            if l.dtype(&x) == Some(DType::Bool) {
+                return Ok(V::T(x));
+            }
+            Ok(V::T(l.node("Sign", &[&x], vec![])?))
+        }
+    }
+}
+
+/// The float tensor a math function reads (integers compute in `f32`, as torch).
+fn float_input(l: &mut Lower<'_>, a: &Args) -> Result<(String, DType)> {
+    let x = l.tensor(a.req(0, "self")?, Some(DType::F32))?;
+    match l.dtype(&x) {
+        Some(d) if d.is_float() => Ok((x, d)),
+        _ => Ok((l.cast(&x, DType::F32)?, DType::F32)),
+    }
+}
+
+/// `log1p(x)` = `log(1 + x)`.
+fn log1p(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let (x, d) = float_input(l, a)?;
+    let one = l.scalar(1.0, d)?;
+    let s = l.node("Add", &[&x, &one], vec![])?;
+    Ok(V::T(l.node("Log", &[&s], vec![])?))
+}
+
+/// `expm1(x)` = `exp(x) - 1`.
+fn expm1(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let (x, d) = float_input(l, a)?;
+    let e = l.node("Exp", &[&x], vec![])?;
+    let one = l.scalar(1.0, d)?;
+    Ok(V::T(l.node("Sub", &[&e, &one], vec![])?))
+}
+
+/// `isnan`/`isinf`/`isposinf`/`isneginf`: the ONNX test on floats
+/// (`detect` = (positive, negative) for `IsInf`); integers are never NaN
+/// or infinite.
+fn is_special(l: &mut Lower<'_>, a: &Args, op: &str, detect: (i64, i64)) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, Some(DType::F32))?;
+    if l.dtype(&x).is_some_and(|d| !d.is_float()) {
+        let z = l.scalar(0.0, DType::Bool)?;
+        let s = l.node("Shape", &[&x], vec![])?;
+        return Ok(V::T(l.node("Expand", &[&z, &s], vec![])?));
+    }
+    let attrs = if op == "IsInf" {
+        vec![("detect_positive", Attribute::Int(detect.0)), ("detect_negative", Attribute::Int(detect.1))]
+    } else {
+        vec![]
+    };
+    Ok(V::T(l.node(op, &[&x], attrs)?))
+}
+
+/// `linalg_vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None)`:
+/// `ReduceL1`/`ReduceL2` for orders 1 and 2, the largest or smallest
+/// magnitude for ±inf, the count of non-zeros for 0, `(Σ|x|^p)^(1/p)`
+/// otherwise.
+fn vector_norm(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let mut x = l.tensor(a.req(0, "self")?, None)?;
+    if let Some(v) = a.opt(4, "dtype") {
+        let code = l.int(v, "dtype")?;
+        let t = crate::dtype::by_code(code).ok_or_else(|| Error::invalid(format!("dtype code {code}")))?;
+        x = l.cast(&x, t.dtype)?;
+    } else if l.dtype(&x).is_some_and(|d| !d.is_float()) {
+        return Err(Error::invalid("linalg_vector_norm of a non-float tensor"));
+    }
+    let d = l.dtype(&x).unwrap_or(DType::F32);
+    let ord = a
+        .opt(1, "ord")
+        .map_or(Some(2.0), |v| l.float_of(v))
+        .ok_or_else(|| Error::invalid("ord must be a number known at import"))?;
+    let axes = dims(l, a.get(2, "dim"))?;
+    let keep = a.opt(3, "keepdim").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
+    let axes = axes.as_deref();
+    let r = if ord == 2.0 {
+        reduce_axes(l, &x, "ReduceL2", axes, keep)?
+    } else if ord == 1.0 {
+        reduce_axes(l, &x, "ReduceL1", axes, keep)?
+    } else if ord.is_infinite() {
+        let m = l.node("Abs", &[&x], vec![])?;
+        reduce_axes(l, &m, if ord > 0.0 { "ReduceMax" } else { "ReduceMin" }, axes, keep)?
+    } else if ord == 0.0 {
+        let z = l.scalar(0.0, d)?;
+        let eq = l.node("Equal", &[&x, &z], vec![])?;
+        let nz = l.node("Not", &[&eq], vec![])?;
+        let nz = l.cast(&nz, d)?;
+        reduce_axes(l, &nz, "ReduceSum", axes, keep)?
+    } else {
+        let m = l.node("Abs", &[&x], vec![])?;
+        let p = l.scalar(ord, d)?;
+        let pw = l.node("Pow", &[&m, &p], vec![])?;
+        let s = reduce_axes(l, &pw, "ReduceSum", axes, keep)?;
+        let inv = l.scalar(1.0 / ord, d)?;
+        l.node("Pow", &[&s, &inv], vec![])?
+    };
+    Ok(V::T(r))
+}
+
+/// `einsum(equation, [operands])` (or the operands as further arguments).
+fn einsum(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let eq = match a.req(0, "equation")? {
+        V::Str(s) => s.replace(' ', ""),
+        v => return Err(Error::invalid(format!("einsum equation is a {}", v.kind()))),
+    };
+    let ops: Vec<V> = match (a.pos.get(1), a.kw.iter().find(|(k, _)| k == "tensors")) {
+        (Some(V::List(x) | V::Tuple(x)), _) => x.clone(),
+        (Some(_), _) => a.pos.get(1..).unwrap_or_default().to_vec(),
+        (None, Some((_, V::List(x) | V::Tuple(x)))) => x.clone(),
+        _ => return Err(Error::invalid("einsum without operands")),
+    };
+    let ts: Vec<String> = ops.iter().map(|v| l.tensor(v, None)).collect::<Result<_>>()?;
+    let refs: Vec<&str> = ts.iter().map(String::as_str).collect();
+    Ok(V::T(l.node("Einsum", &refs, vec![("equation", Attribute::String(eq))])?))
 }
 
 fn logical(l: &mut Lower<'_>, a: &Args, op: &str) -> Result<V> {
@@ -513,17 +744,32 @@ fn arg_reduce(l: &mut Lower<'_>, a: &Args, op: &str) -> Result<V> {
     Ok(V::T(l.node(op, &[&x], vec![("axis", Attribute::Int(axis)), ("keepdims", Attribute::Int(i64::from(keep)))])?))
 }
 
+/// A 0-D `i64` graph value for an int argument an op takes as an input
+/// (`CumSum`'s axis, `Trilu`'s k): a constant when known at import, else
+/// the run-time value (`int(k)` of a model input).
+fn int_input(l: &mut Lower<'_>, v: &V) -> Result<String> {
+    if let Some(k) = l.int_of(v).filter(|_| l.shape_rank(v) == Some(0)) {
+        return l.scalar(k as f64, DType::I64);
+    }
+    let t = l.tensor(v, Some(DType::I64))?;
+    let t = l.cast(&t, DType::I64)?;
+    if l.shape(&t).is_some_and(|s| s.rank() == 0) {
+        return Ok(t);
+    }
+    let scalar = l.i64s(&[]);
+    l.node("Reshape", &[&t, &scalar], vec![])
+}
+
 /// `cumsum(x, dim, dtype)`: integers and booleans sum in int64, as in torch.
 fn cumsum(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let mut x = l.tensor(a.req(0, "self")?, None)?;
-    let d = l.int(a.req(1, "dim")?, "dim")?;
+    let axis = int_input(l, a.req(1, "dim")?)?;
     if let Some(V::Int(code)) = a.opt(2, "dtype") {
         let t = crate::dtype::by_code(*code).ok_or_else(|| Error::invalid(format!("dtype code {code}")))?;
         x = l.cast(&x, t.dtype)?;
     } else if l.dtype(&x).is_some_and(|t| !t.is_float()) {
         x = l.cast(&x, DType::I64)?;
     }
-    let axis = l.scalar(d as f64, DType::I64)?;
     Ok(V::T(l.node("CumSum", &[&x, &axis], vec![])?))
 }
 
@@ -622,7 +868,6 @@ fn any_all(l: &mut Lower<'_>, a: &Args, any: bool) -> Result<V> {
 /// `triu(x, diagonal)` / `tril(x, diagonal)` as `Trilu`.
 fn trilu(l: &mut Lower<'_>, a: &Args, upper: i64) -> Result<V> {
     let x = l.tensor(a.req(0, "self")?, None)?;
-    let k = a.opt(1, "diagonal").map_or(Ok(0), |v| l.int(v, "diagonal"))?;
-    let k = l.scalar(k as f64, DType::I64)?;
+    let k = int_input(l, a.opt(1, "diagonal").unwrap_or(&V::Int(0)))?;
     Ok(V::T(l.node("Trilu", &[&x, &k], vec![("upper", Attribute::Int(upper))])?))
 }

@@ -53,7 +53,7 @@ const MAX_STATIC_ITERATIONS: usize = 10_000;
 /// dict the code builds. Python values here are shapes, indices and lists
 /// of layer outputs; the bound keeps doubling (`y = y + y`, `y = [y, y]`)
 /// from exhausting memory, since values are copied, not shared.
-const MAX_VALUES: usize = 1 << 16;
+pub(crate) const MAX_VALUES: usize = 1 << 16;
 /// Most statements interpreted in one import. Unrolled loops and inlined
 /// calls multiply (nested `for` loops of [`MAX_UNROLL`] iterations each
 /// would run 64^k statements); the largest real model here (a GPT-2
@@ -83,6 +83,10 @@ pub(crate) enum V {
     Func(String),
     /// `uninitialized(T)`: a value the code never reads on this path.
     Uninit,
+    /// A list of tensors a data-dependent loop built, one `append` per
+    /// iteration: the loop's scan output, the items stacked on a new first
+    /// axis (`torch.stack` of it is that tensor).
+    Stacked(String),
 }
 
 impl V {
@@ -102,6 +106,7 @@ impl V {
             V::Device => "device",
             V::Func(_) => "function",
             V::Uninit => "uninitialized",
+            V::Stacked(_) => "list of tensors built by a loop",
         }
     }
 }
@@ -175,7 +180,13 @@ pub(crate) struct Lower<'a> {
     /// span the main graph and every body, since value names are unique
     /// model-wide.
     pub b: GraphBuilder,
+    /// The `ai.onnx` opset the nodes are built for.
     pub opset: i64,
+    /// The opset some op needed that `opset` lacks (integer bitwise ops
+    /// are opset 18, non-saturating 8-bit float casts 19): the import then
+    /// runs again at this opset, so every rule sees it from the start
+    /// (rules that differ between opsets, like reductions, stay consistent).
+    pub wanted_opset: i64,
     rules: HashMap<&'static str, Rule>,
     /// Initializer names of module tensors already added, by dotted path.
     params: HashMap<String, String>,
@@ -199,11 +210,12 @@ fn at(loc: &Loc) -> String {
 }
 
 impl<'a> Lower<'a> {
-    fn new(ar: &'a ScriptArchive) -> Self {
+    fn new(ar: &'a ScriptArchive, opset: i64) -> Self {
         Lower {
             ar,
             b: GraphBuilder::new("torchscript"),
-            opset: ir::opset::DEFAULT_OPSET,
+            opset,
+            wanted_opset: opset,
             rules: rules(),
             params: HashMap::new(),
             tied: HashMap::new(),
@@ -230,6 +242,15 @@ impl<'a> Lower<'a> {
     /// The shape of a graph value, if its rank is known.
     pub fn shape(&self, name: &str) -> Option<Shape> {
         self.known(name).and_then(|k| k.shape().cloned())
+    }
+
+    /// The rank of a value known to be a tensor of known rank (Python numbers are 0-D).
+    pub fn shape_rank(&self, v: &V) -> Option<usize> {
+        match v {
+            V::T(n) => self.shape(n).map(|s| s.rank()),
+            V::Int(_) | V::Float(_) | V::Bool(_) => Some(0),
+            _ => None,
+        }
     }
 
     /// The rank of a graph value, or an error saying how to give it.
@@ -277,6 +298,25 @@ impl<'a> Lower<'a> {
         self.b.try_add_node(n).map_err(|e| e.context(format!("{op} node")))
     }
 
+    /// [`Lower::require_opset`] for a canonical op, at the opset the op
+    /// schema says it was introduced in.
+    pub fn require_op(&mut self, op: &str) -> Result<()> {
+        let since = ir::schema::lookup("", op).map_or(1, |s| s.since);
+        self.require_opset(since, op)
+    }
+
+    /// An error unless the opset has `op` (from opset `since`, for facts
+    /// the op schema does not hold: an attribute value's version); the
+    /// error also records [`Lower::wanted_opset`], and the import runs
+    /// again at that opset instead of failing.
+    pub fn require_opset(&mut self, since: i64, op: &str) -> Result<()> {
+        if self.opset >= since {
+            return Ok(());
+        }
+        self.wanted_opset = self.wanted_opset.max(since);
+        Err(Error::invalid(format!("{op} needs opset {since} (building for {})", self.opset)))
+    }
+
     /// A constant initializer.
     pub fn constant(&mut self, base: &str, t: ir::Tensor) -> String {
         self.b.constant(base, t)
@@ -294,12 +334,19 @@ impl<'a> Lower<'a> {
         self.constant("c", t)
     }
 
-    /// `Cast` to `to` unless already of that dtype.
+    /// `Cast` to `to` unless already of that dtype. torch converts to the
+    /// four 8-bit float types without saturating (out of range is NaN, or
+    /// infinity for E5M2), which is ONNX's `saturate=0` (opset 19).
     pub fn cast(&mut self, v: &str, to: DType) -> Result<String> {
         if self.dtype(v) == Some(to) {
             return Ok(v.to_string());
         }
-        self.node("Cast", &[v], vec![("to", Attribute::Int(i64::from(to.onnx_code())))])
+        let mut attrs = vec![("to", Attribute::Int(i64::from(to.onnx_code())))];
+        if matches!(to, DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ) {
+            self.require_opset(19, &format!("Cast to {to} without saturation"))?;
+            attrs.push(("saturate", Attribute::Int(0)));
+        }
+        self.node("Cast", &[v], attrs)
     }
 
     // ------------------------------------------------------------ Python values
@@ -739,7 +786,9 @@ fn same(a: &V, b: &V) -> bool {
         (V::Bool(x), V::Bool(y)) => x == y,
         (V::Int(x), V::Int(y)) => x == y,
         (V::Float(x), V::Float(y)) => x == y,
-        (V::Str(x), V::Str(y)) | (V::T(x), V::T(y)) | (V::Func(x), V::Func(y)) => x == y,
+        (V::Str(x), V::Str(y)) | (V::T(x), V::T(y)) | (V::Func(x), V::Func(y)) | (V::Stacked(x), V::Stacked(y)) => {
+            x == y
+        }
         (V::DType(x), V::DType(y)) => x == y,
         (V::Module(x), V::Module(y)) => Rc::ptr_eq(x, y),
         (V::List(x), V::List(y)) | (V::Tuple(x), V::Tuple(y)) => {

@@ -32,7 +32,15 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("silu", silu),
     ("gelu", gelu_rule),
     ("leaky_relu", leaky_relu),
-    ("elu", |l, a| unary(l, a, "Elu")),
+    ("elu", elu),
+    ("celu", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        let alpha = a.opt(1, "alpha").and_then(|v| l.float_of(v)).unwrap_or(1.0) as f32;
+        Ok(V::T(l.node("Celu", &[&x], vec![("alpha", Attribute::Float(alpha))])?))
+    }),
+    ("conv_transpose1d", conv_transpose),
+    ("conv_transpose2d", conv_transpose),
+    ("conv_transpose3d", conv_transpose),
     ("softmax", |l, a| softmax(l, a, "Softmax")),
     ("log_softmax", |l, a| softmax(l, a, "LogSoftmax")),
     ("max_pool1d", |l, a| pool(l, a, "MaxPool")),
@@ -118,6 +126,53 @@ fn convolution(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let pads = a.opt(4, "padding").cloned().unwrap_or(V::Int(0));
     let op = a.opt(7, "output_padding").cloned();
     conv(l, a, transposed, &pads, op.as_ref(), groups)
+}
+
+/// `conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)`.
+fn conv_transpose(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "input")?, None)?;
+    let w = l.tensor(a.req(1, "weight")?, None)?;
+    let n =
+        l.rank(&w)?.checked_sub(2).ok_or_else(|| Error::invalid("a transposed convolution weight of rank below 3"))?;
+    let pads = ints_or(l, a.opt(4, "padding"), n, 0)?;
+    let attrs = vec![
+        ("strides", Attribute::Ints(ints_or(l, a.opt(3, "stride"), n, 1)?)),
+        ("pads", Attribute::Ints(pads.iter().chain(&pads).copied().collect())),
+        ("output_padding", Attribute::Ints(ints_or(l, a.opt(5, "output_padding"), n, 0)?)),
+        ("group", Attribute::Int(a.opt(6, "groups").map_or(Ok(1), |g| l.int(g, "groups"))?)),
+        ("dilations", Attribute::Ints(ints_or(l, a.opt(7, "dilation"), n, 1)?)),
+    ];
+    let mut ins = vec![x, w];
+    if let Some(b) = a.opt(2, "bias") {
+        ins.push(l.tensor(b, None)?);
+    }
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    Ok(V::T(l.node("ConvTranspose", &refs, attrs)?))
+}
+
+/// `elu(x, alpha=1, scale=1, input_scale=1)`: `scale · (x > 0 ? x :
+/// alpha · (exp(input_scale · x) - 1))`; `Elu` when both scales are 1.
+fn elu(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let num = |v: Option<&V>, what: &str| -> Result<f64> {
+        v.map_or(Ok(1.0), |v| l.float_of(v).ok_or_else(|| Error::invalid(format!("{what} must be known at import"))))
+    };
+    let alpha = num(a.opt(1, "alpha"), "alpha")?;
+    let scale = num(a.opt(2, "scale"), "scale")?;
+    let input_scale = num(a.opt(3, "input_scale"), "input_scale")?;
+    if scale == 1.0 && input_scale == 1.0 {
+        return Ok(V::T(l.node("Elu", &[&x], vec![("alpha", Attribute::Float(alpha as f32))])?));
+    }
+    let d = l.dtype(&x).unwrap_or(DType::F32);
+    let (zero, one) = (l.scalar(0.0, d)?, l.scalar(1.0, d)?);
+    let (a_c, s_c, i_c) = (l.scalar(alpha, d)?, l.scalar(scale, d)?, l.scalar(input_scale, d)?);
+    let xi = l.node("Mul", &[&x, &i_c], vec![])?;
+    let e = l.node("Exp", &[&xi], vec![])?;
+    let em1 = l.node("Sub", &[&e, &one], vec![])?;
+    let neg = l.node("Mul", &[&em1, &a_c], vec![])?;
+    let pos = l.node("Greater", &[&x, &zero], vec![])?;
+    let y = l.node("Where", &[&pos, &x, &neg], vec![])?;
+    Ok(V::T(l.node("Mul", &[&y, &s_c], vec![])?))
 }
 
 /// `conv2d(input, weight, bias, stride, padding, dilation, groups)`.

@@ -117,6 +117,44 @@ pub(super) const RULES: &[(&str, Rule)] = &[
         Ok(V::T(l.node("GatherElements", &[&x, &i], vec![("axis", Attribute::Int(d))])?))
     }),
     ("__getitem__", getitem),
+    ("tolist", tolist),
+    ("item", item),
+    ("flip", flip),
+    ("movedim", movedim),
+    ("moveaxis", movedim),
+    ("tile", tile),
+    ("repeat_interleave", repeat_interleave),
+    ("constant_pad_nd", constant_pad_nd),
+    ("pad", pad),
+    ("topk", topk),
+    ("scatter", |l, a| scatter(l, a, None)),
+    ("scatter_reduce", |l, a| {
+        let how = match a.req(4, "reduce")? {
+            V::Str(s) => s.clone(),
+            v => return Err(Error::invalid(format!("scatter_reduce's reduce is a {}", v.kind()))),
+        };
+        if a.opt(5, "include_self").is_some_and(|v| l.int_of(v) == Some(0)) {
+            return Err(Error::invalid("scatter_reduce with include_self=False"));
+        }
+        scatter(l, a, Some(&how))
+    }),
+    ("index_put", index_put),
+    ("nonzero", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        let nz = l.node("NonZero", &[&x], vec![])?;
+        // torch lists one row per non-zero element; ONNX one row per axis.
+        Ok(V::T(l.node("Transpose", &[&nz], vec![("perm", Attribute::Ints(vec![1, 0]))])?))
+    }),
+    ("pixel_shuffle", |l, a| {
+        let x = l.tensor(a.req(0, "self")?, None)?;
+        let b = l.int(a.req(1, "upscale_factor")?, "upscale_factor")?;
+        // pixel_shuffle reads channel c·b² + i·b + j: ONNX's CRD order.
+        Ok(V::T(l.node(
+            "DepthToSpace",
+            &[&x],
+            vec![("blocksize", Attribute::Int(b)), ("mode", Attribute::String("CRD".into()))],
+        )?))
+    }),
 ];
 
 /// Normalizes a possibly negative axis.
@@ -178,7 +216,12 @@ fn numel(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 fn reshape(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     let x = l.tensor(a.req(0, "self")?, None)?;
     let s = l.tensor(a.req(1, "shape")?, Some(DType::I64))?;
-    Ok(V::T(l.node("Reshape", &[&x, &s], vec![])?))
+    // A 0 in torch's shape is a size 0, not ONNX's "copy the input's
+    // dimension": say so unless the shape is known to have none.
+    let no_zero =
+        l.known(&s).and_then(ir::infer::Known::ints).is_some_and(|v| v.iter().all(|d| d.int().is_some_and(|d| d != 0)));
+    let attrs = if no_zero { vec![] } else { vec![("allowzero", Attribute::Int(1))] };
+    Ok(V::T(l.node("Reshape", &[&x, &s], attrs)?))
 }
 
 /// `Shape(x)[start:end]` as a 1-D `i64` value (empty range allowed).
@@ -315,6 +358,18 @@ fn tensors(l: &mut Lower<'_>, v: &V) -> Result<Vec<String>> {
 }
 
 fn cat(l: &mut Lower<'_>, a: &Args, stack: bool) -> Result<V> {
+    if let (V::Stacked(t), true) = (a.req(0, "tensors")?, stack) {
+        // Already stacked on axis 0: move that axis to `dim`.
+        let t = t.clone();
+        let rank = l.rank(&t)?;
+        let d = axis(a.opt(1, "dim").map_or(Ok(0), |v| l.int(v, "dim"))?, rank)?;
+        if d == 0 {
+            return Ok(V::T(t));
+        }
+        let mut perm: Vec<i64> = (1..rank as i64).collect();
+        perm.insert(d as usize, 0);
+        return Ok(V::T(l.node("Transpose", &[&t], vec![("perm", Attribute::Ints(perm))])?));
+    }
     let mut ts = tensors(l, a.req(0, "tensors")?)?;
     let d = a.opt(1, "dim").map_or(Ok(0), |v| l.int(v, "dim"))?;
     let first = ts.first().cloned().ok_or_else(|| Error::invalid("cat of no tensors"))?;
@@ -395,7 +450,7 @@ fn unbind(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 }
 
 /// A 1-element `i64` value for a slice bound.
-fn bound(l: &mut Lower<'_>, v: Option<&V>, default: i64) -> Result<String> {
+pub(super) fn bound(l: &mut Lower<'_>, v: Option<&V>, default: i64) -> Result<String> {
     match v {
         None => Ok(l.i64s(&[default])),
         Some(v) => match l.int_of(v) {
@@ -511,4 +566,445 @@ fn index_leading(l: &mut Lower<'_>, x: &str, idx: &[V]) -> Result<V> {
     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
     let stacked = l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?;
     Ok(V::T(l.node("GatherND", &[x, &stacked], vec![])?))
+}
+
+/// One item of a tensor subscript.
+pub(super) enum Sub {
+    /// `a:b:c` (any part may be absent).
+    Slice(Option<V>, Option<V>, Option<V>),
+    /// An int (drops the dimension) or an index tensor (advanced indexing).
+    Index(V),
+    /// `None`: a new axis of size 1.
+    NewAxis,
+}
+
+/// `x[item, ...]` as torch indexes: slices keep their dimension, ints drop
+/// it, `None` inserts one; one index tensor is a `Gather` on its axis (the
+/// index's shape replaces the axis), several on the leading axes a
+/// `GatherND` of the broadcast indices.
+pub(super) fn subscript(l: &mut Lower<'_>, x: &str, items: Vec<Sub>) -> Result<V> {
+    let mut x = x.to_string();
+    let mut ax = 0i64;
+    let mut advanced: Vec<(i64, V)> = Vec::new();
+    for item in items {
+        match item {
+            Sub::Slice(None, None, None) => ax += 1,
+            Sub::Slice(a, b, c) => {
+                let step = c.as_ref().map_or(Ok(1), |v| l.int(v, "a slice step"))?;
+                if step <= 0 {
+                    return Err(Error::invalid("tensor slices with a step below 1"));
+                }
+                let start = bound(l, a.as_ref(), 0)?;
+                let end = bound(l, b.as_ref(), i64::MAX)?;
+                let (axes, steps) = (l.i64s(&[ax]), l.i64s(&[step]));
+                x = l.node("Slice", &[&x, &start, &end, &axes, &steps], vec![])?;
+                ax += 1;
+            }
+            Sub::NewAxis => {
+                let c = l.i64s(&[ax]);
+                x = l.node("Unsqueeze", &[&x, &c], vec![])?;
+                ax += 1;
+            }
+            Sub::Index(v) => match l.int_of(&v).filter(|_| !matches!(v, V::T(_)) || l.shape_rank(&v) == Some(0)) {
+                Some(k) => {
+                    let i = l.scalar(k as f64, DType::I64)?;
+                    x = l.node("Gather", &[&x, &i], vec![("axis", Attribute::Int(ax))])?;
+                }
+                None => {
+                    advanced.push((ax, v));
+                    ax += 1;
+                }
+            },
+        }
+    }
+    match advanced.as_slice() {
+        [] => Ok(V::T(x)),
+        [(axis, idx)] => {
+            let i = l.tensor(idx, Some(DType::I64))?;
+            if l.dtype(&i) == Some(DType::Bool) {
+                return Err(Error::invalid("boolean mask indexing (a data-dependent shape)"));
+            }
+            let i = l.cast(&i, DType::I64)?;
+            Ok(V::T(l.node("Gather", &[&x, &i], vec![("axis", Attribute::Int(*axis))])?))
+        }
+        several if several.iter().enumerate().all(|(k, (a, _))| *a == k as i64) => {
+            let idx: Vec<V> = several.iter().map(|(_, v)| v.clone()).collect();
+            index_leading(l, &x, &idx)
+        }
+        _ => Err(Error::invalid("index tensors on non-leading, non-adjacent dimensions")),
+    }
+}
+
+/// `x.tolist()`: the values as a Python list (nested by rank; a number
+/// for a 0-D tensor) when known at import; otherwise the tensor itself
+/// stands for the list, and the rules that read sizes (`reshape`,
+/// `zeros`, `full`, `tile`, ...) take it as a 1-D graph value.
+fn tolist(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let dims = l.shape(&x).and_then(|s| s.as_fixed());
+    let d = l.dtype(&x);
+    let k = l.known(&x);
+    let values: Option<Vec<V>> = match d {
+        Some(DType::Bool) => k
+            .and_then(ir::infer::Known::ints)
+            .and_then(|xs| xs.iter().map(|v| v.int().map(|i| V::Bool(i != 0))).collect()),
+        Some(d) if d.is_int() => {
+            k.and_then(ir::infer::Known::ints).and_then(|xs| xs.iter().map(|v| v.int().map(V::Int)).collect())
+        }
+        Some(d) if d.is_float() => k.and_then(ir::infer::Known::floats).map(|f| f.into_iter().map(V::Float).collect()),
+        _ => None,
+    };
+    match (dims, values) {
+        (Some(dims), Some(values)) if dims.iter().product::<u64>() == values.len() as u64 => {
+            let v = nest(&dims, &values);
+            if let V::List(items) = &v {
+                l.check_nesting(items)?;
+            }
+            Ok(v)
+        }
+        _ => Ok(V::T(x)),
+    }
+}
+
+/// Row-major `values` as nested lists of `dims` (a number for no dims).
+fn nest(dims: &[u64], values: &[V]) -> V {
+    match dims.split_first() {
+        None => values.first().cloned().unwrap_or(V::None),
+        Some((&n, rest)) => {
+            let stride = rest.iter().product::<u64>() as usize;
+            V::List(
+                (0..n as usize)
+                    .map(|i| nest(rest, values.get(i * stride..(i + 1) * stride).unwrap_or_default()))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// `x.item()`: a Python number when known at import, else the one element
+/// as a 0-D graph value.
+fn item(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let v = a.req(0, "self")?;
+    if matches!(v, V::Int(_) | V::Float(_) | V::Bool(_)) {
+        return Ok(v.clone());
+    }
+    let x = l.tensor(v, None)?;
+    let d = l.dtype(&x);
+    let known = match d {
+        Some(DType::Bool) => l.int_of(&V::T(x.clone())).map(|i| V::Bool(i != 0)),
+        Some(d) if d.is_int() => l.int_of(&V::T(x.clone())).map(V::Int),
+        Some(d) if d.is_float() => l.float_of(&V::T(x.clone())).map(V::Float),
+        _ => None,
+    };
+    if let Some(k) = known {
+        return Ok(k);
+    }
+    if l.shape(&x).is_some_and(|s| s.rank() == 0) {
+        return Ok(V::T(x));
+    }
+    let scalar = l.i64s(&[]);
+    Ok(V::T(l.node("Reshape", &[&x, &scalar], vec![])?))
+}
+
+/// `flip(x, dims)`: a `Slice` running backwards over each axis.
+fn flip(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let dims = a.req(1, "dims")?;
+    // The axes may be computed at run time (`[int(axis)]` of an input).
+    let (n, ax) = match (l.ints(dims, "dims"), dims) {
+        (Ok(axes), _) if axes.is_empty() => return Ok(V::T(x)),
+        (Ok(axes), _) => (axes.len(), l.i64s(&axes)),
+        (Err(_), V::List(items) | V::Tuple(items)) => (items.len(), l.tensor(dims, Some(DType::I64))?),
+        (Err(e), _) => return Err(e),
+    };
+    let (starts, ends, steps) = (l.i64s(&vec![-1; n]), l.i64s(&vec![i64::MIN; n]), l.i64s(&vec![-1; n]));
+    Ok(V::T(l.node("Slice", &[&x, &starts, &ends, &ax, &steps], vec![])?))
+}
+
+/// `movedim(x, source, destination)`: the moved axes land at their
+/// destinations, the others keep their order in the remaining places.
+fn movedim(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let rank = l.rank(&x)?;
+    let norm = |v: Vec<i64>| v.into_iter().map(|d| axis(d, rank)).collect::<Result<Vec<_>>>();
+    let src = norm(l.ints(a.req(1, "source")?, "source")?)?;
+    let dst = norm(l.ints(a.req(2, "destination")?, "destination")?)?;
+    if src.len() != dst.len() {
+        return Err(Error::invalid(format!("movedim of {} source and {} destination dims", src.len(), dst.len())));
+    }
+    let mut perm: Vec<Option<i64>> = vec![None; rank];
+    for (&s, &d) in src.iter().zip(&dst) {
+        // `axis` normalized `d` into the rank.
+        let slot = perm.get_mut(d as usize).ok_or_else(|| Error::invalid(format!("movedim to dim {d}")))?;
+        if slot.is_some() || src.iter().filter(|&&v| v == s).count() > 1 {
+            return Err(Error::invalid("movedim with repeated dims"));
+        }
+        *slot = Some(s);
+    }
+    let mut rest = (0..rank as i64).filter(|d| !src.contains(d));
+    let perm: Vec<i64> = perm.into_iter().map(|p| p.or_else(|| rest.next()).unwrap_or_default()).collect();
+    Ok(V::T(l.node("Transpose", &[&x], vec![("perm", Attribute::Ints(perm))])?))
+}
+
+/// `tile(x, dims)`: `Tile` after padding the shorter of `dims` and the
+/// shape with leading ones; `dims` may be a run-time list (`tolist()` of a
+/// tensor) of the input's rank.
+fn tile(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let mut x = l.tensor(a.req(0, "self")?, None)?;
+    let rank = l.rank(&x)?;
+    let reps = a.req(1, "dims")?;
+    let r = match l.ints(reps, "dims") {
+        Ok(mut reps) => {
+            if reps.len() > rank {
+                let c = l.i64s(&(0..(reps.len() - rank) as i64).collect::<Vec<_>>());
+                x = l.node("Unsqueeze", &[&x, &c], vec![])?;
+            }
+            while reps.len() < rank {
+                reps.insert(0, 1);
+            }
+            l.i64s(&reps)
+        }
+        Err(_) => {
+            let t = l.tensor(reps, Some(DType::I64))?;
+            let len = l.shape(&t).and_then(|s| s.as_fixed()).and_then(|d| match d.as_slice() {
+                [n] => Some(*n as usize),
+                _ => None,
+            });
+            if len != Some(rank) {
+                return Err(Error::invalid("tile with run-time repeats of a length other than the input's rank"));
+            }
+            l.cast(&t, DType::I64)?
+        }
+    };
+    Ok(V::T(l.node("Tile", &[&x, &r], vec![])?))
+}
+
+/// `repeat_interleave(x, repeats, dim=None)`: each element repeated in
+/// place along `dim` (of the flattened input without one); `repeats` an
+/// int, or a tensor known at import (per-element counts gather an index
+/// list).
+fn repeat_interleave(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let mut x = l.tensor(a.req(0, "self")?, None)?;
+    let d = match a.opt(2, "dim") {
+        Some(v) => {
+            let rank = l.rank(&x)?;
+            axis(l.int(v, "dim")?, rank)?
+        }
+        None => {
+            let flat = l.i64s(&[-1]);
+            x = l.node("Reshape", &[&x, &flat], vec![])?;
+            0
+        }
+    };
+    let rank = l.rank(&x)?;
+    let reps = a.req(1, "repeats")?;
+    let counts = l.ints(reps, "repeats")?;
+    if let ([r], true) = (counts.as_slice(), l.shape_rank(reps).is_none_or(|r| r == 0)) {
+        if *r < 0 {
+            return Err(Error::invalid(format!("repeat_interleave by {r}")));
+        }
+        // [.., n, ..] → [.., n, 1, ..] tiled to [.., n, r, ..] → [.., n·r, ..].
+        let c = l.i64s(&[d + 1]);
+        let u = l.node("Unsqueeze", &[&x, &c], vec![])?;
+        let t: Vec<i64> = (0..=rank as i64).map(|k| if k == d + 1 { *r } else { 1 }).collect();
+        let t = l.i64s(&t);
+        let tiled = l.node("Tile", &[&u, &t], vec![])?;
+        let head = shape_slice(l, &x, 0, d)?;
+        let mid = l.i64s(&[-1]);
+        let tail = shape_slice(l, &x, d + 1, rank as i64)?;
+        let target = l.node("Concat", &[&head, &mid, &tail], vec![("axis", Attribute::Int(0))])?;
+        return Ok(V::T(l.node("Reshape", &[&tiled, &target], vec![])?));
+    }
+    let mut idx = Vec::new();
+    for (i, &c) in counts.iter().enumerate() {
+        if c < 0 {
+            return Err(Error::invalid(format!("repeat_interleave by {c}")));
+        }
+        idx.extend(std::iter::repeat_n(i as i64, c as usize));
+        if idx.len() > super::MAX_VALUES {
+            return Err(Error::invalid(format!(
+                "repeat_interleave to more than {} elements along one axis",
+                super::MAX_VALUES
+            )));
+        }
+    }
+    let i = l.i64s(&idx);
+    Ok(V::T(l.node("Gather", &[&x, &i], vec![("axis", Attribute::Int(d))])?))
+}
+
+/// ONNX `Pad` pads (all begins, then all ends) from torch's (begin, end)
+/// pairs listed from the last axis backwards.
+fn onnx_pads(l: &Lower<'_>, x: &str, pad: &V) -> Result<Vec<i64>> {
+    let p = l.ints(pad, "pad")?;
+    let rank = l.rank(x)?;
+    if p.len() % 2 != 0 || p.len() / 2 > rank {
+        return Err(Error::invalid(format!("{} pad values for a rank-{rank} input", p.len())));
+    }
+    // Pair i (begin, end) pads axis rank - 1 - i; axes before the pairs get none.
+    let pair = |ax: usize, side: usize| p.get(2 * (rank - 1 - ax) + side).copied().unwrap_or(0);
+    let begins = (0..rank).map(|ax| pair(ax, 0));
+    let ends = (0..rank).map(|ax| pair(ax, 1));
+    Ok(begins.chain(ends).collect())
+}
+
+/// `Pad` of `x` with `pads` in `mode` and an optional fill value.
+fn pad_node(l: &mut Lower<'_>, x: &str, pads: &[i64], mode: &str, value: Option<&V>) -> Result<V> {
+    let p = l.i64s(pads);
+    let mut ins = vec![x.to_string(), p];
+    if let Some(v) = value {
+        let d = l.dtype(x).unwrap_or(DType::F32);
+        let c = match l.float_of(v).filter(|_| l.shape_rank(v) == Some(0)) {
+            Some(f) => l.scalar(f, d)?,
+            None => {
+                let t = l.tensor(v, Some(d))?;
+                let t = l.cast(&t, d)?;
+                let scalar = l.i64s(&[]);
+                l.node("Reshape", &[&t, &scalar], vec![])?
+            }
+        };
+        ins.push(c);
+    }
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    Ok(V::T(l.node("Pad", &refs, vec![("mode", Attribute::String(mode.into()))])?))
+}
+
+/// `constant_pad_nd(x, pad, value=0)` (negative pads crop, as in ONNX).
+fn constant_pad_nd(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let pads = onnx_pads(l, &x, a.req(1, "pad")?)?;
+    let value = a.opt(2, "value").cloned().unwrap_or(V::Int(0));
+    pad_node(l, &x, &pads, "constant", Some(&value))
+}
+
+/// `pad(x, pad, mode="constant", value=None)`: torch's `reflect`,
+/// `replicate` and `circular` are ONNX's `reflect`, `edge` and `wrap`
+/// (opset 19).
+fn pad(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "input")?, None)?;
+    let pads = onnx_pads(l, &x, a.req(1, "pad")?)?;
+    let mode = match a.opt(2, "mode") {
+        None => "constant".to_string(),
+        Some(V::Str(m)) => m.clone(),
+        Some(v) => return Err(Error::invalid(format!("pad mode is a {}", v.kind()))),
+    };
+    match mode.as_str() {
+        "constant" => {
+            let value = a.opt(3, "value").cloned().unwrap_or(V::Int(0));
+            pad_node(l, &x, &pads, "constant", Some(&value))
+        }
+        "reflect" => pad_node(l, &x, &pads, "reflect", None),
+        "replicate" => pad_node(l, &x, &pads, "edge", None),
+        "circular" => {
+            l.require_opset(19, "Pad mode wrap")?;
+            pad_node(l, &x, &pads, "wrap", None)
+        }
+        m => Err(Error::invalid(format!("pad mode '{m}'"))),
+    }
+}
+
+/// `topk(x, k, dim=-1, largest=True, sorted=True)` → (values, indices).
+fn topk(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let k = bound(l, Some(a.req(1, "k")?), 0)?;
+    let dim = a.opt(2, "dim").map_or(Ok(-1), |v| l.int(v, "dim"))?;
+    let flag = |v: Option<&V>| v.and_then(|v| l.int_of(v)).map_or(1, |b| i64::from(b != 0));
+    let (largest, sorted) = (flag(a.opt(3, "largest")), flag(a.opt(4, "sorted")));
+    let outs = l.node_n(
+        "TopK",
+        &[&x, &k],
+        vec![("axis", Attribute::Int(dim)), ("largest", Attribute::Int(largest)), ("sorted", Attribute::Int(sorted))],
+        2,
+    )?;
+    Ok(V::Tuple(outs.into_iter().map(V::T).collect()))
+}
+
+/// `scatter(x, dim, index, src)` (a tensor or a number, optionally
+/// `reduce="add"|"multiply"`) and `scatter_reduce(x, dim, index, src,
+/// reduce)` (`sum`, `prod`, `amax`, `amin`; `include_self=True`) as
+/// `ScatterElements`.
+fn scatter(l: &mut Lower<'_>, a: &Args, reduce: Option<&str>) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let dim = l.int(a.req(1, "dim")?, "dim")?;
+    let i = l.tensor(a.req(2, "index")?, Some(DType::I64))?;
+    let i = l.cast(&i, DType::I64)?;
+    let d = l.dtype(&x).unwrap_or(DType::F32);
+    let src = a.opt(3, "src").or_else(|| a.opt(3, "value")).ok_or_else(|| Error::invalid("scatter without src"))?;
+    let u = match src {
+        V::T(t) => l.cast(t, d)?,
+        // A number fills every indexed position.
+        v => {
+            let c = l.tensor(v, Some(d))?;
+            let c = l.cast(&c, d)?;
+            let s = l.node("Shape", &[&i], vec![])?;
+            l.node("Expand", &[&c, &s], vec![])?
+        }
+    };
+    let old_reduce = match a.kw.iter().find(|(k, _)| k == "reduce") {
+        Some((_, V::Str(s))) if reduce.is_none() => Some(s.as_str()),
+        _ => reduce,
+    };
+    let how = match old_reduce {
+        None => "none",
+        Some("sum" | "add") => "add",
+        Some("prod" | "multiply") => "mul",
+        Some("amax") => {
+            l.require_opset(18, "ScatterElements reduction max")?;
+            "max"
+        }
+        Some("amin") => {
+            l.require_opset(18, "ScatterElements reduction min")?;
+            "min"
+        }
+        Some(r) => return Err(Error::invalid(format!("scatter reduction '{r}'"))),
+    };
+    let mut attrs = vec![("axis", Attribute::Int(dim))];
+    if how != "none" {
+        attrs.push(("reduction", Attribute::String(how.into())));
+    }
+    Ok(V::T(l.node("ScatterElements", &[&x, &i, &u], attrs)?))
+}
+
+/// `index_put(x, [i0, i1, ...], values, accumulate=False)` with index
+/// tensors on the leading axes: `ScatterND` at the broadcast index tuples,
+/// `values` broadcast to the indexed shape.
+fn index_put(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let x = l.tensor(a.req(0, "self")?, None)?;
+    let items = match a.req(1, "indices")? {
+        V::List(v) | V::Tuple(v) => v.clone(),
+        v => vec![v.clone()],
+    };
+    if items.is_empty() || items.iter().any(|v| matches!(v, V::None)) {
+        return Err(Error::invalid("index_put with indices on non-leading dimensions"));
+    }
+    let mut ts = Vec::new();
+    for v in &items {
+        let t = l.tensor(v, Some(DType::I64))?;
+        if l.dtype(&t) == Some(DType::Bool) {
+            return Err(Error::invalid("index_put with a boolean mask (a data-dependent shape)"));
+        }
+        ts.push(l.cast(&t, DType::I64)?);
+    }
+    let mut sum = ts.first().cloned().ok_or_else(|| Error::invalid("index_put with no index"))?;
+    for t in ts.iter().skip(1) {
+        sum = l.node("Add", &[&sum, t], vec![])?;
+    }
+    let shape = l.node("Shape", &[&sum], vec![])?;
+    let last = l.i64s(&[-1]);
+    let mut cols = Vec::new();
+    for t in &ts {
+        let e = l.node("Expand", &[t, &shape], vec![])?;
+        cols.push(l.node("Unsqueeze", &[&e, &last], vec![])?);
+    }
+    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let idx = l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?;
+    let rank = l.rank(&x)?;
+    let d = l.dtype(&x).unwrap_or(DType::F32);
+    let v = l.tensor(a.req(2, "values")?, Some(d))?;
+    let v = l.cast(&v, d)?;
+    let rest = shape_slice(l, &x, ts.len() as i64, rank as i64)?;
+    let target = l.node("Concat", &[&shape, &rest], vec![("axis", Attribute::Int(0))])?;
+    let v = l.node("Expand", &[&v, &target], vec![])?;
+    let acc = a.opt(3, "accumulate").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
+    let attrs = if acc { vec![("reduction", Attribute::String("add".into()))] } else { vec![] };
+    Ok(V::T(l.node("ScatterND", &[&x, &idx, &v], attrs)?))
 }

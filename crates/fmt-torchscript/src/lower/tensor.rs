@@ -18,6 +18,7 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ("ones_like", |l, a| full_like(l, a, Some(1.0))),
     ("full_like", |l, a| full_like(l, a, None)),
     ("to", to),
+    ("scalar_tensor", scalar_tensor),
     ("is_floating_point", |l, a| {
         let x = l.tensor(a.req(0, "self")?, None)?;
         Ok(V::Bool(
@@ -193,4 +194,28 @@ fn to(l: &mut Lower<'_>, a: &Args) -> Result<V> {
         Some(d) => l.cast(&t, d)?,
         None => t,
     }))
+}
+
+/// `scalar_tensor(s, dtype=None, ...)`: a 0-D tensor of `s` (`f32` by
+/// default, as torch); `s` may be a run-time number (`numel` of a dynamic
+/// shape).
+fn scalar_tensor(l: &mut Lower<'_>, a: &Args) -> Result<V> {
+    let v = a.req(0, "s")?;
+    let d = dtype_arg(l, a.opt(1, "dtype"))?.unwrap_or(DType::F32);
+    let t = match v {
+        V::Int(i) => l.scalar(*i as f64, d)?,
+        V::Float(f) => l.scalar(*f, d)?,
+        V::Bool(b) => l.scalar(f64::from(u8::from(*b)), d)?,
+        V::T(t) => {
+            let t = l.cast(t, d)?;
+            if l.shape(&t).is_some_and(|s| s.rank() == 0) {
+                t
+            } else {
+                let scalar = l.i64s(&[]);
+                l.node("Reshape", &[&t, &scalar], vec![])?
+            }
+        }
+        v => return Err(Error::invalid(format!("scalar_tensor of a {}", v.kind()))),
+    };
+    Ok(V::T(t))
 }

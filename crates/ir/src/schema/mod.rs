@@ -714,6 +714,16 @@ pub fn check_arity(node: &Node, opset: i64) -> Result<()> {
     Ok(())
 }
 
+/// Whether `node`, a `Dropout`, passes its input through unchanged, as every
+/// exporter writes it: its `training_mode` input (opset 12 on) is absent or
+/// a constant false, or its `ratio` is a constant 0. In training mode it
+/// drops at random, which no format's identity reproduces, so exporters
+/// refuse it. `constant(i)` gives input `i`'s values when it is a constant.
+pub fn dropout_is_identity(node: &Node, constant: impl Fn(usize) -> Option<Vec<f64>>) -> bool {
+    let all_zero = |i: usize| constant(i).is_some_and(|v| v.iter().all(|&x| x == 0.0));
+    node.input(2).is_none() || all_zero(2) || (node.input(1).is_some() && all_zero(1))
+}
+
 /// The weight a node reads and its axes, given the weight's rank; `None`
 /// when the op reads no weight or the rank does not fit its layout.
 pub fn weight_layout(node: &Node, weight_rank: usize) -> Option<WeightLayout> {

@@ -214,3 +214,25 @@ fn class_lists() {
     assert!(is(&node("Softmax", &["x"], &["y"]), Class::KEEP_F32));
     assert!(!is(&node("Softmax", &["x"], &["y"]).in_domain("tf"), Class::KEEP_F32));
 }
+
+#[test]
+fn dropout_is_identity_unless_in_training_mode() {
+    let consts = |training: Option<f64>, ratio: Option<f64>| {
+        move |i: usize| match i {
+            1 => ratio.map(|r| vec![r]),
+            2 => training.map(|t| vec![t]),
+            _ => None,
+        }
+    };
+    // Before opset 12, or without training_mode: inference.
+    assert!(dropout_is_identity(&node("Dropout", &["x"], &["y"]), consts(None, None)));
+    let full = node("Dropout", &["x", "r", "t"], &["y"]);
+    assert!(dropout_is_identity(&full, consts(Some(0.0), None)));
+    assert!(!dropout_is_identity(&full, consts(Some(1.0), Some(0.5))));
+    // Unknown training_mode: it may be true.
+    assert!(!dropout_is_identity(&full, consts(None, None)));
+    // Training with ratio 0 drops nothing and scales by 1.
+    assert!(dropout_is_identity(&full, consts(Some(1.0), Some(0.0))));
+    // Training with the default ratio (0.5).
+    assert!(!dropout_is_identity(&node("Dropout", &["x", "", "t"], &["y"]), consts(Some(1.0), Some(0.0))));
+}
