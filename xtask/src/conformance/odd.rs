@@ -494,10 +494,34 @@ pub(super) fn roundtrip(
         .filter(|r| !matches!(r.status, Status::Skipped(_)))
         .collect();
     let _ = std::fs::remove_dir_all(&scratch);
-    let bad: Vec<&CaseResult> = results.iter().filter(|r| !matches!(r.status, Status::Pass)).collect();
+    let known = read_known(&root.join(KNOWN))?;
+    let failed: std::collections::BTreeSet<(String, String)> = FAILED_TRIPS
+        .lock()
+        .map(|f| f.iter().map(|(c, fmt)| (c.clone(), fmt.to_string())).collect())
+        .unwrap_or_default();
+    // A case fails the run when it panicked, could not be probed, or has a
+    // failing round trip that is not listed as known.
+    let bad: Vec<&CaseResult> = results
+        .iter()
+        .filter(|r| match &r.status {
+            Status::Pass => false,
+            Status::Mismatch(_) => {
+                failed.iter().any(|(c, fmt)| *c == r.name && !known.contains_key(&(c.clone(), fmt.clone())))
+            }
+            _ => true,
+        })
+        .collect();
     for r in &bad {
         println!("FAIL {} ({}): {}", r.name, r.op, r.status.reason());
     }
+    let ran: std::collections::BTreeSet<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    let fixed: Vec<&(String, String)> =
+        known.keys().filter(|k| ran.contains(k.0.as_str()) && !failed.contains(*k)).collect();
+    for (case, format) in &fixed {
+        println!("{case} {format} is listed in {KNOWN} but passes now: remove it");
+    }
+    let expected = failed.iter().filter(|k| known.contains_key(*k)).count();
+    println!("{expected} known failing round trip(s) ({KNOWN})");
     if let Ok(stats) = TRIPS.lock() {
         println!("{:<12} {:>8} {:>8} {:>8} {:>8}", "format", "written", "refused", "agree", "failed");
         for (fmt, s) in stats.iter() {
@@ -505,7 +529,7 @@ pub(super) fn roundtrip(
         }
     }
     println!("round trips: {} case(s), {} failed; {:.1}s", results.len(), bad.len(), start.elapsed().as_secs_f64());
-    Ok(if bad.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+    Ok(if bad.is_empty() && fixed.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
 }
 
 /// Per format: written, refused by the writer, outputs agree, failed.
@@ -557,7 +581,7 @@ fn roundtrip_case(dir: &Path, name: &str, op: &mut String) -> Status {
         Ok(rows) if rows.iter().all(|r| r.pass) => {}
         _ => return Status::Pass,
     }
-    let mut failures = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     for &(format, file) in ROUND_TRIPS {
         let output = work.join(file);
         let args: Vec<std::ffi::OsString> = vec![
@@ -625,5 +649,40 @@ fn roundtrip_case(dir: &Path, name: &str, op: &mut String) -> Status {
             }
         }
     }
-    if failures.is_empty() { Status::Pass } else { Status::Mismatch(failures.join(" | ")) }
+    if failures.is_empty() {
+        return Status::Pass;
+    }
+    if let Ok(mut f) = FAILED_TRIPS.lock() {
+        for &(format, _) in ROUND_TRIPS {
+            if failures.iter().any(|m| m.starts_with(&format!("{format}:")) || m.starts_with(&format!("{format} "))) {
+                f.insert((name.to_string(), format));
+            }
+        }
+    }
+    Status::Mismatch(failures.join(" | "))
+}
+
+/// The (case, format) round trips that failed, for the known-failure list.
+static FAILED_TRIPS: std::sync::Mutex<std::collections::BTreeSet<(String, &'static str)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// `xtask/conformance/roundtrip-known.txt`: `case format reason` per line,
+/// `#` starts a comment. The round trips known to fail, each with why.
+const KNOWN: &str = "xtask/conformance/roundtrip-known.txt";
+
+fn read_known(path: &Path) -> Result<BTreeMap<(String, String), String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut known = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, char::is_whitespace);
+        let (Some(case), Some(format), Some(reason)) = (parts.next(), parts.next(), parts.next()) else {
+            anyhow::bail!("{}:{}: expected `case format reason`", path.display(), i + 1);
+        };
+        known.insert((case.to_string(), format.to_string()), reason.trim().to_string());
+    }
+    Ok(known)
 }

@@ -673,7 +673,13 @@ fn resize(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         ("nearest", "asymmetric", "floor") => ("ResizeNearestNeighbor", false, false),
         _ => return Err(unsupported(n, &format!("Resize mode {mode} with {coord}/{nearest}"))),
     };
-    // TF derives the scale from the sizes; ONNX uses given scales as they are.
+    // TF derives the scale from the sizes; ONNX uses given scales as they
+    // are, so scales known only at run time cannot be checked against the
+    // sizes (downsampling 4 by 0.6 gives 2, where TF would scale by 0.5).
+    let sizes_given = Ex::has_input(n, 3);
+    if !sizes_given && Ex::has_input(n, 2) && ex.const_input(n, 2).is_none() {
+        return Err(unsupported(n, "Resize scales computed at run time (TensorFlow resizes to sizes)"));
+    }
     if let (Some(sc), Some(xd)) = (ex.const_input(n, 2).map(|t| t.to_f64s()).transpose()?, ex.dims(x))
         && sc.len() == 4
     {
