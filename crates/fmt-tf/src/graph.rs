@@ -3,7 +3,9 @@
 //! lowering (which knows ops).
 //!
 //! A [`TfGraph`] is flat and self-contained: function calls
-//! (`StatefulPartitionedCall`, `PartitionedCall`) are inlined, variables
+//! (`StatefulPartitionedCall`, `PartitionedCall`) are inlined (the
+//! functions control-flow ops name are kept, flattened the same way, as
+//! [`TfFunction`]s), variables
 //! (`VarHandleOp` + `ReadVariableOp`, TF1 `VariableV2`) are replaced by
 //! `Const` nodes whose `value` is a view into the mapped checkpoint shard,
 //! control inputs (`^node`) are dropped, and every data input names the
@@ -28,6 +30,27 @@ pub struct TfGraph {
     pub inputs: Vec<TfPort>,
     /// Model outputs, in signature order.
     pub outputs: Vec<TfPort>,
+    /// The library functions control-flow ops (`If`, `While` and their
+    /// stateless forms) name as branches, conditions and bodies, by name:
+    /// they stay functions because the lowering makes them subgraphs.
+    pub functions: BTreeMap<String, TfFunction>,
+}
+
+/// A library function kept for a control-flow op, flattened like the
+/// graph: calls inlined (its node names prefixed with the function's
+/// name), control inputs dropped. Variables are not resolved here: a body
+/// reads them through its arguments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TfFunction {
+    /// The function's name in the library.
+    pub name: String,
+    /// One `Placeholder` node per argument, in signature order; the
+    /// lowering binds each to the value the calling op passes.
+    pub args: Vec<String>,
+    /// The body's nodes, argument `Placeholder`s included.
+    pub nodes: Vec<TfNode>,
+    /// What the function returns, in signature order.
+    pub outputs: Vec<TfRef>,
 }
 
 /// One TensorFlow op instance.

@@ -1,7 +1,8 @@
 //! TensorFlow SavedModel (`tf`) and frozen GraphDef (`tf-frozen`) for the IR.
 //!
 //! Import is two stages with [`graph::TfGraph`] between them: the parser
-//! ([`parse`]) reads the protobufs, inlines the function library, resolves
+//! ([`parse`]) reads the protobufs, inlines the function library (keeping
+//! the functions control-flow ops name as [`graph::TfFunction`]s), resolves
 //! variables to constants that view the memory-mapped checkpoint shards,
 //! and drops control edges; the lowering ([`lower`]) maps each TensorFlow
 //! op to canonical (ONNX) nodes through one rule table split by op family.
@@ -34,7 +35,7 @@ pub mod parse;
 pub mod tensor;
 
 pub use export::{FrozenExporter, SavedModelExporter, export_ops_markdown};
-pub use graph::{TfAttr, TfGraph, TfNode, TfPort, TfRef, TfShape};
+pub use graph::{TfAttr, TfFunction, TfGraph, TfNode, TfPort, TfRef, TfShape};
 pub use lower::{LowerOptions, lower};
 pub use parse::{
     ParseOptions, SignatureInfo, detect_frozen, detect_saved_model, read_frozen, read_saved_model, signatures,

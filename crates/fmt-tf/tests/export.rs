@@ -15,7 +15,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[("dtypes", "float8 e4m3fnuz/e5m2fnuz and 
 
 /// Fixtures that export but that this crate's importer cannot read back
 /// (they run in TensorFlow through `run_tf.py`).
-const NOT_REIMPORTED: &[(&str, &str)] = &[("ops_subgraph", "the importer has no StatelessIf/StatelessWhile")];
+const NOT_REIMPORTED: &[(&str, &str)] = &[];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")

@@ -285,6 +285,7 @@ fn keras_like_cnn() -> TfGraph {
             shape: Some(vec![None, Some(12), Some(12), Some(3)]),
         }],
         outputs: vec![TfPort { name: "probs".into(), tensor: TfRef::new("probs", 0), dtype: DType::F32, shape: None }],
+        functions: Default::default(),
     }
 }
 

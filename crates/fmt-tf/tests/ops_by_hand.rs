@@ -240,6 +240,7 @@ fn graph_of(op: &str, inputs: &[Tensor]) -> TfGraph {
         nodes,
         inputs: vec![],
         outputs: vec![TfPort { name: "y".into(), tensor: TfRef::new("op", 0), dtype: DType::F32, shape: None }],
+        functions: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! `ir::infer` knows of each value, and helpers for attributes, constants
 //! and the small subgraphs rules keep needing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ir::build::GraphBuilder;
@@ -9,7 +10,7 @@ use ir::infer::Known;
 use ir::{Attribute, DType, Dim, Error, Limit, Limits, Node, Result, Shape, Tensor};
 
 use super::{ORIGIN, to_ir_attr};
-use crate::graph::{TfAttr, TfNode};
+use crate::graph::{TfAttr, TfFunction, TfNode};
 
 /// See the module documentation.
 pub(crate) struct Cx<'a> {
@@ -26,13 +27,61 @@ pub(crate) struct Cx<'a> {
     limits: Limits,
     /// The `ai.onnx` opset the model is lowered at.
     pub(crate) opset: i64,
+    /// The functions control-flow ops name (their bodies are lowered as
+    /// subgraphs or inline).
+    pub(crate) functions: &'a BTreeMap<String, TfFunction>,
+    /// Keep ops without a rule as `tf`-domain nodes.
+    pub(crate) keep_unknown: bool,
+    /// The functions being lowered, outermost first: bounds nesting by
+    /// `Limits::max_depth` and finds a function that calls itself.
+    pub(crate) calls: Vec<String>,
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn new(path: &'a str, limits: Limits, opset: i64) -> Self {
+    pub(crate) fn new(path: &'a str, limits: Limits, opset: i64, functions: &'a BTreeMap<String, TfFunction>) -> Self {
         let mut b = GraphBuilder::new(path);
         b.set_opset(opset);
-        Cx { path, b, current: String::new(), target: "", limits, opset }
+        Cx {
+            path,
+            b,
+            current: String::new(),
+            target: "",
+            limits,
+            opset,
+            functions,
+            keep_unknown: false,
+            calls: Vec::new(),
+        }
+    }
+
+    /// A context for a subgraph `name` of the graph `self` builds: same
+    /// model, limits, opset and functions, value names continuing the
+    /// enclosing graphs' (bodies read outer values by name and must not
+    /// shadow them). Hand the names back with `merge_value_names`.
+    pub(crate) fn nested(&self, name: &str) -> Cx<'a> {
+        let mut b = GraphBuilder::with_value_names(name, self.b.value_names().clone());
+        b.set_opset(self.opset);
+        Cx {
+            path: self.path,
+            b,
+            current: self.current.clone(),
+            target: "",
+            limits: self.limits,
+            opset: self.opset,
+            functions: self.functions,
+            keep_unknown: self.keep_unknown,
+            calls: self.calls.clone(),
+        }
+    }
+
+    /// The model's name (for errors).
+    pub(crate) fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The import limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Refuses a node of `outputs` outputs past the tensor limit, before
@@ -45,6 +94,11 @@ impl<'a> Cx<'a> {
     /// A malformed-model error naming the node.
     pub(crate) fn bad(&self, n: &TfNode, msg: impl fmt::Display) -> Error {
         Error::malformed(self.path, format!("node '{}' ({}): {msg}", n.name, n.op))
+    }
+
+    /// The TF node helper nodes are named after.
+    pub(crate) fn current(&self) -> &str {
+        &self.current
     }
 
     /// Names helper nodes after `name` from now on.

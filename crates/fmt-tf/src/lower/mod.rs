@@ -14,13 +14,19 @@
 //! signature's names. Every op without a rule is reported in one error, or
 //! kept as a node of the `tf` domain with [`LowerOptions::keep_unknown_ops`].
 //!
+//! Control flow (`If`, `While`, their stateless forms) lowers the
+//! functions it names through the same table, into subgraphs or inline
+//! (see `control.rs`); TensorLists become ONNX sequences (`list.rs`).
+//!
 //! Layout: TensorFlow's convolutions and pools are NHWC, the canonical ones
 //! NCHW. They are lowered with a `Transpose` to NCHW before and back after
 //! (weights are permuted once, here), and nothing between two such ops
 //! reshapes, so the transpose-sinking pass cancels the pairs.
 
 mod array;
+mod control;
 mod cx;
+mod list;
 mod math;
 mod nn;
 mod reduce;
@@ -110,6 +116,8 @@ impl Rule {
 pub fn rules() -> Vec<Rule> {
     let mut v = Vec::new();
     v.extend_from_slice(array::RULES);
+    v.extend_from_slice(control::RULES);
+    v.extend_from_slice(list::RULES);
     v.extend_from_slice(math::RULES);
     v.extend_from_slice(nn::RULES);
     v.extend_from_slice(reduce::RULES);
@@ -150,27 +158,40 @@ pub fn lower(graph: &TfGraph, options: &LowerOptions) -> Result<Model> {
     Lowering::new(graph, options)?.run()
 }
 
-/// The state of one lowering.
-struct Lowering<'g> {
-    graph: &'g TfGraph,
-    options: LowerOptions,
+/// The nodes of one graph or function body, by name: what a lowering
+/// orders and reads its inputs from.
+pub(crate) struct Nodes<'g> {
+    /// The model's name, for errors.
+    path: &'g str,
+    /// What the nodes are, prefixed to errors (empty for the graph).
+    what: String,
     by_name: HashMap<&'g str, &'g TfNode>,
 }
 
-impl<'g> Lowering<'g> {
-    fn new(graph: &'g TfGraph, options: &LowerOptions) -> Result<Self> {
-        let mut by_name = HashMap::with_capacity(graph.nodes.len());
-        for n in &graph.nodes {
-            if by_name.insert(n.name.as_str(), n).is_some() {
-                return Err(bad_graph(graph, format!("two nodes are named '{}'", n.name)));
+/// A lowered TF node: the IR nodes it emitted and its output values (for
+/// naming values after their TF tensors).
+type Produced<'g> = (&'g TfNode, std::ops::Range<usize>, Vec<String>);
+
+impl<'g> Nodes<'g> {
+    /// Indexes `nodes` by name; `what` names them in errors ("" for the graph).
+    pub(crate) fn new(path: &'g str, what: String, nodes: &'g [TfNode]) -> Result<Self> {
+        let mut this = Nodes { path, what, by_name: HashMap::with_capacity(nodes.len()) };
+        for n in nodes {
+            if this.by_name.insert(n.name.as_str(), n).is_some() {
+                return Err(this.bad(format!("two nodes are named '{}'", n.name)));
             }
         }
-        Ok(Lowering { graph, options: *options, by_name })
+        Ok(this)
     }
 
-    /// The nodes the outputs depend on, producers first (iterative, so deep
-    /// graphs cannot overflow the stack).
-    fn order(&self) -> Result<Vec<&'g TfNode>> {
+    /// An error about these nodes as a whole.
+    fn bad(&self, msg: impl fmt::Display) -> Error {
+        Error::malformed(self.path, format!("{}{msg}", self.what))
+    }
+
+    /// The nodes `roots` (tensor, what reads it) depend on, producers first
+    /// (iterative, so deep graphs cannot overflow the stack).
+    fn order(&self, roots: &[(&TfRef, String)]) -> Result<Vec<&'g TfNode>> {
         #[derive(Clone, Copy, PartialEq)]
         enum State {
             Open,
@@ -178,8 +199,8 @@ impl<'g> Lowering<'g> {
         }
         let mut state: HashMap<&str, State> = HashMap::new();
         let mut order = Vec::new();
-        for port in &self.graph.outputs {
-            let root = self.node(&port.tensor.node, || format!("output '{}'", port.name))?;
+        for (tensor, what) in roots {
+            let root = self.node(&tensor.node, || what.clone())?;
             if state.contains_key(root.name.as_str()) {
                 continue;
             }
@@ -193,10 +214,7 @@ impl<'g> Lowering<'g> {
                     match state.get(p.name.as_str()) {
                         Some(State::Done) => {}
                         Some(State::Open) => {
-                            return Err(bad_graph(
-                                self.graph,
-                                format!("the graph has a cycle through node '{}' ({})", p.name, p.op),
-                            ));
+                            return Err(self.bad(format!("the graph has a cycle through node '{}' ({})", p.name, p.op)));
                         }
                         None => {
                             state.insert(&p.name, State::Open);
@@ -216,64 +234,40 @@ impl<'g> Lowering<'g> {
         self.by_name
             .get(name)
             .copied()
-            .ok_or_else(|| bad_graph(self.graph, format!("{} reads node '{name}', which does not exist", what())))
+            .ok_or_else(|| self.bad(format!("{} reads node '{name}', which does not exist", what())))
     }
 
-    /// Whether the reachable graph computes in NHWC (a convolution, pool or
-    /// batch norm without `data_format` NCHW).
-    fn is_nhwc(order: &[&TfNode]) -> bool {
-        order.iter().any(|n| {
-            nn::LAYOUT_OPS.contains(&n.op.as_str())
-                && n.attr("data_format").and_then(TfAttr::as_str).is_none_or(|f| f.starts_with("NH"))
-        })
+    /// How many outputs of each node something reads (for ops kept as they are).
+    fn output_counts(&self, order: &[&'g TfNode], roots: &[(&TfRef, String)]) -> HashMap<&'g str, usize> {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let refs = order.iter().flat_map(|n| &n.inputs).chain(roots.iter().map(|(r, _)| *r));
+        for r in refs {
+            if let Some(n) = self.by_name.get(r.node.as_str()) {
+                let c = counts.entry(n.name.as_str()).or_insert(0);
+                *c = (*c).max(r.index.saturating_add(1));
+            }
+        }
+        counts
     }
 
-    fn run(self) -> Result<Model> {
-        let order = self.order()?;
+    /// Lowers the nodes `roots` depend on into `cx`. `values` holds what is
+    /// bound already (model inputs, function arguments: their nodes are
+    /// skipped) and receives every node's outputs. Every op without a rule
+    /// is reported in one error (unless kept, per `cx.keep_unknown`).
+    pub(crate) fn lower(
+        &self,
+        cx: &mut Cx<'_>,
+        roots: &[(&TfRef, String)],
+        values: &mut HashMap<TfRef, String>,
+        bound: &HashSet<&str>,
+    ) -> Result<Vec<Produced<'g>>> {
+        let order = self.order(roots)?;
+        let outputs_needed = self.output_counts(&order, roots);
         let rules: HashMap<&str, Rule> = rules().into_iter().map(|r| (r.tf, r)).collect();
-        // One opset for the whole model, chosen before any rule runs: rules
-        // whose form depends on it (reductions' axes, Split) read it.
-        let opset = order
-            .iter()
-            .filter_map(|n| rules.get(n.op.as_str()).map(|r| r.opset_for(n)))
-            .fold(ir::opset::DEFAULT_OPSET, i64::max);
-        let mut cx = Cx::new(&self.graph.name, self.options.limits, opset);
-        // Port names first, so no helper value takes them.
-        let mut port_names = HashSet::new();
-        for p in self.graph.inputs.iter().chain(&self.graph.outputs) {
-            if !port_names.insert(p.name.as_str()) {
-                return Err(bad_graph(self.graph, format!("two model inputs or outputs are named '{}'", p.name)));
-            }
-            cx.b.fresh_value(&p.name);
-        }
-        let mut values: HashMap<TfRef, String> = HashMap::new();
-        let nchw_inputs = self.options.input_layout_nchw && Self::is_nhwc(&order);
-        for p in &self.graph.inputs {
-            let mut shape = port_shape(&p.name, &p.shape);
-            let mut nchw = false;
-            if let Some(s) = shape.as_mut().filter(|_| nchw_inputs)
-                && let [n, h, w, c] = s.dims()
-            {
-                *s = Shape(vec![n.clone(), c.clone(), h.clone(), w.clone()]);
-                nchw = true;
-            }
-            cx.input(&p.name, p.dtype, shape.clone());
-            self.graph_input(&mut cx, p, shape)?;
-            let v = if nchw {
-                cx.set_current(&p.tensor.node);
-                cx.transpose(&p.name, &[0, 2, 3, 1])?
-            } else {
-                p.name.clone()
-            };
-            values.insert(p.tensor.clone(), v);
-        }
-        let outputs_needed = self.output_counts(&order);
         let mut unsupported: Vec<(&str, &str)> = Vec::new();
-        // For renaming: (TF node, IR nodes it emitted, its output values).
-        let mut produced: Vec<(&TfNode, std::ops::Range<usize>, Vec<String>)> = Vec::new();
-        let input_nodes: HashSet<&str> = self.graph.inputs.iter().map(|p| p.tensor.node.as_str()).collect();
+        let mut produced = Vec::new();
         for &n in &order {
-            if input_nodes.contains(n.name.as_str()) {
+            if bound.contains(n.name.as_str()) {
                 continue;
             }
             match n.op.as_str() {
@@ -301,7 +295,7 @@ impl<'g> Lowering<'g> {
                 })
                 .collect::<Result<Vec<_>>>();
             let rule = rules.get(n.op.as_str());
-            if rule.is_none() && !self.options.keep_unknown_ops {
+            if rule.is_none() && !cx.keep_unknown {
                 unsupported.push((&n.op, &n.name));
                 continue;
             }
@@ -318,7 +312,7 @@ impl<'g> Lowering<'g> {
                         return Err(cx.bad(n, format!("expected {} input(s), found {}", r.inputs, ins.len())));
                     }
                     cx.target = r.onnx;
-                    (r.lower)(&mut cx, n, &ins).map_err(|e| naming_the_file(e, &cx, n))?
+                    (r.lower)(cx, n, &ins).map_err(|e| naming_the_file(e, cx, n))?
                 }
                 None => cx.keep(n, &ins, outputs_needed.get(n.name.as_str()).copied().unwrap_or(1))?,
             };
@@ -330,29 +324,130 @@ impl<'g> Lowering<'g> {
         if !unsupported.is_empty() {
             return Err(Error::unsupported_ops("tf import", unsupported.iter().map(|(op, n)| (*op, ORIGIN, *n))));
         }
+        Ok(produced)
+    }
+}
+
+/// The renames that give values their TF tensor names (`node:k`) where a
+/// node produced them and the name is free.
+fn tf_names(cx: &mut Cx<'_>, produced: &[Produced<'_>]) -> HashMap<String, String> {
+    let mut rename: HashMap<String, String> = HashMap::new();
+    for (n, range, outs) in produced {
+        let emitted = cx.b.graph.nodes.get(range.clone()).unwrap_or_default();
+        let made: HashSet<String> = emitted.iter().flat_map(|m| m.outputs.iter().cloned()).collect();
+        for (k, v) in outs.iter().enumerate() {
+            if made.contains(v) && !rename.contains_key(v) {
+                let target = format!("{}:{k}", n.name);
+                if cx.b.fresh_value(&target) == target {
+                    rename.insert(v.clone(), target);
+                }
+            }
+        }
+    }
+    rename
+}
+
+/// Applies `rename` to every node output and read of `graph`, subgraphs
+/// included (they read outer values by name; names are unique across
+/// scopes, so no subgraph defines one it would rename by mistake).
+fn apply_renames(graph: &mut ir::Graph, rename: &HashMap<String, String>) {
+    if rename.is_empty() {
+        return;
+    }
+    graph.walk_mut(&mut |g| {
+        for n in &mut g.nodes {
+            for v in n.inputs.iter_mut().flatten().chain(&mut n.outputs) {
+                if let Some(r) = rename.get(v) {
+                    *v = r.clone();
+                }
+            }
+        }
+        for o in &mut g.outputs {
+            if let Some(r) = rename.get(&o.name) {
+                o.name = r.clone();
+            }
+        }
+    });
+}
+
+/// The state of one lowering.
+struct Lowering<'g> {
+    graph: &'g TfGraph,
+    options: LowerOptions,
+    nodes: Nodes<'g>,
+}
+
+impl<'g> Lowering<'g> {
+    fn new(graph: &'g TfGraph, options: &LowerOptions) -> Result<Self> {
+        let nodes = Nodes::new(&graph.name, String::new(), &graph.nodes)?;
+        Ok(Lowering { graph, options: *options, nodes })
+    }
+
+    /// Whether the reachable graph computes in NHWC (a convolution, pool or
+    /// batch norm without `data_format` NCHW).
+    fn is_nhwc(order: &[&TfNode]) -> bool {
+        order.iter().any(|n| {
+            nn::LAYOUT_OPS.contains(&n.op.as_str())
+                && n.attr("data_format").and_then(TfAttr::as_str).is_none_or(|f| f.starts_with("NH"))
+        })
+    }
+
+    fn run(self) -> Result<Model> {
+        let roots: Vec<(&TfRef, String)> =
+            self.graph.outputs.iter().map(|p| (&p.tensor, format!("output '{}'", p.name))).collect();
+        let order = self.nodes.order(&roots)?;
+        let rules: HashMap<&str, Rule> = rules().into_iter().map(|r| (r.tf, r)).collect();
+        // One opset for the whole model, chosen before any rule runs: rules
+        // whose form depends on it (reductions' axes, Split) read it.
+        // Control-flow bodies are lowered at the same opset.
+        let opset = order
+            .iter()
+            .copied()
+            .chain(self.graph.functions.values().flat_map(|f| &f.nodes))
+            .filter_map(|n| rules.get(n.op.as_str()).map(|r| r.opset_for(n)))
+            .fold(ir::opset::DEFAULT_OPSET, i64::max);
+        let mut cx = Cx::new(&self.graph.name, self.options.limits, opset, &self.graph.functions);
+        cx.keep_unknown = self.options.keep_unknown_ops;
+        // Port names first, so no helper value takes them.
+        let mut port_names = HashSet::new();
+        for p in self.graph.inputs.iter().chain(&self.graph.outputs) {
+            if !port_names.insert(p.name.as_str()) {
+                return Err(self.nodes.bad(format!("two model inputs or outputs are named '{}'", p.name)));
+            }
+            cx.b.fresh_value(&p.name);
+        }
+        let mut values: HashMap<TfRef, String> = HashMap::new();
+        let nchw_inputs = self.options.input_layout_nchw && Self::is_nhwc(&order);
+        for p in &self.graph.inputs {
+            let mut shape = port_shape(&p.name, &p.shape);
+            let mut nchw = false;
+            if let Some(s) = shape.as_mut().filter(|_| nchw_inputs)
+                && let [n, h, w, c] = s.dims()
+            {
+                *s = Shape(vec![n.clone(), c.clone(), h.clone(), w.clone()]);
+                nchw = true;
+            }
+            cx.input(&p.name, p.dtype, shape.clone());
+            self.graph_input(&mut cx, p, shape)?;
+            let v = if nchw {
+                cx.set_current(&p.tensor.node);
+                cx.transpose(&p.name, &[0, 2, 3, 1])?
+            } else {
+                p.name.clone()
+            };
+            values.insert(p.tensor.clone(), v);
+        }
+        let input_nodes: HashSet<&str> = self.graph.inputs.iter().map(|p| p.tensor.node.as_str()).collect();
+        let produced = self.nodes.lower(&mut cx, &roots, &mut values, &input_nodes)?;
         self.finish(cx, &values, &produced)
     }
 
-    /// How many outputs of each node something reads (for ops kept as they are).
-    fn output_counts(&self, order: &[&TfNode]) -> HashMap<&'g str, usize> {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        let refs = order.iter().flat_map(|n| &n.inputs).chain(self.graph.outputs.iter().map(|p| &p.tensor));
-        for r in refs {
-            if let Some(n) = self.by_name.get(r.node.as_str()) {
-                let c = counts.entry(n.name.as_str()).or_insert(0);
-                *c = (*c).max(r.index.saturating_add(1));
-            }
-        }
-        counts
-    }
-
     fn graph_input(&self, cx: &mut Cx<'_>, p: &crate::graph::TfPort, shape: Option<Shape>) -> Result<()> {
-        let node = self.node(&p.tensor.node, || format!("input '{}'", p.name))?;
+        let node = self.nodes.node(&p.tensor.node, || format!("input '{}'", p.name))?;
         if node.op != "Placeholder" && node.op != "PlaceholderWithDefault" {
-            return Err(bad_graph(
-                self.graph,
-                format!("input '{}' is node '{}' of op {}, not a Placeholder", p.name, node.name, node.op),
-            ));
+            return Err(self
+                .nodes
+                .bad(format!("input '{}' is node '{}' of op {}, not a Placeholder", p.name, node.name, node.op)));
         }
         cx.b.graph.inputs.push(ValueInfo::tensor(&p.name, p.dtype, shape));
         Ok(())
@@ -360,25 +455,8 @@ impl<'g> Lowering<'g> {
 
     /// Names values after their TF tensors and the outputs after the
     /// signature, then orders and checks the graph.
-    fn finish(
-        &self,
-        mut cx: Cx<'_>,
-        values: &HashMap<TfRef, String>,
-        produced: &[(&TfNode, std::ops::Range<usize>, Vec<String>)],
-    ) -> Result<Model> {
-        let mut rename: HashMap<String, String> = HashMap::new();
-        for (n, range, outs) in produced {
-            let emitted = cx.b.graph.nodes.get(range.clone()).unwrap_or_default();
-            let made: HashSet<String> = emitted.iter().flat_map(|m| m.outputs.iter().cloned()).collect();
-            for (k, v) in outs.iter().enumerate() {
-                if made.contains(v) && !rename.contains_key(v) {
-                    let target = format!("{}:{k}", n.name);
-                    if cx.b.fresh_value(&target) == target {
-                        rename.insert(v.clone(), target);
-                    }
-                }
-            }
-        }
+    fn finish(&self, mut cx: Cx<'_>, values: &HashMap<TfRef, String>, produced: &[Produced<'_>]) -> Result<Model> {
+        let mut rename = tf_names(&mut cx, produced);
         let inputs: HashSet<&str> = self.graph.inputs.iter().map(|p| p.name.as_str()).collect();
         let node_outputs: HashSet<String> = cx.b.graph.nodes.iter().flat_map(|n| n.outputs.iter().cloned()).collect();
         let mut used_as_output = HashSet::new();
@@ -387,13 +465,13 @@ impl<'g> Lowering<'g> {
             let v = values
                 .get(&p.tensor)
                 .ok_or_else(|| {
-                    bad_graph(self.graph, format!("output '{}' reads '{}', which is not produced", p.name, p.tensor))
+                    self.nodes.bad(format!("output '{}' reads '{}', which is not produced", p.name, p.tensor))
                 })?
                 .clone();
             let known = cx.known(&v);
             let declared = ValueInfo::tensor(&p.name, p.dtype, port_shape(&p.name, &p.shape));
             let merged = ir::infer::merge(&p.name, ir::infer::Known::of(declared.ty.clone()), known)
-                .map_err(|e| bad_graph(self.graph, e.to_string()))?;
+                .map_err(|e| self.nodes.bad(e))?;
             if node_outputs.contains(&v) && !inputs.contains(v.as_str()) && used_as_output.insert(v.clone()) {
                 rename.insert(v, p.name.clone());
             } else {
@@ -404,23 +482,12 @@ impl<'g> Lowering<'g> {
         }
         let cx_opset = cx.opset;
         let mut graph = cx.b.finish();
-        for n in &mut graph.nodes {
-            for i in n.inputs.iter_mut().flatten() {
-                if let Some(r) = rename.get(i) {
-                    *i = r.clone();
-                }
-            }
-            for o in &mut n.outputs {
-                if let Some(r) = rename.get(o) {
-                    *o = r.clone();
-                }
-            }
-        }
+        apply_renames(&mut graph, &rename);
         graph.outputs = outputs;
         graph.remove_dead_nodes();
         graph.remove_unused_initializers();
-        graph.topo_sort().map_err(|e| bad_graph(self.graph, e.to_string()))?;
-        graph.validate().map_err(|e| bad_graph(self.graph, e.to_string()))?;
+        graph.topo_sort().map_err(|e| self.nodes.bad(e))?;
+        graph.validate().map_err(|e| self.nodes.bad(e))?;
         let mut model = Model::new(graph);
         model.opset_imports.insert(String::new(), cx_opset);
         if model.graph.nodes.iter().any(|n| n.domain == ORIGIN) {
@@ -436,14 +503,11 @@ impl<'g> Lowering<'g> {
 /// wrong but not where.
 fn naming_the_file(e: Error, cx: &Cx<'_>, n: &TfNode) -> Error {
     match e {
-        Error::Malformed { .. } | Error::Io { .. } => e,
+        // Errors from control-flow bodies already name their node; the
+        // unsupported ops of a body join the model's list.
+        Error::Malformed { .. } | Error::Io { .. } | Error::UnsupportedOps { .. } => e,
         other => cx.bad(n, other),
     }
-}
-
-/// An error about the graph as a whole, naming the model.
-fn bad_graph(graph: &TfGraph, msg: impl fmt::Display) -> Error {
-    Error::malformed(&graph.name, msg.to_string())
 }
 
 /// A port's shape with unknown dims symbolic: a leading one `batch`, the

@@ -51,6 +51,7 @@ fn mlp() -> TfGraph {
         ],
         inputs: vec![port("input_1", "x:0", Some(vec![None, Some(3)]))],
         outputs: vec![port("output_0", "out:0", None)],
+        functions: Default::default(),
     }
 }
 
@@ -148,6 +149,7 @@ fn cnn() -> TfGraph {
         ],
         inputs: vec![port("image", "x:0", Some(vec![None, Some(5), Some(5), Some(2)]))],
         outputs: vec![port("y", "c2:0", None)],
+        functions: Default::default(),
     }
 }
 

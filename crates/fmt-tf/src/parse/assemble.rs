@@ -111,7 +111,7 @@ impl Draft<'_> {
         self.resolve_variables(vars)?;
         self.prune(&outputs);
         self.check(&outputs)?;
-        Ok(TfGraph { name: self.name, nodes: self.nodes, inputs: self.inputs, outputs })
+        Ok(TfGraph { name: self.name, nodes: self.nodes, inputs: self.inputs, outputs, functions: Default::default() })
     }
 
     /// A port for a user-given TF tensor name (`op:0`).

@@ -9,6 +9,7 @@ use prost::Message;
 use super::ParseOptions;
 use super::assemble::{Draft, NoVariables, placeholder_shape};
 use super::flatten::Flattener;
+use super::functions;
 use crate::generated::tensorflow::GraphDef;
 use crate::graph::{TfGraph, TfPort, TfRef};
 
@@ -36,5 +37,7 @@ pub fn read_frozen(path: &Path, options: &ParseOptions) -> Result<TfGraph> {
     }
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let draft = Draft { path, name, nodes, inputs, outputs: None };
-    draft.assemble(&options.graph_inputs, &options.graph_outputs, &NoVariables)
+    let mut tf = draft.assemble(&options.graph_inputs, &options.graph_outputs, &NoVariables)?;
+    tf.functions = functions::collect(graph.library.as_ref(), &source, path, &options.limits, &tf.nodes)?;
+    Ok(tf)
 }

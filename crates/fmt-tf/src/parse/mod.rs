@@ -3,12 +3,14 @@
 //! [`read_frozen`] reads a GraphDef `.pb`, [`read_saved_model`] a
 //! SavedModel folder. Both inline the function library ([`flatten`]), then
 //! choose inputs and outputs, prune, and replace variables by constants
-//! that view the memory-mapped checkpoint ([`assemble`]).
+//! that view the memory-mapped checkpoint ([`assemble`]); the functions
+//! control-flow ops name are flattened on their own ([`functions`]).
 
 pub mod assemble;
 pub mod attr;
 pub mod flatten;
 pub mod frozen;
+pub mod functions;
 pub mod outputs;
 pub mod saved;
 

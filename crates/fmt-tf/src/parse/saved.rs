@@ -19,6 +19,7 @@ use prost::Message;
 use super::ParseOptions;
 use super::assemble::{Draft, Variables};
 use super::flatten::Flattener;
+use super::functions;
 use crate::bundle::{Bundle, scalar_bytes};
 use crate::generated::tensorflow::{
     MetaGraphDef, SavedModel, SavedObjectGraph, SignatureDef, TensorInfo, TrackableObjectGraph, tensor_info,
@@ -124,7 +125,9 @@ pub fn read_saved_model(dir: &Path, options: &ParseOptions) -> Result<TfGraph> {
     let nodes = flat.finish()?;
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let draft = Draft { path: &path, name, nodes, inputs, outputs: Some(outputs) };
-    draft.assemble(&options.graph_inputs, &options.graph_outputs, vars.as_ref())
+    let mut tf = draft.assemble(&options.graph_inputs, &options.graph_outputs, vars.as_ref())?;
+    tf.functions = functions::collect(graph.library.as_ref(), &source, &path, &options.limits, &tf.nodes)?;
+    Ok(tf)
 }
 
 /// Maps and decodes `dir/saved_model.pb` (refused if a link leads it out of `dir`).
