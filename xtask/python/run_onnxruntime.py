@@ -4,6 +4,7 @@ Called by `cargo xtask interop` with a JSON job list; prints one JSON result
 per job on stdout. Kept free of anything but numpy and onnxruntime.
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -17,7 +18,8 @@ def run(job):
     sess = ort.InferenceSession(job["model"], opts, providers=["CPUExecutionProvider"])
     for name in job.get("expect_dynamic", []):
         shape = next(i.shape for i in sess.get_inputs() if i.name == name)
-        if not any(isinstance(d, str) or d is None for d in shape):
+        # A scalar has no dimension to lose.
+        if shape and not any(isinstance(d, str) or d is None for d in shape):
             return False, float("inf"), f"input {name} lost its dynamic dimension: {shape}"
     feeds = {name: np.load(path) for name, path in job["inputs"].items()}
     names = list(job["outputs"])
@@ -38,7 +40,7 @@ def main():
             ok, err, msg = run(job)
         except Exception as e:  # report, don't stop: every row counts
             ok, err, msg = False, float("inf"), f"{type(e).__name__}: {e}".splitlines()[0]
-        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "message": msg}), flush=True)
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err if math.isfinite(err) else None, "message": msg}), flush=True)
 
 
 if __name__ == "__main__":

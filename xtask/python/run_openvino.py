@@ -6,6 +6,7 @@ per job on stdout. Inference runs at f32 precision (INFERENCE_PRECISION_HINT)
 so that the comparison measures the conversion, not bf16/f16 execution.
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -31,8 +32,10 @@ def run(core, job):
     model = core.read_model(job["model"])
     for name in job.get("expect_dynamic", []):
         port = next(p for p in model.inputs if name in p.get_names())
-        if not port.get_partial_shape().is_dynamic:
-            return False, float("inf"), f"input {name} lost its dynamic dimension: {port.get_partial_shape()}"
+        ps = port.get_partial_shape()
+        # A scalar has no dimension to lose.
+        if not ps.is_dynamic and ps.rank.get_length() > 0:
+            return False, float("inf"), f"input {name} lost its dynamic dimension: {ps}"
     compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"})
     feeds = {name: fit(model, name, np.load(path)) for name, path in job["inputs"].items()}
     result = compiled(feeds)
@@ -57,7 +60,7 @@ def main():
             ok, err, msg = run(core, job)
         except Exception as e:  # report, don't stop: every row counts
             ok, err, msg = False, float("inf"), f"{type(e).__name__}: {e}".splitlines()[0]
-        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "message": msg}), flush=True)
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err if math.isfinite(err) else None, "message": msg}), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ letters, digits and `_./-` become `_`). Any Python warning raised while
 loading or running is reported (the exports should load without one).
 """
 import json
+import math
 import os
 import re
 import sys
@@ -96,7 +97,7 @@ def main():
             ok, err, msg, nwarn = run(job)
         except Exception as e:  # report, don't stop: every row counts
             ok, err, msg, nwarn = False, float("inf"), f"{type(e).__name__}: {e}".splitlines()[0], 0
-        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "warnings": nwarn, "message": msg}), flush=True)
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err if math.isfinite(err) else None, "warnings": nwarn, "message": msg}), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ give the reference repeated twice: a dimension baked into the code fails.
 Kept free of anything but numpy and torch.
 """
 import json
+import math
 import sys
 import warnings
 
@@ -112,7 +113,7 @@ def main():
             # TorchScript errors span many lines; keep the non-empty ones on one line.
             text = " | ".join(l.strip() for l in str(e).splitlines() if l.strip())
             ok, err, msg = False, float("inf"), f"{type(e).__name__}: {text[:400]}"
-        print(json.dumps({"id": job["id"], "ok": ok, "error": err, "message": msg}), flush=True)
+        print(json.dumps({"id": job["id"], "ok": ok, "error": err if math.isfinite(err) else None, "message": msg}), flush=True)
 
 
 if __name__ == "__main__":

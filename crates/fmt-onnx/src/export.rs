@@ -415,7 +415,8 @@ fn graph_proto(g: &Graph, enc: Encoding, with_initializers: bool) -> GraphProto 
         doc_string: g.doc.clone(),
         input: g.inputs.iter().map(value_info_proto).collect(),
         output: g.outputs.iter().map(value_info_proto).collect(),
-        value_info: g.value_info.iter().map(value_info_proto).collect(),
+        // An entry with no type says nothing (and its name alone is noise).
+        value_info: g.value_info.iter().map(value_info_proto).filter(|v| v.r#type.is_some()).collect(),
         quantization_annotation: vec![],
         metadata_props: vec![],
     }
@@ -507,12 +508,22 @@ fn attr_proto(name: &str, a: &Attribute, enc: Encoding) -> AttributeProto {
     p
 }
 
+/// A value's `ValueInfoProto`. A type whose element type is not known is
+/// left out rather than written as `UNDEFINED` (elem_type 0), which
+/// onnxruntime refuses to load ("Invalid tensor data type 0"): a runtime
+/// infers what is missing, not what is wrong.
 fn value_info_proto(v: &ValueInfo) -> ValueInfoProto {
-    let ty = match v.ty {
-        ValueType::Unknown => None,
-        ref t => Some(type_proto(t)),
-    };
+    let ty = if fully_typed(&v.ty) { Some(type_proto(&v.ty)) } else { None };
     ValueInfoProto { name: v.name.clone(), r#type: ty, doc_string: v.doc.clone(), metadata_props: vec![] }
+}
+
+/// Whether every element type in `t` is known (nested ones included).
+fn fully_typed(t: &ValueType) -> bool {
+    match t {
+        ValueType::Unknown => false,
+        ValueType::Tensor { dtype, .. } | ValueType::SparseTensor { dtype, .. } => dtype.is_some(),
+        ValueType::Sequence(e) | ValueType::Optional(e) | ValueType::Map(_, e) => fully_typed(e),
+    }
 }
 
 fn shape_proto(s: &Option<ir::Shape>) -> Option<TensorShapeProto> {

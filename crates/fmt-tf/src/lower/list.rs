@@ -40,7 +40,21 @@ fn reserve(cx: &mut Cx<'_>, n: &TfNode, ins: Ins<'_>) -> Result<Vec<String>> {
     let d = element_dtype(cx, n)?;
     let count = cx.as_i64_vector(&ins[1])?;
     let zero = cx.scalar(0.0, d)?;
-    let zeros = cx.op("Expand", &[&zero, &count], vec![])?;
+    // With a constant element_shape the unset slots take the element's
+    // rank (dims of 1): ONNX shape inference then sees stacks of the right
+    // rank (scalar slots made a later rank-fixing Reshape invalid for it).
+    let rank = match cx.shape(&ins[0]) {
+        Some(s) if s.rank() == 1 => cx.const_ints(&ins[0]).map(|v| v.len()),
+        _ => None,
+    };
+    let target = match rank {
+        Some(k) if k > 0 => {
+            let ones = cx.i64s(&vec![1; k]);
+            cx.op("Concat", &[&count, &ones], vec![("axis", A::Int(0))])?
+        }
+        _ => count,
+    };
+    let zeros = cx.op("Expand", &[&zero, &target], vec![])?;
     Ok(vec![cx.op("SplitToSequence", &[&zeros], vec![("axis", A::Int(0)), ("keepdims", A::Int(0))])?])
 }
 
