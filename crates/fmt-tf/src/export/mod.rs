@@ -127,6 +127,9 @@ pub(crate) struct Ex<'m> {
     pub(crate) functions: usize,
 }
 
+/// TensorFlow's largest rank (`TensorShape::MaxDimensions`).
+pub(crate) const MAX_RANK: usize = 254;
+
 impl<'m> Ex<'m> {
     fn new(model: &'m Model) -> Self {
         let g = &model.graph;
@@ -167,6 +170,16 @@ impl<'m> Ex<'m> {
             } else {
                 node.name.clone()
             };
+            // TensorFlow has no tensor past MAX_RANK dims, and layout
+            // arithmetic is linear in the rank per value read (a fuzzed
+            // graph of rank-65,536 values took 13 s): refuse them first.
+            let names = node.inputs.iter().flatten().chain(&node.outputs).filter(|n| !n.is_empty());
+            if let Some((name, r)) = names.filter_map(|n| Some((n, self.rank(n)?))).find(|(_, r)| *r > MAX_RANK) {
+                return Err(Error::invalid(format!(
+                    "{}: value '{name}' has rank {r}; TensorFlow tensors have at most {MAX_RANK} dimensions",
+                    node.describe()
+                )));
+            }
             let rule =
                 rule_for(&node.op).ok_or_else(|| Error::invalid(format!("{}: no TensorFlow rule", node.describe())))?;
             (rule.build)(self, node).map_err(|e| e.context(node.describe()))?;

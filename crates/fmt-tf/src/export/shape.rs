@@ -152,17 +152,15 @@ fn squeeze(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     Ok(())
 }
 
-/// TensorFlow's largest rank (`TensorShape::MaxDimensions`).
-const MAX_RANK: usize = 254;
-
 fn unsqueeze(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let x = ex.in_name(n, 0)?;
     let d = ex.dtype(x)?;
     let r = rank_of(ex, n, x)?;
     let ax = axes(ex, n)?.ok_or_else(|| unsupported(n, "Unsqueeze without axes"))?;
     let out_r = r.saturating_add(ax.len());
-    if out_r > MAX_RANK {
-        return Err(unsupported(n, &format!("Unsqueeze to rank {out_r} (TensorFlow tensors have at most {MAX_RANK})")));
+    if out_r > super::MAX_RANK {
+        let max = super::MAX_RANK;
+        return Err(unsupported(n, &format!("Unsqueeze to rank {out_r} (TensorFlow tensors have at most {max})")));
     }
     let mut ax: Vec<i64> = ax.iter().map(|&a| norm_axis(n, a, out_r).map(|a| a as i64)).collect::<Result<_>>()?;
     ax.sort_unstable();
