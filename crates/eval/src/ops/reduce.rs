@@ -430,7 +430,7 @@ fn reduce_mask(ctx: &Ctx<'_>, inputs: &[Option<&Value>], rank: usize) -> Result<
     for &a in &axes {
         let n = if a < 0 { a + rank as i64 } else { a };
         match usize::try_from(n).ok().and_then(|n| mask.get_mut(n)) {
-            Some(m) if *m => bail!("axis {a} is listed twice in {axes:?}"),
+            Some(m) if *m => bail!("axis {a} is listed twice among the {} axes", axes.len()),
             Some(m) => *m = true,
             None => bail!("axis {a} is out of range for rank {rank}"),
         }
