@@ -43,16 +43,22 @@ pub(super) fn odd_shapes(cases_dir: &Path, names: &[String], start: Instant) -> 
 static VARIANTS: AtomicUsize = AtomicUsize::new(0);
 static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
-/// One case of `--odd-shapes`: [`Status::Pass`] when no variant panicked,
-/// else the first panic with the input and change that caused it.
-fn probe_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+/// Runs one probe of case `name`, timed, a panic anywhere inside becoming
+/// [`Status::Panic`] with its message; `probe` fills in the tested op.
+fn guarded(name: &str, probe: impl FnOnce(&mut String) -> Status) -> CaseResult {
     let start = Instant::now();
     let mut op = String::new();
-    let status = match panic::catch_unwind(AssertUnwindSafe(|| probe_case(dir, name, &mut op))) {
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| probe(&mut op))) {
         Ok(s) => s,
         Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
     };
     CaseResult { name: name.into(), op, status, time: start.elapsed() }
+}
+
+/// One case of `--odd-shapes`: [`Status::Pass`] when no variant panicked,
+/// else the first panic with the input and change that caused it.
+fn probe_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
+    guarded(name, |op| probe_case(dir, name, op))
 }
 
 fn probe_case(dir: &Path, name: &str, op: &mut String) -> Status {
@@ -221,13 +227,7 @@ fn odd_values(a: &Attribute) -> Vec<(Attribute, bool)> {
 }
 
 fn attrs_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
-    let start = Instant::now();
-    let mut op = String::new();
-    let status = match panic::catch_unwind(AssertUnwindSafe(|| attrs_case(dir, name, &mut op))) {
-        Ok(s) => s,
-        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
-    };
-    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+    guarded(name, |op| attrs_case(dir, name, op))
 }
 
 fn attrs_case(dir: &Path, name: &str, op: &mut String) -> Status {
@@ -371,13 +371,7 @@ pub(super) fn passes(root: &Path, cases_dir: &Path, names: &[String], start: Ins
 }
 
 fn passes_one(dir: &Path, name: &str, _skip: Option<&String>) -> CaseResult {
-    let start = Instant::now();
-    let mut op = String::new();
-    let status = match panic::catch_unwind(AssertUnwindSafe(|| passes_case(dir, name, &mut op))) {
-        Ok(s) => s,
-        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
-    };
-    CaseResult { name: name.into(), op, status, time: start.elapsed() }
+    guarded(name, |op| passes_case(dir, name, op))
 }
 
 fn passes_case(dir: &Path, name: &str, op: &mut String) -> Status {
@@ -542,16 +536,10 @@ fn trip(format: &'static str, slot: usize) {
 }
 
 fn roundtrip_one(dir: &Path, name: &str, skip: Option<&String>) -> CaseResult {
-    let start = Instant::now();
-    let mut op = String::new();
-    if let Some(why) = skip {
-        return CaseResult { name: name.into(), op, status: Status::Skipped(why.clone()), time: start.elapsed() };
+    match skip {
+        Some(why) => guarded(name, |_| Status::Skipped(why.clone())),
+        None => guarded(name, |op| roundtrip_case(dir, name, op)),
     }
-    let status = match panic::catch_unwind(AssertUnwindSafe(|| roundtrip_case(dir, name, &mut op))) {
-        Ok(s) => s,
-        Err(_) => Status::Panic(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown".into())),
-    };
-    CaseResult { name: name.into(), op, status, time: start.elapsed() }
 }
 
 fn roundtrip_case(dir: &Path, name: &str, op: &mut String) -> Status {
