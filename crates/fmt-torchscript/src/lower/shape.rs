@@ -543,16 +543,25 @@ fn getitem(l: &mut Lower<'_>, a: &Args) -> Result<V> {
 /// the indices are broadcast together, stacked on a last axis and read by
 /// `GatherND`.
 fn index_leading(l: &mut Lower<'_>, x: &str, idx: &[V]) -> Result<V> {
+    let (stacked, _) = nd_indices(l, idx, "boolean mask indexing (a data-dependent shape)", "indexing with no index")?;
+    Ok(V::T(l.node("GatherND", &[x, &stacked], vec![])?))
+}
+
+/// Index tensors on the leading axes as one `GatherND`/`ScatterND` index:
+/// each cast to i64, broadcast together (the shape of their sum) and
+/// stacked on a new last axis; returned with that broadcast shape. `mask`
+/// and `none` are the errors for a boolean index and for no index at all.
+fn nd_indices(l: &mut Lower<'_>, idx: &[V], mask: &str, none: &str) -> Result<(String, String)> {
     let mut ts = Vec::new();
     for v in idx {
         let t = l.tensor(v, Some(DType::I64))?;
         if l.dtype(&t) == Some(DType::Bool) {
-            return Err(Error::invalid("boolean mask indexing (a data-dependent shape)"));
+            return Err(Error::invalid(mask));
         }
         ts.push(l.cast(&t, DType::I64)?);
     }
     // The broadcast shape, from a sum of all the indices.
-    let mut sum = ts.first().cloned().ok_or_else(|| Error::invalid("indexing with no index"))?;
+    let mut sum = ts.first().cloned().ok_or_else(|| Error::invalid(none))?;
     for t in ts.iter().skip(1) {
         sum = l.node("Add", &[&sum, t], vec![])?;
     }
@@ -564,8 +573,7 @@ fn index_leading(l: &mut Lower<'_>, x: &str, idx: &[V]) -> Result<V> {
         cols.push(l.node("Unsqueeze", &[&e, &last], vec![])?);
     }
     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let stacked = l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?;
-    Ok(V::T(l.node("GatherND", &[x, &stacked], vec![])?))
+    Ok((l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?, shape))
 }
 
 /// One item of a tensor subscript.
@@ -976,32 +984,13 @@ fn index_put(l: &mut Lower<'_>, a: &Args) -> Result<V> {
     if items.is_empty() || items.iter().any(|v| matches!(v, V::None)) {
         return Err(Error::invalid("index_put with indices on non-leading dimensions"));
     }
-    let mut ts = Vec::new();
-    for v in &items {
-        let t = l.tensor(v, Some(DType::I64))?;
-        if l.dtype(&t) == Some(DType::Bool) {
-            return Err(Error::invalid("index_put with a boolean mask (a data-dependent shape)"));
-        }
-        ts.push(l.cast(&t, DType::I64)?);
-    }
-    let mut sum = ts.first().cloned().ok_or_else(|| Error::invalid("index_put with no index"))?;
-    for t in ts.iter().skip(1) {
-        sum = l.node("Add", &[&sum, t], vec![])?;
-    }
-    let shape = l.node("Shape", &[&sum], vec![])?;
-    let last = l.i64s(&[-1]);
-    let mut cols = Vec::new();
-    for t in &ts {
-        let e = l.node("Expand", &[t, &shape], vec![])?;
-        cols.push(l.node("Unsqueeze", &[&e, &last], vec![])?);
-    }
-    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let idx = l.node("Concat", &refs, vec![("axis", Attribute::Int(-1))])?;
+    let (idx, shape) =
+        nd_indices(l, &items, "index_put with a boolean mask (a data-dependent shape)", "index_put with no index")?;
     let rank = l.rank(&x)?;
     let d = l.dtype(&x).unwrap_or(DType::F32);
     let v = l.tensor(a.req(2, "values")?, Some(d))?;
     let v = l.cast(&v, d)?;
-    let rest = shape_slice(l, &x, ts.len() as i64, rank as i64)?;
+    let rest = shape_slice(l, &x, items.len() as i64, rank as i64)?;
     let target = l.node("Concat", &[&shape, &rest], vec![("axis", Attribute::Int(0))])?;
     let v = l.node("Expand", &[&v, &target], vec![])?;
     let acc = a.opt(3, "accumulate").and_then(|v| l.int_of(v)).unwrap_or(0) != 0;
