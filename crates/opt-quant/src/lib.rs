@@ -6,7 +6,7 @@
 //! | method | what it writes |
 //! |---|---|
 //! | `int8` | weight-only: `DequantizeLinear(int8 weight)` feeding the original op, symmetric, per output channel |
-//! | `int8-dynamic` | `DynamicQuantizeLinear` + `MatMulInteger` (+ `Cast`, `Mul` by scales) for MatMul and Gemm, as onnxruntime's `quantize_dynamic` |
+//! | `int8-dynamic` | `DynamicQuantizeLinear` + `MatMulInteger` (+ `Cast`, `Mul` by scales) for MatMul and Gemm, as onnxruntime's `quantize_dynamic`, with the int8 weights stored as uint8 + 128 so its exact u8×u8 kernel runs on every CPU |
 //! | `int8-static` | QDQ activations from calibration data (min/max, percentile, entropy), int8 weights, int32 biases |
 //! | `int4` | group-wise blocked `DequantizeLinear` of 4-bit MatMul/Gemm weights and embedding tables (opset 21); mixed with int8 by sensitivity (`ratio`, `target-size`, `min-sqnr`) |
 //! | `fp16`, `bf16` | weights stored in half precision behind a `Cast`; optionally the whole graph in f16 |

@@ -157,6 +157,14 @@ fn int8_dynamic_matches_quantize_dynamic_form() {
     assert_eq!(ops(&q, "DynamicQuantizeLinear"), 3, "{lines:?}");
     assert_eq!(ops(&q, "MatMulInteger"), 3);
     assert_eq!(ops(&q, "Gemm"), 0);
+    // Weights as uint8 + 128 (zero point 128): onnxruntime's u8×s8 kernel
+    // saturates on AVX2 CPUs without VNNI, its u8×u8 one is exact.
+    for n in q.graph.nodes.iter().filter(|n| n.op == "MatMulInteger") {
+        let w = &q.graph.initializers[n.input(1).unwrap()];
+        assert_eq!(w.dtype(), DType::U8, "{}", n.describe());
+        let zp = &q.graph.initializers[n.input(3).expect("weight zero point")];
+        assert_eq!(zp.as_slice::<u8>().unwrap().as_ref(), [128]);
+    }
     let ratio = weight_bytes(&q) as f64 / weight_bytes(&m) as f64;
     assert!(ratio < 0.28, "ratio {ratio}");
     // onnxruntime's quantize_dynamic reaches 40.6 dB on this input (see the interop rows).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -45,6 +46,10 @@ def test_keyboard_interrupt_leaves_no_output(tmp_path: Path, dst: str, quantize:
     big_model(src)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    # A shell without job control starts background commands with SIGINT
+    # ignored, and then interrupt_main does nothing: install Python's
+    # handler for the test, as an interactive session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, _thread.interrupt_main)
     start = time.monotonic()
     timer.start()
@@ -56,6 +61,7 @@ def test_keyboard_interrupt_leaves_no_output(tmp_path: Path, dst: str, quantize:
             pytest.fail("the conversion ended before the interrupt")
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
         src.unlink()  # 200 MiB: not kept among pytest's last runs
     elapsed = time.monotonic() - start
     assert os.listdir(out_dir) == [], "no output and no temporary file"

@@ -154,7 +154,7 @@ fn odd_tensor(t: &ir::Tensor, axis: usize, how: Odd) -> Option<ir::Tensor> {
 /// enough not to ask for huge outputs, run by the evaluator on the case's
 /// inputs. Refusals are fine; a panic fails the run.
 pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
-    let scratch = root.join(format!("target/tmp/odd-attrs-{}", std::process::id()));
+    let scratch = scratch_dir(root, "attrs");
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("--odd-attrs runs once per process"))?;
     let results = run_all(cases_dir, names, &BTreeMap::new(), attrs_one);
@@ -174,6 +174,15 @@ pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: 
         start.elapsed().as_secs_f64()
     );
     Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
+}
+
+/// The scratch folder of the probe `name`: under `/dev/shm` when there is
+/// one (a probe writes a few hundred thousand small files; the fuzz harness
+/// does the same), else under `target/tmp`; named by the pid.
+fn scratch_dir(root: &Path, name: &str) -> std::path::PathBuf {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() { shm.to_path_buf() } else { root.join("target/tmp") };
+    base.join(format!("model-convert-odd-{name}-{}", std::process::id()))
 }
 
 /// Where a probe writes its models: one folder per process (named by its
@@ -331,7 +340,7 @@ const PASS_RUNS: &[(&[&str], &str)] = &[
 /// inputs, so as they stand the passes would see nothing to fold, quantize
 /// or prune.
 pub(super) fn passes(root: &Path, cases_dir: &Path, names: &[String], start: Instant) -> Result<Outcome> {
-    let scratch = root.join(format!("target/tmp/odd-passes-{}", std::process::id()));
+    let scratch = scratch_dir(root, "passes");
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
     let results = run_all(cases_dir, names, &BTreeMap::new(), passes_one);
@@ -478,7 +487,7 @@ pub(super) fn roundtrip(
     out_of_scope: &BTreeMap<String, String>,
     start: Instant,
 ) -> Result<Outcome> {
-    let scratch = root.join(format!("target/tmp/odd-roundtrip-{}", std::process::id()));
+    let scratch = scratch_dir(root, "roundtrip");
     let _ = std::fs::remove_dir_all(&scratch);
     SCRATCH.set(scratch.clone()).map_err(|_| anyhow::anyhow!("one probe per process"))?;
     // Out-of-scope cases (random outputs, training ops) are skipped: two runs
