@@ -53,8 +53,15 @@ fn reshape_to(ex: &mut Ex<'_>, s: Src, shape: &[i64]) -> Result<Src> {
 fn add_channel_bias(ex: &mut Ex<'_>, y: Src, b: Src, rank: usize) -> Result<Src> {
     let mut shape = vec![1i64; rank];
     shape[1] = -1;
-    let b = if let Some(len) = ex.static_shape(b).map(|s| s.iter().product::<usize>()) {
-        shape[1] = len as i64;
+    // A bias's static dims come from the file: their product is checked.
+    let len = ex.static_shape(b).map(|s| {
+        s.iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| Error::invalid(format!("bias of shape {s:?} has more elements than fit in a dimension")))
+    });
+    let b = if let Some(len) = len {
+        shape[1] = len?;
         reshape_to(ex, b, &shape)?
     } else {
         let p = ex.i64s(&shape);
