@@ -153,6 +153,13 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(convert::registry)
 }
 
+/// `/dev/shm` when there is one: where code that writes files by the
+/// hundred thousand (the fuzz targets, the conformance probes) puts them.
+pub fn scratch_base() -> Option<PathBuf> {
+    let shm = Path::new("/dev/shm");
+    shm.is_dir().then(|| shm.to_path_buf())
+}
+
 /// A fresh folder for one run, removed when dropped. Under `/dev/shm` when
 /// there is one: the fuzzer writes files millions of times.
 struct Scratch(PathBuf);
@@ -160,7 +167,7 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new() -> Scratch {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+        let base = scratch_base().unwrap_or_else(std::env::temp_dir);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = base.join(format!("model-convert-fuzz-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -176,12 +176,11 @@ pub(super) fn odd_attrs(root: &Path, cases_dir: &Path, names: &[String], start: 
     Ok(if panics.is_empty() { Outcome::Ok } else { Outcome::CheckFailed })
 }
 
-/// The scratch folder of the probe `name`: under `/dev/shm` when there is
-/// one (a probe writes a few hundred thousand small files; the fuzz harness
-/// does the same), else under `target/tmp`; named by the pid.
+/// The scratch folder of the probe `name`: under
+/// [`fuzz_harness::scratch_base`] (a probe writes a few hundred thousand
+/// small files), else under `target/tmp`; named by the pid.
 fn scratch_dir(root: &Path, name: &str) -> std::path::PathBuf {
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm.to_path_buf() } else { root.join("target/tmp") };
+    let base = fuzz_harness::scratch_base().unwrap_or_else(|| root.join("target/tmp"));
     base.join(format!("model-convert-odd-{name}-{}", std::process::id()))
 }
 
