@@ -148,9 +148,7 @@ fn diagnose(buf: &[u8]) -> Option<String> {
                 "tensor '{name}': data_offsets [{begin}, {end}] end past the {data_len}-byte data section"
             ));
         }
-        let need = shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
+        let need = ir::checked_numel(&shape)
             .and_then(|numel| numel.checked_mul(dtype.bitsize() as u64))
             .map(|bits| bits.div_ceil(8));
         match need {

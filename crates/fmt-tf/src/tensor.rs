@@ -53,11 +53,6 @@ impl Expansion {
     }
 }
 
-/// The element count of `shape`, if it fits in a `u64`.
-pub fn numel(shape: &[usize]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
-}
-
 /// How many bytes TensorFlow stores for `numel` elements of `dtype`
 /// (`tensor_content`, checkpoint entries): 4-bit integers take a byte each.
 pub fn content_len(dtype: DType, numel: u64) -> Option<u64> {
@@ -105,7 +100,7 @@ pub fn decode(proto: &TensorProto, source: &Buffer, budget: &mut Expansion, path
 fn decode_inner(p: &TensorProto, source: &Buffer, budget: &mut Expansion) -> std::result::Result<Tensor, String> {
     let dtype = ir_dtype(p.dtype, "tensor")?;
     let shape = concrete_dims(p.tensor_shape.as_ref(), "tensor")?;
-    let numel = numel(&shape).ok_or_else(|| format!("shape {shape:?} has too many elements"))?;
+    let numel = ir::checked_numel(&shape).ok_or_else(|| format!("shape {shape:?} has too many elements"))?;
     if dtype == DType::String {
         return strings(shape, numel, &p.string_val, budget);
     }

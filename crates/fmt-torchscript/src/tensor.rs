@@ -26,7 +26,7 @@ pub fn materialize(t: &TensorRef, storage: &Buffer, path: &Path, limits: &Limits
             t.storage.numel
         )));
     }
-    let numel = t.sizes.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows".into()))?;
+    let numel = ir::checked_numel(&t.sizes).ok_or_else(|| bad("shape overflows".into()))?;
     let shape: Vec<usize> = t
         .sizes
         .iter()

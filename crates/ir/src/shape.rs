@@ -2,6 +2,13 @@
 
 use std::fmt;
 
+/// The element count of static `dims`, `None` when a dim is negative or the
+/// product overflows `u64`. Dims read from a file are multiplied out only
+/// through this function, so an absurd shape is always caught the same way.
+pub fn checked_numel<D: Copy + TryInto<u64>>(dims: &[D]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d.try_into().ok()?))
+}
+
 /// One dimension of a value's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dim {
@@ -111,5 +118,14 @@ mod tests {
         assert!(s.is_dynamic());
         assert_eq!(s.as_fixed(), None);
         assert_eq!(Shape::fixed(&[1, 2]).as_fixed(), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn checked_numel_refuses_overflow_and_negative_dims() {
+        assert_eq!(checked_numel::<usize>(&[]), Some(1));
+        assert_eq!(checked_numel(&[2usize, 3, 4]), Some(24));
+        assert_eq!(checked_numel(&[0u64, u64::MAX]), Some(0));
+        assert_eq!(checked_numel(&[1u64 << 32, 1 << 32]), None);
+        assert_eq!(checked_numel(&[3i64, -1]), None);
     }
 }

@@ -45,9 +45,8 @@ pub struct Tensor {
 }
 
 fn numel_of(shape: &[usize]) -> Result<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    crate::checked_numel(shape)
+        .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| Error::InvalidTensor(format!("shape {shape:?} has more elements than fit in memory")))
 }
 

@@ -265,8 +265,7 @@ pub fn parse(bytes: Buffer, what: &Path) -> Result<Tensor> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| bad(format!("bad shape {shape_s}"))))
         .collect::<Result<_>>()?;
-    let numel =
-        shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).ok_or_else(|| bad("shape overflows".into()))?;
+    let numel = crate::checked_numel(&shape).ok_or_else(|| bad("shape overflows".into()))?;
     let need = dtype.byte_len(numel).ok_or_else(|| bad("shape overflows".into()))?;
     let have = bytes.len().saturating_sub(data_start) as u64;
     if have != need {

@@ -55,8 +55,7 @@ fn add_channel_bias(ex: &mut Ex<'_>, y: Src, b: Src, rank: usize) -> Result<Src>
     shape[1] = -1;
     // A bias's static dims come from the file: their product is checked.
     let len = ex.static_shape(b).map(|s| {
-        s.iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
+        ir::checked_numel(&s)
             .and_then(|n| i64::try_from(n).ok())
             .ok_or_else(|| Error::invalid(format!("bias of shape {s:?} has more elements than fit in a dimension")))
     });

@@ -437,7 +437,8 @@ fn bad_layer(path: &Path, l: &Layer, msg: impl fmt::Display) -> Error {
 /// passing this can be multiplied out and cast to `i64` piece by piece
 /// without overflow, even when a zero dim makes the element count 0.
 fn bounded_numel(dims: impl IntoIterator<Item = u64>) -> Option<u64> {
-    dims.into_iter().try_fold(1u64, |a, d| a.checked_mul(d.max(1))).filter(|&n| n <= i64::MAX as u64)
+    let nonzero: Vec<u64> = dims.into_iter().map(|d| d.max(1)).collect();
+    ir::checked_numel(&nonzero).filter(|&n| n <= i64::MAX as u64)
 }
 
 /// Parses a shape attribute (`"1,3,224,224"`, `"?,3"`, `"1..10,3"`, `""` = scalar).

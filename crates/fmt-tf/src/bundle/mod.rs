@@ -21,7 +21,7 @@ use ir::{Buffer, DType, Error, Limit, Limits, Result, Tensor};
 use prost::Message;
 
 use crate::generated::tensorflow::{BundleEntryProto, BundleHeaderProto, bundle_header_proto::Endianness};
-use crate::tensor::{concrete_dims, content_len, from_content, ir_dtype, numel};
+use crate::tensor::{concrete_dims, content_len, from_content, ir_dtype};
 
 /// Shards a bundle may declare; a larger count is a damaged header.
 const MAX_SHARDS: i32 = 100_000;
@@ -120,7 +120,8 @@ impl Bundle {
         }
         let dtype = ir_dtype(entry.dtype, "entry").map_err(index_err)?;
         let shape = concrete_dims(entry.shape.as_ref(), "entry").map_err(index_err)?;
-        let numel = numel(&shape).ok_or_else(|| index_err(format!("shape {shape:?} has too many elements")))?;
+        let numel =
+            ir::checked_numel(&shape).ok_or_else(|| index_err(format!("shape {shape:?} has too many elements")))?;
         let (Ok(offset), Ok(size)) = (u64::try_from(entry.offset), u64::try_from(entry.size)) else {
             return Err(index_err(format!("negative offset {} or size {}", entry.offset, entry.size)));
         };
