@@ -37,7 +37,7 @@ pub fn unpack(data: &[u8]) -> Vec<(String, &[u8])> {
     for (k, &s) in starts.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(data.len());
         let part = &data[s + SEP.len()..end];
-        let (name, bytes) = match part.iter().position(|&b| b == 0) {
+        let (name, bytes) = match memchr::memchr(0, part) {
             Some(z) => (&part[..z], &part[z + 1..]),
             None => (&b""[..], part),
         };
@@ -50,8 +50,10 @@ pub fn unpack(data: &[u8]) -> Vec<(String, &[u8])> {
     out
 }
 
+/// `memmem` rather than a window scan: the fuzzer instruments every compare,
+/// and a byte-by-byte scan of each input cost an eighth of a run's time.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 fn safe_name(name: &[u8]) -> Option<String> {
