@@ -58,7 +58,7 @@ pub use limits::{Limit, Limits, MAX_DEFLATE_RATIO};
 pub use model::Model;
 pub use node::Node;
 pub use registry::{FormatInfo, PassFactory, PassInfo, Registry};
-pub use shape::{Dim, Shape, checked_numel};
+pub use shape::{Dim, MAX_RANK, Shape, checked_numel};
 pub use stats::ModelStats;
 pub use tensor::{Element, SparseTensor, Tensor, TensorData};
 pub use traits::{

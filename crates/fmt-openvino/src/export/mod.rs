@@ -339,17 +339,20 @@ impl<'m> Ex<'m> {
     }
 
     /// The rank of an output, if known.
+    /// Ranks past [`ir::MAX_RANK`] (only a hostile file makes them) count as
+    /// unknown, so rules that build per-axis lists never size them by one.
     pub(crate) fn rank(&self, s: Src) -> Option<usize> {
-        self.port(s).rank
+        self.port(s).rank.filter(|&r| r <= ir::MAX_RANK)
     }
 
     /// The rank of an output, or an error naming the node that needs it.
     pub(crate) fn need_rank(&self, s: Src, node: &Node, what: &str) -> Result<usize> {
         self.rank(s).ok_or_else(|| {
-            Error::invalid(format!(
-                "{}: the rank of {what} is not known (add shape information to the model)",
-                node.describe()
-            ))
+            let why = match self.port(s).rank {
+                Some(r) => format!("has rank {r}, more than the {} dimensions supported", ir::MAX_RANK),
+                None => "has no known rank (add shape information to the model)".to_string(),
+            };
+            Error::invalid(format!("{}: {what} {why}", node.describe()))
         })
     }
 

@@ -61,10 +61,10 @@ pub(crate) fn rule(cx: &Cx<'_>) -> Result<Option<Vec<Out>>> {
     }))
 }
 
-/// Most dimensions an output of unknown sizes is given when its rank comes
-/// from a file-declared size (the length of a shape input): a hostile file
-/// must not make inference allocate without bound.
-const MAX_RANK: u64 = 1 << 16;
+/// Inference gives an output of unknown sizes at most [`crate::MAX_RANK`]
+/// dimensions when its rank comes from a file-declared size (the length of a
+/// shape input): a hostile file must not make it allocate without bound.
+const MAX_RANK: u64 = crate::MAX_RANK as u64;
 
 /// The tracked values of input 0 when present.
 fn values<'a>(cx: &Cx<'a>) -> Option<&'a [SymInt]> {
