@@ -4,13 +4,13 @@ use std::fmt;
 
 /// Most dimensions a value is taken to have when its rank comes from a file
 /// (directly or through a file-declared size): far beyond any real model,
-/// and small enough that per-axis lists of this length are cheap. Code that
-/// builds per-axis data from a rank it did not check refuses larger ones.
+/// and small enough that per-axis lists of this length are cheap. Inference
+/// and the OpenVINO writer treat larger ranks as unknown.
 pub const MAX_RANK: usize = 1 << 16;
 
 /// The element count of static `dims`, `None` when a dim is negative or the
-/// product overflows `u64`. Dims read from a file are multiplied out only
-/// through this function, so an absurd shape is always caught the same way.
+/// product overflows `u64`. The importers multiply out dims read from a file
+/// through this function, so an absurd shape is caught the same way in each.
 pub fn checked_numel<D: Copy + TryInto<u64>>(dims: &[D]) -> Option<u64> {
     dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d.try_into().ok()?))
 }

@@ -339,6 +339,7 @@ impl<'m> Ex<'m> {
     }
 
     /// The rank of an output, if known.
+    ///
     /// Ranks past [`ir::MAX_RANK`] (only a hostile file makes them) count as
     /// unknown, so rules that build per-axis lists never size them by one.
     pub(crate) fn rank(&self, s: Src) -> Option<usize> {
