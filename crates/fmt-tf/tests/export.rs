@@ -228,6 +228,22 @@ fn check_lists_every_unsupported_op_and_failed_exports_leave_nothing() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed export left files");
 }
 
+/// `ConstantOfShape` folds small constant shapes into one constant; a shape
+/// whose product overflows (a hostile file) must take the `Fill` path, not
+/// overflow the fold's size check.
+#[test]
+fn constant_of_shape_with_an_overflowing_product_is_written_as_fill() {
+    let mut g = ir::Graph::default();
+    g.initializers.insert("s".into(), ir::Tensor::from_vec(vec![3], vec![1i64 << 31, 1 << 31, 1 << 31]).unwrap());
+    g.nodes.push(ir::Node::new("ConstantOfShape", ["s"], ["y"]));
+    g.outputs.push(ir::ValueInfo::tensor("y", ir::DType::F32, None));
+    let model = Model { graph: g, ..Model::default() };
+    let dir = tempfile::tempdir().unwrap();
+    fmt_tf::FrozenExporter.export(&model, &dir.path().join("m.pb"), &ExportOptions::default()).unwrap();
+    let back = fmt_tf::FrozenImporter.import(&dir.path().join("m.pb"), &ir::ImportOptions::default()).unwrap();
+    assert!(back.graph.nodes.iter().any(|n| n.op == "ConstantOfShape" || n.op == "Expand"), "{:?}", back.graph.nodes);
+}
+
 /// With `TF_EXPORT_DIR` set, writes every fixture's exports there with a
 /// `jobs.json` for `xtask/python/run_tf.py` (ONNX fixtures against their
 /// framework references; OpenVINO fixtures against the reference

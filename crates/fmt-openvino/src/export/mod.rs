@@ -358,12 +358,19 @@ impl<'m> Ex<'m> {
     }
 
     /// The shape of an output when every dimension is known.
+    ///
+    /// A shape whose element count overflows (only a hostile file declares
+    /// one) counts as unknown, so rules may multiply its dims freely.
     pub(crate) fn static_shape(&self, s: Src) -> Option<Vec<usize>> {
-        if let Some(t) = self.constant(s) {
-            return Some(t.shape().to_vec());
-        }
-        let dims = self.port(s).dims.as_ref()?;
-        dims.iter().map(|d| d.fixed().map(|v| v as usize)).collect()
+        let dims: Vec<usize> = match self.constant(s) {
+            Some(t) => t.shape().to_vec(),
+            None => {
+                let dims = self.port(s).dims.as_ref()?;
+                dims.iter().map(|d| d.fixed().and_then(|v| usize::try_from(v).ok())).collect::<Option<_>>()?
+            }
+        };
+        ir::checked_numel(&dims)?;
+        Some(dims)
     }
 
     /// The tensor behind an output if it is a `Const` layer.

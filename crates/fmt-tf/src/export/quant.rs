@@ -121,7 +121,7 @@ fn dequantize_blocked(ex: &mut Ex<'_>, n: &Node, axis: usize, block: usize, xd: 
                 Ok(None)
             };
         };
-        if t.numel() != split_scale.iter().product::<usize>() {
+        if ir::checked_numel(&split_scale) != Some(t.numel() as u64) {
             return Err(unsupported(n, "blocked scales of an unexpected shape"));
         }
         let v = values_f64(&t)?;

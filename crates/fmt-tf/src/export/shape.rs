@@ -529,8 +529,8 @@ fn constant_of_shape(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
     let scalar = value.reshaped(vec![])?;
     if let Some(dims) = ex.const_ints(n, 0)? {
         // Static: fold into one constant when small, else Fill.
-        let numel: i64 = dims.iter().product();
-        if (0..=4096).contains(&numel) && dims.iter().all(|&x| x >= 0) {
+        // Checked: the dims come from the file and may be negative or overflow.
+        if ir::checked_numel(&dims).is_some_and(|numel| numel <= 4096) {
             let v: Vec<usize> = dims.iter().map(|&x| x as usize).collect();
             let filled = broadcast_scalar(&scalar, v)?;
             ex.bind_const(n, filled);
