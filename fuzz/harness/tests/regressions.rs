@@ -19,8 +19,16 @@ fn every_saved_crash_input_is_now_handled() {
         let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // A panic here names the input through the message below.
         eprintln!("replaying {} through {}", path.display(), target.name);
+        let start = std::time::Instant::now();
         if let Outcome::Refused(_) = run(target, &data) {
             refused += 1;
+        }
+        // An input saved for a timeout must now finish well inside the
+        // fuzzers' 10 s limit: each takes under a second with its fix (the
+        // `onnx_external` one, a quadratic axes lookup, took 55 s here before).
+        let took = start.elapsed();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("timeout-")) {
+            assert!(took.as_secs() < 10, "{} still takes {took:?}", path.display());
         }
     }
     eprintln!("{} regression inputs replayed, {refused} refused with a proper error", cases.len());

@@ -170,6 +170,20 @@ fn transpose(cx: &Cx<'_>) -> Result<Vec<Out>> {
 }
 
 /// Known axes normalized against `rank`.
+/// Which of `rank` axes `axes` lists, as a table: the shape rules look
+/// axes up in it rather than searching the list per dimension, which was
+/// quadratic (a fuzzed `ReduceSum` listing 65,536 axes of a value of that
+/// rank took 14 s).
+fn axis_mask(axes: &[usize], rank: usize) -> Vec<bool> {
+    let mut mask = vec![false; rank];
+    for &a in axes {
+        if let Some(m) = mask.get_mut(a) {
+            *m = true;
+        }
+    }
+    mask
+}
+
 fn axes(cx: &Cx<'_>, v: &[SymInt], rank: usize) -> Result<Option<Vec<usize>>> {
     let mut out = Vec::new();
     for a in v {
@@ -186,7 +200,7 @@ fn squeeze(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let value = values(cx).map(|v| Values::Ints(v.to_vec()));
     let out = match cx.param("axes")? {
         Param::Known(v) => axes(cx, &v, d.len())?.map(|ax| {
-            d.iter().enumerate().filter(|(k, _)| !ax.contains(k)).map(|(_, x)| x.clone()).collect::<Vec<_>>()
+            d.iter().zip(axis_mask(&ax, d.len())).filter(|(_, gone)| !gone).map(|(x, _)| x.clone()).collect::<Vec<_>>()
         }),
         // Without axes every size-1 dimension goes: known only when no size is dynamic.
         Param::Absent if !d.iter().any(Dim::is_dynamic) => {
@@ -204,8 +218,9 @@ fn unsqueeze(cx: &Cx<'_>) -> Result<Vec<Out>> {
     let rank = d.len() + v.len();
     let Some(ax) = axes(cx, &v, rank)? else { return Ok(vec![Out::rank(rank)]) };
     let mut src = d.iter();
-    let out = (0..rank)
-        .map(|k| if ax.contains(&k) { Dim::Fixed(1) } else { src.next().cloned().unwrap_or(Dim::Unknown) })
+    let out = axis_mask(&ax, rank)
+        .into_iter()
+        .map(|new| if new { Dim::Fixed(1) } else { src.next().cloned().unwrap_or(Dim::Unknown) })
         .collect();
     Ok(vec![Out { shape: Some(out), value, ty: None }])
 }
@@ -319,7 +334,10 @@ fn slice(cx: &Cx<'_>) -> Result<Vec<Out>> {
         return Ok(vec![match cx.param("axes")? {
             Param::Known(ax) => match axes(cx, &ax, d.len())? {
                 Some(ax) => Out::dims(
-                    d.iter().enumerate().map(|(k, x)| if ax.contains(&k) { Dim::Unknown } else { x.clone() }).collect(),
+                    d.iter()
+                        .zip(axis_mask(&ax, d.len()))
+                        .map(|(x, sliced)| if sliced { Dim::Unknown } else { x.clone() })
+                        .collect(),
                 ),
                 None => Out::rank(d.len()),
             },
@@ -666,8 +684,8 @@ fn arg_reduce(cx: &Cx<'_>) -> Result<Vec<Out>> {
 /// `d` with `axes` set to 1 (`keep`) or removed.
 fn reduced(d: &[Dim], axes: &[usize], keep: bool) -> Vec<Dim> {
     d.iter()
-        .enumerate()
-        .filter_map(|(k, x)| match (axes.contains(&k), keep) {
+        .zip(axis_mask(axes, d.len()))
+        .filter_map(|(x, reduced)| match (reduced, keep) {
             (true, true) => Some(Dim::Fixed(1)),
             (true, false) => None,
             (false, _) => Some(x.clone()),
