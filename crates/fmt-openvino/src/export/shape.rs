@@ -112,10 +112,10 @@ fn slice(ex: &mut Ex<'_>, n: &Node) -> Result<()> {
         let axes = ex.opt_input(n, 3)?;
         let steps = match ex.opt_input(n, 4)? {
             Some(st) => st,
-            None => match ex.static_shape(s) {
-                // One step per sliced axis: a longer list than any rank is
-                // hostile, and is built at run time rather than allocated here.
-                Some(sh) if sh.iter().product::<usize>() <= ir::MAX_RANK => ex.i64s(&vec![1; sh.iter().product()]),
+            // One step per sliced axis: a longer list than any rank is
+            // hostile, and is built at run time rather than allocated here.
+            None => match ex.static_shape(s).map(|sh| sh.iter().product::<usize>()) {
+                Some(len) if len <= ir::MAX_RANK => ex.i64s(&vec![1; len]),
                 _ => {
                     let shape = ex.op("ShapeOf", "opset3", &[("output_type", "i64".into())], &[s]);
                     let one = ex.i64s(&[1]);
